@@ -1,0 +1,1 @@
+"""The headless ``avatarchat`` command line (subcommands live in ``cli/cmd_*.py``)."""

@@ -1,0 +1,323 @@
+"""Client <-> relay signaling messages: JSON text frames, one object per WebSocket message.
+
+Every message is ``{"v": 1, "type": "...", ...fields}``. The relay parses each frame only far
+enough to validate and route it; offer/answer/ICE/avatar frames are forwarded *verbatim* (the
+original text) to the other peer, and SDP is an opaque, size-capped string.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+import secrets
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+from .errors import DecodeError, FrameTooLarge
+
+SIGNAL_VERSION = 1
+#: One WebSocket frame. aiortc's SDP for two DataChannels with host+srflx+relay candidates is
+#: 1-3 KB; 64 KiB leaves room for many candidates and still bounds a hostile client.
+MAX_SIGNAL_BYTES = 64 * 1024
+MAX_SDP_CHARS = 32 * 1024
+MAX_CANDIDATE_CHARS = 1024
+MAX_REASON_CHARS = 200
+#: 16 random bytes -> 22 URL-safe characters is the minimum (128 bits), 64 the maximum.
+ROOM_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
+
+
+def new_room_code() -> str:
+    """A fresh, unguessable room code (128 random bits, URL-safe)."""
+    return secrets.token_urlsafe(16)
+
+
+class ErrorCode(enum.StrEnum):
+    """Machine-readable error codes the relay sends (and clients show)."""
+
+    BAD_JSON = "bad_json"
+    BAD_MESSAGE = "bad_message"
+    UNKNOWN_TYPE = "unknown_type"
+    TOO_LARGE = "too_large"
+    BINARY_NOT_ALLOWED = "binary_not_allowed"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    BAD_ROOM = "bad_room"
+    ROOM_FULL = "room_full"
+    NOT_JOINED = "not_joined"
+    ALREADY_JOINED = "already_joined"
+    NO_PEER = "no_peer"
+    RATE_LIMITED = "rate_limited"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
+    IDLE_TIMEOUT = "idle_timeout"
+    TURN_UNAVAILABLE = "turn_unavailable"
+    SHUTTING_DOWN = "shutting_down"
+    INTERNAL = "internal"
+
+
+class SignalError(DecodeError):
+    """A signaling frame was refused; ``code`` is what the relay puts in its error reply."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(slots=True)
+class SignalMessage:
+    """Base class; subclasses set ``TYPE`` and declare their fields."""
+
+    TYPE: ClassVar[str] = ""
+    #: Field name -> max length in characters for string fields (validation).
+    LIMITS: ClassVar[dict[str, int]] = {}
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"v": SIGNAL_VERSION, "type": self.TYPE}
+        data.update(asdict(self))
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(slots=True)
+class TurnCredentials:
+    """coturn REST credentials (``use-auth-secret``): username ``expiry:id``, HMAC password."""
+
+    urls: list[str]
+    username: str
+    credential: str
+    ttl: int
+
+
+@dataclass(slots=True)
+class Join(SignalMessage):
+    TYPE: ClassVar[str] = "join"
+    room: str = ""
+    #: Client software, for diagnostics only ("avatarchat/0.1").
+    client: str = ""
+    LIMITS: ClassVar[dict[str, int]] = {"client": 64}
+
+
+@dataclass(slots=True)
+class Joined(SignalMessage):
+    TYPE: ClassVar[str] = "joined"
+    room: str = ""
+    position: int = 1  # 1 = first in the room (waits), 2 = second (the peer is already there)
+    peer_present: bool = False
+    turn: TurnCredentials | None = None
+
+
+@dataclass(slots=True)
+class PeerJoined(SignalMessage):
+    TYPE: ClassVar[str] = "peer_joined"
+
+
+@dataclass(slots=True)
+class PeerLeft(SignalMessage):
+    TYPE: ClassVar[str] = "peer_left"
+    reason: str = ""
+    LIMITS: ClassVar[dict[str, int]] = {"reason": MAX_REASON_CHARS}
+
+
+@dataclass(slots=True)
+class Offer(SignalMessage):
+    TYPE: ClassVar[str] = "offer"
+    sdp: str = ""
+    #: Negotiation generation: bumped for each new RTCPeerConnection so stale answers are ignored.
+    gen: int = 0
+    LIMITS: ClassVar[dict[str, int]] = {"sdp": MAX_SDP_CHARS}
+
+
+@dataclass(slots=True)
+class Answer(SignalMessage):
+    TYPE: ClassVar[str] = "answer"
+    sdp: str = ""
+    gen: int = 0
+    LIMITS: ClassVar[dict[str, int]] = {"sdp": MAX_SDP_CHARS}
+
+
+@dataclass(slots=True)
+class Ice(SignalMessage):
+    TYPE: ClassVar[str] = "ice"
+    candidate: str = ""
+    sdp_mid: str | None = None
+    sdp_mline_index: int | None = None
+    gen: int = 0
+    LIMITS: ClassVar[dict[str, int]] = {"candidate": MAX_CANDIDATE_CHARS, "sdp_mid": 64}
+
+
+@dataclass(slots=True)
+class AvatarMeta(SignalMessage):
+    TYPE: ClassVar[str] = "avatar"
+    id: str = ""
+    version: str = ""
+    hash: str = ""
+    LIMITS: ClassVar[dict[str, int]] = {"id": 64, "version": 32, "hash": 64}
+
+
+@dataclass(slots=True)
+class TurnRequest(SignalMessage):
+    TYPE: ClassVar[str] = "turn_request"
+
+
+@dataclass(slots=True)
+class Turn(SignalMessage):
+    TYPE: ClassVar[str] = "turn"
+    urls: list[str] = field(default_factory=list)
+    username: str = ""
+    credential: str = ""
+    ttl: int = 0
+
+
+@dataclass(slots=True)
+class Error(SignalMessage):
+    TYPE: ClassVar[str] = "error"
+    code: str = ErrorCode.INTERNAL.value
+    message: str = ""
+    LIMITS: ClassVar[dict[str, int]] = {"code": 32, "message": 500}
+
+
+@dataclass(slots=True)
+class Ping(SignalMessage):
+    TYPE: ClassVar[str] = "ping"
+    t: int = 0
+
+
+@dataclass(slots=True)
+class Pong(SignalMessage):
+    TYPE: ClassVar[str] = "pong"
+    t: int = 0
+
+
+@dataclass(slots=True)
+class Bye(SignalMessage):
+    TYPE: ClassVar[str] = "bye"
+    reason: str = ""
+    LIMITS: ClassVar[dict[str, int]] = {"reason": MAX_REASON_CHARS}
+
+
+MESSAGE_TYPES: dict[str, type[SignalMessage]] = {
+    cls.TYPE: cls
+    for cls in (
+        Join,
+        Joined,
+        PeerJoined,
+        PeerLeft,
+        Offer,
+        Answer,
+        Ice,
+        AvatarMeta,
+        TurnRequest,
+        Turn,
+        Error,
+        Ping,
+        Pong,
+        Bye,
+    )
+}
+#: Messages the relay forwards verbatim to the other peer of the room.
+RELAYED_TYPES = frozenset({"offer", "answer", "ice", "avatar"})
+
+
+def _check_field(cls: type[SignalMessage], name: str, annotation: str, value: Any) -> Any:
+    where = f"{cls.TYPE}.{name}"
+    optional = "None" in annotation
+    if value is None:
+        if optional:
+            return None
+        raise SignalError(ErrorCode.BAD_MESSAGE, f"{where} must not be null")
+    if annotation.startswith("int"):
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**53:
+            raise SignalError(ErrorCode.BAD_MESSAGE, f"{where} must be a non-negative integer")
+    elif annotation.startswith("bool"):
+        if not isinstance(value, bool):
+            raise SignalError(ErrorCode.BAD_MESSAGE, f"{where} must be true or false")
+    elif annotation.startswith("str"):
+        if not isinstance(value, str):
+            raise SignalError(ErrorCode.BAD_MESSAGE, f"{where} must be a string")
+        limit = cls.LIMITS.get(name, 256)
+        if len(value) > limit:
+            raise SignalError(
+                ErrorCode.TOO_LARGE, f"{where} is {len(value)} characters, the cap is {limit}"
+            )
+    elif annotation.startswith("list[str]"):
+        if (
+            not isinstance(value, list)
+            or len(value) > 8
+            or not all(isinstance(u, str) and len(u) <= 256 for u in value)
+        ):
+            raise SignalError(ErrorCode.BAD_MESSAGE, f"{where} must be a list of up to 8 strings")
+    elif annotation.startswith("TurnCredentials"):
+        if not isinstance(value, dict):
+            raise SignalError(ErrorCode.BAD_MESSAGE, f"{where} must be an object")
+        try:
+            return TurnCredentials(
+                urls=list(_check_field(Turn, "urls", "list[str]", value["urls"])),
+                username=_check_field(Turn, "username", "str", value["username"]),
+                credential=_check_field(Turn, "credential", "str", value["credential"]),
+                ttl=_check_field(Turn, "ttl", "int", value["ttl"]),
+            )
+        except KeyError as e:
+            raise SignalError(ErrorCode.BAD_MESSAGE, f"{where} is missing {e.args[0]!r}") from e
+    return value
+
+
+def parse_signal(frame: str | bytes) -> SignalMessage:
+    """Parse and validate one signaling frame. Raises :class:`SignalError` (a DecodeError)."""
+    if isinstance(frame, bytes | bytearray):
+        raise SignalError(ErrorCode.BINARY_NOT_ALLOWED, "signaling frames must be text, got binary")
+    if len(frame) > MAX_SIGNAL_BYTES:  # chars <= bytes, so this is a safe early bound
+        raise SignalError(
+            ErrorCode.TOO_LARGE, f"frame of {len(frame)} characters exceeds {MAX_SIGNAL_BYTES}"
+        )
+    try:
+        data = json.loads(frame)
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise SignalError(ErrorCode.BAD_JSON, f"malformed JSON: {e}") from e
+    if not isinstance(data, dict):
+        raise SignalError(
+            ErrorCode.BAD_MESSAGE, f"expected a JSON object, got {type(data).__name__}"
+        )
+    version = data.get("v")
+    if version != SIGNAL_VERSION:
+        raise SignalError(
+            ErrorCode.UNSUPPORTED_VERSION,
+            f"unsupported signaling version {version!r} (this build speaks {SIGNAL_VERSION})",
+        )
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        raise SignalError(ErrorCode.BAD_MESSAGE, "missing string field 'type'")
+    cls = MESSAGE_TYPES.get(kind)
+    if cls is None:
+        raise SignalError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind[:40]!r}")
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        annotation = str(f.type)
+        if f.name in data:
+            values[f.name] = _check_field(cls, f.name, annotation, data[f.name])
+        elif "None" not in annotation and f.name not in _DEFAULTABLE.get(kind, ()):
+            raise SignalError(ErrorCode.BAD_MESSAGE, f"{kind} is missing field {f.name!r}")
+    if kind == "join" and not ROOM_CODE_RE.match(values["room"]):
+        raise SignalError(
+            ErrorCode.BAD_ROOM,
+            "room code must be 22-64 URL-safe characters (at least 128 random bits)",
+        )
+    return cls(**values)
+
+
+#: Fields a sender may omit (they have safe defaults).
+_DEFAULTABLE: dict[str, tuple[str, ...]] = {
+    "join": ("client",),
+    "peer_left": ("reason",),
+    "bye": ("reason",),
+    "offer": ("gen",),
+    "answer": ("gen",),
+    "ice": ("gen",),
+    "ping": ("t",),
+    "pong": ("t",),
+    "joined": ("turn", "peer_present"),
+}
+
+
+def frame_too_large(size: int) -> FrameTooLarge:
+    return FrameTooLarge(f"frame of {size} bytes exceeds the cap of {MAX_SIGNAL_BYTES} bytes")
