@@ -1,0 +1,309 @@
+"""One WebSocket client: a nursery with a reader, a sender and a heartbeat task.
+
+* reader: receives frames, enforces the join deadline, idle timeout, rate limit and size cap,
+  parses each frame with :func:`protocol.signaling.parse_signal` and asks the hub to act. The
+  original text of offer/answer/ice/avatar frames is what gets forwarded (verbatim).
+* sender: the only task that writes to the socket; drains a bounded memory channel. Everything
+  addressed to this client (from the hub or from the reader) goes through that channel.
+* heartbeat: WebSocket ping every ``ping_interval``; no pong within ``pong_timeout`` drops it.
+
+Recoverable mistakes (bad JSON, unknown type, missing field, nobody to relay to) get an
+``error`` frame and the connection stays. Abuse (oversize, flood, binary, a full room, no join
+in time) gets an ``error`` frame, then a close with a fitting code.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass
+
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection
+
+from protocol.signaling import (
+    MAX_SIGNAL_BYTES,
+    RELAYED_TYPES,
+    Bye,
+    Error,
+    ErrorCode,
+    Join,
+    Ping,
+    Pong,
+    SignalError,
+    Turn,
+    TurnRequest,
+    parse_signal,
+)
+
+from .config import RelayConfig
+from .hub import Hub, room_tag
+from .metrics import REASON_PONG_TIMEOUT
+
+log = logging.getLogger(__name__)
+
+#: WebSocket close codes (RFC 6455 section 7.4.1).
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_UNSUPPORTED_DATA = 1003
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+#: The closing handshake: a well-behaved client answers within a round trip; a few seconds
+#: covers slow mobile links, after which the TCP connection is simply cut.
+CLOSE_HANDSHAKE_TIMEOUT = 3.0
+
+#: Errors after which the connection is closed, and with which WebSocket code. Everything else
+#: a client can get wrong is answered with an ``error`` frame and the connection stays open.
+FATAL_CLOSE_CODES: dict[ErrorCode, int] = {
+    ErrorCode.TOO_LARGE: CLOSE_TOO_BIG,
+    ErrorCode.BINARY_NOT_ALLOWED: CLOSE_UNSUPPORTED_DATA,
+    ErrorCode.RATE_LIMITED: CLOSE_POLICY,
+    ErrorCode.ROOM_FULL: CLOSE_POLICY,
+    ErrorCode.BAD_ROOM: CLOSE_POLICY,
+    ErrorCode.IDLE_TIMEOUT: CLOSE_POLICY,
+    ErrorCode.UNSUPPORTED_VERSION: CLOSE_POLICY,
+    ErrorCode.SHUTTING_DOWN: CLOSE_GOING_AWAY,
+}
+#: Types only the relay sends; a client sending one is confused, not hostile.
+_SERVER_TYPES = frozenset({"joined", "peer_joined", "peer_left", "turn", "error"})
+
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Close:
+    """Send-queue item: close the WebSocket after the frames queued before it."""
+
+    code: int
+    reason: str
+
+
+class TokenBucket:
+    """``rate`` tokens per second up to ``burst``; one token per frame. Uses trio's clock, so
+    tests with ``autojump_clock`` see the same behaviour as production."""
+
+    __slots__ = ("_last", "_rate", "_tokens", "burst")
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self._rate = rate
+        self.burst = burst
+        self._tokens = float(burst)
+        self._last = trio.current_time()
+
+    def take(self) -> bool:
+        now = trio.current_time()
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+
+class Connection:
+    """Implements :class:`relay.hub.Peer` for one accepted WebSocket."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        ws: WebSocketConnection,
+        ip: str,
+        *,
+        url_room: str | None,
+        join_deadline: float,
+    ) -> None:
+        config: RelayConfig = hub.config
+        self.cid = next(_ids)
+        self.ip = ip
+        self.room: str | None = None
+        self._hub = hub
+        self._ws = ws
+        self._config = config
+        self._url_room = url_room
+        self._join_deadline = join_deadline
+        self._bucket = TokenBucket(config.rate, config.burst)
+        self._out, self._queue = trio.open_memory_channel[str | _Close](config.send_queue)
+        self._scope = trio.CancelScope()
+        self._closing = False
+        #: Why the connection ended; what the other peer is told in ``peer_left``.
+        self.end_reason = "disconnected"
+
+    # -- Peer protocol (called by the hub, synchronously) -------------------------------------
+    def deliver(self, text: str) -> bool:
+        if self._closing:
+            return True  # frames after our close are dropped; that is not slowness
+        try:
+            self._out.send_nowait(text)
+        except trio.WouldBlock:
+            return False
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            return True
+        return True
+
+    def kick(self, reason: str) -> None:
+        self.end_reason = reason
+        self._closing = True
+        self._scope.cancel()
+
+    def close_with(self, code: ErrorCode, message: str, close_code: int | None = None) -> None:
+        """Queue an ``error`` frame and a close; the reader stops taking frames."""
+        if self._closing:
+            return
+        self._hub.metrics.reject(code)
+        close_code = close_code or FATAL_CLOSE_CODES.get(code, CLOSE_POLICY)
+        self.end_reason = code.value
+        self._hub.leave(self, code.value)
+        try:
+            self._out.send_nowait(Error(code=code.value, message=message).to_json())
+            self._out.send_nowait(_Close(close_code, code.value))
+        except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
+            self.kick(code.value)
+            return
+        self._closing = True
+
+    # -- tasks --------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Serve the client until it leaves, is closed or is kicked."""
+        with self._scope:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._sender, nursery.cancel_scope)
+                nursery.start_soon(self._heartbeat)
+                await self._reader()
+                if not self._closing:
+                    nursery.cancel_scope.cancel()  # the client went away: stop the others
+                # else: the sender flushes the error, closes, and cancels the nursery
+        self._closing = True
+
+    async def _sender(self, done: trio.CancelScope) -> None:
+        try:
+            async for item in self._queue:
+                if isinstance(item, _Close):
+                    with trio.move_on_after(CLOSE_HANDSHAKE_TIMEOUT):
+                        await self._ws.aclose(item.code, item.reason)
+                    break
+                await self._ws.send_message(item)
+        except ConnectionClosed:
+            pass
+        done.cancel()
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await trio.sleep(self._config.ping_interval)
+            with trio.move_on_after(self._config.pong_timeout) as scope:
+                try:
+                    await self._ws.ping()
+                except ConnectionClosed:
+                    return
+            if scope.cancelled_caught:
+                self._hub.metrics.reject(REASON_PONG_TIMEOUT)
+                log.info("connection %d: no pong within %.0f s, dropping", self.cid,
+                         self._config.pong_timeout)
+                self.kick(REASON_PONG_TIMEOUT)
+                return
+
+    async def _reader(self) -> None:
+        metrics = self._hub.metrics
+        while not self._closing:
+            if self.room is None:
+                deadline = self._join_deadline
+                timeout_message = "no 'join' within the handshake timeout"
+            else:
+                deadline = trio.current_time() + self._config.idle_timeout
+                timeout_message = f"no frame for {self._config.idle_timeout:.0f} s"
+            with trio.move_on_at(deadline):
+                try:
+                    frame = await self._ws.get_message()
+                except ConnectionClosed:
+                    closed = self._ws.closed
+                    if closed is not None and closed.code == CLOSE_TOO_BIG:
+                        # trio-websocket already answered the oversize frame with close 1009.
+                        metrics.reject(ErrorCode.TOO_LARGE)
+                        self.end_reason = ErrorCode.TOO_LARGE.value
+                    return
+                metrics.frames_received_total += 1
+                self._handle(frame)
+                continue
+            self.close_with(ErrorCode.IDLE_TIMEOUT, timeout_message)
+            return
+
+    # -- frame handling (synchronous: each frame is handled atomically) ---------------------
+    def _handle(self, frame: str | bytes) -> None:
+        if not self._bucket.take():
+            self.close_with(ErrorCode.RATE_LIMITED,
+                            f"more than {self._config.burst} frames at once or "
+                            f"{self._config.rate:g}/s sustained")
+            return
+        if isinstance(frame, str) and len(frame) > MAX_SIGNAL_BYTES // 4:
+            size = len(frame.encode("utf-8", "surrogatepass"))
+            if size > MAX_SIGNAL_BYTES:
+                self.close_with(ErrorCode.TOO_LARGE,
+                                f"frame of {size} bytes exceeds {MAX_SIGNAL_BYTES}")
+                return
+        try:
+            message = parse_signal(frame)
+        except SignalError as e:
+            if e.code in FATAL_CLOSE_CODES:
+                self.close_with(e.code, str(e))
+            else:
+                self._error(e.code, str(e))
+            return
+        kind = message.TYPE
+        try:
+            if kind in RELAYED_TYPES:
+                assert isinstance(frame, str)
+                self._hub.relay(self, kind, frame)
+            elif isinstance(message, Join):
+                self._join(message)
+            elif isinstance(message, Ping):
+                self.deliver_or_kick(Pong(t=message.t).to_json())
+            elif isinstance(message, TurnRequest):
+                self._turn()
+            elif isinstance(message, Bye):
+                self.end_reason = message.reason or "bye"
+                self._hub.leave(self, self.end_reason)
+                self._closing = self.deliver_or_kick(_Close(CLOSE_NORMAL, "bye"))
+            elif kind == "pong":
+                pass  # an answer to nothing we sent; harmless
+            elif kind in _SERVER_TYPES:
+                raise SignalError(ErrorCode.BAD_MESSAGE,
+                                  f"'{kind}' is sent by the relay, not by clients")
+        except SignalError as e:
+            if e.code in FATAL_CLOSE_CODES:
+                self.close_with(e.code, str(e))
+            else:
+                self._error(e.code, str(e))
+
+    def _join(self, join: Join) -> None:
+        if self.room is not None:
+            raise SignalError(ErrorCode.ALREADY_JOINED, "this connection is already in a room")
+        if self._url_room is not None and join.room != self._url_room:
+            raise SignalError(ErrorCode.BAD_ROOM,
+                              "the join's room differs from the ?room= of the URL")
+        if self._hub.shutting_down:
+            raise SignalError(ErrorCode.SHUTTING_DOWN, "the relay is shutting down")
+        reply = self._hub.join(self, join.room)
+        if not self.deliver_or_kick(reply.to_json()):
+            return
+        log.debug("room %s: joined reply sent to %d", room_tag(join.room), self.cid)
+
+    def _turn(self) -> None:
+        creds = self._hub.turn_credentials()
+        if creds is None:
+            raise SignalError(ErrorCode.TURN_UNAVAILABLE, "this relay has no TURN server")
+        self.deliver_or_kick(Turn(urls=creds.urls, username=creds.username,
+                                  credential=creds.credential, ttl=creds.ttl).to_json())
+
+    def _error(self, code: ErrorCode, message: str) -> None:
+        self._hub.metrics.reject(code)
+        self.deliver_or_kick(Error(code=code.value, message=message[:500]).to_json())
+
+    def deliver_or_kick(self, item: str | _Close) -> bool:
+        """Queue a reply to this client's own frame; a full queue means it floods without
+        reading its answers, which is the slow-consumer case."""
+        try:
+            self._out.send_nowait(item)
+            return True
+        except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
+            self._hub.leave(self, "slow_consumer")
+            self.kick("slow_consumer")
+            return False
