@@ -207,7 +207,7 @@ class ParamFrame:
     @classmethod
     def decode(cls, data: bytes | bytearray | memoryview) -> ParamFrame:
         """Parse and validate wire bytes. Raises :class:`DecodeError` and nothing else."""
-        raw = cbor.loads(data, max_size=MAX_FRAME_BYTES, max_depth=2, max_items=64)
+        raw = cbor.loads(data, max_size=MAX_FRAME_BYTES, max_items=256)
         if not isinstance(raw, dict):
             raise DecodeError(f"frame must be a CBOR map, got {type(raw).__name__}")
         for key in _REQUIRED_KEYS:
