@@ -1,0 +1,110 @@
+"""The avatar pack loader: the one entry point renderers, the TUI and the peer code use.
+
+``load_pack("fox")`` loads a built-in; ``load_pack(path)`` a pack directory or ``.zip`` (unpacked
+into the user cache, keyed by content hash, so renderers always get real image files).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import platformdirs
+
+from avatars.errors import PackError, PackNotFoundError, PackValidationError
+from avatars.model import AvatarPack, Binding, Layer, Variant, binding_value, select_sprite
+from avatars.source import read_source
+from avatars.transfer import install_pack_bytes, materialize, pack_bytes
+from avatars.validate import PACK_ID_RE, check_source
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "AvatarPack",
+    "Binding",
+    "Layer",
+    "PackError",
+    "Variant",
+    "binding_value",
+    "builtin_dir",
+    "builtin_ids",
+    "cache_dir",
+    "install_pack_bytes",
+    "load_pack",
+    "pack_bytes",
+    "select_sprite",
+    "validate_pack",
+]
+
+#: Overrides where zips and received packs are unpacked (tests, sandboxes).
+CACHE_ENV = "AVATARCHAT_PACK_CACHE"
+
+
+def builtin_dir() -> Path:
+    """The folder of built-in packs shipped with the package (``avatars/builtin``)."""
+    return Path(__file__).resolve().parent / "builtin"
+
+
+def builtin_ids() -> list[str]:
+    root = builtin_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "avatar.toml").is_file())
+
+
+def cache_dir() -> Path:
+    """Where pack zips (local or received from a peer) are unpacked, one folder per hash."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env)
+    return Path(platformdirs.user_cache_dir("avatarchat")) / "packs"
+
+
+def resolve_ref(ref: str | Path) -> Path:
+    """A built-in id (strings only) or a path; raises PackNotFoundError with both tried."""
+    if isinstance(ref, str) and PACK_ID_RE.match(ref) and ref in builtin_ids():
+        return builtin_dir() / ref
+    path = Path(ref).expanduser()
+    if path.exists():
+        return path
+    raise PackNotFoundError(
+        f"no avatar {str(ref)!r}: not a built-in ({', '.join(builtin_ids()) or 'none'}) "
+        "and no such pack directory or zip"
+    )
+
+
+def validate_pack(path: str | Path) -> list[str]:
+    """Every problem of the pack at ``path`` (dir or zip), one line each; empty = valid."""
+    try:
+        p = resolve_ref(path)
+        if not p.is_dir() and not p.is_file():
+            return [f"{p}: not a directory or file"]
+        problems, _ = check_source(read_source(p), p)
+    except PackError as exc:
+        return [str(exc)]
+    except OSError as exc:
+        return [f"{path}: cannot read ({exc.strerror or exc})"]
+    return problems
+
+
+def load_pack(ref: str | Path, *, variant: str | None = None) -> AvatarPack:
+    """Load and validate a pack; ``variant`` selects the active variant (default: the pack's)."""
+    path = resolve_ref(ref)
+    try:
+        source = read_source(path)
+    except OSError as exc:
+        raise PackNotFoundError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if path.is_dir():
+        root = path
+    else:
+        problems, _ = check_source(source, path)
+        if problems:
+            raise PackValidationError(str(path), problems)
+        root = materialize(source, cache_dir())
+        source = read_source(root)
+    problems, pack = check_source(source, root)
+    if pack is None:
+        raise PackValidationError(str(path), problems)
+    log.debug("loaded avatar %s %s (%s) from %s", pack.id, pack.version, pack.short_hash, root)
+    return pack.with_variant(variant or pack.default_variant)
