@@ -1,0 +1,174 @@
+"""``python -m tracking``: the tracking process (child of the TUI, or headless).
+
+Modes: with ``--json`` it prints one seed-format JSON object per frame on stdout (debugging,
+interop; stdin is not read). Otherwise it is a child: control events on stdout, commands on
+stdin (see :mod:`tracking.runner`), frames into the ring named by ``--ring`` (created by the
+parent; we attach as its single writer) or, headless, into a ring of its own whose name the
+``ready`` event carries. Expected faults (no model, a bad source) print one line - and, as a
+child, a fatal ``error`` event - and exit with status 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+from .model import MODEL_SHA256, quiet_native_logs
+
+log = logging.getLogger("tracking")
+
+EXIT_USAGE = 2
+
+
+def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    p = parser or argparse.ArgumentParser(
+        prog="python -m tracking",
+        description="Face tracking: camera or clip -> parameter frames (no image leaves it).",
+    )
+    p.add_argument("--source", default="sample",
+                   help="camera:N, /dev/videoN, a .mp4/.jpg/.png path, 'sample' (the vendored "
+                   "clip) or 'synthetic' (default: sample)")
+    p.add_argument("--ring", metavar="NAME", help="attach to this existing shm ring as its writer")
+    p.add_argument("--json", action="store_true",
+                   help="print one seed-format JSON object per frame on stdout")
+    p.add_argument("--fps", type=float, help="pace clips/stills/synthetic at this rate; ask a "
+                   "camera for it")
+    p.add_argument("--width", type=int, help="frame width (camera request, or resize)")
+    p.add_argument("--height", type=int, help="frame height")
+    p.add_argument("--mirror", action="store_true",
+                   help="the camera image is mirrored (selfie view): correct left/right")
+    p.add_argument("--flip", action="store_true",
+                   help="flip the source image horizontally before tracking")
+    p.add_argument("--model", metavar="PATH", help="face_landmarker.task to use instead of the "
+                   "vendored one")
+    p.add_argument("--model-sha256", default=MODEL_SHA256, metavar="HEX",
+                   help="expected SHA-256 of --model ('any' skips the check)")
+    p.add_argument("--unpaced", action="store_true",
+                   help="read clips as fast as possible (benchmarks)")
+    p.add_argument("--no-loop", action="store_true", help="play a clip once, then exit")
+    p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument("--calibrate", type=float, metavar="S",
+                   help="record S seconds of neutral face at start (saved to the config dir)")
+    p.add_argument("--no-calibration", action="store_true",
+                   help="ignore the stored calibration")
+    p.add_argument("--list-cameras", action="store_true", help="list cameras and exit")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run with parsed arguments; returns the exit status."""
+    quiet_native_logs()
+    # Imports after quiet_native_logs(): mediapipe reads the glog settings when first loaded.
+    from protocol.errors import RingError
+    from protocol.ring import ShmRing
+
+    from .calibration import load_calibration
+    from .camera import list_cameras
+    from .config import load_settings
+    from .errors import TrackingError
+    from .pipeline import Tracker
+    from .runner import CommandReader, EventWriter, TrackingLoop
+    from .smoothing import SmoothingConfig
+    from .sources import parse_source
+
+    if args.list_cameras:
+        cameras = list_cameras()
+        for cam in cameras:
+            print(f"camera:{cam.index}\t{cam.path}\t{cam.name}")
+        if not cameras:
+            print("no cameras found (use --source sample for the built-in clip)", file=sys.stderr)
+        return 0
+
+    child = not args.json
+    events = EventWriter(sys.stdout if child else None)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    ring: ShmRing | None = None
+    tracker: Tracker | None = None
+    source = None
+    writer = None
+    try:
+        try:
+            settings = load_settings()
+            smoothing = SmoothingConfig.from_settings(settings)
+        except ValueError as e:
+            log.warning("ignoring smoothing settings: %s", e)
+            smoothing = SmoothingConfig()
+        source = parse_source(
+            args.source, fps=args.fps, width=args.width, height=args.height, flip=args.flip,
+            paced=not args.unpaced, loop=not args.no_loop,
+        )
+        calibration = None if args.no_calibration else load_calibration()
+        sha = None if str(args.model_sha256).lower() == "any" else args.model_sha256
+        tracker = Tracker(
+            model_path=args.model, model_sha256=sha, mirror=args.mirror, smoothing=smoothing,
+            calibration=calibration, load_model=source.kind != "synthetic",
+        )
+        if args.calibrate:
+            tracker.start_calibration(args.calibrate)
+        if args.ring:
+            ring = ShmRing.attach(args.ring)
+        elif child:
+            ring = ShmRing.create("local")
+        writer = ring.writer() if ring is not None else None
+        try:
+            source.open()
+        except TrackingError as e:
+            if source.kind != "camera":
+                raise
+            log.warning("%s", e)  # the loop reports it as camera_error and retries
+        events("ready", source=source.description, fps=source.fps,
+               ring=ring.name if ring is not None else None,
+               calibrated=calibration is not None, mirror=args.mirror)
+        loop = TrackingLoop(
+            source, tracker, ring=writer, json_out=sys.stdout if args.json else None,
+            events=events, commands=CommandReader(sys.stdin) if child else None,
+            max_frames=args.max_frames, duration_s=args.duration, stop=stop,
+        )
+        code = loop.run()
+        events("bye", frames=loop.stats.frames)
+        return code
+    except (TrackingError, RingError) as e:
+        print(f"tracking: {e}", file=sys.stderr)
+        events("error", message=str(e), fatal=True)
+        return EXIT_USAGE
+    finally:
+        if writer is not None:
+            writer.close()
+        if ring is not None:
+            ring.close()
+        if source is not None:
+            source.close()
+        if tracker is not None:
+            tracker.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,271 @@
+"""The tracker: an RGB frame (or synthetic parameters) in, one :class:`ParamFrame` out.
+
+Per frame: MediaPipe FaceLandmarker (VIDEO mode) -> :class:`RawParams` -> mirror correction ->
+calibration -> One Euro smoothing -> emotion preset -> quantised frame. This is the in-process
+API the child process, the benchmark and other parts' tests use::
+
+    tracker = Tracker()                       # vendored model, SHA-256 verified
+    frame = tracker.process(rgb, time.monotonic_ns())
+    tracker.close()
+
+Left/right: channels are always the *subject's own* left/right as MediaPipe names them for an
+unmirrored image. ``mirror=True`` declares that the images are mirrored (a selfie camera, or a
+source with ``flip``); the tracker then corrects the parameters with ParamFrame.mirrored()'s
+permutation, so the emitted frame is the same as for the unmirrored image and carries no
+MIRRORED flag (the flag would mean "values are a mirror view", which they are not).
+
+Tracking loss: while no face is found the FACE_PRESENT flag is clear; for ``grace_s`` after the
+last face the last pose and expression are held (HELD flag), so a frame or two of missed detection
+does not snap the avatar; after that the frame is neutral and the filters reset, so the face that
+comes back is tracked afresh.
+
+Privacy: pausing stops inference entirely; paused frames carry only the PAUSED flag.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from protocol.blendshapes import NUM_BLENDSHAPES
+from protocol.frame import MAX_ROTATION_RAD, MAX_TRANSLATION_CM, Emotion, FrameFlags, ParamFrame
+
+from .calibration import Calibration, CalibrationRecorder
+from .emotion import apply_emotion
+from .errors import CalibrationError
+from .model import MODEL_SHA256, create_landmarker, load_model_bytes, native_stderr_quiet
+from .params import RawParams
+from .smoothing import Smoother, SmoothingConfig
+from .sources import CapturedFrame
+
+log = logging.getLogger(__name__)
+
+Array = NDArray[np.float64]
+#: Hold the last pose this long after the face is lost: covers a missed detection or two
+#: (a hand passing, a fast turn) without freezing a face that has really left.
+DEFAULT_GRACE_S = 0.5
+
+
+@dataclass(slots=True)
+class StageTimes:
+    """Milliseconds spent per stage on the last frame (``ring`` and ``encode`` are filled in by
+    whoever writes the frame out)."""
+
+    capture: float = 0.0
+    inference: float = 0.0
+    params: float = 0.0
+    encode: float = 0.0
+    ring: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.capture + self.inference + self.params + self.encode + self.ring
+
+
+class Tracker:
+    """Turns frames into parameter frames. Not thread-safe: call from one thread."""
+
+    def __init__(
+        self,
+        *,
+        model_path: str | Path | None = None,
+        model_sha256: str | None = MODEL_SHA256,
+        mirror: bool = False,
+        smoothing: SmoothingConfig | None = None,
+        calibration: Calibration | None = None,
+        grace_s: float = DEFAULT_GRACE_S,
+        load_model: bool = True,
+    ) -> None:
+        self._model_path = model_path
+        self._model_sha256 = model_sha256
+        self._landmarker: Any = None
+        self._first_inference = True
+        if load_model:
+            self._ensure_model()
+        self.mirror = mirror
+        self.smoother = Smoother(smoothing)
+        self.calibration = calibration
+        self.grace_s = grace_s
+        self.emotion: Emotion | None = None
+        self.emotion_weight = 0.0
+        self.seq = 0
+        self.times = StageTimes()
+        #: The last raw MediaPipe parameters (before mirror correction), for tests and tools.
+        self.last_raw: RawParams | None = None
+        self._last_ts_ms = -1
+        self._held: tuple[Array, Array, Array] | None = None
+        self._last_face_ns: int | None = None
+        self._recorder: CalibrationRecorder | None = None
+        self._save_calibration = True
+        #: Set when a calibration finishes: the new Calibration, or the CalibrationError.
+        self.calibration_result: Calibration | CalibrationError | None = None
+
+    # -- model --------------------------------------------------------------------------------
+    def _ensure_model(self) -> Any:
+        if self._landmarker is None:
+            data = load_model_bytes(self._model_path, self._model_sha256)
+            self._landmarker = create_landmarker(data)
+        return self._landmarker
+
+    def close(self) -> None:
+        """Close the landmarker explicitly (its finaliser is noisy at interpreter exit)."""
+        if self._landmarker is not None:
+            self._landmarker.close()
+            self._landmarker = None
+
+    def __enter__(self) -> Tracker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- controls -----------------------------------------------------------------------------
+    def set_emotion(self, preset: Emotion | int | None, weight: float) -> None:
+        emotion = None if preset is None else Emotion(preset)
+        if emotion is Emotion.NEUTRAL or weight <= 0:
+            emotion, weight = None, 0.0
+        self.emotion = emotion
+        self.emotion_weight = float(min(max(weight, 0.0), 1.0))
+
+    def set_smoothing(self, config: SmoothingConfig) -> None:
+        self.smoother.configure(config)
+
+    def start_calibration(self, seconds: float, *, save: bool = True) -> None:
+        """Record ``seconds`` of resting face from the coming frames; when done the calibration
+        is applied (and saved to the config dir if ``save``) and ``calibration_result`` set."""
+        self._recorder = CalibrationRecorder(seconds)
+        self._save_calibration = save
+        self.calibration_result = None
+
+    @property
+    def calibrating(self) -> bool:
+        return self._recorder is not None
+
+    # -- per frame ------------------------------------------------------------------------------
+    def process_captured(self, frame: CapturedFrame) -> ParamFrame:
+        self.times = StageTimes(capture=frame.decode_ms)
+        if frame.rgb is not None:
+            return self._process_image(frame.rgb, frame.capture_ns)
+        return self._finish(frame.raw, frame.capture_ns)
+
+    def process(self, rgb: NDArray[np.uint8], capture_ns: int) -> ParamFrame:
+        """Track one RGB image (HxWx3 uint8) captured at ``capture_ns`` (CLOCK_MONOTONIC)."""
+        self.times = StageTimes()
+        return self._process_image(rgb, capture_ns)
+
+    def process_raw(self, raw: RawParams | None, capture_ns: int) -> ParamFrame:
+        """Parameters from elsewhere (synthetic source, tests); None means no face."""
+        self.times = StageTimes()
+        return self._finish(raw, capture_ns)
+
+    def paused_frame(self, capture_ns: int) -> ParamFrame:
+        """What goes out while paused: the PAUSED flag and nothing about the face."""
+        self.seq += 1
+        self._held = None
+        self._last_face_ns = None
+        self.smoother.reset()
+        return ParamFrame(seq=self.seq, timestamp_us=capture_ns // 1000, flags=FrameFlags.PAUSED)
+
+    def _process_image(self, rgb: NDArray[np.uint8], capture_ns: int) -> ParamFrame:
+        import mediapipe as mp
+
+        landmarker = self._ensure_model()
+        t0 = time.perf_counter()
+        ts_ms = max(capture_ns // 1_000_000, self._last_ts_ms + 1)  # must strictly increase
+        self._last_ts_ms = ts_ms
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        if self._first_inference:
+            self._first_inference = False
+            with native_stderr_quiet():  # the C++ side logs noise on its first run
+                result = landmarker.detect_for_video(image, ts_ms)
+        else:
+            result = landmarker.detect_for_video(image, ts_ms)
+        raw = RawParams.from_result(result)
+        self.times.inference = (time.perf_counter() - t0) * 1000
+        return self._finish(raw, capture_ns)
+
+    def _finish(self, raw: RawParams | None, capture_ns: int) -> ParamFrame:
+        t0 = time.perf_counter()
+        self.last_raw = raw
+        if raw is not None and self.mirror:
+            raw = raw.mirrored()
+        if self._recorder is not None:
+            self._record(raw, capture_ns)
+        flags = FrameFlags(0)
+        if self.calibration is not None:
+            flags |= FrameFlags.CALIBRATED
+        if raw is not None:
+            weights, rotation, translation = raw.weights, raw.rotation, raw.translation
+            if self.calibration is not None:
+                weights, rotation, translation = self.calibration.apply(
+                    weights, rotation, translation
+                )
+            weights, rotation, translation = self.smoother.apply(
+                weights, rotation, translation, capture_ns / 1e9
+            )
+            self._held = (weights, rotation, translation)
+            self._last_face_ns = capture_ns
+            flags |= FrameFlags.FACE_PRESENT
+        elif (
+            self._held is not None
+            and self._last_face_ns is not None
+            and capture_ns - self._last_face_ns <= self.grace_s * 1e9
+        ):
+            weights, rotation, translation = self._held
+            flags |= FrameFlags.HELD
+        else:
+            if self._held is not None:
+                self.smoother.reset()  # the face that comes back starts afresh
+                self._held = None
+            weights = np.zeros(NUM_BLENDSHAPES)
+            rotation = np.zeros(3)
+            translation = np.zeros(3)
+        weights = apply_emotion(weights, self.emotion, self.emotion_weight)
+        self.seq += 1
+        frame = ParamFrame.from_weights(
+            self.seq,
+            capture_ns // 1000,
+            weights,
+            flags=flags,
+            head_rotation=_vec3(rotation, MAX_ROTATION_RAD),
+            head_translation=_vec3(translation, MAX_TRANSLATION_CM),
+            emotion=self.emotion,
+            emotion_weight=self.emotion_weight,
+        )
+        self.times.params = (time.perf_counter() - t0) * 1000
+        return frame
+
+    def _record(self, raw: RawParams | None, capture_ns: int) -> None:
+        assert self._recorder is not None
+        done = self._recorder.add(
+            capture_ns,
+            None if raw is None else raw.weights,
+            np.zeros(3) if raw is None else raw.rotation,
+            np.zeros(3) if raw is None else raw.translation,
+        )
+        if not done:
+            return
+        recorder, self._recorder = self._recorder, None
+        try:
+            calibration = recorder.finish()
+            if self._save_calibration:
+                calibration.save()
+        except CalibrationError as e:
+            log.warning("%s", e)
+            self.calibration_result = e
+            return
+        self.calibration = calibration
+        self.smoother.reset()
+        self._held = None
+        self.calibration_result = calibration
+
+
+def _vec3(values: Array, limit: float) -> tuple[float, float, float]:
+    clean = np.clip(np.nan_to_num(values, nan=0.0, posinf=limit, neginf=-limit), -limit, limit)
+    return (float(clean[0]), float(clean[1]), float(clean[2]))
