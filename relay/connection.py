@@ -64,6 +64,11 @@ FATAL_CLOSE_CODES: dict[ErrorCode, int] = {
     ErrorCode.UNSUPPORTED_VERSION: CLOSE_POLICY,
     ErrorCode.SHUTTING_DOWN: CLOSE_GOING_AWAY,
 }
+#: Frame-level faults that end the connection; a malformed room code in ``join`` does not (the
+#: client may retry), but a join that contradicts the URL's ``?room=`` does (see ``_join``).
+_FATAL_PARSE_ERRORS = frozenset(
+    {ErrorCode.TOO_LARGE, ErrorCode.BINARY_NOT_ALLOWED, ErrorCode.UNSUPPORTED_VERSION}
+)
 #: Types only the relay sends; a client sending one is confused, not hostile.
 _SERVER_TYPES = frozenset({"joined", "peer_joined", "peer_left", "turn", "error"})
 
@@ -152,7 +157,8 @@ class Connection:
         self._hub.metrics.reject(code)
         close_code = close_code or FATAL_CLOSE_CODES.get(code, CLOSE_POLICY)
         self.end_reason = code.value
-        self._hub.leave(self, code.value)
+        if code is not ErrorCode.SHUTTING_DOWN:  # at shutdown everyone is told the same
+            self._hub.leave(self, code.value)
         try:
             self._out.send_nowait(Error(code=code.value, message=message).to_json())
             self._out.send_nowait(_Close(close_code, code.value))
@@ -242,7 +248,7 @@ class Connection:
         try:
             message = parse_signal(frame)
         except SignalError as e:
-            if e.code in FATAL_CLOSE_CODES:
+            if e.code in _FATAL_PARSE_ERRORS:
                 self.close_with(e.code, str(e))
             else:
                 self._error(e.code, str(e))

@@ -87,3 +87,77 @@ async def closed_code(ws: WebSocketConnection, timeout: float = 5) -> int:
             except ConnectionClosed as e:
                 assert e.reason is not None
                 return e.reason.code
+
+
+async def wait_until(predicate: Any, timeout: float = 5) -> None:
+    """Wait for server-side state that has no event of its own (it follows a socket close the
+    server has to notice first); short polls, bounded."""
+    with trio.fail_after(timeout):
+        while not predicate():
+            await trio.sleep(0.005)
+
+
+async def assert_alive(a: WebSocketConnection, b: WebSocketConnection) -> None:
+    """The pair still relays both ways (the 'second room unaffected' check)."""
+    text = await send(a, type="ice", candidate="candidate:1 1 udp 1 10.0.0.1 9 typ host", gen=3)
+    with trio.fail_after(5):
+        assert await b.get_message() == text
+    text = await send(b, type="avatar", id="fox", version="1", hash="ab" * 32)
+    with trio.fail_after(5):
+        assert await a.get_message() == text
+
+
+async def http_get(port: int, path: str, headers: str = "") -> tuple[int, str]:
+    """A plain HTTP/1.1 GET over a real socket: (status, body)."""
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async with stream:
+        await stream.send_all(
+            f"GET {path} HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode())
+        data = b""
+        with trio.fail_after(5):
+            while chunk := await stream.receive_some(65536):
+                data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), body.decode()
+
+
+def ws_frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    """One masked client frame (RFC 6455 5.2), FIN set; for clients that misbehave on purpose."""
+    import os
+    import struct
+
+    mask = os.urandom(4)
+    n = len(payload)
+    if n < 126:
+        header = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
+    elif n < 65536:
+        header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+    else:
+        header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return header + mask + masked
+
+
+async def raw_websocket(port: int, path: str = "/ws", *, rcvbuf: int | None = None
+                        ) -> trio.SocketStream:
+    """A hand-made WebSocket client socket past its handshake, which answers nothing (no pongs)
+    and, with a small ``rcvbuf``, stops reading early: the bad client the relay must survive."""
+    import base64
+    import os
+    import socket as pysocket
+
+    sock = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_STREAM)
+    if rcvbuf is not None:
+        sock.setsockopt(pysocket.SOL_SOCKET, pysocket.SO_RCVBUF, rcvbuf)
+    await sock.connect(("127.0.0.1", port))
+    stream = trio.SocketStream(sock)
+    key = base64.b64encode(os.urandom(16)).decode()
+    await stream.send_all(
+        f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+    head = b""
+    with trio.fail_after(5):
+        while b"\r\n\r\n" not in head:
+            head += await stream.receive_some(1)  # byte by byte: leave frames in the kernel
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return stream

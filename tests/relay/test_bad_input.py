@@ -1,0 +1,245 @@
+"""Hostile and broken clients: each gets its clear error or disconnect, and a second room on the
+same relay keeps working throughout (``assert_alive`` after every case)."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import trio
+from relay_testkit import (
+    assert_alive,
+    client,
+    closed_code,
+    http_get,
+    join,
+    new_room_code,
+    pair,
+    raw_websocket,
+    recv,
+    running_relay,
+    send,
+    wait_until,
+    ws_frame,
+)
+from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
+
+pytestmark = pytest.mark.trio
+
+RECOVERABLE = [
+    ("{not json", "bad_json"),
+    ("", "bad_json"),
+    ("[1, 2]", "bad_message"),
+    ('{"v":1}', "bad_message"),
+    ('{"v":1,"type":"teleport"}', "unknown_type"),
+    ('{"v":1,"type":"join"}', "bad_message"),
+    ('{"v":1,"type":"offer"}', "bad_message"),  # sdp is required
+    ('{"v":1,"type":"answer","sdp":"x"}', "not_joined"),
+    ('{"v":1,"type":"ice","candidate":7}', "bad_message"),
+    ('{"v":1,"type":"join","room":"too-short"}', "bad_room"),
+    ('{"v":1,"type":"ping","t":-1}', "bad_message"),
+    ("[" * 10_000 + "]" * 10_000, "bad_json"),
+]
+
+
+@pytest.mark.parametrize(("frame", "code"), RECOVERABLE)
+async def test_recoverable_errors_keep_the_connection(frame: str, code: str) -> None:
+    async with running_relay() as server, pair(server) as (a, b, _room):
+        async with client(server) as c:
+            await c.send_message(frame)
+            error = await recv(c)
+            assert error["type"] == "error" and error["code"] == code, error
+            assert error["message"]
+            await send(c, type="ping", t=1)
+            assert (await recv(c))["type"] == "pong"  # still connected
+            await assert_alive(a, b)
+        assert server.metrics.rejections[code] == 1
+
+
+async def _expect_error_then_close(ws: WebSocketConnection, code: str, close: int) -> None:
+    while True:
+        message = json.loads(await ws.get_message())
+        if message["type"] != "pong":
+            break
+    assert message["type"] == "error" and message["code"] == code, message
+    assert await closed_code(ws) == close
+
+
+async def test_oversize_frame_closes_1009() -> None:
+    async with running_relay() as server, pair(server) as (a, b, _room):
+        async with client(server) as c:
+            await c.send_message("x" * (64 * 1024 + 1))
+            assert await closed_code(c) == 1009
+        # Under the character cap but over the byte cap once UTF-8 encoded.
+        async with client(server) as c:
+            await c.send_message(json.dumps({"v": 1, "type": "ping", "x": "é" * 40_000},
+                                            ensure_ascii=False))
+            await _expect_error_then_close(c, "too_large", 1009)
+        # A field over its own cap inside a frame under the frame cap.
+        async with client(server) as c:
+            await send(c, type="offer", sdp="v" * 40_000)
+            await _expect_error_then_close(c, "too_large", 1009)
+        await assert_alive(a, b)
+        await wait_until(lambda: server.metrics.rejections["too_large"] == 3)
+
+
+async def test_binary_frame_is_refused_1003() -> None:
+    async with running_relay() as server, pair(server) as (a, b, _room):
+        async with client(server) as c:
+            await c.send_message(b"\x00\x01binary")
+            await _expect_error_then_close(c, "binary_not_allowed", 1003)
+        await assert_alive(a, b)
+
+
+async def test_flood_is_rate_limited_then_closed_1008() -> None:
+    async with running_relay(rate=10, burst=60) as server, pair(server) as (a, b, _room):
+        async with client(server) as c:
+            try:
+                for i in range(300):
+                    await send(c, type="ping", t=i)
+            except ConnectionClosed:
+                pass
+            await _expect_error_then_close(c, "rate_limited", 1008)
+        await assert_alive(a, b)
+        assert server.metrics.rejections["rate_limited"] == 1
+
+
+async def test_unsupported_version_closes() -> None:
+    async with running_relay() as server, pair(server) as (a, b, _room):
+        async with client(server) as c:
+            await c.send_message('{"v":2,"type":"ping"}')
+            await _expect_error_then_close(c, "unsupported_version", 1008)
+        await assert_alive(a, b)
+
+
+async def test_client_that_never_reads_is_dropped_not_waited_for() -> None:
+    async with running_relay(rate=10_000, burst=10_000) as server:
+        async with pair(server) as (a, b, _room):
+            room = new_room_code()
+            sink = await raw_websocket(server.port, f"/ws?room={room}", rcvbuf=4096)
+            async with sink, client(server, room) as sender:
+                await sink.send_all(ws_frame(json.dumps(
+                    {"v": 1, "type": "join", "room": room}).encode()))
+                await join(sender, room)
+                offer = json.dumps({"v": 1, "type": "offer", "sdp": "s" * 30_000})
+                left = trio.Event()
+
+                async def watch() -> None:
+                    while True:
+                        message = json.loads(await sender.get_message())
+                        if message["type"] == "peer_left":
+                            assert message["reason"] == "slow_consumer"
+                            left.set()
+                            return
+
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(watch)
+                    with trio.fail_after(20):
+                        while not left.is_set():
+                            await sender.send_message(offer)
+                            await trio.sleep(0)
+                # Meanwhile the other room never stalled.
+                await assert_alive(a, b)
+                assert server.metrics.rejections["slow_consumer"] >= 1
+            await wait_until(lambda: server.hub.connection_count == 2)
+            await assert_alive(a, b)
+
+
+async def test_garbage_and_plain_http_do_not_hurt() -> None:
+    async with running_relay() as server, pair(server) as (a, b, _room):
+        stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+        async with stream:
+            await stream.send_all(b"\x16\x03\x01 not http at all\r\n\r\n")
+            with trio.fail_after(5):
+                reply = await stream.receive_some(4096)
+            assert reply.startswith(b"HTTP/1.1 400")
+        status, _ = await http_get(server.port, "/ws")  # a GET without the upgrade
+        assert status == 404
+        status, _ = await http_get(server.port, "/ws", "Upgrade: websocket\r\n")
+        assert status == 400  # no Connection: Upgrade / key
+        await assert_alive(a, b)
+
+
+def _random_frame(rng: random.Random, room: str) -> str | bytes:
+    """One frame from a mix of near-valid messages with damage and plain noise."""
+    roll = rng.random()
+    if roll < 0.01:
+        return rng.randbytes(rng.randint(0, 64))  # binary: closes this connection
+    if roll < 0.25:
+        return rng.randbytes(rng.randint(0, 200)).decode("latin-1")
+    if roll < 0.35:
+        return "[" * rng.randint(1, 5000)
+    base: dict[str, object] = rng.choice([
+        {"v": 1, "type": "join", "room": room, "client": "fuzz"},
+        {"v": 1, "type": "offer", "sdp": "v=0", "gen": 1},
+        {"v": 1, "type": "answer", "sdp": "v=0"},
+        {"v": 1, "type": "ice", "candidate": "c", "sdp_mid": "0", "sdp_mline_index": 0},
+        {"v": 1, "type": "avatar", "id": "a", "version": "1", "hash": "h"},
+        {"v": 1, "type": "ping", "t": 1},
+        {"v": 1, "type": "turn_request"},
+        {"v": 1, "type": "joined", "room": room, "position": 1},
+        {"v": 1, "type": "error", "code": "x", "message": "y"},
+    ])
+    noise: list[object] = [None, True, -1, 2**60, 1.5, "", "x" * rng.randint(0, 300), [], {},
+                           [1, [2, [3]]], {"a": {"b": None}}, "\u0000\ud7ff\U0001f600"]
+    for _ in range(rng.randint(0, 3)):
+        # Rarely the version: a wrong one closes the connection (like binary), which would
+        # spend the run on reconnects rather than on frames.
+        key = rng.choice([*(k for k in base if k != "v"), "extra"]) if rng.random() > 0.005 else "v"
+        if rng.random() < 0.3:
+            base.pop(key, None)
+        else:
+            base[key] = rng.choice(noise)
+    return json.dumps(base, ensure_ascii=rng.random() < 0.5)
+
+
+async def test_fuzz_ten_thousand_frames_leave_it_serving() -> None:
+    target, clients = 10_000, 4
+    async with running_relay(rate=1e6, burst=1_000_000) as server, \
+            pair(server) as (a, b, _room):
+        metrics = server.metrics
+        sent = 0
+
+        def more() -> bool:  # until the relay itself has taken 10,000 fuzz frames
+            return metrics.frames_received_total < target
+
+        async def fuzzer(seed: int) -> None:
+            nonlocal sent
+            rng = random.Random(seed)
+            room = new_room_code()
+            while more():
+                async with open_websocket_url(f"ws://127.0.0.1:{server.port}/ws") as ws:
+
+                    async def drain(ws: WebSocketConnection = ws) -> None:
+                        try:
+                            while True:
+                                await ws.get_message()
+                        except ConnectionClosed:
+                            pass
+
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(drain)
+                        try:
+                            while more():
+                                frame = _random_frame(rng, room)
+                                sent += 1
+                                await ws.send_message(frame)
+                                if isinstance(frame, bytes):
+                                    break
+                        except ConnectionClosed:
+                            pass
+                        nursery.cancel_scope.cancel()
+
+        with trio.fail_after(60):
+            async with trio.open_nursery() as nursery:
+                for seed in range(clients):
+                    nursery.start_soon(fuzzer, seed)
+        assert sent >= target and metrics.frames_received_total >= target
+        assert sum(metrics.rejections.values()) > target // 2, dict(metrics.rejections)
+        await assert_alive(a, b)
+        status, _body = await http_get(server.port, "/healthz")
+        assert status == 200
+        async with pair(server) as (c, d, _r):
+            await assert_alive(c, d)
+        await wait_until(lambda: server.hub.connection_count == 2)
