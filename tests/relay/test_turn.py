@@ -1,0 +1,115 @@
+"""TURN REST credentials against a real coturn (Debian's ``turnserver``, use-auth-secret) on
+loopback: what the relay issues gets an allocation; tampered or expired credentials do not."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trio
+from relay_testkit import client, join, new_room_code, recv, running_relay, send
+from turn_client import TurnClient
+
+from relay.turn import issue_credentials, turn_password
+
+SECRET = "test-static-auth-secret"
+REALM = "avatarchat.test"
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _answers_binding(port: int) -> bool:
+    from turn_client import BINDING_REQUEST, encode
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.2)
+        s.sendto(encode(BINDING_REQUEST, b"x" * 12, []), ("127.0.0.1", port))
+        try:
+            s.recvfrom(2048)
+        except (TimeoutError, ConnectionRefusedError):
+            return False
+        return True
+
+
+@pytest.fixture(scope="module")
+def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A coturn with use-auth-secret on a free loopback port; yields the port."""
+    if shutil.which("turnserver") is None:
+        pytest.skip("coturn's turnserver is not installed (apt-get install coturn)")
+    tmp: Path = tmp_path_factory.mktemp("coturn")
+    port = _free_udp_port()
+    relay_min = 49152 + port % 8000
+    proc = subprocess.Popen(
+        ["turnserver", "-n", "--no-cli", "--log-file", "stdout", "--simple-log",
+         "--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1",
+         "--listening-port", str(port), "--no-tls", "--no-dtls", "--no-tcp",
+         "--use-auth-secret", f"--static-auth-secret={SECRET}", "--realm", REALM,
+         "--min-port", str(relay_min), "--max-port", str(relay_min + 100),
+         "--userdb", str(tmp / "turndb"), "--pidfile", str(tmp / "turn.pid"),
+         "--no-software-attribute"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while not _answers_binding(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+                pytest.fail(f"turnserver did not come up:\n{out[-2000:]}")
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@pytest.mark.trio
+async def test_relay_issued_credentials_get_an_allocation(coturn: int) -> None:
+    uri = f"turn:127.0.0.1:{coturn}?transport=udp"
+    async with running_relay(turn_secret=SECRET, turn_uris=(uri,), turn_ttl=300) as server:
+        room = new_room_code()
+        async with client(server, room) as ws:
+            creds = (await join(ws, room))["turn"]
+            await send(ws, type="turn_request")
+            fresh = await recv(ws)
+    assert creds["urls"] == [uri]
+    async with TurnClient("127.0.0.1", coturn) as turn:
+        result = await turn.allocate(creds["username"], creds["credential"])
+        assert result.ok, result
+        assert result.relayed is not None and result.relayed[0] == "127.0.0.1"
+    async with TurnClient("127.0.0.1", coturn) as turn:
+        assert (await turn.allocate(fresh["username"], fresh["credential"])).ok
+
+
+@pytest.mark.trio
+async def test_tampered_or_expired_credentials_are_refused(coturn: int) -> None:
+    good = issue_credentials(SECRET, [f"turn:127.0.0.1:{coturn}"], 300)
+    expiry, _, ident = good.username.partition(":")
+    cases = {
+        "tampered password": (good.username, good.credential[:-2] + ("A=" if
+                              good.credential[-2] != "A" else "B=")),
+        "tampered username (later expiry)": (f"{int(expiry) + 86400}:{ident}", good.credential),
+        "other secret": (good.username, turn_password("not-the-secret", good.username)),
+    }
+    expired = issue_credentials(SECRET, ["turn:x"], 60, now=time.time() - 3600)
+    cases["expired"] = (expired.username, expired.credential)
+    for name, (username, password) in cases.items():
+        async with TurnClient("127.0.0.1", coturn) as turn:
+            result = await turn.allocate(username, password)
+            assert not result.ok, name
+            assert result.error_code == 401, (name, result)
+    # The untouched one still works (so the refusals above are about the damage).
+    with trio.fail_after(5):
+        async with TurnClient("127.0.0.1", coturn) as turn:
+            assert (await turn.allocate(good.username, good.credential)).ok
