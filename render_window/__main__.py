@@ -1,0 +1,102 @@
+"""``python -m render_window``: the avatar render window (see render_window/README.md)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m render_window",
+        description="Render the peer's avatar (and a self-view) from parameter rings at 60 FPS.",
+    )
+    p.add_argument("--remote-ring", help="shm ring with the peer's parameter frames")
+    p.add_argument("--local-ring", help="shm ring with our own frames (self-view)")
+    p.add_argument("--avatar", help="peer's avatar: built-in id or pack path")
+    p.add_argument("--variant", help="variant of --avatar")
+    p.add_argument("--self-avatar", help="self-view avatar (default: --avatar)")
+    p.add_argument("--self-variant", help="variant of --self-avatar")
+    p.add_argument("--no-self-view", action="store_true", help="hide the self-view inset")
+    p.add_argument("--width", type=int, default=1280)
+    p.add_argument("--height", type=int, default=720)
+    p.add_argument("--fullscreen", action="store_true")
+    p.add_argument("--screenshot-dir", type=Path, help="where relative screenshot paths go")
+    p.add_argument("--demo", action="store_true", help="drive the avatar(s) with synthetic motion")
+    p.add_argument("--renderer", help="preferred renderer plug-in (falls back automatically)")
+    p.add_argument("--fps", type=float, default=60.0, help="target frame rate (default 60)")
+    p.add_argument("--vsync", action="store_true", help="also sync to vblank (off: Xvfb)")
+    p.add_argument("--seed", type=int, help="seed for idle life (reproducible blinks)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        stream=sys.stderr,
+        format="render_window: %(levelname)s %(name)s: %(message)s",
+    )
+    from .control import Commands, Events
+
+    events = Events()
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        msg = "no display: set DISPLAY or run under Xvfb"
+        print(f"render_window: {msg}", file=sys.stderr)
+        events.emit("error", message=msg, fatal=True)
+        return 2
+
+    import pyglet
+
+    # No hidden shadow window: it needs a context of its own and buys nothing here.
+    pyglet.options["shadow_window"] = False
+    pyglet.options["vsync"] = args.vsync
+
+    from .app import Options, RenderApp, StartupError, install_signal_handlers
+
+    opts = Options(
+        remote_ring=args.remote_ring,
+        local_ring=args.local_ring,
+        avatar=args.avatar,
+        variant=args.variant,
+        self_avatar=args.self_avatar,
+        self_variant=args.self_variant,
+        self_view=not args.no_self_view,
+        width=args.width,
+        height=args.height,
+        fullscreen=args.fullscreen,
+        screenshot_dir=args.screenshot_dir,
+        demo=args.demo,
+        renderer=args.renderer,
+        fps=args.fps,
+        vsync=args.vsync,
+        seed=args.seed,
+    )
+    commands = Commands()
+    apps: list[RenderApp] = []
+    install_signal_handlers(apps)
+    try:
+        app = RenderApp(opts, events, commands)
+        apps.append(app)
+        app.start()
+    except StartupError as e:
+        print(f"render_window: {e}", file=sys.stderr)
+        events.emit("error", message=str(e), fatal=True)
+        if apps:
+            apps[0].close()
+        return 2
+    commands.start()
+    try:
+        app.run()
+    finally:
+        app.close()
+        events.emit("bye")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

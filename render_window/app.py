@@ -1,0 +1,429 @@
+"""The render window process: window, layout, overlays, commands, stats and the paced loop.
+
+Loop per frame: dispatch window events, apply stdin commands, read the rings, ``update`` (motion
+and renderer state), ``on_draw`` (clear + ``batch.draw()``), read back a requested screenshot,
+flip, emit ``present`` events for frames that just reached the screen, then wait for the next
+1/60 s deadline (:class:`FramePacer`).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyglet
+from pyglet import gl
+
+from avatars.pack import builtin_ids
+
+from .capture import read_pixels, save_png_async
+from .control import Commands, Events
+from .motion import _seq_after
+from .pacing import FramePacer, FrameStats
+from .view import AvatarLoadError, AvatarView
+
+log = logging.getLogger(__name__)
+
+#: Background: a dark slate, so both light and dark avatars read against it.
+BACKGROUND = (0.11, 0.12, 0.15, 1.0)
+#: Self-view inset: fraction of the window's shorter side, and its margin in pixels.
+INSET_FRACTION = 0.3
+INSET_MARGIN = 16
+STATS_PERIOD_S = 1.0
+#: A "connected" notice stays this long, then the overlay clears itself.
+CONNECTED_NOTICE_S = 1.5
+OVERLAY_TEXT = {
+    "connecting": "Connecting…",
+    "connected": "Connected",
+    "peer_lost": "Peer lost - waiting for them to come back…",
+    "paused": "Tracking paused",
+}
+DEFAULT_AVATAR = "aria"
+
+
+@dataclass
+class Options:
+    remote_ring: str | None = None
+    local_ring: str | None = None
+    avatar: str | None = None
+    variant: str | None = None
+    self_avatar: str | None = None
+    self_variant: str | None = None
+    self_view: bool = True
+    width: int = 1280
+    height: int = 720
+    fullscreen: bool = False
+    screenshot_dir: Path | None = None
+    demo: bool = False
+    renderer: str | None = None
+    fps: float = 60.0
+    vsync: bool = False
+    seed: int | None = None
+
+
+class StartupError(Exception):
+    """Expected startup failure (no display, bad ring, no avatar): one line for the user."""
+
+
+class RenderApp:
+    def __init__(self, opts: Options, events: Events, commands: Commands) -> None:
+        self.opts = opts
+        self.events = events
+        self.commands = commands
+        self.running = True
+        self.window = self._make_window()
+        self.batch = pyglet.graphics.Batch()
+        self.peer = AvatarView("peer", self.batch, 1, seed=opts.seed, renderer=opts.renderer)
+        self.self_view = AvatarView(
+            "self",
+            self.batch,
+            3,
+            mirror=True,
+            seed=None if opts.seed is None else opts.seed + 1,
+            renderer=opts.renderer,
+        )
+        self.show_self = opts.self_view and (opts.local_ring is not None or opts.demo)
+        self._inset_bg = pyglet.shapes.BorderedRectangle(
+            0,
+            0,
+            1,
+            1,
+            border=2,
+            color=(24, 26, 33, 255),
+            border_color=(90, 96, 112, 255),
+            batch=self.batch,
+            group=pyglet.graphics.Group(order=2),
+        )
+        self._overlay_group = pyglet.graphics.Group(order=5)
+        self._overlay_bg = pyglet.shapes.Rectangle(
+            0, 0, 1, 1, color=(0, 0, 0, 150), batch=self.batch, group=self._overlay_group
+        )
+        self._overlay_label = pyglet.text.Label(
+            "",
+            font_size=22,
+            anchor_x="center",
+            anchor_y="center",
+            color=(240, 240, 240, 255),
+            batch=self.batch,
+            group=pyglet.graphics.Group(order=6),
+        )
+        self.overlay_cmd: str | None = None  # None = automatic
+        self._overlay_shown: str | None = None  # forces the first update to hide/show
+        self._connected_at = 0.0
+        self._screenshots: list[dict[str, Any]] = []
+        self.stats = FrameStats()
+        self._last_stats = time.monotonic()
+        self.window.push_handlers(
+            on_resize=self._on_resize, on_close=self._on_close, on_key_press=self._on_key
+        )
+
+    # -- setup ---------------------------------------------------------------------------
+    def _make_window(self) -> pyglet.window.Window:
+        config = gl.Config(
+            major_version=3,
+            minor_version=3,
+            forward_compatible=True,
+            double_buffer=True,
+            depth_size=0,
+        )
+        try:
+            window = pyglet.window.Window(
+                self.opts.width,
+                self.opts.height,
+                caption="avatarchat",
+                resizable=True,
+                config=config,
+                vsync=self.opts.vsync,
+                fullscreen=self.opts.fullscreen,
+            )
+        except pyglet.display.NoSuchDisplayException as e:
+            raise StartupError(f"no display ({e}): set DISPLAY or run under Xvfb") from e
+        except pyglet.window.NoSuchConfigException as e:
+            raise StartupError(f"no OpenGL 3.3 core context on this display: {e}") from e
+        return window
+
+    def start(self) -> None:
+        o = self.opts
+        try:
+            if o.remote_ring:
+                self.peer.attach_ring(o.remote_ring)
+            if o.local_ring:
+                self.self_view.attach_ring(o.local_ring)
+        except AvatarLoadError as e:
+            raise StartupError(str(e)) from e
+        if o.demo:
+            if not o.remote_ring:
+                self.peer.start_demo()
+            if not o.local_ring:
+                self.self_view.start_demo()
+        self._load_initial(self.peer, o.avatar, o.variant)
+        if self.show_self:
+            self._load_initial(self.self_view, o.self_avatar or o.avatar, o.self_variant)
+        self._layout()
+        info = self.window.context.get_info()
+        self.events.emit(
+            "ready",
+            renderer=self.peer.renderer.name if self.peer.renderer else None,
+            avatar=self.peer.pack.id if self.peer.pack else None,
+            variant=self.peer.variant,
+            self_avatar=self.self_view.pack.id if self.self_view.pack else None,
+            width=self.window.width,
+            height=self.window.height,
+            gl_renderer=info.get_renderer(),
+            gl_version=info.get_version_string(),
+        )
+
+    def _load_initial(self, view: AvatarView, ref: str | None, variant: str | None) -> None:
+        tried: list[str] = []
+        refs = [ref] if ref else []
+        refs += [r for r in [DEFAULT_AVATAR, *builtin_ids()] if r not in refs]
+        for r in refs:
+            try:
+                view.set_avatar(r, variant if r == ref else None)
+                if tried:
+                    self.events.emit("error", message=tried[0], fatal=False)
+                return
+            except AvatarLoadError as e:
+                tried.append(str(e))
+        raise StartupError(
+            "no avatar could be loaded: " + (tried[0] if tried else "no built-in avatars")
+        )
+
+    # -- window events -------------------------------------------------------------------
+    def _on_resize(self, width: int, height: int) -> None:
+        self._layout()
+
+    def _on_close(self) -> bool:
+        self.running = False
+        return pyglet.event.EVENT_HANDLED
+
+    def _on_key(self, symbol: int, modifiers: int) -> bool:
+        key = pyglet.window.key
+        if symbol == key.F11 or (symbol == key.F and not modifiers):
+            self.set_fullscreen(not self.window.fullscreen)
+        elif symbol == key.ESCAPE and self.window.fullscreen:
+            self.set_fullscreen(False)
+        # Swallow Escape otherwise: pyglet's default would close the window mid-call.
+        return pyglet.event.EVENT_HANDLED
+
+    def set_fullscreen(self, on: bool) -> None:
+        if bool(on) != self.window.fullscreen:
+            self.window.set_fullscreen(bool(on))
+            self._layout()
+
+    def _layout(self) -> None:
+        fw, fh = self.window.get_framebuffer_size()
+        ww, wh = self.window.width, self.window.height
+        self.peer.set_viewport(0, 0, fw, fh)
+        if self.show_self:
+            side = int(min(fw, fh) * INSET_FRACTION)
+            ratio = fw / max(1, ww)
+            x = fw - side - int(INSET_MARGIN * ratio)
+            y = int(INSET_MARGIN * ratio)
+            self.self_view.set_viewport(x, y, side, side)
+            # shapes draw in window coordinates
+            self._inset_bg.position = (x / ratio, y / ratio)
+            self._inset_bg.width = self._inset_bg.height = side / ratio
+            self._inset_bg.visible = True
+        else:
+            self.self_view.hide()
+            self._inset_bg.visible = False
+        self._overlay_bg.position = (0, wh * 0.08)
+        self._overlay_bg.width, self._overlay_bg.height = ww, 56
+        self._overlay_label.position = (ww / 2, wh * 0.08 + 28, 0)
+
+    # -- commands ------------------------------------------------------------------------
+    def handle(self, cmd: dict[str, Any]) -> None:
+        name = cmd.get("cmd")
+        try:
+            if name == "quit":
+                self.running = False
+            elif name == "avatar":
+                self.peer.set_avatar(str(cmd["ref"]), cmd.get("variant"))
+                self._emit_avatar("avatar", self.peer)
+            elif name == "self_avatar":
+                self.self_view.set_avatar(str(cmd["ref"]), cmd.get("variant"))
+                self._layout()
+                self._emit_avatar("self_avatar", self.self_view)
+            elif name == "self_view":
+                self.show_self = bool(cmd.get("on", True))
+                if self.show_self and self.self_view.renderer is None:
+                    self._load_initial(
+                        self.self_view, self.opts.self_avatar or self.opts.avatar, None
+                    )
+                self._layout()
+            elif name == "overlay":
+                state = str(cmd.get("state", "auto"))
+                if state not in (*OVERLAY_TEXT, "none", "auto"):
+                    raise ValueError(f"unknown overlay state {state!r}")
+                self.overlay_cmd = None if state == "auto" else state
+                if state == "connected":
+                    self._connected_at = time.monotonic()
+            elif name == "screenshot":
+                self._screenshots.append(cmd)
+            elif name == "fullscreen":
+                self.set_fullscreen(bool(cmd.get("on", True)))
+            else:
+                log.warning("unknown command %r", name)
+        except AvatarLoadError as e:
+            self.events.emit("error", message=str(e), fatal=False)
+        except (KeyError, ValueError, TypeError) as e:
+            self.events.emit("error", message=f"bad {name} command: {e}", fatal=False)
+
+    def _emit_avatar(self, event: str, view: AvatarView) -> None:
+        assert view.pack is not None
+        self.events.emit(
+            "status",
+            state=event,
+            message=f"{view.name} avatar is {view.pack.name}",
+            avatar=view.pack.id,
+            variant=view.variant,
+            renderer=view.renderer.name if view.renderer else None,
+        )
+
+    # -- overlays ------------------------------------------------------------------------
+    def _auto_overlay(self, now: float) -> str:
+        if self.peer.reader is None:
+            return ""
+        if self.peer.writer_lost():
+            return "peer_lost"
+        if self.peer.motion.frames_received == 0:
+            return "connecting"
+        sample = self.peer.last_sample
+        frames = self.peer.motion
+        if sample is not None and sample.idle_weight > 0.5 and frames.frames_received:
+            from protocol.frame import FrameFlags
+
+            last = frames._frames[-1].flags if frames._frames else FrameFlags(0)
+            if last & FrameFlags.PAUSED:
+                return "paused"
+        return ""
+
+    def _update_overlay(self, now: float) -> None:
+        state = self.overlay_cmd if self.overlay_cmd is not None else self._auto_overlay(now)
+        if state == "connected" and now - self._connected_at > CONNECTED_NOTICE_S:
+            state = ""
+        if state == "none":
+            state = ""
+        if state != self._overlay_shown:
+            self._overlay_shown = state
+            self._overlay_label.text = OVERLAY_TEXT.get(state, "")
+            self._overlay_bg.visible = bool(state)
+            self._overlay_label.visible = bool(state)
+            self.events.emit("status", state="overlay", message=state or "none", overlay=state)
+
+    # -- the loop ------------------------------------------------------------------------
+    def run(self) -> None:
+        pacer = FramePacer(self.opts.fps)
+        while self.running:
+            t0 = time.perf_counter()
+            self.window.dispatch_events()
+            for cmd in self.commands.pending():
+                self.handle(cmd)
+            if not self.running:
+                break
+            now = time.monotonic()
+            self.peer.poll(now)
+            if self.show_self:
+                self.self_view.poll(now)
+            sample = self.update(now)
+            self.on_draw()
+            shots = self._due_screenshots(sample)
+            pixels = read_pixels(*self.window.get_framebuffer_size()) if shots else None
+            self.window.flip()
+            present_ns = time.monotonic_ns()
+            self.stats.presented(time.perf_counter(), time.perf_counter() - t0)
+            for seq, capture_us in sample.newly_shown:
+                self.events.emit("present", seq=seq, capture_us=capture_us, present_ns=present_ns)
+            if pixels is not None:
+                for shot in shots:
+                    self._save(shot, pixels, sample, present_ns)
+            if now - self._last_stats >= STATS_PERIOD_S:
+                self._last_stats = now
+                self._emit_stats()
+            pacer.wait()
+
+    def update(self, now: float) -> Any:
+        """Advance motion and renderer state to ``now`` (no drawing)."""
+        sample = self.peer.update(now)
+        if self.show_self:
+            self.self_view.update(now)
+        self._update_overlay(now)
+        return sample
+
+    def on_draw(self) -> None:
+        gl.glClearColor(*BACKGROUND)
+        self.window.clear()
+        self.batch.draw()
+
+    def _due_screenshots(self, sample: Any) -> list[dict[str, Any]]:
+        due, wait = [], []
+        for shot in self._screenshots:
+            min_seq = shot.get("min_seq")
+            if min_seq is None or (
+                sample.shown_seq >= 0
+                and not _seq_after(int(min_seq), sample.shown_seq)
+                and (sample.settled or not shot.get("settled", True))
+            ):
+                due.append(shot)
+            else:
+                wait.append(shot)
+        self._screenshots = wait
+        return due
+
+    def _save(self, shot: dict[str, Any], pixels: Any, sample: Any, present_ns: int) -> None:
+        path = Path(str(shot.get("path") or ""))
+        if not str(path) or str(path) == ".":
+            base = self.opts.screenshot_dir or Path(".")
+            path = base / f"frame-{present_ns}.png"
+        elif not path.is_absolute() and self.opts.screenshot_dir is not None:
+            path = self.opts.screenshot_dir / path
+        fields = {
+            "seq": sample.shown_seq,
+            "present_ns": present_ns,
+            "idle_weight": round(sample.idle_weight, 4),
+            "tag": shot.get("tag"),
+        }
+
+        def done(p: Path, error: str | None) -> None:
+            if error:
+                self.events.emit("error", message=error, fatal=False)
+            else:
+                self.events.emit("screenshot", path=str(p), **fields)
+
+        save_png_async(pixels, path, done)
+
+    def _emit_stats(self) -> None:
+        m = self.peer.motion
+        snap = self.stats.snapshot()
+        self.events.emit(
+            "stats",
+            **snap,
+            frames=self.stats.frames,
+            frames_received=m.frames_received,
+            last_seq=self.peer.last_seq,
+            decode_errors=self.peer.decode_errors,
+            playout_delay_ms=round(m.delay * 1000, 2),
+            jitter_ms=round(m.jitter * 1000, 2),
+            idle=round(m.idle_weight, 3),
+        )
+
+    def close(self) -> None:
+        self.peer.close()
+        self.self_view.close()
+        self.window.close()
+
+
+def install_signal_handlers(app_ref: list[RenderApp]) -> None:
+    """SIGTERM/SIGINT end the loop cleanly (rings closed, ``bye`` sent)."""
+
+    def stop(signum: int, _frame: Any) -> None:
+        for app in app_ref:
+            app.running = False
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)

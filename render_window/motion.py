@@ -1,0 +1,248 @@
+"""Smooth motion from irregular parameter frames: playout delay, interpolation, bounded
+extrapolation, error smoothing and easing into idle life.
+
+Frames arrive at the tracker's rate (20-30 Hz) with network jitter; the window draws at 60 Hz.
+Each frame's capture time is on the *sender's* clock, so we never compare it with ours directly:
+the playout clock is ``sample = now - offset - delay`` where ``offset`` is the smallest transit
+(arrival - capture) seen recently (clock offset plus the fastest path) and ``delay`` is the
+playout delay: one sender frame interval (so there is always a frame ahead to interpolate toward)
+plus ``JITTER_K`` times RFC 3550 inter-arrival jitter, capped at ``MAX_DELAY_S``. A frame later
+than that is covered by extrapolating from the last two frames for at most ``MAX_EXTRAPOLATE_S``;
+the jump back when it arrives is smoothed away. When frames stop, the face is lost or tracking is
+paused, a critically damped spring carries the pose into :class:`IdleLife`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from protocol.frame import FrameFlags, ParamFrame
+
+from .idle import IdleLife
+from .params import PARAM_INDEX, Vector, frame_to_vector, neutral_vector
+
+#: Jitter multiplier: 3x mean deviation covers nearly all late frames on a normal path.
+JITTER_K = 3.0
+#: Cap on the playout delay: beyond this, latency hurts more than an occasional extrapolation.
+MAX_DELAY_S = 0.060
+#: Extrapolation horizon: longer than that, velocity guesses become visible nonsense.
+MAX_EXTRAPOLATE_S = 0.100
+#: No frame for this long means the stream stopped: ease into idle.
+STALE_AFTER_S = 0.5
+#: Natural frequency of the idle spring (rad/s): settles in ~0.5 s without overshoot.
+IDLE_OMEGA = 9.0
+#: Time constant with which an extrapolation error is blended away after a late frame arrives.
+CORRECTION_TAU_S = 0.05
+#: Allowed upward creep of the transit baseline (s per s): follows clock drift and route
+#: changes without letting one slow frame raise the baseline.
+OFFSET_CREEP = 0.002
+#: A transit this far above the baseline means the sender's clock jumped (restart): re-anchor.
+OFFSET_RESET_S = 1.0
+#: Frames kept for interpolation (about 1 s at 30 Hz).
+HISTORY = 32
+
+# Channels that must stay in 0..1 after extrapolation (blendshapes and derived weights).
+_UNIT = np.ones(len(PARAM_INDEX), dtype=bool)
+for _name in (
+    "headPitch",
+    "headYaw",
+    "headRoll",
+    "headX",
+    "headY",
+    "headZ",
+    "gazeX",
+    "gazeY",
+    "breath",
+):
+    _UNIT[PARAM_INDEX[_name]] = False
+_BREATH = PARAM_INDEX["breath"]
+
+
+@dataclass(slots=True)
+class _Entry:
+    capture: float  # sender clock, s
+    arrival: float  # our clock, s
+    seq: int
+    vec: Vector
+    flags: FrameFlags
+
+
+@dataclass(slots=True)
+class Sample:
+    """One display-time result of :meth:`Motion.sample`."""
+
+    params: Vector
+    #: Seqs of frames whose parameters first reach the screen in this sample (present events).
+    newly_shown: list[tuple[int, int]] = field(default_factory=list)  # (seq, capture_us)
+    #: Newest seq the sample includes, or -1.
+    shown_seq: int = -1
+    idle_weight: float = 1.0
+    extrapolating: bool = False
+    #: True when the pose equals the shown frame exactly (no blend, no pending correction).
+    settled: bool = False
+
+
+class Motion:
+    """Turns pushed frames into a pose at any display time. Not thread-safe (render thread)."""
+
+    def __init__(self, idle: IdleLife | None = None, *, breathe: bool = True) -> None:
+        self.idle = idle or IdleLife()
+        self.breathe = breathe
+        self._frames: deque[_Entry] = deque(maxlen=HISTORY)
+        self._offset: float | None = None
+        self._offset_at = 0.0
+        self._jitter = 0.0
+        self._interval = 1.0 / 30.0
+        self._last_arrival = -math.inf
+        self._reported_seq: int | None = None
+        self._idle_w = 1.0
+        self._idle_v = 0.0
+        self._last_t: float | None = None
+        self._correction = neutral_vector()
+        self._last_out: Vector | None = None
+        self._last_tracked = neutral_vector()
+        self.frames_received = 0
+        self.late_frames = 0
+
+    # -- input ---------------------------------------------------------------------------
+    @property
+    def delay(self) -> float:
+        """Current playout delay in seconds."""
+        return min(MAX_DELAY_S, self._interval + JITTER_K * self._jitter)
+
+    @property
+    def jitter(self) -> float:
+        return self._jitter
+
+    def push(self, frame: ParamFrame, arrival: float) -> None:
+        """Add a received frame; ``arrival`` is our monotonic clock in seconds."""
+        capture = frame.timestamp_us / 1e6
+        transit = arrival - capture
+        if self._frames:
+            prev = self._frames[-1]
+            if capture <= prev.capture:
+                if capture < prev.capture - OFFSET_RESET_S:
+                    self._frames.clear()  # the sender restarted its clock
+                else:
+                    return  # duplicate or reordered: the newer one already won
+        if (
+            self._offset is None
+            or transit < self._offset
+            or transit > self._offset + OFFSET_RESET_S
+        ):
+            self._offset = transit
+        else:
+            self._offset = min(transit, self._offset + OFFSET_CREEP * (arrival - self._offset_at))
+        self._offset_at = arrival
+        if self._frames:
+            prev = self._frames[-1]
+            d = (arrival - prev.arrival) - (capture - prev.capture)
+            self._jitter += (abs(d) - self._jitter) / 16.0  # RFC 3550, section 6.4.1
+            gap = capture - prev.capture
+            if 0.004 < gap < 0.25:
+                self._interval += (gap - self._interval) / 8.0
+        self._frames.append(
+            _Entry(capture, arrival, frame.seq, frame_to_vector(frame), frame.flags)
+        )
+        self._last_arrival = arrival
+        self.frames_received += 1
+
+    def reset(self) -> None:
+        """Forget the stream (avatar switch keeps motion; a new peer calls this)."""
+        self._frames.clear()
+        self._offset = None
+        self._reported_seq = None
+
+    # -- output --------------------------------------------------------------------------
+    def _tracked_at(self, s: float) -> tuple[Vector, int, bool]:
+        """Interpolated pose at sender time ``s``: (vector, index of upper frame, extrapolating)."""
+        frames = self._frames
+        last = len(frames) - 1
+        if s <= frames[0].capture:
+            return frames[0].vec, 0, False
+        if s >= frames[last].capture:
+            newest = frames[last]
+            if last == 0 or s == newest.capture:
+                return newest.vec, last, False
+            prev = frames[last - 1]
+            span = newest.capture - prev.capture
+            ahead = min(s - newest.capture, MAX_EXTRAPOLATE_S, span * 3.0)
+            vec = newest.vec + (newest.vec - prev.vec) * (ahead / span)
+            vec = np.where(_UNIT, np.clip(vec, 0.0, 1.0), vec)
+            return vec, last, bool(np.any(vec != newest.vec))
+        hi = last
+        while frames[hi - 1].capture > s:
+            hi -= 1
+        a, b = frames[hi - 1], frames[hi]
+        k = (s - a.capture) / (b.capture - a.capture)
+        return a.vec + (b.vec - a.vec) * k, hi, False
+
+    def _wants_idle(self, now: float) -> bool:
+        if not self._frames or now - self._last_arrival > STALE_AFTER_S:
+            return True
+        flags = self._frames[-1].flags
+        return bool(flags & FrameFlags.PAUSED) or not flags & FrameFlags.FACE_PRESENT
+
+    def sample(self, now: float) -> Sample:
+        """The pose to draw at our monotonic time ``now`` (seconds)."""
+        dt = 0.0 if self._last_t is None else max(0.0, min(0.25, now - self._last_t))
+        self._last_t = now
+        out = Sample(params=self._last_tracked)
+        tracked = self._last_tracked
+        if self._frames and self._offset is not None:
+            s = now - self._offset - self.delay
+            tracked, hi, out.extrapolating = self._tracked_at(s)
+            upper = self._frames[hi]
+            out.shown_seq = upper.seq
+            reported = self._reported_seq
+            for e in self._frames:
+                if e.capture > upper.capture:
+                    break
+                if reported is None or _seq_after(e.seq, reported):
+                    out.newly_shown.append((e.seq, round(e.capture * 1e6)))
+            if out.newly_shown:
+                self._reported_seq = out.newly_shown[-1][0]
+                if self._last_out is not None and self._idle_w < 0.5:
+                    # A new frame can contradict what extrapolation drew: keep the pose
+                    # continuous and blend the error away instead of jumping.
+                    self._correction = self._last_tracked + self._correction - tracked
+            self._last_tracked = tracked
+        self._correction *= math.exp(-dt / CORRECTION_TAU_S) if dt > 0 else 1.0
+        # Critically damped spring toward idle (1) or tracking (0).
+        target = 1.0 if self._wants_idle(now) else 0.0
+        w, v = self._idle_w, self._idle_v
+        if dt > 0:
+            acc = -2.0 * IDLE_OMEGA * v - IDLE_OMEGA * IDLE_OMEGA * (w - target)
+            v += acc * dt
+            w += v * dt
+            if (w - target) * (self._idle_w - target) < 0 or abs(w - target) < 1e-4:
+                w, v = target, 0.0  # no overshoot past the target
+        self._idle_w, self._idle_v = min(1.0, max(0.0, w)), v
+        pose = tracked + self._correction
+        if self._idle_w > 0.0:
+            pose = pose + (self.idle.pose(now) - pose) * self._idle_w
+        pose = np.array(pose, dtype=np.float64)
+        if self.breathe:
+            pose[_BREATH] = self.idle.breath(now)
+        out.params = pose
+        out.idle_weight = self._idle_w
+        out.settled = (
+            self._idle_w == 0.0
+            and not out.extrapolating
+            and float(np.max(np.abs(self._correction))) < 1e-3
+        )
+        self._last_out = pose
+        return out
+
+    @property
+    def idle_weight(self) -> float:
+        return self._idle_w
+
+
+def _seq_after(a: int, b: int) -> bool:
+    """``a`` comes after ``b`` in 32-bit wrapping sequence space."""
+    return 0 < ((a - b) & 0xFFFFFFFF) < 0x80000000

@@ -1,0 +1,85 @@
+"""Frame pacing and frame-time statistics.
+
+pyglet's ``clock.schedule_interval`` sleeps with coarse OS timers and drifts into alternating
+16/33 ms frames (60/30 fps judder), so the window runs its own loop: work, flip, then wait for
+the next deadline on ``time.perf_counter``, sleeping most of the way and spinning the last
+stretch. Deadlines advance by a fixed period (no drift); after a long stall the schedule is
+re-anchored instead of racing to catch up.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+import numpy as np
+
+#: Sleep until this close to the deadline, then spin: Linux wakes a sleeper within ~0.1-1 ms,
+#: and on a loaded machine sometimes later, so spinning the last 1.5 ms keeps frames even.
+SPIN_S = 0.0015
+#: Frame-time history for the percentile stats (about 2 s at 60 fps).
+WINDOW = 120
+
+
+class FramePacer:
+    """Fixed-rate deadlines: call :meth:`wait` once per frame after presenting."""
+
+    def __init__(self, fps: float = 60.0) -> None:
+        self.period = 1.0 / fps
+        self._next = time.perf_counter() + self.period
+
+    def wait(self) -> None:
+        now = time.perf_counter()
+        if now > self._next + self.period:
+            # More than a whole frame late: re-anchor rather than fire a burst of frames.
+            self._next = now + self.period
+            return
+        remaining = self._next - now
+        if remaining > SPIN_S:
+            time.sleep(remaining - SPIN_S)
+        while time.perf_counter() < self._next:
+            pass
+        self._next += self.period
+
+    def time_left(self) -> float:
+        """Seconds until the next deadline (negative when late)."""
+        return self._next - time.perf_counter()
+
+
+class FrameStats:
+    """Presented-frame intervals and per-frame work times over a sliding window."""
+
+    def __init__(self) -> None:
+        self._intervals: deque[float] = deque(maxlen=WINDOW)
+        self._work: deque[float] = deque(maxlen=WINDOW)
+        self._last_present: float | None = None
+        self.frames = 0
+        self._window_start = time.perf_counter()
+        self._window_frames = 0
+
+    def presented(self, at: float, work_s: float) -> None:
+        """Record a flip at ``at`` (perf_counter) after ``work_s`` seconds of frame work."""
+        if self._last_present is not None:
+            self._intervals.append(at - self._last_present)
+        self._last_present = at
+        self._work.append(work_s)
+        self.frames += 1
+        self._window_frames += 1
+
+    def snapshot(self) -> dict[str, float]:
+        """fps since the last snapshot, frame interval p50/p99 and work-time p50/p99 (ms)."""
+        now = time.perf_counter()
+        span = now - self._window_start
+        fps = self._window_frames / span if span > 0 else 0.0
+        self._window_start, self._window_frames = now, 0
+        out = {"fps": round(fps, 2)}
+        if self._intervals:
+            iv = np.asarray(self._intervals) * 1000.0
+            out["frame_ms_p50"] = round(float(np.percentile(iv, 50)), 3)
+            out["frame_ms_p99"] = round(float(np.percentile(iv, 99)), 3)
+            out["frame_ms_max"] = round(float(iv.max()), 3)
+        if self._work:
+            wk = np.asarray(self._work) * 1000.0
+            out["work_ms_p50"] = round(float(np.percentile(wk, 50)), 3)
+            out["work_ms_p99"] = round(float(np.percentile(wk, 99)), 3)
+        return out
