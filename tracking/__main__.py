@@ -29,33 +29,51 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         prog="python -m tracking",
         description="Face tracking: camera or clip -> parameter frames (no image leaves it).",
     )
-    p.add_argument("--source", default="sample",
-                   help="camera:N, /dev/videoN, a .mp4/.jpg/.png path, 'sample' (the vendored "
-                   "clip) or 'synthetic' (default: sample)")
+    p.add_argument(
+        "--source",
+        default="sample",
+        help="camera:N, /dev/videoN, a .mp4/.jpg/.png path, 'sample' (the vendored "
+        "clip) or 'synthetic' (default: sample)",
+    )
     p.add_argument("--ring", metavar="NAME", help="attach to this existing shm ring as its writer")
-    p.add_argument("--json", action="store_true",
-                   help="print one seed-format JSON object per frame on stdout")
-    p.add_argument("--fps", type=float, help="pace clips/stills/synthetic at this rate; ask a "
-                   "camera for it")
+    p.add_argument(
+        "--json", action="store_true", help="print one seed-format JSON object per frame on stdout"
+    )
+    p.add_argument(
+        "--fps", type=float, help="pace clips/stills/synthetic at this rate; ask a camera for it"
+    )
     p.add_argument("--width", type=int, help="frame width (camera request, or resize)")
     p.add_argument("--height", type=int, help="frame height")
-    p.add_argument("--mirror", action="store_true",
-                   help="the camera image is mirrored (selfie view): correct left/right")
-    p.add_argument("--flip", action="store_true",
-                   help="flip the source image horizontally before tracking")
-    p.add_argument("--model", metavar="PATH", help="face_landmarker.task to use instead of the "
-                   "vendored one")
-    p.add_argument("--model-sha256", default=MODEL_SHA256, metavar="HEX",
-                   help="expected SHA-256 of --model ('any' skips the check)")
-    p.add_argument("--unpaced", action="store_true",
-                   help="read clips as fast as possible (benchmarks)")
+    p.add_argument(
+        "--mirror",
+        action="store_true",
+        help="the camera image is mirrored (selfie view): correct left/right",
+    )
+    p.add_argument(
+        "--flip", action="store_true", help="flip the source image horizontally before tracking"
+    )
+    p.add_argument(
+        "--model", metavar="PATH", help="face_landmarker.task to use instead of the vendored one"
+    )
+    p.add_argument(
+        "--model-sha256",
+        default=MODEL_SHA256,
+        metavar="HEX",
+        help="expected SHA-256 of --model ('any' skips the check)",
+    )
+    p.add_argument(
+        "--unpaced", action="store_true", help="read clips as fast as possible (benchmarks)"
+    )
     p.add_argument("--no-loop", action="store_true", help="play a clip once, then exit")
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
-    p.add_argument("--calibrate", type=float, metavar="S",
-                   help="record S seconds of neutral face at start (saved to the config dir)")
-    p.add_argument("--no-calibration", action="store_true",
-                   help="ignore the stored calibration")
+    p.add_argument(
+        "--calibrate",
+        type=float,
+        metavar="S",
+        help="record S seconds of neutral face at start (saved to the config dir)",
+    )
+    p.add_argument("--no-calibration", action="store_true", help="ignore the stored calibration")
     p.add_argument("--list-cameras", action="store_true", help="list cameras and exit")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     return p
@@ -107,14 +125,23 @@ def run(args: argparse.Namespace) -> int:
             log.warning("ignoring smoothing settings: %s", e)
             smoothing = SmoothingConfig()
         source = parse_source(
-            args.source, fps=args.fps, width=args.width, height=args.height, flip=args.flip,
-            paced=not args.unpaced, loop=not args.no_loop,
+            args.source,
+            fps=args.fps,
+            width=args.width,
+            height=args.height,
+            flip=args.flip,
+            paced=not args.unpaced,
+            loop=not args.no_loop,
         )
         calibration = None if args.no_calibration else load_calibration()
         sha = None if str(args.model_sha256).lower() == "any" else args.model_sha256
         tracker = Tracker(
-            model_path=args.model, model_sha256=sha, mirror=args.mirror, smoothing=smoothing,
-            calibration=calibration, load_model=source.kind != "synthetic",
+            model_path=args.model,
+            model_sha256=sha,
+            mirror=args.mirror,
+            smoothing=smoothing,
+            calibration=calibration,
+            load_model=source.kind != "synthetic",
         )
         if args.calibrate:
             tracker.start_calibration(args.calibrate)
@@ -129,13 +156,24 @@ def run(args: argparse.Namespace) -> int:
             if source.kind != "camera":
                 raise
             log.warning("%s", e)  # the loop reports it as camera_error and retries
-        events("ready", source=source.description, fps=source.fps,
-               ring=ring.name if ring is not None else None,
-               calibrated=calibration is not None, mirror=args.mirror)
+        events(
+            "ready",
+            source=source.description,
+            fps=source.fps,
+            ring=ring.name if ring is not None else None,
+            calibrated=calibration is not None,
+            mirror=args.mirror,
+        )
         loop = TrackingLoop(
-            source, tracker, ring=writer, json_out=sys.stdout if args.json else None,
-            events=events, commands=CommandReader(sys.stdin) if child else None,
-            max_frames=args.max_frames, duration_s=args.duration, stop=stop,
+            source,
+            tracker,
+            ring=writer,
+            json_out=sys.stdout if args.json else None,
+            events=events,
+            commands=CommandReader(sys.stdin) if child else None,
+            max_frames=args.max_frames,
+            duration_s=args.duration,
+            stop=stop,
         )
         code = loop.run()
         events("bye", frames=loop.stats.frames)

@@ -111,7 +111,10 @@ class Calibration:
             raise CalibrationError(f"calibration file is invalid: {e}") from e
         frames = data.get("frames", 0)
         return cls(
-            offsets, gains, rotation, translation,
+            offsets,
+            gains,
+            rotation,
+            translation,
             frames=frames if isinstance(frames, int) else 0,
             created=str(data.get("created", "")),
         )
@@ -165,7 +168,9 @@ class CalibrationRecorder:
         self.rotations: list[Array] = []
         self.translations: list[Array] = []
 
-    def add(self, capture_ns: int, weights: Array | None, rotation: Array, translation: Array) -> bool:
+    def add(
+        self, capture_ns: int, weights: Array | None, rotation: Array, translation: Array
+    ) -> bool:
         """Record one frame (``weights`` None = no face); True once the time is up."""
         if self._start_ns is None:
             self._start_ns = capture_ns

@@ -30,20 +30,38 @@ def _targets(**values: float) -> tuple[NDArray[np.intp], Array]:
 #: Target values per preset, from ARKit/MediaPipe expression conventions (FACS-like).
 PRESETS: dict[Emotion, tuple[NDArray[np.intp], Array]] = {
     Emotion.HAPPY: _targets(
-        mouthSmileLeft=0.9, mouthSmileRight=0.9, cheekSquintLeft=0.5, cheekSquintRight=0.5,
-        eyeSquintLeft=0.3, eyeSquintRight=0.3,
+        mouthSmileLeft=0.9,
+        mouthSmileRight=0.9,
+        cheekSquintLeft=0.5,
+        cheekSquintRight=0.5,
+        eyeSquintLeft=0.3,
+        eyeSquintRight=0.3,
     ),
     Emotion.SAD: _targets(
-        mouthFrownLeft=0.8, mouthFrownRight=0.8, browInnerUp=0.7, mouthShrugLower=0.4,
-        eyeLookDownLeft=0.2, eyeLookDownRight=0.2,
+        mouthFrownLeft=0.8,
+        mouthFrownRight=0.8,
+        browInnerUp=0.7,
+        mouthShrugLower=0.4,
+        eyeLookDownLeft=0.2,
+        eyeLookDownRight=0.2,
     ),
     Emotion.ANGRY: _targets(
-        browDownLeft=0.9, browDownRight=0.9, noseSneerLeft=0.5, noseSneerRight=0.5,
-        mouthPressLeft=0.5, mouthPressRight=0.5, eyeSquintLeft=0.4, eyeSquintRight=0.4,
+        browDownLeft=0.9,
+        browDownRight=0.9,
+        noseSneerLeft=0.5,
+        noseSneerRight=0.5,
+        mouthPressLeft=0.5,
+        mouthPressRight=0.5,
+        eyeSquintLeft=0.4,
+        eyeSquintRight=0.4,
     ),
     Emotion.SURPRISED: _targets(
-        browInnerUp=0.9, browOuterUpLeft=0.9, browOuterUpRight=0.9, eyeWideLeft=0.8,
-        eyeWideRight=0.8, jawOpen=0.5,
+        browInnerUp=0.9,
+        browOuterUpLeft=0.9,
+        browOuterUpRight=0.9,
+        eyeWideLeft=0.8,
+        eyeWideRight=0.8,
+        jawOpen=0.5,
     ),
 }
 

@@ -38,13 +38,16 @@ class RawParams:
         categories = result.face_blendshapes[0]
         if len(categories) != NUM_BLENDSHAPES:
             return None
-        weights = np.fromiter((c.score for c in categories), dtype=np.float64, count=NUM_BLENDSHAPES)
-        # MediaPipe emits its canonical order, which is our wire order; check cheaply once in a
-        # while would be nicer, but names are right there: a mismatch is a model/API change.
+        weights = np.fromiter(
+            (c.score for c in categories), dtype=np.float64, count=NUM_BLENDSHAPES
+        )
+        # MediaPipe emits its canonical order, which is our wire order; one name is checked per
+        # frame (cheap) and a different order, after a model or API change, is mapped by name.
         if categories[9].category_name != BLENDSHAPE_NAMES[9]:
             by_name = {c.category_name: c.score for c in categories}
             weights = np.array([by_name.get(n, 0.0) for n in BLENDSHAPE_NAMES], dtype=np.float64)
-        rotation, translation = pose_from_matrix(np.asarray(result.facial_transformation_matrixes[0]))
+        matrix = np.asarray(result.facial_transformation_matrixes[0])
+        rotation, translation = pose_from_matrix(matrix)
         return cls(weights, np.array(rotation), np.array(translation))
 
     def mirrored(self) -> RawParams:

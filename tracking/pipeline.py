@@ -150,19 +150,25 @@ class Tracker:
     # -- per frame ------------------------------------------------------------------------------
     def process_captured(self, frame: CapturedFrame) -> ParamFrame:
         self.times = StageTimes(capture=frame.decode_ms)
+        media_ns = frame.media_ns if frame.media_ns is not None else frame.capture_ns
         if frame.rgb is not None:
-            return self._process_image(frame.rgb, frame.capture_ns)
-        return self._finish(frame.raw, frame.capture_ns)
+            return self._process_image(frame.rgb, frame.capture_ns, media_ns)
+        return self._finish(frame.raw, frame.capture_ns, media_ns)
 
-    def process(self, rgb: NDArray[np.uint8], capture_ns: int) -> ParamFrame:
-        """Track one RGB image (HxWx3 uint8) captured at ``capture_ns`` (CLOCK_MONOTONIC)."""
+    def process(
+        self, rgb: NDArray[np.uint8], capture_ns: int, media_ns: int | None = None
+    ) -> ParamFrame:
+        """Track one RGB image (HxWx3 uint8) captured at ``capture_ns`` (CLOCK_MONOTONIC).
+        ``media_ns`` is the frame's time as filmed, when frames come faster than real time."""
         self.times = StageTimes()
-        return self._process_image(rgb, capture_ns)
+        return self._process_image(rgb, capture_ns, capture_ns if media_ns is None else media_ns)
 
-    def process_raw(self, raw: RawParams | None, capture_ns: int) -> ParamFrame:
+    def process_raw(
+        self, raw: RawParams | None, capture_ns: int, media_ns: int | None = None
+    ) -> ParamFrame:
         """Parameters from elsewhere (synthetic source, tests); None means no face."""
         self.times = StageTimes()
-        return self._finish(raw, capture_ns)
+        return self._finish(raw, capture_ns, capture_ns if media_ns is None else media_ns)
 
     def paused_frame(self, capture_ns: int) -> ParamFrame:
         """What goes out while paused: the PAUSED flag and nothing about the face."""
@@ -172,12 +178,12 @@ class Tracker:
         self.smoother.reset()
         return ParamFrame(seq=self.seq, timestamp_us=capture_ns // 1000, flags=FrameFlags.PAUSED)
 
-    def _process_image(self, rgb: NDArray[np.uint8], capture_ns: int) -> ParamFrame:
+    def _process_image(self, rgb: NDArray[np.uint8], capture_ns: int, media_ns: int) -> ParamFrame:
         import mediapipe as mp
 
         landmarker = self._ensure_model()
         t0 = time.perf_counter()
-        ts_ms = max(capture_ns // 1_000_000, self._last_ts_ms + 1)  # must strictly increase
+        ts_ms = max(media_ns // 1_000_000, self._last_ts_ms + 1)  # must strictly increase
         self._last_ts_ms = ts_ms
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         if self._first_inference:
@@ -188,15 +194,17 @@ class Tracker:
             result = landmarker.detect_for_video(image, ts_ms)
         raw = RawParams.from_result(result)
         self.times.inference = (time.perf_counter() - t0) * 1000
-        return self._finish(raw, capture_ns)
+        return self._finish(raw, capture_ns, media_ns)
 
-    def _finish(self, raw: RawParams | None, capture_ns: int) -> ParamFrame:
+    def _finish(self, raw: RawParams | None, capture_ns: int, media_ns: int) -> ParamFrame:
+        """Everything after inference. ``capture_ns`` stamps the frame; ``media_ns`` drives
+        smoothing, hold and calibration timing."""
         t0 = time.perf_counter()
         self.last_raw = raw
         if raw is not None and self.mirror:
             raw = raw.mirrored()
         if self._recorder is not None:
-            self._record(raw, capture_ns)
+            self._record(raw, media_ns)
         flags = FrameFlags(0)
         if self.calibration is not None:
             flags |= FrameFlags.CALIBRATED
@@ -207,15 +215,15 @@ class Tracker:
                     weights, rotation, translation
                 )
             weights, rotation, translation = self.smoother.apply(
-                weights, rotation, translation, capture_ns / 1e9
+                weights, rotation, translation, media_ns / 1e9
             )
             self._held = (weights, rotation, translation)
-            self._last_face_ns = capture_ns
+            self._last_face_ns = media_ns
             flags |= FrameFlags.FACE_PRESENT
         elif (
             self._held is not None
             and self._last_face_ns is not None
-            and capture_ns - self._last_face_ns <= self.grace_s * 1e9
+            and media_ns - self._last_face_ns <= self.grace_s * 1e9
         ):
             weights, rotation, translation = self._held
             flags |= FrameFlags.HELD

@@ -158,8 +158,11 @@ class TrackingLoop:
             elif name == "mirror":
                 self.tracker.mirror = bool(cmd.get("on", True))
                 word = "on" if self.tracker.mirror else "off"
-                self.events("status", state=self.state or "running",
-                            message=f"mirrored-camera correction {word}")
+                self.events(
+                    "status",
+                    state=self.state or "running",
+                    message=f"mirrored-camera correction {word}",
+                )
             elif name == "emotion":
                 preset = cmd.get("preset", 0)
                 self.tracker.set_emotion(Emotion(int(preset)), float(cmd.get("weight", 1.0)))

@@ -46,14 +46,15 @@ class FilterParams:
         return self
 
 
-#: Defaults tuned on the project's clips at 25-30 FPS: d10's blinks keep peaks > 0.8 and jawOpen
-#: peaks > 0.8 while resting jitter drops (see tests/tracking and the bench's lag figures).
+#: Defaults tuned on d10 at 30 FPS (raw MediaPipe vs filtered): eyes keep blink peaks within
+#: 0.01 of raw (jitter x0.7), mouth/brows jitter x0.5-0.75, head rotation jitter x0.33 with
+#: p95 error 0.017 rad. See scripts/bench_tracking.py for the lag each group adds.
 DEFAULT_GROUPS: dict[str, FilterParams] = {
-    "eyes": FilterParams(min_cutoff=4.0, beta=6.0, d_cutoff=4.0),
-    "brows": FilterParams(min_cutoff=2.5, beta=3.0, d_cutoff=2.0),
-    "mouth": FilterParams(min_cutoff=2.5, beta=3.0, d_cutoff=2.0),
-    "head_rotation": FilterParams(min_cutoff=1.2, beta=0.8, d_cutoff=1.0),
-    "head_translation": FilterParams(min_cutoff=1.2, beta=0.05, d_cutoff=1.0),
+    "eyes": FilterParams(min_cutoff=8.0, beta=20.0, d_cutoff=4.0),
+    "brows": FilterParams(min_cutoff=3.0, beta=10.0, d_cutoff=4.0),
+    "mouth": FilterParams(min_cutoff=3.0, beta=10.0, d_cutoff=4.0),
+    "head_rotation": FilterParams(min_cutoff=1.5, beta=2.0, d_cutoff=1.0),
+    "head_translation": FilterParams(min_cutoff=1.5, beta=0.3, d_cutoff=1.0),
 }
 
 

@@ -50,6 +50,10 @@ class CapturedFrame:
     rgb: NDArray[np.uint8] | None = None
     raw: RawParams | None = None
     decode_ms: float = 0.0
+    #: The frame's time on the source's own timeline when that differs from capture time (an
+    #: unpaced clip runs ~5x faster than real time): smoothing, hold timing and MediaPipe's
+    #: video timestamps use it so they see the motion as filmed. None = same as capture_ns.
+    media_ns: int | None = None
 
 
 class Pacer:
@@ -79,11 +83,24 @@ class Source(abc.ABC):
     kind = "source"
     description = "source"
     fps: float = DEFAULT_FPS
+    paced = True
 
     def __init__(self, *, width: int | None = None, height: int | None = None, flip: bool = False):
         self.width = width
         self.height = height
         self.flip = flip
+        self._media_origin_ns: int | None = None
+        self._media_index = 0
+
+    def media_time(self) -> int | None:
+        """Media timestamp of the next frame for unpaced sources (None when paced)."""
+        if self.paced:
+            return None
+        if self._media_origin_ns is None:
+            self._media_origin_ns = time.monotonic_ns()
+        t = self._media_origin_ns + round(self._media_index * 1e9 / self.fps)
+        self._media_index += 1
+        return t
 
     def open(self) -> None:  # noqa: B027 - optional hook
         """Acquire the device or file; raises :class:`SourceError`."""
@@ -163,7 +180,12 @@ class ClipSource(Source):
                 raise SourceError(f"clip {self.path} cannot be rewound")
         self.frames_read += 1
         rgb = self.convert(bgr)
-        return CapturedFrame(capture_ns, rgb=rgb, decode_ms=(time.perf_counter() - t0) * 1000)
+        return CapturedFrame(
+            capture_ns,
+            rgb=rgb,
+            decode_ms=(time.perf_counter() - t0) * 1000,
+            media_ns=self.media_time(),
+        )
 
     def close(self) -> None:
         if self._cap is not None:
@@ -206,7 +228,7 @@ class StillSource(Source):
             self.open()
         if self._pacer is not None and not self._pacer.wait(stop):
             return None
-        return CapturedFrame(time.monotonic_ns(), rgb=self._rgb)
+        return CapturedFrame(time.monotonic_ns(), rgb=self._rgb, media_ns=self.media_time())
 
 
 class SyntheticSource(Source):
@@ -254,7 +276,9 @@ class SyntheticSource(Source):
         capture_ns = time.monotonic_ns()
         raw = self.params_at(self.index / self.fps)
         self.index += 1
-        return CapturedFrame(capture_ns, raw=raw.mirrored() if self.flip else raw)
+        return CapturedFrame(
+            capture_ns, raw=raw.mirrored() if self.flip else raw, media_ns=self.media_time()
+        )
 
 
 def parse_source(
