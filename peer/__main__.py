@@ -1,0 +1,72 @@
+"""``python -m peer``: the networking process (spawned by ``avatarchat call`` and the TUI).
+
+See :mod:`peer.app` for the events it prints and the commands it reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from .app import PeerOptions, run_peer
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m peer", description=__doc__)
+    p.add_argument("--relay", required=True, help="relay URL, e.g. ws://127.0.0.1:8765")
+    p.add_argument("--room", required=True, help="room code")
+    p.add_argument("--local-ring", required=True, help="ring the tracker writes (we send it)")
+    p.add_argument("--remote-ring", required=True, help="ring we write the peer's frames into")
+    p.add_argument("--name", default="", help="display name sent in hello")
+    p.add_argument("--avatar", default="aria", help="avatar id or pack path announced to the peer")
+    p.add_argument(
+        "--ice-server",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="STUN/TURN URL (repeatable); overrides the relay's TURN credentials",
+    )
+    p.add_argument("--turn-user", help="TURN username for --ice-server")
+    p.add_argument("--turn-pass", help="TURN password for --ice-server")
+    p.add_argument(
+        "--turn-only",
+        action="store_true",
+        help="use only relay (TURN) candidates (iceTransportPolicy=relay)",
+    )
+    p.add_argument("--stats-json", metavar="FILE", help="rewrite FILE with the stats every second")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s peer %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("aioice", "aiortc", "websockets"):
+        logging.getLogger(noisy).setLevel(logging.INFO if args.verbose else logging.WARNING)
+    opts = PeerOptions(
+        relay=args.relay,
+        room=args.room,
+        local_ring=args.local_ring,
+        remote_ring=args.remote_ring,
+        name=args.name,
+        avatar=args.avatar,
+        ice_servers=args.ice_server,
+        turn_user=args.turn_user,
+        turn_pass=args.turn_pass,
+        turn_only=args.turn_only,
+        stats_json=args.stats_json,
+    )
+    try:
+        return asyncio.run(run_peer(opts))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

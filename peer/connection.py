@@ -1,0 +1,233 @@
+"""One aiortc RTCPeerConnection with the call's two DataChannels (one "generation" of the link).
+
+aiortc has no ICE restart, so recovering from a dead path means a *new* RTCPeerConnection; the
+app numbers them (``gen``) and this class is one of them. Both channels are ``negotiated=True``
+with fixed ids, so neither side waits for an in-band DCEP open and there is no race over who
+creates which channel:
+
+- ``params`` (id 0): unordered, ``maxRetransmits=0`` -- the latest expression wins; a lost or
+  late frame is never retransmitted in front of a newer one.
+- ``ctl`` (id 1): reliable and ordered -- hello, ping/pong, chat, avatar transfer, bye.
+
+No media tracks are ever added, and :func:`check_sdp` refuses any SDP with a section other than
+``m=application`` (ours or the peer's) so a tampering relay cannot smuggle in audio/video.
+
+aiortc gathers all candidates before ``setLocalDescription`` returns and puts them in the SDP,
+so no trickle ICE is needed: an offer or answer is one relay message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from aiortc import (
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.rtcconfiguration import RTCIceTransportPolicy
+
+from .errors import NegotiationError
+
+log = logging.getLogger(__name__)
+
+PARAMS_CHANNEL_ID = 0
+CTL_CHANNEL_ID = 1
+_M_LINE = re.compile(r"^m=(\S+)", re.MULTILINE)
+_FINGERPRINT = re.compile(r"^a=fingerprint:sha-256 ([0-9A-Fa-f:]+)\s*$", re.MULTILINE)
+_CANDIDATE_TYPE = re.compile(r"^a=candidate:.* typ (\w+)", re.MULTILINE)
+#: Words for the spoken form of the SAS (256 words would be nicer; 6 digits are enough and
+#: unambiguous across languages).
+SAS_DIGITS = 6
+
+
+def check_sdp(sdp: str) -> None:
+    """Raise NegotiationError unless ``sdp`` has exactly one section and it is ``m=application``."""
+    kinds = _M_LINE.findall(sdp)
+    if kinds != ["application"]:
+        raise NegotiationError(
+            f"refusing an SDP with media sections {kinds or 'none'}: only one m=application "
+            "(DataChannels) is allowed"
+        )
+
+
+def candidate_types(sdp: str) -> set[str]:
+    """Candidate types (host, srflx, prflx, relay) present in an SDP."""
+    return set(_CANDIDATE_TYPE.findall(sdp))
+
+
+def sdp_fingerprint(sdp: str) -> str | None:
+    """The sha-256 DTLS fingerprint an SDP announces (uppercase hex with colons)."""
+    match = _FINGERPRINT.search(sdp)
+    return match.group(1).upper() if match else None
+
+
+def short_auth_string(fingerprint_a: str, fingerprint_b: str) -> str:
+    """Six digits both sides derive from the two DTLS fingerprints (order-independent).
+
+    If the relay sat in the middle, each side would see a different remote fingerprint and the
+    two users would read out different numbers.
+    """
+    first, second = sorted((fingerprint_a.upper(), fingerprint_b.upper()))
+    digest = hashlib.sha256(f"avatarchat-sas-v1|{first}|{second}".encode()).digest()
+    number = int.from_bytes(digest[:8], "big") % (10**SAS_DIGITS)
+    text = f"{number:0{SAS_DIGITS}d}"
+    return f"{text[:3]} {text[3:]}"
+
+
+def build_configuration(
+    ice_servers: list[RTCIceServer], *, turn_only: bool = False
+) -> RTCConfiguration:
+    policy = RTCIceTransportPolicy.RELAY if turn_only else RTCIceTransportPolicy.ALL
+    return RTCConfiguration(iceServers=ice_servers, iceTransportPolicy=policy)
+
+
+class PeerLink:
+    """One RTCPeerConnection and its ``params``/``ctl`` channels.
+
+    Callbacks: ``on_params(bytes)``, ``on_ctl(bytes)``, ``on_open()`` when both channels are
+    open, ``on_failed(reason)`` when the connection fails or closes underneath us.
+    """
+
+    def __init__(
+        self,
+        gen: int,
+        configuration: RTCConfiguration,
+        *,
+        on_params: Callable[[bytes], None],
+        on_ctl: Callable[[bytes], None],
+        on_open: Callable[[PeerLink], None],
+        on_failed: Callable[[PeerLink, str], None],
+    ) -> None:
+        self.gen = gen
+        self.pc = RTCPeerConnection(configuration)
+        self.params: RTCDataChannel = self.pc.createDataChannel(
+            "params", ordered=False, maxRetransmits=0, negotiated=True, id=PARAMS_CHANNEL_ID
+        )
+        self.ctl: RTCDataChannel = self.pc.createDataChannel(
+            "ctl", ordered=True, negotiated=True, id=CTL_CHANNEL_ID
+        )
+        self.opened = False
+        self.closed = False
+        self.local_sdp: str | None = None
+        self.remote_sdp: str | None = None
+        self._on_open = on_open
+        self._on_failed = on_failed
+
+        def _params_message(message: Any) -> None:
+            if isinstance(message, bytes):
+                on_params(message)
+            else:  # text on a binary channel: still counted as a bad frame by the app
+                on_params(b"")
+
+        def _ctl_message(message: Any) -> None:
+            on_ctl(message if isinstance(message, bytes) else b"")
+
+        self.params.on("message", _params_message)
+        self.ctl.on("message", _ctl_message)
+        self.params.on("open", self._check_open)
+        self.ctl.on("open", self._check_open)
+        self.pc.on("connectionstatechange", self._state_changed)
+
+    # -- negotiation -----------------------------------------------------------------------
+    async def create_offer(self) -> str:
+        try:
+            await self.pc.setLocalDescription(await self.pc.createOffer())
+        except Exception as e:  # aiortc raises assorted exceptions from deep inside
+            raise NegotiationError(f"could not create an offer: {e}") from e
+        return self._local()
+
+    async def accept_offer(self, sdp: str) -> str:
+        check_sdp(sdp)
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            await self.pc.setLocalDescription(await self.pc.createAnswer())
+        except Exception as e:
+            raise NegotiationError(f"could not answer the peer's offer: {e}") from e
+        self.remote_sdp = sdp
+        return self._local()
+
+    async def accept_answer(self, sdp: str) -> None:
+        check_sdp(sdp)
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+        except Exception as e:
+            raise NegotiationError(f"could not apply the peer's answer: {e}") from e
+        self.remote_sdp = sdp
+
+    def _local(self) -> str:
+        desc = self.pc.localDescription
+        if desc is None:
+            raise NegotiationError("no local description after negotiation")
+        check_sdp(desc.sdp)
+        self.local_sdp = desc.sdp
+        return desc.sdp
+
+    # -- state -----------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self.opened or self.closed:
+            return
+        if self.params.readyState == "open" and self.ctl.readyState == "open":
+            self.opened = True
+            self._on_open(self)
+
+    def _state_changed(self) -> None:
+        state = self.pc.connectionState
+        log.debug("gen %d: connection state %s", self.gen, state)
+        if state in ("failed", "closed") and not self.closed:
+            self._on_failed(self, f"connection {state}")
+
+    @property
+    def ice_state(self) -> str:
+        return str(self.pc.iceConnectionState)
+
+    def sas(self) -> str | None:
+        """The short authentication string, once both descriptions are known."""
+        if not self.remote_sdp:
+            return None
+        sctp = self.pc.sctp
+        if sctp is None:
+            return None
+        local = [
+            f.value
+            for f in sctp.transport.getLocalParameters().fingerprints
+            if f.algorithm == "sha-256"
+        ]
+        remote = sdp_fingerprint(self.remote_sdp)
+        if not local or remote is None:
+            return None
+        return short_auth_string(local[0], remote)
+
+    def candidate_pair(self) -> dict[str, str] | None:
+        """Selected pair: {"type": host|srflx|relay, "local": ..., "remote": ...}.
+
+        aiortc's getStats() has no candidate-pair entry for data-only connections, so this reads
+        the nominated pair of aioice's Connection (private API, guarded).
+        """
+        try:
+            conn = self.pc.sctp.transport.transport._connection  # type: ignore[union-attr]
+            pair = conn._nominated.get(1)
+            if pair is None:
+                return None
+            local = str(pair.local_candidate.type)
+            remote = str(pair.remote_candidate.type)
+        except AttributeError:
+            return None
+        kinds = {local, remote}
+        kind = "relay" if "relay" in kinds else "srflx" if kinds & {"srflx", "prflx"} else "host"
+        return {"type": kind, "local": local, "remote": remote}
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.pc.close(), 5.0)

@@ -1,0 +1,376 @@
+"""The ``ctl`` channel: hello, ping/pong, chat, emotion, avatar switch and transfer, bye.
+
+Everything that arrives is parsed strictly (:func:`protocol.ctl.parse_ctl`); garbage is counted
+(``bad_ctl``) and dropped, never raised. Events for the parent go out through ``emit(event,
+**fields)``: ``peer_hello`` {name, avatar_id, avatar_hash, app_version}, ``chat`` {text, from},
+``peer_emotion`` {preset, weight}, ``peer_avatar`` {ref, pending, id}, ``peer_bye`` {reason}.
+
+Custom avatars travel peer-to-peer: when the peer's hello (or a later switch) names a pack whose
+content hash we have neither as a built-in nor in the cache, we ask for it; the peer sends the
+deterministic zip in :data:`~protocol.ctl.AVATAR_CHUNK_BYTES` chunks, paced so the shared SCTP
+association keeps room for ``params``; we refuse anything over
+:data:`~protocol.ctl.MAX_AVATAR_PACK_BYTES`, and install only after the content hash matches and
+the pack validates (:func:`avatars.pack.install_pack_bytes`). Until then the peer is drawn with
+a built-in (``peer_avatar`` with ``pending: true``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from protocol import ctl
+from protocol.errors import DecodeError, EncodeError
+
+from .clock import ClockSync
+from .stats import CallStats
+
+log = logging.getLogger(__name__)
+
+APP_VERSION = "0.1.0"
+#: A built-in every client has: what the peer is drawn with until its own pack arrives.
+FALLBACK_AVATAR = "aria"
+#: Pause pack chunks while this much ctl data is queued: keeps params' latency low.
+PACK_SEND_HIGH_WATER = 64 * 1024
+#: At most this many chat messages per second from the peer reach the user (flood guard).
+CHAT_PER_SECOND = 5
+#: Outstanding pings we remember (a pong for anything else is forged or very late).
+MAX_OUTSTANDING_PINGS = 8
+
+
+def now_us() -> int:
+    return time.monotonic_ns() // 1000
+
+
+def pack_cache_dir() -> Path:
+    """Cache of received packs, one folder per content hash (AVATARCHAT_CACHE_DIR for tests)."""
+    override = os.environ.get("AVATARCHAT_CACHE_DIR")
+    if override:
+        return Path(override) / "packs"
+    from avatars.pack import cache_dir
+
+    return cache_dir()
+
+
+@dataclass(slots=True)
+class LocalAvatar:
+    """What we announce in hello: the avatar ref plus, when it loaded, its identity."""
+
+    ref: str
+    id: str
+    version: str = ""
+    hash: str = ""
+    #: The loaded avatars.model.AvatarPack (None if loading failed).
+    pack: Any = None
+
+
+def load_local_avatar(ref: str) -> LocalAvatar:
+    """Load ``ref`` (built-in id or path); never raises (announce the bare id on failure)."""
+    try:
+        from avatars.pack import load_pack
+
+        pack = load_pack(ref)
+    except Exception as e:  # PackError, ImportError, OSError: still call, just without a hash
+        log.warning("avatar %r could not be loaded (%s); announcing its id only", ref, e)
+        return LocalAvatar(ref=ref, id=Path(ref).name[:64])
+    return LocalAvatar(ref=ref, id=pack.id, version=pack.version, hash=pack.content_hash, pack=pack)
+
+
+def find_known_pack(avatar_id: str, digest: str, cache: Path) -> str | None:
+    """A local ref for the pack with ``digest``: a built-in with that hash or a cached folder."""
+    if not digest:
+        return None
+    try:
+        from avatars.pack import builtin_ids, load_pack
+
+        if avatar_id in builtin_ids() and load_pack(avatar_id).content_hash == digest:
+            return avatar_id
+    except Exception as e:
+        log.debug("built-in lookup for %s failed: %s", avatar_id, e)
+    folder = cache / digest
+    if len(digest) == 64 and folder.is_dir():
+        return str(folder)
+    return None
+
+
+class _Incoming:
+    def __init__(self, digest: str, avatar_id: str) -> None:
+        self.digest = digest
+        self.avatar_id = avatar_id
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.total = 0
+
+
+class CtlHandler:
+    """Per-process ctl logic; :meth:`attach` binds it to each new link's channel."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        avatar: LocalAvatar,
+        emit: Callable[..., None],
+        stats: CallStats,
+        clock: ClockSync,
+        cache_dir: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.avatar = avatar
+        self._emit = emit
+        self.stats = stats
+        self.clock = clock
+        self.cache_dir = cache_dir or pack_cache_dir()
+        self._send: Callable[[bytes], bool] = lambda _d: False
+        self._buffered: Callable[[], int] = lambda: 0
+        self._ping_seq = 0
+        self._pings: dict[int, int] = {}
+        self._chat_id = 0
+        self._chat_tokens = float(CHAT_PER_SECOND)
+        self._chat_refill = time.monotonic()
+        self.peer_name = ""
+        self.peer_hello: ctl.Hello | None = None
+        self.peer_said_bye = False
+        self.last_rx = 0.0  # monotonic s of the last valid ctl message
+        self.last_pong = 0.0
+        self._incoming: _Incoming | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- binding ---------------------------------------------------------------------------
+    def attach(self, send: Callable[[bytes], bool], buffered: Callable[[], int]) -> None:
+        """Use a new link's ctl channel; say hello on it."""
+        self._send = send
+        self._buffered = buffered
+        self._pings.clear()
+        self._incoming = None
+        self.peer_said_bye = False
+        self.last_rx = self.last_pong = time.monotonic()
+        self.send(
+            ctl.Hello(
+                name=self.name[: ctl.MAX_NAME_CHARS],
+                avatar_id=self.avatar.id[:64],
+                avatar_version=self.avatar.version[:32],
+                avatar_hash=self.avatar.hash,
+                app_version=APP_VERSION,
+            )
+        )
+
+    def send(self, message: ctl.CtlMessage) -> bool:
+        try:
+            return self._send(message.encode())
+        except EncodeError as e:
+            log.warning("not sending %s: %s", type(message).__name__, e)
+            return False
+
+    # -- periodic --------------------------------------------------------------------------
+    def tick(self) -> None:
+        """Once a second: a ping for RTT and clock offset."""
+        self._ping_seq += 1
+        t1 = now_us()
+        self._pings[self._ping_seq] = t1
+        if len(self._pings) > MAX_OUTSTANDING_PINGS:
+            del self._pings[min(self._pings)]
+        self.send(ctl.Ping(seq=self._ping_seq, t1_us=t1))
+
+    # -- commands from the parent ----------------------------------------------------------
+    def chat(self, text: str) -> bool:
+        self._chat_id += 1
+        return self.send(ctl.Chat(msg_id=self._chat_id, text=text[: ctl.MAX_CHAT_CHARS]))
+
+    def emotion(self, preset: int, weight: float) -> bool:
+        weight = min(1.0, max(0.0, weight)) if math.isfinite(weight) else 0.0
+        return self.send(ctl.EmotionPreset(preset=preset, weight=weight))
+
+    def switch_avatar(self, avatar: LocalAvatar) -> bool:
+        self.avatar = avatar
+        return self.send(
+            ctl.AvatarSwitch(
+                avatar_id=avatar.id[:64],
+                avatar_version=avatar.version[:32],
+                avatar_hash=avatar.hash,
+            )
+        )
+
+    def bye(self, reason: str = "hangup") -> bool:
+        return self.send(ctl.Bye(reason=reason[:200]))
+
+    # -- incoming --------------------------------------------------------------------------
+    def handle(self, data: bytes) -> None:
+        t4 = now_us()
+        try:
+            message = ctl.parse_ctl(data)
+        except DecodeError as e:
+            self.stats.bad_ctl += 1
+            log.debug("bad ctl message: %s", e)
+            return
+        self.last_rx = time.monotonic()
+        try:
+            self._dispatch(message, t4)
+        except Exception:  # a handler bug must not take the call down
+            self.stats.bad_ctl += 1
+            log.exception("ctl %s handler failed", type(message).__name__)
+
+    def _dispatch(self, message: ctl.CtlMessage, t4: int) -> None:
+        if isinstance(message, ctl.Ping):
+            self.send(ctl.Pong(seq=message.seq, t1_us=message.t1_us, t2_us=t4, t3_us=now_us()))
+        elif isinstance(message, ctl.Pong):
+            t1 = self._pings.pop(message.seq, None)
+            if t1 is None or t1 != message.t1_us:
+                self.stats.bad_ctl += 1
+                return
+            self.clock.add(t1, message.t2_us, message.t3_us, t4)
+            self.last_pong = time.monotonic()
+        elif isinstance(message, ctl.Hello):
+            self.peer_hello = message
+            self.peer_name = message.name
+            self._emit(
+                "peer_hello",
+                name=message.name,
+                avatar_id=message.avatar_id,
+                avatar_version=message.avatar_version,
+                avatar_hash=message.avatar_hash,
+                app_version=message.app_version,
+                protocol=message.protocol,
+            )
+            self._peer_avatar(message.avatar_id, message.avatar_hash)
+        elif isinstance(message, ctl.AvatarSwitch):
+            self._peer_avatar(message.avatar_id, message.avatar_hash)
+        elif isinstance(message, ctl.Chat):
+            if self._chat_allowed():
+                self._emit(
+                    "chat", text=message.text, msg_id=message.msg_id, **{"from": self.peer_name}
+                )
+            else:
+                self.stats.bad_ctl += 1
+        elif isinstance(message, ctl.EmotionPreset):
+            self._emit("peer_emotion", preset=message.preset, weight=round(message.weight, 3))
+        elif isinstance(message, ctl.AvatarRequest):
+            self._serve_pack(message.hash)
+        elif isinstance(message, ctl.AvatarChunk):
+            self._receive_chunk(message)
+        elif isinstance(message, ctl.AvatarUnavailable):
+            if self._incoming and self._incoming.digest == message.hash:
+                self._incoming = None
+            self._emit(
+                "error", message=f"peer cannot send its avatar: {message.reason}", fatal=False
+            )
+        elif isinstance(message, ctl.Bye):
+            self.peer_said_bye = True
+            self._emit("peer_bye", reason=message.reason)
+
+    def _chat_allowed(self) -> bool:
+        now = time.monotonic()
+        self._chat_tokens = min(
+            float(CHAT_PER_SECOND), self._chat_tokens + (now - self._chat_refill) * CHAT_PER_SECOND
+        )
+        self._chat_refill = now
+        if self._chat_tokens < 1.0:
+            return False
+        self._chat_tokens -= 1.0
+        return True
+
+    # -- avatar packs ----------------------------------------------------------------------
+    def _peer_avatar(self, avatar_id: str, digest: str) -> None:
+        known = find_known_pack(avatar_id, digest, self.cache_dir)
+        if known is not None:
+            self._emit("peer_avatar", ref=known, id=avatar_id, pending=False)
+            return
+        fallback = avatar_id if _is_builtin(avatar_id) else FALLBACK_AVATAR
+        self._emit("peer_avatar", ref=fallback, id=avatar_id, pending=bool(digest))
+        if digest and len(digest) == 64:
+            self._incoming = _Incoming(digest, avatar_id)
+            self.send(ctl.AvatarRequest(hash=digest))
+
+    def _serve_pack(self, digest: str) -> None:
+        if not self.avatar.hash or digest != self.avatar.hash or self.avatar.pack is None:
+            self.send(ctl.AvatarUnavailable(hash=digest[:64], reason="not my current avatar"))
+            return
+        task = asyncio.get_running_loop().create_task(self._send_pack(self.avatar))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send_pack(self, avatar: LocalAvatar) -> None:
+        from avatars.pack import pack_bytes
+
+        try:
+            data = await asyncio.to_thread(pack_bytes, avatar.pack)
+        except Exception as e:
+            self.send(ctl.AvatarUnavailable(hash=avatar.hash, reason=str(e)[:200]))
+            return
+        if len(data) > ctl.MAX_AVATAR_PACK_BYTES:
+            self.send(ctl.AvatarUnavailable(hash=avatar.hash, reason="pack too large"))
+            return
+        total = max(1, math.ceil(len(data) / ctl.AVATAR_CHUNK_BYTES))
+        for index in range(total):
+            while self._buffered() > PACK_SEND_HIGH_WATER:
+                await asyncio.sleep(0.01)
+            chunk = data[index * ctl.AVATAR_CHUNK_BYTES : (index + 1) * ctl.AVATAR_CHUNK_BYTES]
+            msg = ctl.AvatarChunk(
+                hash=avatar.hash, index=index, total=total, size=len(data), data=chunk
+            )
+            if not self.send(msg):
+                log.info("avatar transfer interrupted (channel closed)")
+                return
+        log.info("sent avatar %s (%d bytes in %d chunks)", avatar.id, len(data), total)
+
+    def _receive_chunk(self, chunk: ctl.AvatarChunk) -> None:
+        inc = self._incoming
+        if inc is None or chunk.hash != inc.digest:
+            self.stats.bad_ctl += 1  # unsolicited
+            return
+        expected_total = math.ceil(chunk.size / ctl.AVATAR_CHUNK_BYTES) if chunk.size else 0
+        if (
+            chunk.size > ctl.MAX_AVATAR_PACK_BYTES
+            or chunk.total != expected_total
+            or chunk.index != len(inc.chunks)
+            or (inc.total and (chunk.total != inc.total or chunk.size != inc.size))
+            or inc.size + 0 > ctl.MAX_AVATAR_PACK_BYTES
+        ):
+            self._incoming = None
+            self.stats.bad_ctl += 1
+            self._emit(
+                "error",
+                message="peer's avatar transfer was malformed or too large; keeping the built-in",
+                fatal=False,
+            )
+            return
+        inc.total, inc.size = chunk.total, chunk.size
+        inc.chunks.append(chunk.data)
+        if len(inc.chunks) < inc.total:
+            return
+        data = b"".join(inc.chunks)
+        self._incoming = None
+        if len(data) != inc.size:
+            self.stats.bad_ctl += 1
+            return
+        task = asyncio.get_running_loop().create_task(self._install(data, inc))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _install(self, data: bytes, inc: _Incoming) -> None:
+        from avatars.pack import install_pack_bytes
+
+        try:
+            path = await asyncio.to_thread(install_pack_bytes, data, self.cache_dir, inc.digest)
+        except Exception as e:  # PackIntegrityError / PackValidationError / OSError
+            self.stats.bad_ctl += 1
+            self._emit("error", message=f"peer's avatar was refused: {e}", fatal=False)
+            return
+        log.info("installed peer avatar %s at %s", inc.avatar_id, path)
+        self._emit("peer_avatar", ref=str(path), id=inc.avatar_id, pending=False)
+
+
+def _is_builtin(avatar_id: str) -> bool:
+    try:
+        from avatars.pack import builtin_ids
+
+        return avatar_id in builtin_ids()
+    except Exception:
+        return False

@@ -1,0 +1,170 @@
+"""Signaling client: one WebSocket to the relay, kept up with backoff for the whole call.
+
+The relay is needed only to meet and to (re)negotiate; once the DataChannels are up the call is
+peer-to-peer and survives the relay going away. So this client runs in the background:
+
+- connect to ``<relay>/ws?room=<code>``, send ``join``, then dispatch every validated message to
+  ``on_message(msg)``; ``on_connected()`` / ``on_disconnected(reason)`` report the link;
+- when the connection drops (relay restarted, network blip) reconnect with exponential backoff
+  (0.2 s doubling to 5 s, jittered) and join again -- "re-register";
+- errors that retrying cannot fix (room full, bad room, unsupported version) end the loop with a
+  :class:`~peer.errors.SignalingError` raised from :meth:`SignalingClient.run`;
+- a JSON ``ping`` every 60 s keeps the relay's idle timeout (10 min) away while we wait.
+
+Outgoing messages are dropped (with a False return) while disconnected; the caller renegotiates
+after re-registering if it still needs to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import urllib.parse
+from collections.abc import Callable
+
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from protocol.signaling import (
+    MAX_SIGNAL_BYTES,
+    Error,
+    ErrorCode,
+    Join,
+    Ping,
+    SignalError,
+    SignalMessage,
+    parse_signal,
+)
+
+from .errors import SignalingError
+
+log = logging.getLogger(__name__)
+
+BACKOFF_FIRST_S = 0.2
+BACKOFF_MAX_S = 5.0
+#: Opening handshake deadline: a relay that accepts TCP but never answers counts as down.
+OPEN_TIMEOUT_S = 5.0
+#: JSON ping period: well inside the relay's 600 s idle timeout.
+KEEPALIVE_S = 60.0
+CLIENT_NAME = "avatarchat/0.1"
+#: Relay errors after which reconnecting cannot help.
+FATAL_CODES = frozenset({ErrorCode.ROOM_FULL, ErrorCode.BAD_ROOM, ErrorCode.UNSUPPORTED_VERSION})
+
+
+def room_url(relay: str, room: str) -> str:
+    """``ws://host:port`` or ``ws://host:port/ws`` (or http/https) -> the room's WebSocket URL."""
+    parts = urllib.parse.urlsplit(relay)
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
+    if scheme not in ("ws", "wss"):
+        raise SignalingError(f"relay URL must start with ws:// or wss://, got {relay!r}")
+    path = parts.path if parts.path not in ("", "/") else "/ws"
+    query = urllib.parse.urlencode({"room": room})
+    return urllib.parse.urlunsplit((scheme, parts.netloc, path, query, ""))
+
+
+class SignalingClient:
+    """Background relay connection; see the module docstring."""
+
+    def __init__(
+        self,
+        relay: str,
+        room: str,
+        on_message: Callable[[SignalMessage], None],
+        on_connected: Callable[[], None] = lambda: None,
+        on_disconnected: Callable[[str], None] = lambda _r: None,
+    ) -> None:
+        self.url = room_url(relay, room)
+        self.room = room
+        self._on_message = on_message
+        self._on_connected = on_connected
+        self._on_disconnected = on_disconnected
+        self._ws: ClientConnection | None = None
+        self.connected = False
+        self.connects = 0
+        self._stop = False
+
+    async def run(self) -> None:
+        """Connect, join and dispatch until :meth:`close`; raises SignalingError when fatal."""
+        backoff = BACKOFF_FIRST_S
+        while not self._stop:
+            reason = ""
+            try:
+                async with connect(
+                    self.url,
+                    open_timeout=OPEN_TIMEOUT_S,
+                    max_size=MAX_SIGNAL_BYTES,
+                    ping_interval=20,
+                    ping_timeout=10,
+                    close_timeout=1,
+                ) as ws:
+                    self._ws = ws
+                    await ws.send(Join(room=self.room, client=CLIENT_NAME).to_json())
+                    self.connected = True
+                    self.connects += 1
+                    backoff = BACKOFF_FIRST_S
+                    self._on_connected()
+                    keepalive = asyncio.create_task(self._keepalive(ws))
+                    try:
+                        async for frame in ws:
+                            self._dispatch(frame)
+                    finally:
+                        keepalive.cancel()
+                    reason = "relay closed the connection"
+            except SignalingError:
+                raise
+            except ConnectionClosed as e:
+                reason = f"relay connection lost ({e.rcvd.code if e.rcvd else 'no close frame'})"
+            except InvalidURI as e:
+                raise SignalingError(f"bad relay URL {self.url!r}: {e}") from e
+            except (OSError, InvalidHandshake, TimeoutError, websockets.WebSocketException) as e:
+                reason = f"relay unreachable: {e}"
+            finally:
+                self._ws = None
+                was_connected = self.connected
+                self.connected = False
+            if self._stop:
+                return
+            if was_connected:
+                self._on_disconnected(reason)
+            log.info("%s; retrying in %.1f s", reason, backoff)
+            await asyncio.sleep(backoff * (0.8 + 0.4 * random.random()))
+            backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+    def _dispatch(self, frame: str | bytes) -> None:
+        try:
+            message = parse_signal(frame)
+        except SignalError as e:
+            log.warning("ignoring a bad frame from the relay: %s", e)
+            return
+        if isinstance(message, Error):
+            log.warning("relay error %s: %s", message.code, message.message)
+            if message.code in FATAL_CODES:
+                raise SignalingError(f"relay refused us: {message.message}", message.code)
+        self._on_message(message)
+
+    async def _keepalive(self, ws: ClientConnection) -> None:
+        while True:
+            await asyncio.sleep(KEEPALIVE_S)
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(Ping(t=int(asyncio.get_running_loop().time() * 1000)).to_json())
+
+    async def send(self, message: SignalMessage) -> bool:
+        """Send one message; False if the relay is not connected right now."""
+        ws = self._ws
+        if ws is None or not self.connected:
+            return False
+        try:
+            await ws.send(message.to_json())
+        except ConnectionClosed:
+            return False
+        return True
+
+    async def close(self) -> None:
+        self._stop = True
+        ws = self._ws
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await ws.close()

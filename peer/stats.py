@@ -1,0 +1,171 @@
+"""Call statistics: rates, sizes, loss, gaps, bad frames and latency percentiles.
+
+The networking process emits one ``stats`` event per second built by :meth:`CallStats.snapshot`.
+Rates and loss are over the last second (what a user watching a status line wants), counters
+are cumulative, and latency percentiles are over a sliding window of recent frames (so a hiccup
+shows up and then ages out) -- the cumulative call-long percentiles go into ``--stats-json``.
+
+Latency model (all times on this host's CLOCK_MONOTONIC, the sender's mapped by clock offset):
+``e2e`` = receive time - sender capture time. Stage breakdown (p50, ms):
+``tx_capture_to_ring`` (our tracker: camera frame to ring slot, our own frames),
+``tx_ring_to_send`` (ring slot to DataChannel send, our own frames), ``net_one_way`` (rtt/2),
+``rx_recv_to_ring`` (receive to the remote ring write here), ``rx_ring_to_present`` (remote ring
+write to the render window's present, when it reports presents), and ``e2e_present`` = present
+time - sender capture time.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from typing import Any
+
+#: Latency percentiles over the last ~10 s at 30 Hz.
+LATENCY_WINDOW = 300
+#: Call-long percentiles keep this many samples (a reservoir would be fancier; a call of
+#: ~20 minutes at 30 Hz fits, and a longer one keeps its most recent part).
+LONG_WINDOW = 36_000
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100) of ``values``; None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def _r(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+class Series:
+    """A sliding window plus a long window of one latency in milliseconds."""
+
+    def __init__(self) -> None:
+        self.recent: collections.deque[float] = collections.deque(maxlen=LATENCY_WINDOW)
+        self.all: collections.deque[float] = collections.deque(maxlen=LONG_WINDOW)
+
+    def add(self, ms: float) -> None:
+        self.recent.append(ms)
+        self.all.append(ms)
+
+    def p(self, q: float, *, whole: bool = False) -> float | None:
+        return percentile(list(self.all if whole else self.recent), q)
+
+    def summary(self, *, whole: bool = False) -> dict[str, float | None] | None:
+        if not (self.all if whole else self.recent):
+            return None
+        return {"p50": _r(self.p(50, whole=whole)), "p99": _r(self.p(99, whole=whole))}
+
+
+class CallStats:
+    """Counters for one networking process (they survive reconnects within the call)."""
+
+    def __init__(self) -> None:
+        # cumulative
+        self.frames_sent = 0
+        self.frames_received = 0
+        self.bytes_sent = 0
+        self.bytes_received = 0
+        self.send_dropped_backlog = 0  # not sent: the channel was backed up
+        self.send_dropped_closed = 0  # not sent: no open channel
+        self.bad_frames = 0  # failed to decode or validate
+        self.oversize_frames = 0
+        self.throttled_frames = 0  # dropped by the receive rate limit
+        self.stale_frames = 0  # arrived after a newer one (unordered channel)
+        self.seq_gaps = 0  # frames the peer sent that never arrived (from seq numbers)
+        self.bad_ctl = 0
+        self.reconnects = 0
+        # per-second window
+        self._win_sent = 0
+        self._win_received = 0
+        self._win_bytes_received = 0
+        self._win_gaps = 0
+        self._last_rx_seq: int | None = None
+        # latency series (ms)
+        self.e2e = Series()
+        self.e2e_present = Series()
+        self.tx_capture_to_ring = Series()
+        self.tx_ring_to_send = Series()
+        self.rx_recv_to_ring = Series()
+        self.rx_ring_to_present = Series()
+
+    # -- updates ---------------------------------------------------------------------------
+    def on_sent(self, size: int) -> None:
+        self.frames_sent += 1
+        self.bytes_sent += size
+        self._win_sent += 1
+
+    def on_received(self, size: int, seq: int) -> bool:
+        """Count a valid frame; returns False if it is older than one already received."""
+        last = self._last_rx_seq
+        if last is not None:
+            delta = (seq - last) % (1 << 32)
+            if delta == 0 or delta > (1 << 31):
+                self.stale_frames += 1
+                return False
+            if delta > 1:
+                gap = delta - 1
+                self.seq_gaps += gap
+                self._win_gaps += gap
+        self._last_rx_seq = seq
+        self.frames_received += 1
+        self.bytes_received += size
+        self._win_received += 1
+        self._win_bytes_received += size
+        return True
+
+    def reset_sequence(self) -> None:
+        """The peer restarted (its seq starts over): do not count that as a gap."""
+        self._last_rx_seq = None
+
+    # -- reporting -------------------------------------------------------------------------
+    def snapshot(self, interval_s: float) -> dict[str, Any]:
+        """The per-second part of a ``stats`` event; resets the window counters."""
+        interval = max(interval_s, 1e-6)
+        expected = self._win_received + self._win_gaps
+        out: dict[str, Any] = {
+            "send_hz": round(self._win_sent / interval, 1),
+            "recv_hz": round(self._win_received / interval, 1),
+            "bytes_per_frame": (
+                round(self._win_bytes_received / self._win_received, 1)
+                if self._win_received
+                else None
+            ),
+            "loss": round(self._win_gaps / expected, 4) if expected else 0.0,
+            "frames_sent": self.frames_sent,
+            "frames_received": self.frames_received,
+            "seq_gaps": self.seq_gaps,
+            "bad_frames": self.bad_frames,
+            "oversize_frames": self.oversize_frames,
+            "throttled_frames": self.throttled_frames,
+            "stale_frames": self.stale_frames,
+            "send_dropped": self.send_dropped_backlog,
+            "bad_ctl": self.bad_ctl,
+            "reconnects": self.reconnects,
+            "e2e_ms": self.e2e.summary(),
+            "e2e_present_ms": self.e2e_present.summary(),
+        }
+        self._win_sent = self._win_received = self._win_bytes_received = self._win_gaps = 0
+        return out
+
+    def stages(self, rtt_ms: float | None) -> dict[str, float | None]:
+        return {
+            "tx_capture_to_ring": _r(self.tx_capture_to_ring.p(50)),
+            "tx_ring_to_send": _r(self.tx_ring_to_send.p(50)),
+            "net_one_way": _r(rtt_ms / 2) if rtt_ms is not None else None,
+            "rx_recv_to_ring": _r(self.rx_recv_to_ring.p(50), 3),
+            "rx_ring_to_present": _r(self.rx_ring_to_present.p(50)),
+        }
+
+    def whole_call(self) -> dict[str, Any]:
+        """Call-long percentiles for ``--stats-json`` and benchmarks."""
+        return {
+            "e2e_ms": self.e2e.summary(whole=True),
+            "e2e_present_ms": self.e2e_present.summary(whole=True),
+            "frames_sent": self.frames_sent,
+            "frames_received": self.frames_received,
+            "bytes_received": self.bytes_received,
+        }
