@@ -25,7 +25,9 @@ API
     - ``await stop(timeout)`` ends it for good: ``quit`` command and stdin EOF, then SIGTERM,
       then SIGKILL, each after ``timeout`` seconds. Idempotent.
     - With ``restart=True`` a child that exits on its own is started again after a backoff
-      (0.25 s doubling to 4 s; reset after 10 s of healthy running; at most ``max_restarts``).
+      (0.25 s doubling to 4 s; reset after 10 s of healthy running; at most ``max_restarts``),
+      unless its exit code is in ``no_restart_codes`` (default 2 and 3: bad usage or
+      configuration, a refused room -- restarting cannot help).
     - Properties: ``pid``, ``running``, ``returncode``, ``restarts``, ``ready``, ``last_stats``.
 
 ``CallConfig`` / ``CallSession(config, on_event)``
@@ -80,6 +82,9 @@ RESTART_BACKOFF_MAX_S = 4.0
 RESTART_HEALTHY_AFTER_S = 10.0
 #: Default shutdown patience for each stage (quit -> SIGTERM -> SIGKILL).
 STOP_TIMEOUT_S = 3.0
+#: Exit codes that mean "restarting will not help" (usage/configuration errors, a refused
+#: room): such a child is not restarted even with ``restart=True``.
+NO_RESTART_EXIT_CODES = frozenset({2, 3})
 #: Lines of stderr kept in memory for error messages.
 STDERR_TAIL_LINES = 40
 
@@ -100,6 +105,7 @@ class ChildProcess:
         *,
         restart: bool = False,
         max_restarts: int = 20,
+        no_restart_codes: frozenset[int] = NO_RESTART_EXIT_CODES,
         env: dict[str, str] | None = None,
         log_path: str | Path | None = None,
     ) -> None:
@@ -108,6 +114,7 @@ class ChildProcess:
         self._on_event = on_event
         self.restart = restart
         self.max_restarts = max_restarts
+        self.no_restart_codes = no_restart_codes
         self._env = env
         self._log_path = Path(log_path) if log_path else None
         self._log_file: TextIO | None = None
@@ -190,7 +197,11 @@ class ChildProcess:
                 return
             if loop.time() - started_at > RESTART_HEALTHY_AFTER_S:
                 backoff = RESTART_BACKOFF_FIRST_S
-            restarting = self.restart and self.restarts < self.max_restarts
+            restarting = (
+                self.restart
+                and self.restarts < self.max_restarts
+                and rc not in self.no_restart_codes
+            )
             self._emit({"event": "exited", "returncode": rc, "restarting": restarting})
             if rc != 0 or restarting:
                 self._emit(

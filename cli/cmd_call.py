@@ -1,0 +1,197 @@
+"""``avatarchat call``: a headless call (tracking + networking [+ render window]) to one room.
+
+It is the same machinery the TUI uses (:class:`peer.supervisor.CallSession`): the rings are
+created here and unlinked however the call ends, the children are supervised (a crashed tracker
+is restarted), and a compact status line is printed once a second. Typed lines on an
+interactive stdin are sent as chat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+from peer.errors import PeerError
+from peer.supervisor import CallConfig, CallSession
+from protocol.signaling import new_room_code
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "call",
+        help="join a room and hold a headless call (camera or clip as the camera)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--relay", required=True, help="relay URL, e.g. ws://127.0.0.1:8765")
+    p.add_argument("--room", help="room code (default: a new one, printed so the peer can join)")
+    p.add_argument(
+        "--source",
+        default="camera:0",
+        help="camera:N, /dev/videoN, a clip path, 'sample' or 'synthetic'",
+    )
+    p.add_argument("--avatar", default="aria", help="your avatar (built-in id or pack path)")
+    p.add_argument("--name", default="", help="display name shown to the peer")
+    p.add_argument("--window", action="store_true", help="open the render window")
+    p.add_argument("--stats-json", metavar="FILE", help="keep FILE updated with call stats")
+    p.add_argument("--duration", type=float, metavar="S", help="hang up after S seconds")
+    p.add_argument(
+        "--ice-server",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="STUN/TURN URL (overrides the relay's TURN credentials)",
+    )
+    p.add_argument("--turn-user", help="TURN username for --ice-server")
+    p.add_argument("--turn-pass", help="TURN password for --ice-server")
+    p.add_argument("--turn-only", action="store_true", help="connect through TURN only")
+    p.add_argument("--log-dir", help="write each child's stderr to DIR/<child>.log")
+    p.add_argument("--quiet", action="store_true", help="no per-second status line")
+    p.set_defaults(func=run)
+
+
+def _ms(value: Any) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def format_stats(ev: dict[str, Any]) -> str:
+    """One compact line from a networking ``stats`` event."""
+    e2e = ev.get("e2e_ms") or {}
+    present = ev.get("e2e_present_ms") or {}
+    parts = [
+        f"[{ev.get('state', '?')}]",
+        f"tx {ev.get('send_hz', 0):.0f} Hz",
+        f"rx {ev.get('recv_hz', 0):.0f} Hz",
+        f"{ev.get('bytes_per_frame') or 0:.0f} B/frame",
+        f"rtt {_ms(ev.get('rtt_ms'))} ms",
+        f"e2e {_ms(e2e.get('p50'))}/{_ms(e2e.get('p99'))} ms",
+    ]
+    if present:
+        parts.append(f"present {_ms(present.get('p50'))}/{_ms(present.get('p99'))} ms")
+    if ev.get("loss"):
+        parts.append(f"loss {100 * ev['loss']:.1f}%")
+    if ev.get("bad_frames"):
+        parts.append(f"bad {ev['bad_frames']}")
+    if ev.get("candidate_pair"):
+        parts.append(str(ev["candidate_pair"]))
+    if ev.get("sas"):
+        parts.append(f"SAS {ev['sas']}")
+    return "  ".join(parts)
+
+
+class CallPrinter:
+    """Turns session events into terse terminal lines (and remembers what a summary needs)."""
+
+    def __init__(self, prefix: str = "", quiet: bool = False, stream: Any = None) -> None:
+        self.prefix = prefix
+        self.quiet = quiet
+        self.stream = stream or sys.stdout
+        self.connected_once = False
+        self.first_connected_at: float | None = None
+        self.last_stats: dict[str, Any] | None = None
+        self.fatal: str | None = None
+
+    def say(self, text: str) -> None:
+        self.stream.write(f"{self.prefix}{text}\n")
+        self.stream.flush()
+
+    def __call__(self, ev: dict[str, Any]) -> None:
+        child, kind = ev.get("child"), ev.get("event")
+        if kind == "stats" and child == "peer":
+            self.last_stats = ev
+            if not self.quiet:
+                self.say(format_stats(ev))
+        elif kind == "status" and child == "peer":
+            if ev.get("state") == "connected" and not self.connected_once:
+                self.connected_once = True
+                self.first_connected_at = time.monotonic()
+            self.say(f"{ev.get('state')}: {ev.get('message', '')}")
+        elif kind == "status" and child == "tracking" and not self.quiet:
+            self.say(f"tracking: {ev.get('message', ev.get('state', ''))}")
+        elif kind == "chat":
+            self.say(f"<{ev.get('from') or 'peer'}> {ev.get('text', '')}")
+        elif kind == "peer_hello":
+            self.say(f"peer: {ev.get('name') or '?'} (avatar {ev.get('avatar_id')})")
+        elif kind == "error":
+            self.say(f"error ({child}): {ev.get('message')}")
+            if ev.get("fatal") and child == "peer" and not ev.get("supervisor"):
+                self.fatal = str(ev.get("message"))
+
+
+async def _chat_from_tty(session: CallSession) -> None:
+    """Lines typed on an interactive terminal become chat messages."""
+    if not sys.stdin.isatty():
+        return
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            return
+        if line.strip():
+            session.chat(line.rstrip("\n"))
+
+
+async def run_call(args: argparse.Namespace) -> int:
+    room = args.room or new_room_code()
+    if not args.room:
+        print(f"room: {room}  (the peer joins with --room {room})", flush=True)
+    printer = CallPrinter(quiet=args.quiet)
+    cfg = CallConfig(
+        relay=args.relay,
+        room=room,
+        source=args.source,
+        name=args.name,
+        avatar=args.avatar,
+        window=args.window,
+        stats_json=args.stats_json,
+        ice_servers=args.ice_server,
+        turn_user=args.turn_user,
+        turn_pass=args.turn_pass,
+        turn_only=args.turn_only,
+        log_dir=args.log_dir,
+    )
+    session = CallSession(cfg, printer)
+    chat_task: asyncio.Task[None] | None = None
+    try:
+        await session.start()
+        chat_task = asyncio.create_task(_chat_from_tty(session))
+        deadline = time.monotonic() + args.duration if args.duration else None
+        while deadline is None or time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            if printer.fatal or session.state == "closed":
+                break
+            if session.peer is not None and not session.peer.running and not session.peer.restart:
+                break
+    finally:
+        if chat_task is not None:
+            chat_task.cancel()
+        await session.close()
+    if printer.last_stats is not None:
+        summary = {
+            k: printer.last_stats.get(k)
+            for k in ("frames_sent", "frames_received", "seq_gaps", "bad_frames", "e2e_ms")
+        }
+        print("summary: " + json.dumps(summary), flush=True)
+    if printer.fatal:
+        return 2
+    if not printer.connected_once:
+        print("the peer never connected", flush=True)
+        return 1
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(run_call(args))
+    except PeerError as e:
+        print(f"avatarchat call: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
