@@ -102,6 +102,15 @@ class _Handler:
         self.metrics = metrics
 
     async def __call__(self, stream: trio.abc.Stream) -> None:
+        """One connection; a bug here must cost that connection only, never the relay."""
+        try:
+            await self._serve(stream)
+        except Exception:
+            self.hub.metrics.reject(ErrorCode.INTERNAL)
+            log.exception("connection handler failed (connection dropped, relay continues)")
+            await trio.aclose_forcefully(stream)
+
+    async def _serve(self, stream: trio.abc.Stream) -> None:
         hub = self.hub
         started = trio.current_time()
         deadline = started + self.config.handshake_timeout

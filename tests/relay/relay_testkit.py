@@ -112,7 +112,7 @@ async def http_get(port: int, path: str, headers: str = "") -> tuple[int, str]:
     stream = await trio.open_tcp_stream("127.0.0.1", port)
     async with stream:
         await stream.send_all(
-            f"GET {path} HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode())
+            f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n".encode())
         data = b""
         with trio.fail_after(5):
             while chunk := await stream.receive_some(65536):

@@ -114,36 +114,36 @@ async def test_unsupported_version_closes() -> None:
 
 
 async def test_client_that_never_reads_is_dropped_not_waited_for() -> None:
-    async with running_relay(rate=10_000, burst=10_000) as server:
-        async with pair(server) as (a, b, _room):
-            room = new_room_code()
-            sink = await raw_websocket(server.port, f"/ws?room={room}", rcvbuf=4096)
-            async with sink, client(server, room) as sender:
-                await sink.send_all(ws_frame(json.dumps(
-                    {"v": 1, "type": "join", "room": room}).encode()))
-                await join(sender, room)
-                offer = json.dumps({"v": 1, "type": "offer", "sdp": "s" * 30_000})
-                left = trio.Event()
+    async with running_relay(rate=10_000, burst=10_000) as server, \
+            pair(server) as (a, b, _room):
+        room = new_room_code()
+        sink = await raw_websocket(server.port, f"/ws?room={room}", rcvbuf=4096)
+        async with sink, client(server, room) as sender:
+            await sink.send_all(ws_frame(json.dumps(
+                {"v": 1, "type": "join", "room": room}).encode()))
+            await join(sender, room)
+            offer = json.dumps({"v": 1, "type": "offer", "sdp": "s" * 30_000})
+            left = trio.Event()
 
-                async def watch() -> None:
-                    while True:
-                        message = json.loads(await sender.get_message())
-                        if message["type"] == "peer_left":
-                            assert message["reason"] == "slow_consumer"
-                            left.set()
-                            return
+            async def watch() -> None:
+                while True:
+                    message = json.loads(await sender.get_message())
+                    if message["type"] == "peer_left":
+                        assert message["reason"] == "slow_consumer"
+                        left.set()
+                        return
 
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(watch)
-                    with trio.fail_after(20):
-                        while not left.is_set():
-                            await sender.send_message(offer)
-                            await trio.sleep(0)
-                # Meanwhile the other room never stalled.
-                await assert_alive(a, b)
-                assert server.metrics.rejections["slow_consumer"] >= 1
-            await wait_until(lambda: server.hub.connection_count == 2)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(watch)
+                with trio.fail_after(20):
+                    while not left.is_set():
+                        await sender.send_message(offer)
+                        await trio.sleep(0)
+            # Meanwhile the other room never stalled.
             await assert_alive(a, b)
+            assert server.metrics.rejections["slow_consumer"] >= 1
+        await wait_until(lambda: server.hub.connection_count == 2)
+        await assert_alive(a, b)
 
 
 async def test_garbage_and_plain_http_do_not_hurt() -> None:

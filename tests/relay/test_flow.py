@@ -1,8 +1,9 @@
-"""The happy path and the room rules, with real trio-websocket clients on a relay bound to port 0."""
+"""The happy path and the room rules: real trio-websocket clients, a relay bound to port 0."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 import trio
@@ -21,6 +22,8 @@ from relay_testkit import (
 )
 from trio_websocket import ConnectionRejected, open_websocket_url
 
+from relay import RelayServer
+
 pytestmark = pytest.mark.trio
 
 
@@ -37,7 +40,8 @@ async def test_full_flow_relays_verbatim_to_the_other_only() -> None:
             assert server.hub.room_count == 1 and server.hub.peers_in(room) == 2
 
             # Odd spacing, key order and unicode survive: the frame is forwarded, not re-encoded.
-            offer = '{"type":"offer", "v":1,  "sdp":"v=0\\r\\no=- 1 2 IN IP4 0.0.0.0\\r\\n", "gen":1,"x":"é"}'
+            offer = ('{"type":"offer", "v":1,  "sdp":"v=0\\r\\no=- 1 2 IN IP4 0.0.0.0\\r\\n",'
+                     ' "gen":1,"x":"é"}')
             await a.send_message(offer)
             with trio.fail_after(5):
                 assert await b.get_message() == offer
@@ -45,8 +49,8 @@ async def test_full_flow_relays_verbatim_to_the_other_only() -> None:
             with trio.fail_after(5):
                 assert await a.get_message() == answer
             for who, other in ((a, b), (b, a)):
-                ice = await send(who, type="ice", candidate="candidate:0 1 UDP 1 1.2.3.4 5 typ host",
-                                 sdp_mid="0", sdp_mline_index=0)
+                ice = await send(who, type="ice", sdp_mid="0", sdp_mline_index=0,
+                                 candidate="candidate:0 1 UDP 1 1.2.3.4 5 typ host")
                 with trio.fail_after(5):
                     assert await other.get_message() == ice
             await assert_alive(a, b)
@@ -216,3 +220,24 @@ async def test_graceful_shutdown_tells_peers() -> None:
         with trio.fail_after(5):
             await server.stopped.wait()
         assert server.hub.connection_count == 0 and server.hub.room_count == 0
+
+
+def _via_proxy(server: RelayServer, real_ip: str) -> Any:
+    return open_websocket_url(f"ws://127.0.0.1:{server.port}/ws",
+                              extra_headers=[(b"X-Real-IP", real_ip.encode())])
+
+
+async def test_per_ip_cap_believes_only_trusted_proxies() -> None:
+    async with running_relay(max_conns_per_ip=1, trusted_proxies=("127.0.0.1",)) as server, \
+            _via_proxy(server, "203.0.113.1"), _via_proxy(server, "203.0.113.2"):
+        assert server.hub.ip_connections("203.0.113.1") == 1
+        with pytest.raises(ConnectionRejected) as info:
+            async with _via_proxy(server, "203.0.113.1"):
+                pass
+        assert info.value.status_code == 429
+    # Not a trusted proxy: the header is ignored and the socket's address counts.
+    async with running_relay(max_conns_per_ip=1) as server, _via_proxy(server, "203.0.113.1"):
+        assert server.hub.ip_connections("127.0.0.1") == 1
+        with pytest.raises(ConnectionRejected):
+            async with _via_proxy(server, "203.0.113.9"):
+                pass
