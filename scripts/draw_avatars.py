@@ -20,13 +20,13 @@ if str(REPO) not in sys.path:
 
 from avatars.compose import compose  # noqa: E402
 from avatars.pack import builtin_dir, load_pack  # noqa: E402
-from scripts.avatar_art import aria, bolt, fox  # noqa: E402
+from scripts.avatar_art import aria, bolt, fox, mochi  # noqa: E402
 from scripts.avatar_art.kit import build  # noqa: E402
 
 log = logging.getLogger("draw_avatars")
 #: FORMAT.md: preview.png is a 256x256 thumbnail for the TUI picker.
 PREVIEW_SIZE = 256
-ARTISTS = {"aria": aria.spec, "bolt": bolt.spec, "fox": fox.spec}
+ARTISTS = {"aria": aria.spec, "bolt": bolt.spec, "fox": fox.spec, "mochi": mochi.spec}
 
 
 def draw(avatar_id: str, dest_root: Path) -> Path:
