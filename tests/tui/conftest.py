@@ -1,0 +1,46 @@
+"""Fixtures for the TUI tests: an isolated config dir, fixed sources and a fixed room code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tui.app import AppOptions, AvatarChatApp
+from tui.devices import Source
+from tui.settings import Settings
+
+#: A fixed, valid room code (22 URL-safe characters): snapshots must not change run to run.
+ROOM = "TestRoomCode_0123456789"
+SOURCES = [
+    Source("Sample clip (bundled)", "sample", "sample"),
+    Source("Clip d3.mp4", "/clips/d3.mp4", "clip"),
+]
+
+
+@pytest.fixture(autouse=True)
+def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every TUI test gets its own config/state dir (never the user's real settings)."""
+    directory = tmp_path / "config"
+    monkeypatch.setenv("AVATARCHAT_CONFIG_DIR", str(directory))
+    yield directory
+
+
+@pytest.fixture
+def make_app() -> Callable[..., AvatarChatApp]:
+    """An app wired for UI tests: no child processes, no stats timer, fixed code/sources."""
+
+    def make(
+        options: AppOptions | None = None, settings: Settings | None = None, **kwargs: object
+    ) -> AvatarChatApp:
+        params: dict[str, object] = {
+            "sources": SOURCES,
+            "room_code_factory": lambda: ROOM,
+            "controller_factory": None,
+            "stats_interval": None,
+        }
+        params.update(kwargs)
+        return AvatarChatApp(options, settings, **params)  # type: ignore[arg-type]
+
+    return make

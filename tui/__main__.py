@@ -1,0 +1,97 @@
+"""``avatarchat-tui``: the interactive app (``python -m tui``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from logging.handlers import RotatingFileHandler
+
+from protocol.signaling import ROOM_CODE_RE
+from tui.settings import load_settings, state_dir
+
+log = logging.getLogger("tui")
+
+#: The log file must never grow without bound on a machine that calls every day.
+LOG_BYTES = 2 * 1024 * 1024
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="avatarchat-tui",
+        description="1:1 avatar chat in your terminal. With no options, opens the home screen.",
+    )
+    parser.add_argument(
+        "--relay",
+        default="",
+        metavar="URL",
+        help="relay WebSocket URL (default: settings, else start one locally)",
+    )
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--join", default="", metavar="CODE", help="join this room at once")
+    group.add_argument("--create", action="store_true", help="create a room at once")
+    parser.add_argument("--name", default="", help="display name for this call")
+    parser.add_argument(
+        "--source",
+        default="",
+        metavar="SPEC",
+        help="camera path, clip path, or 'sample' (the bundled clip)",
+    )
+    parser.add_argument("--avatar", default="", metavar="ID", help="avatar pack id or path")
+    parser.add_argument(
+        "--no-window",
+        action="store_true",
+        help="do not open the avatar window (stats and chat only)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logging to the log file"
+    )
+    return parser
+
+
+def setup_logging(verbose: bool) -> str:
+    """Log to a file in the user's state dir: the terminal belongs to the TUI."""
+    directory = state_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "tui.log"
+    handler = RotatingFileHandler(path, maxBytes=LOG_BYTES, backupCount=2, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    return str(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.join and not ROOM_CODE_RE.match(args.join):
+        print(f"avatarchat-tui: {args.join!r} is not a room code", file=sys.stderr)
+        return 2
+    log_path = setup_logging(args.verbose)
+    from tui.app import AppOptions, AvatarChatApp
+
+    options = AppOptions(
+        relay=args.relay,
+        join=args.join,
+        create=args.create,
+        name=args.name,
+        source=args.source,
+        avatar=args.avatar,
+        window=not args.no_window,
+    )
+    app = AvatarChatApp(options, load_settings())
+    try:
+        result = app.run()
+    except Exception:
+        log.exception("the app crashed")
+        print(f"avatarchat-tui crashed; details in {log_path}", file=sys.stderr)
+        result = 1
+    finally:
+        # Last resort: whatever a crash or a lost terminal left running is killed and unlinked.
+        for controller in app.controllers():
+            controller.emergency_cleanup()
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""The Textual application: screen flow, settings, and shutting calls down on every exit path.
+
+Exit paths all go through :meth:`AvatarChatApp.action_quit` (Ctrl+C, Ctrl+Q, SIGHUP when the
+terminal closes, SIGTERM), which ends any running call -- children stopped, rings unlinked --
+before the app exits. ``tui.__main__`` adds a synchronous last resort for anything left after
+the loop is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+
+from protocol.signaling import new_room_code
+from tui.call_controller import CallController, CallRequest
+from tui.devices import Source, list_sources
+from tui.screens.call import STATS_INTERVAL_S, CallScreen, ControllerFactory
+from tui.screens.home import HomeScreen
+from tui.screens.settings import SettingsScreen
+from tui.settings import Settings, save_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class AppOptions:
+    """Command-line choices (``None``/empty = ask on the home screen / use settings)."""
+
+    relay: str = ""
+    join: str = ""
+    create: bool = False
+    name: str = ""
+    source: str = ""
+    avatar: str = ""
+    window: bool = True
+
+
+class AvatarChatApp(App[int]):
+    CSS_PATH = Path(__file__).with_name("app.tcss")
+    TITLE = "avatarchat"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("ctrl+c", "quit", "Quit", priority=True, show=False),
+        Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
+    ]
+
+    def __init__(
+        self,
+        options: AppOptions | None = None,
+        settings: Settings | None = None,
+        *,
+        sources: list[Source] | None = None,
+        room_code_factory: Callable[[], str] = new_room_code,
+        controller_factory: ControllerFactory | None = CallController,
+        stats_interval: float | None = STATS_INTERVAL_S,
+        persist_settings: bool = True,
+    ) -> None:
+        super().__init__()
+        self.options = options or AppOptions()
+        self.settings = settings or Settings()
+        self.sources = sources if sources is not None else list_sources()
+        self.room_code_factory = room_code_factory
+        self.controller_factory = controller_factory
+        self.stats_interval = stats_interval
+        self.persist_settings = persist_settings
+        self._quitting = False
+
+    # -- start-up -----------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        if not self.is_headless:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGHUP, signal.SIGTERM):
+                with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+                    loop.add_signal_handler(sig, self._on_signal, sig)
+        opts = self.options
+        home = HomeScreen(
+            self.settings,
+            self.sources,
+            window=opts.window,
+            source=opts.source,
+            avatar=opts.avatar,
+            name=opts.name,
+            relay=opts.relay,
+        )
+        self.push_screen(home)
+        if opts.create or opts.join:
+            self.call_after_refresh(self._start_from_options, home)
+
+    def _start_from_options(self, home: HomeScreen) -> None:
+        opts = self.options
+        if opts.join:
+            home.query_one("#join-code").value = opts.join  # type: ignore[attr-defined]
+            home.action_join()
+        else:
+            home.action_create()
+
+    def _on_signal(self, sig: int) -> None:
+        log.info("got %s: ending the call and exiting", signal.Signals(sig).name)
+        self.run_worker(self.action_quit(), group="quit")
+
+    # -- screen flow --------------------------------------------------------------------------
+    def on_home_screen_start_call(self, message: HomeScreen.StartCall) -> None:
+        request = message.request
+        self._remember(request)
+        self.push_screen(
+            CallScreen(
+                request,
+                self.settings,
+                controller_factory=self.controller_factory,
+                stats_interval=self.stats_interval,
+            )
+        )
+
+    def on_call_screen_ended(self, message: CallScreen.Ended) -> None:
+        if isinstance(self.screen, CallScreen) and not self._quitting:
+            self.pop_screen()
+
+    def on_home_screen_open_settings(self, message: HomeScreen.OpenSettings) -> None:
+        self.push_screen(SettingsScreen(self.settings), self._settings_done)
+
+    def _settings_done(self, result: Settings | None) -> None:
+        if result is None:
+            return
+        self.settings = result
+        self._save(result)
+        for screen in self.screen_stack:
+            if isinstance(screen, HomeScreen):
+                screen.apply_settings(result)
+        self.notify("Settings saved")
+
+    def _remember(self, request: CallRequest) -> None:
+        """The name, camera and avatar of the last call become the defaults."""
+        s = self.settings
+        changed = (s.display_name, s.default_source, s.default_avatar) != (
+            request.name,
+            request.source,
+            request.avatar,
+        )
+        if changed:
+            s.display_name = request.name or s.display_name
+            s.default_source = request.source
+            s.default_avatar = request.avatar
+            self._save(s)
+
+    def _save(self, settings: Settings) -> None:
+        if self.persist_settings:
+            self._save_worker(settings)
+
+    @work(thread=True, group="settings", exclusive=True)
+    def _save_worker(self, settings: Settings) -> None:
+        try:
+            save_settings(settings)
+        except OSError as e:
+            log.warning("cannot save settings: %s", e)
+            self.call_from_thread(self.notify, f"Cannot save settings: {e}", severity="error")
+
+    # -- shutdown -----------------------------------------------------------------------------
+    def call_screens(self) -> list[CallScreen]:
+        return [s for s in self.screen_stack if isinstance(s, CallScreen)]
+
+    def controllers(self) -> list[CallController]:
+        return [s.controller for s in self.call_screens() if s.controller is not None]
+
+    async def action_quit(self) -> None:
+        """End every call (children stopped, rings unlinked), then exit."""
+        if self._quitting:
+            return
+        self._quitting = True
+        for screen in self.call_screens():
+            try:
+                await screen.end_call()
+            except Exception:
+                log.exception("ending the call failed")
+        self.exit(0)

@@ -1,0 +1,447 @@
+"""The call: connection state, path, SAS, live stats, chat, hotkeys, hang up.
+
+State lives in reactives; every child event arrives as a :class:`CallScreen.ChildEvent` message
+(posted by the controller's callback on the event loop), so event handling is ordinary message
+handling and never races with rendering. Starting and stopping processes happens in workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+import psutil
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Label, RichLog, Static
+from textual.worker import Worker
+
+from peer.errors import PeerError
+from protocol.frame import Emotion
+from tui.call_controller import CallController, CallRequest, join_command
+from tui.readable import CHILD_NAMES, readable_error, state_label
+from tui.settings import Settings
+from tui.stats_model import StatsModel
+from tui.widgets.chat import ChatPane
+from tui.widgets.picture import QrCode
+from tui.widgets.stats import StatsPanel
+
+log = logging.getLogger(__name__)
+
+ControllerFactory = Callable[
+    [CallRequest, Settings, Callable[[dict[str, Any]], None]], CallController
+]
+#: Stats refresh period: 4 Hz, the issue's floor, and smooth enough for a sparkline.
+STATS_INTERVAL_S = 0.25
+CONNECTED_STATES = frozenset({"connected"})
+PEER_LEFT_STATES = frozenset({"peer_left", "peer_lost"})
+
+
+class CallScreen(Screen[None]):
+    BINDINGS = [
+        Binding("f1", "emotion('happy')", "Happy"),
+        Binding("f2", "emotion('sad')", "Sad"),
+        Binding("f3", "emotion('angry')", "Angry"),
+        Binding("f4", "emotion('surprised')", "Surprised"),
+        Binding("f5", "emotion('neutral')", "Neutral"),
+        Binding("f6", "pause", "Pause"),
+        Binding("f7", "recalibrate", "Recalib."),
+        Binding("f8", "self_view", "Self-view"),
+        Binding("f9", "switch_avatar", "Avatar"),
+        Binding("f10", "hangup", "Hang up"),
+        Binding("f12", "invite", "Invite", show=False),
+    ]
+
+    class ChildEvent(Message):
+        def __init__(self, event: dict[str, Any]) -> None:
+            super().__init__()
+            self.event = event
+
+    class Ended(Message):
+        """The call is over and its processes are gone (the app goes home)."""
+
+    state: reactive[str] = reactive("starting")
+    status_message: reactive[str] = reactive("")
+    path: reactive[str] = reactive("")
+    sas: reactive[str] = reactive("")
+    peer_name: reactive[str] = reactive("")
+    peer_avatar: reactive[str] = reactive("")
+    share_url: reactive[str] = reactive("")
+    paused: reactive[bool] = reactive(False)
+    self_view: reactive[bool] = reactive(True)
+    emotion: reactive[str] = reactive("neutral")
+    show_invite: reactive[bool] = reactive(False)
+
+    def __init__(
+        self,
+        request: CallRequest,
+        settings: Settings,
+        *,
+        controller_factory: ControllerFactory | None = CallController,
+        stats_interval: float | None = STATS_INTERVAL_S,
+    ) -> None:
+        super().__init__()
+        self.request = request
+        self.settings = settings
+        self.stats = StatsModel()
+        self.procs: dict[str, str] = {}
+        self.child_states: dict[str, str] = {}
+        self._left = False
+        self._factory = controller_factory
+        self._stats_interval = stats_interval
+        self.controller: CallController | None = None
+        self._start_worker: Worker[None] | None = None
+        self._ending: asyncio.Task[None] | None = None
+        self._cpu: dict[int, psutil.Process] = {}
+        self.set_reactive(CallScreen.share_url, request.relay)
+        self.set_reactive(CallScreen.show_invite, request.created)
+
+    # -- layout -------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Vertical(id="call-header"):
+            yield Static(id="call-state")
+            yield Static(id="call-info")
+        with Horizontal(id="invite", classes="box"):
+            yield QrCode(id="invite-qr")
+            with Vertical(id="invite-text"):
+                yield Label(id="invite-code")
+                yield Label("Send this line to the other person:", classes="dim")
+                yield Static(id="invite-command")
+        with Horizontal(id="call-body"):
+            with Vertical(id="call-left"):
+                yield StatsPanel(id="stats", classes="box")
+                yield Static(id="procs")
+                yield RichLog(wrap=True, markup=False, id="events", max_lines=200, min_width=20)
+            yield ChatPane(id="chat")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#invite").border_title = "Invite"
+        self.query_one("#stats").border_title = "Live stats"
+        self.query_one("#events", RichLog).can_focus = False
+        self._update_header()
+        self._update_invite()
+        self._update_procs()
+        self.watch_show_invite(self.show_invite)
+        self.query_one("#chat-input").focus()
+        if self._stats_interval:
+            self.set_interval(self._stats_interval, self.tick)
+        if self._factory is not None:
+            self.controller = self._factory(self.request, self.settings, self._on_child_event)
+            self._start_worker = self.run_worker(self._start(), group="call", exit_on_error=False)
+
+    # -- call lifecycle ---------------------------------------------------------------------
+    async def _start(self) -> None:
+        assert self.controller is not None
+        try:
+            await self.controller.start()
+        except (PeerError, OSError) as e:
+            self._on_child_event(
+                {
+                    "event": "error",
+                    "child": "session",
+                    "fatal": True,
+                    "message": f"could not start the call: {e}",
+                }
+            )
+            await self.controller.close(hangup=False)
+            self.state = "failed"
+
+    def _on_child_event(self, event: dict[str, Any]) -> None:
+        self.post_message(self.ChildEvent(event))
+
+    async def end_call(self, *, hangup: bool = True) -> None:
+        """Stop everything this call started; safe to call from several places at once."""
+        if self._ending is None:
+            self._ending = asyncio.ensure_future(self._end(hangup))
+        await asyncio.shield(self._ending)
+
+    async def _end(self, hangup: bool) -> None:
+        worker = self._start_worker
+        if worker is not None and worker.is_running:
+            worker.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await worker.wait()
+        if self.controller is not None:
+            await self.controller.close(hangup=hangup)
+        self.state = "ended"
+
+    @property
+    def ended(self) -> bool:
+        return self._ending is not None and self._ending.done()
+
+    # -- events -------------------------------------------------------------------------------
+    @on(ChildEvent)
+    def _child_event(self, message: ChildEvent) -> None:
+        event = message.event
+        kind = event.get("event")
+        child = str(event.get("child", ""))
+        if kind == "stats":
+            self.stats.ingest(event)
+            self.path = self.stats.extras.get("path", self.path)
+            self.sas = self.stats.extras.get("sas", self.sas)
+            peer = event.get("peer")
+            if child == "peer" and isinstance(peer, str) and peer and not self.peer_name:
+                self.peer_name = peer[:64]
+        elif kind == "status" and child in ("peer", "session"):
+            self._status(str(event.get("state", "")), str(event.get("message", "")))
+        elif kind == "status":
+            state = str(event.get("state", ""))
+            if self.child_states.get(child) != state:  # say changes, not repeats
+                self.child_states[child] = state
+                self._notice(f"{CHILD_NAMES.get(child, child)}: {event.get('message', state)}")
+        elif kind == "peer_hello":
+            self.peer_name = str(event.get("name", ""))[:64]
+            self.peer_avatar = str(event.get("avatar_id", event.get("avatar", "")))
+            who = self.peer_name or "The other person"
+            self._chat().add_notice(f"{who} is here (avatar {self.peer_avatar or '?'})")
+        elif kind == "peer_avatar":
+            self.peer_avatar = str(event.get("id") or event.get("ref") or "")
+        elif kind == "peer_emotion":
+            self._peer_emotion(event)
+        elif kind in ("peer_bye", "peer_left"):
+            if not self._left:
+                who = self.peer_name or "The other person"
+                self._chat().add_notice(f"{who} left the call")
+            self._left = True
+            self._status("peer_left", str(event.get("reason", "")))
+        elif kind == "chat":
+            who = str(event.get("from") or self.peer_name or "peer")
+            self._chat().add_message(who, str(event.get("text", "")), mine=False)
+        elif kind == "error":
+            self._error(child, event.get("message", ""), bool(event.get("fatal")))
+        elif kind == "relay_started":
+            self.share_url = str(event.get("share_url", ""))
+            self._status("waiting", f"local relay on {self.share_url}")
+        elif kind in ("started", "ready", "exited") and child in CHILD_NAMES:
+            self._process_event(child, kind, event)
+
+    def _process_event(self, child: str, kind: str, event: dict[str, Any]) -> None:
+        if child == "session":
+            return
+        if kind == "started":
+            self.procs[child] = "starting"
+            if int(event.get("restarts", 0)) > 0:
+                self._notice(f"{CHILD_NAMES[child]} restarted")
+        elif kind == "ready":
+            self.procs[child] = "running"
+        elif kind == "exited":
+            self.procs[child] = "restarting" if event.get("restarting") else "stopped"
+            self.stats.forget(child)
+        self._update_procs()
+
+    def _status(self, state: str, message: str) -> None:
+        previous = self.state
+        if self._left and state in ("waiting", "signaling", "peer_lost"):
+            # After a bye the peer process goes back to waiting in the room; people want to
+            # read that the other person left, and that we are waiting for them.
+            state = "peer_left"
+        if state:
+            self.state = state
+        self.status_message = message
+        if state in CONNECTED_STATES and previous not in CONNECTED_STATES:
+            self._left = False
+            self.show_invite = False
+            self._chat().add_notice("Connected")
+        elif (
+            state in PEER_LEFT_STATES and previous not in PEER_LEFT_STATES and self.request.created
+        ):
+            self.show_invite = True
+
+    def _peer_emotion(self, event: dict[str, Any]) -> None:
+        try:
+            name = Emotion(int(event.get("preset", 0))).name.lower()
+        except (TypeError, ValueError):
+            return
+        who = self.peer_name or "The other person"
+        self._notice(f"{who} shows: {name}")
+
+    def _error(self, child: str, message: object, fatal: bool) -> None:
+        text = readable_error(message, child)
+        self._notice(text, error=True)
+        if fatal:
+            self.notify(text, severity="error", timeout=8)
+
+    def _notice(self, text: str, *, error: bool = False) -> None:
+        self.query_one("#events", RichLog).write(Text(text, style="red" if error else "dim"))
+
+    def _chat(self) -> ChatPane:
+        return self.query_one(ChatPane)
+
+    # -- rendering ----------------------------------------------------------------------------
+    def tick(self) -> None:
+        """Sample stats (and CPU) into the sparklines; the 4 Hz timer calls this."""
+        if self.controller is not None:
+            self.stats.set("cpu", self._cpu_percent())
+        self.stats.sample()
+        self.query_one(StatsPanel).refresh_from(self.stats)
+
+    def _cpu_percent(self) -> float:
+        """This app plus its children, in percent of one core (psutil reads /proc: cheap)."""
+        assert self.controller is not None
+        pids = {os.getpid(), *self.controller.pids()}
+        total = 0.0
+        for pid in pids:
+            proc = self._cpu.get(pid)
+            try:
+                if proc is None:
+                    proc = self._cpu[pid] = psutil.Process(pid)
+                total += proc.cpu_percent(None)
+            except psutil.Error:
+                self._cpu.pop(pid, None)
+        for pid in set(self._cpu) - pids:
+            del self._cpu[pid]
+        return total
+
+    def _update_header(self) -> None:
+        state = self.state
+        colour = (
+            "green"
+            if state in CONNECTED_STATES
+            else "red"
+            if state in PEER_LEFT_STATES | {"failed", "ended"}
+            else "yellow"
+        )
+        line = Text()
+        line.append("● ", style=colour)
+        line.append(state_label(state), style=f"bold {colour}")
+        if self.status_message:
+            line.append(f"  {self.status_message}", style="dim")
+        flags = []
+        if self.paused:
+            flags.append("tracking paused")
+        if not self.self_view:
+            flags.append("self-view off")
+        if self.emotion != "neutral":
+            flags.append(f"emotion: {self.emotion}")
+        if flags:
+            line.append("  [" + ", ".join(flags) + "]", style="magenta")
+        self.query_one("#call-state", Static).update(line)
+        info = Text()
+        info.append("Peer ", style="dim")
+        info.append(self.peer_name or "-")
+        if self.peer_avatar:
+            info.append(f" ({self.peer_avatar})", style="dim")
+        info.append("   Path ", style="dim")
+        info.append(self.path or "-")
+        info.append("   SAS ", style="dim")
+        info.append(self.sas or "-", style="bold")
+        self.query_one("#call-info", Static).update(info)
+
+    def _update_invite(self) -> None:
+        code = self.request.room
+        self.query_one("#invite-code", Label).update(
+            Text.assemble(("Room code: ", "dim"), (code, "bold"))
+        )
+        command = join_command(self.share_url, code) if self.share_url else ""
+        self.query_one("#invite-command", Static).update(
+            Text(command or "starting the relay...", style="" if command else "dim")
+        )
+        self.query_one("#invite-qr", QrCode).data = command
+
+    def _update_procs(self) -> None:
+        line = Text()
+        for child in ("tracking", "peer", "render"):
+            state = self.procs.get(child)
+            if state is None:
+                continue
+            colour = {"running": "green", "starting": "yellow", "restarting": "yellow"}.get(
+                state, "red"
+            )
+            line.append("● ", style=colour)
+            line.append(f"{CHILD_NAMES[child]} {state}   ")
+        self.query_one("#procs", Static).update(line)
+
+    def watch_state(self) -> None:
+        self._update_header()
+
+    def watch_status_message(self) -> None:
+        self._update_header()
+
+    def watch_path(self) -> None:
+        self._update_header()
+
+    def watch_sas(self) -> None:
+        self._update_header()
+
+    def watch_peer_name(self) -> None:
+        self._update_header()
+
+    def watch_paused(self) -> None:
+        self._update_header()
+
+    def watch_self_view(self) -> None:
+        self._update_header()
+
+    def watch_emotion(self) -> None:
+        self._update_header()
+
+    def watch_share_url(self) -> None:
+        self._update_invite()
+
+    def watch_show_invite(self, show: bool) -> None:
+        self.query_one("#invite").display = show
+
+    # -- user actions -------------------------------------------------------------------------
+    @on(ChatPane.Send)
+    def _send_chat(self, message: ChatPane.Send) -> None:
+        self._chat().add_message(self.request.name or "me", message.text, mine=True)
+        if self.controller is None or not self.controller.chat(message.text):
+            self._notice("Not sent: the connection process is not running", error=True)
+
+    def action_emotion(self, name: str) -> None:
+        preset = Emotion[name.upper()]
+        self.emotion = name
+        if self.controller is not None:
+            self.controller.emotion(preset)
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        if self.controller is not None:
+            self.controller.pause_tracking(self.paused)
+
+    def action_recalibrate(self) -> None:
+        if self.controller is not None:
+            self.controller.recalibrate()
+        self._notice("Recalibrating: look at the camera, neutral face")
+
+    def action_self_view(self) -> None:
+        self.self_view = not self.self_view
+        if self.controller is not None:
+            self.controller.self_view(self.self_view)
+
+    def action_invite(self) -> None:
+        self.show_invite = not self.show_invite
+
+    def action_switch_avatar(self) -> None:
+        from tui.screens.avatar_switch import AvatarSwitchScreen
+
+        def chosen(result: tuple[str, str] | None) -> None:
+            if result is None:
+                return
+            ref, variant = result
+            if self.controller is not None:
+                self.controller.switch_avatar(ref, variant)
+            self.request.avatar, self.request.variant = ref, variant
+            self._notice(f"Avatar: {ref}" + (f" ({variant})" if variant else ""))
+
+        self.app.push_screen(AvatarSwitchScreen(self.request.avatar), chosen)
+
+    def action_hangup(self) -> None:
+        self._hangup()
+
+    @work(group="hangup", exclusive=True)
+    async def _hangup(self) -> None:
+        self.status_message = "hanging up..."
+        await self.end_call()
+        self.post_message(self.Ended())

@@ -1,0 +1,155 @@
+"""Home: who you are, which relay, which camera, which avatar; create or join a room."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, Label, Select, Static
+
+from tui.call_controller import CallRequest
+from tui.devices import Source
+from tui.joinparse import parse_join_text
+from tui.settings import MAX_NAME_CHARS, Settings
+from tui.widgets.avatar_picker import AvatarPicker
+
+
+class HomeScreen(Screen[None]):
+    """Posts :class:`StartCall` (to the app) when the user creates or joins a room."""
+
+    BINDINGS = [
+        Binding("ctrl+n", "create", "Create room"),
+        Binding("ctrl+o", "join", "Join room"),
+        Binding("ctrl+s", "settings", "Settings"),
+        Binding("ctrl+c", "app.quit", "Quit", priority=True),
+    ]
+
+    class StartCall(Message):
+        def __init__(self, request: CallRequest) -> None:
+            super().__init__()
+            self.request = request
+
+    class OpenSettings(Message):
+        """The user wants the settings screen."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sources: list[Source],
+        *,
+        window: bool = True,
+        source: str = "",
+        avatar: str = "",
+        name: str = "",
+        relay: str = "",
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.sources = sources
+        self.window = window
+        self._source = source or settings.default_source
+        self._avatar = avatar or settings.default_avatar
+        self._name = name or settings.display_name
+        self._relay = relay or settings.relay
+        self.avatar_variant = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static("avatarchat", id="title")
+        with VerticalScroll(id="home-body"):
+            with Horizontal(id="home-top"):
+                with Vertical(id="you", classes="box"):
+                    yield Label("Display name")
+                    yield Input(
+                        self._name,
+                        placeholder="Your name (any language)",
+                        max_length=MAX_NAME_CHARS,
+                        id="name",
+                    )
+                    yield Label("Relay")
+                    yield Input(
+                        self._relay, placeholder="blank = start one on this machine", id="relay"
+                    )
+                    yield Label("Camera or clip")
+                    options = [(s.label, s.spec) for s in self.sources]
+                    specs = [s.spec for s in self.sources]
+                    initial = self._source if self._source in specs else specs[0]
+                    yield Select(options, value=initial, allow_blank=False, id="source")
+                with Vertical(id="avatar-box", classes="box"):
+                    yield Label("Avatar")
+                    yield AvatarPicker(self._avatar, id="avatar-picker")
+            with Horizontal(id="room-row", classes="box"):
+                yield Button("Create room", variant="primary", id="create")
+                yield Input(placeholder="Paste a room code or join command", id="join-code")
+                yield Button("Join", id="join")
+            yield Label("", id="home-error")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#you").border_title = "You"
+        self.query_one("#avatar-box").border_title = "Avatar"
+        self.query_one("#room-row").border_title = "Room"
+        self.query_one("#create", Button).focus()
+
+    @on(AvatarPicker.Changed)
+    def _avatar_changed(self, event: AvatarPicker.Changed) -> None:
+        event.stop()
+        self._avatar = event.ref
+        self.avatar_variant = event.variant
+
+    def _request(self, room: str, relay: str, created: bool) -> CallRequest:
+        source = self.query_one("#source", Select).value
+        return CallRequest(
+            room=room,
+            relay=relay,
+            name=self.query_one("#name", Input).value.strip(),
+            source=source if isinstance(source, str) else "sample",
+            avatar=self._avatar,
+            variant=self.avatar_variant,
+            window=self.window,
+            created=created,
+        )
+
+    def _error(self, text: str) -> None:
+        self.query_one("#home-error", Label).update(text)
+
+    @on(Button.Pressed, "#create")
+    def action_create(self) -> None:
+        from protocol.signaling import new_room_code
+
+        room = getattr(self.app, "room_code_factory", new_room_code)()
+        relay = self.query_one("#relay", Input).value.strip()
+        self.post_message(self.StartCall(self._request(room, relay, created=True)))
+
+    @on(Button.Pressed, "#join")
+    @on(Input.Submitted, "#join-code")
+    def action_join(self) -> None:
+        target = parse_join_text(self.query_one("#join-code", Input).value)
+        if target is None:
+            self._error("That is not a room code: paste the code or the whole join command.")
+            self.query_one("#join-code", Input).focus()
+            return
+        relay = target.relay or self.query_one("#relay", Input).value.strip()
+        if not relay:
+            self._error(
+                "Joining needs the relay address: paste the whole join command, or fill in Relay."
+            )
+            self.query_one("#relay", Input).focus()
+            return
+        self._error("")
+        self.post_message(self.StartCall(self._request(target.room, relay, created=False)))
+
+    def action_settings(self) -> None:
+        self.post_message(self.OpenSettings())
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Settings were saved: refresh the fields the user has not typed into."""
+        self.settings = settings
+        name = self.query_one("#name", Input)
+        if not name.value:
+            name.value = settings.display_name
+        relay = self.query_one("#relay", Input)
+        if not relay.value:
+            relay.value = settings.relay

@@ -1,0 +1,120 @@
+"""User settings, persisted as TOML in the user's config directory.
+
+Why TOML: people edit this file by hand (a TURN secret, a relay URL), and the project already
+reads TOML for avatar packs. The file is rewritten atomically (temp file + rename) so a crash or
+a full disk never leaves a half-written settings file that would stop the app from starting.
+A missing, unreadable or invalid file gives the defaults (with the problem logged), never an
+exception: settings must not be the reason a call cannot start.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tomllib
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import tomli_w
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "avatarchat"
+#: Tests (and people with several identities) point the app at another directory with this.
+CONFIG_DIR_ENV = "AVATARCHAT_CONFIG_DIR"
+SETTINGS_FILE = "settings.toml"
+#: Same cap as the ``hello`` ctl message, so what we save is always sendable.
+MAX_NAME_CHARS = 64
+
+
+def config_dir() -> Path:
+    """The directory holding settings.toml (``$AVATARCHAT_CONFIG_DIR`` wins)."""
+    override = os.environ.get(CONFIG_DIR_ENV)
+    if override:
+        return Path(override)
+    return Path(platformdirs.user_config_dir(APP_NAME))
+
+
+def state_dir() -> Path:
+    """Where logs go: next to the settings when overridden (tests), else the user state dir."""
+    override = os.environ.get(CONFIG_DIR_ENV)
+    if override:
+        return Path(override) / "state"
+    return Path(platformdirs.user_state_dir(APP_NAME))
+
+
+@dataclass(slots=True)
+class Settings:
+    """Everything the user can change on the settings screen."""
+
+    display_name: str = ""
+    #: Relay WebSocket URL; blank = start a local relay for each created room.
+    relay: str = ""
+    #: TURN server URL (``turn:host:3478?transport=udp``); blank = STUN/host candidates only.
+    turn_url: str = ""
+    turn_username: str = ""
+    turn_credential: str = ""
+    #: Tracking smoothing, 0 (raw) .. 1 (very smooth); passed to the tracker.
+    smoothing: float = 0.5
+    #: Mirror the self-view like a mirror (what people expect from a front camera).
+    mirror: bool = True
+    default_avatar: str = ""
+    #: Last camera/clip picked ("" = first available).
+    default_source: str = ""
+
+    def validated(self) -> Settings:
+        """A copy with every field coerced into range (hand-edited files can hold anything)."""
+        out = Settings()
+        for f in fields(Settings):
+            value = getattr(self, f.name)
+            default = getattr(out, f.name)
+            if isinstance(default, bool):
+                value = value if isinstance(value, bool) else default
+            elif isinstance(default, float):
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    value = min(1.0, max(0.0, float(value)))
+                else:
+                    value = default
+            elif isinstance(default, str):
+                value = value.strip() if isinstance(value, str) else default
+            setattr(out, f.name, value)
+        out.display_name = out.display_name[:MAX_NAME_CHARS]
+        return out
+
+
+def settings_path() -> Path:
+    return config_dir() / SETTINGS_FILE
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read the settings file; defaults for anything missing or broken (logged, not raised)."""
+    path = path or settings_path()
+    try:
+        with open(path, "rb") as f:
+            data: dict[str, Any] = tomllib.load(f)
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        log.warning("ignoring unreadable settings file %s: %s", path, e)
+        return Settings()
+    known = {f.name for f in fields(Settings)}
+    values = {k: v for k, v in data.items() if k in known}
+    return Settings(**values).validated()
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> Path:
+    """Write the settings atomically; returns the path written."""
+    path = path or settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    data = asdict(settings.validated())
+    with open(tmp, "wb") as f:
+        tomli_w.dump(data, f)
+        f.flush()
+        os.fsync(f.fileno())
+    # The file may hold a TURN secret: readable by the user only.
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return path

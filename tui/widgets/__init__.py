@@ -1,0 +1,1 @@
+"""Reusable widgets of the TUI (pictures, QR code, live stats, chat)."""

@@ -1,0 +1,127 @@
+"""Avatar picker: list of packs, the chosen pack's variants, and a half-block preview.
+
+Pack loading and PNG decoding run in thread workers (``exclusive`` so a fast scroll through the
+list only renders the last choice); the widget posts :class:`AvatarPicker.Changed` up so the
+screen owning it decides what a choice means (home: remember it; call: switch mid-call).
+"""
+
+from __future__ import annotations
+
+from PIL import Image
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import Label, OptionList, Select
+from textual.widgets.option_list import Option
+
+from tui.avatar_catalog import AvatarChoice, builtin_choices, preview_image
+from tui.widgets.picture import Picture
+
+
+class AvatarPicker(Horizontal):
+    """Emits :class:`Changed` whenever the avatar or its variant changes."""
+
+    DEFAULT_CSS = """
+    AvatarPicker { height: auto; }
+    AvatarPicker #avatar-lists { width: 1fr; height: auto; }
+    AvatarPicker OptionList { height: 6; }
+    AvatarPicker Select { width: 1fr; }
+    AvatarPicker Picture { width: 24; height: 10; margin-left: 1; }
+    AvatarPicker #avatar-error { color: $error; height: auto; }
+    """
+
+    class Changed(Message):
+        def __init__(self, ref: str, variant: str) -> None:
+            super().__init__()
+            self.ref = ref
+            self.variant = variant
+
+    avatar: reactive[str] = reactive("")
+    variant: reactive[str] = reactive("")
+
+    def __init__(self, initial: str = "", *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._initial = initial
+        self.choices: list[AvatarChoice] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="avatar-lists"):
+            yield OptionList(id="avatar-list")
+            yield Select[str]([], prompt="Variant", allow_blank=True, id="variant-select")
+            yield Label("", id="avatar-error")
+        yield Picture(id="avatar-preview")
+
+    def on_mount(self) -> None:
+        self.query_one(Picture).placeholder = "loading..."
+        self._load_choices()
+
+    @work(thread=True, exclusive=True, group="avatar-choices")
+    def _load_choices(self) -> None:
+        choices = builtin_choices()
+        self.app.call_from_thread(self._set_choices, choices)
+
+    def _set_choices(self, choices: list[AvatarChoice]) -> None:
+        self.choices = choices
+        options = self.query_one(OptionList)
+        options.clear_options()
+        options.add_options(
+            [Option(c.name if c.name == c.id else f"{c.name} ({c.id})", id=c.id) for c in choices]
+        )
+        ids = [c.id for c in choices]
+        start = ids.index(self._initial) if self._initial in ids else 0
+        options.highlighted = start
+        self._select(choices[start].id)
+
+    def choice(self, ref: str) -> AvatarChoice | None:
+        return next((c for c in self.choices if c.id == ref), None)
+
+    @on(OptionList.OptionHighlighted, "#avatar-list")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        if event.option.id and event.option.id != self.avatar:
+            self._select(event.option.id)
+
+    @on(OptionList.OptionSelected, "#avatar-list")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+
+    def _select(self, ref: str) -> None:
+        choice = self.choice(ref)
+        select: Select[str] = self.query_one("#variant-select", Select)
+        variants = choice.variants if choice else []
+        select.set_options([(name, vid) for vid, name in variants])
+        variant = choice.default_variant if choice else ""
+        if variant and any(v == variant for v, _ in variants):
+            select.value = variant
+        select.display = bool(variants)
+        self.query_one("#avatar-error", Label).update(
+            f"cannot load: {choice.error}" if choice and choice.error else ""
+        )
+        self.avatar = ref
+        self.variant = variant
+        self._changed()
+
+    @on(Select.Changed, "#variant-select")
+    def _variant_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        value = event.value if isinstance(event.value, str) else ""
+        if value != self.variant:
+            self.variant = value
+            self._changed()
+
+    def _changed(self) -> None:
+        self.post_message(self.Changed(self.avatar, self.variant))
+        self.query_one(Picture).placeholder = "loading..."
+        self._load_preview(self.avatar, self.variant)
+
+    @work(thread=True, exclusive=True, group="avatar-preview")
+    def _load_preview(self, ref: str, variant: str) -> None:
+        image = preview_image(ref, variant or None)
+        self.app.call_from_thread(self._set_preview, image)
+
+    def _set_preview(self, image: Image.Image | None) -> None:
+        picture = self.query_one(Picture)
+        picture.placeholder = "no preview"
+        picture.image = image

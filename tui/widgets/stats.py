@@ -1,0 +1,37 @@
+"""The live statistics panel: one row per metric with its value and a sparkline."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Label, Sparkline
+
+from tui.stats_model import METRICS, StatsModel
+
+#: How many samples each sparkline shows (the widget squeezes them into its width).
+SPARK_SAMPLES = 60
+
+
+class StatsPanel(Vertical):
+    """Reads a :class:`StatsModel`; :meth:`refresh_from` is called by the screen's timer."""
+
+    DEFAULT_CSS = """
+    StatsPanel { height: auto; }
+    StatsPanel .metric { height: 1; }
+    StatsPanel .metric-label { width: 12; color: $text-muted; }
+    StatsPanel .metric-value { width: 11; text-align: right; padding-right: 1; }
+    StatsPanel Sparkline { width: 1fr; height: 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        for metric in METRICS:
+            with Horizontal(classes="metric", id=f"row-{metric.key}"):
+                yield Label(metric.label, classes="metric-label")
+                yield Label("-", classes="metric-value", id=f"value-{metric.key}")
+                yield Sparkline([0.0], id=f"spark-{metric.key}")
+
+    def refresh_from(self, model: StatsModel) -> None:
+        for metric in METRICS:
+            self.query_one(f"#value-{metric.key}", Label).update(model.text(metric.key))
+            history = list(model.history[metric.key])[-SPARK_SAMPLES:]
+            self.query_one(f"#spark-{metric.key}", Sparkline).data = history or [0.0]
