@@ -55,11 +55,18 @@ def catmull(points: Sequence[Pt], closed: bool = True, steps: int = 12) -> list[
         for k in range(steps):
             t = k / steps
             t2, t3 = t * t, t * t * t
-            out.append(tuple(  # type: ignore[arg-type]
-                0.5 * (2 * b + (-a + c) * t + (2 * a - 5 * b + 4 * c - d) * t2
-                       + (-a + 3 * b - 3 * c + d) * t3)
-                for a, b, c, d in zip(p0, p1, p2, p3, strict=True)
-            ))
+            out.append(
+                tuple(  # type: ignore[arg-type]
+                    0.5
+                    * (
+                        2 * b
+                        + (-a + c) * t
+                        + (2 * a - 5 * b + 4 * c - d) * t2
+                        + (-a + 3 * b - 3 * c + d) * t3
+                    )
+                    for a, b, c, d in zip(p0, p1, p2, p3, strict=True)
+                )
+            )
     if not closed:
         out.append(pts[-1])
     return out
@@ -70,8 +77,12 @@ def bezier(p0: Pt, p1: Pt, p2: Pt, p3: Pt, steps: int = 24) -> list[Pt]:
     for k in range(steps + 1):
         t = k / steps
         m = 1 - t
-        out.append((m**3 * p0[0] + 3 * m * m * t * p1[0] + 3 * m * t * t * p2[0] + t**3 * p3[0],
-                    m**3 * p0[1] + 3 * m * m * t * p1[1] + 3 * m * t * t * p2[1] + t**3 * p3[1]))
+        out.append(
+            (
+                m**3 * p0[0] + 3 * m * m * t * p1[0] + 3 * m * t * t * p2[0] + t**3 * p3[0],
+                m**3 * p0[1] + 3 * m * m * t * p1[1] + 3 * m * t * t * p2[1] + t**3 * p3[1],
+            )
+        )
     return out
 
 
@@ -107,7 +118,9 @@ class Pen:
         return m
 
     # -- paints --------------------------------------------------------------------------------
-    def linear(self, c1: Color, c2: Color, y0: float, y1: float, x_axis: bool = False) -> Image.Image:
+    def linear(
+        self, c1: Color, c2: Color, y0: float, y1: float, x_axis: bool = False
+    ) -> Image.Image:
         n = self.size
         coord = np.arange(n, dtype=np.float32) / SS
         t = np.clip((coord - y0) / max(1e-6, y1 - y0), 0, 1)
@@ -116,8 +129,9 @@ class Pen:
         arr = np.broadcast_to(line[None, :, :] if x_axis else line[:, None, :], (n, n, 4))
         return Image.fromarray(arr.astype(np.uint8), "RGBA")
 
-    def radial(self, c_in: Color, c_out: Color, cx: float, cy: float, r: float,
-               ry: float | None = None) -> Image.Image:
+    def radial(
+        self, c_in: Color, c_out: Color, cx: float, cy: float, r: float, ry: float | None = None
+    ) -> Image.Image:
         n = self.size
         ys, xs = np.mgrid[0:n, 0:n].astype(np.float32) / SS
         d = np.sqrt(((xs - cx) / r) ** 2 + ((ys - cy) / (ry or r)) ** 2)
@@ -131,13 +145,20 @@ class Pen:
         return Image.new("RGBA", (self.size, self.size), mix(paint, paint, 0))
 
     # -- drawing -------------------------------------------------------------------------------
-    def fill(self, mask: Image.Image, paint: Color | Image.Image, *,
-             outline: Color | None = None, ow: float = 0.0, clip: Image.Image | None = None) -> None:
+    def fill(
+        self,
+        mask: Image.Image,
+        paint: Color | Image.Image,
+        *,
+        outline: Color | None = None,
+        ow: float = 0.0,
+        clip: Image.Image | None = None,
+    ) -> None:
         """Paint ``mask`` (optionally outlined outward by ``ow`` px, optionally clipped)."""
         if clip is not None:
             mask = ImageChops.multiply(mask, clip)
         if outline is not None and ow > 0:
-            k = int(round(ow * SS)) * 2 + 1
+            k = round(ow * SS) * 2 + 1
             ring = mask.filter(ImageFilter.MaxFilter(k))
             if clip is not None:
                 ring = ImageChops.multiply(ring, clip)
@@ -150,8 +171,9 @@ class Pen:
         layer.putalpha(alpha)
         self.img.alpha_composite(layer)
 
-    def ellipse(self, cx: float, cy: float, rx: float, ry: float, paint: Color | Image.Image,
-                **kw: Any) -> Image.Image:
+    def ellipse(
+        self, cx: float, cy: float, rx: float, ry: float, paint: Color | Image.Image, **kw: Any
+    ) -> Image.Image:
         m = self.ellipse_mask(cx, cy, rx, ry)
         self.fill(m, paint, **kw)
         return m
@@ -161,8 +183,9 @@ class Pen:
         self.fill(m, paint, **kw)
         return m
 
-    def stroke(self, pts: Sequence[Pt], color: Color, width: float,
-               clip: Image.Image | None = None) -> None:
+    def stroke(
+        self, pts: Sequence[Pt], color: Color, width: float, clip: Image.Image | None = None
+    ) -> None:
         self.fill(self.stroke_mask(pts, width), color, clip=clip)
 
     def soft(self, mask: Image.Image, color: Color, blur: float) -> None:
@@ -206,10 +229,20 @@ class AvatarSpec:
     version: str = "1.0.0"
 
 
-def b(param: str, target: str, gain: float, offset: float = 0.0, lo: float | None = None,
-      hi: float | None = None) -> dict[str, Any]:
-    d: dict[str, Any] = {"param": param, "target": target, "gain": float(gain),
-                         "offset": float(offset)}
+def b(
+    param: str,
+    target: str,
+    gain: float,
+    offset: float = 0.0,
+    lo: float | None = None,
+    hi: float | None = None,
+) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "param": param,
+        "target": target,
+        "gain": float(gain),
+        "offset": float(offset),
+    }
     if lo is not None:
         d["min"] = float(lo)
     if hi is not None:
@@ -245,7 +278,12 @@ def build(spec: AvatarSpec, out: Path) -> dict[str, Any]:
             if bb is None:
                 continue
             old = boxes.get(key, bb)
-            boxes[key] = (min(old[0], bb[0]), min(old[1], bb[1]), max(old[2], bb[2]), max(old[3], bb[3]))
+            boxes[key] = (
+                min(old[0], bb[0]),
+                min(old[1], bb[1]),
+                max(old[2], bb[2]),
+                max(old[3], bb[3]),
+            )
     (out / "layers").mkdir(parents=True, exist_ok=True)
     default = spec.variants[0].id
     layers_toml: list[dict[str, Any]] = []
@@ -294,14 +332,22 @@ def build(spec: AvatarSpec, out: Path) -> dict[str, Any]:
         "variants": variants_toml,
         "layers": layers_toml,
     }
-    header = (f"# {spec.name}: generated by scripts/draw_avatars.py - edit the script, not this.\n"
-              "# Layer sides follow the parameters: *_left is the subject's left (viewer's right).\n")
+    header = (
+        f"# {spec.name}: generated by scripts/draw_avatars.py - edit the script, not this.\n"
+        "# Layer sides follow the parameters: *_left is the subject's left (viewer's right).\n"
+    )
     (out / "avatar.toml").write_text(header + tomli_w.dumps(doc), encoding="utf-8")
     return doc
 
 
-def angle_pts(cx: float, cy: float, rx: float, ry: float, a0: float, a1: float,
-              n: int = 24) -> list[Pt]:
+def angle_pts(
+    cx: float, cy: float, rx: float, ry: float, a0: float, a1: float, n: int = 24
+) -> list[Pt]:
     """Points on an ellipse arc, angles in degrees (0 = right, 90 = down)."""
-    return [(cx + rx * math.cos(math.radians(a0 + (a1 - a0) * i / n)),
-             cy + ry * math.sin(math.radians(a0 + (a1 - a0) * i / n))) for i in range(n + 1)]
+    return [
+        (
+            cx + rx * math.cos(math.radians(a0 + (a1 - a0) * i / n)),
+            cy + ry * math.sin(math.radians(a0 + (a1 - a0) * i / n)),
+        )
+        for i in range(n + 1)
+    ]

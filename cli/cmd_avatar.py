@@ -1,0 +1,85 @@
+"""``avatarchat avatar list|validate``: inspect built-in packs and check a pack before sharing it.
+
+Validation prints every problem on its own line (not just the first), so a pack author can fix
+them in one go; bad input never produces a traceback, only messages and exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser("avatar", help="list built-in avatars or validate an avatar pack")
+    sub = p.add_subparsers(dest="avatar_command", metavar="ACTION")
+    ls = sub.add_parser("list", help="list the built-in avatar packs")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    ls.set_defaults(func=cmd_list)
+    val = sub.add_parser("validate", help="check a pack directory or .zip against FORMAT.md")
+    val.add_argument("path", help="pack directory, .zip, or built-in id")
+    val.set_defaults(func=cmd_validate)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from avatars.errors import PackError
+    from avatars.pack import builtin_ids, load_pack
+
+    rows = []
+    status = 0
+    for avatar_id in builtin_ids():
+        try:
+            pack = load_pack(avatar_id)
+        except PackError as exc:
+            print(f"{avatar_id}: BROKEN: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        rows.append(
+            {
+                "id": pack.id,
+                "name": pack.name,
+                "version": pack.version,
+                "variants": list(pack.variants),
+                "default_variant": pack.default_variant,
+                "hash": pack.content_hash,
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return status
+    print(f"{'ID':<10} {'NAME':<10} {'VERSION':<8} {'HASH':<12}  VARIANTS")
+    for r in rows:
+        variants = ", ".join(f"{v}*" if v == r["default_variant"] else v for v in r["variants"])
+        print(f"{r['id']:<10} {r['name']:<10} {r['version']:<8} {r['hash'][:12]:<12}  {variants}")
+    return status
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from avatars.errors import PackError
+    from avatars.pack import load_pack, validate_pack
+
+    problems = validate_pack(args.path)
+    if problems:
+        print(f"INVALID {args.path}: {len(problems)} problem(s)")
+        for line in problems:
+            print(f"  {line}")
+        return 1
+    try:
+        pack = load_pack(Path(args.path) if Path(args.path).exists() else args.path)
+    except PackError as exc:  # e.g. a zip that cannot be unpacked into the cache
+        print(f"INVALID {args.path}: {exc}")
+        return 1
+    except OSError as exc:
+        print(f"INVALID {args.path}: cannot read ({exc})")
+        return 1
+    print(
+        f"OK {pack.id} {pack.version} ({pack.name}) sha256:{pack.content_hash} "
+        f"layers={len(pack.layers)} variants={','.join(pack.variants)}"
+    )
+    return 0
