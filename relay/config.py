@@ -163,7 +163,8 @@ def build_parser(
                    help="seconds SIGTERM waits for peers to close before cutting them")
 
     g = parser.add_argument_group("TURN (coturn use-auth-secret REST credentials)")
-    g.add_argument("--turn-secret", default=default("TURN_SECRET", None),
+    # No env-derived default here: --help prints defaults, and this one is a secret.
+    g.add_argument("--turn-secret", default=None,
                    help="coturn's static-auth-secret; prefer the environment variable "
                    f"{ENV_PREFIX}TURN_SECRET so it does not show in ps")
     g.add_argument("--turn-uri", action="append", dest="turn_uris",
@@ -175,8 +176,11 @@ def build_parser(
     return parser
 
 
-def config_from_args(args: argparse.Namespace) -> RelayConfig:
+def config_from_args(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None
+) -> RelayConfig:
     """Turn parsed flags into a validated :class:`RelayConfig` (ValueError on nonsense)."""
+    env = os.environ if environ is None else environ
     config = RelayConfig(
         host=args.host,
         port=args.port,
@@ -194,7 +198,7 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
         max_conns_per_ip=args.max_conns_per_ip,
         max_connections=args.max_connections,
         send_queue=args.send_queue,
-        turn_secret=args.turn_secret,
+        turn_secret=args.turn_secret or _env(env, "TURN_SECRET"),
         turn_uris=tuple(args.turn_uris or ()),
         turn_ttl=args.turn_ttl,
         shutdown_grace=args.shutdown_grace,

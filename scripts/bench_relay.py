@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""Benchmark the signaling relay on loopback: held connections, memory, setup latency, throughput.
+
+The relay runs as its own process (``python -m relay``), so psutil measures its RSS and CPU
+alone; the load comes from this process (asyncio + ``websockets``) and, for the held
+connections, from ``--generators`` worker processes. Phases:
+
+1. setup latency: ``--setups`` room setups at a steady ``--setup-rate`` per second, each timed
+   from the first peer's TCP connect to the first peer receiving the answer (both joined,
+   peer_joined, offer relayed, answer relayed);
+2. msgs_per_s: ``--pairs`` rooms exchange ICE-sized frames through the relay for
+   ``--seconds``, windowed below the relay's send queue so nobody counts as a slow consumer;
+   the relay is one trio thread, so this is one core's worth;
+3. connections_held: ``--connections`` idle WebSockets (joined in pairs) opened and held;
+   RSS growth over them gives ``rss_kb_per_connection``; the relay's own /metrics gauge
+   confirms the count.
+
+    python scripts/bench_relay.py --json out/bench_relay.json            # full (10,000 held)
+    python scripts/bench_relay.py --connections 2000 --setups 200 --seconds 3   # quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import psutil
+from websockets.asyncio.client import ClientConnection, connect
+
+REPO = Path(__file__).resolve().parent.parent
+#: A realistic aiortc offer is 1-3 KB; the bench uses 2 KB so JSON parsing costs what it would.
+SDP = "v=0\r\n" + "a=candidate:1 1 udp 2130706431 192.0.2.1 50000 typ host\r\n" * 36
+#: An ICE frame as clients send it (~150 bytes).
+ICE = json.dumps({"v": 1, "type": "ice", "candidate":
+                  "candidate:842163049 1 udp 1677729535 203.0.113.7 46154 typ srflx raddr "
+                  "0.0.0.0 rport 0 generation 0", "sdp_mid": "0", "sdp_mline_index": 0})
+#: Frames in flight per direction per pair: well under the relay's send queue (32).
+WINDOW = 8
+#: Concurrent handshakes while opening the held connections (the listen backlog is 4096).
+OPEN_CONCURRENCY = 256
+
+
+def raise_fd_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def room() -> str:
+    return secrets.token_urlsafe(16)
+
+
+async def open_ws(port: int, code: str) -> ClientConnection:
+    return await connect(f"ws://127.0.0.1:{port}/ws?room={code}", compression=None,
+                         ping_interval=None, max_size=2**20, open_timeout=60)
+
+
+async def join(ws: ClientConnection, code: str) -> dict[str, Any]:
+    await ws.send(json.dumps({"v": 1, "type": "join", "room": code, "client": "bench"}))
+    reply: dict[str, Any] = json.loads(await ws.recv())
+    if reply["type"] != "joined":
+        raise RuntimeError(f"join refused: {reply}")
+    return reply
+
+
+# -- phase 1: setup latency ---------------------------------------------------------------------
+async def one_setup(port: int) -> float:
+    code = room()
+    start = time.perf_counter()
+    a = await open_ws(port, code)
+    b = None
+    try:
+        await join(a, code)
+        b = await open_ws(port, code)
+        await join(b, code)
+        assert json.loads(await a.recv())["type"] == "peer_joined"
+        await a.send(json.dumps({"v": 1, "type": "offer", "sdp": SDP, "gen": 1}))
+        assert json.loads(await b.recv())["type"] == "offer"
+        await b.send(json.dumps({"v": 1, "type": "answer", "sdp": SDP, "gen": 1}))
+        assert json.loads(await a.recv())["type"] == "answer"
+        return (time.perf_counter() - start) * 1000
+    finally:
+        await a.close()
+        if b is not None:
+            await b.close()
+
+
+async def setup_latency(port: int, count: int, rate: float) -> list[float]:
+    tasks = []
+    t0 = time.perf_counter()
+    for i in range(count):
+        delay = t0 + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one_setup(port)))
+    return list(await asyncio.gather(*tasks))
+
+
+# -- phase 2: relayed messages per second --------------------------------------------------------
+async def throughput(port: int, pairs: int, seconds: float, relay: psutil.Process
+                     ) -> tuple[float, float]:
+    conns = []
+    for _ in range(pairs):
+        code = room()
+        a, b = await open_ws(port, code), await open_ws(port, code)
+        await join(a, code)
+        await join(b, code)
+        await a.recv()  # peer_joined
+        conns.append((a, b))
+    count = 0
+    stop = asyncio.Event()
+
+    async def ping_pong(x: ClientConnection, y: ClientConnection) -> None:
+        nonlocal count
+        while not stop.is_set():
+            for sender, receiver in ((x, y), (y, x)):
+                for _ in range(WINDOW):
+                    await sender.send(ICE)
+                for _ in range(WINDOW):
+                    await receiver.recv()
+                count += WINDOW
+
+    cpu0 = relay.cpu_times()
+    t0 = time.perf_counter()
+    tasks = [asyncio.create_task(ping_pong(a, b)) for a, b in conns]
+    await asyncio.sleep(seconds)
+    stop.set()
+    elapsed = time.perf_counter() - t0
+    done = count
+    cpu1 = relay.cpu_times()
+    await asyncio.gather(*tasks)
+    for a, b in conns:
+        await a.close()
+        await b.close()
+    cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / elapsed
+    return done / elapsed, cpu
+
+
+# -- phase 3: held connections (worker processes) -------------------------------------------------
+async def hold_worker(port: int, count: int) -> None:
+    """Open ``count`` connections joined in pairs, print how many, hold until stdin closes."""
+    raise_fd_limit()
+    sem = asyncio.Semaphore(OPEN_CONCURRENCY)
+    held: list[ClientConnection] = []
+    failures = 0
+
+    async def pair() -> None:
+        nonlocal failures
+        code = room()
+        async with sem:
+            try:
+                for _ in range(2):
+                    ws = await open_ws(port, code)
+                    held.append(ws)
+                    await join(ws, code)
+            except Exception as e:  # a refused or failed connection is counted, not fatal
+                failures += 1
+                if failures <= 3:
+                    print(f"connection failed: {e!r}", file=sys.stderr)
+
+    await asyncio.gather(*(pair() for _ in range(count // 2)))
+    print(json.dumps({"held": len(held), "failures": failures}), flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    await asyncio.gather(*(ws.close() for ws in held), return_exceptions=True)
+
+
+def metric(port: int, name: str) -> int:
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
+    for line in body.splitlines():
+        if line.startswith(name + " "):
+            return int(line.split()[1])
+    raise KeyError(name)
+
+
+def held_connections(port: int, total: int, generators: int, relay: psutil.Process,
+                     hold_s: float) -> tuple[int, float]:
+    rss0 = relay.memory_info().rss
+    per = [total // generators + (1 if i < total % generators else 0) for i in range(generators)]
+    workers = [subprocess.Popen([sys.executable, __file__, "--worker-hold", str(port), str(n)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+               for n in per if n]
+    try:
+        for w in workers:
+            assert w.stdout is not None
+            line = w.stdout.readline()
+            if not line:
+                raise RuntimeError("a load worker died")
+            report = json.loads(line)
+            if report["failures"]:
+                print(f"  worker: {report['failures']} pair(s) failed", file=sys.stderr)
+        time.sleep(hold_s)  # hold them idle: heartbeats and timers keep running
+        held = metric(port, "avatarchat_relay_connections")
+        rss1 = relay.memory_info().rss
+    finally:
+        for w in workers:
+            if w.stdin:
+                w.stdin.close()
+        for w in workers:
+            w.wait(120)
+    return held, (rss1 - rss0) / 1024 / max(held, 1)
+
+
+def start_relay() -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "relay", "--port", "0", "--max-conns-per-ip", "1000000",
+         "--max-connections", "1000000", "--rate", "1000000", "--burst", "1000000",
+         "--idle-timeout", "3600", "--handshake-timeout", "60"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    ready = json.loads(proc.stdout.readline())
+    return proc, int(ready["port"])
+
+
+def main() -> int:
+    if len(sys.argv) == 4 and sys.argv[1] == "--worker-hold":
+        asyncio.run(hold_worker(int(sys.argv[2]), int(sys.argv[3])))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--connections", type=int, default=10_000,
+                        help="idle connections to open and hold")
+    parser.add_argument("--generators", type=int, default=2,
+                        help="worker processes opening the held connections")
+    parser.add_argument("--hold", type=float, default=3.0, help="seconds to hold them")
+    parser.add_argument("--setups", type=int, default=500, help="room setups to time")
+    parser.add_argument("--setup-rate", type=float, default=50.0, help="room setups per second")
+    parser.add_argument("--pairs", type=int, default=50, help="rooms in the throughput phase")
+    parser.add_argument("--seconds", type=float, default=5.0, help="throughput phase length")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    args = parser.parse_args()
+    raise_fd_limit()
+    proc, port = start_relay()
+    relay = psutil.Process(proc.pid)
+    try:
+        print(f"relay pid {proc.pid} on port {port}", file=sys.stderr)
+        setups = asyncio.run(setup_latency(port, args.setups, args.setup_rate))
+        quantiles = statistics.quantiles(setups, n=100, method="inclusive")
+        rate, cpu = asyncio.run(throughput(port, args.pairs, args.seconds, relay))
+        held, rss_kb = held_connections(port, args.connections, args.generators, relay,
+                                        args.hold)
+        results = {
+            "connections_held": held,
+            "connections_requested": args.connections,
+            "rss_kb_per_connection": round(rss_kb, 2),
+            "relay_rss_mb": round(relay.memory_info().rss / 2**20, 1),
+            "setup_ms_p50": round(quantiles[49], 2),
+            "setup_ms_p99": round(quantiles[98], 2),
+            "setups": len(setups),
+            "setup_rate_per_s": args.setup_rate,
+            "msgs_per_s": round(rate),
+            "relay_cpu_during_msgs": round(cpu, 2),
+            "cpu_count": os.cpu_count(),
+        }
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    width = max(map(len, results))
+    for key, value in results.items():
+        print(f"{key:<{width}}  {value}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
