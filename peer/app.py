@@ -358,6 +358,9 @@ class PeerApp:
                 log.info("glare: keeping our offer %d over the peer's %d", self.gen, offer.gen)
                 return
             self._pending_offer = None
+            if self.healthy:
+                # A new offer while our link looks fine: the peer lost it (e.g. restarted).
+                self.set_state("peer_lost", "the peer restarted its connection")
             self.gen = max(self.gen, offer.gen)
             link = self._new_link(offer.gen)
             await self._replace_link(link)
