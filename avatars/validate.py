@@ -352,6 +352,7 @@ class _Checker:
                 if v is not None and not _is_num(v):
                     self.bad(f"{where}: {key} must be a number, got {v!r}")
                     ok = False
+                    v = default
                 nums[key] = None if v is None else float(v)
             lo, hi = nums["min"], nums["max"]
             if lo is not None and hi is not None and lo > hi:
