@@ -123,11 +123,11 @@ def build_parser(
                    help="PEM certificate chain: serve wss:// directly (normally nginx does TLS)")
     g.add_argument("--tls-key", default=default("TLS_KEY", None), help="PEM private key")
     g.add_argument("--allowed-origin", action="append", dest="allowed_origins",
-                   default=_env_list(env, "ALLOWED_ORIGIN"),
+                   default=None,
                    help="accept browser handshakes only from this Origin (repeatable); "
                    "requests without an Origin header (native clients) are always accepted")
     g.add_argument("--trusted-proxy", action="append", dest="trusted_proxies",
-                   default=_env_list(env, "TRUSTED_PROXY"),
+                   default=None,
                    help="peer address whose X-Real-IP / X-Forwarded-For is believed for the "
                    "per-IP cap (repeatable; e.g. 127.0.0.1 behind a local nginx)")
 
@@ -168,7 +168,7 @@ def build_parser(
                    help="coturn's static-auth-secret; prefer the environment variable "
                    f"{ENV_PREFIX}TURN_SECRET so it does not show in ps")
     g.add_argument("--turn-uri", action="append", dest="turn_uris",
-                   default=_env_list(env, "TURN_URI"),
+                   default=None,
                    help="TURN/STUN URI handed to clients, e.g. turn:turn.example.org:3478"
                    "?transport=udp (repeatable)")
     g.add_argument("--turn-ttl", type=int, default=default("TURN_TTL", DEFAULT_TURN_TTL, int),
@@ -187,8 +187,8 @@ def config_from_args(
         metrics_port=args.metrics_port,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
-        allowed_origins=tuple(args.allowed_origins or ()),
-        trusted_proxies=tuple(args.trusted_proxies or ()),
+        allowed_origins=tuple(args.allowed_origins or _env_list(env, "ALLOWED_ORIGIN") or ()),
+        trusted_proxies=tuple(args.trusted_proxies or _env_list(env, "TRUSTED_PROXY") or ()),
         handshake_timeout=args.handshake_timeout,
         idle_timeout=args.idle_timeout,
         ping_interval=args.ping_interval,
@@ -199,7 +199,7 @@ def config_from_args(
         max_connections=args.max_connections,
         send_queue=args.send_queue,
         turn_secret=args.turn_secret or _env(env, "TURN_SECRET"),
-        turn_uris=tuple(args.turn_uris or ()),
+        turn_uris=tuple(args.turn_uris or _env_list(env, "TURN_URI") or ()),
         turn_ttl=args.turn_ttl,
         shutdown_grace=args.shutdown_grace,
     )

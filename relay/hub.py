@@ -83,6 +83,7 @@ class Hub:
         self._per_ip: Counter[str] = Counter()
         #: TCP connections not yet upgraded (HTTP head being read); counted against the cap.
         self.pending = 0
+        self.pending_per_ip: Counter[str] = Counter()
         self.shutting_down = False
         #: Set once shutting down and the last connection has gone.
         self.drained = trio.Event()

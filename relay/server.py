@@ -114,11 +114,20 @@ class _Handler:
         hub = self.hub
         started = trio.current_time()
         deadline = started + self.config.handshake_timeout
+        # Handshakes in progress count per socket address too (a trusted proxy is exempt: its
+        # clients are counted by their forwarded address once the head is read).
+        peer = _peer_ip(stream)
+        counted = peer not in self.config.trusted_proxies
         hub.pending += 1
+        if counted:
+            hub.pending_per_ip[peer] += 1
         try:
-            if hub.pending + hub.connection_count > self.config.max_connections + 64:
-                # Far over the cap (the 64 leaves room for health checks): spend nothing.
+            if hub.pending + hub.connection_count > self.config.max_connections + 64 or (
+                counted and hub.pending_per_ip[peer] > self.config.max_conns_per_ip
+            ):
+                # Far over a cap (the 64 leaves room for health checks): spend nothing.
                 hub.metrics.reject(ErrorCode.TOO_MANY_CONNECTIONS)
+                await trio.aclose_forcefully(stream)
                 return
             request: HttpRequest | None = None
             with trio.move_on_at(deadline):
@@ -139,6 +148,10 @@ class _Handler:
                 return
         finally:
             hub.pending -= 1
+            if counted:
+                hub.pending_per_ip[peer] -= 1
+                if hub.pending_per_ip[peer] <= 0:
+                    del hub.pending_per_ip[peer]
         if not self.websocket:
             await self._send(stream, 404, "no WebSocket on this port")
             return

@@ -243,3 +243,17 @@ async def test_fuzz_ten_thousand_frames_leave_it_serving() -> None:
         async with pair(server) as (c, d, _r):
             await assert_alive(c, d)
         await wait_until(lambda: server.hub.connection_count == 2)
+
+
+async def test_half_open_handshakes_count_against_the_per_ip_cap() -> None:
+    async with running_relay(max_conns_per_ip=2) as server, pair(server) as (a, b, _room):
+        # pair() holds two upgraded connections already; silent sockets are capped separately.
+        silent = [await trio.open_tcp_stream("127.0.0.1", server.port) for _ in range(3)]
+        try:
+            with trio.fail_after(5):
+                assert await silent[2].receive_some(10) == b""  # the third is cut at once
+            await assert_alive(a, b)
+            assert server.hub.pending_per_ip["127.0.0.1"] == 2
+        finally:
+            for stream in silent:
+                await stream.aclose()
