@@ -41,6 +41,8 @@ MAX_GAIN = 2.0
 DEFAULT_SECONDS = 3.0
 #: Fewer face frames than this and the calibration is refused (face lost while recording).
 MIN_FRAMES = 10
+#: How much longer than asked to wait for MIN_FRAMES face frames before giving up.
+GIVE_UP_EXTRA_S = 5.0
 #: '_neutral' is MediaPipe's own "how neutral is this face" score, not an expression: left raw.
 _UNCALIBRATED = (BLENDSHAPE_INDEX["_neutral"],)
 
@@ -171,14 +173,19 @@ class CalibrationRecorder:
     def add(
         self, capture_ns: int, weights: Array | None, rotation: Array, translation: Array
     ) -> bool:
-        """Record one frame (``weights`` None = no face); True once the time is up."""
+        """Record one frame (``weights`` None = no face); True when recording is over: the time
+        is up and enough face frames were seen (a slow machine records a little longer), or a
+        generous limit passed without enough of them (then :meth:`finish` refuses)."""
         if self._start_ns is None:
             self._start_ns = capture_ns
         if weights is not None:
             self.weights.append(weights.copy())
             self.rotations.append(rotation.copy())
             self.translations.append(translation.copy())
-        return capture_ns - self._start_ns >= self.seconds * 1e9
+        elapsed_s = (capture_ns - self._start_ns) / 1e9
+        if elapsed_s >= self.seconds and len(self.weights) >= MIN_FRAMES:
+            return True
+        return elapsed_s >= self.seconds + GIVE_UP_EXTRA_S
 
     def finish(self) -> Calibration:
         return Calibration.from_samples(self.weights, self.rotations, self.translations)

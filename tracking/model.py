@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.machinery
 import logging
 import os
+import sys
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,25 @@ def quiet_native_logs() -> None:
     is first imported, so child entry points call this first."""
     os.environ.setdefault("GLOG_minloglevel", "2")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def keep_plotting_out() -> None:
+    """Give mediapipe an inert ``matplotlib`` so importing it loads no plotting library.
+
+    ``mediapipe.tasks.python.vision`` imports its drawing utilities, which import
+    ``matplotlib.pyplot``, which writes a font cache under ``~/.cache/matplotlib`` on first use:
+    a file written by the tracking process, which must write nothing (privacy), and ~130 ms of
+    start-up for code we never call. Only the child entry point calls this, and only when the
+    real matplotlib is not loaded yet; in-process users (tests, benchmarks) keep the real one.
+    """
+    if "matplotlib" in sys.modules:
+        return
+    for name in ("matplotlib", "matplotlib.pyplot"):
+        stub = types.ModuleType(name)
+        stub.__spec__ = importlib.machinery.ModuleSpec(name, None)
+        stub.__doc__ = "inert stand-in installed by tracking.model.keep_plotting_out()"
+        sys.modules[name] = stub
+    sys.modules["matplotlib"].pyplot = sys.modules["matplotlib.pyplot"]  # type: ignore[attr-defined]
 
 
 @contextlib.contextmanager

@@ -129,6 +129,7 @@ class TrackingLoop:
         self.paused = False
         self.state = ""
         self.last_frame: ParamFrame | None = None
+        self._next_stats = 0.0
 
     # -- helpers ------------------------------------------------------------------------------
     def _status(self, state: str, message: str) -> None:
@@ -196,24 +197,21 @@ class TrackingLoop:
     # -- main loop ----------------------------------------------------------------------------
     def run(self) -> int:
         start = time.monotonic()
-        next_stats = start + STATS_INTERVAL_S
+        self._next_stats = start + STATS_INTERVAL_S
         backoff = BACKOFF_START_S
         while not self.stop.is_set() and not self.events.broken:
-            self._poll_commands()
+            self._tick()
             if self.stop.is_set():
                 break
-            now = time.monotonic()
-            if now >= next_stats:
-                self._emit_stats()
-                next_stats = now + STATS_INTERVAL_S
-            if self.duration_s is not None and now - start >= self.duration_s:
+            if self.duration_s is not None and time.monotonic() - start >= self.duration_s:
                 break
             try:
                 captured = self.source.read(self.stop)
             except CameraError as e:
-                self._status("camera_error", f"{e}; retrying in {backoff:g} s")
+                self._status("camera_error", f"{e}; retrying")
+                log.info("%s; retrying in %g s", e, backoff)
                 self.source.close()
-                self._sleep_handling_commands(backoff)
+                self._sleep_ticking(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
                 continue
             if captured is None:
@@ -225,14 +223,22 @@ class TrackingLoop:
         self._emit_stats()
         return 0
 
-    def _sleep_handling_commands(self, seconds: float) -> None:
+    def _tick(self) -> None:
+        """Commands and the periodic stats event; runs between frames and while retrying."""
+        self._poll_commands()
+        now = time.monotonic()
+        if now >= self._next_stats:
+            self._emit_stats()
+            self._next_stats = now + STATS_INTERVAL_S
+
+    def _sleep_ticking(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
         while not self.stop.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
                 return
             self.stop.wait(min(left, 0.1))
-            self._poll_commands()
+            self._tick()
 
     def _one_frame(self, captured: Any) -> None:
         tracker = self.tracker
