@@ -30,6 +30,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--fps", type=float, default=60.0, help="target frame rate (default 60)")
     p.add_argument("--vsync", action="store_true", help="also sync to vblank (off: Xvfb)")
     p.add_argument("--seed", type=int, help="seed for idle life (reproducible blinks)")
+    p.add_argument(
+        "--no-breath",
+        action="store_true",
+        help="no breathing while tracked (still poses for screenshots and tests)",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
@@ -75,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         fps=args.fps,
         vsync=args.vsync,
         seed=args.seed,
+        breathe=not args.no_breath,
     )
     commands = Commands()
     apps: list[RenderApp] = []

@@ -63,6 +63,7 @@ class Options:
     fps: float = 60.0
     vsync: bool = False
     seed: int | None = None
+    breathe: bool = True
 
 
 class StartupError(Exception):
@@ -86,6 +87,7 @@ class RenderApp:
             seed=None if opts.seed is None else opts.seed + 1,
             renderer=opts.renderer,
         )
+        self.peer.motion.breathe = self.self_view.motion.breathe = opts.breathe
         self.show_self = opts.self_view and (opts.local_ring is not None or opts.demo)
         self._inset_bg = pyglet.shapes.BorderedRectangle(
             0,
@@ -363,6 +365,10 @@ class RenderApp:
     def _due_screenshots(self, sample: Any) -> list[dict[str, Any]]:
         due, wait = [], []
         for shot in self._screenshots:
+            if shot.get("_skip", 0) > 0:
+                shot["_skip"] -= 1
+                wait.append(shot)
+                continue
             min_seq = shot.get("min_seq")
             if min_seq is None or (
                 sample.shown_seq >= 0
@@ -373,10 +379,20 @@ class RenderApp:
             else:
                 wait.append(shot)
         self._screenshots = wait
+        for shot in due:
+            # A burst: {"count": N, "every": k} takes N screenshots k frames apart.
+            left = int(shot.get("count", 1)) - 1
+            if left > 0:
+                nxt = dict(shot, count=left, _skip=max(0, int(shot.get("every", 1)) - 1))
+                nxt["_index"] = shot.get("_index", 0) + 1
+                nxt.pop("min_seq", None)
+                self._screenshots.append(nxt)
         return due
 
     def _save(self, shot: dict[str, Any], pixels: Any, sample: Any, present_ns: int) -> None:
         path = Path(str(shot.get("path") or ""))
+        if "_index" in shot or int(shot.get("count", 1)) > 1:
+            path = path.with_name(f"{path.stem}-{shot.get('_index', 0):03d}{path.suffix}")
         if not str(path) or str(path) == ".":
             base = self.opts.screenshot_dir or Path(".")
             path = base / f"frame-{present_ns}.png"
@@ -387,6 +403,7 @@ class RenderApp:
             "present_ns": present_ns,
             "idle_weight": round(sample.idle_weight, 4),
             "tag": shot.get("tag"),
+            "index": shot.get("_index", 0),
         }
 
         def done(p: Path, error: str | None) -> None:

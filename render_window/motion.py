@@ -104,6 +104,8 @@ class Motion:
         self._last_t: float | None = None
         self._correction = neutral_vector()
         self._last_out: Vector | None = None
+        self._last_s: float | None = None
+        self._last_extrapolating = False
         self._last_tracked = neutral_vector()
         self.frames_received = 0
         self.late_frames = 0
@@ -127,6 +129,7 @@ class Motion:
             if capture <= prev.capture:
                 if capture < prev.capture - OFFSET_RESET_S:
                     self._frames.clear()  # the sender restarted its clock
+                    self._last_s, self._last_extrapolating = None, False
                 else:
                     return  # duplicate or reordered: the newer one already won
         if (
@@ -148,6 +151,12 @@ class Motion:
         self._frames.append(
             _Entry(capture, arrival, frame.seq, frame_to_vector(frame), frame.flags)
         )
+        if self._last_s is not None and self._last_extrapolating:
+            # The last drawn pose was a guess past the newest frame; this frame may contradict
+            # it. Keep the pose continuous: carry the error and let it decay (no jump).
+            fixed, _, _ = self._tracked_at(self._last_s)
+            self._correction = self._correction + self._last_tracked - fixed
+            self._last_extrapolating = False
         self._last_arrival = arrival
         self.frames_received += 1
 
@@ -156,6 +165,7 @@ class Motion:
         self._frames.clear()
         self._offset = None
         self._reported_seq = None
+        self._last_s = None
 
     # -- output --------------------------------------------------------------------------
     def _tracked_at(self, s: float) -> tuple[Vector, int, bool]:
@@ -206,11 +216,9 @@ class Motion:
                     out.newly_shown.append((e.seq, round(e.capture * 1e6)))
             if out.newly_shown:
                 self._reported_seq = out.newly_shown[-1][0]
-                if self._last_out is not None and self._idle_w < 0.5:
-                    # A new frame can contradict what extrapolation drew: keep the pose
-                    # continuous and blend the error away instead of jumping.
-                    self._correction = self._last_tracked + self._correction - tracked
             self._last_tracked = tracked
+            self._last_s = s
+            self._last_extrapolating = out.extrapolating
         self._correction *= math.exp(-dt / CORRECTION_TAU_S) if dt > 0 else 1.0
         # Critically damped spring toward idle (1) or tracking (0).
         target = 1.0 if self._wants_idle(now) else 0.0

@@ -59,7 +59,7 @@ z = 10
   [[layers.bindings]]
   param = "headYaw"
   target = "offset_x"
-  gain = -120.0
+  gain = 120.0
   [[layers.bindings]]
   param = "headPitch"
   target = "offset_y"
@@ -67,7 +67,7 @@ z = 10
   [[layers.bindings]]
   param = "headRoll"
   target = "rotate"
-  gain = -1.0
+  gain = 1.0
 
 [[layers]]
 id = "eye_r"

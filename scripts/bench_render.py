@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""Benchmark the render window: FPS, frame-time percentiles, CPU, capture->present latency.
+
+Starts its own Xvfb (GLX, Mesa llvmpipe), creates the remote and local rings, feeds synthetic
+30 Hz parameter frames into both from this process (like the peer and tracking processes), runs
+``python -m render_window`` at 1280x720 with the self-view inset, and reads its ``stats`` and
+``present`` events. Writes JSON with at least fps, frame_ms_p50, frame_ms_p99, cpu_pct.
+
+    python scripts/bench_render.py --seconds 10 --json bench-render.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from protocol.control import command_line  # noqa: E402
+from protocol.ring import ShmRing  # noqa: E402
+from render_window.demo import DEMO_HZ, demo_frame  # noqa: E402
+
+
+def start_xvfb(width: int, height: int) -> tuple[subprocess.Popen[bytes], str]:
+    for number in range(150, 250):
+        if not os.path.exists(f"/tmp/.X{number}-lock") and not os.path.exists(
+            f"/tmp/.X11-unix/X{number}"
+        ):
+            break
+    display = f":{number}"
+    proc = subprocess.Popen(
+        [
+            "Xvfb",
+            display,
+            "-screen",
+            "0",
+            f"{width}x{height}x24",
+            "+extension",
+            "GLX",
+            "-nolisten",
+            "tcp",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while not os.path.exists(f"/tmp/.X11-unix/X{number}"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"Xvfb {display} did not start")
+        time.sleep(0.05)
+    return proc, display
+
+
+def feed(rings: list[ShmRing], stop: threading.Event) -> None:
+    """Write demo frames at 30 Hz into every ring (capture time = now, as a tracker would)."""
+    writers = [r.writer() for r in rings]
+    t0 = time.monotonic()
+    seq = 0
+    while not stop.is_set():
+        seq += 1
+        due = t0 + seq / DEMO_HZ
+        time.sleep(max(0.0, due - time.monotonic()))
+        now_us = time.monotonic_ns() // 1000
+        payload = demo_frame(seq, now_us / 1e6 - t0, now_us).encode()
+        for w in writers:
+            w.write(payload)
+    for w in writers:
+        w.close()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=10.0, help="measured time (after warm-up)")
+    ap.add_argument("--warmup", type=float, default=2.0)
+    ap.add_argument("--json", type=Path, help="write the results here")
+    ap.add_argument("--avatar", default="aria")
+    ap.add_argument("--width", type=int, default=1280)
+    ap.add_argument("--height", type=int, default=720)
+    ap.add_argument("--no-self-view", action="store_true")
+    args = ap.parse_args()
+
+    xvfb, display = start_xvfb(args.width, args.height)
+    remote, local = ShmRing.create("remote"), ShmRing.create("local")
+    stop = threading.Event()
+    feeder = threading.Thread(target=feed, args=([remote, local], stop), daemon=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "render_window",
+        "--remote-ring",
+        remote.name,
+        "--local-ring",
+        local.name,
+        "--avatar",
+        args.avatar,
+        "--width",
+        str(args.width),
+        "--height",
+        str(args.height),
+    ]
+    if args.no_self_view:
+        cmd.append("--no-self-view")
+    win = subprocess.Popen(
+        cmd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=REPO,
+        env=dict(os.environ, DISPLAY=display),
+    )
+    events: queue.Queue[dict[str, Any]] = queue.Queue()
+
+    def read() -> None:
+        assert win.stdout is not None
+        for line in win.stdout:
+            try:
+                events.put(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+        events.put({"event": "_eof"})
+
+    threading.Thread(target=read, daemon=True).start()
+    result: dict[str, Any] = {}
+    try:
+        while True:
+            ev = events.get(timeout=60)
+            if ev["event"] == "_eof":
+                raise SystemExit("render window exited before it was ready")
+            if ev["event"] == "ready":
+                result["gl_renderer"] = ev.get("gl_renderer")
+                break
+        feeder.start()
+        proc = psutil.Process(win.pid)
+        time.sleep(args.warmup)
+        stats: list[dict[str, Any]] = []
+        latencies: list[float] = []
+        while not events.empty():
+            events.get_nowait()
+        proc.cpu_percent(None)
+        cpu0 = time.monotonic()
+        end = cpu0 + args.seconds
+        while time.monotonic() < end:
+            try:
+                ev = events.get(timeout=max(0.01, end - time.monotonic()))
+            except queue.Empty:
+                break
+            if ev["event"] == "stats":
+                stats.append(ev)
+            elif ev["event"] == "present":
+                latencies.append((ev["present_ns"] / 1e3 - ev["capture_us"]) / 1e3)
+        cpu = proc.cpu_percent(None)
+        frames = [s["frames"] for s in stats]
+        p50 = [s["frame_ms_p50"] for s in stats if "frame_ms_p50" in s]
+        p99 = [s["frame_ms_p99"] for s in stats if "frame_ms_p99" in s]
+        work = [s["work_ms_p50"] for s in stats if "work_ms_p50" in s]
+        span = stats[-1]["t"] - stats[0]["t"] if len(stats) > 1 else 0.0
+        result.update(
+            seconds=args.seconds,
+            width=args.width,
+            height=args.height,
+            avatar=args.avatar,
+            self_view=not args.no_self_view,
+            fps=round((frames[-1] - frames[0]) / span, 2) if span else 0.0,
+            frame_ms_p50=round(float(np.median(p50)), 3) if p50 else None,
+            # Each stats line's p99 covers the last ~2 s; the worst window is the honest figure.
+            frame_ms_p99=round(float(np.max(p99)), 3) if p99 else None,
+            work_ms_p50=round(float(np.median(work)), 3) if work else None,
+            cpu_pct=round(cpu, 1),
+            cpu_count=psutil.cpu_count(),
+            frames_received=stats[-1]["frames_received"] if stats else 0,
+            capture_to_present_ms_p50=round(float(np.median(latencies)), 2) if latencies else None,
+            capture_to_present_ms_p99=(
+                round(float(np.percentile(latencies, 99)), 2) if latencies else None
+            ),
+            playout_delay_ms=stats[-1].get("playout_delay_ms") if stats else None,
+        )
+    finally:
+        stop.set()
+        if win.poll() is None:
+            try:
+                assert win.stdin is not None
+                win.stdin.write(command_line("quit"))
+                win.stdin.flush()
+                win.wait(10)
+            except (OSError, subprocess.TimeoutExpired):
+                win.kill()
+        feeder.join(2) if feeder.is_alive() else None
+        remote.close()
+        local.close()
+        xvfb.terminate()
+        xvfb.wait(5)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""Renderer plug-ins (entry-point discovery, fallback), frame pacing, CLI failure modes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from importlib.metadata import entry_points
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+
+from render_window import renderer as rmod
+from render_window.atlas import build_atlas
+from render_window.layered import Layered2DRenderer
+from render_window.pacing import FramePacer, FrameStats
+from render_window.renderer import Renderer, RendererError, candidates, load_renderer
+
+from .harness import REPO
+
+
+def test_layered2d_is_registered_as_an_entry_point() -> None:
+    names = {ep.name: ep.value for ep in entry_points(group=rmod.ENTRY_POINT_GROUP)}
+    assert names.get("layered2d") == "render_window.layered:Layered2DRenderer"
+    assert rmod.discover()["layered2d"] is Layered2DRenderer
+
+
+class _Neural(Renderer):
+    """A stand-in for a future renderer that outranks 2D but cannot load this pack."""
+
+    name: ClassVar[str] = "neural"
+    priority: ClassVar[int] = 10
+    loaded: ClassVar[list[str]] = []
+
+    def load(self, pack: Any, variant: str | None = None) -> None:
+        raise RendererError("no GPU")
+
+    def set_viewport(self, x: int, y: int, width: int, height: int) -> None:
+        pass
+
+    def draw(self, params: Mapping[str, float], t: float) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _Unavailable(_Neural):
+    name: ClassVar[str] = "vrm"
+    priority: ClassVar[int] = 20
+
+    @classmethod
+    def available(cls) -> bool:
+        return False
+
+
+class _Fallback(_Neural):
+    """Stands in for layered2d so the fallback is checked without a GL context."""
+
+    name: ClassVar[str] = "layered2d"
+    priority: ClassVar[int] = 0
+
+    def load(self, pack: Any, variant: str | None = None) -> None:
+        self.pack = pack
+
+
+def test_higher_priority_renderer_first_then_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        rmod,
+        "discover",
+        lambda: {"layered2d": _Fallback, "neural": _Neural, "vrm": _Unavailable},
+    )
+    assert candidates() == [_Neural, _Fallback]  # vrm is not available here
+    r = load_renderer(object())
+    assert isinstance(r, _Fallback)  # neural raised RendererError: fell back
+    assert candidates("layered2d") == [_Fallback, _Neural]
+
+
+def test_atlas_packs_images_without_overlap() -> None:
+    from PIL import Image
+
+    imgs = {i: Image.new("RGBA", (40 + 13 * i, 30 + 7 * i), (i, 0, 0, 255)) for i in range(12)}
+    atlas = build_atlas(imgs)
+    w, h = atlas.size
+    boxes = []
+    for i, r in atlas.rects.items():
+        x0, y0, x1, y1 = round(r.u0 * w), round(r.v0 * h), round(r.u1 * w), round(r.v1 * h)
+        assert (x1 - x0, y1 - y0) == imgs[i].size
+        assert (atlas.pixels[y0:y1, x0:x1, 0] == i).all()
+        boxes.append((x0, y0, x1, y1))
+    for a in boxes:
+        for b in boxes:
+            if a is not b:
+                assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+
+
+def test_pacer_gives_even_60hz_frames() -> None:
+    pacer, stats = FramePacer(60.0), FrameStats()
+    for _ in range(45):
+        time.sleep(0.004)  # a frame's work
+        pacer.wait()
+        stats.presented(time.perf_counter(), 0.004)
+    snap = stats.snapshot()
+    assert 16.0 < snap["frame_ms_p50"] < 17.4
+    # No 60/30 alternation: nearly every interval is one period (loose for a busy CI box).
+    assert snap["frame_ms_p99"] < 30.0
+
+
+def test_pacer_reanchors_after_a_stall() -> None:
+    pacer = FramePacer(60.0)
+    time.sleep(0.1)  # a long hitch (e.g. loading an avatar)
+    pacer.wait()
+    t0 = time.perf_counter()
+    pacer.wait()
+    assert time.perf_counter() - t0 > 0.012  # paced again, not a burst of catch-up frames
+
+
+def _run_window(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "render_window", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_no_display_is_a_one_line_error() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    proc = _run_window(["--demo"], env)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "no display: set DISPLAY or run under Xvfb" in proc.stderr
+    ev = json.loads(proc.stdout.splitlines()[-1])
+    assert ev["event"] == "error" and ev["fatal"] is True
+
+
+@pytest.mark.slow
+def test_missing_ring_and_bad_avatar_are_clear_errors(xvfb_display: str) -> None:
+    env = dict(os.environ, DISPLAY=xvfb_display)
+    proc = _run_window(["--remote-ring", "avatarchat-remote-doesnotexist"], env)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "avatarchat-remote-doesnotexist" in proc.stderr
+    # A bad avatar falls back to a built-in with a non-fatal error; stdin EOF then quits.
+    proc = _run_window(["--demo", "--avatar", "/nonexistent/pack"], env)
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert proc.returncode == 0, proc.stderr
+    names = [e["event"] for e in events]
+    assert "ready" in names and names[-1] == "bye"
+    errors = [e for e in events if e["event"] == "error"]
+    assert errors and not errors[0]["fatal"] and "/nonexistent/pack" in errors[0]["message"]
+    assert np.isfinite([e["fps"] for e in events if e["event"] == "stats"] or [0]).all()
