@@ -66,7 +66,8 @@ def local_matrix(layer: Layer, st: LayerState) -> Matrix:
     scale = np.diag([st.scale[0], st.scale[1], 1.0])
     rot = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]], dtype=float)
     back = np.array([[1, 0, px + st.offset[0]], [0, 1, py + st.offset[1]], [0, 0, 1]], dtype=float)
-    return back @ rot @ scale @ to_pivot
+    out: Matrix = back @ rot @ scale @ to_pivot
+    return out
 
 
 def world_matrices(

@@ -301,7 +301,7 @@ class _Checker:
             cur = layer.parent
             while cur is not None and cur in by_id:
                 if cur in chain:
-                    cycle = [*chain[chain.index(cur):], cur]
+                    cycle = [*chain[chain.index(cur) :], cur]
                     if not reported & set(cycle):
                         self.bad(f"{MANIFEST}: parent cycle: {' -> '.join(cycle)}")
                         reported.update(cycle)

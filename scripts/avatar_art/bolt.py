@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from PIL import Image
+
 from scripts.avatar_art import rig
 from scripts.avatar_art.kit import (
     AvatarSpec,
@@ -33,7 +35,7 @@ def rrect(x0: float, y0: float, x1: float, y1: float, r: float) -> list[Pt]:
     )
 
 
-def metal(p: Pen, c: Palette, y0: float, y1: float) -> object:
+def metal(p: Pen, c: Palette, y0: float, y1: float) -> Image.Image:
     return p.linear(shade(c["paint"], 0.35), shade(c["paint"], -0.35), y0, y1)
 
 

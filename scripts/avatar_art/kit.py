@@ -287,7 +287,9 @@ def build(spec: AvatarSpec, out: Path) -> dict[str, Any]:
     (out / "layers").mkdir(parents=True, exist_ok=True)
     default = spec.variants[0].id
     layers_toml: list[dict[str, Any]] = []
-    variants_toml = [{"id": v.id, "name": v.name, "textures": {}} for v in spec.variants]
+    variants_toml: list[dict[str, Any]] = [
+        {"id": v.id, "name": v.name, "textures": {}} for v in spec.variants
+    ]
     for ls in spec.layers:
         x0, y0, x1, y1 = boxes[ls.group or ls.id]
         x0, y0 = max(0, x0 - 2), max(0, y0 - 2)

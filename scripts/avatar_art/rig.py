@@ -11,6 +11,8 @@ from typing import Any
 
 from scripts.avatar_art.kit import b
 
+__all__ = ["b"]
+
 #: Head rotation clamp (radians, ~46 degrees): beyond it the 2D layers would come apart.
 HEAD_LIMIT = 0.8
 Binds = list[dict[str, Any]]
