@@ -24,9 +24,7 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import trio
-
-    from relay.__main__ import raise_fd_limit, run
+    from relay.__main__ import run_relay
     from relay.config import config_from_args
 
     try:
@@ -34,10 +32,4 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as e:
         log.error("%s", e)
         return 2
-    logging.getLogger("trio-websocket").setLevel(logging.WARNING)
-    raise_fd_limit()
-    try:
-        return trio.run(run, config)
-    except OSError as e:
-        log.error("cannot listen on %s:%d: %s", config.host, config.port, e.strerror or e)
-        return 1
+    return run_relay(config)

@@ -50,23 +50,42 @@ async def run(config: RelayConfig) -> int:
     return 0
 
 
+def _find_oserror(exc: BaseException) -> OSError | None:
+    """The OSError inside ``exc`` (trio wraps task errors in exception groups)."""
+    if isinstance(exc, OSError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _find_oserror(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def run_relay(config: RelayConfig) -> int:
+    """Run until SIGTERM/SIGINT; 0 after a graceful stop, 1 if the port cannot be bound."""
+    # trio-websocket logs every frame at DEBUG; keep it quiet (and payload-free) regardless.
+    logging.getLogger("trio-websocket").setLevel(logging.WARNING)
+    log.info("open-files limit %d", raise_fd_limit())
+    try:
+        return trio.run(run, config)
+    except KeyboardInterrupt:
+        return 0
+    except Exception as e:
+        error = _find_oserror(e)
+        if error is None:
+            raise
+        log.error("cannot listen on %s:%d: %s", config.host, config.port, error.strerror or error)
+        return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_config(argv)
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # trio-websocket logs every frame at DEBUG; keep it quiet (and payload-free) regardless.
-    logging.getLogger("trio-websocket").setLevel(logging.WARNING)
-    limit = raise_fd_limit()
-    log.info("open-files limit %d", limit)
-    try:
-        return trio.run(run, config)
-    except OSError as e:
-        log.error("cannot listen on %s:%d: %s", config.host, config.port, e.strerror or e)
-        return 1
-    except KeyboardInterrupt:
-        return 0
+    return run_relay(config)
 
 
 if __name__ == "__main__":

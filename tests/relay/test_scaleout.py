@@ -196,3 +196,16 @@ def test_help_explains_flags_and_env() -> None:
     for flag in ("--turn-secret", "--turn-uri", "--turn-ttl", "--max-conns-per-ip",
                  "--idle-timeout", "--tls-cert", "--allowed-origin", "AVATARCHAT_RELAY_PORT"):
         assert flag in out
+
+
+def test_busy_port_is_one_clear_line_not_a_traceback() -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "relay", "--port", str(port)], cwd=REPO,
+                                capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert "cannot listen" in result.stderr and "Traceback" not in result.stderr
