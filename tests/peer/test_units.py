@@ -1,0 +1,88 @@
+"""Small pure parts of the networking process: clock filter, stats, SDP/SAS checks, URLs."""
+
+from __future__ import annotations
+
+import pytest
+
+from peer.clock import ClockSync
+from peer.connection import candidate_types, check_sdp, sdp_fingerprint, short_auth_string
+from peer.errors import NegotiationError, SignalingError
+from peer.frames import TokenBucket
+from peer.signaling import room_url
+from peer.stats import CallStats, percentile
+
+SDP_DC = """v=0
+o=- 1 1 IN IP4 0.0.0.0
+s=-
+t=0 0
+m=application 9 UDP/DTLS/SCTP webrtc-datachannel
+a=candidate:1 1 udp 2130706431 10.0.0.1 5000 typ host
+a=candidate:2 1 udp 16777215 10.0.0.9 6000 typ relay raddr 0.0.0.0 rport 0
+a=fingerprint:sha-256 AB:CD:EF
+a=fingerprint:sha-384 11:22
+"""
+
+
+def test_clock_min_rtt_filter_ignores_queued_samples() -> None:
+    clock = ClockSync()
+    # Peer clock is 5000 us ahead; symmetric 1 ms path -> exact.
+    clock.add(t1_us=0, t2_us=5500, t3_us=5600, t4_us=1100)
+    assert clock.offset_us == 5000 and clock.rtt_us == 1000
+    # A pong that sat 40 ms in a queue on the way back: big rtt, biased offset -> not used.
+    clock.add(t1_us=2000, t2_us=7500, t3_us=7600, t4_us=43_100)
+    assert clock.offset_us == 5000
+    assert clock.to_local_us(1_005_000) == 1_000_000
+    # Impossible (negative rtt) samples are refused.
+    assert clock.add(t1_us=10, t2_us=0, t3_us=100, t4_us=20) is None
+
+
+def test_stats_count_gaps_stale_frames_and_wrap() -> None:
+    stats = CallStats()
+    assert stats.on_received(100, 1)
+    assert stats.on_received(100, 2)
+    assert stats.on_received(100, 6)  # 3, 4, 5 missing
+    assert not stats.on_received(100, 4)  # late: stale, dropped
+    assert stats.seq_gaps == 3 and stats.stale_frames == 1
+    snap = stats.snapshot(1.0)
+    assert snap["recv_hz"] == 3.0 and snap["loss"] == pytest.approx(0.5)
+    stats.reset_sequence()
+    assert stats.on_received(100, 2**32 - 1)
+    assert stats.on_received(100, 0)  # wraps without a gap
+    assert stats.seq_gaps == 3
+
+
+def test_percentile_nearest_rank() -> None:
+    assert percentile([], 50) is None
+    assert percentile([float(v) for v in range(1, 101)], 99) == 99.0
+    assert percentile([3.0, 1.0, 2.0], 50) == 2.0
+
+
+def test_sdp_check_allows_only_one_application_section() -> None:
+    check_sdp(SDP_DC)
+    with pytest.raises(NegotiationError, match="audio"):
+        check_sdp(SDP_DC + "m=audio 9 UDP/TLS/RTP/SAVPF 111\n")
+    with pytest.raises(NegotiationError):
+        check_sdp("v=0\n")
+    assert candidate_types(SDP_DC) == {"host", "relay"}
+    assert sdp_fingerprint(SDP_DC) == "AB:CD:EF"
+
+
+def test_sas_is_symmetric_and_depends_on_both_fingerprints() -> None:
+    a, b, c = "AA:01", "BB:02", "CC:03"
+    assert short_auth_string(a, b) == short_auth_string(b, a)
+    assert short_auth_string(a, b) != short_auth_string(a, c)
+    assert len(short_auth_string(a, b).replace(" ", "")) == 6
+
+
+def test_room_url_forms() -> None:
+    room = "r" * 22
+    assert room_url("ws://h:1", room) == f"ws://h:1/ws?room={room}"
+    assert room_url("ws://h:1/", room) == f"ws://h:1/ws?room={room}"
+    assert room_url("https://h/relay", room) == f"wss://h/relay?room={room}"
+    with pytest.raises(SignalingError):
+        room_url("ftp://h", room)
+
+
+def test_token_bucket_caps_a_burst() -> None:
+    bucket = TokenBucket(rate=10.0, burst=5.0)
+    assert sum(bucket.take() for _ in range(50)) in (5, 6)
