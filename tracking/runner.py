@@ -25,6 +25,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from protocol.control import event_line, parse_line
@@ -115,6 +116,7 @@ class TrackingLoop:
         duration_s: float | None = None,
         stats: FrameStats | None = None,
         stop: threading.Event | None = None,
+        on_frame: Callable[[ParamFrame], None] | None = None,
     ) -> None:
         self.source = source
         self.tracker = tracker
@@ -126,6 +128,8 @@ class TrackingLoop:
         self.duration_s = duration_s
         self.stats = stats or FrameStats()
         self.stop = stop or threading.Event()
+        #: Called with each emitted frame (benchmarks read ``tracker.last_raw`` alongside).
+        self.on_frame = on_frame
         self.paused = False
         self.state = ""
         self.last_frame: ParamFrame | None = None
@@ -264,6 +268,8 @@ class TrackingLoop:
                 self.stop.set()
         self.stats.record(times, frame.face_present)
         self.last_frame = frame
+        if self.on_frame is not None:
+            self.on_frame(frame)
         self._report_calibration()
         if not self.paused and not tracker.calibrating:
             if frame.face_present:

@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""Benchmark the tracking process's hot path on real clips.
+
+For each clip: one unpaced pass (as fast as it goes, one process: decode + inference + params +
+CBOR encode + ring write, exactly the child's loop) for FPS and per-stage times, then a pass
+paced at 30 FPS for the CPU it costs (percent of one core, all threads of this process). The
+smoothing lag is reported twice: the half-rise delay of each group's filter on a step, and the
+delay that best aligns emitted with raw MediaPipe values on the clip itself.
+
+    scripts/bench_tracking.py --source sample --json out.json
+    scripts/bench_tracking.py --source all-shared --json out.json --cpu-seconds 5
+
+JSON: top level holds the figures over all clips (frames pooled) with the keys ``frames``,
+``faces_detected``, ``fps_unpaced``, ``frame_ms_p50``, ``frame_ms_p95``, ``cpu_pct_at_30fps``,
+``capture_ms_p50``, ``inference_ms_p50``, ``params_ms_p50``, ``encode_ms_p50``,
+``ring_ms_p50``; ``clips`` holds the same keys per clip; ``smoothing_lag_ms`` the lag figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from protocol.ring import ShmRing  # noqa: E402
+from tracking.model import quiet_native_logs  # noqa: E402
+from tracking.pipeline import Tracker  # noqa: E402
+from tracking.runner import TrackingLoop  # noqa: E402
+from tracking.smoothing import BLENDSHAPE_GROUPS, SmoothingConfig, lag_report  # noqa: E402
+from tracking.sources import SAMPLE_CLIP, ClipSource  # noqa: E402
+from tracking.stats import STAGES, CpuMeter, FrameStats, percentile  # noqa: E402
+
+SHARED_FACES = Path(os.environ.get("AVATARCHAT_SHARED", REPO.parent / "shared")) / "testdata/faces"
+#: The paced pass skips its first second: model warm-up and the first detection are not steady.
+WARMUP_S = 1.0
+
+
+def clip_paths(specs: list[str]) -> list[Path]:
+    paths: list[Path] = []
+    for spec in specs:
+        if spec == "sample":
+            paths.append(SAMPLE_CLIP)
+        elif spec == "all-shared":
+            found = sorted(SHARED_FACES.glob("*.mp4"), key=lambda p: int("0" + p.stem[1:]))
+            if not found:
+                raise SystemExit(f"no clips in {SHARED_FACES}")
+            paths.extend(found)
+        else:
+            paths.append(Path(spec))
+    return paths
+
+
+def fitted_lag_ms(raw: np.ndarray, out: np.ndarray, fps: float) -> float:
+    """The delay d (ms, 0..150) that minimises |out(t) - raw(t - d)|^2, raw linearly
+    interpolated: how late the emitted values are relative to MediaPipe's, on real motion."""
+    t = np.arange(len(raw))
+    best, best_err = 0.0, np.inf
+    for d_ms in np.arange(0.0, 150.0, 1.0):
+        shifted = np.interp(t - d_ms * fps / 1000.0, t, raw)
+        err = float(np.mean((out[10:] - shifted[10:]) ** 2))
+        if err < best_err:
+            best, best_err = float(d_ms), err
+    return best
+
+
+def unpaced_pass(path: Path, ring: ShmRing, max_frames: int | None) -> dict[str, Any]:
+    source = ClipSource(path, loop=False, paced=False)
+    source.open()
+    raw_w, out_w, raw_r, out_r = [], [], [], []
+    stats = FrameStats(keep_all=True)
+    writer = ring.writer()
+    with Tracker() as tracker:
+
+        def collect(frame: Any) -> None:
+            if tracker.last_raw is not None and frame.face_present:
+                raw_w.append(tracker.last_raw.weights)
+                out_w.append(frame.weights())
+                raw_r.append(tracker.last_raw.rotation)
+                out_r.append(frame.head_rotation)
+
+        loop = TrackingLoop(
+            source, tracker, ring=writer, stats=stats, max_frames=max_frames, on_frame=collect
+        )
+        t0 = time.perf_counter()
+        loop.run()
+        wall = time.perf_counter() - t0
+    writer.close()
+    source.close()
+    result: dict[str, Any] = {
+        "clip": path.name,
+        "frames": stats.frames,
+        "faces_detected": stats.faces,
+        "fps_unpaced": round(stats.frames / wall, 1),
+        "frame_ms_p50": round(percentile(stats.all["total"], 50), 3),
+        "frame_ms_p95": round(percentile(stats.all["total"], 95), 3),
+    }
+    for stage in STAGES:
+        result[f"{stage}_ms_p50"] = round(percentile(stats.all[stage], 50), 3)
+    lag: dict[str, float] = {}
+    if len(raw_w) > 30:
+        rw, ow = np.array(raw_w), np.array(out_w)
+        for group, idx in BLENDSHAPE_GROUPS.items():
+            # The group's most active channel carries the clearest motion to align.
+            ch = idx[int(np.argmax(rw[:, idx].std(axis=0)))]
+            lag[group] = fitted_lag_ms(rw[:, ch], ow[:, ch], source.fps)
+        rr, orr = np.array(raw_r), np.array(out_r)
+        ch = int(np.argmax(rr.std(axis=0)))
+        lag["head_rotation"] = fitted_lag_ms(rr[:, ch], orr[:, ch], source.fps)
+    result["_stats_all"] = stats.all
+    result["_lag"] = lag
+    return result
+
+
+def paced_cpu(path: Path, ring: ShmRing, seconds: float) -> float:
+    """Percent of one core while tracking ``path`` paced at 30 FPS for ``seconds``."""
+    source = ClipSource(path, loop=True, paced=True, fps=30.0)
+    source.open()
+    writer = ring.writer()
+    stop = threading.Event()
+    with Tracker() as tracker:
+        TrackingLoop(source, tracker, ring=writer, duration_s=WARMUP_S, stop=stop).run()
+        meter = CpuMeter()
+        TrackingLoop(source, tracker, ring=writer, duration_s=seconds, stop=stop).run()
+        cpu = meter.sample()
+    writer.close()
+    source.close()
+    return round(cpu, 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        help="a clip path, 'sample' or 'all-shared' (repeatable; default sample)",
+    )
+    parser.add_argument("--json", metavar="OUT", help="write the figures as JSON here")
+    parser.add_argument(
+        "--cpu-seconds",
+        type=float,
+        default=5.0,
+        help="length of the paced 30 FPS pass per clip (0 skips it)",
+    )
+    parser.add_argument("--max-frames", type=int, help="cap the unpaced pass per clip")
+    args = parser.parse_args(argv)
+    quiet_native_logs()
+    paths = clip_paths(args.source or ["sample"])
+
+    clips: list[dict[str, Any]] = []
+    with ShmRing.create("bench") as ring:
+        for path in paths:
+            result = unpaced_pass(path, ring, args.max_frames)
+            result["cpu_pct_at_30fps"] = (
+                paced_cpu(path, ring, args.cpu_seconds) if args.cpu_seconds > 0 else None
+            )
+            clips.append(result)
+
+    pooled: dict[str, list[float]] = {k: [] for k in clips[0]["_stats_all"]}
+    for c in clips:
+        for k, v in c.pop("_stats_all").items():
+            pooled[k].extend(v)
+    cpus = [c["cpu_pct_at_30fps"] for c in clips if c["cpu_pct_at_30fps"] is not None]
+    frames = sum(c["frames"] for c in clips)
+    summary: dict[str, Any] = {
+        "frames": frames,
+        "faces_detected": sum(c["faces_detected"] for c in clips),
+        "fps_unpaced": round(frames / sum(c["frames"] / c["fps_unpaced"] for c in clips), 1),
+        "frame_ms_p50": round(percentile(pooled["total"], 50), 3),
+        "frame_ms_p95": round(percentile(pooled["total"], 95), 3),
+        "cpu_pct_at_30fps": round(float(np.mean(cpus)), 1) if cpus else None,
+    }
+    for stage in STAGES:
+        summary[f"{stage}_ms_p50"] = round(percentile(pooled[stage], 50), 3)
+    fitted: dict[str, list[float]] = {}
+    for c in clips:
+        for group, ms in c.pop("_lag").items():
+            fitted.setdefault(group, []).append(ms)
+    summary["smoothing_lag_ms"] = {
+        "step_30fps": lag_report(SmoothingConfig(), 30.0),
+        "fitted_on_clips_median": {g: float(np.median(v)) for g, v in fitted.items()},
+    }
+    summary["clips"] = {c["clip"]: c for c in clips}
+    summary["cpu_count"] = os.cpu_count()
+
+    cols = [
+        "frames",
+        "faces_detected",
+        "fps_unpaced",
+        "frame_ms_p50",
+        "frame_ms_p95",
+        "cpu_pct_at_30fps",
+        *[f"{s}_ms_p50" for s in STAGES],
+    ]
+    short = ["frames", "faces", "fps", "p50ms", "p95ms", "cpu%30", *[s[:5] for s in STAGES]]
+    print(f"{'clip':<10}" + "".join(f"{h:>9}" for h in short))
+    for row in [*clips, {"clip": "ALL", **summary}]:
+        print(f"{row['clip']:<10}" + "".join(f"{_fmt(row[c]):>9}" for c in cols))
+    print("smoothing lag (ms):", json.dumps(summary["smoothing_lag_ms"]))
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
