@@ -1,0 +1,420 @@
+#!/usr/bin/env python3
+"""Soak: N full calls between two headless clients in network namespaces, measured per frame.
+
+Why: "5-minute calls succeed 99% of the time, under 120 ms" has to hold on a bad network too.
+Each call gets fresh namespaces from the network lab (``tests/netlab``): a clean direct link,
+a routed path with loss (iptables) and delay/jitter (TUN shim), or a TURN-only split where the
+two clients cannot reach each other and must go through coturn. The relay runs in the lab
+(with ``--turn-secret`` in TURN-only mode, so the clients use the relay's REST credentials).
+
+Each client is a :class:`peer.supervisor.CallSession` -- the exact machinery of
+``avatarchat call`` (tracking + ``python -m peer`` [+ render window]) -- with its children
+wrapped in ``ip netns exec``, clips from ``../shared/testdata/faces`` as cameras. Running the
+sessions in this process lets the soak read what the CLI only prints:
+
+- every frame the receiving peer writes to its remote ring (the ring is in ``/dev/shm``, shared
+  by all namespaces): end-to-end latency = ring write time - sender's capture time, exact,
+  since all namespaces share one CLOCK_MONOTONIC; and the longest gap without frames;
+- the peers' ``stats`` events (frames sent, reconnects, candidate pair) and supervisor events
+  (restarts) for recoveries;
+- CPU and RSS of every process (psutil) every few seconds.
+
+Success of a call: both peers connected within 5 s of both being up, and no gap of more than
+2 s without frames in either direction after the first frame. Delivered ratio = frames written
+to the receiver's ring / frames the sender's peer sent (trackers are stopped first so the
+counts are final).
+
+    python scripts/soak.py --calls 2 --minutes 0.5 --loss 5 --delay 40 --jitter 10 \\
+        --json docs/bench/soak-impaired.json
+
+Needs root (namespaces). Writes JSON (``--json``), and a Markdown summary plus PNG plots next
+to it (see ``scripts/soak_report.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import mmap
+import os
+import shlex
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import psutil  # noqa: E402
+
+from peer.supervisor import CallConfig, CallSession  # noqa: E402
+from protocol.errors import DecodeError  # noqa: E402
+from protocol.frame import ParamFrame  # noqa: E402
+from protocol.ring import HEADER_BYTES, SHM_DIR, SLOT_HEADER_BYTES  # noqa: E402
+from protocol.signaling import new_room_code  # noqa: E402
+from tests import netlab  # noqa: E402
+
+sys.path.insert(0, str(REPO / "scripts"))
+import soak_report  # noqa: E402
+
+log = logging.getLogger("soak")
+
+FACES = Path(os.environ.get("AVATARCHAT_SHARED", REPO.parent / "shared")) / "testdata" / "faces"
+SAMPLE_CLIP = REPO / "tracking" / "samples" / "d10.mp4"
+RELAY_PORT = 8765
+#: The issue's success criteria.
+CONNECT_LIMIT_S = 5.0
+MAX_GAP_S = 2.0
+#: A call not connected after this long is given up (it has failed long before).
+CONNECT_GIVE_UP_S = 45.0
+#: Ring poll period: 32 slots at 30 Hz last ~1 s, so 50 ms never loses a frame; it also bounds
+#: the error of the gap measurement (gaps come from the ring's own write times, not the poll).
+RING_POLL_S = 0.05
+#: psutil sampling period (CPU is the delta of CPU time over this period).
+PROC_SAMPLE_S = 2.0
+#: After the trackers stop, in-flight frames (delay <= a few hundred ms) and one more stats
+#: event (1 s) must arrive before the counts are final.
+DRAIN_S = 2.5
+_SLOT_META = struct.Struct("<HHIQ")  # protocol/ring.py's documented slot layout
+_U64 = struct.Struct("<Q")
+
+
+class RingTap:
+    """Reads every new slot of a ring (read-only mmap; the documented layout in protocol/ring).
+
+    ``RingReader`` returns only the newest record; the soak needs each frame's latency."""
+
+    def __init__(self, name: str) -> None:
+        with open(os.path.join(SHM_DIR, name), "rb") as f:
+            self.mm = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+        self.slots, self.slot_size = struct.unpack_from("<II", self.mm, 8)
+        self.next_number = 0
+        self.missed = 0
+
+    @property
+    def write_count(self) -> int:
+        return int(_U64.unpack_from(self.mm, 16)[0])
+
+    def poll(self) -> list[tuple[int, bytes]]:
+        """(written_ns, payload) of each slot completed since the last poll."""
+        count = self.write_count
+        out = []
+        if count - self.next_number > self.slots:
+            self.missed += count - self.slots - self.next_number
+            self.next_number = count - self.slots
+        for n in range(self.next_number, count):
+            at = HEADER_BYTES + (n % self.slots) * self.slot_size
+            seq1 = _U64.unpack_from(self.mm, at)[0]
+            size, _res, crc, written_ns = _SLOT_META.unpack_from(self.mm, at + 8)
+            payload = bytes(self.mm[at + SLOT_HEADER_BYTES : at + SLOT_HEADER_BYTES + size])
+            if seq1 != 2 * n + 2 or _U64.unpack_from(self.mm, at)[0] != seq1:
+                self.missed += 1
+            elif zlib.crc32(payload) == crc:
+                out.append((int(written_ns), payload))
+        self.next_number = count
+        return out
+
+    def close(self) -> None:
+        self.mm.close()
+
+
+@dataclass
+class Side:
+    """One client of a call and what was measured at its receiving end."""
+
+    name: str  # "a" or "b"
+    session: CallSession = field(init=False)
+    tap: RingTap | None = None
+    ring_writes: int = 0  # frames the receiving peer wrote to its remote ring (final count)
+    peer_ready_at: float | None = None
+    connected_at: float | None = None
+    stats: list[dict[str, Any]] = field(default_factory=list)  # peer stats events (+ "rx_t")
+    frames: list[tuple[float, float, int]] = field(default_factory=list)  # (t, e2e_ms, seq)
+    bad_payloads: int = 0
+    errors: list[str] = field(default_factory=list)
+    restarts: dict[str, int] = field(default_factory=dict)
+
+    def on_event(self, ev: dict[str, Any]) -> None:
+        now = time.monotonic()
+        child, kind = ev.get("child"), ev.get("event")
+        if child == "peer" and kind == "ready" and self.peer_ready_at is None:
+            self.peer_ready_at = now
+        elif child == "peer" and kind == "status" and ev.get("state") == "connected":
+            self.connected_at = self.connected_at or now
+        elif child == "peer" and kind == "stats":
+            self.stats.append({**ev, "rx_t": now})
+        elif kind == "started" and child and ev.get("restarts"):
+            self.restarts[child] = int(ev["restarts"])
+        elif kind == "error":
+            self.errors.append(f"{child}: {ev.get('message')}"[:300])
+
+    def poll_ring(self) -> None:
+        if self.tap is None:
+            return
+        for written_ns, payload in self.tap.poll():
+            try:
+                frame = ParamFrame.decode(payload)
+            except DecodeError:
+                self.bad_payloads += 1
+                continue
+            e2e_ms = (written_ns / 1000 - frame.timestamp_us) / 1000
+            self.frames.append((written_ns / 1e9, e2e_ms, frame.seq))
+
+
+class ProcSampler:
+    """CPU (% of one core) and RSS (MB) of named processes, sampled every PROC_SAMPLE_S."""
+
+    def __init__(self) -> None:
+        self.samples: list[dict[str, Any]] = []  # {"t", "proc": {name: {"cpu", "rss_mb"}}}
+        self._last: dict[str, tuple[int, float, float]] = {}  # name -> (pid, t, cpu_s)
+
+    def sample(self, pids: dict[str, int | None]) -> None:
+        now = time.monotonic()
+        row: dict[str, dict[str, float]] = {}
+        for name, pid in pids.items():
+            if not pid:
+                continue
+            try:
+                p = psutil.Process(pid)
+                times, rss = p.cpu_times(), p.memory_info().rss
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            cpu_s = times.user + times.system
+            last = self._last.get(name)
+            self._last[name] = (pid, now, cpu_s)
+            if last is None or last[0] != pid:  # first sample or restarted: no delta yet
+                continue
+            row[name] = {
+                "cpu": round(100 * (cpu_s - last[2]) / max(now - last[1], 1e-6), 1),
+                "rss_mb": round(rss / 2**20, 2),
+            }
+        if row:
+            self.samples.append({"t": now, "proc": row})
+
+
+def clips() -> list[Path]:
+    """Face clips used as cameras: the project's set, or the vendored sample without it."""
+    found = sorted(FACES.glob("*.mp4")) if FACES.is_dir() else []
+    return found or [SAMPLE_CLIP]
+
+
+@contextlib.contextmanager
+def make_lab(args: argparse.Namespace) -> Any:
+    loss = args.loss / 100
+    if args.turn_only:
+        if args.delay or args.jitter:
+            raise SystemExit("--delay/--jitter need the routed path; not with --turn-only")
+        with netlab.turn_split() as lab:
+            if loss > 0:
+                lab.set_loss(loss)
+            yield lab
+    elif loss > 0 or args.delay > 0 or args.jitter > 0:
+        with netlab.routed(loss=loss, delay_ms=args.delay, jitter_ms=args.jitter) as lab:
+            yield lab
+    else:
+        with netlab.direct() as lab:
+            yield lab
+
+
+def start_relay(lab: netlab.Lab, log_path: Path, turn: netlab.Coturn | None) -> Any:
+    argv = [sys.executable, "-m", "relay", "--host", lab.service_addr, "--port", str(RELAY_PORT)]
+    env = dict(os.environ)
+    if turn is not None:
+        argv += ["--turn-uri", turn.url]
+        env["AVATARCHAT_RELAY_TURN_SECRET"] = turn.secret  # not on the command line
+    logf = open(log_path, "wb")  # noqa: SIM115 - closed with the process by the caller
+    proc = lab.popen(lab.service_role, argv, stdout=logf, stderr=subprocess.STDOUT, env=env)
+    want = f"{lab.service_addr}:{RELAY_PORT}"
+    deadline = time.monotonic() + 20
+    while want not in lab.run(lab.service_role, ["ss", "-Hltn"], check=False):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"relay did not listen on {want}: {log_path.read_text()[-500:]}")
+        time.sleep(0.05)
+    return proc, logf
+
+
+async def run_call(index: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """One call from fresh namespaces to teardown; returns its measurements."""
+    calldir = workdir / f"call{index:02d}"
+    calldir.mkdir(parents=True, exist_ok=True)
+    all_clips = clips()
+    with contextlib.ExitStack() as stack:
+        lab = stack.enter_context(make_lab(args))
+        turn = stack.enter_context(netlab.Coturn(lab)) if args.turn_only else None
+        relay, relay_log = start_relay(lab, calldir / "relay.log", turn)
+        stack.callback(relay_log.close)
+        url = f"ws://{lab.service_addr}:{RELAY_PORT}"
+        room = new_room_code()
+        env = dict(os.environ)
+        if args.display:
+            env["DISPLAY"] = args.display
+        sides: list[Side] = []
+        for i, name in enumerate(("a", "b")):
+            clip = all_clips[(2 * index + i) % len(all_clips)]
+            cfg = CallConfig(
+                relay=url, room=room, source=str(clip), name=f"soak-{name}",
+                window=args.windows, turn_only=args.turn_only, env=env,
+                log_dir=str(calldir / name), wrap=lab.argv(name, []),
+            )  # fmt: skip
+            os.makedirs(cfg.log_dir or "", exist_ok=True)
+            side = Side(name)
+            side.session = CallSession(cfg, side.on_event)
+            sides.append(side)
+        result = await _drive(index, args, lab, sides, relay, turn)
+        result["clips"] = [Path(s.session.config.source).name for s in sides]
+        return result
+
+
+async def _drive(
+    index: int, args: argparse.Namespace, lab: netlab.Lab, sides: list[Side],
+    relay: subprocess.Popen[bytes], turn: netlab.Coturn | None,
+) -> dict[str, Any]:  # fmt: skip
+    sampler = ProcSampler()
+    t_start = time.monotonic()
+    t0 = t_end = t_start
+    connected = False
+
+    async def poll_rings() -> None:
+        # Its own task so nothing else (a slow child stop) can let a ring lap the tap.
+        while True:
+            for side in sides:
+                side.poll_ring()
+            await asyncio.sleep(RING_POLL_S)
+
+    poller: asyncio.Task[None] | None = None
+    try:
+        for side in sides:
+            await side.session.start()
+            assert side.session.remote is not None
+            side.tap = RingTap(side.session.remote.name)
+        poller = asyncio.create_task(poll_rings())
+        deadline = t_start + CONNECT_GIVE_UP_S
+        while time.monotonic() < deadline and not all(s.connected_at for s in sides):
+            await asyncio.sleep(RING_POLL_S)
+        connected = all(s.connected_at for s in sides)
+        t0 = max((s.connected_at or 0) for s in sides) if connected else time.monotonic()
+        end = t0 + args.minutes * 60 if connected else t0
+        while time.monotonic() < end:
+            sampler.sample(_pids(sides, lab, relay, turn))
+            await asyncio.sleep(min(PROC_SAMPLE_S, max(0.0, end - time.monotonic())))
+        # Stop the senders, let in-flight frames and one more stats event arrive: final counts.
+        t_end = time.monotonic()
+        await asyncio.gather(*(s.session.tracking.stop() for s in sides if s.session.tracking))
+        await asyncio.sleep(DRAIN_S)
+    finally:
+        if poller is not None:
+            poller.cancel()
+        for side in sides:
+            if side.tap is not None:
+                side.poll_ring()
+                side.ring_writes = side.tap.write_count
+        await asyncio.gather(*(s.session.close() for s in sides), return_exceptions=True)
+        for side in sides:
+            if side.tap is not None:
+                side.tap.close()
+    return soak_report.call_result(
+        index, sides, sampler.samples, t0=t0, t_end=t_end, connected=connected, kind=lab.kind,
+        connect_limit_s=CONNECT_LIMIT_S, max_gap_s=MAX_GAP_S,
+    )  # fmt: skip
+
+
+def _pids(
+    sides: list[Side], lab: netlab.Lab, relay: subprocess.Popen[bytes], turn: netlab.Coturn | None
+) -> dict[str, int | None]:
+    pids: dict[str, int | None] = {"relay": relay.pid}
+    for side in sides:
+        for child in side.session.children:
+            pids[f"{child.name}-{side.name}"] = child.pid
+    if turn is not None and turn.proc is not None:
+        pids["coturn"] = turn.proc.pid
+    if lab.shim is not None:
+        pids["shim"] = lab.shim.pid
+    return pids
+
+
+@contextlib.contextmanager
+def xvfb(enabled: bool) -> Any:
+    """A private Xvfb for --windows (render windows on Mesa llvmpipe)."""
+    if not enabled:
+        yield None
+        return
+    number = next(n for n in range(150, 250) if not os.path.exists(f"/tmp/.X11-unix/X{n}"))
+    proc = subprocess.Popen(
+        ["Xvfb", f":{number}", "-screen", "0", "1280x800x24", "+extension", "GLX",
+         "-nolisten", "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while not os.path.exists(f"/tmp/.X11-unix/X{number}"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("Xvfb did not start")
+        time.sleep(0.05)
+    try:
+        yield f":{number}"
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--calls", type=int, default=1)
+    p.add_argument("--minutes", type=float, default=5.0, help="length of each call (fractions ok)")
+    p.add_argument("--loss", type=float, default=0.0, help="packet loss per direction, percent")
+    p.add_argument("--delay", type=float, default=0.0, help="one-way delay, ms")
+    p.add_argument("--jitter", type=float, default=0.0, help="+- uniform jitter, ms")
+    p.add_argument("--turn-only", action="store_true", help="no route between the clients")
+    p.add_argument("--windows", action="store_true", help="render windows on a private Xvfb")
+    p.add_argument("--json", required=True, type=Path, help="results file")
+    p.add_argument("--no-report", action="store_true", help="JSON only: no Markdown, no PNGs")
+    p.add_argument("--keep-logs", type=Path, help="keep per-call child logs in this folder")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p.parse_args(argv)
+
+
+async def soak(args: argparse.Namespace) -> dict[str, Any]:
+    workdir = args.keep_logs or Path(tempfile.mkdtemp(prefix="avc-soak-"))
+    results = []
+    for index in range(args.calls):
+        t = time.monotonic()
+        res = await run_call(index, args, workdir)
+        log.info("call %d: %s in %.0f s (%s)", index, "ok" if res["success"] else "FAILED",
+                 time.monotonic() - t, "; ".join(res["failures"]) or "e2e p99 "
+                 f"{res['e2e_ms']['p99']} ms")  # fmt: skip
+        results.append(res)
+    return soak_report.summarize(results, vars(args), command=_command())
+
+
+def _command() -> str:
+    return "python " + shlex.join([os.path.relpath(sys.argv[0], REPO), *sys.argv[1:]])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(name)s %(message)s")  # fmt: skip
+    reason = netlab.unavailable_reason()
+    if reason:
+        print(f"soak: {reason}", file=sys.stderr)
+        return 2
+    with xvfb(args.windows) as display:
+        args.display = display
+        summary = asyncio.run(soak(args))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(summary, indent=1) + "\n")
+    if not args.no_report:
+        soak_report.write_report(summary, args.json)
+    print(json.dumps({k: summary[k] for k in soak_report.HEADLINE}, indent=1))
+    return 0 if summary["succeeded"] == summary["calls"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

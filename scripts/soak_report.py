@@ -1,0 +1,407 @@
+"""Soak results: per-call measurements, the run's summary against the issue's goals, Markdown
+and PNG plots. Split from ``scripts/soak.py`` so the numbers can be re-rendered from JSON
+(``python scripts/soak_report.py docs/bench/soak.json``) without re-running calls.
+
+Definitions (why each is computed this way):
+
+- Latency: per frame, ring write time at the receiver - capture time at the sender (one shared
+  CLOCK_MONOTONIC), so percentiles are exact, not averages of per-second windows.
+- Buckets: "per minute" = buckets of ``min(60 s, call length / 2)``, so a short CI call still
+  has a first and a last bucket; drift = |p99 of the last bucket - p99 of the first|.
+- RSS growth: mean RSS in the last bucket - mean RSS in the first bucket, per process.
+- Delivered ratio: frames written to the receiver's ring / frames the sender's peer sent.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+#: Keys the issue requires in the JSON (also printed by soak.py).
+HEADLINE = (
+    "calls",
+    "succeeded",
+    "e2e_ms_p50",
+    "e2e_ms_p99",
+    "delivered_ratio_min",
+    "rss_growth_mb_max",
+    "latency_drift_ms_max",
+)
+#: Goals from issue 6 (and ARCHITECTURE.md's targets), checked in the Markdown summary.
+GOAL_E2E_P99_MS = 120.0
+GOAL_DELIVERED_IMPAIRED = 0.93
+GOAL_DRIFT_MS = 10.0
+GOAL_RSS_GROWTH_MB = 10.0
+GOAL_CLIENT_CPU = 60.0
+#: Plot resolution (seconds per point).
+SERIES_BIN_S = 5.0
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (the same definition as peer.stats)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered), max(1, math.ceil(q / 100 * len(ordered)))) - 1]
+
+
+def _r(v: float | None, nd: int = 2) -> float | None:
+    return None if v is None else round(v, nd)
+
+
+def _last_stats(side: Any) -> dict[str, Any]:
+    return side.stats[-1] if side.stats else {}
+
+
+def call_result(
+    index: int,
+    sides: list[Any],
+    samples: list[dict[str, Any]],
+    *,
+    t0: float,
+    t_end: float,
+    connected: bool,
+    kind: str,
+    connect_limit_s: float,
+    max_gap_s: float,
+) -> dict[str, Any]:
+    """Everything measured in one call (``sides`` are soak.Side objects: a then b)."""
+    a, b = sides
+    duration = max(t_end - t0, 1e-6)
+    bucket = min(60.0, duration / 2)
+    nbuckets = max(1, math.ceil(duration / bucket - 1e-9))
+    failures: list[str] = []
+    ready = [s.peer_ready_at for s in sides]
+    connect_s = (
+        max(s.connected_at for s in sides) - max(ready)  # type: ignore[type-var, operator]
+        if connected and all(ready)
+        else None
+    )
+    if connect_s is None:
+        failures.append("never connected")
+    elif connect_s > connect_limit_s:
+        failures.append(f"connected after {connect_s:.1f} s")
+    directions: dict[str, Any] = {}
+    all_e2e: list[float] = []
+    for sender, receiver in ((a, b), (b, a)):
+        key = f"{sender.name}_to_{receiver.name}"
+        frames = [f for f in receiver.frames if f[0] >= t0]
+        e2e = [f[1] for f in frames]
+        all_e2e += e2e
+        times = [f[0] for f in frames if f[0] <= t_end]
+        gaps = [y - x for x, y in itertools.pairwise(times)]
+        if times:
+            gaps.append(t_end - times[-1])
+        sent = _last_stats(sender).get("frames_sent") or 0
+        delivered = receiver.ring_writes / sent if sent else 0.0
+        per_bucket = []
+        for k in range(nbuckets):
+            lo, hi = t0 + k * bucket, t0 + (k + 1) * bucket
+            vals = [f[1] for f in frames if lo <= f[0] < hi]
+            per_bucket.append(
+                {
+                    "t_s": round(k * bucket, 1),
+                    "frames": len(vals),
+                    "p50": _r(percentile(vals, 50)),
+                    "p99": _r(percentile(vals, 99)),
+                }
+            )
+        p99s = [x["p99"] for x in per_bucket if x["p99"] is not None]
+        series = []
+        for k in range(math.ceil(duration / SERIES_BIN_S)):
+            lo = t0 + k * SERIES_BIN_S
+            vals = [f[1] for f in frames if lo <= f[0] < lo + SERIES_BIN_S]
+            if vals:
+                series.append(
+                    [round(k * SERIES_BIN_S, 1), _r(percentile(vals, 50)), _r(percentile(vals, 99))]
+                )
+        max_gap = max(gaps) if gaps else None
+        if not frames:
+            failures.append(f"{key}: no frames")
+        elif max_gap is not None and max_gap > max_gap_s:
+            failures.append(f"{key}: {max_gap:.1f} s without frames")
+        directions[key] = {
+            "frames_sent": sent,
+            "frames_delivered": receiver.ring_writes,
+            "delivered_ratio": _r(delivered, 4),
+            "first_frame_s": _r(times[0] - t0) if times else None,
+            "max_gap_s": _r(max_gap, 3),
+            "e2e_ms": {
+                "p50": _r(percentile(e2e, 50)),
+                "p99": _r(percentile(e2e, 99)),
+                "max": _r(max(e2e) if e2e else None),
+            },
+            "per_bucket": per_bucket,
+            "drift_ms": _r(abs(p99s[-1] - p99s[0])) if len(p99s) >= 2 else None,
+            "series": series,  # [t_s, p50, p99] per SERIES_BIN_S
+            # the peers' own counters: why a frame did not arrive
+            "send_dropped_backlog": _last_stats(sender).get("send_dropped"),
+            "seq_gaps": _last_stats(receiver).get("seq_gaps"),
+            "stale_frames": _last_stats(receiver).get("stale_frames"),
+            "bad_payloads": receiver.bad_payloads,
+            "ring_missed": receiver.tap.missed if receiver.tap else None,
+        }
+    procs = _proc_summary(samples, t0, bucket, nbuckets)
+    client_cpu = {
+        s.name: round(sum(v["cpu_mean"] for k, v in procs.items() if k.endswith(f"-{s.name}")), 1)
+        for s in sides
+    }
+    last = {s.name: _last_stats(s) for s in sides}
+    return {
+        "index": index,
+        "topology": kind,
+        "success": not failures,
+        "failures": failures,
+        "connect_s": _r(connect_s),
+        "duration_s": _r(duration, 1),
+        "bucket_s": _r(bucket, 1),
+        "directions": directions,
+        "e2e_ms": {"p50": _r(percentile(all_e2e, 50)), "p99": _r(percentile(all_e2e, 99))},
+        "latency_drift_ms": max((d["drift_ms"] or 0.0) for d in directions.values()),
+        "processes": procs,
+        "rss_growth_mb_max": max((p["rss_growth_mb"] for p in procs.values()), default=None),
+        "client_cpu_percent": client_cpu,
+        "recoveries": {
+            "reconnects": {n: st.get("reconnects", 0) for n, st in last.items()},
+            "restarts": {s.name: s.restarts for s in sides},
+        },
+        "candidate_pair": {n: st.get("candidate_pair") for n, st in last.items()},
+        "rtt_ms": {n: st.get("rtt_ms") for n, st in last.items()},
+        "errors": [e for s in sides for e in s.errors][:20],
+        "_e2e": all_e2e,  # pooled by summarize(); not written
+    }
+
+
+def _proc_summary(
+    samples: list[dict[str, Any]], t0: float, bucket: float, nbuckets: int
+) -> dict[str, Any]:
+    names = sorted({n for s in samples for n in s["proc"]})
+    out: dict[str, Any] = {}
+    for name in names:
+        rows = [(s["t"] - t0, s["proc"][name]) for s in samples if name in s["proc"]]
+        rows = [(t, v) for t, v in rows if t >= 0] or rows
+        buckets = []
+        for k in range(nbuckets):
+            vals = [v for t, v in rows if k * bucket <= t < (k + 1) * bucket]
+            if vals:
+                buckets.append(
+                    {
+                        "t_s": round(k * bucket, 1),
+                        "cpu": round(statistics.mean(v["cpu"] for v in vals), 1),
+                        "rss_mb": round(statistics.mean(v["rss_mb"] for v in vals), 2),
+                    }
+                )
+        growth = buckets[-1]["rss_mb"] - buckets[0]["rss_mb"] if len(buckets) >= 2 else 0.0
+        out[name] = {
+            "cpu_mean": round(statistics.mean(v["cpu"] for _, v in rows), 1) if rows else 0.0,
+            "cpu_max": max((v["cpu"] for _, v in rows), default=0.0),
+            "rss_mb_last": rows[-1][1]["rss_mb"] if rows else None,
+            "rss_growth_mb": round(growth, 2),
+            "per_bucket": buckets,
+            "series": [[round(t, 1), v["cpu"], v["rss_mb"]] for t, v in rows],
+        }
+    return out
+
+
+def summarize(
+    results: list[dict[str, Any]], config: dict[str, Any], command: str
+) -> dict[str, Any]:
+    """The run's headline figures (the issue's required keys) plus every call."""
+    pooled = [x for r in results for x in r.pop("_e2e")]
+    ratios = [d["delivered_ratio"] for r in results for d in r["directions"].values()]
+    growth = [r["rss_growth_mb_max"] for r in results if r["rss_growth_mb_max"] is not None]
+    cpu = [c for r in results for c in r["client_cpu_percent"].values()]
+    cfg = {k: (str(v) if isinstance(v, Path) else v) for k, v in config.items()}
+    return {
+        "calls": len(results),
+        "succeeded": sum(r["success"] for r in results),
+        "e2e_ms_p50": _r(percentile(pooled, 50)),
+        "e2e_ms_p99": _r(percentile(pooled, 99)),
+        "e2e_ms_p99_worst_call": max((r["e2e_ms"]["p99"] or 0 for r in results), default=None),
+        "delivered_ratio_min": min(ratios, default=None),
+        "rss_growth_mb_max": max(growth, default=None),
+        "latency_drift_ms_max": max((r["latency_drift_ms"] for r in results), default=None),
+        "connect_s_max": max((r["connect_s"] or 0 for r in results), default=None),
+        "max_gap_s": max(
+            (d["max_gap_s"] or 0 for r in results for d in r["directions"].values()), default=None
+        ),
+        "client_cpu_percent_max": max(cpu, default=None),
+        "recoveries": sum(sum(r["recoveries"]["reconnects"].values()) for r in results),
+        "frames": len(pooled),
+        "command": command,
+        "config": cfg,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "per_call": results,
+    }
+
+
+def _goals(s: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
+    """(what, measured, target, met) rows for the Markdown table."""
+    impaired = bool(s["config"].get("loss"))
+
+    def row(what: str, val: Any, target: str, ok: bool | None) -> tuple[str, str, str, bool | None]:
+        return what, "-" if val is None else str(val), target, ok
+
+    def lt(v: Any, lim: float) -> bool | None:
+        return None if v is None else v < lim
+
+    return [
+        row(
+            "calls succeeded", f"{s['succeeded']}/{s['calls']}", "all", s["succeeded"] == s["calls"]
+        ),
+        row("e2e p50 (ms)", s["e2e_ms_p50"], "< 50 (loopback aim)", lt(s["e2e_ms_p50"], 50)),
+        row(
+            "e2e p99 (ms)",
+            s["e2e_ms_p99"],
+            f"< {GOAL_E2E_P99_MS:.0f}",
+            lt(s["e2e_ms_p99"], GOAL_E2E_P99_MS),
+        ),
+        row(
+            "delivered ratio min",
+            s["delivered_ratio_min"],
+            f">= {GOAL_DELIVERED_IMPAIRED}" if impaired else "~1.0",
+            None
+            if s["delivered_ratio_min"] is None
+            else s["delivered_ratio_min"] >= (GOAL_DELIVERED_IMPAIRED if impaired else 0.99),
+        ),
+        row(
+            "latency drift max (ms)",
+            s["latency_drift_ms_max"],
+            f"< {GOAL_DRIFT_MS:.0f}",
+            lt(s["latency_drift_ms_max"], GOAL_DRIFT_MS),
+        ),
+        row(
+            "RSS growth max (MB)",
+            s["rss_growth_mb_max"],
+            f"< {GOAL_RSS_GROWTH_MB:.0f}",
+            lt(s["rss_growth_mb_max"], GOAL_RSS_GROWTH_MB),
+        ),
+        row(
+            "client CPU max (% of a core)",
+            s["client_cpu_percent_max"],
+            f"< {GOAL_CLIENT_CPU:.0f}",
+            lt(s["client_cpu_percent_max"], GOAL_CLIENT_CPU),
+        ),
+        row("connect time max (s)", s["connect_s_max"], "<= 5", lt(s["connect_s_max"], 5.0001)),
+        row("longest gap without frames (s)", s["max_gap_s"], "<= 2", lt(s["max_gap_s"], 2.0001)),
+    ]
+
+
+def write_report(summary: dict[str, Any], json_path: Path) -> list[Path]:
+    """Markdown summary and PNG plots beside ``json_path``; returns the files written."""
+    stem = json_path.with_suffix("")
+    pngs = _plots(summary, stem)
+    cfg = summary["config"]
+    lines = [
+        f"# Soak: {json_path.stem}",
+        "",
+        f"Command: `{summary['command']}`  ",
+        f"Finished: {summary['finished']}  ",
+        f"Network: loss {cfg.get('loss', 0)}% per direction, delay {cfg.get('delay', 0)} "
+        f"+- {cfg.get('jitter', 0)} ms, TURN-only: {bool(cfg.get('turn_only'))}, "
+        f"windows: {bool(cfg.get('windows'))}; {summary['frames']} frames measured.",
+        "",
+        "| figure | measured | target | met |",
+        "|---|---|---|---|",
+    ]
+    for what, val, target, ok in _goals(summary):
+        lines.append(
+            f"| {what} | {val} | {target} | {'-' if ok is None else 'yes' if ok else 'NO'} |"
+        )
+    lines += [
+        "",
+        "| call | ok | path | connect s | e2e p50/p99 ms | delivered a>b, b>a | "
+        "max gap s | drift ms | RSS growth MB | client CPU % | failures |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in summary["per_call"]:
+        d = list(r["directions"].values())
+        pair = "/".join(str(v) for v in r["candidate_pair"].values())
+        cpu = "/".join(str(v) for v in r["client_cpu_percent"].values())
+        lines.append(
+            f"| {r['index']} | {'yes' if r['success'] else 'NO'} | {r['topology']} {pair} | "
+            f"{r['connect_s']} | {r['e2e_ms']['p50']}/{r['e2e_ms']['p99']} | "
+            f"{d[0]['delivered_ratio']}, {d[1]['delivered_ratio']} | "
+            f"{max(x['max_gap_s'] or 0 for x in d)} | {r['latency_drift_ms']} | "
+            f"{r['rss_growth_mb_max']} | {cpu} | "
+            f"{'; '.join(r['failures'])} |"
+        )
+    lines += ["", *[f"![{p.stem}]({p.name})" for p in pngs], ""]
+    md = stem.with_suffix(".md")
+    md.write_text("\n".join(lines))
+    return [md, *pngs]
+
+
+def _plots(summary: dict[str, Any], stem: Path) -> list[Path]:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    out = []
+    fig, ax = plt.subplots(figsize=(9, 4))
+    for r in summary["per_call"]:
+        for key, d in r["directions"].items():
+            if d["series"]:
+                t = [x[0] for x in d["series"]]
+                ax.plot(
+                    t, [x[2] for x in d["series"]], lw=0.8, label=f"call {r['index']} {key} p99"
+                )
+                ax.plot(
+                    t,
+                    [x[1] for x in d["series"]],
+                    lw=0.8,
+                    ls="--",
+                    label=f"call {r['index']} {key} p50",
+                )
+    ax.axhline(GOAL_E2E_P99_MS, color="red", lw=0.8, ls=":", label="120 ms goal")
+    ax.set(
+        xlabel="seconds since connected",
+        ylabel="end-to-end latency (ms)",
+        title=f"Latency per {SERIES_BIN_S:.0f} s",
+    )
+    _legend(ax)
+    out.append(_save(fig, stem, "latency"))
+    for metric, col, label in (("cpu", 1, "CPU (% of one core)"), ("rss", 2, "RSS (MB)")):
+        fig, ax = plt.subplots(figsize=(9, 4))
+        for r in summary["per_call"]:
+            for name, p in r["processes"].items():
+                if p["series"]:
+                    ax.plot(
+                        [x[0] for x in p["series"]],
+                        [x[col] for x in p["series"]],
+                        lw=0.8,
+                        label=f"{name}" if r["index"] == 0 else None,
+                    )
+        ax.set(xlabel="seconds since connected", ylabel=label, title=f"{label} per process")
+        _legend(ax)
+        out.append(_save(fig, stem, metric))
+    plt.close("all")
+    return out
+
+
+def _legend(ax: Any) -> None:
+    handles, _labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(fontsize=6, ncol=2, loc="upper right")
+
+
+def _save(fig: Any, stem: Path, what: str) -> Path:
+    path = stem.with_name(f"{stem.name}-{what}.png")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    return path
+
+
+if __name__ == "__main__":
+    for arg in sys.argv[1:]:
+        p = Path(arg)
+        print("\n".join(str(x) for x in write_report(json.loads(p.read_text()), p)))
