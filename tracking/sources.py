@@ -22,6 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -112,13 +113,14 @@ class Source(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the device or file (idempotent)."""
 
-    def convert(self, bgr: NDArray[np.uint8]) -> NDArray[np.uint8]:
-        """OpenCV BGR -> RGB, resized to the requested size and flipped if asked."""
+    def convert(self, bgr: Any) -> NDArray[np.uint8]:
+        """OpenCV BGR (uint8) -> RGB, resized to the requested size and flipped if asked."""
         if self.width and self.height and (bgr.shape[1], bgr.shape[0]) != (self.width, self.height):
             bgr = cv2.resize(bgr, (self.width, self.height), interpolation=cv2.INTER_AREA)
         if self.flip:
             bgr = cv2.flip(bgr, 1)
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        rgb: NDArray[np.uint8] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        return rgb
 
 
 class ClipSource(Source):
