@@ -377,7 +377,7 @@ def spec() -> AvatarSpec:
             z=18,
             mesh=(8, 2),
             group="mouth",
-            bindings=[*rig.mouth_group(), *rig.smile_warp(10)],
+            bindings=[*rig.mouth_group(), *rig.smile_warp(15)],
         ),
         LayerSpec(
             "mouth_inner",
@@ -387,7 +387,7 @@ def spec() -> AvatarSpec:
             z=16,
             mesh=(8, 2),
             group="mouth",
-            bindings=rig.mouth_inner(10),
+            bindings=rig.mouth_inner(15),
         ),
         LayerSpec(
             "lip_lower",
@@ -397,7 +397,7 @@ def spec() -> AvatarSpec:
             z=17,
             mesh=(8, 2),
             group="mouth",
-            bindings=rig.lower_lip(32, 10),
+            bindings=rig.lower_lip(32, 15),
         ),
         LayerSpec(
             "hair_front",
