@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""Benchmark a whole call on loopback: a relay and two clients with real tracking.
+
+    python scripts/bench_call.py --source tracking/samples/d10.mp4 --seconds 20 --json out.json
+    python scripts/bench_call.py --source sample --seconds 20 --window --xvfb --json out.json
+
+Each client is exactly what ``avatarchat call`` runs (peer.supervisor.CallSession: tracking +
+networking [+ render window]). The script taps both remote rings itself, so latency is measured
+independently of the product's own stats (both are reported):
+
+- ``setup_s``: from starting the clients to the first peer frame in *both* remote rings;
+- ``e2e_ms_p50/p99``: capture (sender's tracker timestamp) -> written into the receiver's
+  remote ring, i.e. to remote receive; one host, one CLOCK_MONOTONIC, so no offset to map;
+- ``e2e_present_ms_p50/p99`` (with ``--window``): capture -> the receiving render window's
+  present, from the networking process's stats (worst of the two clients);
+- ``recv_hz``, ``bytes_per_frame``: frames and payload sizes seen in the remote rings;
+- ``cpu_pct_per_client``: CPU time of one client's processes (tracking, networking, render),
+  percent of one core, averaged over the two clients (psutil), measured after setup.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from cli.cmd_demo import start_relay
+from peer.stats import percentile
+from peer.supervisor import CallConfig, CallSession
+from protocol.frame import ParamFrame
+from protocol.ring import ShmRing
+from protocol.signaling import new_room_code
+
+
+class Tap:
+    """Wake-up reader on a remote ring: latency and size of every frame that lands there."""
+
+    def __init__(self, ring_name: str) -> None:
+        self.ring = ShmRing.attach(ring_name)
+        self.reader = self.ring.reader(wake=True)
+        self.first_at: float | None = None
+        self.latencies_ms: list[float] = []
+        self.sizes: list[int] = []
+        self.count = 0
+        asyncio.get_running_loop().add_reader(self.reader.fileno(), self._wake)
+
+    def _wake(self) -> None:
+        self.reader.drain()
+        record = self.reader.read_latest()
+        if record is None:
+            return
+        if self.first_at is None:
+            self.first_at = time.monotonic()
+        frame = ParamFrame.decode(record.payload)
+        self.count += 1
+        self.sizes.append(len(record.payload))
+        self.latencies_ms.append((record.written_ns / 1000 - frame.timestamp_us) / 1000)
+
+    def close(self) -> None:
+        asyncio.get_running_loop().remove_reader(self.reader.fileno())
+        self.reader.close()
+        self.ring.close()
+
+
+def _client_cpu_seconds(session: CallSession) -> float:
+    total = 0.0
+    for child in session.children:
+        if child.pid is None:
+            continue
+        try:
+            t = psutil.Process(child.pid).cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def _start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
+    if shutil.which("Xvfb") is None:
+        raise SystemExit("--xvfb needs Xvfb installed")
+    for number in range(150, 200):
+        if not os.path.exists(f"/tmp/.X11-unix/X{number}"):
+            break
+    display = f":{number}"
+    proc = subprocess.Popen(
+        ["Xvfb", display, "-screen", "0", "1280x800x24", "+extension", "GLX", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while not os.path.exists(f"/tmp/.X11-unix/X{number}"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("Xvfb did not start")
+        time.sleep(0.05)
+    return proc, display
+
+
+async def bench(args: argparse.Namespace) -> dict[str, Any]:
+    env = dict(os.environ)
+    xvfb = None
+    if args.window and args.xvfb:
+        xvfb, env["DISPLAY"] = _start_xvfb()
+    relay, port = await start_relay()
+    room = new_room_code()
+    stats_dir = Path(tempfile.mkdtemp(prefix="bench-call-"))
+    sessions: list[CallSession] = []
+    taps: list[Tap] = []
+    try:
+        t0 = time.monotonic()
+        for name in ("alice", "bob"):
+            cfg = CallConfig(
+                relay=f"ws://127.0.0.1:{port}",
+                room=room,
+                source=args.source,
+                name=name,
+                window=args.window,
+                env=env,
+                stats_json=str(stats_dir / f"{name}.json"),
+                tracking_args=["--no-calibration"],
+            )
+            session = CallSession(cfg)
+            sessions.append(session)
+            await session.start()
+            assert session.remote is not None
+            taps.append(Tap(session.remote.name))
+        deadline = t0 + args.setup_timeout
+        while any(t.first_at is None for t in taps):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"no call within {args.setup_timeout} s")
+            await asyncio.sleep(0.01)
+        setup_s = max(t.first_at for t in taps if t.first_at) - t0
+        # Measure from here on (setup excluded): reset the taps and the CPU baseline.
+        for tap in taps:
+            tap.latencies_ms.clear()
+            tap.sizes.clear()
+            tap.count = 0
+        cpu0 = [_client_cpu_seconds(s) for s in sessions]
+        m0 = time.monotonic()
+        await asyncio.sleep(args.seconds)
+        wall = time.monotonic() - m0
+        cpu1 = [_client_cpu_seconds(s) for s in sessions]
+        await asyncio.sleep(1.2)  # one more stats-json write with the whole window in it
+        product = [json.loads((stats_dir / f"{n}.json").read_text()) for n in ("alice", "bob")]
+    finally:
+        for tap in taps:
+            tap.close()
+        for session in sessions:
+            await session.close()
+        await relay.stop()
+        shutil.rmtree(stats_dir, ignore_errors=True)
+        if xvfb is not None:
+            xvfb.terminate()
+            xvfb.wait(5)
+    lat = [v for t in taps for v in t.latencies_ms]
+    sizes = [v for t in taps for v in t.sizes]
+    present = [p["call"].get("e2e_present_ms") for p in product]
+    result: dict[str, Any] = {
+        "source": args.source,
+        "seconds": round(wall, 2),
+        "window": args.window,
+        "setup_s": round(setup_s, 3),
+        "e2e_ms_p50": _round(percentile(lat, 50)),
+        "e2e_ms_p99": _round(percentile(lat, 99)),
+        "recv_hz": round(sum(t.count for t in taps) / len(taps) / wall, 2),
+        "bytes_per_frame": round(sum(sizes) / len(sizes), 1) if sizes else None,
+        "cpu_pct_per_client": round(
+            sum(b - a for a, b in zip(cpu0, cpu1, strict=True)) / len(sessions) / wall * 100, 1
+        ),
+        "product_stats": [
+            {k: p["latest"].get(k) for k in ("rtt_ms", "clock_offset_ms", "candidate_pair")}
+            | {"e2e_ms": p["call"].get("e2e_ms"), "e2e_present_ms": p["call"].get("e2e_present_ms")}
+            for p in product
+        ],
+        "host": {"cpus": os.cpu_count(), "python": platform.python_version()},
+    }
+    if args.window and all(present):
+        result["e2e_present_ms_p50"] = max(p["p50"] for p in present if p)
+        result["e2e_present_ms_p99"] = max(p["p99"] for p in present if p)
+    return result
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--source", default="sample", help="clip path, 'sample' or 'synthetic'")
+    p.add_argument("--seconds", type=float, default=20.0, help="measured call length")
+    p.add_argument("--json", metavar="OUT", help="write the results here")
+    p.add_argument("--window", action="store_true", help="run both render windows too")
+    p.add_argument("--xvfb", action="store_true", help="start a private Xvfb for --window")
+    p.add_argument("--setup-timeout", type=float, default=60.0)
+    args = p.parse_args()
+    result = asyncio.run(bench(args))
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
