@@ -24,6 +24,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     val = sub.add_parser("validate", help="check a pack directory or .zip against FORMAT.md")
     val.add_argument("path", help="pack directory, .zip, or built-in id")
     val.set_defaults(func=cmd_validate)
+    show = sub.add_parser(
+        "show", help="render an avatar pose to a PNG, or to the terminal (half-block colour)"
+    )
+    show.add_argument("ref", help="built-in id, pack directory or .zip")
+    show.add_argument("--variant", help="variant id (default: the pack's)")
+    show.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PARAM=VALUE",
+        help="pose parameter, repeatable (e.g. --set jawOpen=1 --set headYaw=0.4)",
+    )
+    show.add_argument("--size", type=int, default=512, help="PNG size in pixels (default 512)")
+    show.add_argument("--columns", type=int, default=48, help="terminal width in characters")
+    show.add_argument("--out", type=Path, help="write a PNG here instead of printing")
+    show.set_defaults(func=cmd_show)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
@@ -82,4 +98,52 @@ def cmd_validate(args: argparse.Namespace) -> int:
         f"OK {pack.id} {pack.version} ({pack.name}) sha256:{pack.content_hash} "
         f"layers={len(pack.layers)} variants={','.join(pack.variants)}"
     )
+    return 0
+
+
+def _parse_params(items: list[str]) -> dict[str, float] | str:
+    from avatars.params import PARAM_SET
+
+    params: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            return f"--set {item!r}: expected PARAM=VALUE"
+        if name not in PARAM_SET:
+            return f"--set {item!r}: unknown parameter {name!r}"
+        try:
+            params[name] = float(value)
+        except ValueError:
+            return f"--set {item!r}: {value!r} is not a number"
+    return params
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from avatars.compose import compose
+    from avatars.errors import PackError
+    from avatars.pack import load_pack
+    from avatars.terminal import halfblock_lines
+
+    params = _parse_params(args.set)
+    if isinstance(params, str):
+        print(params, file=sys.stderr)
+        return 1
+    if not 16 <= args.size <= 2048 or not 8 <= args.columns <= 400:
+        print("--size must be 16..2048 and --columns 8..400", file=sys.stderr)
+        return 1
+    try:
+        pack = load_pack(args.ref, variant=args.variant)
+        img = compose(pack, params, size=args.size)
+    except PackError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    if args.out is not None:
+        try:
+            img.save(args.out, format="PNG")
+        except OSError as exc:
+            print(f"cannot write {args.out}: {exc}", file=sys.stderr)
+            return 1
+        print(f"wrote {args.out} ({pack.id}/{pack.default_variant}, {args.size}px)")
+        return 0
+    print("\n".join(halfblock_lines(img, args.columns)))
     return 0

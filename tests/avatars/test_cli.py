@@ -63,3 +63,34 @@ def test_validate_bad_input_no_traceback(target: str, tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "Traceback" not in proc.stdout + proc.stderr
     assert "INVALID" in proc.stdout
+
+
+def test_show_writes_a_posed_png(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from PIL import Image
+
+    out = tmp_path / "fox.png"
+    code, text = run(
+        capsys,
+        "avatar",
+        "show",
+        "fox",
+        "--variant",
+        "arctic",
+        "--set",
+        "jawOpen=1",
+        "--size",
+        "128",
+        "--out",
+        str(out),
+    )
+    assert code == 0 and "fox/arctic" in text
+    assert Image.open(out).size == (128, 128)
+
+
+def test_show_in_terminal_and_bad_params(capsys: pytest.CaptureFixture[str]) -> None:
+    code, text = run(capsys, "avatar", "show", "mochi", "--columns", "20")
+    assert code == 0 and "\x1b[38;2;" in text and len(text.splitlines()) == 10
+    assert run(capsys, "avatar", "show", "mochi", "--set", "nope=1")[0] == 1
+    assert run(capsys, "avatar", "show", "mochi", "--set", "jawOpen=x")[0] == 1
+    code, text = run(capsys, "avatar", "show", "mochi", "--variant", "plain")
+    assert code == 1 and "no variant 'plain'" in text
