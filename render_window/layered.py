@@ -35,6 +35,8 @@ FILL = 0.96
 #: Warps need interior vertices: sin(pi*u) and (2u-1)^2 profiles want columns, warp_open a row
 #: at v = 0.5. These minimums keep the mesh curve visibly smooth at 1080p.
 WARP_MIN_COLS = 16
+#: Below this canvas-to-screen scale the atlas is sampled with mipmaps (see set_viewport).
+MIPMAP_BELOW_SCALE = 0.8
 WARP_MIN_ROWS = 2
 
 VERTEX_SHADER = """#version 330 core
@@ -148,6 +150,7 @@ class Layered2DRenderer(Renderer):
         self.texture = gl.GLuint(0)
         self.viewport = (0, 0, 1, 1)
         self._hidden = False
+        self._mip = True
         self.saved_viewport = (gl.GLint * 4)()
         self.pack: AvatarPack | None = None
         self.variant: str | None = None
@@ -264,6 +267,7 @@ class Layered2DRenderer(Renderer):
         gl.glTexParameteri(gl.GL_TEXTURE_2D, gl.GL_TEXTURE_WRAP_S, gl.GL_CLAMP_TO_EDGE)
         gl.glTexParameteri(gl.GL_TEXTURE_2D, gl.GL_TEXTURE_WRAP_T, gl.GL_CLAMP_TO_EDGE)
         gl.glBindTexture(gl.GL_TEXTURE_2D, 0)
+        self._mip = True
 
         uvs: list[float] = []
         idx: list[float] = []
@@ -319,6 +323,18 @@ class Layered2DRenderer(Renderer):
         cw, ch = self.pack.canvas
         w, h = self.viewport[2], self.viewport[3]
         scale = FILL * min(w / cw, h / ch)
+        # Trilinear filtering costs llvmpipe a lot per pixel; only a shrunken avatar (the
+        # self-view inset) needs mipmaps, a magnified one looks the same with bilinear.
+        mip = scale < MIPMAP_BELOW_SCALE
+        if self.texture.value and mip != self._mip:
+            self._mip = mip
+            gl.glBindTexture(gl.GL_TEXTURE_2D, self.texture.value)
+            gl.glTexParameteri(
+                gl.GL_TEXTURE_2D,
+                gl.GL_TEXTURE_MIN_FILTER,
+                gl.GL_LINEAR_MIPMAP_LINEAR if mip else gl.GL_LINEAR,
+            )
+            gl.glBindTexture(gl.GL_TEXTURE_2D, 0)
         # canvas px (y down) -> viewport NDC (y up), canvas centred.
         ox = (w - cw * scale) / 2.0
         oy = (h - ch * scale) / 2.0

@@ -31,36 +31,7 @@ sys.path.insert(0, str(REPO))
 from protocol.control import command_line  # noqa: E402
 from protocol.ring import ShmRing  # noqa: E402
 from render_window.demo import DEMO_HZ, demo_frame  # noqa: E402
-
-
-def start_xvfb(width: int, height: int) -> tuple[subprocess.Popen[bytes], str]:
-    for number in range(150, 250):
-        if not os.path.exists(f"/tmp/.X{number}-lock") and not os.path.exists(
-            f"/tmp/.X11-unix/X{number}"
-        ):
-            break
-    display = f":{number}"
-    proc = subprocess.Popen(
-        [
-            "Xvfb",
-            display,
-            "-screen",
-            "0",
-            f"{width}x{height}x24",
-            "+extension",
-            "GLX",
-            "-nolisten",
-            "tcp",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while not os.path.exists(f"/tmp/.X11-unix/X{number}"):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"Xvfb {display} did not start")
-        time.sleep(0.05)
-    return proc, display
+from render_window.headless import start_xvfb  # noqa: E402
 
 
 def feed(rings: list[ShmRing], stop: threading.Event) -> None:
@@ -91,7 +62,10 @@ def main() -> int:
     ap.add_argument("--no-self-view", action="store_true")
     args = ap.parse_args()
 
-    xvfb, display = start_xvfb(args.width, args.height)
+    try:
+        xvfb, display = start_xvfb(args.width, args.height)
+    except (OSError, RuntimeError) as e:
+        raise SystemExit(f"bench_render: cannot start Xvfb: {e}") from e
     remote, local = ShmRing.create("remote"), ShmRing.create("local")
     stop = threading.Event()
     feeder = threading.Thread(target=feed, args=([remote, local], stop), daemon=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -109,7 +110,7 @@ def test_eases_into_idle_when_frames_stop() -> None:
         t += 1 / 60
         weights.append(m.sample(t).idle_weight)
     assert weights[-1] == 1.0
-    assert all(b >= a for a, b in zip(weights, weights[1:], strict=False)), "monotonic, no bounce"
+    assert all(b >= a for a, b in itertools.pairwise(weights)), "monotonic, no bounce"
     # 0.2 s after going stale it is part-way: an ease, not a snap.
     k = round((STALE_AFTER_S + 0.2 - 0.1) * 60)
     assert 0.2 < weights[k] < 0.95
