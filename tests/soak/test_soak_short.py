@@ -1,0 +1,79 @@
+"""A short soak in CI: real calls (tracking on clips, ``python -m peer``, the relay) between
+network namespaces, one clean and one with loss and delay, through ``scripts/soak.py`` itself.
+
+The full run (20 x 5 minutes) is the lead's to launch; this keeps the machinery and the call
+honest on every commit. Bounds are generous: CI has 2 cores shared by two trackers.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import netlab
+
+REPO = Path(__file__).resolve().parents[2]
+SOAK = REPO / "scripts" / "soak.py"
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _needs_netns() -> None:
+    reason = netlab.unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+
+
+def _soak(tmp_path: Path, name: str, *extra: str) -> dict[str, Any]:
+    out = tmp_path / f"{name}.json"
+    with subprocess.Popen(
+        [sys.executable, str(SOAK), "--calls", "1", "--minutes", "0.4", "--json", str(out),
+         "--keep-logs", str(tmp_path / f"{name}-logs"), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+    ) as proc:  # fmt: skip
+        _, stderr = proc.communicate(timeout=200)
+    assert out.exists(), stderr[-3000:]
+    summary: dict[str, Any] = json.loads(out.read_text())
+    for suffix in (".md", "-latency.png", "-cpu.png", "-rss.png"):
+        assert (tmp_path / f"{name}{suffix}").stat().st_size > 0
+    assert not netlab.list_namespaces(f"{netlab.PREFIX}{proc.pid}-"), "namespaces left behind"
+    return summary
+
+
+def _check_common(s: dict[str, Any]) -> dict[str, Any]:
+    for key in ("calls", "succeeded", "e2e_ms_p50", "e2e_ms_p99", "delivered_ratio_min",
+                "rss_growth_mb_max", "latency_drift_ms_max"):  # fmt: skip
+        assert key in s
+    assert s["succeeded"] == s["calls"] == 1, s["per_call"][0]["failures"]
+    call: dict[str, Any] = s["per_call"][0]
+    assert call["connect_s"] <= 5
+    for d in call["directions"].values():
+        assert d["max_gap_s"] <= 2
+        assert d["frames_delivered"] > 200  # ~24 s at 20-30 Hz
+        assert d["bad_payloads"] == 0
+    return call
+
+
+def test_short_soak_clean_and_impaired(tmp_path: Path) -> None:
+    clean = _soak(tmp_path, "clean")
+    call = _check_common(clean)
+    assert call["topology"] == "direct"
+    assert clean["delivered_ratio_min"] >= 0.98
+    assert clean["e2e_ms_p50"] < 60
+    assert clean["e2e_ms_p99"] < 200
+
+    impaired = _soak(tmp_path, "impaired", "--loss", "5", "--delay", "40", "--jitter", "10")
+    call = _check_common(impaired)
+    assert call["topology"] == "routed"
+    # 40 ms one way is on the path: the median cannot be below it (the shim really delays).
+    assert 40 < impaired["e2e_ms_p50"] < 110
+    assert impaired["e2e_ms_p99"] < 300
+    # 5% network loss per direction; generous for CI noise over ~600 frames.
+    assert 0.85 <= impaired["delivered_ratio_min"] <= 0.995
+    assert impaired["rss_growth_mb_max"] < 30
