@@ -164,3 +164,15 @@ def compose(
         drawn = img.transform(size, Image.Transform.AFFINE, coeffs, Image.Resampling.BICUBIC)
         canvas.alpha_composite(drawn)
     return canvas
+
+
+def thumbnail(pack: AvatarPack, variant: str | None = None, size: int = 256) -> Image.Image:
+    """The pack's preview for ``variant`` (its preview file, else composed at rest)."""
+    vid = variant or pack.default_variant
+    chosen = pack.with_variant(vid).preview
+    if chosen is not None and (chosen.name == f"preview-{vid}.png" or vid == pack.default_variant):
+        img = Image.open(chosen).convert("RGBA")
+        return (
+            img if img.size == (size, size) else img.resize((size, size), Image.Resampling.LANCZOS)
+        )
+    return compose(pack, variant=vid, size=size)

@@ -263,3 +263,12 @@ def test_builtins_exist_and_validate() -> None:
         }
         assert needed <= params, f"{avatar_id} lacks {needed - params}"
     assert len(hashes) == len(ids)
+
+
+def test_thumbnail_without_preview_files(valid_pack: Path) -> None:
+    from avatars.compose import thumbnail
+
+    pack = load_pack(valid_pack)
+    assert pack.preview is None
+    plain, blue = thumbnail(pack, size=64), thumbnail(pack, "blue", size=64)
+    assert plain.size == (64, 64) and plain.getpixel((32, 32)) != blue.getpixel((32, 32))
