@@ -130,6 +130,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 env=env,
                 stats_json=str(stats_dir / f"{name}.json"),
                 tracking_args=["--no-calibration"],
+                log_dir=args.log_dir,
             )
             session = CallSession(cfg)
             sessions.append(session)
@@ -152,6 +153,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.sleep(args.seconds)
         wall = time.monotonic() - m0
         cpu1 = [_client_cpu_seconds(s) for s in sessions]
+        counts = [t.count for t in taps]
+        lat = [v for t in taps for v in t.latencies_ms]
+        sizes = [v for t in taps for v in t.sizes]
         await asyncio.sleep(1.2)  # one more stats-json write with the whole window in it
         product = [json.loads((stats_dir / f"{n}.json").read_text()) for n in ("alice", "bob")]
     finally:
@@ -164,8 +168,6 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         if xvfb is not None:
             xvfb.terminate()
             xvfb.wait(5)
-    lat = [v for t in taps for v in t.latencies_ms]
-    sizes = [v for t in taps for v in t.sizes]
     present = [p["call"].get("e2e_present_ms") for p in product]
     result: dict[str, Any] = {
         "source": args.source,
@@ -174,7 +176,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "setup_s": round(setup_s, 3),
         "e2e_ms_p50": _round(percentile(lat, 50)),
         "e2e_ms_p99": _round(percentile(lat, 99)),
-        "recv_hz": round(sum(t.count for t in taps) / len(taps) / wall, 2),
+        "recv_hz": round(sum(counts) / len(counts) / wall, 2),
         "bytes_per_frame": round(sum(sizes) / len(sizes), 1) if sizes else None,
         "cpu_pct_per_client": round(
             sum(b - a for a, b in zip(cpu0, cpu1, strict=True)) / len(sessions) / wall * 100, 1
@@ -204,6 +206,7 @@ def main() -> int:
     p.add_argument("--window", action="store_true", help="run both render windows too")
     p.add_argument("--xvfb", action="store_true", help="start a private Xvfb for --window")
     p.add_argument("--setup-timeout", type=float, default=60.0)
+    p.add_argument("--log-dir", help="keep each child's stderr in DIR/<child>.log")
     args = p.parse_args()
     result = asyncio.run(bench(args))
     text = json.dumps(result, indent=1)
