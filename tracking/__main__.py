@@ -17,7 +17,7 @@ import sys
 import threading
 from types import FrameType
 
-from .model import MODEL_SHA256, keep_plotting_out, quiet_native_logs
+from .model import MODEL_SHA256, keep_unused_libraries_out, quiet_native_logs
 
 log = logging.getLogger("tracking")
 
@@ -82,7 +82,7 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
 def run(args: argparse.Namespace) -> int:
     """Run with parsed arguments; returns the exit status."""
     quiet_native_logs()
-    keep_plotting_out()
+    keep_unused_libraries_out()
     # Imports after these two: mediapipe reads the glog settings when first loaded.
     from protocol.errors import RingError
     from protocol.ring import ShmRing

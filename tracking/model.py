@@ -38,21 +38,26 @@ def quiet_native_logs() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def keep_plotting_out() -> None:
-    """Give mediapipe an inert ``matplotlib`` so importing it loads no plotting library.
+def keep_unused_libraries_out() -> None:
+    """Keep mediapipe's plotting and audio dependencies out of the tracking process.
 
-    ``mediapipe.tasks.python.vision`` imports its drawing utilities, which import
-    ``matplotlib.pyplot``, which writes a font cache under ``~/.cache/matplotlib`` on first use:
-    a file written by the tracking process, which must write nothing (privacy), and ~130 ms of
-    start-up for code we never call. Only the child entry point calls this, and only when the
-    real matplotlib is not loaded yet; in-process users (tests, benchmarks) keep the real one.
+    Importing any ``mediapipe.tasks.python`` module imports all of it: the drawing utilities
+    import ``matplotlib.pyplot`` (which writes a font cache under ``~/.cache/matplotlib``) and the
+    audio tasks import ``sounddevice`` (whose library lookup runs gcc with files in $TMPDIR).
+    The tracking process must write nothing (privacy), needs neither, and has no business
+    loading an audio-device library; skipping them also saves ~0.2 s of start-up. matplotlib
+    gets an inert stand-in (mediapipe imports it unconditionally); sounddevice is marked absent
+    (mediapipe guards that import). Only the child entry point calls this, and only for modules
+    not loaded yet; in-process users (tests, benchmarks) keep the real ones.
     """
+    if "sounddevice" not in sys.modules:
+        sys.modules["sounddevice"] = None  # type: ignore[assignment]  # import -> ImportError
     if "matplotlib" in sys.modules:
         return
     for name in ("matplotlib", "matplotlib.pyplot"):
         stub = types.ModuleType(name)
         stub.__spec__ = importlib.machinery.ModuleSpec(name, None)
-        stub.__doc__ = "inert stand-in installed by tracking.model.keep_plotting_out()"
+        stub.__doc__ = "inert stand-in installed by tracking.model.keep_unused_libraries_out()"
         sys.modules[name] = stub
     sys.modules["matplotlib"].pyplot = sys.modules["matplotlib.pyplot"]  # type: ignore[attr-defined]
 

@@ -7,8 +7,10 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -200,6 +202,74 @@ def test_privacy_only_parameter_frames_and_stats_leave(
     assert snapshot(tmp_path) == before
     assert writable <= {f"/dev/shm/{ring.name}"}
     reader.close()
+
+
+def test_privacy_syscalls_no_file_written_no_program_run(
+    spawn_tracking: Any, ring: ShmRing, tmp_path: Path
+) -> None:
+    """The strict version of the check above, with strace: over a whole run on a real face
+    clip, the process opens nothing for writing but the ring and /dev/null, creates, renames or
+    removes no file, and runs no other program."""
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("strace is not installed")
+    log = tmp_path / "strace.log"
+    calls = (
+        "openat,open,creat,mkdir,mkdirat,rename,renameat,renameat2,unlink,unlinkat,link,symlink,"
+        "execve"
+    )
+    proc = subprocess.Popen(
+        [
+            strace,
+            "-f",
+            "-qq",
+            "-e",
+            f"trace={calls}",
+            "-o",
+            str(log),
+            sys.executable,
+            "-m",
+            "tracking",
+            "--source",
+            "sample",
+            "--ring",
+            ring.name,
+            "--max-frames",
+            "45",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(tmp_path),
+    )
+    proc.wait(timeout=120)  # stdin stays open: EOF would mean quit
+    assert proc.stderr is not None and proc.stdin is not None and proc.stdout is not None
+    err = proc.stderr.read()
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        stream.close()
+    if proc.returncode != 0 and "ptrace" in err:
+        pytest.skip(f"strace cannot trace here: {err.strip()[:200]}")
+    assert proc.returncode == 0, err
+    assert ring.write_count == 45
+    allowed = {"/dev/null", f"/dev/shm/{ring.name}"}
+    offending = []
+    for line in log.read_text().splitlines():
+        if " = -1 " in line:
+            continue  # failed calls changed nothing
+        m = re.search(r'(\w+)\((?:AT_FDCWD, )?"([^"]*)"(.*)', line)
+        if not m:
+            continue
+        call, path, rest = m.groups()
+        if call == "execve":
+            if path != sys.executable and not path.endswith("/python"):
+                offending.append(line)
+        elif call in ("openat", "open"):
+            if re.search(r"O_WRONLY|O_RDWR|O_CREAT|O_TRUNC", rest) and path not in allowed:
+                offending.append(line)
+        else:
+            offending.append(line)
+    assert not offending, "\n".join(offending[:10])
 
 
 def test_camera_faults_are_reported_and_the_process_keeps_running(spawn_tracking: Any) -> None:
