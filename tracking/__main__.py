@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -184,6 +185,10 @@ def run(args: argparse.Namespace) -> int:
         events("error", message=str(e), fatal=True)
         return EXIT_USAGE
     finally:
+        if events.broken:  # the parent is gone: don't die on flushing stdout at exit
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
         if writer is not None:
             writer.close()
         if ring is not None:
