@@ -7,11 +7,14 @@ validate`` can list all of them for a pack author at once.
 from __future__ import annotations
 
 import difflib
+import io
 import re
 import struct
 import tomllib
 from pathlib import Path
 from typing import Any
+
+from PIL import Image
 
 from avatars.model import (
     DEFAULT_VARIANT_ID,
@@ -70,6 +73,23 @@ def png_size(data: bytes) -> tuple[int, int] | None:
     return int(width), int(height)
 
 
+def png_decode_error(data: bytes) -> str | None:
+    """Why the PNG cannot be decoded (truncated, bad CRC, ...), or None when it decodes.
+
+    Decoding every image once at validation means a renderer never meets a corrupt texture
+    mid-call; images are at most 2048x2048, so this is cheap and bomb-safe.
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        # Pillow names the in-memory file object (with its address) in some messages; drop it
+        # so the message is stable and about the image, not about how it was read.
+        text = re.sub(r"\s*<[^>]*>", "", str(exc)).strip()
+        return text or type(exc).__name__
+    return None
+
+
 def _suggest(name: str, choices: Any) -> str:
     close = difflib.get_close_matches(name, list(choices), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
@@ -122,6 +142,11 @@ class _Checker:
                 f"{expect[0]}x{expect[1]}; replacements must have the same size"
             )
             return None
+        if rel not in self.sizes:
+            broken = png_decode_error(data)
+            if broken:
+                self.bad(f"{where}: {rel!r} is not a readable PNG ({broken})")
+                return None
         self.sizes[rel] = size
         return self.root / rel
 

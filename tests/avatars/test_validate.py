@@ -184,3 +184,9 @@ def test_not_a_pack_at_all(tmp_path: Path) -> None:
     junk.write_bytes(b"hello")
     assert "not a valid zip file" in validate_pack(junk)[0]
     assert "no such pack directory or zip" in validate_pack(tmp_path / "missing")[0]
+
+
+def test_corrupt_png_body(valid_pack: Path) -> None:
+    data = (valid_pack / "layers/head.png").read_bytes()
+    (valid_pack / "layers/head.png").write_bytes(data[:40])  # signature and IHDR, then nothing
+    only_problem(valid_pack, "'layers/head.png' is not a readable PNG")
