@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
+import os
+import signal
 import sys
 from logging.handlers import RotatingFileHandler
 
@@ -12,6 +15,8 @@ from tui.settings import load_settings, state_dir
 
 log = logging.getLogger("tui")
 
+#: After SIGHUP, children get this long to exit on SIGTERM (the peer says bye) before SIGKILL.
+HANGUP_GRACE_S = 3.0
 #: The log file must never grow without bound on a machine that calls every day.
 LOG_BYTES = 2 * 1024 * 1024
 
@@ -68,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"avatarchat-tui: {args.join!r} is not a room code", file=sys.stderr)
         return 2
     log_path = setup_logging(args.verbose)
+    # ``kill -USR1 <pid>`` dumps every thread's stack to a file: the terminal belongs to the
+    # UI, and a hung UI is exactly when one needs to know where it hangs.
+    dump = open(state_dir() / "stacks.txt", "a", encoding="utf-8")  # noqa: SIM115
+    faulthandler.register(signal.SIGUSR1, file=dump, all_threads=True)
     from tui.app import AppOptions, AvatarChatApp
 
     options = AppOptions(
@@ -80,6 +89,17 @@ def main(argv: list[str] | None = None) -> int:
         window=not args.no_window,
     )
     app = AvatarChatApp(options, load_settings())
+
+    def terminal_closed(signum: int, frame: object) -> None:
+        """SIGHUP: no terminal to draw on, and Textual's writes to it may block the loop for
+        good. Stop the children and unlink the rings right here, then leave."""
+        log.info("terminal closed (SIGHUP): stopping the call's processes and exiting")
+        for controller in app.controllers():
+            controller.emergency_cleanup(grace_s=HANGUP_GRACE_S)
+        logging.shutdown()
+        os._exit(128 + signal.SIGHUP)
+
+    signal.signal(signal.SIGHUP, terminal_closed)
     try:
         result = app.run()
     except Exception:

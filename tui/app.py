@@ -78,9 +78,11 @@ class AvatarChatApp(App[int]):
     def on_mount(self) -> None:
         if not self.is_headless:
             loop = asyncio.get_running_loop()
-            for sig in (signal.SIGHUP, signal.SIGTERM):
-                with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
-                    loop.add_signal_handler(sig, self._on_signal, sig)
+            # SIGTERM: the terminal is fine, end the call the normal way. SIGHUP (the terminal
+            # closed) is handled synchronously in tui.__main__: with no terminal, Textual's
+            # writes block and the event loop cannot be relied on.
+            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+                loop.add_signal_handler(signal.SIGTERM, self._on_signal, signal.SIGTERM)
         opts = self.options
         home = HomeScreen(
             self.settings,

@@ -17,10 +17,13 @@ import json
 import logging
 import os
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from peer.errors import SupervisorError
 from peer.supervisor import CallConfig, CallSession, ChildProcess, module_argv
@@ -68,6 +71,14 @@ def write_room_file(room: str, relay_url: str) -> None:
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(data, f)
     os.replace(tmp, path)
+
+
+def _alive(pid: int) -> bool:
+    """Running and not a zombie (asyncio's child watcher reaps exited children in a thread)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def smoothing_command(amount: float) -> dict[str, Any]:
@@ -266,11 +277,22 @@ class CallController:
             children.append(self.relay.child)
         return [c.pid for c in children if c.pid is not None and c.running]
 
-    def emergency_cleanup(self) -> None:
-        """Synchronous last resort when the loop is gone: SIGKILL children, unlink rings."""
-        for pid in self.pids():
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
+    def emergency_cleanup(self, grace_s: float = 0.0) -> None:
+        """Synchronous last resort when the event loop cannot be trusted (a closed terminal,
+        a crash): SIGTERM every child (each handles it like ``quit``: the peer says bye), wait
+        up to ``grace_s``, SIGKILL what is left, and unlink the rings."""
+        pids = self.pids()
+        if grace_s > 0:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + grace_s
+            while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+                time.sleep(0.05)  # no event loop to wait on here
+        for pid in pids:
+            if _alive(pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
         if self.session is not None:
             for ring in (self.session.local, self.session.remote):
                 if ring is not None:

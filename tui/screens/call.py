@@ -43,6 +43,8 @@ ControllerFactory = Callable[
 ]
 #: Stats refresh period: 4 Hz, the issue's floor, and smooth enough for a sparkline.
 STATS_INTERVAL_S = 0.25
+#: Terminal rows needed to show the QR code and still see the stats and chat below it.
+QR_MIN_HEIGHT = 36
 CONNECTED_STATES = frozenset({"connected"})
 PEER_LEFT_STATES = frozenset({"peer_left", "peer_lost"})
 
@@ -111,12 +113,13 @@ class CallScreen(Screen[None]):
         with Vertical(id="call-header"):
             yield Static(id="call-state")
             yield Static(id="call-info")
-        with Horizontal(id="invite", classes="box"):
+        with Vertical(id="invite", classes="box"):
+            yield Label(id="invite-code")
+            yield Label(
+                "Send this line to the other person (or let them scan the QR code):", classes="dim"
+            )
+            yield Static(id="invite-command")
             yield QrCode(id="invite-qr")
-            with Vertical(id="invite-text"):
-                yield Label(id="invite-code")
-                yield Label("Send this line to the other person:", classes="dim")
-                yield Static(id="invite-command")
         with Horizontal(id="call-body"):
             with Vertical(id="call-left"):
                 yield StatsPanel(id="stats", classes="box")
@@ -391,6 +394,10 @@ class CallScreen(Screen[None]):
 
     def watch_show_invite(self, show: bool) -> None:
         self.query_one("#invite").display = show
+
+    def on_resize(self) -> None:
+        # The QR code needs ~20 rows; on a short terminal it would push the call off screen.
+        self.query_one("#invite-qr").display = self.size.height >= QR_MIN_HEIGHT
 
     # -- user actions -------------------------------------------------------------------------
     @on(ChatPane.Send)

@@ -91,7 +91,9 @@ class HomeScreen(Screen[None]):
         self.query_one("#you").border_title = "You"
         self.query_one("#avatar-box").border_title = "Avatar"
         self.query_one("#room-row").border_title = "Room"
-        self.query_one("#create", Button).focus()
+        name = self.query_one("#name", Input)
+        # A first-time user starts by typing their name; a returning one just creates a room.
+        (name if not name.value else self.query_one("#create", Button)).focus()
 
     @on(AvatarPicker.Changed)
     def _avatar_changed(self, event: AvatarPicker.Changed) -> None:
