@@ -117,6 +117,7 @@ class TrackingLoop:
         stats: FrameStats | None = None,
         stop: threading.Event | None = None,
         on_frame: Callable[[ParamFrame], None] | None = None,
+        backoff_s: tuple[float, float] = (BACKOFF_START_S, BACKOFF_MAX_S),
     ) -> None:
         self.source = source
         self.tracker = tracker
@@ -130,6 +131,7 @@ class TrackingLoop:
         self.stop = stop or threading.Event()
         #: Called with each emitted frame (benchmarks read ``tracker.last_raw`` alongside).
         self.on_frame = on_frame
+        self.backoff_start_s, self.backoff_max_s = backoff_s
         self.paused = False
         self.state = ""
         self.last_frame: ParamFrame | None = None
@@ -202,7 +204,7 @@ class TrackingLoop:
     def run(self) -> int:
         start = time.monotonic()
         self._next_stats = start + STATS_INTERVAL_S
-        backoff = BACKOFF_START_S
+        backoff = self.backoff_start_s
         while not self.stop.is_set() and not self.events.broken:
             self._tick()
             if self.stop.is_set():
@@ -216,11 +218,11 @@ class TrackingLoop:
                 log.info("%s; retrying in %g s", e, backoff)
                 self.source.close()
                 self._sleep_ticking(backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX_S)
+                backoff = min(backoff * 2, self.backoff_max_s)
                 continue
             if captured is None:
                 break  # a clip played once, or stop was set
-            backoff = BACKOFF_START_S
+            backoff = self.backoff_start_s
             self._one_frame(captured)
             if self.max_frames is not None and self.stats.frames >= self.max_frames:
                 break
