@@ -248,8 +248,8 @@ def shifted_distance(img: Image_, ref: Image_, box: tuple[int, int, int, int], s
     target = ref[y0:y1, x0:x1].astype(np.int16)
     best = float("inf")
     h, w = img.shape[:2]
-    for dy in range(-shift, shift + 1, 2):
-        for dx in range(-shift, shift + 1, 2):
+    for dy in range(-shift, shift + 1, 3):
+        for dx in range(-shift, shift + 1, 3):
             if x0 + dx < 0 or y0 + dy < 0 or x1 + dx > w or y1 + dy > h:
                 continue
             cand = img[y0 + dy : y1 + dy, x0 + dx : x1 + dx].astype(np.int16)

@@ -61,6 +61,7 @@ class Session:
     events: list[dict[str, Any]] = field(default_factory=list)
     returncode: int | None = None
     seconds: float = 0.0
+    cache: dict[str, Any] = field(default_factory=dict)
 
 
 def _clip_segments(frames: list[ParamFrame]) -> list[tuple[int, int, list[int], list[int]]]:
@@ -235,21 +236,30 @@ def test_yaw_moves_the_face(session: Session) -> None:
 
 # -- a real clip ------------------------------------------------------------------------------
 def test_clip_blinks_close_the_avatars_eyes(session: Session) -> None:
+    """Where the tracked clip blinks, both avatar eyes look closed: closer to the closed-eye
+    reference than to the open one, and clearly more closed than a few frames earlier, when
+    the clip's eyes were open (same head pose, so pose effects cancel)."""
     if not session.clip:
         pytest.skip("no clip frames (tracking unavailable)")
     left, right = _eyes(session)
     n = session.shots["neutral"]
-    closed = [img for kind, img in session.clip if kind == "closed"]
-    opened = [img for kind, img in session.clip if kind == "open"]
-    assert closed and opened
+    kinds = [kind for kind, _ in session.clip]
+    assert kinds.count("closed") >= 2 and kinds.count("open") >= 2, kinds
     for eye, ref in ((left, session.shots["blink_l"]), (right, session.shots["blink_r"])):
         box = bbox(eye, pad=6)
-        for img in closed:
+        opened = closed = None
+        for kind, img in session.clip:  # segments come as (open, closed) pairs
             c = closedness(img, box, n, ref)
-            assert c > 0.5, f"{session.avatar}: eye not closed where the clip blinks ({c:.2f})"
-        for img in opened:
-            c = closedness(img, box, n, ref)
-            assert c < 0.5, f"{session.avatar}: eye closed where the clip's are open ({c:.2f})"
+            if kind == "open":
+                opened = c
+                continue
+            closed = c
+            assert opened is not None
+            assert closed > 0.5, f"{session.avatar}: eye not closed where the clip blinks ({c:.2f})"
+            assert closed > opened + 0.2, (
+                f"{session.avatar}: eye barely changes at the clip's blink ({opened:.2f} -> "
+                f"{closed:.2f})"
+            )
 
 
 # -- idle life --------------------------------------------------------------------------------
@@ -257,20 +267,33 @@ def test_idle_motion_continues(session: Session) -> None:
     images = [img for _, img in session.idle]
     assert len(images) == IDLE_SHOTS
     assert all(ev["idle_weight"] >= 0.999 for ev, _ in session.idle)
-    moving = sum(changed(a, b, 10).sum() > 0 for a, b in itertools.pairwise(images))
+    small = [img[::2, ::2] for img in images]
+    moving = sum(changed(a, b, 10).sum() > 0 for a, b in itertools.pairwise(small))
     assert moving > 0.8 * (len(images) - 1), f"only {moving} of {len(images) - 1} frames moved"
 
 
+def _idle_closedness(s: Session) -> list[float]:
+    """Per idle frame: how closed the *less* closed eye looks (a blink closes both)."""
+    if "idle" not in s.cache:
+        left, right = _eyes(s)
+        n = s.shots["neutral"]
+        lb, rb = bbox(left, pad=6), bbox(right, pad=6)
+        s.cache["idle"] = [
+            min(
+                closedness(img, lb, n, s.shots["blink_l"], shift=9),
+                closedness(img, rb, n, s.shots["blink_r"], shift=9),
+            )
+            for _, img in s.idle
+        ]
+    return list(s.cache["idle"])
+
+
 def test_idle_avatar_blinks_on_its_own(session: Session) -> None:
-    left, right = _eyes(session)
-    n = session.shots["neutral"]
-    scores = []
-    for _, img in session.idle[::1]:
-        cl = closedness(img, bbox(left, pad=6), n, session.shots["blink_l"])
-        cr = closedness(img, bbox(right, pad=6), n, session.shots["blink_r"])
-        scores.append(min(cl, cr))
+    scores = _idle_closedness(session)
     assert max(scores) > 0.55, f"{session.avatar}: no idle blink in {len(scores)} frames"
     assert float(np.median(scores)) < 0.45, "idle eyes look closed most of the time"
+    blinks = sum(1 for a, b in itertools.pairwise(scores) if a <= 0.5 < b)
+    assert 1 <= blinks <= 6, f"{blinks} blinks in ~{IDLE_SHOTS * IDLE_EVERY / 60:.0f} s"
 
 
 def test_window_exits_cleanly(session: Session) -> None:

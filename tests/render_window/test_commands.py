@@ -1,0 +1,103 @@
+"""The window's control channel under Xvfb: overlays, live avatar/variant switch, self-view,
+fullscreen, present timestamps, SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+
+from avatars.pack import builtin_ids
+from protocol.ring import ShmRing
+
+from .harness import Feeder, Window, changed
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+
+W, H = 480, 270
+
+
+def test_commands_drive_the_window(xvfb_display: str, tmp_path: Path) -> None:
+    ids = builtin_ids()
+    if len(ids) < 2:
+        pytest.skip("needs two built-in avatars")
+    remote, local = ShmRing.create("remote"), ShmRing.create("local")
+    peer, me = Feeder(remote), Feeder(local)
+    win = Window(
+        xvfb_display,
+        [
+            "--remote-ring",
+            remote.name,
+            "--local-ring",
+            local.name,
+            "--avatar",
+            ids[0],
+            "--self-avatar",
+            ids[1],
+            "--no-breath",
+            "--width",
+            str(W),
+            "--height",
+            str(H),
+        ],
+        tmp_path,
+    )
+    try:
+        ready = win.wait("ready")
+        assert ready["avatar"] == ids[0] and ready["self_avatar"] == ids[1]
+        assert ready["renderer"] == "layered2d"
+        # Nothing received yet: the automatic overlay says "connecting".
+        win.wait("status", lambda e: e.get("overlay") == "connecting")
+        seq = peer.set({})
+        me.set({})
+        win.wait("status", lambda e: e.get("state") == "overlay" and e.get("overlay") == "")
+        base = win.shot(min_seq=seq + 2)
+
+        # Overlays on command, and back to automatic.
+        win.cmd("overlay", state="peer_lost")
+        win.wait("status", lambda e: e.get("overlay") == "peer_lost")
+        lost = win.shot()
+        band = slice(int(H * 0.65), int(H * 0.95))
+        assert changed(base[band], lost[band]).sum() > 500  # a text band over the avatar
+        win.cmd("overlay", state="auto")
+        win.wait("status", lambda e: e.get("overlay") == "")
+
+        # Self-view inset (bottom right) goes away on command.
+        win.cmd("self_view", on=False)
+        no_self = win.shot(min_seq=peer.seq + 1)
+        inset = (slice(int(H * 0.6), H), slice(int(W * 0.75), W))
+        assert changed(base[inset], no_self[inset]).sum() > 500
+        win.cmd("self_view", on=True)
+
+        # Live avatar and variant switch.
+        win.cmd("avatar", ref=ids[1])
+        ev = win.wait("status", lambda e: e.get("state") == "avatar")
+        assert ev["avatar"] == ids[1]
+        other = win.shot(min_seq=peer.seq + 2)
+        centre = (slice(0, int(H * 0.6)), slice(int(W * 0.25), int(W * 0.7)))
+        assert changed(base[centre], other[centre]).sum() > 2000
+        win.cmd("avatar", ref="/no/such/pack")
+        err = win.wait("error")
+        assert not err["fatal"] and "/no/such/pack" in err["message"]
+
+        # Fullscreen toggles without killing the loop.
+        win.cmd("fullscreen", on=True)
+        win.cmd("fullscreen", on=False)
+        win.shot(min_seq=peer.seq + 2)
+
+        # present events: one per frame, capture time before present time.
+        presents = [e for e in win.all_events if e["event"] == "present"]
+        seqs = [e["seq"] for e in presents]
+        assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
+        assert all(e["present_ns"] > e["capture_us"] * 1000 for e in presents)
+
+        win.proc.send_signal(signal.SIGTERM)
+        assert win.proc.wait(15) == 0
+        win.wait("bye")
+    finally:
+        win.close()
+        peer.close()
+        me.close()
+        remote.close()
+        local.close()
