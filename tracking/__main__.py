@@ -48,10 +48,14 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument(
         "--mirror",
         action="store_true",
-        help="the camera image is mirrored (selfie view): correct left/right",
+        help="selfie view: track the horizontally flipped image and correct left/right back "
+        "(frames stay the subject's own left/right)",
     )
     p.add_argument(
-        "--flip", action="store_true", help="flip the source image horizontally before tracking"
+        "--flip",
+        action="store_true",
+        help="flip the source image horizontally, uncorrected (undoes a camera that mirrors "
+        "in hardware)",
     )
     p.add_argument(
         "--model", metavar="PATH", help="face_landmarker.task to use instead of the vendored one"

@@ -1,6 +1,7 @@
 """The tracker: an RGB frame (or synthetic parameters) in, one :class:`ParamFrame` out.
 
-Per frame: MediaPipe FaceLandmarker (VIDEO mode) -> :class:`RawParams` -> mirror correction ->
+Per frame: [mirror flip] -> MediaPipe FaceLandmarker (VIDEO mode) -> :class:`RawParams` ->
+[mirror correction] ->
 calibration -> One Euro smoothing -> emotion preset -> quantised frame. This is the in-process
 API the child process, the benchmark and other parts' tests use::
 
@@ -9,10 +10,13 @@ API the child process, the benchmark and other parts' tests use::
     tracker.close()
 
 Left/right: channels are always the *subject's own* left/right as MediaPipe names them for an
-unmirrored image. ``mirror=True`` declares that the images are mirrored (a selfie camera, or a
-source with ``flip``); the tracker then corrects the parameters with ParamFrame.mirrored()'s
-permutation, so the emitted frame is the same as for the unmirrored image and carries no
-MIRRORED flag (the flag would mean "values are a mirror view", which they are not).
+unmirrored image. ``mirror=True`` is the selfie view: the tracker flips each image horizontally
+(as a mirrored preview shows it), runs MediaPipe on that, and corrects the parameters with
+ParamFrame.mirrored()'s permutation - so the frame is still right: the same as without mirroring
+(up to MediaPipe's own slight left-right asymmetry), and with no MIRRORED flag (that flag would
+say "values are a mirror view", which they are not). Mirroring the self-view on screen is the
+render window's job (``ParamFrame.mirrored()``). A camera that mirrors in hardware is undone
+at the source instead (``flip``), with no correction.
 
 Tracking loss: while no face is found the FACE_PRESENT flag is clear; for ``grace_s`` after the
 last face the last pose and expression are held (HELD flag), so a frame or two of missed detection
@@ -30,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -96,7 +101,7 @@ class Tracker:
         self.emotion_weight = 0.0
         self.seq = 0
         self.times = StageTimes()
-        #: The last raw MediaPipe parameters (before mirror correction), for tests and tools.
+        #: The last raw MediaPipe parameters (on the flipped image when mirroring), for tests.
         self.last_raw: RawParams | None = None
         self._last_ts_ms = -1
         self._held: tuple[Array, Array, Array] | None = None
@@ -153,6 +158,7 @@ class Tracker:
         media_ns = frame.media_ns if frame.media_ns is not None else frame.capture_ns
         if frame.rgb is not None:
             return self._process_image(frame.rgb, frame.capture_ns, media_ns)
+        self.last_raw = frame.raw
         return self._finish(frame.raw, frame.capture_ns, media_ns)
 
     def process(
@@ -166,8 +172,10 @@ class Tracker:
     def process_raw(
         self, raw: RawParams | None, capture_ns: int, media_ns: int | None = None
     ) -> ParamFrame:
-        """Parameters from elsewhere (synthetic source, tests); None means no face."""
+        """Parameters from elsewhere (synthetic source, tests); None means no face. Mirroring
+        does not apply (flip + correct is the identity on parameters)."""
         self.times = StageTimes()
+        self.last_raw = raw
         return self._finish(raw, capture_ns, capture_ns if media_ns is None else media_ns)
 
     def paused_frame(self, capture_ns: int) -> ParamFrame:
@@ -185,6 +193,9 @@ class Tracker:
         t0 = time.perf_counter()
         ts_ms = max(media_ns // 1_000_000, self._last_ts_ms + 1)  # must strictly increase
         self._last_ts_ms = ts_ms
+        mirror = self.mirror
+        if mirror:
+            rgb = np.asarray(cv2.flip(rgb, 1), dtype=np.uint8)
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         if self._first_inference:
             self._first_inference = False
@@ -193,6 +204,9 @@ class Tracker:
         else:
             result = landmarker.detect_for_video(image, ts_ms)
         raw = RawParams.from_result(result)
+        self.last_raw = raw
+        if raw is not None and mirror:
+            raw = raw.mirrored()  # back to the subject's own left/right
         self.times.inference = (time.perf_counter() - t0) * 1000
         return self._finish(raw, capture_ns, media_ns)
 
@@ -200,9 +214,6 @@ class Tracker:
         """Everything after inference. ``capture_ns`` stamps the frame; ``media_ns`` drives
         smoothing, hold and calibration timing."""
         t0 = time.perf_counter()
-        self.last_raw = raw
-        if raw is not None and self.mirror:
-            raw = raw.mirrored()
         if self._recorder is not None:
             self._record(raw, media_ns)
         flags = FrameFlags(0)

@@ -10,7 +10,7 @@ ring}, ``status`` {state, message} with state one of ``running``, ``no_face``, `
 ``quit``        stop (EOF on stdin and SIGTERM do the same)
 ``pause``       ``{"on": bool}``: stop inference; frames carry only the PAUSED flag (privacy)
 ``recalibrate`` ``{"seconds": float}`` (optional, default 3): record the resting face again
-``mirror``      ``{"on": bool}``: the camera image is mirrored; correct left/right
+``mirror``      ``{"on": bool}``: selfie view: track the flipped image, correct left/right back
 ``emotion``     ``{"preset": int (protocol.frame.Emotion), "weight": 0..1}``
 ``smoothing``   ``{"enabled": bool, "<group>": {"min_cutoff": .., "beta": .., "d_cutoff": ..}}``
 ==============  ===========================================================================
@@ -168,7 +168,7 @@ class TrackingLoop:
                 self.events(
                     "status",
                     state=self.state or "running",
-                    message=f"mirrored-camera correction {word}",
+                    message=f"mirror {word} (frames stay in the subject's own left/right)",
                 )
             elif name == "emotion":
                 preset = cmd.get("preset", 0)

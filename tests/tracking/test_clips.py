@@ -118,19 +118,24 @@ def test_clip_without_a_face(tmp_path: Path) -> None:
     assert all(f.blendshapes == bytes(52) and f.head_rotation == (0, 0, 0) for f in run.frames)
 
 
-def test_mirrored_clip_flips_yaw_and_the_correction_restores_it(d10_run: ClipRun) -> None:
-    """d10 flipped: uncorrected, head yaw changes sign; with mirror=True it matches the
-    unflipped clip's (within MediaPipe's own left-right asymmetry)."""
+def test_mirrored_clip_flips_yaw_and_mirror_mode_keeps_it_right(d10_run: ClipRun) -> None:
+    """d10 flipped at the source (uncorrected): head yaw changes sign. With mirror=True (the
+    tracker flips the image itself, then corrects) the frames match the plain clip's, within
+    MediaPipe's own left-right asymmetry."""
     n = 90
     yaw = d10_run.rotation[:n, 1]
     flipped = track_clip(SAMPLE_CLIP, flip=True, limit=n)
-    corrected = track_clip(SAMPLE_CLIP, flip=True, mirror=True, limit=n)
+    mirrored = track_clip(SAMPLE_CLIP, mirror=True, limit=n)
     assert np.corrcoef(yaw, flipped.rotation[:, 1])[0, 1] < -0.85
-    assert np.corrcoef(yaw, corrected.rotation[:, 1])[0, 1] > 0.85
-    assert np.abs(corrected.rotation[:, 1] - yaw).mean() < 0.02
-    assert not any(f.flags & FrameFlags.MIRRORED for f in corrected.frames)
-    err_corrected = np.abs(corrected.weights - d10_run.weights[:n]).mean()
-    assert err_corrected < np.abs(flipped.weights - d10_run.weights[:n]).mean()
+    assert np.corrcoef(yaw, mirrored.rotation[:, 1])[0, 1] > 0.85
+    assert np.abs(mirrored.rotation[:, 1] - yaw).mean() < 0.02
+    assert not any(f.flags & FrameFlags.MIRRORED for f in mirrored.frames)
+    err_mirrored = np.abs(mirrored.weights - d10_run.weights[:n]).mean()
+    assert err_mirrored < np.abs(flipped.weights - d10_run.weights[:n]).mean()
+    # Flip at the source *and* mirror mode: the tracker sees the original image, then
+    # "corrects" it - left/right swapped, as the options say.
+    both = track_clip(SAMPLE_CLIP, flip=True, mirror=True, limit=n)
+    assert np.corrcoef(yaw, both.rotation[:, 1])[0, 1] < -0.85
 
 
 def wink_image() -> np.ndarray:
@@ -154,8 +159,8 @@ def track_still(rgb: np.ndarray, mirror: bool) -> ParamFrame:
 
 def test_left_is_the_subjects_own_left_and_mirroring_swaps_it() -> None:
     """The convention, on a real wink: the subject's left eye closed reads eyeBlinkLeft. The same
-    image mirrored reads eyeBlinkRight (left and right swap); declared as mirrored
-    (mirror=True) it reads eyeBlinkLeft again, and the correction is exactly
+    image mirrored reads eyeBlinkRight (left and right swap). In mirror mode the tracker tracks
+    the mirrored image and corrects it: eyeBlinkLeft again, and the correction is exactly
     ParamFrame.mirrored()'s permutation of the uncorrected frame."""
     wink = wink_image()
     mirrored = np.ascontiguousarray(wink[:, ::-1])
@@ -163,7 +168,7 @@ def test_left_is_the_subjects_own_left_and_mirroring_swaps_it() -> None:
     assert plain.weight("eyeBlinkLeft") > 0.5 > plain.weight("eyeBlinkRight") + 0.3
     swapped = track_still(mirrored, mirror=False)
     assert swapped.weight("eyeBlinkRight") > swapped.weight("eyeBlinkLeft") + 0.3
-    corrected = track_still(mirrored, mirror=True)
+    corrected = track_still(wink, mirror=True)
     assert corrected.weight("eyeBlinkLeft") > corrected.weight("eyeBlinkRight") + 0.3
     expected = swapped.mirrored()
     assert expected.flags & FrameFlags.MIRRORED and not corrected.flags & FrameFlags.MIRRORED
