@@ -1,5 +1,7 @@
 """SVG snapshots of every screen (pytest-textual-snapshot). Deterministic by construction:
-fixed room code, fixed sources, one avatar pack, fixed terminal sizes, no timers, no clocks.
+fixed room code, fixed sources, fixed terminal sizes, no timers, no clocks, and a pinned avatar
+list and preview picture (drawn here), so redrawn built-in art does not change TUI snapshots;
+the real catalogue is exercised by the Pilot tests.
 Update after an intended change with ``pytest tests/tui/test_snapshots.py --snapshot-update``.
 """
 
@@ -9,25 +11,37 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from PIL import Image, ImageDraw
 
 import tui.widgets.avatar_picker as avatar_picker
 from tui.app import AppOptions, AvatarChatApp
-from tui.avatar_catalog import builtin_choices
+from tui.avatar_catalog import AvatarChoice
 from tui.screens.call import CallScreen
 from tui.settings import Settings
 
 MakeApp = Callable[..., AvatarChatApp]
 SnapCompare = Callable[..., bool]
-#: One pack, so a new built-in avatar does not change every home snapshot.
-PINNED_AVATAR = "aria"
+PINNED = [
+    AvatarChoice("aria", "Aria", [("brunette", "Brunette"), ("ginger", "Ginger")], "brunette"),
+    AvatarChoice("fox", "Fox", [("red", "Red fox")], "red"),
+]
+
+
+def _picture(ref: str, variant: str | None) -> Image.Image:
+    """A face-like test card: a circle with two eyes on a transparent square."""
+    img = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(img)
+    draw.ellipse((8, 8, 56, 56), fill=(230, 180, 140, 255))
+    draw.ellipse((20, 24, 28, 32), fill=(40, 40, 40, 255))
+    draw.ellipse((36, 24, 44, 32), fill=(40, 40, 40, 255))
+    draw.rectangle((24, 42, 40, 46), fill=(180, 60, 60, 255))
+    return img
 
 
 @pytest.fixture(autouse=True)
-def one_avatar(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    def only_pinned() -> list[Any]:
-        return [c for c in builtin_choices() if c.id == PINNED_AVATAR]
-
-    monkeypatch.setattr(avatar_picker, "builtin_choices", only_pinned)
+def pinned_avatars(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(avatar_picker, "builtin_choices", lambda: list(PINNED))
+    monkeypatch.setattr(avatar_picker, "preview_image", _picture)
     yield
 
 

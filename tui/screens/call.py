@@ -198,6 +198,8 @@ class CallScreen(Screen[None]):
                 self.peer_name = peer[:64]
         elif kind == "status" and child in ("peer", "session"):
             self._status(str(event.get("state", "")), str(event.get("message", "")))
+        elif kind == "status" and child == "render" and event.get("state") == "overlay":
+            pass  # the window's overlay follows the connection state shown in our header
         elif kind == "status":
             state = str(event.get("state", ""))
             if self.child_states.get(child) != state:  # say changes, not repeats
@@ -362,7 +364,10 @@ class CallScreen(Screen[None]):
                 state, "red"
             )
             line.append("● ", style=colour)
-            line.append(f"{CHILD_NAMES[child]} {state}   ")
+            line.append(CHILD_NAMES[child])
+            if state != "running":
+                line.append(f" ({state})", style=colour)
+            line.append("  ")
         self.query_one("#procs", Static).update(line)
 
     def watch_state(self) -> None:

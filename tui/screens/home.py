@@ -20,6 +20,8 @@ from tui.widgets.avatar_picker import AvatarPicker
 class HomeScreen(Screen[None]):
     """Posts :class:`StartCall` (to the app) when the user creates or joins a room."""
 
+    #: Below 100 columns the two boxes stack instead of sitting side by side.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     BINDINGS = [
         Binding("ctrl+n", "create", "Create room"),
         Binding("ctrl+o", "join", "Join room"),
@@ -57,8 +59,14 @@ class HomeScreen(Screen[None]):
         self.avatar_variant = ""
 
     def compose(self) -> ComposeResult:
-        yield Static("avatarchat", id="title")
+        yield Static("avatarchat  ·  1:1 avatar chat: only your expressions travel, never video",
+                     id="title")
         with VerticalScroll(id="home-body"):
+            with Horizontal(id="room-row", classes="box"):
+                yield Button("Create room", variant="primary", id="create")
+                yield Input(placeholder="Paste a room code or join command", id="join-code")
+                yield Button("Join", id="join")
+            yield Label("", id="home-error")
             with Horizontal(id="home-top"):
                 with Vertical(id="you", classes="box"):
                     yield Label("Display name")
@@ -78,13 +86,7 @@ class HomeScreen(Screen[None]):
                     initial = self._source if self._source in specs else specs[0]
                     yield Select(options, value=initial, allow_blank=False, id="source")
                 with Vertical(id="avatar-box", classes="box"):
-                    yield Label("Avatar")
                     yield AvatarPicker(self._avatar, id="avatar-picker")
-            with Horizontal(id="room-row", classes="box"):
-                yield Button("Create room", variant="primary", id="create")
-                yield Input(placeholder="Paste a room code or join command", id="join-code")
-                yield Button("Join", id="join")
-            yield Label("", id="home-error")
         yield Footer()
 
     def on_mount(self) -> None:

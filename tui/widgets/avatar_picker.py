@@ -16,7 +16,7 @@ from textual.reactive import reactive
 from textual.widgets import Label, OptionList, Select
 from textual.widgets.option_list import Option
 
-from tui.avatar_catalog import AvatarChoice, builtin_choices, preview_image
+from tui.avatar_catalog import FALLBACK_AVATAR, AvatarChoice, builtin_choices, preview_image
 from tui.widgets.picture import Picture
 
 
@@ -26,9 +26,9 @@ class AvatarPicker(Horizontal):
     DEFAULT_CSS = """
     AvatarPicker { height: auto; }
     AvatarPicker #avatar-lists { width: 1fr; height: auto; }
-    AvatarPicker OptionList { height: 6; }
+    AvatarPicker OptionList { height: 8; }
     AvatarPicker Select { width: 1fr; }
-    AvatarPicker Picture { width: 24; height: 10; margin-left: 1; }
+    AvatarPicker Picture { width: 26; height: 13; margin-left: 1; }
     AvatarPicker #avatar-error { color: $error; height: auto; }
     """
 
@@ -63,6 +63,8 @@ class AvatarPicker(Horizontal):
         self.app.call_from_thread(self._set_choices, choices)
 
     def _set_choices(self, choices: list[AvatarChoice]) -> None:
+        if not choices:  # builtin_choices() never returns none, but a bad install might
+            choices = [AvatarChoice(FALLBACK_AVATAR, FALLBACK_AVATAR, error="no avatars found")]
         self.choices = choices
         options = self.query_one(OptionList)
         options.clear_options()
