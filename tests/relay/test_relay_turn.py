@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import trio
 from relay_testkit import client, join, new_room_code, recv, running_relay, send
-from turn_client import TurnClient
+from relay_turn_client import TurnClient
 
 from relay.turn import issue_credentials, turn_password
 
@@ -28,7 +28,7 @@ def _free_udp_port() -> int:
 
 
 def _answers_binding(port: int) -> bool:
-    from turn_client import BINDING_REQUEST, encode
+    from relay_turn_client import BINDING_REQUEST, encode
 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(0.2)
