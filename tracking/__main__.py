@@ -188,6 +188,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"tracking: {e}", file=sys.stderr)
         events("error", message=str(e), fatal=True)
         return EXIT_USAGE
+    except Exception as e:  # a bug: keep the traceback in the log, tell the parent in one line
+        log.exception("tracking failed")
+        events("error", message=f"tracking failed: {type(e).__name__}: {e}", fatal=True)
+        return 1
     finally:
         if events.broken:  # the parent is gone: don't die on flushing stdout at exit
             devnull = os.open(os.devnull, os.O_WRONLY)

@@ -180,6 +180,7 @@ class Tracker:
 
     def paused_frame(self, capture_ns: int) -> ParamFrame:
         """What goes out while paused: the PAUSED flag and nothing about the face."""
+        self.times = StageTimes()
         self.seq += 1
         self._held = None
         self._last_face_ns = None
