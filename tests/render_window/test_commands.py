@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from avatars.pack import builtin_ids
+from avatars.pack import builtin_ids, load_pack
+from protocol.frame import FrameFlags
 from protocol.ring import ShmRing
 
 from .harness import Feeder, Window, changed
@@ -77,9 +78,24 @@ def test_commands_drive_the_window(xvfb_display: str, tmp_path: Path) -> None:
         other = win.shot(min_seq=peer.seq + 2)
         centre = (slice(0, int(H * 0.6)), slice(int(W * 0.25), int(W * 0.7)))
         assert changed(base[centre], other[centre]).sum() > 2000
+        # A variant of the same avatar recolours it.
+        pack = load_pack(ids[1])
+        others = [v for v in pack.variants if v != pack.default_variant]
+        if others:
+            win.cmd("avatar", ref=ids[1], variant=others[0])
+            ev = win.wait("status", lambda e: e.get("state") == "avatar")
+            assert ev["variant"] == others[0]
+            recoloured = win.shot(min_seq=peer.seq + 2)
+            assert changed(other[centre], recoloured[centre]).sum() > 500
         win.cmd("avatar", ref="/no/such/pack")
         err = win.wait("error")
         assert not err["fatal"] and "/no/such/pack" in err["message"]
+
+        # The peer paused tracking: the avatar idles and the overlay says so.
+        peer.set({}, flags=FrameFlags.FACE_PRESENT | FrameFlags.PAUSED)
+        win.wait("status", lambda e: e.get("overlay") == "paused")
+        peer.set({})
+        win.wait("status", lambda e: e.get("state") == "overlay" and e.get("overlay") == "")
 
         # Fullscreen toggles without killing the loop.
         win.cmd("fullscreen", on=True)
