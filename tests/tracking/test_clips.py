@@ -239,3 +239,26 @@ def test_emotion_preset_biases_the_right_channels() -> None:
     assert cleared.emotion is None and cleared.weight("mouthSmileLeft") == pytest.approx(
         0.1, abs=0.005
     )
+
+
+def test_head_pose_signs_on_real_images(shared_faces: Path) -> None:
+    """d12.jpg looks up and has turned toward the image's right (the subject's own left):
+    pitch < 0 (+ = looking down), yaw > 0 (+ = turning to the subject's left)."""
+    rgb = cv2.cvtColor(cv2.imread(str(shared_faces / "d12.jpg")), cv2.COLOR_BGR2RGB)
+    frame = track_still(rgb, mirror=False)
+    pitch, yaw, _roll = frame.head_rotation
+    assert pitch < -0.1 and yaw > 0.2
+
+
+def test_roll_sign_on_a_rotated_real_frame() -> None:
+    """A d10 frame turned 15 degrees counter-clockwise on screen tips the crown toward the
+    image's left, the subject's own right: roll drops by ~0.26 rad (+ = toward their left)."""
+    cap = cv2.VideoCapture(str(SAMPLE_CLIP))
+    bgr = cap.read()[1]
+    cap.release()
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    h, w = rgb.shape[:2]
+    turned = cv2.warpAffine(rgb, cv2.getRotationMatrix2D((w / 2, h / 2), 15, 1.0), (w, h))
+    base = track_still(rgb, mirror=False).head_rotation[2]
+    rolled = track_still(np.ascontiguousarray(turned), mirror=False).head_rotation[2]
+    assert rolled - base == pytest.approx(-np.radians(15), abs=0.06)
