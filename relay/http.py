@@ -97,12 +97,16 @@ async def read_head(stream: trio.abc.ReceiveStream) -> HttpRequest:
         key = name.lower()
         value = value.strip()
         headers[key] = f"{headers[key]}, {value}" if key in headers else value
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+        query = parse_qs(parts.query, max_num_fields=8)
+    except ValueError as e:  # a bad netloc, or more query fields than any client sends
+        raise HttpError(400, "malformed request target") from e
     return HttpRequest(
         method=method,
         target=target,
         path=parts.path,
-        query=parse_qs(parts.query, max_num_fields=8),
+        query=query,
         headers=headers,
         raw=bytes(buf),
     )

@@ -154,11 +154,15 @@ async def test_garbage_and_plain_http_do_not_hurt() -> None:
             with trio.fail_after(5):
                 reply = await stream.receive_some(4096)
             assert reply.startswith(b"HTTP/1.1 400")
+        for target in ("/ws?" + "&".join(f"k{i}=v" for i in range(50)), "//[bad/ws"):
+            status, _ = await http_get(server.port, target)
+            assert status == 400, target
         status, _ = await http_get(server.port, "/ws")  # a GET without the upgrade
         assert status == 404
         status, _ = await http_get(server.port, "/ws", "Upgrade: websocket\r\n")
         assert status == 400  # no Connection: Upgrade / key
         await assert_alive(a, b)
+        assert server.metrics.rejections["internal"] == 0
 
 
 def _random_frame(rng: random.Random, room: str) -> str | bytes:
@@ -257,3 +261,32 @@ async def test_half_open_handshakes_count_against_the_per_ip_cap() -> None:
         finally:
             for stream in silent:
                 await stream.aclose()
+
+
+async def test_fuzzed_http_heads_get_a_status_never_a_crash() -> None:
+    rng = random.Random(7)
+    valid = ("GET /ws?room={room} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+             "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+             "Sec-WebSocket-Version: 13\r\nOrigin: https://a\r\n")
+    async with running_relay() as server, pair(server) as (a, b, _room):
+        for i in range(300):
+            head = valid.format(room=new_room_code()).encode()
+            if i % 3 == 0:
+                head = rng.randbytes(rng.randint(0, 300))
+            else:
+                data = bytearray(head)
+                for _ in range(rng.randint(1, 6)):
+                    pos = rng.randrange(len(data))
+                    data[pos:pos + rng.randint(0, 4)] = rng.randbytes(rng.randint(0, 4))
+                head = bytes(data)
+            stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+            async with stream:
+                try:
+                    await stream.send_all(head + b"\r\n\r\n")
+                    with trio.fail_after(5):
+                        reply = await stream.receive_some(4096)
+                except trio.BrokenResourceError:
+                    continue  # the relay answered and closed before we finished sending
+            assert reply == b"" or reply.startswith(b"HTTP/1.1 "), reply[:40]
+        await assert_alive(a, b)
+        assert server.metrics.rejections["internal"] == 0
