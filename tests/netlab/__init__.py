@@ -24,12 +24,13 @@ remove what a crashed run left behind)::
                                                                   service address 10.231.3.1 (lo)
 
 Impairment in ``routed``: loss is ``iptables -m statistic --mode random`` on M's FORWARD chain,
-once per direction (``-i`` the A-side or B-side veth). Delay and jitter come from a user-space
-shim (``tests/netlab/shim.py``; no ``tc netem`` here): policy routing in M sends every packet
-that M forwards between A and B into a TUN device; the shim reads it, holds it for
+once per direction (``-i`` the A-side or B-side veth); ``turn_split`` takes loss too, on T's
+INPUT chain (so each relayed direction loses it once), but no delay. Delay and jitter come from
+a user-space shim (``tests/netlab/shim.py``; no ``tc netem`` here): policy routing in M sends
+every packet that M forwards between A and B into a TUN device; the shim reads it, holds it for
 ``delay +- jitter`` (each packet drawn independently, so jitter may reorder, as on a real path)
-and writes it back into the TUN, from where M's main table routes it on. This delays every
-IP packet in both directions whatever its protocol; traffic addressed to M itself (the relay,
+and writes it back into the TUN, from where M's main table routes it on. This delays every IP
+packet in both directions whatever its protocol; traffic addressed to M itself (the relay,
 coturn on 10.231.3.1) is delivered by the ``local`` table first and is not impaired.
 
 Lab.service_addr is where to run the relay (and coturn): reachable from both A and B.

@@ -142,15 +142,23 @@ class Lab:
     # -- impairment (routed only) ------------------------------------------------------------
 
     def set_loss(self, loss: float) -> None:
-        """Drop each forwarded packet with probability ``loss``, independently per direction."""
-        self._need_routed()
-        m = self.ns["m"]
-        sh(["iptables", "-F", "FORWARD"], ns=m)
+        """Drop each packet with probability ``loss``, independently per direction.
+
+        routed: on M's FORWARD chain, once per direction (in-interface ma or mb). turn_split:
+        on T's INPUT chain, so each leg of the relayed path (A->T, B->T) loses ``loss``.
+        """
+        if self.kind == "routed":
+            role, chain = "m", "FORWARD"
+        elif self.kind == "turn_split":
+            role, chain = "t", "INPUT"
+        else:
+            raise NetlabError(f"loss needs the routed or turn_split topology, not {self.kind}")
+        sh(["iptables", "-F", chain], ns=self.ns[role])
         if loss <= 0:
             return
         for dev in ("ma", "mb"):
-            sh(["iptables", "-A", "FORWARD", "-i", dev, "-m", "statistic", "--mode", "random",
-                "--probability", f"{loss:.6f}", "-j", "DROP"], ns=m)  # fmt: skip
+            sh(["iptables", "-A", chain, "-i", dev, "-m", "statistic", "--mode", "random",
+                "--probability", f"{loss:.6f}", "-j", "DROP"], ns=self.ns[role])  # fmt: skip
 
     def set_delay(self, delay_ms: float, jitter_ms: float = 0.0, dist: str = "uniform") -> None:
         """Delay every forwarded packet by ``delay_ms +- jitter_ms`` (starts the shim once)."""

@@ -55,3 +55,12 @@ def test_loss_matches_probability_per_direction() -> None:
     expected = 1 - (1 - loss) ** 2
     assert abs(lost - expected) < 0.06, (lost, expected)
     assert all(r is not None for r in clean)  # set_loss(0) really removes the rules
+
+
+def test_turn_split_loss_is_on_the_way_into_t() -> None:
+    """turn_split loss: probes into T drop, T's replies do not (each relayed leg loses once)."""
+    with netlab.turn_split() as lab:
+        lab.set_loss(0.2)
+        rtts = lab.udp_rtts("a", "t", count=400, interval_s=0.002)
+    lost = sum(r is None for r in rtts) / len(rtts)
+    assert abs(lost - 0.2) < 0.07, lost  # sd 2%: > 3 sigma
