@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from PIL import ImageChops, ImageFilter
+
 from scripts.avatar_art import rig
 from scripts.avatar_art.kit import (
+    SS,
     AvatarSpec,
     LayerSpec,
     Palette,
@@ -128,7 +131,7 @@ def eye_white(side: str) -> LayerSpec:
     cx = EYES[side]
 
     def draw(p: Pen, c: Palette) -> None:
-        pts = catmull(_eye_pts(cx, EYE_Y, side == "Right"))
+        pts = catmull(_eye_pts(cx, EYE_Y, side == "Left"))
         p.shape(pts, p.linear(hexc("e9e4e6"), hexc("ffffff"), EYE_Y - 14, EYE_Y + 6))
 
     return LayerSpec(
@@ -140,7 +143,7 @@ def iris(side: str) -> LayerSpec:
     cx = EYES[side]
 
     def draw(p: Pen, c: Palette) -> None:
-        clip = p.poly_mask(catmull(_eye_pts(cx, EYE_Y, side == "Right")))
+        clip = p.grown_mask(catmull(_eye_pts(cx, EYE_Y, side == "Left")), 2.5)
         ix, iy = cx, EYE_Y - 1
         p.ellipse(
             ix,
@@ -166,9 +169,28 @@ def iris(side: str) -> LayerSpec:
     )
 
 
+def socket(side: str) -> LayerSpec:
+    """Skin around the eye, above the iris: the iris can move without clipped edges showing.
+
+    It repeats the art underneath (so it is invisible at rest) in a ring around the eye, and
+    squashes with the eye on a blink (it is the eye's child).
+    """
+    cx = EYES[side]
+
+    def draw(p: Pen, c: Palette) -> None:
+        pts = catmull(_eye_pts(cx, EYE_Y, side == "Left"))
+        soft = p.grown_mask(pts, 11).filter(ImageFilter.GaussianBlur(2.5 * SS))
+        ring = ImageChops.subtract(soft, p.poly_mask(pts))
+        p.copy_of(c, [head], ring)
+
+    return LayerSpec(
+        f"socket_{side.lower()}", draw, parent=f"eye_{side.lower()}", pivot=(cx, EYE_Y), z=22
+    )
+
+
 def lashes(side: str) -> LayerSpec:
     cx = EYES[side]
-    m = side == "Right"
+    m = side == "Left"
 
     def draw(p: Pen, c: Palette) -> None:
         pts = catmull(_eye_pts(cx, EYE_Y, m))
@@ -181,13 +203,13 @@ def lashes(side: str) -> LayerSpec:
         p.stroke(lower, hexc("5a3426", 120), 1.4)
 
     return LayerSpec(
-        f"lashes_{side.lower()}", draw, parent=f"eye_{side.lower()}", pivot=(cx, EYE_Y), z=22
+        f"lashes_{side.lower()}", draw, parent=f"eye_{side.lower()}", pivot=(cx, EYE_Y), z=23
     )
 
 
 def lid(side: str) -> LayerSpec:
     cx = EYES[side]
-    s = -1 if side == "Right" else 1
+    s = -1 if side == "Left" else 1
 
     def draw(p: Pen, c: Palette) -> None:
         arc = catmull(
@@ -207,28 +229,28 @@ def lid(side: str) -> LayerSpec:
         draw,
         parent="face",
         pivot=(cx, EYE_Y),
-        z=23,
+        z=24,
         bindings=rig.closed_lid(side),
     )
 
 
 def brow(side: str) -> LayerSpec:
     cx = EYES[side]
-    s = -1 if side == "Right" else 1
+    out = -1 if side == "Right" else 1  # toward the outer end of this brow
 
     def draw(p: Pen, c: Palette) -> None:
         pts = catmull(
-            [(cx - s * 32, EYE_Y - 30), (cx - s * 8, EYE_Y - 42), (cx + s * 24, EYE_Y - 40)],
+            [(cx - out * 26, EYE_Y - 36), (cx + out * 6, EYE_Y - 45), (cx + out * 32, EYE_Y - 37)],
             closed=False,
         )
-        p.stroke(pts, shade(c["hair"], -0.35), 7)
+        p.stroke(pts, shade(c["hair"], -0.35), 6.5)
 
     return LayerSpec(
         f"brow_{side.lower()}",
         draw,
         parent="face",
         pivot=(cx, EYE_Y - 38),
-        z=24,
+        z=25,
         bindings=rig.brow(side),
     )
 
@@ -328,7 +350,6 @@ def glasses(p: Pen, c: Palette) -> None:
         ring = p.ellipse_mask(cx, EYE_Y, 36, 30)
         hole = p.ellipse_mask(cx, EYE_Y, 32, 26)
         p.fill(hole, hexc("bfe3ff", 45))
-        from PIL import ImageChops
 
         p.fill(ImageChops.subtract(ring, hole), frame)
         p.stroke([(cx - 16, EYE_Y - 18), (cx - 6, EYE_Y - 22)], hexc("ffffff", 140), 2.5)
@@ -363,6 +384,8 @@ def spec() -> AvatarSpec:
         eye_white("Left"),
         iris("Right"),
         iris("Left"),
+        socket("Right"),
+        socket("Left"),
         lashes("Right"),
         lashes("Left"),
         lid("Right"),

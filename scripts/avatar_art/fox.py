@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from PIL import ImageChops, ImageFilter
+
 from scripts.avatar_art import rig
 from scripts.avatar_art.kit import (
+    SS,
     AvatarSpec,
     LayerSpec,
     Palette,
@@ -144,7 +147,7 @@ def eye_white(side: str) -> LayerSpec:
 
     def draw(p: Pen, c: Palette) -> None:
         p.shape(
-            catmull(_eye_pts(cx, EYE_Y, side == "Right")),
+            catmull(_eye_pts(cx, EYE_Y, side == "Left")),
             p.linear(hexc("f2e8d2"), hexc("fffaf0"), EYE_Y - 14, EYE_Y + 10),
         )
 
@@ -157,7 +160,7 @@ def iris(side: str) -> LayerSpec:
     cx = EYES[side]
 
     def draw(p: Pen, c: Palette) -> None:
-        clip = p.poly_mask(catmull(_eye_pts(cx, EYE_Y, side == "Right")))
+        clip = p.grown_mask(catmull(_eye_pts(cx, EYE_Y, side == "Left")), 2.5)
         ix = cx + (4 if side == "Right" else -4)
         p.ellipse(
             ix,
@@ -182,23 +185,42 @@ def iris(side: str) -> LayerSpec:
     )
 
 
+def socket(side: str) -> LayerSpec:
+    """Skin around the eye, above the iris: the iris can move without clipped edges showing.
+
+    It repeats the art underneath (so it is invisible at rest) in a ring around the eye, and
+    squashes with the eye on a blink (it is the eye's child).
+    """
+    cx = EYES[side]
+
+    def draw(p: Pen, c: Palette) -> None:
+        pts = catmull(_eye_pts(cx, EYE_Y, side == "Left"))
+        soft = p.grown_mask(pts, 11).filter(ImageFilter.GaussianBlur(2.5 * SS))
+        ring = ImageChops.subtract(soft, p.poly_mask(pts))
+        p.copy_of(c, [head, face], ring)
+
+    return LayerSpec(
+        f"socket_{side.lower()}", draw, parent=f"eye_{side.lower()}", pivot=(cx, EYE_Y), z=22
+    )
+
+
 def lashes(side: str) -> LayerSpec:
     cx = EYES[side]
 
     def draw(p: Pen, c: Palette) -> None:
-        pts = catmull(_eye_pts(cx, EYE_Y, side == "Right"))
+        pts = catmull(_eye_pts(cx, EYE_Y, side == "Left"))
         n = len(pts)
         p.stroke(pts[: n // 2 + 1], INK, 4.5)
         p.stroke(pts[n // 2 :] + pts[:1], hexc("2b1a14", 150), 1.6)
 
     return LayerSpec(
-        f"lashes_{side.lower()}", draw, parent=f"eye_{side.lower()}", pivot=(cx, EYE_Y), z=22
+        f"lashes_{side.lower()}", draw, parent=f"eye_{side.lower()}", pivot=(cx, EYE_Y), z=23
     )
 
 
 def lid(side: str) -> LayerSpec:
     cx = EYES[side]
-    s = -1 if side == "Right" else 1
+    s = -1 if side == "Left" else 1
 
     def draw(p: Pen, c: Palette) -> None:
         p.stroke(
@@ -215,14 +237,14 @@ def lid(side: str) -> LayerSpec:
         draw,
         parent="face",
         pivot=(cx, EYE_Y),
-        z=23,
+        z=24,
         bindings=rig.closed_lid(side),
     )
 
 
 def brow(side: str) -> LayerSpec:
     cx = EYES[side]
-    s = -1 if side == "Right" else 1
+    s = -1 if side == "Left" else 1
 
     def draw(p: Pen, c: Palette) -> None:
         tuft = catmull(
@@ -240,7 +262,7 @@ def brow(side: str) -> LayerSpec:
         draw,
         parent="face",
         pivot=(cx, EYE_Y - 34),
-        z=24,
+        z=25,
         bindings=rig.brow(side, lift=12, drop=8),
     )
 
@@ -316,6 +338,8 @@ def spec() -> AvatarSpec:
         eye_white("Left"),
         iris("Right"),
         iris("Left"),
+        socket("Right"),
+        socket("Left"),
         lashes("Right"),
         lashes("Left"),
         lid("Right"),
