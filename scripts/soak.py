@@ -142,6 +142,8 @@ class Side:
     bad_payloads: int = 0
     errors: list[str] = field(default_factory=list)
     restarts: dict[str, int] = field(default_factory=dict)
+    #: the product's own call-long figures (``--stats-json`` "call"), to set beside ours
+    product: dict[str, Any] = field(default_factory=dict)
 
     def on_event(self, ev: dict[str, Any]) -> None:
         now = time.monotonic()
@@ -264,6 +266,7 @@ async def run_call(index: int, args: argparse.Namespace, workdir: Path) -> dict[
                 relay=url, room=room, source=str(clip), name=f"soak-{name}",
                 window=args.windows, turn_only=args.turn_only, env=env,
                 log_dir=str(calldir / name), wrap=lab.argv(name, []),
+                stats_json=str(calldir / f"{name}-stats.json"),
             )  # fmt: skip
             os.makedirs(cfg.log_dir or "", exist_ok=True)
             side = Side(name)
@@ -321,6 +324,9 @@ async def _drive(
         for side in sides:
             if side.tap is not None:
                 side.tap.close()
+            with contextlib.suppress(OSError, ValueError):
+                stats_json = Path(side.session.config.stats_json or "")
+                side.product = json.loads(stats_json.read_text()).get("call", {})
     return soak_report.call_result(
         index, sides, sampler.samples, t0=t0, t_end=t_end, connected=connected, kind=lab.kind,
         connect_limit_s=CONNECT_LIMIT_S, max_gap_s=MAX_GAP_S,

@@ -173,6 +173,9 @@ def call_result(
         },
         "candidate_pair": {n: st.get("candidate_pair") for n, st in last.items()},
         "rtt_ms": {n: st.get("rtt_ms") for n, st in last.items()},
+        # the peers' own call-long percentiles (receive, and render present with --windows)
+        "product_e2e_ms": {s.name: s.product.get("e2e_ms") for s in sides},
+        "product_e2e_present_ms": {s.name: s.product.get("e2e_present_ms") for s in sides},
         "errors": [e for s in sides for e in s.errors][:20],
         "_e2e": all_e2e,  # pooled by summarize(); not written
     }
