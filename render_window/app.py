@@ -125,7 +125,7 @@ class RenderApp:
 
     # -- setup ---------------------------------------------------------------------------
     def _make_window(self) -> pyglet.window.Window:
-        config = gl.Config(
+        config = gl.Config(  # type: ignore[abstract]  # pyglet picks the platform class
             major_version=3,
             minor_version=3,
             forward_compatible=True,
@@ -142,9 +142,9 @@ class RenderApp:
                 vsync=self.opts.vsync,
                 fullscreen=self.opts.fullscreen,
             )
-        except pyglet.display.NoSuchDisplayException as e:
+        except _display_errors() as e:
             raise StartupError(f"no display ({e}): set DISPLAY or run under Xvfb") from e
-        except pyglet.window.NoSuchConfigException as e:
+        except (pyglet.window.NoSuchConfigException, pyglet.gl.ContextException) as e:
             raise StartupError(f"no OpenGL 3.3 core context on this display: {e}") from e
         return window
 
@@ -433,6 +433,19 @@ class RenderApp:
         self.peer.close()
         self.self_view.close()
         self.window.close()
+
+
+def _display_errors() -> tuple[type[BaseException], ...]:
+    """pyglet raises a platform module's own NoSuchDisplayException (not the one in
+    pyglet.window) when the X server cannot be reached."""
+    errors: list[type[BaseException]] = [pyglet.window.NoSuchDisplayException]
+    try:
+        from pyglet.display.xlib import NoSuchDisplayException as XlibNoDisplay
+
+        errors.append(XlibNoDisplay)
+    except ImportError:  # not on X11
+        pass
+    return tuple(errors)
 
 
 def install_signal_handlers(app_ref: list[RenderApp]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -64,7 +65,7 @@ def _shelf_pack(sizes: list[tuple[int, int]], width: int) -> tuple[list[tuple[in
     return pos, y + shelf_h + 2 * PADDING
 
 
-def build_atlas(items: Mapping[Hashable, Image.Image], max_size: int = MAX_ATLAS) -> Atlas:
+def build_atlas(items: Mapping[Any, Image.Image], max_size: int = MAX_ATLAS) -> Atlas:
     """Pack ``key -> image`` into one atlas; ``rects`` has the same keys."""
     unique = list(items)
     images = [items[k] for k in unique]

@@ -218,7 +218,7 @@ class Layered2DRenderer(Renderer):
         log.info("layered2d: loaded %s (%d layers, atlas %dx%d)", pack.id, n, *atlas.size)
 
     def _cropped_images(
-        self, per_layer: list[list[Path]], crops: list[tuple[float, ...]]
+        self, per_layer: list[list[Path]], crops: list[tuple[float, float, float, float]]
     ) -> dict[tuple[int, Path], Any]:
         """(layer index, image) -> the cropped PIL image the atlas will hold."""
         from PIL import Image
@@ -286,11 +286,11 @@ class Layered2DRenderer(Renderer):
             u0, v0, u1, v1 = self._crops[i]
             tint = self.pack.layer_tint(la.id, self.variant) if self.pack else (1, 1, 1, 1)
             base = len(uvs) // 2
-            vs = [v0 + (v1 - v0) * r / rows for r in range(rows + 1)]
-            if "warp_open" in targets and v0 < 0.5 < v1 and all(abs(v - 0.5) > 1e-6 for v in vs):
-                vs = sorted([*vs, 0.5])  # warp_open's profile bends at v = 0.5: need a row there
-            rows = len(vs) - 1
-            for v in vs:
+            row_v = [v0 + (v1 - v0) * r / rows for r in range(rows + 1)]
+            if "warp_open" in targets and v0 < 0.5 < v1 and all(abs(v - 0.5) > 1e-6 for v in row_v):
+                row_v = sorted([*row_v, 0.5])  # warp_open's profile bends at v = 0.5
+            rows = len(row_v) - 1
+            for v in row_v:
                 for c in range(cols + 1):
                     uvs += [u0 + (u1 - u0) * c / cols, v]
                     idx.append(float(i))

@@ -100,14 +100,17 @@ def test_atlas_packs_images_without_overlap() -> None:
 
 def test_pacer_gives_even_60hz_frames() -> None:
     pacer, stats = FramePacer(60.0), FrameStats()
-    for _ in range(45):
+    stamps = []
+    for _ in range(60):
         time.sleep(0.004)  # a frame's work
         pacer.wait()
-        stats.presented(time.perf_counter(), 0.004)
-    snap = stats.snapshot()
-    assert 16.0 < snap["frame_ms_p50"] < 17.4
-    # No 60/30 alternation: nearly every interval is one period (loose for a busy CI box).
-    assert snap["frame_ms_p99"] < 30.0
+        stamps.append(time.perf_counter())
+        stats.presented(stamps[-1], 0.004)
+    intervals = np.diff(stamps) * 1000.0
+    assert 16.0 < float(np.median(intervals)) < 17.4
+    assert 16.0 < stats.snapshot()["frame_ms_p50"] < 17.4
+    # No 60/30 alternation: most intervals are one period (loose: CI boxes are busy).
+    assert np.mean(np.abs(intervals - 1000.0 / 60.0) < 3.0) > 0.8
 
 
 def test_pacer_reanchors_after_a_stall() -> None:
@@ -139,6 +142,10 @@ def test_no_display_is_a_one_line_error() -> None:
     assert "no display: set DISPLAY or run under Xvfb" in proc.stderr
     ev = json.loads(proc.stdout.splitlines()[-1])
     assert ev["event"] == "error" and ev["fatal"] is True
+    # DISPLAY set but nothing there: the same kind of message, no traceback.
+    proc = _run_window(["--demo"], dict(env, DISPLAY=":987"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "set DISPLAY or run under Xvfb" in proc.stderr
 
 
 @pytest.mark.slow
