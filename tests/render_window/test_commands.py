@@ -108,6 +108,15 @@ def test_commands_drive_the_window(xvfb_display: str, tmp_path: Path) -> None:
         assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
         assert all(e["present_ns"] > e["capture_us"] * 1000 for e in presents)
 
+        # A corrupt frame is counted and dropped, never fatal.
+        with peer._lock:
+            peer.writer.write(b"\xff not cbor")
+        win.wait("stats", lambda e: e["decode_errors"] >= 1)
+
+        # The peer process dies (its ring writer goes away): "peer lost".
+        peer.close()
+        win.wait("status", lambda e: e.get("overlay") == "peer_lost")
+
         win.proc.send_signal(signal.SIGTERM)
         assert win.proc.wait(15) == 0
         win.wait("bye")
