@@ -121,7 +121,7 @@ class CallPrinter:
             self.say(f"peer: {ev.get('name') or '?'} (avatar {ev.get('avatar_id')})")
         elif kind == "error":
             self.say(f"error ({child}): {ev.get('message')}")
-            if ev.get("fatal") and child == "peer" and not ev.get("supervisor"):
+            if ev.get("fatal") and ev.get("supervisor"):  # a child is gone for good: end
                 self.fatal = str(ev.get("message"))
 
 

@@ -90,6 +90,7 @@ async def run_demo(args: argparse.Namespace) -> int:
     print(f"relay on {url}, room {room[:8]}..., cameras: {source}", flush=True)
     printers = {n: CallPrinter(prefix=f"{n:>5} | ", quiet=True) for n in ("alice", "bob")}
     sessions: dict[str, CallSession] = {}
+    final: dict[str, dict[str, Any] | None] = {}
     started = time.monotonic()
     try:
         for name in ("alice", "bob"):
@@ -114,6 +115,8 @@ async def run_demo(args: argparse.Namespace) -> int:
                         printer.say(format_stats(printer.last_stats))
             if any(p.fatal for p in printers.values()):
                 break
+        # Freeze the figures now: once one side hangs up, the other's rates fall.
+        final = {n: p.last_stats for n, p in printers.items()}
     finally:
         for session in sessions.values():
             await session.close()
@@ -121,7 +124,7 @@ async def run_demo(args: argparse.Namespace) -> int:
     summary = {
         "seconds": round(time.monotonic() - started, 1),
         "source": source,
-        "clients": [_summary(n, printers[n].last_stats) for n in ("alice", "bob")],
+        "clients": [_summary(n, final.get(n)) for n in ("alice", "bob")],
     }
     print("summary:", json.dumps(summary, indent=1), flush=True)
     if args.json:

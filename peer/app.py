@@ -531,12 +531,15 @@ class PeerApp:
         rtt_ms = rtt / 1000 if rtt is not None else None
         link = self.link if self.healthy else None
         snap = self.stats.snapshot(self._stats_interval())
+        stages = self.stats.stages(rtt_ms)
+        if snap["e2e_ms"] is not None:
+            snap["e2e_ms"]["stages"] = stages
         snap.update(
             state=self.state,
             gen=self.gen,
             rtt_ms=round(rtt_ms, 2) if rtt_ms is not None else None,
             clock_offset_ms=round(self.clock.offset_us / 1000, 3) if self.clock.ready else None,
-            stages_ms=self.stats.stages(rtt_ms),
+            stages_ms=stages,
             candidate_pair=(link.candidate_pair() or {}).get("type") if link else None,
             sas=link.sas() if link else None,
             relay_connected=self.signaling.connected,

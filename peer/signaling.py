@@ -142,7 +142,9 @@ class SignalingClient:
         if isinstance(message, Error):
             log.warning("relay error %s: %s", message.code, message.message)
             if message.code in FATAL_CODES:
-                raise SignalingError(f"relay refused us: {message.message}", message.code)
+                raise SignalingError(
+                    f"relay refused the join ({message.code}): {message.message}", message.code
+                )
         self._on_message(message)
 
     async def _keepalive(self, ws: ClientConnection) -> None:

@@ -145,7 +145,7 @@ class CallStats:
             "send_dropped": self.send_dropped_backlog,
             "bad_ctl": self.bad_ctl,
             "reconnects": self.reconnects,
-            "e2e_ms": self.e2e.summary(),
+            "e2e_ms": self.e2e.summary(),  # the app adds its "stages" breakdown
             "e2e_present_ms": self.e2e_present.summary(),
         }
         self._win_sent = self._win_received = self._win_bytes_received = self._win_gaps = 0

@@ -64,7 +64,9 @@ async def test_call_frames_match_sender_sas_and_chat() -> None:
         sa, sb = a.stats(), b.stats()
         assert sa["sas"] and sa["sas"] == sb["sas"], (sa["sas"], sb["sas"])
         assert sa["candidate_pair"] == sb["candidate_pair"] == "host"
-        assert sb["seq_gaps"] == 0 and sb["bad_frames"] == 0
+        # Gaps are counted, not hidden: on loopback only a rare frame is skipped (the sender
+        # drops instead of queueing, and the unordered channel never retransmits).
+        assert sb["seq_gaps"] <= 0.05 * sb["frames_received"] and sb["bad_frames"] == 0
         assert sb["bytes_per_frame"] <= 128
         # Both processes share CLOCK_MONOTONIC here: the measured offset must be ~0.
         for s in (sa, sb):
@@ -77,6 +79,17 @@ async def test_call_frames_match_sender_sas_and_chat() -> None:
         assert a.session.chat("hello from alice ✓")
         chat = await b.log.wait_for(lambda: b.log.of("chat"), 10, "chat at bob")
         assert chat[-1]["text"] == "hello from alice ✓" and chat[-1]["from"] == "alice"
+        # Frames leave the moment the tracker writes them (wake-up socket, no polling).
+        assert sa["e2e_ms"]["stages"]["tx_ring_to_send"] < 5
+        # Emotion preset and a mid-call avatar switch reach the peer over ctl.
+        assert a.session.send_peer("emotion", preset=1, weight=0.5)
+        emo = await b.log.wait_for(lambda: b.log.of("peer_emotion"), 10, "emotion at bob")
+        assert emo[-1]["preset"] == 1 and emo[-1]["weight"] == pytest.approx(0.5, abs=0.01)
+        assert a.session.send_peer("avatar", ref="fox")
+        switched = await b.log.wait_for(
+            lambda: [e for e in b.log.of("peer_avatar") if e["ref"] == "fox"], 10, "switch"
+        )
+        assert switched[-1]["pending"] is False
     assert not any(_exists(r) for r in rings)  # both sessions unlinked their rings
 
 

@@ -88,3 +88,46 @@ def test_demo_runs_a_whole_call_with_no_configuration(tmp_path: Path) -> None:
         assert client["connected"] and client["recv_hz"] > 20
         assert client["rtt_ms"] is not None and client["e2e_ms"]["p50"] < 50
     assert summary["clients"][0]["sas"] == summary["clients"][1]["sas"]
+
+
+@pytest.mark.timeout(60)
+def test_third_client_is_refused_with_a_clear_error(relay_url: str, tmp_path: Path) -> None:
+    """``python -m peer`` on its own (no tracker: nothing writes its ring), three in one room."""
+    from protocol.ring import ShmRing
+
+    room = new_room_code()
+    rings = [ShmRing.create("test") for _ in range(6)]
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        for i in range(3):
+            local, remote = rings[2 * i].name, rings[2 * i + 1].name
+            cmd = [sys.executable, "-m", "peer", "--relay", relay_url, "--room", room,
+                   "--local-ring", local, "--remote-ring", remote]  # fmt: skip
+            procs.append(
+                subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+            if i < 2:  # the first two must be in the room before the third knocks
+                assert procs[i].stdout is not None
+                for line in procs[i].stdout:
+                    if '"state":"waiting"' in line or '"state":"connecting"' in line:
+                        break
+        third = procs[2]
+        assert third.stdout is not None and third.stderr is not None
+        out = third.stdout.read()  # until it exits (stdin stays open: EOF would mean quit)
+        err = third.stderr.read()
+        assert third.wait(10) == 3, (out, err[-1000:])
+        errors = [json.loads(line) for line in out.splitlines() if '"event":"error"' in line]
+        assert errors and errors[0]["fatal"] is True and "room_full" in errors[0]["message"]
+        assert "Traceback" not in err
+    finally:
+        for proc in procs[:2]:
+            proc.communicate("", timeout=15)  # EOF on stdin = quit
+            assert proc.returncode == 0
+        for ring in rings:
+            ring.close()

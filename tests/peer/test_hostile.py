@@ -61,7 +61,17 @@ async def test_hostile_peer_is_counted_and_dropped_and_the_call_goes_on() -> Non
         received: list[bytes] = []
         ctl_in: list[ctl.CtlMessage] = []
         params.on("message", lambda m: received.append(m))
-        ctl_ch.on("message", lambda m: ctl_in.append(ctl.parse_ctl(m)))
+
+        def on_ctl(data: bytes) -> None:
+            message = ctl.parse_ctl(data)
+            ctl_in.append(message)
+            if isinstance(message, ctl.Ping):  # answer pings like a real peer: stay "alive"
+                now = time.monotonic_ns() // 1000
+                ctl_ch.send(
+                    ctl.Pong(seq=message.seq, t1_us=message.t1_us, t2_us=now, t3_us=now).encode()
+                )
+
+        ctl_ch.on("message", on_ctl)
         opened = asyncio.Event()
         params.on("open", opened.set)
         try:
@@ -131,5 +141,6 @@ async def test_hostile_peer_is_counted_and_dropped_and_the_call_goes_on() -> Non
         assert tap.frames and all(ParamFrame.decode(p) for p in tap.frames.values())
         assert alice.session.peer is not None and alice.session.peer.running
         assert alice.session.peer.restarts == 0
+        assert alice.session.state == "connected"  # the link to the hostile peer was kept
         assert not [e for e in alice.log.of("error") if e.get("fatal")]
         assert any(isinstance(m, ctl.Hello) for m in ctl_in)
