@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from PIL import Image, ImageDraw
+from textual.widgets import Input
 
 import tui.widgets.avatar_picker as avatar_picker
 from tui.app import AppOptions, AvatarChatApp
@@ -46,7 +47,11 @@ def pinned_avatars(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 async def _settle(pilot: Any) -> None:
+    """Workers done, and no blinking cursor (its phase would depend on timing)."""
     await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    for widget in pilot.app.screen.query(Input):
+        widget.cursor_blink = False
     await pilot.pause()
 
 
@@ -106,7 +111,7 @@ async def _connected_call(pilot: Any) -> None:
     chat_input = call.query_one("#chat-input")
     chat_input.value = "반가워요 👋"  # type: ignore[attr-defined]
     await pilot.press("enter")
-    await pilot.pause()
+    await _settle(pilot)
 
 
 def test_home(snap_compare: SnapCompare, make_app: MakeApp) -> None:
@@ -118,7 +123,7 @@ def test_settings(snap_compare: SnapCompare, make_app: MakeApp) -> None:
     async def open_settings(pilot: Any) -> None:
         await _settle(pilot)
         await pilot.press("ctrl+s")
-        await pilot.pause()
+        await _settle(pilot)
 
     settings = Settings(
         display_name="Ana",
@@ -148,7 +153,7 @@ def test_call_waiting_with_invite(snap_compare: SnapCompare, make_app: MakeApp) 
             state="waiting",
             message="in the room (position 1); waiting",
         )
-        await pilot.pause()
+        await _settle(pilot)
 
     assert snap_compare(
         make_app(AppOptions(name="Alice")), terminal_size=(120, 40), run_before=waiting
