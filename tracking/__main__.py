@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 from types import FrameType
+from typing import TextIO
 
 from .model import MODEL_SHA256, keep_unused_libraries_out, quiet_native_logs
 
@@ -84,6 +85,16 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     return p
 
 
+def private_stdout() -> TextIO:
+    """Our own handle on stdout for the control channel (or JSON frames), with fd 1 itself
+    pointed at stderr: a stray print from a native library or a dependency then lands in the
+    log instead of corrupting the line protocol the parent parses."""
+    sys.stdout.flush()
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8", buffering=1)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     """Run with parsed arguments; returns the exit status."""
     quiet_native_logs()
@@ -110,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     child = not args.json
-    events = EventWriter(sys.stdout if child else None)
+    out = private_stdout()
+    events = EventWriter(out if child else None)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -174,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
             source,
             tracker,
             ring=writer,
-            json_out=sys.stdout if args.json else None,
+            json_out=out if args.json else None,
             events=events,
             commands=CommandReader(sys.stdin) if child else None,
             max_frames=args.max_frames,
@@ -193,10 +205,10 @@ def run(args: argparse.Namespace) -> int:
         events("error", message=f"tracking failed: {type(e).__name__}: {e}", fatal=True)
         return 1
     finally:
-        if events.broken:  # the parent is gone: don't die on flushing stdout at exit
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
+        try:
+            out.close()
+        except OSError:  # the parent is gone (broken pipe): nothing left to tell it
+            pass
         if writer is not None:
             writer.close()
         if ring is not None:
