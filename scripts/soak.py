@@ -273,7 +273,13 @@ async def run_call(index: int, args: argparse.Namespace, workdir: Path) -> dict[
             side.session = CallSession(cfg, side.on_event)
             sides.append(side)
         result = await _drive(index, args, lab, sides, relay, turn)
+        for side in sides:  # per-frame latency, for digging into outliers (e.g. vs seq gaps)
+            with open(calldir / f"frames-to-{side.name}.csv", "w") as f:
+                f.write("t_monotonic_s,e2e_ms,seq\n")
+                f.writelines(f"{t:.6f},{e2e:.3f},{seq}\n" for t, e2e, seq in side.frames)
         result["clips"] = [Path(s.session.config.source).name for s in sides]
+        # How late the delay shim released packets (should be ~0: it runs SCHED_FIFO).
+        result["shim"] = lab.shim_stats() if lab.shim is not None else None
         return result
 
 
@@ -381,7 +387,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--windows", action="store_true", help="render windows on a private Xvfb")
     p.add_argument("--json", required=True, type=Path, help="results file")
     p.add_argument("--no-report", action="store_true", help="JSON only: no Markdown, no PNGs")
-    p.add_argument("--keep-logs", type=Path, help="keep per-call child logs in this folder")
+    p.add_argument(
+        "--keep-logs",
+        type=Path,
+        help="keep per-call child logs, stats and per-frame CSVs in this folder",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
