@@ -262,3 +262,28 @@ def test_roll_sign_on_a_rotated_real_frame() -> None:
     base = track_still(rgb, mirror=False).head_rotation[2]
     rolled = track_still(np.ascontiguousarray(turned), mirror=False).head_rotation[2]
     assert rolled - base == pytest.approx(-np.radians(15), abs=0.06)
+
+
+def test_mediapipe_blendshape_order_is_the_wire_order() -> None:
+    """RawParams relies on MediaPipe emitting its 52 categories in protocol order."""
+    import mediapipe as mp
+
+    from tracking.model import create_landmarker, load_model_bytes
+
+    cap = cv2.VideoCapture(str(SAMPLE_CLIP))
+    rgb = cv2.cvtColor(cap.read()[1], cv2.COLOR_BGR2RGB)
+    cap.release()
+    landmarker = create_landmarker(load_model_bytes())
+    try:
+        result = landmarker.detect_for_video(
+            mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb), 1
+        )
+    finally:
+        landmarker.close()
+    names = tuple(c.category_name for c in result.face_blendshapes[0])
+    assert names == BLENDSHAPE_NAMES
+    raw = RawParams.from_result(result)
+    assert raw is not None
+    assert raw.weights[BLENDSHAPE_INDEX["jawOpen"]] == pytest.approx(
+        next(c.score for c in result.face_blendshapes[0] if c.category_name == "jawOpen")
+    )
