@@ -76,7 +76,7 @@ def write_room_file(room: str, relay_url: str) -> None:
 def _alive(pid: int) -> bool:
     """Running and not a zombie (asyncio's child watcher reaps exited children in a thread)."""
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.Error:
         return False
 

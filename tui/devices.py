@@ -28,7 +28,7 @@ class Source:
 
     label: str
     spec: str
-    kind: str  # "camera" | "sample" | "clip"
+    kind: str  # "camera" | "sample" | "clip" | "custom" (named on the command line)
 
 
 def shared_faces_dir() -> Path:

@@ -86,6 +86,8 @@ def connected_with_stats(screen: str) -> bool:
     return (
         "● Connected" in screen
         and stat(screen, "Tracking") > 0
+        and stat(screen, "Render") > 0
+        and stat(screen, "RTT") > 0
         and stat(screen, "Send") > 0
         and stat(screen, "Receive") > 0
         and stat(screen, "Bytes/frame") > 0

@@ -324,3 +324,14 @@ async def test_ctrl_c_quits_from_home(make_app: MakeApp) -> None:
         await pilot.press("ctrl+c")
         await pilot.pause()
     assert app.return_value == 0
+
+
+async def test_command_line_source_not_in_the_scan_is_kept(make_app: MakeApp) -> None:
+    app = make_app(AppOptions(source="/dev/video7"))
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(pilot)
+        assert app.screen.query_one("#source", Select).value == "/dev/video7"
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert isinstance(app.screen, CallScreen)
+        assert app.screen.request.source == "/dev/video7"

@@ -272,6 +272,8 @@ class CallScreen(Screen[None]):
         self._notice(f"{who} shows: {name}")
 
     def _error(self, child: str, message: object, fatal: bool) -> None:
+        if child == "peer" and str(message).startswith("chat not sent"):
+            self._chat().add_notice("Not delivered: not connected to the other person yet")
         text = readable_error(message, child)
         self._notice(text, error=True)
         if fatal:

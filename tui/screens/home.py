@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -50,17 +52,25 @@ class HomeScreen(Screen[None]):
     ) -> None:
         super().__init__()
         self.settings = settings
-        self.sources = sources
+        self.sources = list(sources)
+        wanted = source or (
+            settings.default_source if os.path.exists(settings.default_source) else ""
+        )
+        if wanted and wanted not in {s.spec for s in self.sources}:
+            # A camera or clip named on the command line (or last used) that the scan did not
+            # list: honour it rather than silently switching to another source.
+            self.sources.insert(0, Source(wanted, wanted, "custom"))
+        self._source = wanted or settings.default_source
         self.window = window
-        self._source = source or settings.default_source
         self._avatar = avatar or settings.default_avatar
         self._name = name or settings.display_name
         self._relay = relay or settings.relay
         self.avatar_variant = ""
 
     def compose(self) -> ComposeResult:
-        yield Static("avatarchat  ·  1:1 avatar chat: only your expressions travel, never video",
-                     id="title")
+        yield Static(
+            "avatarchat  ·  1:1 avatar chat: only your expressions travel, never video", id="title"
+        )
         with VerticalScroll(id="home-body"):
             with Horizontal(id="room-row", classes="box"):
                 yield Button("Create room", variant="primary", id="create")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PIL import Image
 from rich.console import RenderableType
 from rich.text import Text
+from textual.geometry import Size
 from textual.reactive import reactive
 from textual.widget import Widget
 
@@ -50,19 +51,24 @@ class QrCode(Widget):
 
     def __init__(self, data: str = "", *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self._cached: tuple[str, HalfBlocks | None] | None = None
         self.set_reactive(QrCode.data, data)
 
     def _blocks(self) -> HalfBlocks | None:
-        return HalfBlocks(qr_pixels(self.data, border=1)) if self.data else None
+        # Layout asks for width and height, then render: build the matrix once per data.
+        if self._cached is None or self._cached[0] != self.data:
+            blocks = HalfBlocks(qr_pixels(self.data, border=1)) if self.data else None
+            self._cached = (self.data, blocks)
+        return self._cached[1]
 
     def render(self) -> RenderableType:
         blocks = self._blocks()
         return blocks if blocks is not None else Text("")
 
-    def get_content_width(self, container: object, viewport: object) -> int:  # type: ignore[override]
+    def get_content_width(self, container: Size, viewport: Size) -> int:
         blocks = self._blocks()
         return blocks.width if blocks else 1
 
-    def get_content_height(self, container: object, viewport: object, width: int) -> int:  # type: ignore[override]
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         blocks = self._blocks()
         return blocks.height if blocks else 1
