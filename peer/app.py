@@ -57,6 +57,8 @@ LOST_AFTER_S = 2.5
 SECOND_OFFER_DELAY_S = 3.0
 #: An offer unanswered (or an answered link not open) this long is retried.
 OFFER_RETRY_S = 6.0
+#: A link whose offer was answered gets this long to open before it is replaced.
+NEGOTIATION_TIMEOUT_S = 15.0
 #: After an answer, no open channel in this long with TURN configured and no relay candidate:
 #: say why.
 TURN_HINT_AFTER_S = 5.0
@@ -463,13 +465,27 @@ class PeerApp:
                 continue
             if self._negotiation.locked():
                 continue
-            if link is not None and now - self._link_started < OFFER_RETRY_S:
+            if link is not None and not self._give_up_on(link, now - self._link_started):
                 continue  # an offer/answer in progress; give it time
             if self._offer_not_before is None:
                 self._offer_not_before = now + (0.0 if self.position == 1 else 1.0)
             if now >= self._offer_not_before:
                 self._offer_not_before = now + OFFER_RETRY_S
                 self._spawn(self._offer())
+
+    @staticmethod
+    def _give_up_on(link: PeerLink, age: float) -> bool:
+        """Whether a link that is not open yet should be replaced by a new offer.
+
+        An unanswered offer may have been lost (relay restart): retry after OFFER_RETRY_S. A link
+        whose ICE checks are running (over TURN on a loaded machine they can take seconds) gets
+        NEGOTIATION_TIMEOUT_S, and one whose ICE failed is replaced at once.
+        """
+        if link.closed or link.ice_state in ("failed", "closed"):
+            return True
+        if link.remote_sdp is None:
+            return age >= OFFER_RETRY_S
+        return age >= NEGOTIATION_TIMEOUT_S
 
     # -- commands --------------------------------------------------------------------------
     async def _stdin_loop(self) -> None:
