@@ -195,7 +195,9 @@ class Motion:
         if not self._frames or now - self._last_arrival > STALE_AFTER_S:
             return True
         flags = self._frames[-1].flags
-        return bool(flags & FrameFlags.PAUSED) or not flags & FrameFlags.FACE_PRESENT
+        # HELD: the tracker lost the face for a moment and repeats the last pose; keep it.
+        tracked = flags & (FrameFlags.FACE_PRESENT | FrameFlags.HELD)
+        return bool(flags & FrameFlags.PAUSED) or not tracked
 
     def sample(self, now: float) -> Sample:
         """The pose to draw at our monotonic time ``now`` (seconds)."""

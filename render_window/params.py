@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from avatars.params import PARAM_NAMES
 from protocol.blendshapes import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES
-from protocol.frame import Emotion, ParamFrame
+from protocol.frame import Emotion, FrameFlags, ParamFrame
 
 Vector = npt.NDArray[np.float64]
 
@@ -75,8 +75,11 @@ def frame_to_vector(frame: ParamFrame) -> Vector:
     vec[PARAM_INDEX["headPitch"]] = pitch
     vec[PARAM_INDEX["headYaw"]] = yaw
     vec[PARAM_INDEX["headRoll"]] = roll
-    for axis, value in zip(("headX", "headY", "headZ"), frame.head_translation, strict=True):
-        vec[PARAM_INDEX[axis]] = _clamp(value / HEAD_TRANSLATION_RANGE_CM, -1.0, 1.0)
+    if frame.flags & FrameFlags.CALIBRATED:
+        # Uncalibrated translation is absolute camera space (z is tens of cm): meaningless
+        # as an offset from rest, so it stays 0 until the user calibrates.
+        for axis, value in zip(("headX", "headY", "headZ"), frame.head_translation, strict=True):
+            vec[PARAM_INDEX[axis]] = _clamp(value / HEAD_TRANSLATION_RANGE_CM, -1.0, 1.0)
     gx, gy = gaze(w)
     vec[PARAM_INDEX["gazeX"]] = gx
     vec[PARAM_INDEX["gazeY"]] = gy

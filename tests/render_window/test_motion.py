@@ -127,6 +127,15 @@ def test_face_lost_or_paused_goes_idle(flags: FrameFlags) -> None:
     assert s.idle_weight == 1.0
 
 
+def test_held_frames_keep_tracking() -> None:
+    m = Motion(IdleLife(seed=3))
+    for i in range(60):
+        t = i / HZ
+        m.push(frame(i, t, yaw=0.6, flags=FrameFlags.HELD if i > 30 else None), t + 0.005)
+        s = m.sample(t + 0.01)
+    assert s.idle_weight == 0.0
+
+
 def test_present_reports_each_frame_once_in_order() -> None:
     m = Motion(IdleLife(seed=1))
     seen: list[int] = []

@@ -6,7 +6,7 @@ import pytest
 
 from avatars.params import PARAM_NAMES
 from protocol.blendshapes import BLENDSHAPE_INDEX, NUM_BLENDSHAPES
-from protocol.frame import Emotion, ParamFrame
+from protocol.frame import Emotion, FrameFlags, ParamFrame
 from render_window.params import frame_to_params, gaze
 
 
@@ -69,9 +69,12 @@ def test_emotion_preset_maps_to_its_channel() -> None:
     assert all(frame_to_params(f)[n] == 0.0 for n in PARAM_NAMES if n.startswith("emotion"))
 
 
-def test_head_translation_is_normalised() -> None:
+def test_head_translation_is_normalised_once_calibrated() -> None:
     f = frame()
-    f.head_translation = (5.0, -50.0, 0.0)
+    f.head_translation = (5.0, -50.0, -40.0)
+    p = frame_to_params(f)
+    assert (p["headX"], p["headY"], p["headZ"]) == (0.0, 0.0, 0.0)  # absolute camera space
+    f.flags |= FrameFlags.CALIBRATED
     p = frame_to_params(f)
     assert p["headX"] == pytest.approx(0.5)
     assert p["headY"] == -1.0
