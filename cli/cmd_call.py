@@ -167,7 +167,7 @@ async def run_call(args: argparse.Namespace) -> int:
             await asyncio.sleep(0.2)
             if printer.fatal or session.state == "closed":
                 break
-            if session.peer is not None and not session.peer.running and not session.peer.restart:
+            if session.peer is not None and session.peer.finished:
                 break
     finally:
         if chat_task is not None:

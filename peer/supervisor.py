@@ -24,11 +24,13 @@ API
     - ``send(cmd, **fields)`` writes one command line to its stdin (dropped if it is not running).
     - ``await stop(timeout)`` ends it for good: ``quit`` command and stdin EOF, then SIGTERM,
       then SIGKILL, each after ``timeout`` seconds. Idempotent.
-    - With ``restart=True`` a child that exits on its own is started again after a backoff
-      (0.25 s doubling to 4 s; reset after 10 s of healthy running; at most ``max_restarts``),
-      unless its exit code is in ``no_restart_codes`` (default 2 and 3: bad usage or
-      configuration, a refused room -- restarting cannot help).
-    - Properties: ``pid``, ``running``, ``returncode``, ``restarts``, ``ready``, ``last_stats``.
+    - With ``restart=True`` a child that dies (non-zero exit or a signal) is started again
+      after a backoff (0.25 s doubling to 4 s; reset after 10 s of healthy running; at most
+      ``max_restarts``), unless its exit code is in ``no_restart_codes`` (default 2 and 3: bad
+      usage or configuration, a refused room -- restarting cannot help). Exit code 0 is the
+      child's own decision (hang-up, the clip ended) and is never restarted.
+    - Properties: ``pid``, ``running``, ``finished`` (gone for good), ``returncode``,
+      ``restarts``, ``ready``, ``last_stats``, ``last_status``, ``stderr_tail``.
 
 ``CallConfig`` / ``CallSession(config, on_event)``
     Owns the two rings (``local``, ``remote``; :meth:`protocol.ring.ShmRing.create`, unlinked in
@@ -143,6 +145,11 @@ class ChildProcess:
     def ready(self) -> bool:
         return self._ready.is_set()
 
+    @property
+    def finished(self) -> bool:
+        """Exited and will not be restarted (stopped, clean exit, or gave up)."""
+        return self._monitor is not None and self._monitor.done()
+
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         """Spawn the child (raises SupervisorError if it cannot be started at all)."""
@@ -199,6 +206,7 @@ class ChildProcess:
                 backoff = RESTART_BACKOFF_FIRST_S
             restarting = (
                 self.restart
+                and rc != 0  # a clean exit is the child's decision (hang-up, clip ended)
                 and self.restarts < self.max_restarts
                 and rc not in self.no_restart_codes
             )
