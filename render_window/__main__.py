@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         msg = "no display: set DISPLAY or run under Xvfb"
         print(f"render_window: {msg}", file=sys.stderr)
         events.emit("error", message=msg, fatal=True)
+        events.close()
         return 2
 
     import pyglet
@@ -94,13 +95,15 @@ def main(argv: list[str] | None = None) -> int:
         events.emit("error", message=str(e), fatal=True)
         if apps:
             apps[0].close()
+        events.close()
         return 2
     commands.start()
     try:
         app.run()
     finally:
         app.close()
-        events.emit("bye")
+        events.emit("bye", dropped_events=events.dropped)
+        events.close()
     return 0
 
 
