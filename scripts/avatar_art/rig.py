@@ -43,7 +43,9 @@ def parallax(yaw: float, pitch: float) -> Binds:
 def eye(side: str) -> Binds:
     """The eye white squashes shut about its centre; iris and lashes are its children."""
     return [
-        b(f"eyeBlink{side}", "scale_y", -0.96, lo=0, hi=1),
+        # Trackers rarely report a full blink as 1.0 (MediaPipe peaks ~0.6-0.9 on the sample
+        # clips) and jitter ~0.1 with open eyes: shut fully by 0.7, ignore the first 0.1.
+        b(f"eyeBlink{side}", "scale_y", -1.6, offset=-0.1, lo=0.1, hi=0.7),
         b(f"eyeWide{side}", "scale_y", 0.18, lo=0, hi=1),
         b(f"eyeSquint{side}", "scale_y", -0.25, lo=0, hi=1),
         b("emotionSurprised", "scale_y", 0.15, lo=0, hi=1),
@@ -51,8 +53,8 @@ def eye(side: str) -> Binds:
 
 
 def closed_lid(side: str) -> Binds:
-    """The closed-eye line fades in over blink 0.55..0.8 (opacity = 1 + (v - 0.8) * 4)."""
-    return [b(f"eyeBlink{side}", "opacity", 4.0, offset=-0.8, lo=0.55, hi=0.8)]
+    """The closed-eye line fades in over blink 0.4..0.6 (opacity = 1 + (v - 0.6) * 5)."""
+    return [b(f"eyeBlink{side}", "opacity", 5.0, offset=-0.6, lo=0.4, hi=0.6)]
 
 
 def iris(dx: float = 7.0, dy: float = 5.0) -> Binds:
