@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import io
 import stat
+import struct
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -23,6 +25,18 @@ MAX_PACK_BYTES = 8 * 1024 * 1024
 #: A pack holds at most 64 layers plus sprites and variant textures; 512 files is ample and caps
 #: the work a hostile zip (many tiny entries) can cause.
 MAX_FILES = 512
+#: Everything zipfile/zlib raise on damaged input (fuzzing found each of these).
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+    struct.error,
+    UnicodeDecodeError,
+)
 #: A zip entry may not claim to compress better than this (zip bombs); real PNG packs are ~1:1.
 MAX_COMPRESSION_RATIO = 200
 
@@ -109,8 +123,17 @@ def read_zip_bytes(data: bytes, where: str = "<zip>") -> PackSource:
         )
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError) as exc:
+    except _ZIP_ERRORS as exc:
         raise PackIntegrityError(f"{where}: not a valid zip file ({exc})") from None
+    try:
+        return _read_members(zf, where)
+    except PackIntegrityError:  # a ValueError too: keep its precise message
+        raise
+    except _ZIP_ERRORS as exc:  # a damaged central directory can fail late, too
+        raise PackIntegrityError(f"{where}: damaged zip file ({exc})") from None
+
+
+def _read_members(zf: zipfile.ZipFile, where: str) -> PackSource:
     src = PackSource(where=where)
     total = 0
     with zf:
@@ -133,7 +156,7 @@ def read_zip_bytes(data: bytes, where: str = "<zip>") -> PackSource:
             try:
                 with zf.open(info) as fh:
                     blob = fh.read(budget + 1)
-            except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError) as exc:
+            except _ZIP_ERRORS as exc:
                 raise PackIntegrityError(
                     f"{where}: cannot read zip entry {name!r} ({exc})"
                 ) from None
@@ -151,6 +174,11 @@ def read_zip_bytes(data: bytes, where: str = "<zip>") -> PackSource:
 
 
 def read_zip(path: Path) -> PackSource:
+    size = path.stat().st_size
+    if size > MAX_PACK_BYTES:  # refuse before reading a huge file into memory
+        raise PackIntegrityError(
+            f"{path}: zip is {size} bytes, larger than the {MAX_PACK_BYTES} byte limit"
+        )
     return read_zip_bytes(path.read_bytes(), where=str(path))
 
 

@@ -1,0 +1,40 @@
+"""Hostile bytes from a peer: installing them either succeeds or raises PackError, nothing else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from avatars import PackError, install_pack_bytes, load_pack, pack_bytes
+from tests.avatars.conftest import write_valid_pack
+
+_ROOT = Path(__file__).resolve().parent
+
+
+def _sample_zip(tmp: Path) -> tuple[bytes, str]:
+    pack = load_pack(write_valid_pack(tmp / "fuzzpack"))
+    return pack_bytes(pack), pack.content_hash
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), min_size=1, max_size=8),
+    cut=st.integers(0, 10**6),
+)
+def test_mutated_zips_raise_only_pack_errors(
+    tmp_path: Path, flips: list[tuple[int, int]], cut: int
+) -> None:
+    data, digest = _sample_zip(tmp_path)
+    buf = bytearray(data)
+    for pos, x in flips:
+        buf[pos % len(buf)] ^= x
+    if cut % 3 == 0:
+        buf = buf[: cut % len(buf)]
+    try:
+        install_pack_bytes(bytes(buf), tmp_path / "cache", digest)
+    except PackError:
+        pass
