@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TextIO
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -39,6 +40,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _private_stdout() -> TextIO:
+    """The control channel on a private duplicate of fd 1; fd 1 itself then points at stderr,
+    so a stray print from a native library (Mesa, pyglet, PIL) cannot corrupt the JSON lines."""
+    try:
+        fd = os.dup(1)
+        os.dup2(2, 1)
+    except OSError:
+        return sys.stdout
+    sys.stdout = sys.stderr
+    return os.fdopen(fd, "w", encoding="utf-8", buffering=1)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(
@@ -48,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     from .control import Commands, Events
 
-    events = Events()
+    events = Events(_private_stdout())
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         msg = "no display: set DISPLAY or run under Xvfb"
         print(f"render_window: {msg}", file=sys.stderr)
