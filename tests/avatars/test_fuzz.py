@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -10,12 +12,12 @@ from hypothesis import strategies as st
 from avatars import PackError, install_pack_bytes, load_pack, pack_bytes
 from tests.avatars.conftest import write_valid_pack
 
-_ROOT = Path(__file__).resolve().parent
 
-
-def _sample_zip(tmp: Path) -> tuple[bytes, str]:
-    pack = load_pack(write_valid_pack(tmp / "fuzzpack"))
-    return pack_bytes(pack), pack.content_hash
+@functools.cache
+def _sample_zip() -> tuple[bytes, str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        pack = load_pack(write_valid_pack(Path(tmp) / "fuzzpack"))
+        return pack_bytes(pack), pack.content_hash
 
 
 @settings(
@@ -28,7 +30,7 @@ def _sample_zip(tmp: Path) -> tuple[bytes, str]:
 def test_mutated_zips_raise_only_pack_errors(
     tmp_path: Path, flips: list[tuple[int, int]], cut: int
 ) -> None:
-    data, digest = _sample_zip(tmp_path)
+    data, digest = _sample_zip()
     buf = bytearray(data)
     for pos, x in flips:
         buf[pos % len(buf)] ^= x
