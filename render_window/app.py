@@ -267,6 +267,8 @@ class RenderApp:
                     self._connected_at = time.monotonic()
             elif name == "screenshot":
                 self._screenshots.append(cmd)
+            elif name == "reset_stats":
+                self.stats.reset_run()
             elif name == "fullscreen":
                 self.set_fullscreen(bool(cmd.get("on", True)))
             else:

@@ -19,6 +19,10 @@ import numpy as np
 SPIN_S = 0.0015
 #: Frame-time history for the percentile stats (about 2 s at 60 fps).
 WINDOW = 120
+#: Whole-run histogram of frame intervals: 0.1 ms bins up to 250 ms (longer ones land in the
+#: last bin); constant memory however long a call lasts.
+HIST_BIN_MS = 0.1
+HIST_BINS = 2500
 
 
 class FramePacer:
@@ -56,11 +60,26 @@ class FrameStats:
         self.frames = 0
         self._window_start = time.perf_counter()
         self._window_frames = 0
+        self._hist = np.zeros(HIST_BINS, dtype=np.int64)
+
+    def reset_run(self) -> None:
+        """Start the whole-run percentiles afresh (e.g. after a benchmark's warm-up)."""
+        self._hist[:] = 0
+
+    def run_percentile(self, q: float) -> float | None:
+        """The ``q``-th percentile (0..100) of all frame intervals since the last reset, ms."""
+        total = int(self._hist.sum())
+        if total == 0:
+            return None
+        k = int(np.searchsorted(np.cumsum(self._hist), q / 100.0 * total))
+        return (min(k, HIST_BINS - 1) + 0.5) * HIST_BIN_MS
 
     def presented(self, at: float, work_s: float) -> None:
         """Record a flip at ``at`` (perf_counter) after ``work_s`` seconds of frame work."""
         if self._last_present is not None:
-            self._intervals.append(at - self._last_present)
+            interval = at - self._last_present
+            self._intervals.append(interval)
+            self._hist[min(HIST_BINS - 1, int(interval * 1000.0 / HIST_BIN_MS))] += 1
         self._last_present = at
         self._work.append(work_s)
         self.frames += 1
@@ -78,6 +97,10 @@ class FrameStats:
             out["frame_ms_p50"] = round(float(np.percentile(iv, 50)), 3)
             out["frame_ms_p99"] = round(float(np.percentile(iv, 99)), 3)
             out["frame_ms_max"] = round(float(iv.max()), 3)
+        for q in (50, 99):
+            value = self.run_percentile(q)
+            if value is not None:
+                out[f"run_frame_ms_p{q}"] = round(value, 2)
         if self._work:
             wk = np.asarray(self._work) * 1000.0
             out["work_ms_p50"] = round(float(np.percentile(wk, 50)), 3)

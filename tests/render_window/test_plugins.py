@@ -165,3 +165,16 @@ def test_missing_ring_and_bad_avatar_are_clear_errors(xvfb_display: str) -> None
     errors = [e for e in events if e["event"] == "error"]
     assert errors and not errors[0]["fatal"] and "/nonexistent/pack" in errors[0]["message"]
     assert np.isfinite([e["fps"] for e in events if e["event"] == "stats"] or [0]).all()
+
+
+def test_whole_run_frame_percentiles() -> None:
+    stats = FrameStats()
+    t = 0.0
+    for i in range(1001):
+        t += 0.050 if i % 50 == 0 else 1 / 60  # 2% of frames are 50 ms hitches
+        stats.presented(t, 0.004)
+    snap = stats.snapshot()
+    assert snap["run_frame_ms_p50"] == pytest.approx(16.67, abs=0.1)
+    assert snap["run_frame_ms_p99"] == pytest.approx(50.0, abs=0.1)
+    stats.reset_run()
+    assert stats.run_percentile(99) is None
