@@ -36,6 +36,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="no breathing while tracked (still poses for screenshots and tests)",
     )
+    p.add_argument(
+        "--low-latency",
+        action="store_true",
+        help="playout delay from jitter only, extrapolating between frames (~1 frame less "
+        "latency, brief overshoot on sudden stops)",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
@@ -95,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         vsync=args.vsync,
         seed=args.seed,
         breathe=not args.no_breath,
+        low_latency=args.low_latency,
     )
     commands = Commands()
     apps: list[RenderApp] = []

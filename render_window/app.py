@@ -64,6 +64,7 @@ class Options:
     vsync: bool = False
     seed: int | None = None
     breathe: bool = True
+    low_latency: bool = False
 
 
 class StartupError(Exception):
@@ -88,6 +89,7 @@ class RenderApp:
             renderer=opts.renderer,
         )
         self.peer.motion.breathe = self.self_view.motion.breathe = opts.breathe
+        self.peer.motion.low_latency = self.self_view.motion.low_latency = opts.low_latency
         self.show_self = opts.self_view and (opts.local_ring is not None or opts.demo)
         self._inset_bg = pyglet.shapes.BorderedRectangle(
             0,

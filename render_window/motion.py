@@ -6,7 +6,8 @@ Each frame's capture time is on the *sender's* clock, so we never compare it wit
 the playout clock is ``sample = now - offset - delay`` where ``offset`` is the smallest transit
 (arrival - capture) seen recently (clock offset plus the fastest path) and ``delay`` is the
 playout delay: one sender frame interval (so there is always a frame ahead to interpolate toward)
-plus ``JITTER_K`` times RFC 3550 inter-arrival jitter, capped at ``MAX_DELAY_S``. A frame later
+plus ``JITTER_K`` times RFC 3550 inter-arrival jitter, capped at ``MAX_DELAY_S``. In low-latency
+mode the interval term is left out and the gap is bridged by extrapolation. A frame later
 than that is covered by extrapolating from the last two frames for at most ``MAX_EXTRAPOLATE_S``;
 the jump back when it arrives is smoothed away. When frames stop, the face is lost or tracking is
 paused, a critically damped spring carries the pose into :class:`IdleLife`.
@@ -89,9 +90,15 @@ class Sample:
 class Motion:
     """Turns pushed frames into a pose at any display time. Not thread-safe (render thread)."""
 
-    def __init__(self, idle: IdleLife | None = None, *, breathe: bool = True) -> None:
+    def __init__(
+        self, idle: IdleLife | None = None, *, breathe: bool = True, low_latency: bool = False
+    ) -> None:
         self.idle = idle or IdleLife()
         self.breathe = breathe
+        #: Low-latency mode: no frame interval in the playout delay (only the jitter term);
+        #: the pose is extrapolated between frames (dead reckoning), which saves about one
+        #: frame interval of latency but overshoots briefly on sudden stops.
+        self.low_latency = low_latency
         self._frames: deque[_Entry] = deque(maxlen=HISTORY)
         self._offset: float | None = None
         self._offset_at = 0.0
@@ -114,7 +121,8 @@ class Motion:
     @property
     def delay(self) -> float:
         """Current playout delay in seconds."""
-        return min(MAX_DELAY_S, self._interval + JITTER_K * self._jitter)
+        base = 0.0 if self.low_latency else self._interval
+        return min(MAX_DELAY_S, base + JITTER_K * self._jitter)
 
     @property
     def jitter(self) -> float:

@@ -185,3 +185,12 @@ def test_sender_clock_restart_reanchors() -> None:
     assert s.params[YAW] == pytest.approx(-0.2, abs=0.01)
     assert s.params[JAW] == 0.0
     assert m.sample(t + 0.02).params[BLINK_L] == 0.0
+
+
+def test_low_latency_mode_extrapolates_with_a_jitter_only_delay() -> None:
+    m = Motion(IdleLife(seed=1), breathe=False, low_latency=True)
+    last = feed(m, 60, yaw_at=lambda t: 0.5 * t)
+    assert m.delay < 0.005
+    s = m.sample(last + 0.005 + 0.020)  # 20 ms after the newest frame arrived
+    assert s.extrapolating
+    assert s.params[YAW] == pytest.approx(0.5 * (last + 0.020), abs=0.004)
