@@ -30,6 +30,7 @@ __all__ = [
     "builtin_dir",
     "builtin_ids",
     "cache_dir",
+    "find_pack",
     "install_pack_bytes",
     "load_pack",
     "pack_bytes",
@@ -108,3 +109,31 @@ def load_pack(ref: str | Path, *, variant: str | None = None) -> AvatarPack:
         raise PackValidationError(str(path), problems)
     log.debug("loaded avatar %s %s (%s) from %s", pack.id, pack.version, pack.short_hash, root)
     return pack.with_variant(variant or pack.default_variant)
+
+
+def find_pack(content_hash: str, cache: Path | None = None) -> AvatarPack | None:
+    """A pack with this content hash that is already here (built-in or received), else None.
+
+    The peer code calls this with the hash from the other side's hello to decide whether the
+    pack must be transferred at all.
+    """
+    digest = content_hash.lower()
+    for avatar_id in builtin_ids():
+        try:
+            pack = load_pack(avatar_id)
+        except PackError:
+            continue
+        if pack.content_hash == digest:
+            return pack
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        return None  # never build a path from anything but a hex digest
+    candidate = (cache or cache_dir()) / digest
+    if candidate.is_dir():
+        try:
+            pack = load_pack(candidate)
+        except PackError:
+            log.warning("cached pack %s is damaged; ignoring it", candidate)
+            return None
+        if pack.content_hash == digest:
+            return pack
+    return None

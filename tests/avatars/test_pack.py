@@ -272,3 +272,18 @@ def test_thumbnail_without_preview_files(valid_pack: Path) -> None:
     assert pack.preview is None
     plain, blue = thumbnail(pack, size=64), thumbnail(pack, "blue", size=64)
     assert plain.size == (64, 64) and plain.getpixel((32, 32)) != blue.getpixel((32, 32))
+
+
+def test_find_pack_by_hash(valid_pack: Path, tmp_path: Path) -> None:
+    from avatars import find_pack
+
+    fox = load_pack("fox")
+    found = find_pack(fox.content_hash)
+    assert found is not None and found.id == "fox"
+    pack = load_pack(valid_pack)
+    cache = tmp_path / "cache"
+    assert find_pack(pack.content_hash, cache) is None  # not received yet
+    install_pack_bytes(pack_bytes(pack), cache, pack.content_hash)
+    got = find_pack(pack.content_hash.upper(), cache)
+    assert got is not None and got.id == "testy"
+    assert find_pack("../../etc", cache) is None
