@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import random
 from dataclasses import dataclass
 
 import trio
@@ -51,6 +52,10 @@ CLOSE_TOO_BIG = 1009
 #: The closing handshake: a well-behaved client answers within a round trip; a few seconds
 #: covers slow mobile links, after which the TCP connection is simply cut.
 CLOSE_HANDSHAKE_TIMEOUT = 3.0
+
+#: The first heartbeat comes after this fraction of --ping-interval (uniformly random), which
+#: spreads the pings of connections that arrived together over half an interval.
+FIRST_PING_SPREAD = (0.5, 1.0)
 
 #: Errors after which the connection is closed, and with which WebSocket code. Everything else
 #: a client can get wrong is answered with an ``error`` frame and the connection stays open.
@@ -193,8 +198,11 @@ class Connection:
         done.cancel()
 
     async def _heartbeat(self) -> None:
+        # The first ping comes after a random part of the interval: connections opened in a
+        # burst (a reconnect storm after a restart) must not all be pinged in the same instant
+        # every interval, or answering 10k pongs at once starves the relay past the deadline.
+        await trio.sleep(self._config.ping_interval * random.uniform(*FIRST_PING_SPREAD))
         while True:
-            await trio.sleep(self._config.ping_interval)
             with trio.move_on_after(self._config.pong_timeout) as scope:
                 try:
                     await self._ws.ping()
@@ -206,6 +214,7 @@ class Connection:
                          self._config.pong_timeout)
                 self.kick(REASON_PONG_TIMEOUT)
                 return
+            await trio.sleep(self._config.ping_interval)
 
     async def _reader(self) -> None:
         metrics = self._hub.metrics

@@ -8,9 +8,10 @@ connections, from ``--generators`` worker processes. Phases:
 1. setup latency: ``--setups`` room setups at a steady ``--setup-rate`` per second, each timed
    from the first peer's TCP connect to the first peer receiving the answer (both joined,
    peer_joined, offer relayed, answer relayed);
-2. msgs_per_s: ``--pairs`` rooms exchange ICE-sized frames through the relay for
-   ``--seconds``, windowed below the relay's send queue so nobody counts as a slow consumer;
-   the relay is one trio thread, so this is one core's worth;
+2. msgs_per_s: ``--pairs`` rooms (spread over the ``--generators`` workers) exchange ICE-sized
+   frames through the relay for ``--seconds``, windowed below the relay's send queue so nobody
+   counts as a slow consumer; the relay is one trio thread, so this is one core's worth (the
+   relay's CPU share is reported next to it);
 3. connections_held: ``--connections`` idle WebSockets (joined in pairs) opened and held;
    RSS growth over them gives ``rss_kb_per_connection``; the relay's own /metrics gauge
    confirms the count.
@@ -108,9 +109,9 @@ async def setup_latency(port: int, count: int, rate: float) -> list[float]:
     return list(await asyncio.gather(*tasks))
 
 
-# -- phase 2: relayed messages per second --------------------------------------------------------
-async def throughput(port: int, pairs: int, seconds: float, relay: psutil.Process
-                     ) -> tuple[float, float]:
+# -- phase 2: relayed messages per second (worker processes) -------------------------------------
+async def pingpong_worker(port: int, pairs: int, seconds: float) -> None:
+    """Run ``pairs`` rooms exchanging windows of ICE frames; print the count relayed."""
     conns = []
     for _ in range(pairs):
         code = room()
@@ -119,6 +120,8 @@ async def throughput(port: int, pairs: int, seconds: float, relay: psutil.Proces
         await join(b, code)
         await a.recv()  # peer_joined
         conns.append((a, b))
+    print(json.dumps({"ready": True}), flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # go
     count = 0
     stop = asyncio.Event()
 
@@ -132,20 +135,41 @@ async def throughput(port: int, pairs: int, seconds: float, relay: psutil.Proces
                     await receiver.recv()
                 count += WINDOW
 
-    cpu0 = relay.cpu_times()
-    t0 = time.perf_counter()
     tasks = [asyncio.create_task(ping_pong(a, b)) for a, b in conns]
+    t0 = time.perf_counter()
     await asyncio.sleep(seconds)
+    done, elapsed = count, time.perf_counter() - t0
     stop.set()
-    elapsed = time.perf_counter() - t0
-    done = count
-    cpu1 = relay.cpu_times()
     await asyncio.gather(*tasks)
-    for a, b in conns:
-        await a.close()
-        await b.close()
+    print(json.dumps({"count": done, "elapsed": elapsed}), flush=True)
+    await asyncio.gather(*(ws.close() for pair in conns for ws in pair))
+
+
+def throughput(port: int, pairs: int, seconds: float, generators: int,
+               relay: psutil.Process) -> tuple[float, float]:
+    """Relayed frames per second over all workers, and the relay's CPU share meanwhile."""
+    workers = [subprocess.Popen([sys.executable, __file__, "--worker-pingpong", str(port),
+                                 str(max(1, pairs // generators)), str(seconds)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+               for _ in range(generators)]
+    for w in workers:
+        assert w.stdout is not None
+        json.loads(w.stdout.readline())  # ready
+    cpu0, t0 = relay.cpu_times(), time.perf_counter()
+    for w in workers:
+        assert w.stdin is not None
+        w.stdin.write("go\n")
+        w.stdin.flush()
+    reports = []
+    for w in workers:
+        assert w.stdout is not None
+        reports.append(json.loads(w.stdout.readline()))
+    cpu1, elapsed = relay.cpu_times(), time.perf_counter() - t0
+    for w in workers:
+        w.wait(60)
+    rate = sum(r["count"] / r["elapsed"] for r in reports)
     cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / elapsed
-    return done / elapsed, cpu
+    return rate, cpu
 
 
 # -- phase 3: held connections (worker processes) -------------------------------------------------
@@ -176,12 +200,27 @@ async def hold_worker(port: int, count: int) -> None:
     await asyncio.gather(*(ws.close() for ws in held), return_exceptions=True)
 
 
+def scrape(port: int) -> str:
+    return str(urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30)
+               .read().decode())
+
+
 def metric(port: int, name: str) -> int:
-    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
-    for line in body.splitlines():
+    for line in scrape(port).splitlines():
         if line.startswith(name + " "):
             return int(line.split()[1])
     raise KeyError(name)
+
+
+def rejections(port: int) -> dict[str, int]:
+    """The relay's refusals by reason: a healthy run has none beyond 'none'."""
+    out = {}
+    for line in scrape(port).splitlines():
+        if line.startswith("avatarchat_relay_rejections_total{"):
+            reason = line.split('"')[1]
+            if reason != "none":
+                out[reason] = int(line.split()[-1])
+    return out
 
 
 def held_connections(port: int, total: int, generators: int, relay: psutil.Process,
@@ -227,11 +266,14 @@ def main() -> int:
     if len(sys.argv) == 4 and sys.argv[1] == "--worker-hold":
         asyncio.run(hold_worker(int(sys.argv[2]), int(sys.argv[3])))
         return 0
+    if len(sys.argv) == 5 and sys.argv[1] == "--worker-pingpong":
+        asyncio.run(pingpong_worker(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connections", type=int, default=10_000,
                         help="idle connections to open and hold")
     parser.add_argument("--generators", type=int, default=2,
-                        help="worker processes opening the held connections")
+                        help="load worker processes (held connections and throughput)")
     parser.add_argument("--hold", type=float, default=3.0, help="seconds to hold them")
     parser.add_argument("--setups", type=int, default=500, help="room setups to time")
     parser.add_argument("--setup-rate", type=float, default=50.0, help="room setups per second")
@@ -244,9 +286,12 @@ def main() -> int:
     relay = psutil.Process(proc.pid)
     try:
         print(f"relay pid {proc.pid} on port {port}", file=sys.stderr)
+        cpu0, t0 = relay.cpu_times(), time.perf_counter()
         setups = asyncio.run(setup_latency(port, args.setups, args.setup_rate))
+        cpu1, setup_wall = relay.cpu_times(), time.perf_counter() - t0
+        setup_cpu_ms = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) * 1000 / len(setups)
         quantiles = statistics.quantiles(setups, n=100, method="inclusive")
-        rate, cpu = asyncio.run(throughput(port, args.pairs, args.seconds, relay))
+        rate, cpu = throughput(port, args.pairs, args.seconds, args.generators, relay)
         held, rss_kb = held_connections(port, args.connections, args.generators, relay,
                                         args.hold)
         results = {
@@ -258,13 +303,26 @@ def main() -> int:
             "setup_ms_p99": round(quantiles[98], 2),
             "setups": len(setups),
             "setup_rate_per_s": args.setup_rate,
+            # Both of these say whether the machine kept up: the achieved rate, and the relay's
+            # own CPU per setup (2 handshakes, 2 joins, offer + answer relayed).
+            "setup_rate_achieved": round(len(setups) / setup_wall, 1),
+            "relay_cpu_ms_per_setup": round(setup_cpu_ms, 2),
             "msgs_per_s": round(rate),
+            # The relay is one trio thread; below 1.0 the load generators were the limit and
+            # msgs_per_s / relay_cpu_during_msgs estimates a saturated core.
             "relay_cpu_during_msgs": round(cpu, 2),
+            "msgs_per_relay_cpu_s": round(rate / cpu) if cpu > 0 else None,
             "cpu_count": os.cpu_count(),
+            "relay_rejections": rejections(port),
         }
     finally:
-        proc.terminate()
-        proc.wait(30)
+        proc.terminate()  # SIGTERM: the relay's graceful shutdown
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            print("relay did not stop within 60 s of SIGTERM; killing it", file=sys.stderr)
+            proc.kill()
+            proc.wait(10)
     width = max(map(len, results))
     for key, value in results.items():
         print(f"{key:<{width}}  {value}")

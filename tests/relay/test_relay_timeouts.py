@@ -92,8 +92,8 @@ async def test_peer_that_stops_answering_pings_is_dropped(
                 start = trio.current_time()
                 left = await recv(a, timeout=120)
                 assert left == {"v": 1, "type": "peer_left", "reason": "pong_timeout"}
-                # First ping at 20 s, deadline 10 s later.
-                assert 29 <= trio.current_time() - start <= 31
+                # First ping after 10-20 s (spread), deadline 10 s later.
+                assert 19 <= trio.current_time() - start <= 31
             assert server.metrics.rejections["pong_timeout"] == 1
             # a itself answered every ping and is still connected.
             await send(a, type="ping", t=2)
