@@ -7,14 +7,10 @@ validate`` can list all of them for a pack author at once.
 from __future__ import annotations
 
 import difflib
-import io
 import re
-import struct
 import tomllib
 from pathlib import Path
 from typing import Any
-
-from PIL import Image
 
 from avatars.model import (
     DEFAULT_VARIANT_ID,
@@ -27,6 +23,7 @@ from avatars.model import (
     Variant,
 )
 from avatars.params import PARAM_NAMES, PARAM_SET
+from avatars.png import png_decode_error, png_size
 from avatars.source import MAX_PACK_BYTES, PackSource, content_hash, unsafe_path_reason
 
 FORMAT_VERSION = 1
@@ -43,7 +40,6 @@ MAX_BINDINGS_PER_LAYER = 32
 MAX_SPRITES = 16
 MAX_VARIANTS = 32
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PACK_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 LAYER_ID_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 VARIANT_ID_RE = PACK_ID_RE
@@ -63,31 +59,6 @@ PACK_KEYS = {
 LAYER_KEYS = {"id", "image", "parent", "position", "pivot", "z", "mesh", "bindings"}
 BINDING_KEYS = {"param", "target", "gain", "offset", "min", "max", "sprites"}
 VARIANT_KEYS = {"id", "name", "textures", "tint"}
-
-
-def png_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from a PNG's IHDR, or None when the bytes are not a PNG (by signature)."""
-    if len(data) < 24 or not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
-        return None
-    width, height = struct.unpack(">II", data[16:24])
-    return int(width), int(height)
-
-
-def png_decode_error(data: bytes) -> str | None:
-    """Why the PNG cannot be decoded (truncated, bad CRC, ...), or None when it decodes.
-
-    Decoding every image once at validation means a renderer never meets a corrupt texture
-    mid-call; images are at most 2048x2048, so this is cheap and bomb-safe.
-    """
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-    except Exception as exc:  # untrusted bytes: any decoder failure means unreadable
-        # Pillow names the in-memory file object (with its address) in some messages; drop it
-        # so the message is stable and about the image, not about how it was read.
-        text = re.sub(r"\s*<[^>]*>", "", str(exc)).strip()
-        return text or type(exc).__name__
-    return None
 
 
 def _suggest(name: str, choices: Any) -> str:
