@@ -40,6 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     show.add_argument("--columns", type=int, default=48, help="terminal width in characters")
     show.add_argument("--out", type=Path, help="write a PNG here instead of printing")
     show.set_defaults(func=cmd_show)
+    zp = sub.add_parser("zip", help="validate a pack and write it as a deterministic .zip")
+    zp.add_argument("path", help="pack directory or built-in id")
+    zp.add_argument("--out", type=Path, required=True, help="the .zip to write")
+    zp.set_defaults(func=cmd_zip)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
@@ -146,4 +150,25 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"wrote {args.out} ({pack.id}/{pack.default_variant}, {args.size}px)")
         return 0
     print("\n".join(halfblock_lines(img, args.columns)))
+    return 0
+
+
+def cmd_zip(args: argparse.Namespace) -> int:
+    from avatars.errors import PackError
+    from avatars.pack import load_pack, pack_bytes
+
+    try:
+        pack = load_pack(args.path)
+        data = pack_bytes(pack)
+    except PackError as exc:
+        print(f"INVALID {args.path}: {exc}")
+        return 1
+    try:
+        args.out.write_bytes(data)
+    except OSError as exc:
+        print(f"cannot write {args.out}: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"wrote {args.out}: {pack.id} {pack.version} sha256:{pack.content_hash} ({len(data)} bytes)"
+    )
     return 0

@@ -94,3 +94,19 @@ def test_show_in_terminal_and_bad_params(capsys: pytest.CaptureFixture[str]) -> 
     assert run(capsys, "avatar", "show", "mochi", "--set", "jawOpen=x")[0] == 1
     code, text = run(capsys, "avatar", "show", "mochi", "--variant", "plain")
     assert code == 1 and "no variant 'plain'" in text
+
+
+def test_zip_round_trip(
+    capsys: pytest.CaptureFixture[str], valid_pack: Path, tmp_path: Path
+) -> None:
+    from avatars import load_pack
+
+    out = tmp_path / "testy.zip"
+    code, text = run(capsys, "avatar", "zip", str(valid_pack), "--out", str(out))
+    digest = load_pack(valid_pack).content_hash
+    assert code == 0 and digest in text
+    assert load_pack(out).content_hash == digest
+    code, text = run(capsys, "avatar", "validate", str(out))
+    assert code == 0 and digest in text
+    (valid_pack / "layers/eye.png").unlink()
+    assert run(capsys, "avatar", "zip", str(valid_pack), "--out", str(out))[0] == 1
