@@ -29,6 +29,9 @@ ATTR_NONCE = 0x0015
 ATTR_XOR_RELAYED_ADDRESS = 0x0016
 ATTR_REQUESTED_TRANSPORT = 0x0019
 ATTR_LIFETIME = 0x000D
+ATTR_XOR_PEER_ADDRESS = 0x0012
+CREATE_PERMISSION_REQUEST = 0x0008
+CREATE_PERMISSION_SUCCESS = 0x0108
 UDP_PROTOCOL = 17
 
 
@@ -98,10 +101,18 @@ def _xor_address(value: bytes) -> tuple[str, int]:
     return ".".join(str((raw >> s) & 0xFF) for s in (24, 16, 8, 0)), port
 
 
+def _xor_peer(ip: str, port: int) -> bytes:
+    raw = int.from_bytes(bytes(int(p) for p in ip.split(".")), "big") ^ MAGIC_COOKIE
+    return struct.pack("!BBHI", 0, 1, port ^ (MAGIC_COOKIE >> 16), raw)
+
+
 class TurnClient:
     def __init__(self, host: str, port: int) -> None:
         self.server = (host, port)
         self.sock = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)
+        #: Long-term credential state of the last successful allocation, for later requests.
+        self._auth: list[tuple[int, bytes]] = []
+        self._key = b""
 
     async def __aenter__(self) -> TurnClient:
         await self.sock.bind(("127.0.0.1", 0))
@@ -138,5 +149,14 @@ class TurnClient:
         reply = await self.request(encode(ALLOCATE_REQUEST, os.urandom(12), attrs, key))
         if reply.kind != ALLOCATE_SUCCESS:
             return AllocateResult(False, reply.error_code, None)
+        self._auth, self._key = attrs[1:], key
         relayed = reply.attr(ATTR_XOR_RELAYED_ADDRESS)
         return AllocateResult(True, None, _xor_address(relayed) if relayed else None)
+
+    async def create_permission(self, peer_ip: str) -> int | None:
+        """Ask to let ``peer_ip`` send to our relayed address: None if granted, else the STUN
+        error code (403 for peers the server's policy denies)."""
+        attrs = [(ATTR_XOR_PEER_ADDRESS, _xor_peer(peer_ip, 9)), *self._auth]
+        reply = await self.request(
+            encode(CREATE_PERMISSION_REQUEST, os.urandom(12), attrs, self._key))
+        return None if reply.kind == CREATE_PERMISSION_SUCCESS else reply.error_code

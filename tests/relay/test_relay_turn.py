@@ -17,6 +17,7 @@ from relay_turn_client import TurnClient
 
 from relay.turn import issue_credentials, turn_password
 
+REPO = Path(__file__).resolve().parents[2]
 SECRET = "test-static-auth-secret"
 REALM = "avatarchat.test"
 
@@ -40,6 +41,27 @@ def _answers_binding(port: int) -> bool:
         return True
 
 
+def _start_coturn(args: list[str], port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(["turnserver", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 15
+    while not _answers_binding(port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+            pytest.fail(f"turnserver did not come up:\n{out[-2000:]}")
+    return proc
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
 @pytest.fixture(scope="module")
 def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A coturn with use-auth-secret on a free loopback port; yields the port."""
@@ -48,30 +70,53 @@ def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     tmp: Path = tmp_path_factory.mktemp("coturn")
     port = _free_udp_port()
     relay_min = 49152 + port % 8000
-    proc = subprocess.Popen(
-        ["turnserver", "-n", "--no-cli", "--log-file", "stdout", "--simple-log",
+    proc = _start_coturn(
+        ["-n", "--no-cli", "--log-file", "stdout", "--simple-log",
          "--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1",
          "--listening-port", str(port), "--no-tls", "--no-dtls", "--no-tcp",
          "--use-auth-secret", f"--static-auth-secret={SECRET}", "--realm", REALM,
          "--min-port", str(relay_min), "--max-port", str(relay_min + 100),
          "--userdb", str(tmp / "turndb"), "--pidfile", str(tmp / "turn.pid"),
-         "--no-software-attribute"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
+         "--no-software-attribute"], port)
     try:
-        deadline = time.monotonic() + 15
-        while not _answers_binding(port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-                pytest.fail(f"turnserver did not come up:\n{out[-2000:]}")
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def hardened_coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """coturn running deploy/coturn/turnserver.conf itself, with only what a loopback test
+    must change (ports, addresses, secret, no TLS certificate, logs to stdout)."""
+    if shutil.which("turnserver") is None:
+        pytest.skip("coturn's turnserver is not installed (apt-get install coturn)")
+    tmp: Path = tmp_path_factory.mktemp("coturn-hardened")
+    port = _free_udp_port()
+    relay_min = 49152 + (port + 4000) % 8000
+    replace = {
+        "listening-port": f"listening-port={port}",
+        "tls-listening-port": None, "cert": None, "pkey": None, "cipher-list": None,
+        "static-auth-secret": f"static-auth-secret={SECRET}",
+        "min-port": f"min-port={relay_min}", "max-port": f"max-port={relay_min + 100}",
+        "syslog": "log-file=stdout", "no-stdout-log": None,
+    }
+    lines = []
+    for line in (REPO / "deploy" / "coturn" / "turnserver.conf").read_text().splitlines():
+        key = line.split("=", 1)[0].strip()
+        if key in replace:
+            if replace[key] is not None:
+                lines.append(str(replace[key]))
+            continue
+        lines.append(line)
+    lines += ["listening-ip=127.0.0.1", "relay-ip=127.0.0.1", "no-tls", "no-dtls",
+              f"userdb={tmp / 'turndb'}", f"pidfile={tmp / 'turn.pid'}"]
+    conf = tmp / "turnserver.conf"
+    conf.write_text("\n".join(lines) + "\n")
+    proc = _start_coturn(["-c", str(conf)], port)
+    try:
+        yield port
+    finally:
+        _stop(proc)
 
 
 @pytest.mark.trio
@@ -113,3 +158,23 @@ async def test_tampered_or_expired_credentials_are_refused(coturn: int) -> None:
     with trio.fail_after(5):
         async with TurnClient("127.0.0.1", coturn) as turn:
             assert (await turn.allocate(good.username, good.credential)).ok
+
+
+@pytest.mark.trio
+async def test_hardened_deploy_config_relays_only_to_public_peers(hardened_coturn: int) -> None:
+    uri = f"turn:127.0.0.1:{hardened_coturn}?transport=udp"
+    async with running_relay(turn_secret=SECRET, turn_uris=(uri,)) as server:
+        room = new_room_code()
+        async with client(server, room) as ws:
+            creds = (await join(ws, room))["turn"]
+    async with TurnClient("127.0.0.1", hardened_coturn) as turn:
+        assert (await turn.allocate(creds["username"], creds["credential"])).ok
+        # A public peer is fine; private, loopback, link-local, CGNAT, documentation and
+        # multicast ranges are refused (the open-relay-into-your-LAN attack).
+        assert await turn.create_permission("8.8.8.8") is None
+        for peer in ("10.1.2.3", "192.168.1.1", "172.16.0.1", "127.0.0.1", "169.254.169.254",
+                     "100.64.0.1", "198.51.100.7", "224.0.0.251", "0.0.0.0"):
+            assert await turn.create_permission(peer) == 403, peer
+    async with TurnClient("127.0.0.1", hardened_coturn) as turn:
+        expired = issue_credentials(SECRET, [uri], 60, now=time.time() - 3600)
+        assert (await turn.allocate(expired.username, expired.credential)).error_code == 401
