@@ -19,10 +19,11 @@ import pyglet
 from pyglet import gl
 
 from avatars.pack import builtin_ids
+from protocol.frame import FrameFlags
 
 from .capture import read_pixels, save_png_async
 from .control import Commands, Events
-from .motion import _seq_after
+from .motion import seq_after
 from .pacing import FramePacer, FrameStats
 from .view import AvatarLoadError, AvatarView
 
@@ -300,13 +301,9 @@ class RenderApp:
         if self.peer.motion.frames_received == 0:
             return "connecting"
         sample = self.peer.last_sample
-        frames = self.peer.motion
-        if sample is not None and sample.idle_weight > 0.5 and frames.frames_received:
-            from protocol.frame import FrameFlags
-
-            last = frames._frames[-1].flags if frames._frames else FrameFlags(0)
-            if last & FrameFlags.PAUSED:
-                return "paused"
+        paused = bool(self.peer.motion.last_flags & FrameFlags.PAUSED)
+        if sample is not None and sample.idle_weight > 0.5 and paused:
+            return "paused"
         return ""
 
     def _update_overlay(self, now: float) -> None:
@@ -376,7 +373,7 @@ class RenderApp:
             min_seq = shot.get("min_seq")
             if min_seq is None or (
                 sample.shown_seq >= 0
-                and not _seq_after(int(min_seq), sample.shown_seq)
+                and not seq_after(int(min_seq), sample.shown_seq)
                 and (sample.settled or not shot.get("settled", True))
             ):
                 due.append(shot)

@@ -214,7 +214,7 @@ class Layered2DRenderer(Renderer):
         self._warp = np.zeros((n, 4), dtype=np.float32)
         for i, la in enumerate(layers):
             self._geo[i, 0:2] = la.size
-        self.draw({}, 0.0)
+        self._evaluate({})
         log.info("layered2d: loaded %s (%d layers, atlas %dx%d)", pack.id, n, *atlas.size)
 
     def _cropped_images(
@@ -347,6 +347,12 @@ class Layered2DRenderer(Renderer):
 
     def draw(self, params: Mapping[str, float], t: float) -> None:
         """Evaluate bindings and transforms for ``params``; the batch draws them."""
+        self._evaluate(params)
+        if self._own_batch and self.pack is not None:
+            self.batch.draw()
+
+    def _evaluate(self, params: Mapping[str, float]) -> None:
+        """Per-layer uniforms (transform, opacity, sprite rectangle, warps) for ``params``."""
         if self.pack is None:
             return
         p = params if isinstance(params, dict) else dict(params)
@@ -362,7 +368,7 @@ class Layered2DRenderer(Renderer):
             tx = px + st.offset[0] - (a * px + b * py)
             ty = py + st.offset[1] - (c * px + d * py)
             parent = self._parent[i]
-            if parent >= 0:
+            if 0 <= parent < i:  # packs list parents first; anything else is drawn as a root
                 pa, pb, ptx, pc, pd, pty = mats[parent]
                 a, b, tx, c, d, ty = (
                     pa * a + pb * c,
@@ -384,8 +390,6 @@ class Layered2DRenderer(Renderer):
             warp[i, 0] = st.warp_squash
         if self._hidden:
             m0[:, 3] = 0.0
-        if self._own_batch:
-            self.batch.draw()
 
     def upload_uniforms(self) -> None:
         """Called from the group's set_state with the program in use."""

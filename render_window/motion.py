@@ -222,7 +222,7 @@ class Motion:
             for e in self._frames:
                 if e.capture > upper.capture:
                     break
-                if reported is None or _seq_after(e.seq, reported):
+                if reported is None or seq_after(e.seq, reported):
                     out.newly_shown.append((e.seq, round(e.capture * 1e6)))
             if out.newly_shown:
                 self._reported_seq = out.newly_shown[-1][0]
@@ -260,7 +260,12 @@ class Motion:
     def idle_weight(self) -> float:
         return self._idle_w
 
+    @property
+    def last_flags(self) -> FrameFlags:
+        """Flags of the newest frame (0 before any)."""
+        return self._frames[-1].flags if self._frames else FrameFlags(0)
 
-def _seq_after(a: int, b: int) -> bool:
+
+def seq_after(a: int, b: int) -> bool:
     """``a`` comes after ``b`` in 32-bit wrapping sequence space."""
     return 0 < ((a - b) & 0xFFFFFFFF) < 0x80000000
