@@ -15,10 +15,12 @@ from relay_testkit import (
     join,
     new_room_code,
     pair,
+    raw_websocket,
     recv,
     running_relay,
     send,
     wait_until,
+    ws_frame,
 )
 from trio_websocket import ConnectionRejected, open_websocket_url
 
@@ -241,3 +243,39 @@ async def test_per_ip_cap_believes_only_trusted_proxies() -> None:
         with pytest.raises(ConnectionRejected):
             async with _via_proxy(server, "203.0.113.9"):
                 pass
+
+
+async def test_racing_joins_admit_exactly_two() -> None:
+    async with running_relay() as server:
+        room = new_room_code()
+        outcomes: list[str] = []
+
+        async def racer() -> None:
+            async with client(server, room) as ws:
+                await send(ws, type="join", room=room)
+                reply = await recv(ws)
+                outcomes.append(reply.get("code") or reply["type"])
+                if reply["type"] == "joined":
+                    await trio.sleep_forever()  # hold the place until the test is done
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(10):
+                nursery.start_soon(racer)
+            await wait_until(lambda: len(outcomes) == 10)
+            assert sorted(outcomes) == ["joined"] * 2 + ["room_full"] * 8
+            assert server.hub.peers_in(room) == 2
+            nursery.cancel_scope.cancel()
+
+
+async def test_abrupt_tcp_close_is_announced_as_disconnected() -> None:
+    async with running_relay() as server:
+        room = new_room_code()
+        async with client(server, room) as a:
+            await join(a, room)
+            raw = await raw_websocket(server.port, f"/ws?room={room}")
+            join_frame = json.dumps({"v": 1, "type": "join", "room": room}).encode()
+            await raw.send_all(ws_frame(join_frame))
+            assert (await recv(a))["type"] == "peer_joined"
+            await raw.aclose()  # no close frame, just gone
+            assert await recv(a) == {"v": 1, "type": "peer_left", "reason": "disconnected"}
+            assert server.hub.peers_in(room) == 1
