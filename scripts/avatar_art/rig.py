@@ -49,6 +49,8 @@ def eye(side: str) -> Binds:
         b(f"eyeWide{side}", "scale_y", 0.18, lo=0, hi=1),
         b(f"eyeSquint{side}", "scale_y", -0.25, lo=0, hi=1),
         b("emotionSurprised", "scale_y", 0.15, lo=0, hi=1),
+        b("emotionHappy", "scale_y", -0.3, lo=0, hi=1),  # a smile narrows the eyes
+        b("emotionSad", "scale_y", -0.12, lo=0, hi=1),
     ]
 
 
