@@ -83,6 +83,14 @@ async def test_real_processes_restart_and_clean_up() -> None:
         )
         assert call.state in ("waiting", "signaling")  # the local relay is up, no peer yet
 
+        # The stats panel refreshes at 4 Hz or more (one history sample per refresh), which
+        # also shows the event loop is not blocked by the children.
+        samples = len(call.stats.history["cpu"])
+        started = time.monotonic()
+        await wait_until(pilot, lambda: time.monotonic() - started >= 2.0, 5, "2 s")
+        rate = (len(call.stats.history["cpu"]) - samples) / (time.monotonic() - started)
+        assert rate >= 3.5, f"stats refreshed at {rate:.1f} Hz"
+
         # Pause reaches the tracker (it reports the state change), and un-pause.
         await pilot.press("f6")
         await wait_until(

@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[2]
 #: Start-up of two MediaPipe trackers, two windows on llvmpipe and ICE on a 2-core CI box.
 CONNECT_TIMEOUT_S = 90.0
 STEP_TIMEOUT_S = 30.0
+WIDTH, HEIGHT = 120, 40
 JOIN_RE = re.compile(r"avatarchat-tui --relay (ws://\S+) --join ([A-Za-z0-9_-]{22,64})")
 
 
@@ -42,17 +43,23 @@ class Tmux:
 
     def run(self, *args: str) -> str:
         out = subprocess.run(
-            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10
+            ["tmux", "-L", self.socket, "-f", "/dev/null", *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
         return out.stdout
 
     def start(self, name: str, command: str, env: dict[str, str]) -> None:
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        # After the app ends the pane stays so the test can read how it ended.
+        # ``env -i``: nothing from the test's environment reaches the app (pytest's COLUMNS
+        # and LINES would pin it to 80x24 whatever the pane size). After the app ends the pane
+        # stays, so the test can read how it ended.
         shell = (
-            f"cd {shlex.quote(str(REPO))} && env {exports} {command}; echo APP-EXITED-$?; sleep 60"
+            f"cd {shlex.quote(str(REPO))} && env -i {exports} {command}; "
+            "echo APP-EXITED-$?; sleep 60"
         )
-        self.run("new-session", "-d", "-s", name, "-x", "120", "-y", "40", shell)
+        self.run("new-session", "-d", "-s", name, "-x", str(WIDTH), "-y", str(HEIGHT), shell)
 
     def screen(self, name: str) -> str:
         return self.run("capture-pane", "-p", "-t", name)
@@ -73,7 +80,10 @@ class Tmux:
             if what(screen):
                 return screen
             if time.monotonic() > deadline:
-                raise AssertionError(f"{name}: timed out waiting for {why}; screen:\n{screen}")
+                size = self.run("display", "-p", "-t", name, "#{pane_width}x#{pane_height}")
+                raise AssertionError(
+                    f"{name}: timed out waiting for {why}; pane {size.strip()}, screen:\n{screen}"
+                )
             time.sleep(0.25)  # polling another process's screen: there is no event to await
 
 
@@ -191,6 +201,25 @@ def test_two_tuis_call_chat_hang_up_and_clean_up(
     tmux.text("alice", "hello from Alice")
     tmux.keys("alice", "Enter")
     tmux.wait_for("bob", lambda s: "hello from Alice" in s, STEP_TIMEOUT_S, "Alice's chat line")
+
+    # Bob's window crashes (kill -9): it is restarted, the call goes on, frames render again.
+    render = next(
+        p for p in descendants(app_pids["bob"]) if "render_window" in " ".join(p.cmdline())
+    )
+    render.kill()
+    tmux.wait_for(
+        "bob",
+        lambda s: "Avatar window restarted" in s and "● Connected" in s,
+        STEP_TIMEOUT_S,
+        "the window to be restarted",
+    )
+    tmux.wait_for(
+        "bob",
+        lambda s: stat(s, "Render") > 0 and stat(s, "Receive") > 0,
+        STEP_TIMEOUT_S,
+        "rendering to resume",
+    )
+    procs += [p for p in descendants(app_pids["bob"]) if p not in procs]
 
     # Alice hangs up; Bob sees that she left.
     tmux.keys("alice", "F10")
