@@ -136,9 +136,11 @@ class RenderApp:
             depth_size=0,
         )
         try:
+            # Fullscreen takes the screen's size: passing width/height as well would ask
+            # pyglet to change the screen mode instead (and on Xvfb silently keep the size).
+            size = () if self.opts.fullscreen else (self.opts.width, self.opts.height)
             window = pyglet.window.Window(
-                self.opts.width,
-                self.opts.height,
+                *size,
                 caption="avatarchat",
                 resizable=True,
                 config=config,
@@ -217,7 +219,10 @@ class RenderApp:
 
     def set_fullscreen(self, on: bool) -> None:
         if bool(on) != self.window.fullscreen:
-            self.window.set_fullscreen(bool(on))
+            if on:
+                self.window.set_fullscreen(True)
+            else:  # back to the size asked for on the command line
+                self.window.set_fullscreen(False, width=self.opts.width, height=self.opts.height)
             self._layout()
 
     def _layout(self) -> None:
