@@ -108,7 +108,9 @@ def test_commands_drive_the_window(xvfb_display: str, tmp_path: Path) -> None:
         assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
         assert all(e["present_ns"] > e["capture_us"] * 1000 for e in presents)
 
-        # A corrupt frame is counted and dropped, never fatal.
+        # A corrupt frame is counted and dropped, never fatal. (The feeder pauses first: the
+        # window reads only the newest slot, so a good frame right after would hide it.)
+        peer.pause()
         with peer._lock:
             peer.writer.write(b"\xff not cbor")
         win.wait("stats", lambda e: e["decode_errors"] >= 1)
