@@ -121,17 +121,21 @@ class TurnClient:
     async def __aexit__(self, *exc: object) -> None:
         self.sock.close()
 
-    async def request(self, packet: bytes, timeout: float = 1.0) -> StunMessage:
+    async def request(self, packet: bytes, timeout: float = 0.5) -> StunMessage:
+        """Send and await the answer, retransmitting like RFC 5389 7.2.1 (RTO doubling from
+        ``timeout``, 5 tries): UDP may drop, and a busy CI machine may answer late."""
         transaction = packet[8:20]
-        await self.sock.sendto(packet, self.server)
-        with trio.fail_after(timeout):
-            while True:
-                data, _addr = await self.sock.recvfrom(4096)
-                message = decode(data)
-                if message.transaction == transaction:
-                    return message
+        for attempt in range(5):
+            await self.sock.sendto(packet, self.server)
+            with trio.move_on_after(timeout * 2**attempt):
+                while True:
+                    data, _addr = await self.sock.recvfrom(4096)
+                    message = decode(data)
+                    if message.transaction == transaction:
+                        return message
+        raise TimeoutError(f"no STUN answer from {self.server} after 5 tries")
 
-    async def binding(self, timeout: float = 1.0) -> bool:
+    async def binding(self, timeout: float = 0.5) -> bool:
         reply = await self.request(encode(BINDING_REQUEST, os.urandom(12), []), timeout)
         return reply.kind == BINDING_SUCCESS
 
