@@ -335,7 +335,7 @@ async def _drive(
                 side.product = json.loads(stats_json.read_text()).get("call", {})
     return soak_report.call_result(
         index, sides, sampler.samples, t0=t0, t_end=t_end, connected=connected, kind=lab.kind,
-        connect_limit_s=CONNECT_LIMIT_S, max_gap_s=MAX_GAP_S,
+        connect_limit_s=args.connect_limit, max_gap_s=MAX_GAP_S,
     )  # fmt: skip
 
 
@@ -385,6 +385,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--jitter", type=float, default=0.0, help="+- uniform jitter, ms")
     p.add_argument("--turn-only", action="store_true", help="no route between the clients")
     p.add_argument("--windows", action="store_true", help="render windows on a private Xvfb")
+    p.add_argument(
+        "--connect-limit",
+        type=float,
+        default=CONNECT_LIMIT_S,
+        help="seconds from both peers up to connected for a call to count as a "
+        "success (the issue: 5)",
+    )
     p.add_argument("--json", required=True, type=Path, help="results file")
     p.add_argument("--no-report", action="store_true", help="JSON only: no Markdown, no PNGs")
     p.add_argument(
