@@ -277,6 +277,9 @@ class RenderApp:
                 self._screenshots.append(cmd)
             elif name == "reset_stats":
                 self.stats.reset_run()
+            elif name == "size":
+                self.window.set_size(int(cmd["width"]), int(cmd["height"]))
+                self._layout()
             elif name == "fullscreen":
                 self.set_fullscreen(bool(cmd.get("on", True)))
             else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from avatars.pack import builtin_ids, load_pack
@@ -96,6 +97,16 @@ def test_commands_drive_the_window(xvfb_display: str, tmp_path: Path) -> None:
         win.wait("status", lambda e: e.get("overlay") == "paused")
         peer.set({})
         win.wait("status", lambda e: e.get("state") == "overlay" and e.get("overlay") == "")
+
+        # Resizing re-lays out: the avatar stays centred and fills the new height.
+        win.cmd("size", width=360, height=360)
+        square = win.shot(min_seq=peer.seq + 2)
+        assert square.shape[:2] == (360, 360)
+        fg = np.abs(square.astype(np.int16) - square[2, 2].astype(np.int16)).sum(-1) > 30
+        fg[int(360 * 0.6) :, int(360 * 0.65) :] = False  # ignore the self-view inset
+        ys, xs = np.nonzero(fg)
+        assert abs(xs.mean() - 180) < 40 and ys.max() - ys.min() > 200
+        win.cmd("size", width=W, height=H)
 
         # Fullscreen toggles without killing the loop.
         win.cmd("fullscreen", on=True)
