@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
+import signal
 import sys
 import time
 from typing import Any
@@ -138,7 +140,23 @@ async def _chat_from_tty(session: CallSession) -> None:
             session.chat(line.rstrip("\n"))
 
 
+def cancel_on_signals() -> None:
+    """SIGTERM/SIGHUP (and SIGINT where a shell left it ignored) cancel the running main task,
+    so its ``finally`` stops the children and unlinks the rings instead of dying mid-call."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    if task is None:
+        return
+    sigs = [signal.SIGTERM, signal.SIGHUP]
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        sigs.append(signal.SIGINT)
+    for sig in sigs:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, task.cancel)
+
+
 async def run_call(args: argparse.Namespace) -> int:
+    cancel_on_signals()
     room = args.room or new_room_code()
     if not args.room:
         print(f"room: {room}  (the peer joins with --room {room})", flush=True)
@@ -193,5 +211,5 @@ def run(args: argparse.Namespace) -> int:
     except PeerError as e:
         print(f"avatarchat call: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         return 130

@@ -19,7 +19,7 @@ from peer.errors import PeerError, SupervisorError
 from peer.supervisor import CallConfig, CallSession, ChildProcess, module_argv
 from protocol.signaling import new_room_code
 
-from .cmd_call import CallPrinter, format_stats
+from .cmd_call import CallPrinter, cancel_on_signals, format_stats
 
 
 def register(subparsers: Any) -> None:
@@ -83,16 +83,18 @@ def _summary(name: str, stats: dict[str, Any] | None) -> dict[str, Any]:
 
 
 async def run_demo(args: argparse.Namespace) -> int:
+    cancel_on_signals()
     source = "synthetic" if args.synthetic else "sample"
-    relay, port = await start_relay()
-    url = f"ws://127.0.0.1:{port}"
-    room = new_room_code()
-    print(f"relay on {url}, room {room[:8]}..., cameras: {source}", flush=True)
     printers = {n: CallPrinter(prefix=f"{n:>5} | ", quiet=True) for n in ("alice", "bob")}
     sessions: dict[str, CallSession] = {}
     final: dict[str, dict[str, Any] | None] = {}
     started = time.monotonic()
+    relay: ChildProcess | None = None
     try:
+        relay, port = await start_relay()
+        url = f"ws://127.0.0.1:{port}"
+        room = new_room_code()
+        print(f"relay on {url}, room {room[:8]}..., cameras: {source}", flush=True)
         for name in ("alice", "bob"):
             cfg = CallConfig(
                 relay=url,
@@ -120,7 +122,8 @@ async def run_demo(args: argparse.Namespace) -> int:
     finally:
         for session in sessions.values():
             await session.close()
-        await relay.stop()
+        if relay is not None:
+            await relay.stop()
     summary = {
         "seconds": round(time.monotonic() - started, 1),
         "source": source,
@@ -139,5 +142,5 @@ def run(args: argparse.Namespace) -> int:
     except PeerError as e:
         print(f"avatarchat demo: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         return 130

@@ -131,3 +131,34 @@ def test_third_client_is_refused_with_a_clear_error(relay_url: str, tmp_path: Pa
             assert proc.returncode == 0
         for ring in rings:
             ring.close()
+
+
+@pytest.mark.timeout(60)
+def test_sigterm_mid_call_stops_children_and_unlinks_rings(relay_url: str) -> None:
+    import os
+    import re
+    import signal
+
+    import psutil
+
+    proc = subprocess.Popen(
+        [*AVATARCHAT, "call", "--relay", relay_url, "--source", "synthetic", "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("waiting:"):
+            break
+    children = psutil.Process(proc.pid).children()
+    rings = {
+        r for c in children for r in re.findall(r"avatarchat-\w+-[0-9a-f]+", " ".join(c.cmdline()))
+    }
+    assert len(children) == 2 and len(rings) == 2
+    assert all(os.path.exists(f"/dev/shm/{r}") for r in rings)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert not any(os.path.exists(f"/dev/shm/{r}") for r in rings)
+    assert not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children)
