@@ -30,6 +30,7 @@ from protocol import ctl
 from protocol.errors import DecodeError, EncodeError
 
 from .clock import ClockSync
+from .frames import TokenBucket
 from .stats import CallStats
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,10 @@ FALLBACK_AVATAR = "aria"
 PACK_SEND_HIGH_WATER = 64 * 1024
 #: At most this many chat messages per second from the peer reach the user (flood guard).
 CHAT_PER_SECOND = 5
+#: ctl message budget: 1 Hz pings, the odd chat, and a whole pack's chunks in one burst
+#: (8 MiB / 16 KiB = 512) pass; a peer flooding ctl is cut off and counted.
+CTL_RATE_PER_S = 100.0
+CTL_BURST = 600.0
 #: Outstanding pings we remember (a pong for anything else is forged or very late).
 MAX_OUTSTANDING_PINGS = 8
 
@@ -142,6 +147,7 @@ class CtlHandler:
         self.last_pong = 0.0
         self._incoming: _Incoming | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._bucket = TokenBucket(CTL_RATE_PER_S, CTL_BURST)
 
     # -- binding ---------------------------------------------------------------------------
     def attach(self, send: Callable[[bytes], bool], buffered: Callable[[], int]) -> None:
@@ -204,6 +210,9 @@ class CtlHandler:
     # -- incoming --------------------------------------------------------------------------
     def handle(self, data: bytes) -> None:
         t4 = now_us()
+        if not self._bucket.take():
+            self.stats.bad_ctl += 1
+            return
         try:
             message = ctl.parse_ctl(data)
         except DecodeError as e:

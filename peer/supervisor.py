@@ -366,6 +366,8 @@ class CallConfig:
     source: str = "sample"
     name: str = ""
     avatar: str = "aria"
+    #: What the render window draws the peer with until the peer's hello names its avatar.
+    peer_avatar: str = "aria"
     window: bool = False
     stats_json: str | None = None
     ice_servers: list[str] = field(default_factory=list)
@@ -461,7 +463,11 @@ class CallSession:
                     self.remote.name,
                     "--local-ring",
                     self.local.name,
+                    # The peer's avatar is unknown until its hello (then ``peer_avatar``
+                    # switches it); ours is the self-view.
                     "--avatar",
+                    cfg.peer_avatar,
+                    "--self-avatar",
                     cfg.avatar,
                     *cfg.render_args,
                 )

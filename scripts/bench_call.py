@@ -183,6 +183,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         ),
         "product_stats": [
             {k: p["latest"].get(k) for k in ("rtt_ms", "clock_offset_ms", "candidate_pair")}
+            | {"stages_ms": p["latest"].get("stages_ms")}
             | {"e2e_ms": p["call"].get("e2e_ms"), "e2e_present_ms": p["call"].get("e2e_present_ms")}
             for p in product
         ],
