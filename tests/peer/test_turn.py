@@ -4,6 +4,7 @@ a third namespace both reach (tests/netlab). The product's processes run inside 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -22,6 +23,8 @@ def turn_lab() -> Iterator[tuple[netlab.Lab, netlab.Coturn]]:
     reason = netlab.unavailable_reason()
     if reason is not None:
         pytest.skip(reason)
+    if shutil.which("turnserver") is None:
+        pytest.skip("coturn (turnserver) is not installed; .ci/run installs it")
     netlab.cleanup_stale()
     with netlab.turn_split() as lab, netlab.Coturn(lab) as turn:
         yield lab, turn
