@@ -52,6 +52,9 @@ CLOSE_TOO_BIG = 1009
 #: The closing handshake: a well-behaved client answers within a round trip; a few seconds
 #: covers slow mobile links, after which the TCP connection is simply cut.
 CLOSE_HANDSHAKE_TIMEOUT = 3.0
+#: A closing connection's last frames (the error, then the close handshake) must be through by
+#: then; a client that does not read them is cut instead of holding the socket.
+CLOSE_FLUSH_TIMEOUT = 5.0
 
 #: The first heartbeat comes after this fraction of --ping-interval (uniformly random), which
 #: spreads the pings of connections that arrived together over half an interval.
@@ -182,7 +185,9 @@ class Connection:
                 await self._reader()
                 if not self._closing:
                     nursery.cancel_scope.cancel()  # the client went away: stop the others
-                # else: the sender flushes the error, closes, and cancels the nursery
+                else:  # the sender flushes the error, closes, and cancels the nursery...
+                    nursery.cancel_scope.deadline = trio.current_time() + CLOSE_FLUSH_TIMEOUT
+                    # ...or, if the client does not take them in time, the deadline does.
         self._closing = True
 
     async def _sender(self, done: trio.CancelScope) -> None:

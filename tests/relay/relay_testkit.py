@@ -89,12 +89,13 @@ async def closed_code(ws: WebSocketConnection, timeout: float = 5) -> int:
                 return e.reason.code
 
 
-async def wait_until(predicate: Any, timeout: float = 5) -> None:
+async def wait_until(predicate: Any, timeout: float = 5, poll: float = 0.005) -> None:
     """Wait for server-side state that has no event of its own (it follows a socket close the
-    server has to notice first); short polls, bounded."""
+    server has to notice first); short polls, bounded. Under a mock clock pass a coarser
+    ``poll``: each poll is one clock jump."""
     with trio.fail_after(timeout):
         while not predicate():
-            await trio.sleep(0.005)
+            await trio.sleep(poll)
 
 
 async def assert_alive(a: WebSocketConnection, b: WebSocketConnection) -> None:

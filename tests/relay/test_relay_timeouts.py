@@ -108,3 +108,27 @@ async def test_peer_that_stops_answering_pings_is_dropped(
             # a itself answered every ping and is still connected.
             await send(a, type="ping", t=2)
             assert (await recv(a))["type"] == "pong"
+
+
+async def test_closing_client_that_does_not_read_is_cut_after_the_flush_timeout(
+        autojump_clock: trio.testing.MockClock) -> None:
+    from relay.connection import CLOSE_FLUSH_TIMEOUT
+
+    # A long send queue, so the slow-consumer rule does not fire first.
+    async with running_relay(**TIMERS, send_queue=10_000, rate=1e6, burst=1_000_000) as server:
+        room = new_room_code()
+        async with client(server, room) as a:
+            await join(a, room)
+            sink = await raw_websocket(server.port, f"/ws?room={room}", rcvbuf=4096)
+            async with sink:
+                await sink.send_all(ws_frame(json.dumps(
+                    {"v": 1, "type": "join", "room": room}).encode()))
+                assert (await recv(a))["type"] == "peer_joined"
+                offer = json.dumps({"v": 1, "type": "offer", "sdp": "s" * 30_000})
+                for _ in range(300):  # 9 MB: far beyond what the kernel buffers for the sink
+                    await a.send_message(offer)
+                start = trio.current_time()
+                await sink.send_all(ws_frame(b"binary", opcode=0x2))  # -> error + close
+                assert (await recv(a))["type"] == "peer_left"
+                await wait_until(lambda: server.hub.connection_count == 1, timeout=60, poll=0.25)
+                assert trio.current_time() - start <= CLOSE_FLUSH_TIMEOUT + 1
