@@ -248,6 +248,7 @@ def _goals(s: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
     """(what, measured, target, met) rows for the Markdown table."""
     impaired = bool(s["config"].get("loss"))
     limit = float(s["config"].get("connect_limit", 5.0))
+    delayed = bool(s["config"].get("delay"))
 
     def row(what: str, val: Any, target: str, ok: bool | None) -> tuple[str, str, str, bool | None]:
         return what, "-" if val is None else str(val), target, ok
@@ -259,7 +260,13 @@ def _goals(s: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
         row(
             "calls succeeded", f"{s['succeeded']}/{s['calls']}", "all", s["succeeded"] == s["calls"]
         ),
-        row("e2e p50 (ms)", s["e2e_ms_p50"], "< 50 (loopback aim)", lt(s["e2e_ms_p50"], 50)),
+        # The 50 ms aim is for an unimpaired path; with added delay it is information only.
+        row(
+            "e2e p50 (ms)",
+            s["e2e_ms_p50"],
+            "-" if delayed else "< 50 (aim)",
+            None if delayed else lt(s["e2e_ms_p50"], 50),
+        ),
         row(
             "e2e p99 (ms)",
             s["e2e_ms_p99"],
