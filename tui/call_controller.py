@@ -28,6 +28,7 @@ import psutil
 from peer.errors import SupervisorError
 from peer.supervisor import CallConfig, CallSession, ChildProcess, module_argv
 from protocol.frame import Emotion
+from protocol.signaling import new_room_code
 
 from .netinfo import LOOPBACK, free_port, lan_ipv4
 from .settings import Settings, state_dir
@@ -55,6 +56,16 @@ class CallRequest:
     variant: str = ""
     window: bool = True
     created: bool = False  # we made the room (show the invite), rather than joined it
+
+
+def new_room_code_safe() -> str:
+    """A fresh room code that does not start with ``-``: command lines (ours, the children's)
+    would read ``--join -abc...`` as an option. Costs 1/64 of the code space (6 of 128 bits
+    of the first character's choices), nothing that matters for guessing."""
+    while True:
+        code = new_room_code()
+        if not code.startswith("-"):
+            return code
 
 
 def join_command(relay_url: str, room: str) -> str:
@@ -161,6 +172,8 @@ class CallController:
         self._paused = False
         self._self_view = True
         self._emotion: tuple[Emotion, float] | None = None
+        self._peer_avatar = ""
+        self._switched = False
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -192,9 +205,7 @@ class CallController:
         if req.created:
             write_room_file(req.room, self.share_url)
         s = self.settings
-        render_args: list[str] = ["--self-avatar", req.avatar or "aria"]
-        if req.variant:
-            render_args += ["--self-variant", req.variant]
+        render_args: list[str] = ["--self-variant", req.variant] if req.variant else []
         config = CallConfig(
             relay=relay_url,
             room=req.room,
@@ -226,8 +237,16 @@ class CallController:
                     self.session.send_tracking(
                         "emotion", preset=int(self._emotion[0]), weight=self._emotion[1]
                     )
-            elif child == "render" and not self._self_view:
-                self.session.send_render("self_view", on=False)
+            elif child == "render":
+                # A restarted window starts from its command line: tell it what changed since.
+                if not self._self_view:
+                    self.session.send_render("self_view", on=False)
+                if self._peer_avatar:
+                    self.session.send_render("avatar", ref=self._peer_avatar)
+                if self._switched:
+                    self.session.send_render("self_avatar", **self._self_avatar_fields())
+        elif event.get("event") == "peer_avatar" and event.get("ref"):
+            self._peer_avatar = str(event["ref"])
         elif (
             event.get("event") == "status"
             and event.get("child") == "peer"
@@ -327,8 +346,12 @@ class CallController:
     def switch_avatar(self, ref: str, variant: str = "") -> None:
         """Our own avatar changes: the peer tells the other side, the render redraws self-view."""
         self.request.avatar, self.request.variant = ref, variant
+        self._switched = True
         if self.session is None:
             return
         self.session.send_peer("avatar", ref=ref)
-        fields = {"ref": ref, **({"variant": variant} if variant else {})}
-        self.session.send_render("self_avatar", **fields)
+        self.session.send_render("self_avatar", **self._self_avatar_fields())
+
+    def _self_avatar_fields(self) -> dict[str, str]:
+        req = self.request
+        return {"ref": req.avatar, **({"variant": req.variant} if req.variant else {})}

@@ -81,8 +81,14 @@ class Tmux:
                 return screen
             if time.monotonic() > deadline:
                 size = self.run("display", "-p", "-t", name, "#{pane_width}x#{pane_height}")
+                others = "".join(
+                    f"\n--- {other}:\n{self.screen(other)}"
+                    for other in self.run("list-sessions", "-F", "#{session_name}").split()
+                    if other != name
+                )
                 raise AssertionError(
                     f"{name}: timed out waiting for {why}; pane {size.strip()}, screen:\n{screen}"
+                    + others
                 )
             time.sleep(0.25)  # polling another process's screen: there is no event to await
 
@@ -201,6 +207,23 @@ def test_two_tuis_call_chat_hang_up_and_clean_up(
     tmux.text("alice", "hello from Alice")
     tmux.keys("alice", "Enter")
     tmux.wait_for("bob", lambda s: "hello from Alice" in s, STEP_TIMEOUT_S, "Alice's chat line")
+
+    # Alice shows an emotion and switches avatar mid-call (F9, next avatar, Enter).
+    tmux.keys("alice", "F1")
+    tmux.wait_for("bob", lambda s: "Alice shows: happy" in s, STEP_TIMEOUT_S, "the emotion")
+    tmux.keys("alice", "F9")
+    tmux.wait_for("alice", lambda s: "Use this avatar" in s, STEP_TIMEOUT_S, "the switcher")
+    tmux.keys("alice", "Down")
+    tmux.keys("alice", "Enter")
+    screen = tmux.wait_for("alice", lambda s: "Avatar: " in s, STEP_TIMEOUT_S, "the switch")
+    new_avatar = re.search(r"Avatar: ([a-z0-9-]+)", screen)
+    assert new_avatar is not None and new_avatar.group(1) != "aria"
+    tmux.wait_for(
+        "bob",
+        lambda s: f"Peer Alice ({new_avatar.group(1)})" in s,
+        STEP_TIMEOUT_S,
+        "Bob to see Alice's new avatar",
+    )
 
     # Bob's window crashes (kill -9): it is restarted, the call goes on, frames render again.
     render = next(

@@ -181,3 +181,12 @@ def test_smoothing_setting_maps_onto_tracker_groups() -> None:
     smooth = smoothing_command(1.0)
     assert default["enabled"] and smooth["enabled"]
     assert smooth["eyes"]["min_cutoff"] < default["eyes"]["min_cutoff"]
+
+
+def test_created_room_codes_never_look_like_options() -> None:
+    from protocol.signaling import ROOM_CODE_RE
+    from tui.call_controller import new_room_code_safe
+
+    codes = [new_room_code_safe() for _ in range(2000)]
+    assert all(ROOM_CODE_RE.match(c) and not c.startswith("-") for c in codes)
+    assert len(set(codes)) == len(codes)

@@ -35,6 +35,11 @@ class AvatarSwitchScreen(ModalScreen[tuple[str, str] | None]):
         event.stop()
         self.choice = (event.ref, event.variant)
 
+    @on(AvatarPicker.Chosen)
+    def _chosen(self, event: AvatarPicker.Chosen) -> None:
+        event.stop()
+        self.dismiss((event.ref, event.variant))
+
     @on(Button.Pressed, "#use")
     def action_use(self) -> None:
         self.dismiss(self.choice)

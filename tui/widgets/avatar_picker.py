@@ -38,6 +38,9 @@ class AvatarPicker(Horizontal):
             self.ref = ref
             self.variant = variant
 
+    class Chosen(Changed):
+        """Enter was pressed on an avatar (the switcher takes it as confirmation)."""
+
     avatar: reactive[str] = reactive("")
     variant: reactive[str] = reactive("")
 
@@ -87,7 +90,11 @@ class AvatarPicker(Horizontal):
 
     @on(OptionList.OptionSelected, "#avatar-list")
     def _selected(self, event: OptionList.OptionSelected) -> None:
+        """Enter on an avatar: the owner may treat it as "use this one"."""
         event.stop()
+        if event.option.id and event.option.id != self.avatar:
+            self._select(event.option.id)
+        self.post_message(self.Chosen(self.avatar, self.variant))
 
     def _select(self, ref: str) -> None:
         choice = self.choice(ref)
