@@ -38,6 +38,7 @@ from protocol.signaling import (
 )
 
 from .config import RelayConfig
+from .http import PrefixedStream
 from .hub import Hub, room_tag
 from .metrics import REASON_PONG_TIMEOUT
 
@@ -124,6 +125,7 @@ class Connection:
         *,
         url_room: str | None,
         join_deadline: float,
+        transport: PrefixedStream | None = None,
     ) -> None:
         config: RelayConfig = hub.config
         self.cid = next(_ids)
@@ -134,6 +136,7 @@ class Connection:
         self._config = config
         self._url_room = url_room
         self._join_deadline = join_deadline
+        self._transport = transport
         self._bucket = TokenBucket(config.rate, config.burst)
         self._out, self._queue = trio.open_memory_channel[str | _Close](config.send_queue)
         self._scope = trio.CancelScope()
@@ -208,18 +211,28 @@ class Connection:
         # every interval, or answering 10k pongs at once starves the relay past the deadline.
         await trio.sleep(self._config.ping_interval * random.uniform(*FIRST_PING_SPREAD))
         while True:
+            sent = trio.current_time()
             with trio.move_on_after(self._config.pong_timeout) as scope:
                 try:
                     await self._ws.ping()
                 except ConnectionClosed:
                     return
-            if scope.cancelled_caught:
+            if scope.cancelled_caught and self._alive_anyway(sent):
+                self._hub.metrics.pongs_late_total += 1
+            elif scope.cancelled_caught:
                 self._hub.metrics.reject(REASON_PONG_TIMEOUT)
                 log.info("connection %d: no pong within %.0f s, dropping", self.cid,
                          self._config.pong_timeout)
                 self.kick(REASON_PONG_TIMEOUT)
                 return
             await trio.sleep(self._config.ping_interval)
+
+    def _alive_anyway(self, ping_sent: float) -> bool:
+        """No pong in time, but the peer sent bytes since the ping, or bytes wait unread: the
+        pong is stuck behind other traffic or behind an overloaded relay. Dropping such peers
+        would turn a load spike into a reconnect storm, so they get another round."""
+        t = self._transport
+        return t is not None and (t.last_receive > ping_sent or t.input_pending())
 
     async def _reader(self) -> None:
         metrics = self._hub.metrics

@@ -11,6 +11,7 @@ state exists.
 from __future__ import annotations
 
 import ipaddress
+import select
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -140,11 +141,16 @@ def response(status: int, body: bytes = b"", content_type: str = "text/plain; ch
 
 
 class PrefixedStream(trio.abc.Stream):
-    """A stream that first replays ``prefix`` (bytes already consumed) and then reads on."""
+    """A stream that first replays ``prefix`` (bytes already consumed) and then reads on.
+
+    It also keeps what the heartbeat needs to tell a dead peer from a busy relay: when bytes
+    last arrived, and whether bytes are waiting in the kernel that nobody has read yet.
+    """
 
     def __init__(self, stream: trio.abc.Stream, prefix: bytes) -> None:
         self.inner = stream
         self._prefix: bytes | None = prefix or None
+        self.last_receive = trio.current_time()
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         if self._prefix is not None:
@@ -153,7 +159,23 @@ class PrefixedStream(trio.abc.Stream):
             self._prefix = rest or None
             await trio.lowlevel.checkpoint()
             return data
-        return bytes(await self.inner.receive_some(max_bytes))
+        data = bytes(await self.inner.receive_some(max_bytes))
+        if data:
+            self.last_receive = trio.current_time()
+        return data
+
+    def input_pending(self) -> bool:
+        """Bytes from the peer sit unread in the kernel: the peer is alive, we are behind."""
+        inner: object = self.inner
+        if isinstance(inner, trio.SSLStream):
+            inner = inner.transport_stream
+        if not isinstance(inner, trio.SocketStream):
+            return False
+        try:
+            readable, _, _ = select.select([inner.socket.fileno()], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return bool(readable)
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         await self.inner.send_all(data)

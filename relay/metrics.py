@@ -31,6 +31,8 @@ class Metrics:
     bytes_relayed_total: int = 0
     rooms_created_total: int = 0
     turn_credentials_total: int = 0
+    #: Pong deadlines missed by peers that were visibly alive (kept; a sign of overload).
+    pongs_late_total: int = 0
     rejections: Counter[str] = field(default_factory=Counter)
     relayed_by_type: Counter[str] = field(default_factory=Counter)
 
@@ -65,6 +67,9 @@ class Metrics:
                "rooms opened", [("", self.rooms_created_total)])
         metric("avatarchat_relay_turn_credentials_total", "counter",
                "TURN credentials issued", [("", self.turn_credentials_total)])
+        metric("avatarchat_relay_pongs_late_total", "counter",
+               "pong deadlines missed by peers that were sending (kept, not dropped)",
+               [("", self.pongs_late_total)])
         metric("avatarchat_relay_rejections_total", "counter",
                "frames or connections refused, by reason",
                [(f'{{reason="{r}"}}', n) for r, n in sorted(self.rejections.items())]

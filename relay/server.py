@@ -227,15 +227,16 @@ class _Handler:
             connection: Connection | None = None
             try:
                 with trio.move_on_at(deadline):
+                    wrapped = PrefixedStream(stream, request.raw)
                     ws_request = await wrap_server_stream(
-                        nursery, PrefixedStream(stream, request.raw),
+                        nursery, wrapped,
                         message_queue_size=WS_MESSAGE_QUEUE,
                         max_message_size=MAX_SIGNAL_BYTES,
                         receive_buffer_size=WS_RECEIVE_BYTES,
                     )
                     ws = await ws_request.accept()
                     connection = Connection(hub, ws, ip, url_room=url_room,
-                                            join_deadline=deadline)
+                                            join_deadline=deadline, transport=wrapped)
                 if connection is None:
                     hub.metrics.reject(REASON_HANDSHAKE_TIMEOUT)
                     return

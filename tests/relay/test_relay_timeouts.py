@@ -132,3 +132,23 @@ async def test_closing_client_that_does_not_read_is_cut_after_the_flush_timeout(
                 assert (await recv(a))["type"] == "peer_left"
                 await wait_until(lambda: server.hub.connection_count == 1, timeout=60, poll=0.25)
                 assert trio.current_time() - start <= CLOSE_FLUSH_TIMEOUT + 1
+
+
+async def test_peer_that_sends_but_pongs_late_is_kept(autojump_clock: trio.testing.MockClock
+                                                      ) -> None:
+    async with running_relay(**TIMERS) as server:
+        room = new_room_code()
+        talker = await raw_websocket(server.port, f"/ws?room={room}")
+        async with talker:
+            await talker.send_all(ws_frame(json.dumps(
+                {"v": 1, "type": "join", "room": room}).encode()))
+            for _ in range(20):  # 100 s: five heartbeats, none answered, frames all along
+                await trio.sleep(5)
+                await talker.send_all(ws_frame(b'{"v":1,"type":"ping"}'))
+            await wait_until(lambda: server.metrics.frames_received_total == 21, poll=0.25)
+            assert server.hub.connection_count == 1
+            assert server.metrics.rejections["pong_timeout"] == 0
+            assert server.metrics.pongs_late_total >= 3
+            await trio.sleep(40)  # silent now: the next missed pong drops it
+            await wait_until(lambda: server.hub.connection_count == 0, poll=0.25)
+            assert server.metrics.rejections["pong_timeout"] == 1
