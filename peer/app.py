@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -37,15 +36,17 @@ from typing import Any, TextIO
 from aiortc import RTCIceServer
 
 from protocol import signaling as sig
-from protocol.control import event_line, parse_line
-from protocol.errors import DecodeError, RingError
+from protocol.control import event_line
+from protocol.errors import RingError
 from protocol.ring import ShmRing
 
 from .clock import ClockSync
+from .commands import apply_command, read_commands
 from .connection import PeerLink, build_configuration, candidate_types
 from .ctl_handler import CtlHandler, load_local_avatar
 from .errors import NegotiationError, PeerError, SignalingError
 from .frames import FramePump
+from .report import STATS_INTERVAL_S, StatsReport
 from .signaling import SignalingClient
 from .stats import CallStats
 
@@ -62,7 +63,6 @@ NEGOTIATION_TIMEOUT_S = 15.0
 #: After an answer, no open channel in this long with TURN configured and no relay candidate:
 #: say why.
 TURN_HINT_AFTER_S = 5.0
-STATS_INTERVAL_S = 1.0
 WATCH_INTERVAL_S = 0.1
 
 
@@ -107,6 +107,7 @@ class PeerApp:
         self._local_ring: ShmRing | None = None
         self._remote_ring: ShmRing | None = None
         self.pump: FramePump | None = None
+        self.report = StatsReport(self.stats, self.clock, opts.stats_json, opts.room)
         self.ctl = CtlHandler(
             name=opts.name or os.environ.get("USER", "peer"),
             avatar=load_local_avatar(opts.avatar),
@@ -142,6 +143,9 @@ class PeerApp:
         self._errors_said.add(message)
         log.warning("%s", message)
         self.emit("error", message=message, fatal=fatal)
+
+    def quit(self) -> None:
+        self._quit.set()
 
     @property
     def healthy(self) -> bool:
@@ -487,89 +491,24 @@ class PeerApp:
             return age >= OFFER_RETRY_S
         return age >= NEGOTIATION_TIMEOUT_S
 
-    # -- commands --------------------------------------------------------------------------
+    # -- commands and stats (peer/commands.py, peer/report.py) -------------------------------
     async def _stdin_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=1 << 20)
-        try:
-            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        except (ValueError, OSError) as e:  # stdin closed or not a pipe/tty
-            log.debug("no stdin commands: %s", e)
-            return
-        while True:
-            line = await reader.readline()
-            if not line:
-                self._quit.set()  # EOF means quit (child contract)
-                return
-            try:
-                cmd = parse_line(line, "cmd")
-            except DecodeError as e:
-                self.error(f"bad command: {e}", once=True)
-                continue
-            await self._command(cmd)
+        await read_commands(self._command, on_eof=self._quit.set, on_bad=self._bad_command)
+
+    def _bad_command(self, message: str) -> None:
+        self.error(f"bad command: {message}", once=True)
 
     async def _command(self, cmd: dict[str, Any]) -> None:
-        name = cmd["cmd"]
-        if name == "quit":
-            self._quit.set()
-        elif name == "hangup":
-            if self.link is not None and self.link.opened:
-                self.ctl.bye("hangup")
-            self._quit.set()
-        elif name == "chat":
-            text = str(cmd.get("text", ""))
-            if self.ctl.chat(text):
-                self.emit("chat_sent", text=text)
-            else:
-                self.error("chat not sent: not connected", once=False)
-        elif name == "emotion":
-            try:
-                self.ctl.emotion(int(cmd.get("preset", 0)), float(cmd.get("weight", 1.0)))
-            except (TypeError, ValueError):
-                self.error("emotion needs an integer preset and a numeric weight")
-        elif name == "avatar":
-            ref = str(cmd.get("ref", ""))
-            avatar = await asyncio.to_thread(load_local_avatar, ref)
-            self.ctl.switch_avatar(avatar)
-        elif name == "present" and self.pump is not None:
-            try:
-                self.pump.on_present(
-                    int(cmd["seq"]), int(cmd["capture_us"]), int(cmd["present_ns"])
-                )
-            except (KeyError, TypeError, ValueError):
-                pass
-        else:
-            self.error(f"unknown command {name!r}", once=True)
+        await apply_command(self, cmd)
 
-    # -- stats -----------------------------------------------------------------------------
     def _stats_event(self) -> dict[str, Any]:
-        rtt = self.clock.rtt_us
-        rtt_ms = rtt / 1000 if rtt is not None else None
-        link = self.link if self.healthy else None
-        snap = self.stats.snapshot(self._stats_interval())
-        stages = self.stats.stages(rtt_ms)
-        if snap["e2e_ms"] is not None:
-            snap["e2e_ms"]["stages"] = stages
-        snap.update(
+        return self.report.event(
             state=self.state,
             gen=self.gen,
-            rtt_ms=round(rtt_ms, 2) if rtt_ms is not None else None,
-            clock_offset_ms=round(self.clock.offset_us / 1000, 3) if self.clock.ready else None,
-            stages_ms=stages,
-            candidate_pair=(link.candidate_pair() or {}).get("type") if link else None,
-            sas=link.sas() if link else None,
+            link=self.link if self.healthy else None,
             relay_connected=self.signaling.connected,
             peer=self.ctl.peer_name or None,
         )
-        return snap
-
-    _last_stats = 0.0
-
-    def _stats_interval(self) -> float:
-        now = time.monotonic()
-        interval = now - self._last_stats if self._last_stats else STATS_INTERVAL_S
-        self._last_stats = now
-        return interval
 
     async def _stats_loop(self) -> None:
         while True:
@@ -581,17 +520,9 @@ class PeerApp:
             self._write_stats_json(event)
 
     def _write_stats_json(self, event: dict[str, Any]) -> None:
-        path = self.opts.stats_json
-        if not path:
-            return
-        doc = {"latest": event, "call": self.stats.whole_call(), "room": self.opts.room[:6]}
-        tmp = f"{path}.tmp"
-        try:
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(doc, f, indent=1, default=str)
-            os.replace(tmp, path)
-        except OSError as e:
-            self.error(f"cannot write {path}: {e.strerror}", once=True)
+        problem = self.report.write_json(event)
+        if problem:
+            self.error(problem, once=True)
 
 
 def _urls(server: RTCIceServer) -> list[str]:
