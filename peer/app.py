@@ -332,7 +332,13 @@ class PeerApp:
 
     def _check_turn(self, sdp: str) -> None:
         uses_turn = any(u.startswith("turn") for s in self._ice_servers() for u in _urls(s))
-        if uses_turn and "relay" not in candidate_types(sdp):
+        if self.opts.turn_only and not uses_turn:
+            self.error(
+                "--turn-only, but there is no TURN server: the relay issued no credentials and "
+                "no --ice-server was given",
+                once=True,
+            )
+        elif uses_turn and "relay" not in candidate_types(sdp):
             self.error(
                 "TURN server refused the credentials or is unreachable: no relay candidate"
                 + (" (--turn-only: the call cannot connect)" if self.opts.turn_only else ""),
