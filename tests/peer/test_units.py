@@ -86,3 +86,37 @@ def test_room_url_forms() -> None:
 def test_token_bucket_caps_a_burst() -> None:
     bucket = TokenBucket(rate=10.0, burst=5.0)
     assert sum(bucket.take() for _ in range(50)) in (5, 6)
+
+
+def test_avatar_transfer_refuses_oversize_and_unsolicited_chunks(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from peer.ctl_handler import CtlHandler, LocalAvatar
+    from protocol import ctl
+
+    events: list[tuple[str, dict[str, object]]] = []
+    sent: list[bytes] = []
+    stats = CallStats()
+    handler = CtlHandler(
+        name="me",
+        avatar=LocalAvatar(ref="aria", id="aria"),
+        emit=lambda e, **f: events.append((e, f)),
+        stats=stats,
+        clock=ClockSync(),
+        cache_dir=Path(str(tmp_path)),
+    )
+    handler.attach(lambda d: sent.append(d) or True, lambda: 0)
+    digest = "ab" * 32
+    # Unsolicited chunk: counted, ignored.
+    handler.handle(ctl.AvatarChunk(hash=digest, total=1, size=4, data=b"evil").encode())
+    assert stats.bad_ctl == 1
+    # The peer announces a pack we lack: we draw a built-in meanwhile and ask for it.
+    handler.handle(ctl.Hello(name="peer", avatar_id="custom", avatar_hash=digest).encode())
+    assert ("peer_avatar", {"ref": "aria", "id": "custom", "pending": True}) in events
+    assert isinstance(ctl.parse_ctl(sent[-1]), ctl.AvatarRequest)
+    # A chunk claiming more than the cap ends the transfer with a clear error.
+    too_big = ctl.MAX_AVATAR_PACK_BYTES + 1
+    total = -(-too_big // ctl.AVATAR_CHUNK_BYTES)
+    handler.handle(ctl.AvatarChunk(hash=digest, total=total, size=too_big, data=b"x").encode())
+    assert stats.bad_ctl == 2
+    assert any(e == "error" and "too large" in str(f["message"]) for e, f in events)
