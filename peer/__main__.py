@@ -8,9 +8,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 
 from .app import PeerOptions, run_peer
+from .supervisor import TURN_PASS_ENV
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="STUN/TURN URL (repeatable); overrides the relay's TURN credentials",
     )
     p.add_argument("--turn-user", help="TURN username for --ice-server")
-    p.add_argument("--turn-pass", help="TURN password for --ice-server")
+    p.add_argument(
+        "--turn-pass",
+        default=os.environ.get(TURN_PASS_ENV),
+        help=f"TURN password for --ice-server (or ${TURN_PASS_ENV}, kept out of ps)",
+    )
     p.add_argument(
         "--turn-only",
         action="store_true",

@@ -75,6 +75,8 @@ from .errors import SupervisorError
 log = logging.getLogger(__name__)
 
 EventCallback = Callable[[dict[str, Any]], None]
+#: The networking process reads the TURN password from here when --turn-pass is not given.
+TURN_PASS_ENV = "AVATARCHAT_TURN_PASS"
 
 #: Restart backoff: quick first retry (a crash is often a one-off), doubling so a child that
 #: crashes at start does not spin the CPU.
@@ -443,17 +445,20 @@ class CallSession:
                 *(["--name", cfg.name] if cfg.name else []),
                 *[a for url in cfg.ice_servers for a in ("--ice-server", url)],
                 *(["--turn-user", cfg.turn_user] if cfg.turn_user else []),
-                *(["--turn-pass", cfg.turn_pass] if cfg.turn_pass else []),
                 *(["--turn-only"] if cfg.turn_only else []),
                 *(["--stats-json", cfg.stats_json] if cfg.stats_json else []),
                 *cfg.peer_args,
             )
+            peer_env = cfg.env
+            if cfg.turn_pass:  # through the environment: argv is visible to every local user
+                peer_env = {**(cfg.env if cfg.env is not None else os.environ)}
+                peer_env[TURN_PASS_ENV] = cfg.turn_pass
             self.peer = ChildProcess(
                 "peer",
                 peer_argv,
                 self._dispatch,
                 restart=True,
-                env=cfg.env,
+                env=peer_env,
                 log_path=self._child_log("peer"),
             )
             if cfg.window:
