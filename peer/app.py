@@ -121,6 +121,7 @@ class PeerApp:
             self._on_signal,
             on_connected=self._on_relay_up,
             on_disconnected=self._on_relay_down,
+            on_retry=self._on_relay_retry,
         )
 
     # -- output ----------------------------------------------------------------------------
@@ -244,6 +245,10 @@ class PeerApp:
     def _on_relay_up(self) -> None:
         if not self.healthy:
             self.set_state("signaling", "connected to the relay; joining")
+
+    def _on_relay_retry(self, reason: str, delay: float) -> None:
+        if not self.healthy:
+            self.set_state("signaling", f"{reason}; retrying in {delay:.1f} s")
 
     def _on_relay_down(self, reason: str) -> None:
         if self.healthy:

@@ -75,12 +75,14 @@ class SignalingClient:
         on_message: Callable[[SignalMessage], None],
         on_connected: Callable[[], None] = lambda: None,
         on_disconnected: Callable[[str], None] = lambda _r: None,
+        on_retry: Callable[[str, float], None] = lambda _r, _d: None,
     ) -> None:
         self.url = room_url(relay, room)
         self.room = room
         self._on_message = on_message
         self._on_connected = on_connected
         self._on_disconnected = on_disconnected
+        self._on_retry = on_retry
         self._ws: ClientConnection | None = None
         self.connected = False
         self.connects = 0
@@ -129,8 +131,10 @@ class SignalingClient:
                 return
             if was_connected:
                 self._on_disconnected(reason)
-            log.info("%s; retrying in %.1f s", reason, backoff)
-            await asyncio.sleep(backoff * (0.8 + 0.4 * random.random()))
+            delay = backoff * (0.8 + 0.4 * random.random())
+            log.info("%s; retrying in %.1f s", reason, delay)
+            self._on_retry(reason, delay)
+            await asyncio.sleep(delay)
             backoff = min(backoff * 2, BACKOFF_MAX_S)
 
     def _dispatch(self, frame: str | bytes) -> None:
