@@ -185,8 +185,8 @@ def write_report(report: dict[str, Any], out: Path) -> None:
         "# Benchmark report", "",
         f"Command: `{report['command']}`  ", f"Commit: {report['commit']}  ",
         f"Finished: {report['finished']}  ",
-        f"Host: {host['cpus']} CPUs, load average at start {host['loadavg_start']}"
-        f" (other work on the machine skews CPU-bound figures).", "",
+        f"Host: {host['cpus']} CPUs, load average at start {host['loadavg_start']}, at the end "
+        f"{host.get('loadavg_end')} (other work on the machine skews CPU-bound figures).", "",
         "| benchmark | figure | measured | target | met |", "|---|---|---|---|---|",
     ]  # fmt: skip
     for r in report["figures"]:
@@ -214,8 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
                             capture_output=True, text=True).stdout.strip()  # fmt: skip
     report: dict[str, Any] = {
-        "command": "python scripts/bench_all.py "
-        + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": " ".join(
+            ["python", "scripts/bench_all.py", *(sys.argv[1:] if argv is None else argv)]
+        ),
         "commit": commit,
         "host": {"cpus": os.cpu_count(), "loadavg_start": [round(x, 2) for x in os.getloadavg()]},
         "runs": {},
@@ -229,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
     report["figures"] = evaluate(report["runs"])
     report["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    report["host"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     write_report(report, args.out)
     print(f"bench_all: wrote {args.out / 'REPORT.md'} and {args.out / 'report.json'}")
     return 0 if all(r["status"].startswith("ok") for r in report["runs"].values()) else 1
