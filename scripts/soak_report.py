@@ -79,9 +79,7 @@ def call_result(
     failures: list[str] = []
     ready = [s.peer_ready_at for s in sides]
     connect_s = (
-        max(s.connected_at for s in sides) - max(ready)  # type: ignore[type-var, operator]
-        if connected and all(ready)
-        else None
+        max(s.connected_at for s in sides) - max(ready) if connected and all(ready) else None
     )
     if connect_s is None:
         failures.append("never connected")
