@@ -89,6 +89,8 @@ STOP_TIMEOUT_S = 3.0
 #: Exit codes that mean "restarting will not help" (usage/configuration errors, a refused
 #: room): such a child is not restarted even with ``restart=True``.
 NO_RESTART_EXIT_CODES = frozenset({2, 3})
+#: A child that stopped reading stdin (hung) must not make us buffer without bound.
+MAX_PENDING_COMMAND_BYTES = 1 << 20
 #: Lines of stderr kept in memory for error messages.
 STDERR_TAIL_LINES = 40
 
@@ -316,6 +318,9 @@ class ChildProcess:
         if proc is None or proc.returncode is not None or proc.stdin is None:
             return False
         if proc.stdin.is_closing():
+            return False
+        if proc.stdin.transport.get_write_buffer_size() > MAX_PENDING_COMMAND_BYTES:
+            log.warning("%s is not reading its commands; dropping %s", self.name, cmd)
             return False
         try:
             proc.stdin.write(command_line(cmd, **fields).encode())
