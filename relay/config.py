@@ -27,8 +27,10 @@ DEFAULT_HANDSHAKE_TIMEOUT = 10.0
 #: reclaim abandoned sockets.
 DEFAULT_IDLE_TIMEOUT = 600.0
 #: WebSocket ping interval and pong deadline: finds dead TCP paths (NAT timeouts, sleeping
-#: laptops) long before the kernel does; 20 s stays under common 30-60 s NAT/LB idle timers.
-DEFAULT_PING_INTERVAL = 20.0
+#: laptops) long before the kernel does, and keeps idle proxied connections warm (nginx's
+#: proxy_read_timeout in deploy/ is 900 s, NAT TCP timers are minutes). Each ping costs the relay
+#: about 0.1-0.3 ms of CPU, so 30 s keeps 10k idle peers at a few percent of a core.
+DEFAULT_PING_INTERVAL = 30.0
 DEFAULT_PONG_TIMEOUT = 10.0
 #: Token bucket per connection: a call setup is about 5-30 frames (join, offer/answer, a few ICE
 #: candidates, avatar), so a burst of 60 and 10 frames/s sustained never bothers a real client.

@@ -224,7 +224,7 @@ def rejections(port: int) -> dict[str, int]:
 
 
 def held_connections(port: int, total: int, generators: int, relay: psutil.Process,
-                     hold_s: float) -> tuple[int, float]:
+                     hold_s: float) -> tuple[int, float, float]:
     rss0 = relay.memory_info().rss
     per = [total // generators + (1 if i < total % generators else 0) for i in range(generators)]
     workers = [subprocess.Popen([sys.executable, __file__, "--worker-hold", str(port), str(n)],
@@ -239,7 +239,10 @@ def held_connections(port: int, total: int, generators: int, relay: psutil.Proce
             report = json.loads(line)
             if report["failures"]:
                 print(f"  worker: {report['failures']} pair(s) failed", file=sys.stderr)
+        cpu0, t0 = relay.cpu_times(), time.perf_counter()
         time.sleep(hold_s)  # hold them idle: heartbeats and timers keep running
+        cpu1, elapsed = relay.cpu_times(), time.perf_counter() - t0
+        idle_cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / elapsed
         held = metric(port, "avatarchat_relay_connections")
         rss1 = relay.memory_info().rss
     finally:
@@ -248,7 +251,7 @@ def held_connections(port: int, total: int, generators: int, relay: psutil.Proce
                 w.stdin.close()
         for w in workers:
             w.wait(120)
-    return held, (rss1 - rss0) / 1024 / max(held, 1)
+    return held, (rss1 - rss0) / 1024 / max(held, 1), idle_cpu
 
 
 def start_relay() -> tuple[subprocess.Popen[str], int]:
@@ -274,7 +277,8 @@ def main() -> int:
                         help="idle connections to open and hold")
     parser.add_argument("--generators", type=int, default=2,
                         help="load worker processes (held connections and throughput)")
-    parser.add_argument("--hold", type=float, default=3.0, help="seconds to hold them")
+    parser.add_argument("--hold", type=float, default=30.0,
+                        help="seconds to hold them (about one 30 s ping interval)")
     parser.add_argument("--setups", type=int, default=500, help="room setups to time")
     parser.add_argument("--setup-rate", type=float, default=50.0, help="room setups per second")
     parser.add_argument("--pairs", type=int, default=50, help="rooms in the throughput phase")
@@ -292,13 +296,15 @@ def main() -> int:
         setup_cpu_ms = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) * 1000 / len(setups)
         quantiles = statistics.quantiles(setups, n=100, method="inclusive")
         rate, cpu = throughput(port, args.pairs, args.seconds, args.generators, relay)
-        held, rss_kb = held_connections(port, args.connections, args.generators, relay,
+        held, rss_kb, idle_cpu = held_connections(port, args.connections, args.generators, relay,
                                         args.hold)
         results = {
             "connections_held": held,
             "connections_requested": args.connections,
             "rss_kb_per_connection": round(rss_kb, 2),
             "relay_rss_mb": round(relay.memory_info().rss / 2**20, 1),
+            # Heartbeats of the held connections (one ping per --ping-interval each).
+            "relay_cpu_while_holding": round(idle_cpu, 3),
             "setup_ms_p50": round(quantiles[49], 2),
             "setup_ms_p99": round(quantiles[98], 2),
             "setups": len(setups),
