@@ -41,6 +41,7 @@ import logging
 import mmap
 import os
 import shlex
+import signal
 import struct
 import subprocess
 import sys
@@ -405,19 +406,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def soak(args: argparse.Namespace) -> dict[str, Any]:
     workdir = args.keep_logs or Path(tempfile.mkdtemp(prefix="avc-soak-"))
-    results = []
+    results: list[dict[str, Any]] = []
+    summary: dict[str, Any] = {}
     for index in range(args.calls):
         t = time.monotonic()
-        res = await run_call(index, args, workdir)
+        try:
+            res = await run_call(index, args, workdir)
+        except Exception as e:  # one broken call must not lose the other 19
+            log.exception("call %d could not run", index)
+            res = soak_report.failed_call(index, f"{type(e).__name__}: {e}")
         log.info("call %d: %s in %.0f s (%s)", index, "ok" if res["success"] else "FAILED",
                  time.monotonic() - t, "; ".join(res["failures"]) or "e2e p99 "
                  f"{res['e2e_ms']['p99']} ms")  # fmt: skip
         results.append(res)
-    return soak_report.summarize(results, vars(args), command=_command())
+        # Written after every call: a long run that dies late still leaves its results.
+        summary = soak_report.summarize(results, vars(args), command=_command())
+        _write_json(args.json, summary)
+    return summary
+
+
+def _write_json(path: Path, summary: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(summary, indent=1) + "\n")
+    os.replace(tmp, path)
 
 
 def _command() -> str:
     return "python " + shlex.join([os.path.relpath(sys.argv[0], REPO), *sys.argv[1:]])
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -428,11 +448,11 @@ def main(argv: list[str] | None = None) -> int:
     if reason:
         print(f"soak: {reason}", file=sys.stderr)
         return 2
+    # SIGTERM (a CI timeout, kill) unwinds like Ctrl+C, so namespaces and children go too.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     with xvfb(args.windows) as display:
         args.display = display
         summary = asyncio.run(soak(args))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(summary, indent=1) + "\n")
     if not args.no_report:
         soak_report.write_report(summary, args.json)
     print(json.dumps({k: summary[k] for k in soak_report.HEADLINE}, indent=1))

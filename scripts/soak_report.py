@@ -210,11 +210,24 @@ def _proc_summary(
     return out
 
 
+def failed_call(index: int, error: str) -> dict[str, Any]:
+    """A call that could not even be run (lab, relay or a child failed to start)."""
+    return {
+        "index": index, "topology": None, "success": False, "failures": [error[:500]],
+        "connect_s": None, "duration_s": 0.0, "bucket_s": None, "directions": {},
+        "e2e_ms": {"p50": None, "p99": None}, "latency_drift_ms": 0.0, "processes": {},
+        "rss_growth_mb_max": None, "client_cpu_percent": {},
+        "recoveries": {"reconnects": {}, "restarts": {}}, "candidate_pair": {}, "rtt_ms": {},
+        "product_e2e_ms": {}, "product_e2e_present_ms": {}, "errors": [error[:500]], "_e2e": [],
+    }  # fmt: skip
+
+
 def summarize(
     results: list[dict[str, Any]], config: dict[str, Any], command: str
 ) -> dict[str, Any]:
     """The run's headline figures (the issue's required keys) plus every call."""
-    pooled = [x for r in results for x in r.pop("_e2e")]
+    pooled = [x for r in results for x in r.get("_e2e", [])]
+    results = [{k: v for k, v in r.items() if k != "_e2e"} for r in results]
     ratios = [d["delivered_ratio"] for r in results for d in r["directions"].values()]
     growth = [r["rss_growth_mb_max"] for r in results if r["rss_growth_mb_max"] is not None]
     cpu = [c for r in results for c in r["client_cpu_percent"].values()]
@@ -336,6 +349,10 @@ def write_report(summary: dict[str, Any], json_path: Path) -> list[Path]:
     ]
     for r in summary["per_call"]:
         d = list(r["directions"].values())
+        if not d:
+            lines.append(f"| {r['index']} | NO | - | - | - | - | - | - | - | - | "
+                         f"{'; '.join(r['failures'])} |")  # fmt: skip
+            continue
         pair = "/".join(str(v) for v in r["candidate_pair"].values())
         cpu = "/".join(str(v) for v in r["client_cpu_percent"].values())
         lines.append(
