@@ -111,7 +111,13 @@ def build_parser(
 
     def default(name: str, fallback: object, kind: type = str) -> object:
         value = _env(env, name)
-        return fallback if value is None else kind(value)
+        if value is None:
+            return fallback
+        try:
+            return kind(value)
+        except ValueError:
+            assert parser is not None
+            parser.error(f"{ENV_PREFIX}{name}={value!r} is not a valid {kind.__name__}")
 
     g = parser.add_argument_group("listening")
     g.add_argument("--host", default=default("HOST", DEFAULT_HOST),
@@ -145,7 +151,8 @@ def build_parser(
                    help="seconds between WebSocket pings from the relay")
     g.add_argument("--pong-timeout", type=float,
                    default=default("PONG_TIMEOUT", DEFAULT_PONG_TIMEOUT, float),
-                   help="drop a connection whose pong is this late")
+                   help="drop a connection whose pong is this late (unless it sent other "
+                   "data meanwhile)")
     g.add_argument("--rate", type=float, default=default("RATE", DEFAULT_RATE, float),
                    help="frames per second each connection may send (sustained)")
     g.add_argument("--burst", type=int, default=default("BURST", DEFAULT_BURST, int),
