@@ -7,8 +7,9 @@ instead of breaking the picker: one bad pack must not hide the others.
 
 from __future__ import annotations
 
+import functools
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from PIL import Image
@@ -31,7 +32,17 @@ class AvatarChoice:
 
 
 def builtin_choices() -> list[AvatarChoice]:
-    """Every built-in pack (id, name, variants); errors are reported per pack."""
+    """Every built-in pack (id, name, variants); errors are reported per pack. Loaded once
+    per process (packs are validated on load: tens of ms each), copies handed out."""
+    return [replace(c, variants=list(c.variants)) for c in _builtin_choices()]
+
+
+@functools.cache
+def _builtin_choices() -> tuple[AvatarChoice, ...]:
+    return tuple(_load_builtin_choices())
+
+
+def _load_builtin_choices() -> list[AvatarChoice]:
     try:
         from avatars.pack import builtin_ids, load_pack
     except ImportError as e:  # the avatars package is missing or broken

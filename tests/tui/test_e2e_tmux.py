@@ -212,7 +212,12 @@ def test_two_tuis_call_chat_hang_up_and_clean_up(
     tmux.keys("alice", "F1")
     tmux.wait_for("bob", lambda s: "Alice shows: happy" in s, STEP_TIMEOUT_S, "the emotion")
     tmux.keys("alice", "F9")
-    tmux.wait_for("alice", lambda s: "Use this avatar" in s, STEP_TIMEOUT_S, "the switcher")
+    tmux.wait_for(
+        "alice",
+        lambda s: "Use this avatar" in s and "(aria)" in s,
+        STEP_TIMEOUT_S,
+        "the switcher with its list",
+    )
     tmux.keys("alice", "Down")
     tmux.keys("alice", "Enter")
     screen = tmux.wait_for("alice", lambda s: "Avatar: " in s, STEP_TIMEOUT_S, "the switch")

@@ -222,6 +222,9 @@ async def test_call_screen_follows_child_events(make_app: MakeApp) -> None:
         assert _text(panel.query_one("#value-recv_hz", Label)) == "29.7 Hz"
         assert _text(panel.query_one("#value-latency", Label)) == "48.2 ms"
         assert _text(panel.query_one("#value-track_fps", Label)) == "30.1 fps"
+        _post(call, event="peer_avatar", child="peer", ref="bolt", id="bolt", pending=False)
+        await pilot.pause()
+        assert "민수 (bolt)" in _text(call.query_one("#call-info", Static))
         # A crash: the supervisor's events, shown as a readable line, then the restart.
         _post(call, event="exited", child="tracking", returncode=-9, restarting=True)
         _post(
@@ -335,3 +338,19 @@ async def test_command_line_source_not_in_the_scan_is_kept(make_app: MakeApp) ->
         await pilot.pause()
         assert isinstance(app.screen, CallScreen)
         assert app.screen.request.source == "/dev/video7"
+
+
+async def test_closing_the_switcher_while_it_loads_is_safe(make_app: MakeApp) -> None:
+    """A preview finishing after its picker is gone must not crash the app mid-call."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        call = await _call(app, pilot)
+        for _ in range(3):
+            await pilot.press("f9")
+            await pilot.press("escape")
+        await _settle(pilot)
+        assert app.screen is call
+        await pilot.press("f9")
+        await pilot.press("enter")  # picks the highlighted avatar at once
+        await _settle(pilot)
+        assert app.screen is call

@@ -387,6 +387,9 @@ class CallScreen(Screen[None]):
     def watch_peer_name(self) -> None:
         self._update_header()
 
+    def watch_peer_avatar(self) -> None:
+        self._update_header()
+
     def watch_paused(self) -> None:
         self._update_header()
 

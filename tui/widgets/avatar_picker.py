@@ -11,6 +11,7 @@ from PIL import Image
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Label, OptionList, Select
@@ -66,6 +67,8 @@ class AvatarPicker(Horizontal):
         self.app.call_from_thread(self._set_choices, choices)
 
     def _set_choices(self, choices: list[AvatarChoice]) -> None:
+        if not self.is_attached:
+            return
         if not choices:  # builtin_choices() never returns none, but a bad install might
             choices = [AvatarChoice(FALLBACK_AVATAR, FALLBACK_AVATAR, error="no avatars found")]
         self.choices = choices
@@ -77,6 +80,8 @@ class AvatarPicker(Horizontal):
         ids = [c.id for c in choices]
         start = ids.index(self._initial) if self._initial in ids else 0
         options.highlighted = start
+        if self.screen.focused is None or self.screen.focused is options:
+            options.focus()  # keys pressed while loading land on the list, not nowhere
         self._select(choices[start].id)
 
     def choice(self, ref: str) -> AvatarChoice | None:
@@ -131,6 +136,9 @@ class AvatarPicker(Horizontal):
         self.app.call_from_thread(self._set_preview, image)
 
     def _set_preview(self, image: Image.Image | None) -> None:
-        picture = self.query_one(Picture)
+        try:
+            picture = self.query_one(Picture)
+        except NoMatches:  # the picker's modal was closed while the image loaded
+            return
         picture.placeholder = "no preview"
         picture.image = image
