@@ -43,7 +43,7 @@ from protocol.ring import ShmRing
 from .clock import ClockSync
 from .commands import apply_command, read_commands
 from .connection import PeerLink, build_configuration, candidate_types
-from .ctl_handler import CtlHandler, load_local_avatar
+from .ctl_handler import CtlHandler, load_local_avatar, warm_builtin_hashes
 from .errors import NegotiationError, PeerError, SignalingError
 from .frames import FramePump
 from .report import STATS_INTERVAL_S, StatsReport
@@ -168,6 +168,7 @@ class PeerApp:
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, self._quit.set)
+        self._spawn(asyncio.to_thread(warm_builtin_hashes))
         self._spawn(self._stdin_loop())
         self._spawn(self._watch_loop())
         self._spawn(self._stats_loop())

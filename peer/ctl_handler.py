@@ -17,6 +17,7 @@ a built-in (``peer_avatar`` with ``pending: true``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import os
@@ -88,17 +89,38 @@ def load_local_avatar(ref: str) -> LocalAvatar:
     return LocalAvatar(ref=ref, id=pack.id, version=pack.version, hash=pack.content_hash, pack=pack)
 
 
+@functools.lru_cache(maxsize=64)
+def builtin_hash(avatar_id: str) -> str | None:
+    """Content hash of the built-in ``avatar_id`` (None if there is none). Loading a pack takes
+    tens of milliseconds, so this is cached and warmed in a thread at start-up
+    (:func:`warm_builtin_hashes`) instead of stalling the event loop at the peer's hello."""
+    try:
+        from avatars.pack import builtin_ids, load_pack
+
+        if avatar_id not in builtin_ids():
+            return None
+        return str(load_pack(avatar_id).content_hash)
+    except Exception as e:
+        log.debug("built-in lookup for %s failed: %s", avatar_id, e)
+        return None
+
+
+def warm_builtin_hashes() -> None:
+    try:
+        from avatars.pack import builtin_ids
+
+        for avatar_id in builtin_ids():
+            builtin_hash(avatar_id)
+    except Exception as e:
+        log.debug("could not list built-in avatars: %s", e)
+
+
 def find_known_pack(avatar_id: str, digest: str, cache: Path) -> str | None:
     """A local ref for the pack with ``digest``: a built-in with that hash or a cached folder."""
     if not digest:
         return None
-    try:
-        from avatars.pack import builtin_ids, load_pack
-
-        if avatar_id in builtin_ids() and load_pack(avatar_id).content_hash == digest:
-            return avatar_id
-    except Exception as e:
-        log.debug("built-in lookup for %s failed: %s", avatar_id, e)
+    if builtin_hash(avatar_id) == digest:
+        return avatar_id
     folder = cache / digest
     if len(digest) == 64 and folder.is_dir():
         return str(folder)
