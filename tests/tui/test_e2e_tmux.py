@@ -271,8 +271,9 @@ def test_two_tuis_call_chat_hang_up_and_clean_up(
     assert not [r for r in rings if os.path.exists(f"/dev/shm/{r}")]
 
 
-def test_closed_terminal_mid_call_leaves_nothing(tmux: Tmux, tmp_path: Path) -> None:
-    """SIGHUP (the terminal window closed) while the call's processes run."""
+@pytest.mark.parametrize("how", ["closed-terminal", "sigterm"])
+def test_killed_mid_call_leaves_nothing(tmux: Tmux, tmp_path: Path, how: str) -> None:
+    """SIGHUP (the terminal window closed) or SIGTERM (``kill``) while the call runs."""
     tui = f"{shlex.quote(sys.executable)} -m tui"
     tmux.start(
         "solo",
@@ -288,7 +289,12 @@ def test_closed_terminal_mid_call_leaves_nothing(tmux: Tmux, tmp_path: Path) -> 
     procs = descendants(tmux.pane_pid("solo"))
     rings = rings_of(procs)
     assert len(rings) == 2 and len(procs) >= 4  # app, relay, tracking, peer
-    tmux.run("kill-session", "-t", "solo")
+    if how == "closed-terminal":
+        tmux.run("kill-session", "-t", "solo")
+    else:
+        app = next(p for p in procs if "tui" in p.cmdline())
+        app.terminate()
+        tmux.wait_for("solo", lambda s: "APP-EXITED-0" in s, STEP_TIMEOUT_S, "a clean exit")
     deadline = time.monotonic() + STEP_TIMEOUT_S
     while any(alive(p) for p in procs) and time.monotonic() < deadline:
         time.sleep(0.2)
