@@ -245,3 +245,28 @@ async def test_frozen_peer_is_noticed_by_silence_and_the_call_resumes() -> None:
             lambda: a.stats()["frames_received"] > resumed + 30, 15, "frames after resuming"
         )
         assert b.session.peer.restarts == 0 and b.session.state == "connected"
+
+
+@pytest.mark.timeout(120)
+async def test_render_window_presents_give_capture_to_present_latency(xvfb_display: str) -> None:
+    """With a real render window (Xvfb + Mesa), its ``present`` events reach the networking
+    process through the supervisor and become the capture-to-present latency."""
+    async with (
+        relay_running() as relay,
+        call_pair(
+            relay.url,
+            new_room_code(),
+            env={"DISPLAY": xvfb_display},
+            per_side=({}, {"window": True}),
+        ) as (a, b),
+    ):
+        await connected(a, b, timeout=60)
+        stats = await b.log.wait_for(
+            lambda: (s := b.stats()).get("e2e_present_ms") and s, 30, "present latency"
+        )
+        present, e2e = stats["e2e_present_ms"], stats["e2e_ms"]
+        assert present["p50"] >= e2e["p50"]  # presenting comes after receiving
+        assert stats["stages_ms"]["rx_ring_to_present"] is not None
+        assert any(e["event"] == "present" for e in b.log.of("present", "render"))
+        # The render window was told which avatar the peer announced.
+        assert b.session.render is not None and b.session.render.running
