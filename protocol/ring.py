@@ -15,6 +15,7 @@ Segment layout (little endian)::
      24  u32 writer pid, u32 state (1 = writer closed cleanly)
      32  u64 writer's last write, CLOCK_MONOTONIC ns
      40  u32 subscriber-table generation
+     44  u32 owner pid (the creator, who unlinks; lets a later run sweep a crashed owner's segment)
      64  MAX_SUBSCRIBERS x 32-byte entries: u32 pid, u16 name length, 26 bytes abstract name
     slots   (slot count x slot size)
       0  u64 seqlock (odd while writing; 2 * (write number + 1) when complete)
@@ -35,6 +36,7 @@ when *any* attaching process exits.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import mmap
@@ -121,6 +123,7 @@ class ShmRing:
             os.unlink(path)
             raise RingError(f"cannot map ring {path}: {e.strerror}") from e
         _HDR_GEOMETRY.pack_into(mm, 8, slots, slot_size)
+        _U32.pack_into(mm, 44, os.getpid())
         mm[0:8] = MAGIC
         return cls(name, fd, mm, owner=True)
 
@@ -167,6 +170,10 @@ class ShmRing:
     @property
     def writer_pid(self) -> int:
         return int(_U32.unpack_from(self._mm, 24)[0])
+
+    @property
+    def owner_pid(self) -> int:
+        return int(_U32.unpack_from(self._mm, 44)[0])
 
     @property
     def writer_closed(self) -> bool:
@@ -267,6 +274,36 @@ def _pid_exists(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def sweep_stale_segments() -> list[str]:
+    """Unlink ring segments whose creating process no longer exists; returns their names.
+
+    An owner unlinks its segments on close, but a process killed with SIGKILL cannot; the next
+    call session sweeps what such a crash left so /dev/shm does not fill up over time. Segments
+    that cannot be read as rings, or whose owner is alive, are left alone.
+    """
+    removed: list[str] = []
+    try:
+        names = [n for n in os.listdir(SHM_DIR) if n.startswith(NAME_PREFIX)]
+    except OSError:
+        return removed
+    for name in names:
+        try:
+            ring = ShmRing.attach(name)
+        except RingError:
+            continue
+        try:
+            owner = ring.owner_pid
+            stale = owner != 0 and not _pid_exists(owner)
+        finally:
+            ring.close()
+        if stale:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(SHM_DIR, name))
+                removed.append(name)
+                log.info("removed stale ring segment %s (owner %d is gone)", name, owner)
+    return removed
 
 
 class RingWriter:

@@ -140,3 +140,21 @@ def test_wakeup_latency_is_small(ring: ShmRing) -> None:
     assert isinstance(latencies, list) and len(latencies) > 50
     p50 = latencies[len(latencies) // 2]
     assert p50 < 5_000_000  # generous sanity bound; the benchmark reports the real figure
+
+
+def test_sweep_removes_segments_of_dead_owners_only(ring: ShmRing) -> None:
+    from protocol.ring import sweep_stale_segments
+
+    repo = str(Path(__file__).resolve().parents[2])
+    script = (
+        f"import sys, os; sys.path.insert(0, {repo!r}); from protocol import ShmRing; "
+        "r = ShmRing.create('orphan'); print(r.name, flush=True); os._exit(0)"
+    )
+    orphan = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    assert orphan in leftover_segments()  # its owner died without closing
+    removed = sweep_stale_segments()
+    assert orphan in removed
+    assert orphan not in leftover_segments()
+    assert ring.name in leftover_segments()  # ours: owner alive, kept
+    assert ring.owner_pid == os.getpid()
