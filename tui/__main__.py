@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         # Last resort: whatever a crash or a lost terminal left running is killed and unlinked.
         for controller in app.controllers():
-            controller.emergency_cleanup()
+            controller.emergency_cleanup(grace_s=HANGUP_GRACE_S)
     return int(result or 0)
 
 

@@ -15,6 +15,7 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from textual import work
 from textual.app import App
@@ -72,6 +73,7 @@ class AvatarChatApp(App[int]):
         self.stats_interval = stats_interval
         self.persist_settings = persist_settings
         self._quitting = False
+        self._controllers: list[CallController] = []
 
     # -- start-up -----------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -116,7 +118,7 @@ class AvatarChatApp(App[int]):
             CallScreen(
                 request,
                 self.settings,
-                controller_factory=self.controller_factory,
+                controller_factory=self._make_controller if self.controller_factory else None,
                 stats_interval=self.stats_interval,
             )
         )
@@ -169,7 +171,17 @@ class AvatarChatApp(App[int]):
         return [s for s in self.screen_stack if isinstance(s, CallScreen)]
 
     def controllers(self) -> list[CallController]:
-        return [s.controller for s in self.call_screens() if s.controller is not None]
+        """Every call controller this app created and has not closed -- tracked apart from
+        the screen stack, which a crash may already have torn down when cleanup runs."""
+        return [c for c in self._controllers if not c.closed]
+
+    def _make_controller(
+        self, request: CallRequest, settings: Settings, on_event: Callable[[dict[str, Any]], None]
+    ) -> CallController:
+        assert self.controller_factory is not None
+        controller = self.controller_factory(request, settings, on_event)
+        self._controllers.append(controller)
+        return controller
 
     async def action_quit(self) -> None:
         """End every call (children stopped, rings unlinked), then exit."""

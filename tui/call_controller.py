@@ -109,14 +109,15 @@ def smoothing_command(amount: float) -> dict[str, Any]:
 
 
 class LocalRelay:
-    """``python -m relay`` on a free port for the length of one call."""
+    """``python -m relay`` on a free port for the length of one call (through
+    :mod:`tui.relay_guard`, so it also ends if this process dies without cleaning up)."""
 
     def __init__(self, on_event: EventCallback, log_dir: Path) -> None:
         self.port = free_port()
         self.lan_host = lan_ipv4()
         self.child = ChildProcess(
             "relay",
-            module_argv("relay", "--host", "0.0.0.0", "--port", str(self.port)),
+            module_argv("tui.relay_guard", "--host", "0.0.0.0", "--port", str(self.port)),
             on_event,
             restart=True,
             log_path=log_dir / "relay.log",
