@@ -3,7 +3,7 @@
 Children report ``stats`` events about once a second, each with its own field names; this module
 maps them onto the seven metrics the call screen shows and keeps a short history per metric. It is
 plain Python (no Textual) so the mapping is unit-tested on its own, and the screen only samples
-it on a timer (4 Hz) -- sampling more often than children report makes the sparklines move
+it on a timer (5 Hz) -- sampling more often than children report makes the sparklines move
 smoothly and shows a stalled child as a flat line instead of a frozen one.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-#: 4 Hz sampling x 30 s of history fits a sparkline ~60-120 cells wide.
+#: 5 Hz sampling x 24 s of history fits a sparkline ~60-120 cells wide.
 HISTORY = 120
 
 
