@@ -72,6 +72,9 @@ _U64 = struct.Struct("<Q")
 _U32 = struct.Struct("<I")
 _SLOT_META = struct.Struct("<HHIQ")  # at slot + 8
 _STATE_CLOSED = 1
+#: A retry is only needed when the writer laps the whole ring during one read (the reader was
+#: descheduled for slots/rate seconds); a few attempts make that practically impossible to miss.
+_READ_ATTEMPTS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,31 +410,34 @@ class RingReader:
         return False
 
     def read_latest(self) -> RingRecord | None:
-        """The newest complete record newer than the last one returned, or None."""
+        """The newest complete record newer than the last one returned, or None.
+
+        Only the newest slot is ever returned: the writer bumps the count after a slot is
+        complete, so slot ``count - 1`` is whole unless the writer lapped the ring while we were
+        descheduled; then we retry with a fresh count rather than fall back to older slots.
+        """
         ring = self.ring
         mm = self._mm
-        for _attempt in range(4):
-            count = int(_U64.unpack_from(mm, 16)[0])
-            newest = count - 1
-            if newest <= self.last_number:
+        for _attempt in range(_READ_ATTEMPTS):
+            n = int(_U64.unpack_from(mm, 16)[0]) - 1
+            if n <= self.last_number:
                 return None
-            oldest = max(self.last_number + 1, count - ring.slots)
-            for n in range(newest, oldest - 1, -1):
-                at = HEADER_BYTES + (n % ring.slots) * ring.slot_size
-                seq1 = _U64.unpack_from(mm, at)[0]
-                if seq1 != 2 * n + 2:
-                    continue  # being written or already overwritten by a newer lap
-                size, _res, crc, written_ns = _SLOT_META.unpack_from(mm, at + 8)
-                if size > ring.max_payload:
-                    self.torn_reads += 1
-                    continue
-                payload = mm[at + SLOT_HEADER_BYTES : at + SLOT_HEADER_BYTES + size]
-                seq2 = _U64.unpack_from(mm, at)[0]
-                if seq1 != seq2 or zlib.crc32(payload) != crc:
-                    self.torn_reads += 1
-                    continue
-                self.last_number = n
-                return RingRecord(n, int(written_ns), payload)
+            at = HEADER_BYTES + (n % ring.slots) * ring.slot_size
+            seq1 = _U64.unpack_from(mm, at)[0]
+            if seq1 != 2 * n + 2:
+                self.torn_reads += 1
+                continue
+            size, _res, crc, written_ns = _SLOT_META.unpack_from(mm, at + 8)
+            if size > ring.max_payload:
+                self.torn_reads += 1
+                continue
+            payload = mm[at + SLOT_HEADER_BYTES : at + SLOT_HEADER_BYTES + size]
+            seq2 = _U64.unpack_from(mm, at)[0]
+            if seq1 != seq2 or zlib.crc32(payload) != crc:
+                self.torn_reads += 1
+                continue
+            self.last_number = n
+            return RingRecord(n, int(written_ns), payload)
         return None
 
     def close(self) -> None:

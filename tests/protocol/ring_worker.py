@@ -63,7 +63,11 @@ def read(name: str, seconds: float, wake: bool) -> None:
     latencies: list[int] = []
     last = -1
     deadline = time.monotonic() + seconds
+    # Run until the writer has closed and everything it wrote was seen (or the deadline passes):
+    # on a loaded machine the writer may start late, so a fixed duration would miss its end.
     while time.monotonic() < deadline:
+        if ring.writer_closed and ring.write_count - 1 == last:
+            break
         if wake:
             reader.wait(0.05)
         count_before = ring.write_count
