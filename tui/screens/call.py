@@ -117,7 +117,8 @@ class CallScreen(Screen[None]):
         with Vertical(id="invite", classes="box"):
             yield Label(id="invite-code")
             yield Label(
-                "Send this line to the other person (or let them scan the QR code):", classes="dim"
+                "Send this line to the other person, or let them scan the code (F12 hides this):",
+                classes="dim",
             )
             yield Static(id="invite-command")
             yield QrCode(id="invite-qr")
@@ -149,7 +150,9 @@ class CallScreen(Screen[None]):
         assert self.controller is not None
         try:
             await self.controller.start()
-        except (PeerError, OSError) as e:
+        except Exception as e:  # PeerError, OSError, RingError, anything: say it, clean up
+            if not isinstance(e, PeerError | OSError):
+                log.exception("starting the call failed")
             self._on_child_event(
                 {
                     "event": "error",
