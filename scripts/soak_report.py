@@ -75,7 +75,9 @@ def call_result(
     a, b = sides
     duration = max(t_end - t0, 1e-6)
     bucket = min(60.0, duration / 2)
-    nbuckets = max(1, math.ceil(duration / bucket - 1e-9))
+    # Whole buckets only (the stop takes a few ms past the nominal end): a sliver of a bucket
+    # at the end would hold a handful of frames and make the drift meaningless.
+    nbuckets = max(1, int(duration / bucket + 0.5))
     failures: list[str] = []
     ready = [s.peer_ready_at for s in sides]
     connect_s = (
@@ -100,7 +102,8 @@ def call_result(
         delivered = receiver.ring_writes / sent if sent else 0.0
         per_bucket = []
         for k in range(nbuckets):
-            lo, hi = t0 + k * bucket, t0 + (k + 1) * bucket
+            lo = t0 + k * bucket
+            hi = t0 + (k + 1) * bucket if k < nbuckets - 1 else math.inf  # last one: to the end
             vals = [f[1] for f in frames if lo <= f[0] < hi]
             per_bucket.append(
                 {
@@ -189,7 +192,8 @@ def _proc_summary(
         rows = [(t, v) for t, v in rows if t >= 0] or rows
         buckets = []
         for k in range(nbuckets):
-            vals = [v for t, v in rows if k * bucket <= t < (k + 1) * bucket]
+            hi = (k + 1) * bucket if k < nbuckets - 1 else math.inf
+            vals = [v for t, v in rows if k * bucket <= t < hi]
             if vals:
                 buckets.append(
                     {
