@@ -51,17 +51,19 @@ PEER_LEFT_STATES = frozenset({"peer_left", "peer_lost"})
 
 
 class CallScreen(Screen[None]):
+    #: Footer order = importance (a narrow terminal cuts the footer from the right): hang up
+    #: and privacy first, then the emotion presets.
     BINDINGS = [
+        Binding("f10", "hangup", "Hang up"),
+        Binding("f6", "pause", "Pause"),
+        Binding("f8", "self_view", "Self-view"),
+        Binding("f9", "switch_avatar", "Avatar"),
+        Binding("f7", "recalibrate", "Recalib."),
         Binding("f1", "emotion('happy')", "Happy"),
         Binding("f2", "emotion('sad')", "Sad"),
         Binding("f3", "emotion('angry')", "Angry"),
         Binding("f4", "emotion('surprised')", "Surprised"),
         Binding("f5", "emotion('neutral')", "Neutral"),
-        Binding("f6", "pause", "Pause"),
-        Binding("f7", "recalibrate", "Recalib."),
-        Binding("f8", "self_view", "Self-view"),
-        Binding("f9", "switch_avatar", "Avatar"),
-        Binding("f10", "hangup", "Hang up"),
         Binding("f12", "invite", "Invite", show=False),
     ]
 
