@@ -124,7 +124,7 @@ async def test_real_processes_restart_and_clean_up() -> None:
         assert session.peer is not None and session.peer.running  # the call was not dropped
 
         pids = ctrl.pids()
-        assert len(pids) == 3  # tracking, peer, relay
+        assert len(pids) >= 3  # tracking, peer, relay
         await pilot.press("f10")
         await wait_until(pilot, lambda: isinstance(app.screen, HomeScreen), 30, "hang-up")
         assert isinstance(app.screen, HomeScreen)
