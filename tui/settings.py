@@ -58,7 +58,8 @@ class Settings:
     turn_credential: str = ""
     #: Tracking smoothing, 0 (raw) .. 1 (very smooth); passed to the tracker.
     smoothing: float = 0.5
-    #: Mirror the self-view like a mirror (what people expect from a front camera).
+    #: The camera delivers a mirrored (selfie) image: the tracker swaps left and right so the
+    #: avatar winks the eye the person winks (tracking "mirror" command).
     mirror: bool = True
     default_avatar: str = ""
     #: Last camera/clip picked ("" = first available).

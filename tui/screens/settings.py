@@ -50,7 +50,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
                 yield Input(f"{s.smoothing:g}", type="number", id="set-smoothing")
                 with Horizontal(classes="switch-row"):
                     yield Switch(s.mirror, id="set-mirror")
-                    yield Label("Mirror the self-view")
+                    yield Label("Camera image is mirrored (selfie camera): swap left and right")
             yield Label("", id="settings-error")
             with Horizontal(classes="buttons"):
                 yield Button("Save", variant="primary", id="save")
