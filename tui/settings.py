@@ -60,7 +60,7 @@ class Settings:
     smoothing: float = 0.5
     #: The camera delivers a mirrored (selfie) image: the tracker swaps left and right so the
     #: avatar winks the eye the person winks (tracking "mirror" command).
-    mirror: bool = True
+    mirror: bool = False  # raw V4L2 frames are not mirrored (the tracker's default too)
     default_avatar: str = ""
     #: Last camera/clip picked ("" = first available).
     default_source: str = ""

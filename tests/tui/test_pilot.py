@@ -155,7 +155,7 @@ async def test_settings_screen_saves_to_toml(make_app: MakeApp) -> None:
             "Zoë 지민",
             "ws://relay.example:8765",
             0.25,
-            False,
+            True,  # toggled from the default (off)
         )
         assert saved.turn_url == "turn:t.example:3478"
         assert app.screen.query_one("#name", Input).value == "Zoë 지민"

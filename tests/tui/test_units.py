@@ -47,7 +47,7 @@ def test_settings_missing_or_broken_give_defaults(config_dir: Path) -> None:
         'smoothing = 7\nmirror = "yes"\ndisplay_name = 3\nunknown = 1\n', encoding="utf-8"
     )
     loaded = load_settings()
-    assert (loaded.smoothing, loaded.mirror, loaded.display_name) == (1.0, True, "")
+    assert (loaded.smoothing, loaded.mirror, loaded.display_name) == (1.0, False, "")
 
 
 def test_parse_join_text_accepts_code_or_whole_command() -> None:
