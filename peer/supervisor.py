@@ -439,8 +439,7 @@ class CallSession:
                 "peer",
                 "--relay",
                 cfg.relay,
-                "--room",
-                cfg.room,
+                f"--room={cfg.room}",  # one token: a code may start with "-"
                 "--local-ring",
                 self.local.name,
                 "--remote-ring",

@@ -28,8 +28,16 @@ ROOM_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
 
 
 def new_room_code() -> str:
-    """A fresh, unguessable room code (128 random bits, URL-safe)."""
-    return secrets.token_urlsafe(16)
+    """A fresh, unguessable room code (128 random bits, URL-safe).
+
+    Codes never start with ``-``: people paste them into command lines (``--join CODE``), where
+    a leading dash reads as an option. Redrawing those costs 1/64 of the first character's
+    choices, well under one bit.
+    """
+    while True:
+        code = secrets.token_urlsafe(16)
+        if not code.startswith("-"):
+            return code
 
 
 class ErrorCode(enum.StrEnum):

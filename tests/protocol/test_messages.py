@@ -129,6 +129,7 @@ def test_room_codes_are_long_and_unique() -> None:
     codes = {new_room_code() for _ in range(1000)}
     assert len(codes) == 1000
     assert all(len(c) >= 22 for c in codes)  # 128 bits in URL-safe base64
+    assert not any(c.startswith("-") for c in codes)  # safe to paste after --join
 
 
 @pytest.mark.parametrize(
