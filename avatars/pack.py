@@ -6,6 +6,7 @@ into the user cache, keyed by content hash, so renderers always get real image f
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from pathlib import Path
@@ -28,9 +29,11 @@ __all__ = [
     "Variant",
     "binding_value",
     "builtin_dir",
+    "builtin_hash",
     "builtin_ids",
     "cache_dir",
     "find_pack",
+    "find_pack_ref",
     "install_pack_bytes",
     "load_pack",
     "pack_bytes",
@@ -111,29 +114,56 @@ def load_pack(ref: str | Path, *, variant: str | None = None) -> AvatarPack:
     return pack.with_variant(variant or pack.default_variant)
 
 
-def find_pack(content_hash: str, cache: Path | None = None) -> AvatarPack | None:
-    """A pack with this content hash that is already here (built-in or received), else None.
+@functools.lru_cache(maxsize=64)
+def builtin_hash(avatar_id: str) -> str | None:
+    """Content hash of the built-in ``avatar_id`` (None if there is none or it fails to load).
 
-    The peer code calls this with the hash from the other side's hello to decide whether the
-    pack must be transferred at all.
+    Loading a pack takes tens of milliseconds, so this is cached (and the peer warms it in a
+    thread at start-up, :func:`warm_builtin_hashes`) instead of stalling an event loop.
+    """
+    try:
+        if avatar_id not in builtin_ids():
+            return None
+        return str(load_pack(avatar_id).content_hash)
+    except Exception as e:  # PackError, OSError: treat as absent, never raise
+        log.debug("built-in lookup for %s failed: %s", avatar_id, e)
+        return None
+
+
+def warm_builtin_hashes() -> None:
+    """Fill :func:`builtin_hash`'s cache for every built-in (call it in a thread)."""
+    try:
+        for avatar_id in builtin_ids():
+            builtin_hash(avatar_id)
+    except Exception as e:
+        log.debug("could not list built-in avatars: %s", e)
+
+
+def find_pack_ref(content_hash: str, cache: Path | None = None) -> str | None:
+    """A local ref (built-in id or cache folder) for the pack with this content hash, else None.
+
+    Cheap (cached built-in hashes, one ``is_dir``), so the peer calls it on the event loop with
+    the hash from the other side's hello to decide whether the pack must be transferred at all.
+    A cache folder is not re-validated here; :func:`find_pack` does that.
     """
     digest = content_hash.lower()
     for avatar_id in builtin_ids():
-        try:
-            pack = load_pack(avatar_id)
-        except PackError:
-            continue
-        if pack.content_hash == digest:
-            return pack
+        if builtin_hash(avatar_id) == digest:
+            return avatar_id
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
         return None  # never build a path from anything but a hex digest
     candidate = (cache or cache_dir()) / digest
-    if candidate.is_dir():
-        try:
-            pack = load_pack(candidate)
-        except PackError:
-            log.warning("cached pack %s is damaged; ignoring it", candidate)
-            return None
-        if pack.content_hash == digest:
-            return pack
-    return None
+    return str(candidate) if candidate.is_dir() else None
+
+
+def find_pack(content_hash: str, cache: Path | None = None) -> AvatarPack | None:
+    """A pack with this content hash that is already here (built-in or received), else None."""
+    ref = find_pack_ref(content_hash, cache)
+    if ref is None:
+        return None
+    try:
+        pack = load_pack(ref)
+    except PackError:
+        log.warning("cached pack %s is damaged; ignoring it", ref)
+        return None
+    return pack if pack.content_hash == content_hash.lower() else None

@@ -17,10 +17,8 @@ a built-in (``peer_avatar`` with ``pending: true``).
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,16 +53,6 @@ def now_us() -> int:
     return time.monotonic_ns() // 1000
 
 
-def pack_cache_dir() -> Path:
-    """Cache of received packs, one folder per content hash (AVATARCHAT_CACHE_DIR for tests)."""
-    override = os.environ.get("AVATARCHAT_CACHE_DIR")
-    if override:
-        return Path(override) / "packs"
-    from avatars.pack import cache_dir
-
-    return cache_dir()
-
-
 @dataclass(slots=True)
 class LocalAvatar:
     """What we announce in hello: the avatar ref plus, when it loaded, its identity."""
@@ -89,42 +77,11 @@ def load_local_avatar(ref: str) -> LocalAvatar:
     return LocalAvatar(ref=ref, id=pack.id, version=pack.version, hash=pack.content_hash, pack=pack)
 
 
-@functools.lru_cache(maxsize=64)
-def builtin_hash(avatar_id: str) -> str | None:
-    """Content hash of the built-in ``avatar_id`` (None if there is none). Loading a pack takes
-    tens of milliseconds, so this is cached and warmed in a thread at start-up
-    (:func:`warm_builtin_hashes`) instead of stalling the event loop at the peer's hello."""
-    try:
-        from avatars.pack import builtin_ids, load_pack
-
-        if avatar_id not in builtin_ids():
-            return None
-        return str(load_pack(avatar_id).content_hash)
-    except Exception as e:
-        log.debug("built-in lookup for %s failed: %s", avatar_id, e)
-        return None
-
-
 def warm_builtin_hashes() -> None:
-    try:
-        from avatars.pack import builtin_ids
+    """Load every built-in's content hash once, in a thread, so hellos are answered at once."""
+    from avatars.pack import warm_builtin_hashes as warm
 
-        for avatar_id in builtin_ids():
-            builtin_hash(avatar_id)
-    except Exception as e:
-        log.debug("could not list built-in avatars: %s", e)
-
-
-def find_known_pack(avatar_id: str, digest: str, cache: Path) -> str | None:
-    """A local ref for the pack with ``digest``: a built-in with that hash or a cached folder."""
-    if not digest:
-        return None
-    if builtin_hash(avatar_id) == digest:
-        return avatar_id
-    folder = cache / digest
-    if len(digest) == 64 and folder.is_dir():
-        return str(folder)
-    return None
+    warm()
 
 
 class _Incoming:
@@ -154,7 +111,11 @@ class CtlHandler:
         self._emit = emit
         self.stats = stats
         self.clock = clock
-        self.cache_dir = cache_dir or pack_cache_dir()
+        if cache_dir is None:
+            from avatars.pack import cache_dir as default_cache_dir
+
+            cache_dir = default_cache_dir()  # where avatars.find_pack looks
+        self.cache_dir = cache_dir
         self._send: Callable[[bytes], bool] = lambda _d: False
         self._buffered: Callable[[], int] = lambda: 0
         self._ping_seq = 0
@@ -309,7 +270,9 @@ class CtlHandler:
 
     # -- avatar packs ----------------------------------------------------------------------
     def _peer_avatar(self, avatar_id: str, digest: str) -> None:
-        known = find_known_pack(avatar_id, digest, self.cache_dir)
+        from avatars.pack import find_pack_ref
+
+        known = find_pack_ref(digest, self.cache_dir) if digest else None
         if known is not None:
             self._emit("peer_avatar", ref=known, id=avatar_id, pending=False)
             return

@@ -203,7 +203,7 @@ async def test_custom_avatar_travels_peer_to_peer(tmp_path: object) -> None:
         call_pair(
             relay.url,
             new_room_code(),
-            env={"AVATARCHAT_CACHE_DIR": str(cache)},
+            env={"AVATARCHAT_PACK_CACHE": str(cache / "packs")},
             per_side=({"avatar": str(pack_dir)}, {}),
         ) as (a, b),
     ):
