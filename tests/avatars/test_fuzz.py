@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from avatars import PackError, install_pack_bytes, load_pack, pack_bytes
-from tests.avatars.conftest import write_valid_pack
+from tests.avatars.packkit import write_valid_pack
 
 
 @functools.cache
