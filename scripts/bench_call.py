@@ -91,21 +91,12 @@ def _client_cpu_seconds(session: CallSession) -> float:
 def _start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
     if shutil.which("Xvfb") is None:
         raise SystemExit("--xvfb needs Xvfb installed")
-    for number in range(150, 200):
-        if not os.path.exists(f"/tmp/.X11-unix/X{number}"):
-            break
-    display = f":{number}"
-    proc = subprocess.Popen(
-        ["Xvfb", display, "-screen", "0", "1280x800x24", "+extension", "GLX", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while not os.path.exists(f"/tmp/.X11-unix/X{number}"):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("Xvfb did not start")
-        time.sleep(0.05)
-    return proc, display
+    from render_window.headless import start_xvfb
+
+    try:
+        return start_xvfb(1280, 800, first=150)
+    except RuntimeError as e:
+        raise SystemExit(str(e)) from None
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,22 +30,12 @@ def xvfb_display() -> Iterator[str]:
     """Start a real Xvfb (with GLX on Mesa) for the session; yields the DISPLAY string."""
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is not installed (apt-get install xvfb; .ci/run installs it)")
-    for number in range(90, 140):
-        if not os.path.exists(f"/tmp/.X{number}-lock") and not os.path.exists(
-            f"/tmp/.X11-unix/X{number}"
-        ):
-            break
-    display = f":{number}"
-    proc = subprocess.Popen(
-        ["Xvfb", display, "-screen", "0", "1280x800x24", "+extension", "GLX", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while not os.path.exists(f"/tmp/.X11-unix/X{number}"):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"Xvfb {display} did not start")
-        time.sleep(0.05)
+    from render_window.headless import start_xvfb
+
+    try:
+        proc, display = start_xvfb(1280, 800, first=90)
+    except RuntimeError as e:
+        pytest.fail(str(e))
     try:
         yield display
     finally:
