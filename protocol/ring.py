@@ -260,7 +260,7 @@ class ShmRing:
             for i in range(MAX_SUBSCRIBERS):
                 at = _SUB_TABLE_AT + i * _SUB_ENTRY.size
                 old_pid = _SUB_ENTRY.unpack_from(self._mm, at)[0]
-                if old_pid == 0 or not _pid_exists(old_pid):
+                if old_pid == 0 or not pid_exists(old_pid):
                     _SUB_ENTRY.pack_into(self._mm, at, pid, len(name), name)
                     _U32.pack_into(self._mm, 40, (self._sub_generation() + 1) & 0xFFFFFFFF)
                     return i
@@ -269,7 +269,8 @@ class ShmRing:
         raise RingError(f"ring {self.name!r} already has {MAX_SUBSCRIBERS} wake-up subscribers")
 
 
-def _pid_exists(pid: int) -> bool:
+def pid_exists(pid: int) -> bool:
+    """Whether process ``pid`` exists (signal 0; EPERM means it does, just not ours)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -298,7 +299,7 @@ def sweep_stale_segments() -> list[str]:
             continue
         try:
             owner = ring.owner_pid
-            stale = owner != 0 and not _pid_exists(owner)
+            stale = owner != 0 and not pid_exists(owner)
         finally:
             ring.close()
         if stale:

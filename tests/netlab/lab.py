@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from protocol.ring import pid_exists
+
 log = logging.getLogger(__name__)
 
 PREFIX = "avc-"
@@ -90,22 +92,12 @@ def delete_namespace(ns: str) -> None:
     sh(["ip", "netns", "del", ns], check=False)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def cleanup_stale() -> list[str]:
     """Delete ``avc-<pid>-...`` namespaces whose creating process is gone (crashed runs)."""
     removed = []
     for ns in list_namespaces():
         parts = ns[len(PREFIX) :].split("-")
-        if parts and parts[0].isdigit() and not _pid_alive(int(parts[0])):
+        if parts and parts[0].isdigit() and not pid_exists(int(parts[0])):
             delete_namespace(ns)
             removed.append(ns)
     if removed:
