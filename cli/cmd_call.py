@@ -16,6 +16,7 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 from peer.errors import PeerError
@@ -205,11 +206,17 @@ async def run_call(args: argparse.Namespace) -> int:
     return 0
 
 
-def run(args: argparse.Namespace) -> int:
+def run_to_exit_code(main: Coroutine[Any, Any, int], prog: str) -> int:
+    """``asyncio.run(main)`` for the call commands: a PeerError is printed and gives 2, Ctrl-C
+    130."""
     try:
-        return asyncio.run(run_call(args))
+        return asyncio.run(main)
     except PeerError as e:
-        print(f"avatarchat call: {e}", file=sys.stderr)
+        print(f"{prog}: {e}", file=sys.stderr)
         return 2
     except (KeyboardInterrupt, asyncio.CancelledError):
         return 130
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_to_exit_code(run_call(args), "avatarchat call")

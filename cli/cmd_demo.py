@@ -11,15 +11,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 import time
 from typing import Any
 
-from peer.errors import PeerError, SupervisorError
+from peer.errors import SupervisorError
 from peer.supervisor import CallConfig, CallSession, ChildProcess, module_argv
 from protocol.signaling import new_room_code
 
-from .cmd_call import CallPrinter, cancel_on_signals, format_stats
+from .cmd_call import CallPrinter, cancel_on_signals, format_stats, run_to_exit_code
 
 
 def register(subparsers: Any) -> None:
@@ -137,10 +136,4 @@ async def run_demo(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(run_demo(args))
-    except PeerError as e:
-        print(f"avatarchat demo: {e}", file=sys.stderr)
-        return 2
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        return 130
+    return run_to_exit_code(run_demo(args), "avatarchat demo")
