@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from protocol.blendshapes import BLENDSHAPE_NAMES
 
-DERIVED_PARAMS: tuple[str, ...] = (
+#: Head pose and gaze: signed values, not weights in 0..1.
+POSE_PARAMS: tuple[str, ...] = (
     "headPitch",
     "headYaw",
     "headRoll",
@@ -13,6 +14,10 @@ DERIVED_PARAMS: tuple[str, ...] = (
     "headZ",
     "gazeX",
     "gazeY",
+)
+
+DERIVED_PARAMS: tuple[str, ...] = (
+    *POSE_PARAMS,
     "mouthOpen",
     "smile",
     "breath",

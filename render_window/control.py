@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import Any, TextIO
 
-from protocol.control import event_line, parse_line
+from protocol.control import drain, event_line, read_commands
 from protocol.errors import DecodeError
 
 log = logging.getLogger(__name__)
@@ -87,22 +87,11 @@ class Commands:
         self._thread.start()
 
     def _run(self) -> None:
-        try:
-            for line in self._stream:
-                if not line.strip():
-                    continue
-                try:
-                    self.queue.put(parse_line(line, "cmd"))
-                except DecodeError as e:
-                    log.warning("ignoring bad command line: %s", e)
-        except (OSError, ValueError) as e:
-            log.debug("stdin closed: %s", e)
-        self.queue.put({"cmd": "quit", "reason": "stdin closed"})
+        read_commands(self._stream, self.queue.put, self._invalid, "stdin closed")
+
+    @staticmethod
+    def _invalid(error: DecodeError) -> None:
+        log.warning("ignoring bad command line: %s", error)
 
     def pending(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        while True:
-            try:
-                out.append(self.queue.get_nowait())
-            except queue.Empty:
-                return out
+        return drain(self.queue)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from avatars.params import POSE_PARAMS
 from protocol.frame import FrameFlags, ParamFrame
 
 from .idle import IdleLife
@@ -48,17 +49,7 @@ HISTORY = 32
 
 # Channels that must stay in 0..1 after extrapolation (blendshapes and derived weights).
 _UNIT = np.ones(len(PARAM_INDEX), dtype=bool)
-for _name in (
-    "headPitch",
-    "headYaw",
-    "headRoll",
-    "headX",
-    "headY",
-    "headZ",
-    "gazeX",
-    "gazeY",
-    "breath",
-):
+for _name in (*POSE_PARAMS, "breath"):
     _UNIT[PARAM_INDEX[_name]] = False
 _BREATH = PARAM_INDEX["breath"]
 

@@ -28,7 +28,7 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from protocol.control import command_line  # noqa: E402
+from protocol.control import command_line, read_events  # noqa: E402
 from protocol.ring import ShmRing  # noqa: E402
 from render_window.demo import DEMO_HZ, demo_frame  # noqa: E402
 from render_window.headless import start_xvfb  # noqa: E402
@@ -95,18 +95,8 @@ def main() -> int:
         cwd=REPO,
         env=dict(os.environ, DISPLAY=display),
     )
-    events: queue.Queue[dict[str, Any]] = queue.Queue()
-
-    def read() -> None:
-        assert win.stdout is not None
-        for line in win.stdout:
-            try:
-                events.put(json.loads(line))
-            except json.JSONDecodeError:
-                pass
-        events.put({"event": "_eof"})
-
-    threading.Thread(target=read, daemon=True).start()
+    assert win.stdout is not None
+    events = read_events(win.stdout)
     result: dict[str, Any] = {}
     try:
         while True:

@@ -11,9 +11,7 @@ Starts a private Xvfb, runs ``python -m render_window`` once, switches avatars w
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import queue
 import subprocess
 import sys
 import threading
@@ -26,7 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from avatars.pack import builtin_ids  # noqa: E402
 from protocol.blendshapes import BLENDSHAPE_INDEX, NUM_BLENDSHAPES  # noqa: E402
-from protocol.control import command_line  # noqa: E402
+from protocol.control import command_line, read_events  # noqa: E402
 from protocol.frame import FrameFlags, ParamFrame  # noqa: E402
 from protocol.ring import ShmRing  # noqa: E402
 from render_window.headless import start_xvfb  # noqa: E402
@@ -116,13 +114,8 @@ def main() -> int:
         cwd=REPO,
         env=dict(os.environ, DISPLAY=display),
     )
-    events: queue.Queue[dict[str, Any]] = queue.Queue()
-
-    def read() -> None:
-        assert win.stdout is not None
-        for line in win.stdout:
-            events.put(json.loads(line))
-        events.put({"event": "_eof"})
+    assert win.stdout is not None
+    events = read_events(win.stdout)
 
     def wait(name: str, **match: Any) -> dict[str, Any]:
         while True:
@@ -139,7 +132,6 @@ def main() -> int:
         win.stdin.write(command_line(cmd, **fields))
         win.stdin.flush()
 
-    threading.Thread(target=read, daemon=True).start()
     try:
         wait("ready")
         for i, avatar in enumerate(avatars):

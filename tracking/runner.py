@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from protocol.control import event_line, parse_line
+from protocol.control import drain, event_line, read_commands
 from protocol.errors import DecodeError
 from protocol.frame import Emotion, ParamFrame
 from protocol.ring import RingWriter
@@ -78,25 +78,13 @@ class CommandReader:
         self._thread.start()
 
     def _run(self) -> None:
-        try:
-            for line in self._stream:
-                if not line.strip():
-                    continue
-                try:
-                    self.queue.put(parse_line(line, "cmd"))
-                except DecodeError as e:
-                    self.queue.put({"cmd": "_invalid", "message": str(e)})
-        except (OSError, ValueError):
-            pass
-        self.queue.put({"cmd": "quit", "reason": "eof"})
+        read_commands(self._stream, self.queue.put, self._invalid, "eof")
+
+    def _invalid(self, error: DecodeError) -> None:
+        self.queue.put({"cmd": "_invalid", "message": str(error)})
 
     def pending(self) -> list[dict[str, Any]]:
-        out = []
-        while True:
-            try:
-                out.append(self.queue.get_nowait())
-            except queue.Empty:
-                return out
+        return drain(self.queue)
 
 
 class TrackingLoop:
