@@ -14,9 +14,11 @@ from collections import deque
 
 import numpy as np
 
-#: Sleep until this close to the deadline, then spin: Linux wakes a sleeper within ~0.1-1 ms,
-#: and on a loaded machine sometimes later, so spinning the last 1.5 ms keeps frames even.
-SPIN_S = 0.0015
+#: Sleep until this close to the deadline, then spin: Linux wakes a sleeper within ~0.1 ms, so
+#: spinning the last 0.5 ms keeps frames even. Not longer: on a loaded machine a wake-up that
+#: is later than that is a lost time slice (several ms) no spin can cover, and every spun ms is
+#: taken from tracking and networking (1.5 ms was ~9% of a core at 60 fps).
+SPIN_S = 0.0005
 #: Frame-time history for the percentile stats (about 2 s at 60 fps).
 WINDOW = 120
 #: Whole-run histogram of frame intervals: 0.1 ms bins up to 250 ms (longer ones land in the
