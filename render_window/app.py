@@ -1,9 +1,9 @@
 """The render window process: window, layout, overlays, commands, stats and the paced loop.
 
 Loop per frame: dispatch window events, apply stdin commands, read the rings, ``update`` (motion
-and renderer state), ``on_draw`` (clear + ``batch.draw()``), read back a requested screenshot,
-flip, emit ``present`` events for frames that just reached the screen, then wait for the next
-1/60 s deadline (:class:`FramePacer`).
+and renderer state for the expected flip time: now plus the median frame work), ``on_draw``
+(clear + ``batch.draw()``), read back a requested screenshot, flip, emit ``present`` events for
+frames that just reached the screen, then wait for the next 1/60 s deadline (:class:`FramePacer`).
 """
 
 from __future__ import annotations
@@ -341,7 +341,9 @@ class RenderApp:
             self.peer.poll(now)
             if self.show_self:
                 self.self_view.poll(now)
-            sample = self.update(now)
+            # Pose for the moment this frame reaches the screen (after drawing and the flip,
+            # ~8 ms on llvmpipe, more under load), not for the moment we start drawing it.
+            sample = self.update(now + self.stats.work_p50(pacer.period))
             self.on_draw()
             shots = self._due_screenshots(sample)
             pixels = read_pixels(*self.window.get_framebuffer_size()) if shots else None

@@ -87,6 +87,12 @@ class FrameStats:
         self.frames += 1
         self._window_frames += 1
 
+    def work_p50(self, cap: float) -> float:
+        """Median frame work (s) over the window, at most ``cap``; 0 before the first frame."""
+        if not self._work:
+            return 0.0
+        return min(cap, float(np.median(self._work)))
+
     def snapshot(self) -> dict[str, float]:
         """fps since the last snapshot, frame interval p50/p99 and work-time p50/p99 (ms)."""
         now = time.perf_counter()
