@@ -21,7 +21,8 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
-from tui.call_controller import CallController, CallRequest, new_room_code_safe
+from protocol.signaling import new_room_code
+from tui.call_controller import CallController, CallRequest
 from tui.devices import Source, list_sources
 from tui.screens.call import STATS_INTERVAL_S, CallScreen, ControllerFactory
 from tui.screens.home import HomeScreen
@@ -59,7 +60,7 @@ class AvatarChatApp(App[int]):
         settings: Settings | None = None,
         *,
         sources: list[Source] | None = None,
-        room_code_factory: Callable[[], str] = new_room_code_safe,
+        room_code_factory: Callable[[], str] = new_room_code,
         controller_factory: ControllerFactory | None = CallController,
         stats_interval: float | None = STATS_INTERVAL_S,
         persist_settings: bool = True,

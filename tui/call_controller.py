@@ -28,7 +28,6 @@ import psutil
 from peer.errors import SupervisorError
 from peer.supervisor import CallConfig, CallSession, ChildProcess, module_argv
 from protocol.frame import Emotion
-from protocol.signaling import new_room_code
 
 from .netinfo import LOOPBACK, free_port, lan_ipv4
 from .settings import Settings, state_dir
@@ -56,10 +55,6 @@ class CallRequest:
     variant: str = ""
     window: bool = True
     created: bool = False  # we made the room (show the invite), rather than joined it
-
-
-#: protocol's codes never start with "-" (they are pasted into command lines).
-new_room_code_safe = new_room_code
 
 
 def join_command(relay_url: str, room: str) -> str:

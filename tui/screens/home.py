@@ -131,9 +131,9 @@ class HomeScreen(Screen[None]):
 
     @on(Button.Pressed, "#create")
     def action_create(self) -> None:
-        from tui.call_controller import new_room_code_safe
+        from protocol.signaling import new_room_code
 
-        room = getattr(self.app, "room_code_factory", new_room_code_safe)()
+        room = getattr(self.app, "room_code_factory", new_room_code)()
         relay = self.query_one("#relay", Input).value.strip()
         self.post_message(self.StartCall(self._request(room, relay, created=True)))
 
