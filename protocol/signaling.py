@@ -14,7 +14,7 @@ import secrets
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
-from .errors import DecodeError, FrameTooLarge
+from .errors import DecodeError
 
 SIGNAL_VERSION = 1
 #: One WebSocket frame. aiortc's SDP for two DataChannels with host+srflx+relay candidates is
@@ -326,6 +326,3 @@ _DEFAULTABLE: dict[str, tuple[str, ...]] = {
     "joined": ("turn", "peer_present"),
 }
 
-
-def frame_too_large(size: int) -> FrameTooLarge:
-    return FrameTooLarge(f"frame of {size} bytes exceeds the cap of {MAX_SIGNAL_BYTES} bytes")
