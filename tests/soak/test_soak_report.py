@@ -86,3 +86,21 @@ def test_summary_has_the_issue_keys() -> None:
         assert key in s
     assert (s["calls"], s["succeeded"]) == (2, 1)
     assert "_e2e" not in s["per_call"][0]
+
+
+def test_report_for_many_calls_flags_drift_in_markdown_and_plots(tmp_path: Path) -> None:
+    # Five calls (more than are drawn one by one); call 3 gets 15 ms slower after a minute.
+    calls = [_call(lambda t: 10.0) for _ in range(5)]
+    calls[3] = _call(lambda t: 10.0 if t < 60 else 25.0)
+    for i, c in enumerate(calls):
+        c["index"] = i
+    summary = soak_report.summarize(calls, {}, command="python scripts/soak.py ...")
+    assert summary["latency_drift_ms_max"] == 15.0
+    written = soak_report.write_report(summary, tmp_path / "soak-x.json")
+    names = sorted(p.name for p in written)
+    assert names == sorted(
+        f"soak-x{s}" for s in (".md", "-latency.png", "-drift.png", "-cpu.png", "-rss.png")
+    )
+    md = (tmp_path / "soak-x.md").read_text()
+    assert "| latency drift max (ms) | 15.0 | < 10 | NO |" in md
+    assert all(p.stat().st_size > 1000 for p in written)
