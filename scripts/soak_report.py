@@ -338,6 +338,8 @@ def write_report(summary: dict[str, Any], json_path: Path) -> list[Path]:
         f"+- {cfg.get('jitter', 0)} ms, TURN-only: {bool(cfg.get('turn_only'))}, "
         f"windows: {bool(cfg.get('windows'))}; {summary['frames']} frames measured.",
         "",
+        # A hand-written remark kept in the JSON (how the run was stopped, what else ran).
+        *([f"Note: {summary['note']}", ""] if summary.get("note") else []),
         "| figure | measured | target | met |",
         "|---|---|---|---|",
     ]
