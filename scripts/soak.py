@@ -40,6 +40,7 @@ import json
 import logging
 import mmap
 import os
+import re
 import shlex
 import signal
 import struct
@@ -400,8 +401,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=Path,
         help="keep per-call child logs, stats and per-frame CSVs in this folder",
     )
+    p.add_argument(
+        "--cpus",
+        type=parse_cpu_list,
+        help="pin the soak and every process it starts to these CPUs (e.g. 0 or 0-1,3), so two "
+        "soaks can share a machine without taking turns on each other's cores",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
+
+
+def parse_cpu_list(text: str) -> set[int]:
+    """``0,2-3`` -> {0, 2, 3}; only CPUs this process may run on (an argparse type)."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        m = re.fullmatch(r"\s*(\d+)(?:-(\d+))?\s*", part)
+        if not m:
+            raise argparse.ArgumentTypeError(f"expected CPU numbers like 0 or 0-1,3, got {text!r}")
+        cpus.update(range(int(m[1]), int(m[2] or m[1]) + 1))
+    allowed = os.sched_getaffinity(0)
+    if not cpus or not cpus <= allowed:
+        raise argparse.ArgumentTypeError(
+            f"CPUs {sorted(cpus - allowed) or text} are not available (allowed: {sorted(allowed)})"
+        )
+    return cpus
 
 
 async def soak(args: argparse.Namespace) -> dict[str, Any]:
@@ -448,6 +471,8 @@ def main(argv: list[str] | None = None) -> int:
     if reason:
         print(f"soak: {reason}", file=sys.stderr)
         return 2
+    if args.cpus:
+        os.sched_setaffinity(0, args.cpus)  # inherited by every child: trackers, peers, relay
     # SIGTERM (a CI timeout, kill) unwinds like Ctrl+C, so namespaces and children go too.
     signal.signal(signal.SIGTERM, _raise_interrupt)
     with xvfb(args.windows) as display:

@@ -226,6 +226,15 @@ def failed_call(index: int, error: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _jsonable(value: Any) -> Any:
+    """argparse values as JSON: paths as text, CPU sets as sorted lists."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    return value
+
+
 def summarize(
     results: list[dict[str, Any]], config: dict[str, Any], command: str
 ) -> dict[str, Any]:
@@ -235,7 +244,7 @@ def summarize(
     ratios = [d["delivered_ratio"] for r in results for d in r["directions"].values()]
     growth = [r["rss_growth_mb_max"] for r in results if r["rss_growth_mb_max"] is not None]
     cpu = [c for r in results for c in r["client_cpu_percent"].values()]
-    cfg = {k: (str(v) if isinstance(v, Path) else v) for k, v in config.items()}
+    cfg = {k: _jsonable(v) for k, v in config.items()}
     return {
         "calls": len(results),
         "succeeded": sum(r["success"] for r in results),
