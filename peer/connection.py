@@ -128,6 +128,9 @@ class PeerLink:
         self.closed = False
         self.local_sdp: str | None = None
         self.remote_sdp: str | None = None
+        # aioice clears its nominated pair on close, so the stats written while a call tears down
+        # would lose the path it used; the last pair seen is kept instead.
+        self._last_pair: dict[str, str] | None = None
         self._on_open = on_open
         self._on_failed = on_failed
 
@@ -219,20 +222,22 @@ class PeerLink:
         """Selected pair: {"type": host|srflx|relay, "local": ..., "remote": ...}.
 
         aiortc's getStats() has no candidate-pair entry for data-only connections, so this reads
-        the nominated pair of aioice's Connection (private API, guarded).
+        the nominated pair of aioice's Connection (private API, guarded). Once the connection is
+        closed, the pair it last used.
         """
         try:
             conn = self.pc.sctp.transport.transport._connection  # type: ignore[union-attr]
             pair = conn._nominated.get(1)
             if pair is None:
-                return None
+                return self._last_pair
             local = str(pair.local_candidate.type)
             remote = str(pair.remote_candidate.type)
         except AttributeError:
-            return None
+            return self._last_pair
         kinds = {local, remote}
         kind = "relay" if "relay" in kinds else "srflx" if kinds & {"srflx", "prflx"} else "host"
-        return {"type": kind, "local": local, "remote": remote}
+        self._last_pair = {"type": kind, "local": local, "remote": remote}
+        return self._last_pair
 
     async def close(self) -> None:
         if self.closed:
