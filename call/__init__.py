@@ -1,5 +1,49 @@
 """One running call: the single owner of its child processes, rings, routing and local relay.
 
 ``tui/`` and ``cli/`` are front-ends over this package; they never import the process packages
-(``tracking``, ``peer``, ``render_window``, ``relay``) themselves.
+(``tracking``, ``peer``, ``render_window``, ``relay``) themselves. The API:
+
+- :class:`CallConfig`: what the call is (room, relay or "" for an embedded one, source, ...).
+- :class:`Call`: ``start``/``wait_ready``/``close``, commands (``chat``, ``pause``, ...), and
+  ``on_event(source, event)`` for every child event (:mod:`protocol.events`) and the call's own
+  (:mod:`call.events`).
+- :class:`LocalRelay`: the embedded relay on its own (``avatarchat demo`` shares one between
+  two calls).
+- :class:`CallError` and its subclasses.
 """
+
+from .child import ChildProcess, module_argv
+from .config import CallConfig
+from .errors import CallConfigError, CallError, RelayStartError, SupervisorError
+from .events import (
+    CALL,
+    CallClosed,
+    CallEvent,
+    ChildExited,
+    ChildFailed,
+    ChildStarted,
+    EventCallback,
+    RelayStarted,
+)
+from .local_relay import LocalRelay
+from .session import Call
+
+__all__ = [
+    "CALL",
+    "Call",
+    "CallClosed",
+    "CallConfig",
+    "CallConfigError",
+    "CallError",
+    "CallEvent",
+    "ChildExited",
+    "ChildFailed",
+    "ChildProcess",
+    "ChildStarted",
+    "EventCallback",
+    "LocalRelay",
+    "RelayStartError",
+    "RelayStarted",
+    "SupervisorError",
+    "module_argv",
+]

@@ -7,19 +7,23 @@ so scripts and tests that start it with ``--port 0`` learn where it listens; log
 from __future__ import annotations
 
 import logging
+import os
 import resource
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 import trio
 
-from protocol.control import event_line
+from protocol.events import Bye, Ready
 
 from .config import RelayConfig, parse_config
 from .server import RelayServer, serve_relay
 
 log = logging.getLogger("relay")
+#: Not a relay setting but a way of running it: end with the parent's stdin (see main).
+EXIT_ON_EOF_FLAG = "--exit-on-stdin-eof"
 
 
 def raise_fd_limit() -> int:
@@ -40,13 +44,15 @@ async def run(config: RelayConfig) -> int:
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
             server: RelayServer = await nursery.start(serve_relay, config)
-            print(event_line("ready", port=server.port, metrics_port=server.metrics_port,
-                             host=config.host), end="", flush=True)
+            ready = Ready(
+                info={"port": server.port, "metrics_port": server.metrics_port, "host": config.host}
+            )
+            print(ready.encode(), end="", flush=True)
             async for signum in signals:
                 log.info("%s: shutting down gracefully", signal.Signals(signum).name)
                 server.shutdown()
                 break
-    print(event_line("bye"), end="", flush=True)
+    print(Bye().encode(), end="", flush=True)
     return 0
 
 
@@ -79,8 +85,29 @@ def run_relay(config: RelayConfig) -> int:
         return 1
 
 
+def _exit_on_stdin_eof() -> None:
+    """Supervised use (``call/`` starts an embedded relay): the relay does not otherwise read
+    stdin, so a parent that dies without cleaning up would leave it listening. EOF or a
+    ``quit`` command on stdin sends this process its graceful-shutdown SIGTERM."""
+
+    def watch() -> None:
+        try:
+            for line in sys.stdin:
+                if '"quit"' in line:
+                    break
+        except (OSError, ValueError):
+            pass
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="stdin-guard", daemon=True).start()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    config = parse_config(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if EXIT_ON_EOF_FLAG in args:
+        args = [a for a in args if a != EXIT_ON_EOF_FLAG]
+        _exit_on_stdin_eof()
+    config = parse_config(args)
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -1,4 +1,4 @@
-"""Addresses for the local relay: a free port, and the LAN address a peer can reach.
+"""Addresses for the embedded relay: a free port, and the LAN address a peer can reach.
 
 The address shown to the other person must be one *they* can reach, so loopback is only the
 last resort. A UDP ``connect`` picks the interface of the default route without sending a

@@ -1,0 +1,134 @@
+"""What one call is asked to be, and the command lines of its children.
+
+A front-end (the TUI's home screen, ``avatarchat call``, ``avatarchat demo``, a benchmark)
+fills one :class:`CallConfig`; :class:`call.session.Call` turns it into three processes. The
+argv builders live here so the one place that knows each child's flags is next to the fields
+they come from.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from .child import module_argv
+from .errors import CallConfigError
+
+#: The networking process reads the TURN password from here when --turn-pass is not given
+#: (argv is visible to every local user; the environment is not).
+TURN_PASS_ENV = "AVATARCHAT_TURN_PASS"
+#: Sources the tracker understands without a path (see ``python -m tracking --help``).
+NAMED_SOURCES = ("sample", "synthetic")
+
+
+@dataclass(slots=True)
+class CallConfig:
+    """Everything needed to run one call's processes."""
+
+    room: str
+    #: Relay WebSocket URL; "" = start an embedded relay on this machine for this call.
+    relay: str = ""
+    #: tracking --source SPEC: a clip path, ``sample``, ``synthetic`` or a camera index/path.
+    source: str = "sample"
+    name: str = ""
+    avatar: str = "aria"
+    #: Variant of our own avatar for the self-view ("" = the pack's default).
+    variant: str = ""
+    #: What the render window draws the peer with until the peer's hello names its avatar.
+    peer_avatar: str = "aria"
+    window: bool = False
+    #: We made the room (a front-end shows the invite) rather than joined it.
+    created: bool = False
+    #: Tracker settings replayed at every (re)start; None = the tracker's own default.
+    mirror: bool | None = None
+    smoothing: float | None = None
+    stats_json: str | None = None
+    ice_servers: list[str] = field(default_factory=list)
+    turn_user: str | None = None
+    turn_pass: str | None = None
+    turn_only: bool = False
+    #: Extra arguments for each child (tests and benchmarks use these).
+    tracking_args: list[str] = field(default_factory=list)
+    peer_args: list[str] = field(default_factory=list)
+    render_args: list[str] = field(default_factory=list)
+    env: dict[str, str] | None = None
+    log_dir: str | None = None
+    #: Seconds each child may take to say ``ready`` (MediaPipe start-up is the slow one).
+    ready_timeout_s: float = 60.0
+    #: Prefix command (e.g. ``["ip", "netns", "exec", "ns1"]``) for every child.
+    wrap: list[str] = field(default_factory=list)
+
+    def check(self) -> None:
+        """Refuse what cannot work before anything is started (CallConfigError, one line)."""
+        if not self.room:
+            raise CallConfigError("no room code")
+        if self.relay:
+            parts = urlsplit(self.relay)
+            if parts.scheme not in ("ws", "wss") or not parts.hostname:
+                raise CallConfigError(
+                    f"relay URL {self.relay!r} must look like ws://HOST:PORT or wss://HOST"
+                )
+            try:
+                parts.port  # noqa: B018 - raises ValueError on a bad port
+            except ValueError as e:
+                raise CallConfigError(f"relay URL {self.relay!r}: {e}") from e
+        src = self.source
+        looks_like_path = "/" in src or src.endswith((".mp4", ".mov", ".mkv", ".webm", ".avi"))
+        if looks_like_path and not src.startswith("/dev/video") and not os.path.exists(src):
+            raise CallConfigError(f"no such clip: {src}")
+        if self.smoothing is not None and not 0.0 <= self.smoothing <= 1.0:
+            raise CallConfigError(f"smoothing {self.smoothing} is not in 0..1")
+
+    # -- children's command lines ----------------------------------------------------------
+    def _argv(self, module: str, *args: str) -> list[str]:
+        return [*self.wrap, *module_argv(module, *args)]
+
+    def tracking_argv(self, local_ring: str) -> list[str]:
+        return self._argv(
+            "tracking", "--source", self.source, "--ring", local_ring, *self.tracking_args
+        )
+
+    def peer_argv(self, relay_url: str, local_ring: str, remote_ring: str) -> list[str]:
+        return self._argv(
+            "peer",
+            "--relay",
+            relay_url,
+            f"--room={self.room}",  # one token: a code may start with "-"
+            "--local-ring",
+            local_ring,
+            "--remote-ring",
+            remote_ring,
+            "--avatar",
+            self.avatar,
+            *(["--name", self.name] if self.name else []),
+            *[a for url in self.ice_servers for a in ("--ice-server", url)],
+            *(["--turn-user", self.turn_user] if self.turn_user else []),
+            *(["--turn-only"] if self.turn_only else []),
+            *(["--stats-json", self.stats_json] if self.stats_json else []),
+            *self.peer_args,
+        )
+
+    def peer_env(self) -> dict[str, str] | None:
+        if not self.turn_pass:
+            return self.env
+        env = dict(self.env if self.env is not None else os.environ)
+        env[TURN_PASS_ENV] = self.turn_pass
+        return env
+
+    def render_argv(self, local_ring: str, remote_ring: str) -> list[str]:
+        return self._argv(
+            "render_window",
+            "--remote-ring",
+            remote_ring,
+            "--local-ring",
+            local_ring,
+            # The peer's avatar is unknown until its hello (then ``peer_avatar`` switches it);
+            # ours is the self-view.
+            "--avatar",
+            self.peer_avatar,
+            "--self-avatar",
+            self.avatar,
+            *(["--self-variant", self.variant] if self.variant else []),
+            *self.render_args,
+        )

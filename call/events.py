@@ -1,0 +1,61 @@
+"""Events the call itself adds to its children's (:mod:`protocol.events`): a child started,
+exited or failed, the local relay is up, the call is closed.
+
+Front-ends receive ``on_event(source, event)``: ``source`` names who said it (``tracking``,
+``peer``, ``render``, ``relay`` or ``call``) and ``event`` is one of :data:`CallEvent`. These
+never cross a pipe, so they are plain dataclasses without a wire encoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from protocol.events import Event
+
+#: ``source`` of events the call itself emits.
+CALL = "call"
+
+
+@dataclass(frozen=True, slots=True)
+class ChildStarted:
+    """A child process was spawned (``restarts`` > 0 after a crash)."""
+
+    pid: int
+    restarts: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChildExited:
+    """A child process ended; ``restarting`` if the supervisor will start it again."""
+
+    returncode: int
+    restarting: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChildFailed:
+    """A child died unexpectedly (or could not be restarted). ``fatal``: gone for good.
+    ``message`` carries the last line the child wrote to stderr (often the exception)."""
+
+    message: str
+    fatal: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RelayStarted:
+    """The embedded relay listens: ``share_url`` is the address to give the other person."""
+
+    share_url: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallClosed:
+    """Every child is stopped and the rings are unlinked."""
+
+
+LifecycleEvent: TypeAlias = ChildStarted | ChildExited | ChildFailed | RelayStarted | CallClosed
+CallEvent: TypeAlias = Event | LifecycleEvent
+EventCallback: TypeAlias = Callable[[str, CallEvent], None]

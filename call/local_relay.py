@@ -1,0 +1,79 @@
+"""The embedded relay: ``python -m relay`` on this machine for the length of one call.
+
+Used when no relay is configured (the TUI's first run, ``avatarchat demo``). It binds port 0
+(or the one asked for) and reports the port in its ``ready`` event, so there is no race between
+picking a free port and binding it. It runs with ``--exit-on-stdin-eof``, so it ends with the
+call's owner even if that process dies without cleaning up (the relay reads no commands
+otherwise). Started only as a subprocess: :mod:`call` does not import :mod:`relay`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from protocol.events import Event, Ready
+
+from .child import ChildProcess, module_argv
+from .errors import RelayStartError, SupervisorError
+from .events import CallEvent, EventCallback
+from .netinfo import LOOPBACK, lan_ipv4
+
+log = logging.getLogger(__name__)
+
+#: The relay binds in well under a second; allow a slow CI box plenty.
+RELAY_START_TIMEOUT_S = 20.0
+
+
+class LocalRelay:
+    """One relay child. ``share_url`` is the address to give the other person (this machine's
+    LAN address); ``local_url`` is what our own networking process connects to."""
+
+    def __init__(
+        self,
+        on_event: EventCallback,
+        *,
+        host: str = "0.0.0.0",
+        port: int = 0,
+        log_dir: Path | None = None,
+    ) -> None:
+        self.port = 0
+        self.lan_host = lan_ipv4() if host == "0.0.0.0" else host
+        self._on_event = on_event
+        self.child = ChildProcess(
+            "relay",
+            module_argv("relay", "--host", host, "--port", str(port), "--exit-on-stdin-eof"),
+            self._event,
+            log_path=log_dir / "relay.log" if log_dir is not None else None,
+        )
+
+    def _event(self, source: str, event: CallEvent | Event) -> None:
+        if isinstance(event, Ready):
+            port = event.info.get("port")
+            if isinstance(port, int) and not isinstance(port, bool):
+                self.port = port
+        self._on_event(source, event)
+
+    @property
+    def local_url(self) -> str:
+        return f"ws://{LOOPBACK}:{self.port}"
+
+    @property
+    def share_url(self) -> str:
+        return f"ws://{self.lan_host}:{self.port}"
+
+    async def start(self, timeout: float = RELAY_START_TIMEOUT_S) -> None:
+        """Start it and wait until it listens (RelayStartError if it cannot)."""
+        try:
+            await self.child.start()
+            await self.child.wait_ready(timeout)
+        except SupervisorError as e:
+            await self.child.stop()
+            raise RelayStartError(f"the local relay did not start: {e}") from e
+        if not self.port:
+            await self.child.stop()
+            raise RelayStartError("the local relay did not say which port it listens on")
+        log.info("local relay listening on port %d", self.port)
+
+    async def stop(self) -> None:
+        await self.child.stop()

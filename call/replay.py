@@ -1,0 +1,86 @@
+"""What the call remembers so a restarted child comes back as the user left it.
+
+A child is started from its command line; everything the user changed since (pause, mirror,
+smoothing, an emotion preset, the self-view, a switched avatar, the peer's avatar, the
+connection overlay) reaches it as commands. When a child crashes and the supervisor starts it
+again, :meth:`CallMemory.replay` gives the commands that bring it back to the same state. One
+place keeps these, so the TUI and the headless ``avatarchat call`` behave the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from protocol.commands import (
+    Command,
+    Mirror,
+    Pause,
+    SelfView,
+    SetAvatar,
+    SetEmotion,
+    ShowOverlay,
+    ShowPeerAvatar,
+    ShowSelfAvatar,
+    Smoothing,
+)
+from protocol.frame import Emotion
+
+#: The networking process's states that the window shows as its banner (others: no banner
+#: change). ``connected`` shows briefly; the rest stay until the state changes.
+OVERLAY_FOR_PEER_STATE = {
+    "signaling": "connecting",
+    "connecting": "connecting",
+    "waiting": "waiting",
+    "connected": "connected",
+    "peer_lost": "peer_lost",
+    "peer_left": "peer_left",
+    "refused": "refused",
+}
+
+
+@dataclass(slots=True)
+class CallMemory:
+    """The settings and state replayed to a child after its (re)start."""
+
+    mirror: bool | None = None
+    smoothing: float | None = None
+    paused: bool = False
+    emotion: tuple[int, float] | None = None
+    self_view: bool = True
+    #: Our avatar after a switch during the call ("" = the one on the command line).
+    avatar: str = ""
+    variant: str = ""
+    #: The peer's avatar as last announced by the networking process.
+    peer_avatar: str = ""
+    overlay: str = ""
+
+    def set_emotion(self, preset: int, weight: float) -> None:
+        self.emotion = None if preset == Emotion.NEUTRAL else (preset, weight)
+
+    def replay(self, child: str) -> list[Command]:
+        """The commands that bring a freshly started ``child`` up to date."""
+        out: list[Command] = []
+        if child == "tracking":
+            if self.mirror is not None:
+                out.append(Mirror(on=self.mirror))
+            if self.smoothing is not None:
+                out.append(Smoothing(enabled=self.smoothing > 0.0, amount=self.smoothing))
+            if self.paused:
+                out.append(Pause(on=True))
+            if self.emotion is not None:
+                out.append(SetEmotion(preset=self.emotion[0], weight=self.emotion[1]))
+        elif child == "peer":
+            if self.avatar:
+                out.append(SetAvatar(ref=self.avatar, variant=self.variant or None))
+            if self.emotion is not None:
+                out.append(SetEmotion(preset=self.emotion[0], weight=self.emotion[1]))
+        elif child == "render":
+            if not self.self_view:
+                out.append(SelfView(on=False))
+            if self.peer_avatar:
+                out.append(ShowPeerAvatar(ref=self.peer_avatar))
+            if self.avatar:
+                out.append(ShowSelfAvatar(ref=self.avatar, variant=self.variant or None))
+            if self.overlay:
+                out.append(ShowOverlay(state=self.overlay))
+        return out

@@ -1,0 +1,294 @@
+"""One running call: the single owner of its rings, children, routing and embedded relay.
+
+A call on one machine is three processes that talk through two shared-memory rings::
+
+    tracking --(local ring)--> peer (networking) --(remote ring)--> render_window
+                          \\----------------------------------------> (self view)
+
+:class:`Call` starts them (and a local relay when none is configured), routes every event
+between them (the peer's avatar and connection state to the window; settings replayed to a
+child that was restarted after a crash, :mod:`call.replay`), passes every event on to the
+front-end, and tears everything down -- rings included -- however the call ends (hang-up,
+error, Ctrl+C). The TUI and ``avatarchat call``/``demo`` are front-ends over this one class,
+so they behave the same.
+
+Commands (``chat``, ``set_emotion``, ``pause``, ...) only write a line to a pipe: they never
+block, and are safe to call from the front-end's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+from types import TracebackType
+
+import psutil
+
+from protocol.commands import (
+    Command,
+    Hangup,
+    Mirror,
+    Pause,
+    Recalibrate,
+    SelfView,
+    SendChat,
+    SetAvatar,
+    SetEmotion,
+    ShowOverlay,
+    ShowPeerAvatar,
+    ShowSelfAvatar,
+    Smoothing,
+)
+from protocol.events import Event, PeerAvatar, PeerBye, Ready, Stats, Status
+from protocol.ring import ShmRing
+
+from .child import ChildProcess
+from .config import CallConfig
+from .events import CALL, CallClosed, CallEvent, EventCallback, RelayStarted
+from .local_relay import LocalRelay
+from .replay import OVERLAY_FOR_PEER_STATE, CallMemory
+
+log = logging.getLogger(__name__)
+
+CHILDREN = ("tracking", "peer", "render")
+
+
+def _alive(pid: int) -> bool:
+    """Running and not a zombie (asyncio's child watcher reaps exited children in a thread)."""
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
+
+
+class Call:
+    """The rings, the children and the relay of one call. See the module docstring."""
+
+    def __init__(self, config: CallConfig, on_event: EventCallback | None = None) -> None:
+        self.config = config
+        self._on_event = on_event or (lambda _source, _event: None)
+        self.memory = CallMemory(mirror=config.mirror, smoothing=config.smoothing)
+        self.local: ShmRing | None = None
+        self.remote: ShmRing | None = None
+        self.relay: LocalRelay | None = None
+        self.children: dict[str, ChildProcess] = {}
+        #: The networking process's last ``status`` state ("starting" before it says one).
+        self.state = "starting"
+        #: Each child's last ``stats`` event.
+        self.stats: dict[str, Stats] = {}
+        #: The relay URL to give the other person (the LAN address of an embedded relay).
+        self.share_url = config.relay
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Check the config, start the relay (if none is configured), create the rings and
+        spawn the children. On failure everything started so far is cleaned up."""
+        cfg = self.config
+        cfg.check()
+        log_dir = Path(cfg.log_dir) if cfg.log_dir else None
+        try:
+            relay_url = cfg.relay
+            if not relay_url:
+                self._emit(Status(state="relay", message="starting a local relay"))
+                self.relay = LocalRelay(self._on_event, log_dir=log_dir)
+                await self.relay.start()
+                relay_url = self.relay.local_url
+                self.share_url = self.relay.share_url
+                self._emit(RelayStarted(share_url=self.share_url, port=self.relay.port))
+            self.local = ShmRing.create("local")
+            self.remote = ShmRing.create("remote")
+            local, remote = self.local.name, self.remote.name
+            argvs = {
+                "tracking": (cfg.tracking_argv(local), cfg.env),
+                "peer": (cfg.peer_argv(relay_url, local, remote), cfg.peer_env()),
+            }
+            if cfg.window:
+                argvs["render"] = (cfg.render_argv(local, remote), cfg.env)
+            for name, (argv, env) in argvs.items():
+                self.children[name] = ChildProcess(
+                    name,
+                    argv,
+                    self._route,
+                    restart=True,
+                    env=env,
+                    log_path=log_dir / f"{name}.log" if log_dir is not None else None,
+                )
+            for child in self.children.values():
+                await child.start()
+        except BaseException:
+            await self.close(hangup=False)
+            raise
+
+    async def wait_ready(self, timeout: float | None = None) -> None:
+        """Wait until every child has said ``ready`` (SupervisorError otherwise)."""
+        limit = timeout if timeout is not None else self.config.ready_timeout_s
+        await asyncio.gather(*(c.wait_ready(limit) for c in self.children.values()))
+
+    async def close(self, *, hangup: bool = True) -> None:
+        """Say bye (if asked), stop every child, unlink both rings, stop the relay. Safe to
+        call more than once, and from ``finally`` after Ctrl+C: the rings are unlinked even if
+        stopping a child fails."""
+        if self._closed:
+            return
+        self._closed = True
+        peer = self.children.get("peer")
+        try:
+            if hangup and peer is not None:
+                # ``hangup`` makes the peer say bye and exit; stopping it right away marks
+                # the exit as wanted, so the supervisor does not restart it.
+                peer.send(Hangup())
+            # Render and tracking first (they only use rings), the peer last so its ``bye``
+            # reaches the other side. Each stop is shielded from a second Ctrl+C.
+            cancelled: asyncio.CancelledError | None = None
+            for name in ("render", "tracking", "peer"):
+                child = self.children.get(name)
+                if child is None:
+                    continue
+                try:
+                    await asyncio.shield(child.stop())
+                except asyncio.CancelledError as e:
+                    cancelled = e  # finish stopping the others first, then honour it
+                    with contextlib.suppress(Exception):
+                        child.kill()
+                except Exception:
+                    log.exception("stopping %s failed", name)
+            if cancelled is not None:
+                raise cancelled
+        finally:
+            for ring in (self.local, self.remote):
+                if ring is not None:
+                    ring.close()
+            if self.relay is not None:
+                await self.relay.stop()
+            self.state = "closed"
+            self._emit(CallClosed())
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def __aenter__(self) -> Call:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close(hangup=False)
+
+    def child(self, name: str) -> ChildProcess | None:
+        return self.children.get(name)
+
+    @property
+    def ended(self) -> bool:
+        """The networking process is gone for good (hung up, refused, or gave up)."""
+        peer = self.children.get("peer")
+        return self._closed or (peer is not None and peer.finished)
+
+    # -- routing -----------------------------------------------------------------------------
+    def _route(self, source: str, event: CallEvent | Event) -> None:
+        """Every child event passes here once: the call acts on what concerns another child,
+        then hands the event to the front-end."""
+        if isinstance(event, Ready):
+            for command in self.memory.replay(source):
+                self.send(source, command)
+        elif isinstance(event, Stats):
+            self.stats[source] = event
+        elif isinstance(event, Status) and source == "peer":
+            self.state = event.state
+            overlay = OVERLAY_FOR_PEER_STATE.get(event.state)
+            if overlay:
+                # "connected" shows briefly and then the window decides from the rings again.
+                self.memory.overlay = "" if overlay == "connected" else overlay
+                self.send("render", ShowOverlay(state=overlay))
+        elif isinstance(event, PeerAvatar):
+            self.memory.peer_avatar = event.ref
+            self.send("render", ShowPeerAvatar(ref=event.ref))
+        elif isinstance(event, PeerBye):
+            self.memory.overlay = "peer_left"
+            self.send("render", ShowOverlay(state="peer_left"))
+        self._on_event(source, event)
+
+    def _emit(self, event: CallEvent) -> None:
+        try:
+            self._on_event(CALL, event)
+        except Exception:
+            log.exception("call event callback failed")
+
+    # -- commands (each writes one line to a pipe; never blocks) -----------------------------
+    def send(self, child: str, command: Command) -> bool:
+        """One command to one child; False if that child is not running."""
+        proc = self.children.get(child)
+        return proc.send(command) if proc is not None else False
+
+    def chat(self, text: str) -> bool:
+        return self.send("peer", SendChat(text=text))
+
+    def hangup(self) -> bool:
+        return self.send("peer", Hangup())
+
+    def set_emotion(self, preset: int, weight: float = 1.0) -> None:
+        self.memory.set_emotion(preset, weight)
+        self.send("tracking", SetEmotion(preset=preset, weight=weight))
+        self.send("peer", SetEmotion(preset=preset, weight=weight))
+
+    def pause(self, on: bool) -> None:
+        self.memory.paused = on
+        self.send("tracking", Pause(on=on))
+
+    def recalibrate(self, seconds: float = 3.0) -> None:
+        self.send("tracking", Recalibrate(seconds=seconds))
+
+    def mirror(self, on: bool) -> None:
+        self.memory.mirror = on
+        self.send("tracking", Mirror(on=on))
+
+    def smoothing(self, amount: float) -> None:
+        self.memory.smoothing = amount
+        self.send("tracking", Smoothing(enabled=amount > 0.0, amount=amount))
+
+    def self_view(self, on: bool) -> None:
+        self.memory.self_view = on
+        self.send("render", SelfView(on=on))
+
+    def switch_avatar(self, ref: str, variant: str = "") -> None:
+        """Our own avatar changes: the peer tells the other side, the window redraws us."""
+        self.memory.avatar, self.memory.variant = ref, variant
+        self.send("peer", SetAvatar(ref=ref, variant=variant or None))
+        self.send("render", ShowSelfAvatar(ref=ref, variant=variant or None))
+
+    # -- last resort -------------------------------------------------------------------------
+    def pids(self) -> list[int]:
+        procs = list(self.children.values())
+        if self.relay is not None:
+            procs.append(self.relay.child)
+        return [c.pid for c in procs if c.pid is not None and c.running]
+
+    def emergency_cleanup(self, grace_s: float = 0.0) -> None:
+        """Synchronous last resort when the event loop cannot be trusted (a closed terminal,
+        a crash): SIGTERM every child (each handles it like ``quit``: the peer says bye), wait
+        up to ``grace_s``, SIGKILL what is left, and unlink the rings."""
+        pids = self.pids()
+        if grace_s > 0:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + grace_s
+            while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+                time.sleep(0.05)  # no event loop to wait on here
+        for pid in pids:
+            if _alive(pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+        for ring in (self.local, self.remote):
+            if ring is not None:
+                with contextlib.suppress(Exception):
+                    ring.close()
+
+

@@ -1,0 +1,292 @@
+"""Commands: what the parent (``call/``) asks a child to do, one typed line each.
+
+Every child understands :class:`Quit` (so does EOF on its stdin: a child whose parent died
+ends by itself). The rest are addressed to one child:
+
+- tracking: :class:`Pause`, :class:`Recalibrate`, :class:`Mirror`, :class:`SetEmotion`,
+  :class:`Smoothing`
+- peer (networking): :class:`Hangup`, :class:`SendChat`, :class:`SetEmotion`,
+  :class:`SetAvatar`
+- render: :class:`ShowPeerAvatar`, :class:`ShowSelfAvatar`, :class:`SelfView`,
+  :class:`ShowOverlay`, :class:`TakeScreenshot`, :class:`ResetStats`, :class:`Resize`,
+  :class:`Fullscreen`
+
+A child that gets a command meant for another logs and ignores it, like an unknown one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeAlias
+
+from .control import COMMANDS, ControlMessage
+from .errors import DecodeError
+
+#: Overlay states the render window can be told to show ("auto" = decide from the rings).
+OVERLAY_STATES = (
+    "auto",
+    "none",
+    "connecting",
+    "waiting",
+    "connected",
+    "peer_lost",
+    "peer_left",
+    "paused",
+    "refused",
+    "reconnecting",
+)
+#: Recalibration takes at least this long (a single frame is no resting face) and at most this.
+RECALIBRATE_RANGE_S = (0.1, 30.0)
+#: Screenshots per burst, to bound what one command can make a window write.
+MAX_SCREENSHOT_BURST = 1000
+#: A window larger than this is a typo (or an attack on the GPU's memory).
+MAX_WINDOW_SIDE = 8192
+
+
+def _fail(kind: str, what: str) -> DecodeError:
+    return DecodeError(f"cmd {kind!r}: {what}")
+
+
+@COMMANDS.register
+@dataclass(frozen=True, slots=True)
+class Quit(ControlMessage):
+    """Stop now (EOF on stdin and SIGTERM do the same)."""
+
+    KIND: ClassVar[str] = "quit"
+    reason: str = ""
+
+
+@COMMANDS.register
+@dataclass(frozen=True, slots=True)
+class Hangup(ControlMessage):
+    """Networking: say bye to the peer, then quit."""
+
+    KIND: ClassVar[str] = "hangup"
+
+
+@COMMANDS.register
+@dataclass(frozen=True, slots=True)
+class SendChat(ControlMessage):
+    """Networking: send a chat line to the peer."""
+
+    KIND: ClassVar[str] = "chat"
+    text: str
+
+    def validate(self) -> None:
+        if not self.text.strip():
+            raise _fail(self.KIND, "empty text")
+
+
+@COMMANDS.register
+@dataclass(frozen=True, slots=True)
+class SetEmotion(ControlMessage):
+    """Tracking: blend this preset over the tracked face; networking: tell the peer."""
+
+    KIND: ClassVar[str] = "emotion"
+    preset: int
+    weight: float = 1.0
+
+    def validate(self) -> None:
+        if not 0 <= self.preset <= 255:
+            raise _fail(self.KIND, f"preset {self.preset} not in 0..255")
+        if not 0.0 <= self.weight <= 1.0:
+            raise _fail(self.KIND, f"weight {self.weight} not in 0..1")
+
+
+@COMMANDS.register
+@dataclass(frozen=True, slots=True)
+class SetAvatar(ControlMessage):
+    """Networking: our avatar is now ``ref`` (tell the peer, offer the pack)."""
+
+    KIND: ClassVar[str] = "avatar"
+    ref: str
+    variant: str | None = None
+
+    def validate(self) -> None:
+        if not self.ref:
+            raise _fail(self.KIND, "empty ref")
+
+
+@COMMANDS.register
+@dataclass(frozen=True, slots=True)
+class Pause(ControlMessage):
+    """Tracking: stop inference; frames carry only the PAUSED flag (privacy)."""
+
+    KIND: ClassVar[str] = "pause"
+    on: bool = True
+
+
+@COMMANDS.register
+@dataclass(frozen=True, slots=True)
+class Recalibrate(ControlMessage):
+    """Tracking: record the resting face again over ``seconds``."""
+
+    KIND: ClassVar[str] = "recalibrate"
+    seconds: float = 3.0
+
+    def validate(self) -> None:
+        lo, hi = RECALIBRATE_RANGE_S
+        if not lo <= self.seconds <= hi:
+            raise _fail(self.KIND, f"seconds {self.seconds} not in {lo:g}..{hi:g}")
+
+
+@COMMANDS.register
+@dataclass(frozen=True, slots=True)
+class Mirror(ControlMessage):
+    """Tracking: selfie view (track the flipped image, correct left/right back)."""
+
+    KIND: ClassVar[str] = "mirror"
+    on: bool = True
+
+
+@COMMANDS.register
+@dataclass(frozen=True, slots=True)
+class Smoothing(ControlMessage):
+    """Tracking: One Euro smoothing. ``amount`` is the one-knob setting (0 raw .. 0.5 default
+    .. 1 very smooth), mapped onto the groups by the tracker, which owns their defaults;
+    ``groups`` sets parameters directly: ``{"eyes": {"min_cutoff": .., "beta": ..}}``."""
+
+    KIND: ClassVar[str] = "smoothing"
+    enabled: bool = True
+    amount: float | None = None
+    groups: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if self.amount is not None and not 0.0 <= self.amount <= 1.0:
+            raise _fail(self.KIND, f"amount {self.amount} not in 0..1")
+        for name, params in self.groups.items():
+            if not isinstance(params, dict):
+                raise _fail(self.KIND, f"group {name!r} must be an object")
+            for key, value in params.items():
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise _fail(self.KIND, f"{name}.{key} must be a number")
+
+
+@COMMANDS.register
+@dataclass(frozen=True, slots=True)
+class ShowPeerAvatar(ControlMessage):
+    """Render: draw the peer with ``ref`` (a built-in id or a pack path)."""
+
+    KIND: ClassVar[str] = "peer_avatar"
+    ref: str
+    variant: str | None = None
+
+    def validate(self) -> None:
+        if not self.ref:
+            raise _fail(self.KIND, "empty ref")
+
+
+@COMMANDS.register
+@dataclass(frozen=True, slots=True)
+class ShowSelfAvatar(ControlMessage):
+    """Render: draw the self-view with ``ref``."""
+
+    KIND: ClassVar[str] = "self_avatar"
+    ref: str
+    variant: str | None = None
+
+    def validate(self) -> None:
+        if not self.ref:
+            raise _fail(self.KIND, "empty ref")
+
+
+@COMMANDS.register
+@dataclass(frozen=True, slots=True)
+class SelfView(ControlMessage):
+    """Render: show or hide the self-view inset."""
+
+    KIND: ClassVar[str] = "self_view"
+    on: bool = True
+
+
+@COMMANDS.register
+@dataclass(frozen=True, slots=True)
+class ShowOverlay(ControlMessage):
+    """Render: the call's state as the window's banner (see :data:`OVERLAY_STATES`)."""
+
+    KIND: ClassVar[str] = "overlay"
+    state: str = "auto"
+    detail: str = ""
+
+    def validate(self) -> None:
+        if self.state not in OVERLAY_STATES:
+            raise _fail(self.KIND, f"state {self.state!r} not one of {OVERLAY_STATES}")
+
+
+@COMMANDS.register
+@dataclass(frozen=True, slots=True)
+class TakeScreenshot(ControlMessage):
+    """Render: save the next presented frame(s) as PNG: ``count`` frames ``every`` frames
+    apart, once a frame at or after ``min_seq`` is shown (and ``settled``, if asked)."""
+
+    KIND: ClassVar[str] = "screenshot"
+    path: str = ""
+    count: int = 1
+    every: int = 1
+    min_seq: int | None = None
+    settled: bool = True
+    tag: str | None = None
+
+    def validate(self) -> None:
+        if not 1 <= self.count <= MAX_SCREENSHOT_BURST:
+            raise _fail(self.KIND, f"count {self.count} not in 1..{MAX_SCREENSHOT_BURST}")
+        if not 1 <= self.every <= MAX_SCREENSHOT_BURST:
+            raise _fail(self.KIND, f"every {self.every} not in 1..{MAX_SCREENSHOT_BURST}")
+
+
+@COMMANDS.register
+@dataclass(frozen=True, slots=True)
+class ResetStats(ControlMessage):
+    """Render: start the whole-run percentiles afresh (after a benchmark's warm-up)."""
+
+    KIND: ClassVar[str] = "reset_stats"
+
+
+@COMMANDS.register
+@dataclass(frozen=True, slots=True)
+class Resize(ControlMessage):
+    """Render: set the window's size in pixels."""
+
+    KIND: ClassVar[str] = "size"
+    width: int
+    height: int
+
+    def validate(self) -> None:
+        for side in (self.width, self.height):
+            if not 1 <= side <= MAX_WINDOW_SIDE:
+                raise _fail(self.KIND, f"side {side} not in 1..{MAX_WINDOW_SIDE}")
+
+
+@COMMANDS.register
+@dataclass(frozen=True, slots=True)
+class Fullscreen(ControlMessage):
+    """Render: enter or leave full screen."""
+
+    KIND: ClassVar[str] = "fullscreen"
+    on: bool = True
+
+
+Command: TypeAlias = (
+    Quit
+    | Hangup
+    | SendChat
+    | SetEmotion
+    | SetAvatar
+    | Pause
+    | Recalibrate
+    | Mirror
+    | Smoothing
+    | ShowPeerAvatar
+    | ShowSelfAvatar
+    | SelfView
+    | ShowOverlay
+    | TakeScreenshot
+    | ResetStats
+    | Resize
+    | Fullscreen
+)
+
+
+def parse_command(line: str | bytes) -> Command:
+    """One stdin line of a child -> its command (UnknownMessage / DecodeError otherwise)."""
+    return COMMANDS.parse(line)  # type: ignore[return-value]
