@@ -2,7 +2,7 @@
 """Soak: N full calls between two headless clients in network namespaces, measured per frame.
 
 Why: "5-minute calls succeed 99% of the time, under 120 ms" has to hold on a bad network too.
-Each call gets fresh namespaces from the network lab (``tests/netlab``): a clean direct link,
+Each call gets fresh namespaces from the network lab (``netlab``): a clean direct link,
 a routed path with loss (iptables) and delay/jitter (TUN shim), or a TURN-only split where the
 two clients cannot reach each other and must go through coturn. The relay runs in the lab
 (with ``--turn-secret`` in TURN-only mode, so the clients use the relay's REST credentials).
@@ -28,7 +28,7 @@ counts are final).
         --json docs/bench/soak-impaired.json
 
 Needs root (namespaces). Writes JSON (``--json``), and a Markdown summary plus PNG plots next
-to it (see ``scripts/soak_report.py``).
+to it (see ``netlab/soak_report.py``).
 """
 
 from __future__ import annotations
@@ -53,23 +53,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+import psutil
 
-import psutil  # noqa: E402
-
-from peer.supervisor import CallConfig, CallSession  # noqa: E402
-from protocol.errors import DecodeError  # noqa: E402
-from protocol.frame import ParamFrame  # noqa: E402
-from protocol.ring import HEADER_BYTES, SHM_DIR, SLOT_HEADER_BYTES  # noqa: E402
-from protocol.signaling import new_room_code  # noqa: E402
-from tests import netlab  # noqa: E402
-
-sys.path.insert(0, str(REPO / "scripts"))
-import soak_report  # noqa: E402
+import netlab
+from netlab import soak_report
+from peer.supervisor import CallConfig, CallSession
+from protocol.errors import DecodeError
+from protocol.frame import ParamFrame
+from protocol.ring import HEADER_BYTES, SHM_DIR, SLOT_HEADER_BYTES
+from protocol.signaling import new_room_code
 
 log = logging.getLogger("soak")
 
+REPO = Path(__file__).resolve().parent.parent
 FACES = Path(os.environ.get("AVATARCHAT_SHARED", REPO.parent / "shared")) / "testdata" / "faces"
 SAMPLE_CLIP = REPO / "tracking" / "samples" / "d10.mp4"
 RELAY_PORT = 8765
@@ -378,6 +374,16 @@ def xvfb(enabled: bool) -> Any:
         proc.wait(5)
 
 
+def lab_needs(args: argparse.Namespace) -> list[str]:
+    """Tools beyond namespaces this run's lab uses, so a missing one is named before call 0."""
+    needs = ["iptables"] if args.loss > 0 else []
+    if args.delay > 0 or args.jitter > 0:
+        needs.append(netlab.TUN_DEVICE)
+    if args.turn_only:
+        needs.append("turnserver")
+    return needs
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--calls", type=int, default=1)
@@ -467,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(name)s %(message)s")  # fmt: skip
-    reason = netlab.unavailable_reason()
+    reason = netlab.unavailable_reason(*lab_needs(args))
     if reason:
         print(f"soak: {reason}", file=sys.stderr)
         return 2

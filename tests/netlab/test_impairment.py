@@ -6,7 +6,7 @@ import statistics
 
 import pytest
 
-from tests import netlab
+import netlab
 
 pytestmark = pytest.mark.usefixtures("netns_ok")
 
@@ -27,6 +27,7 @@ def test_clean_path_is_fast_and_lossless() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.netlab_needs(netlab.TUN_DEVICE)
 def test_delay_and_jitter_both_directions() -> None:
     delay, jitter = 40.0, 10.0
     with netlab.routed(delay_ms=delay, jitter_ms=jitter) as lab:
@@ -47,6 +48,7 @@ def test_delay_and_jitter_both_directions() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.netlab_needs("iptables")
 def test_loss_matches_probability_per_direction() -> None:
     loss = 0.10
     with netlab.routed(loss=loss) as lab:
@@ -59,6 +61,7 @@ def test_loss_matches_probability_per_direction() -> None:
     assert all(r is not None for r in clean)  # set_loss(0) really removes the rules
 
 
+@pytest.mark.netlab_needs("iptables")
 def test_turn_split_loss_is_on_the_way_into_t() -> None:
     """turn_split loss: probes into T drop, T's replies do not (each relayed leg loses once)."""
     with netlab.turn_split() as lab:

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from tests import netlab
+import netlab
 
 pytestmark = pytest.mark.usefixtures("netns_ok")
 
@@ -27,6 +27,7 @@ def test_direct_pair_reaches_and_is_torn_down() -> None:
     assert _links_in_root() == before  # veths lived in the namespaces only
 
 
+@pytest.mark.netlab_needs(netlab.TUN_DEVICE)
 def test_teardown_on_error_and_stale_cleanup() -> None:
     with pytest.raises(RuntimeError), netlab.routed() as lab:
         lab.set_delay(5)  # a shim process inside M must be stopped too

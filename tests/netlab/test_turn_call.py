@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests import netlab
+import netlab
 
 pytestmark = [pytest.mark.usefixtures("netns_ok"), pytest.mark.slow]
 
@@ -55,6 +55,7 @@ def _pair(
     return got_a, got_b, offer["sdp"]
 
 
+@pytest.mark.netlab_needs("turnserver")
 def test_call_connects_over_turn_relay_only() -> None:
     with netlab.turn_split() as lab, netlab.Coturn(lab) as turn:
         user, password = turn.credentials()
@@ -67,6 +68,7 @@ def test_call_connects_over_turn_relay_only() -> None:
         assert got["echo_ms"] < 1000
 
 
+@pytest.mark.netlab_needs("turnserver")
 def test_wrong_turn_secret_gives_no_relay_candidate() -> None:
     """The failure the client must notice: refused credentials raise nothing, ICE just fails."""
     with netlab.turn_split() as lab, netlab.Coturn(lab) as turn:
@@ -76,6 +78,7 @@ def test_wrong_turn_secret_gives_no_relay_candidate() -> None:
     assert got_a["event"] == "error" and got_b["event"] == "error"
 
 
+@pytest.mark.netlab_needs(netlab.TUN_DEVICE)
 def test_call_over_delayed_route_sees_the_delay() -> None:
     """Direct host-to-host ICE through M: the shim delays WebRTC's packets like any others."""
     with netlab.routed(delay_ms=30) as lab:

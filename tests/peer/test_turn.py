@@ -1,5 +1,5 @@
 """TURN in network namespaces: A and B have no route to each other, coturn and the relay run in
-a third namespace both reach (tests/netlab). The product's processes run inside A and B."""
+a third namespace both reach (the netlab package). The product's processes run inside A and B."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
+import netlab
 from peer.supervisor import ChildProcess, module_argv
 from protocol.signaling import new_room_code
-from tests import netlab
 
 from .helpers import EventLog, call_pair, connected
 

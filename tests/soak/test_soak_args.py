@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from netlab import soak_report
+
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(REPO / "scripts"))  # soak.py is a script, not a package
 
 import soak  # noqa: E402
-import soak_report  # noqa: E402
 
 
 def test_cpu_list_accepts_ranges_of_allowed_cpus() -> None:

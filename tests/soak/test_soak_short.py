@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests import netlab
+import netlab
 
 REPO = Path(__file__).resolve().parents[2]
 SOAK = REPO / "scripts" / "soak.py"
@@ -25,7 +25,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 @pytest.fixture(scope="module", autouse=True)
 def _needs_netns() -> None:
-    reason = netlab.unavailable_reason()
+    # The impaired call needs iptables (loss) and the TUN device (the delay shim).
+    reason = netlab.unavailable_reason("iptables", netlab.TUN_DEVICE)
     if reason is not None:
         pytest.skip(reason)
 

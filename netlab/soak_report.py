@@ -1,6 +1,7 @@
 """Soak results: per-call measurements, the run's summary against the issue's goals, Markdown
 and PNG plots. Split from ``scripts/soak.py`` so the numbers can be re-rendered from JSON
-(``python scripts/soak_report.py docs/bench/soak.json``) without re-running calls.
+(``python -m netlab.soak_report OUT/soak.json``) without re-running calls; in the ``netlab``
+package so the script and its tests import it without editing ``sys.path``.
 
 Definitions (why each is computed this way):
 

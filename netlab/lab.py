@@ -1,6 +1,6 @@
 """Network lab implementation: namespaces, topologies, impairment, coturn.
 
-See the package docstring (``tests/netlab/__init__.py``) for the topologies and why they are
+See the package docstring (``netlab/__init__.py``) for the topologies and why they are
 built this way.
 """
 
@@ -27,8 +27,8 @@ from protocol.ring import pid_exists
 log = logging.getLogger(__name__)
 
 PREFIX = "avc-"
-HERE = Path(__file__).resolve().parent
-SHIM = HERE / "shim.py"
+#: The delay shim, run by module name: ``netlab`` is installed, so this works from any cwd.
+SHIM_MODULE = "netlab.shim"
 #: Reachable from A and B in turn_split and routed: a /32 on the middle host's lo.
 SERVICE_ADDR = "10.231.3.1"
 #: A command that should answer in well under a second; bounds every ``ip`` call.
@@ -51,10 +51,61 @@ def sh(argv: Sequence[str], *, check: bool = True, ns: str | None = None) -> str
     return proc.stdout
 
 
-def unavailable_reason() -> str | None:
-    """None if namespaces can be made here, else a human-readable reason (for pytest.skip)."""
-    if shutil.which("ip") is None:
-        return "iproute2 ('ip') is not installed"
+#: External programs the lab runs, with the Debian package that ships each (for skip reasons;
+#: ``scripts/system-deps.sh`` installs the same packages). A need starting with "/" is a path.
+TOOLS = {
+    "ip": "iproute2",
+    "ss": "iproute2",
+    "sysctl": "procps",
+    "iptables": "iptables",
+    "turnserver": "coturn",
+}
+#: Every topology runs these; ``unavailable_reason(*extra)`` adds what a test needs beyond them.
+BASE_TOOLS = ("ip", "ss", "sysctl")
+#: The delay shim's TUN device (kernel ``tun`` module), needed by ``set_delay``.
+TUN_DEVICE = "/dev/net/tun"
+#: Comma-separated tool names to treat as not installed: shows what a fresh machine's run
+#: reports (``NETLAB_HIDE_TOOLS=iptables pytest tests/netlab``) without uninstalling anything.
+HIDE_ENV = "NETLAB_HIDE_TOOLS"
+
+
+def which(tool: str) -> str | None:
+    """``shutil.which`` (the PATH the lab's commands will use) honouring :data:`HIDE_ENV`."""
+    hidden = {t.strip() for t in os.environ.get(HIDE_ENV, "").split(",") if t.strip()}
+    return None if tool in hidden else shutil.which(tool)
+
+
+def missing(*needs: str) -> list[str]:
+    """The tools (or paths) among ``needs`` that this machine lacks, each with its package."""
+    out = []
+    for need in needs:
+        if need.startswith("/"):
+            if not os.path.exists(need):
+                out.append(f"{need} (kernel tun module)" if need == TUN_DEVICE else need)
+        elif which(need) is None:
+            out.append(f"{need} (Debian package {TOOLS.get(need, need)})")
+    return out
+
+
+def require(*needs: str) -> None:
+    """Raise :class:`NetlabError` naming whatever of ``needs`` is missing (scripts' check)."""
+    lacking = missing(*needs)
+    if lacking:
+        raise NetlabError(f"not installed: {', '.join(lacking)}; see scripts/system-deps.sh")
+
+
+def unavailable_reason(*needs: str) -> str | None:
+    """None if namespaces can be made here and ``needs`` (tool names such as ``"iptables"``,
+    ``"turnserver"``, or :data:`TUN_DEVICE`) are all present, else a reason for pytest.skip.
+
+    Missing tools are named before trying to create a namespace, so a fresh machine's skip says
+    what to install, not what failed half-way."""
+    lacking = missing(*BASE_TOOLS, *needs)
+    if lacking:
+        return (
+            f"network lab needs {', '.join(lacking)}: not found on PATH "
+            "(scripts/system-deps.sh installs the packages when run as root)"
+        )
     name = f"{PREFIX}{os.getpid()}-probe"
     proc = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
     if proc.returncode != 0:
@@ -145,6 +196,7 @@ class Lab:
             role, chain = "t", "INPUT"
         else:
             raise NetlabError(f"loss needs the routed or turn_split topology, not {self.kind}")
+        require("iptables")
         sh(["iptables", "-F", chain], ns=self.ns[role])
         if loss <= 0:
             return
@@ -177,8 +229,9 @@ class Lab:
 
     def _start_shim(self) -> None:
         m = self.ns["m"]
+        require(TUN_DEVICE)
         self.shim = self.popen(
-            "m", [sys.executable, str(SHIM), "--tun", "shim0"],
+            "m", [sys.executable, "-m", SHIM_MODULE, "--tun", "shim0"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
         )  # fmt: skip
         _expect_event(self.shim, "ready")
@@ -424,8 +477,7 @@ class Coturn:
         return creds.username, creds.credential
 
     def start(self, timeout_s: float = 10.0) -> Coturn:
-        if shutil.which("turnserver") is None:
-            raise NetlabError("coturn (turnserver) is not installed")
+        require("turnserver")
         self.workdir = Path(tempfile.mkdtemp(prefix="avc-coturn-"))
         conf = self.workdir / "turnserver.conf"
         conf.write_text(self.config())
