@@ -7,7 +7,7 @@ the kernel routes it on to its real destination. Each packet's delay is drawn in
 (uniform in [delay - jitter, delay + jitter], or normal with sigma = jitter), so jitter may
 reorder packets as on a real path. Loss is not done here (iptables -m statistic does it).
 
-Run inside the middle namespace (netlab does it): ``python shim.py --tun shim0``.
+Run inside the middle namespace (netlab does it): ``python -m netlab.shim --tun shim0``.
 Control: JSON lines on stdin (``{"cmd": "set", "delay_ms": 40, "jitter_ms": 10}``,
 ``{"cmd": "stats"}``, ``{"cmd": "quit"}``), JSON event lines on stdout (ready/set/stats).
 EOF on stdin also ends it, so it never outlives its parent.

@@ -35,8 +35,6 @@ from typing import Any
 
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from cli.cmd_demo import start_relay
 from peer.stats import percentile
 from peer.supervisor import CallConfig, CallSession

@@ -25,13 +25,12 @@ from typing import Any
 import numpy as np
 import psutil
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from protocol.control import command_line, read_events
+from protocol.ring import ShmRing
+from render_window.demo import DEMO_HZ, demo_frame
+from render_window.headless import start_xvfb
 
-from protocol.control import command_line, read_events  # noqa: E402
-from protocol.ring import ShmRing  # noqa: E402
-from render_window.demo import DEMO_HZ, demo_frame  # noqa: E402
-from render_window.headless import start_xvfb  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 
 def feed(rings: list[ShmRing], stop: threading.Event) -> None:

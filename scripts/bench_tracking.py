@@ -29,16 +29,16 @@ from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from protocol.ring import ShmRing
+from protocol.stats import CpuMeter, percentile, rounded
+from tracking.model import quiet_native_logs
+from tracking.pipeline import Tracker
+from tracking.runner import TrackingLoop
+from tracking.smoothing import BLENDSHAPE_GROUPS, SmoothingConfig, lag_report
+from tracking.sources import SAMPLE_CLIP, ClipSource
+from tracking.stats import STAGES, FrameStats
 
-from protocol.ring import ShmRing  # noqa: E402
-from tracking.model import quiet_native_logs  # noqa: E402
-from tracking.pipeline import Tracker  # noqa: E402
-from tracking.runner import TrackingLoop  # noqa: E402
-from tracking.smoothing import BLENDSHAPE_GROUPS, SmoothingConfig, lag_report  # noqa: E402
-from tracking.sources import SAMPLE_CLIP, ClipSource  # noqa: E402
-from tracking.stats import STAGES, CpuMeter, FrameStats, percentile  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 SHARED_FACES = Path(os.environ.get("AVATARCHAT_SHARED", REPO.parent / "shared")) / "testdata/faces"
 #: The paced pass skips its first second: model warm-up and the first detection are not steady.
@@ -96,16 +96,17 @@ def unpaced_pass(path: Path, ring: ShmRing, max_frames: int | None) -> dict[str,
         wall = time.perf_counter() - t0
     writer.close()
     source.close()
+    every = stats.all_values()
     result: dict[str, Any] = {
         "clip": path.name,
         "frames": stats.frames,
         "faces_detected": stats.faces,
         "fps_unpaced": round(stats.frames / wall, 1),
-        "frame_ms_p50": round(percentile(stats.all["total"], 50), 3),
-        "frame_ms_p95": round(percentile(stats.all["total"], 95), 3),
+        "frame_ms_p50": rounded(percentile(every["total"], 50), 3),
+        "frame_ms_p95": rounded(percentile(every["total"], 95), 3),
     }
     for stage in STAGES:
-        result[f"{stage}_ms_p50"] = round(percentile(stats.all[stage], 50), 3)
+        result[f"{stage}_ms_p50"] = rounded(percentile(every[stage], 50), 3)
     lag: dict[str, float] = {}
     if len(raw_w) > 30:
         rw, ow = np.array(raw_w), np.array(out_w)
@@ -116,7 +117,7 @@ def unpaced_pass(path: Path, ring: ShmRing, max_frames: int | None) -> dict[str,
         rr, orr = np.array(raw_r), np.array(out_r)
         ch = int(np.argmax(rr.std(axis=0)))
         lag["head_rotation"] = fitted_lag_ms(rr[:, ch], orr[:, ch], source.fps)
-    result["_stats_all"] = stats.all
+    result["_stats_all"] = every
     result["_lag"] = lag
     return result
 
@@ -176,12 +177,12 @@ def main(argv: list[str] | None = None) -> int:
         "frames": frames,
         "faces_detected": sum(c["faces_detected"] for c in clips),
         "fps_unpaced": round(frames / sum(c["frames"] / c["fps_unpaced"] for c in clips), 1),
-        "frame_ms_p50": round(percentile(pooled["total"], 50), 3),
-        "frame_ms_p95": round(percentile(pooled["total"], 95), 3),
+        "frame_ms_p50": rounded(percentile(pooled["total"], 50), 3),
+        "frame_ms_p95": rounded(percentile(pooled["total"], 95), 3),
         "cpu_pct_at_30fps": round(float(np.mean(cpus)), 1) if cpus else None,
     }
     for stage in STAGES:
-        summary[f"{stage}_ms_p50"] = round(percentile(pooled[stage], 50), 3)
+        summary[f"{stage}_ms_p50"] = rounded(percentile(pooled[stage], 50), 3)
     fitted: dict[str, list[float]] = {}
     for c in clips:
         for group, ms in c.pop("_lag").items():

@@ -3,7 +3,9 @@
 
 Run from the repo root: ``python scripts/draw_avatars.py [ID ...]``. The output is committed;
 re-run after changing the art in scripts/avatar_art/. Previews are composed at rest with
-avatars.compose, so they show exactly what the pack contains.
+avatars.compose, so they show exactly what the pack contains. The art (``avatar_art``) sits
+beside this script, so it imports from the script's own folder, which Python puts on the path
+itself; nothing edits ``sys.path``.
 """
 
 from __future__ import annotations
@@ -14,14 +16,11 @@ import shutil
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from avatar_art import aria, bolt, fox, mochi
+from avatar_art.kit import build
 
-from avatars.compose import compose  # noqa: E402
-from avatars.pack import builtin_dir, load_pack  # noqa: E402
-from scripts.avatar_art import aria, bolt, fox, mochi  # noqa: E402
-from scripts.avatar_art.kit import build  # noqa: E402
+from avatars.compose import compose
+from avatars.pack import builtin_dir, load_pack
 
 log = logging.getLogger("draw_avatars")
 #: FORMAT.md: preview.png is a 256x256 thumbnail for the TUI picker.

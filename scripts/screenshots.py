@@ -19,15 +19,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from avatars.pack import builtin_ids
+from protocol.blendshapes import BLENDSHAPE_INDEX, NUM_BLENDSHAPES
+from protocol.control import command_line, read_events
+from protocol.frame import FrameFlags, ParamFrame
+from protocol.ring import ShmRing
+from render_window.headless import start_xvfb
 
-from avatars.pack import builtin_ids  # noqa: E402
-from protocol.blendshapes import BLENDSHAPE_INDEX, NUM_BLENDSHAPES  # noqa: E402
-from protocol.control import command_line, read_events  # noqa: E402
-from protocol.frame import FrameFlags, ParamFrame  # noqa: E402
-from protocol.ring import ShmRing  # noqa: E402
-from render_window.headless import start_xvfb  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 WIDTH, HEIGHT = 400, 300
 POSES: dict[str, tuple[dict[str, float], tuple[float, float, float]]] = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PIL import Image
 
-from scripts.avatar_art import rig
-from scripts.avatar_art.kit import (
+from . import rig
+from .kit import (
     AvatarSpec,
     LayerSpec,
     Palette,
@@ -25,7 +25,7 @@ INK = hexc("1c2026")
 
 def rrect(x0: float, y0: float, x1: float, y1: float, r: float) -> list[Pt]:
     """A rounded rectangle as a polygon (corner radius r)."""
-    from scripts.avatar_art.kit import angle_pts
+    from .kit import angle_pts
 
     return (
         angle_pts(x1 - r, y0 + r, r, r, -90, 0, 8)

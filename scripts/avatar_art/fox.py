@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PIL import ImageChops, ImageFilter
 
-from scripts.avatar_art import rig
-from scripts.avatar_art.kit import (
+from . import rig
+from .kit import (
     SS,
     AvatarSpec,
     LayerSpec,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from scripts.avatar_art import rig
-from scripts.avatar_art.kit import (
+from . import rig
+from .kit import (
     AvatarSpec,
     LayerSpec,
     Palette,

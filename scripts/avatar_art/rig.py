@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scripts.avatar_art.kit import b
+from .kit import b
 
 __all__ = ["b"]
 
