@@ -29,7 +29,7 @@ from typing import IO, TextIO
 from .commands import Command, Quit, parse_command
 from .control import UnknownMessage
 from .errors import DecodeError
-from .events import Error, Event, Stats, parse_event
+from .events import Error, Event, Stats, Status, parse_event
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +127,8 @@ class ChildChannel:
     def emit(self, event: Event) -> None:
         """Queue one event for the parent; never blocks the caller on a droppable event."""
         if self._output is None:
-            if isinstance(event, Error):
-                log.warning("%s", event.message)
+            if isinstance(event, Error | Status):
+                log.info("%s: %s", event.KIND, event.message)
             return
         if self.broken:
             return

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeAlias
 
-from .control import COMMANDS, ControlMessage
+from .control import COMMAND_KEY, COMMANDS, ControlMessage, UnknownMessage
 from .errors import DecodeError
 
 #: Overlay states the render window can be told to show ("auto" = decide from the rings).
@@ -290,3 +290,12 @@ Command: TypeAlias = (
 def parse_command(line: str | bytes) -> Command:
     """One stdin line of a child -> its command (UnknownMessage / DecodeError otherwise)."""
     return COMMANDS.parse(line)  # type: ignore[return-value]
+
+
+def command_from(kind: str, **fields: Any) -> Command:
+    """A command from its wire name and fields (scripts and test harnesses that take the name
+    as a string); validated exactly as a received line would be."""
+    cls = COMMANDS.classes.get(kind)
+    if cls is None:
+        raise UnknownMessage(COMMAND_KEY, kind)
+    return cls.from_fields(fields)  # type: ignore[return-value]

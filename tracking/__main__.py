@@ -108,7 +108,10 @@ def run(args: argparse.Namespace) -> int:
     from .config import load_settings
     from .errors import TrackingError
     from .pipeline import Tracker
-    from .runner import CommandReader, EventWriter, TrackingLoop
+    from protocol.channel import ChildChannel
+    from protocol.events import Bye, Error, Ready
+
+    from .runner import TrackingLoop
     from .smoothing import SmoothingConfig
     from .sources import parse_source
 
@@ -122,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
 
     child = not args.json
     out = private_stdout()
-    events = EventWriter(out if child else None)
+    channel = ChildChannel(output=out, quiet=not child)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -174,37 +177,40 @@ def run(args: argparse.Namespace) -> int:
             if source.kind != "camera":
                 raise
             log.warning("%s", e)  # the loop reports it as camera_error and retries
-        events(
-            "ready",
-            source=source.description,
-            fps=source.fps,
-            ring=ring.name if ring is not None else None,
-            calibrated=calibration is not None,
-            mirror=args.mirror,
-        )
+        info = {
+            "source": source.description,
+            "fps": source.fps,
+            "ring": ring.name if ring is not None else None,
+            "calibrated": calibration is not None,
+            "mirror": args.mirror,
+        }
+        channel.emit(Ready(info=info))
+        if child:
+            channel.start()
         loop = TrackingLoop(
             source,
             tracker,
             ring=writer,
             json_out=out if args.json else None,
-            events=events,
-            commands=CommandReader(sys.stdin) if child else None,
+            channel=channel,
             max_frames=args.max_frames,
             duration_s=args.duration,
             stop=stop,
         )
         code = loop.run()
-        events("bye", frames=loop.stats.frames)
+        log.info("tracked %d frames", loop.stats.frames)
+        channel.emit(Bye())
         return code
     except (TrackingError, RingError) as e:
         print(f"tracking: {e}", file=sys.stderr)
-        events("error", message=str(e), fatal=True)
+        channel.emit(Error(message=str(e), fatal=True))
         return EXIT_USAGE
     except Exception as e:  # a bug: keep the traceback in the log, tell the parent in one line
         log.exception("tracking failed")
-        events("error", message=f"tracking failed: {type(e).__name__}: {e}", fatal=True)
+        channel.emit(Error(message=f"tracking failed: {type(e).__name__}: {e}", fatal=True))
         return 1
     finally:
+        channel.close()
         try:
             out.close()
         except OSError:  # the parent is gone (broken pipe): nothing left to tell it

@@ -1,19 +1,11 @@
 """The tracking process's main loop: source -> tracker -> ring (and/or JSON), plus the control
 channel to its parent.
 
-Child contract (``protocol.control``): events are JSON lines on stdout - ``ready`` {source, fps,
-ring}, ``status`` {state, message} with state one of ``running``, ``no_face``, ``paused``,
-``calibrating``, ``camera_error``; ``stats`` about once a second; ``error`` {message, fatal};
-``bye``. Commands are JSON lines on stdin:
-
-==============  ===========================================================================
-``quit``        stop (EOF on stdin and SIGTERM do the same)
-``pause``       ``{"on": bool}``: stop inference; frames carry only the PAUSED flag (privacy)
-``recalibrate`` ``{"seconds": float}`` (optional, default 3): record the resting face again
-``mirror``      ``{"on": bool}``: selfie view: track the flipped image, correct left/right back
-``emotion``     ``{"preset": int (protocol.frame.Emotion), "weight": 0..1}``
-``smoothing``   ``{"enabled": bool, "<group>": {"min_cutoff": .., "beta": .., "d_cutoff": ..}}``
-==============  ===========================================================================
+Child contract (``protocol.control``): typed events on stdout through
+:class:`protocol.channel.ChildChannel` - ``ready``, ``status`` with state one of ``running``,
+``no_face``, ``paused``, ``calibrating``, ``calibrated``, ``camera_error``; ``stats`` about once a
+second; ``error``; ``bye``. Commands (:mod:`protocol.commands`): ``quit`` (EOF on stdin and
+SIGTERM do the same), ``pause``, ``recalibrate``, ``mirror``, ``emotion``, ``smoothing``.
 
 Only parameter frames (into the ring) and these small JSON lines leave the process: images stay
 in this process's memory and are never written anywhere.
@@ -22,20 +14,29 @@ in this process's memory and are never written anywhere.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from protocol.control import drain, event_line, read_commands
-from protocol.errors import DecodeError
+from protocol.channel import ChildChannel
+from protocol.commands import (
+    Command,
+    Mirror,
+    Pause,
+    Quit,
+    Recalibrate,
+    SetEmotion,
+    Smoothing,
+)
+from protocol.events import Error, Stats, Status
 from protocol.frame import Emotion, ParamFrame
 from protocol.ring import RingWriter
 
 from .calibration import Calibration
 from .errors import CalibrationError, CameraError
 from .pipeline import Tracker
+from .smoothing import amount_groups
 from .sources import Source
 from .stats import FrameStats
 
@@ -48,43 +49,14 @@ BACKOFF_MAX_S = 5.0
 STATS_INTERVAL_S = 1.0
 
 
-class EventWriter:
-    """Writes control events to the parent (one JSON line each); quiet when ``stream`` is None.
-    A vanished parent (broken pipe) sets ``broken`` so the loop can stop."""
-
-    def __init__(self, stream: TextIO | None) -> None:
-        self.stream = stream
-        self.broken = False
-
-    def __call__(self, event: str, **fields: Any) -> None:
-        if self.stream is None:
-            if event in ("status", "error"):
-                log.info("%s: %s", event, fields.get("message", ""))
-            return
-        try:
-            self.stream.write(event_line(event, **fields))
-            self.stream.flush()
-        except (BrokenPipeError, ValueError, OSError):
-            self.broken = True
-
-
-class CommandReader:
-    """Reads command lines from ``stream`` on a daemon thread into a queue; EOF becomes quit."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.queue: queue.Queue[dict[str, Any]] = queue.Queue()
-        self._stream = stream
-        self._thread = threading.Thread(target=self._run, name="tracking-stdin", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        read_commands(self._stream, self.queue.put, self._invalid, "eof")
-
-    def _invalid(self, error: DecodeError) -> None:
-        self.queue.put({"cmd": "_invalid", "message": str(error)})
-
-    def pending(self) -> list[dict[str, Any]]:
-        return drain(self.queue)
+def smoothing_changes(cmd: Smoothing) -> dict[str, Any]:
+    """A ``smoothing`` command as :meth:`SmoothingConfig.updated` changes: the one-knob
+    ``amount`` first, explicit ``groups`` on top."""
+    changes: dict[str, Any] = {"enabled": cmd.enabled}
+    if cmd.amount is not None:
+        changes.update(amount_groups(cmd.amount))
+    changes.update(cmd.groups)
+    return changes
 
 
 class TrackingLoop:
@@ -98,8 +70,7 @@ class TrackingLoop:
         *,
         ring: RingWriter | None = None,
         json_out: TextIO | None = None,
-        events: EventWriter | None = None,
-        commands: CommandReader | None = None,
+        channel: ChildChannel | None = None,
         max_frames: int | None = None,
         duration_s: float | None = None,
         stats: FrameStats | None = None,
@@ -111,8 +82,8 @@ class TrackingLoop:
         self.tracker = tracker
         self.ring = ring
         self.json_out = json_out
-        self.events = events or EventWriter(None)
-        self.commands = commands
+        #: The parent's control channel (a quiet one when run on its own).
+        self.channel = channel or ChildChannel(quiet=True)
         self.max_frames = max_frames
         self.duration_s = duration_s
         self.stats = stats or FrameStats()
@@ -129,52 +100,48 @@ class TrackingLoop:
     def _status(self, state: str, message: str) -> None:
         if state != self.state:
             self.state = state
-            self.events("status", state=state, message=message)
+            self.channel.emit(Status(state=state, message=message))
 
     def _error(self, message: str, fatal: bool = False) -> None:
         log.warning("%s", message)
-        self.events("error", message=message, fatal=fatal)
+        self.channel.emit(Error(message=message, fatal=fatal))
 
-    def _handle(self, cmd: dict[str, Any]) -> None:
-        name = cmd.get("cmd")
+    def _handle(self, cmd: Command) -> None:
         try:
-            if name == "quit":
+            if isinstance(cmd, Quit):
                 self.stop.set()
-            elif name == "pause":
-                self.paused = bool(cmd.get("on", True))
+            elif isinstance(cmd, Pause):
+                self.paused = cmd.on
                 if self.paused:
                     self._status("paused", "tracking paused: no face data is sent")
                 else:
                     self.state = ""  # the next frame reports running/no_face
-            elif name == "recalibrate":
-                seconds = float(cmd.get("seconds", 3.0))
-                self.tracker.start_calibration(seconds)
-                self._status("calibrating", f"keep a relaxed, neutral face for {seconds:g} s")
-            elif name == "mirror":
-                self.tracker.mirror = bool(cmd.get("on", True))
-                word = "on" if self.tracker.mirror else "off"
-                self.events(
-                    "status",
-                    state=self.state or "running",
-                    message=f"mirror {word} (frames stay in the subject's own left/right)",
+            elif isinstance(cmd, Recalibrate):
+                self.tracker.start_calibration(cmd.seconds)
+                self._status("calibrating", f"keep a relaxed, neutral face for {cmd.seconds:g} s")
+            elif isinstance(cmd, Mirror):
+                self.tracker.mirror = cmd.on
+                word = "on" if cmd.on else "off"
+                self.channel.emit(
+                    Status(
+                        state=self.state or "running",
+                        message=f"mirror {word} (frames stay in the subject's own left/right)",
+                    )
                 )
-            elif name == "emotion":
-                preset = cmd.get("preset", 0)
-                self.tracker.set_emotion(Emotion(int(preset)), float(cmd.get("weight", 1.0)))
-            elif name == "smoothing":
-                changes = {k: v for k, v in cmd.items() if k != "cmd"}
-                self.tracker.set_smoothing(self.tracker.smoother.config.updated(changes))
-            elif name == "_invalid":
-                self._error(f"ignored a bad command line: {cmd.get('message')}")
+            elif isinstance(cmd, SetEmotion):
+                self.tracker.set_emotion(Emotion(cmd.preset), cmd.weight)
+            elif isinstance(cmd, Smoothing):
+                config = self.tracker.smoother.config
+                changes = smoothing_changes(cmd)
+                self.tracker.set_smoothing(config.updated(changes))
             else:
-                self._error(f"unknown command {name!r}")
+                log.warning("ignoring %s: not a tracking command", cmd.KIND)
         except (TypeError, ValueError, CalibrationError) as e:
-            self._error(f"bad {name!r} command: {e}")
+            self._error(f"bad {cmd.KIND!r} command: {e}")
 
     def _poll_commands(self) -> None:
-        if self.commands is not None:
-            for cmd in self.commands.pending():
-                self._handle(cmd)
+        for cmd in self.channel.pending():
+            self._handle(cmd)
 
     def _report_calibration(self) -> None:
         result = self.tracker.calibration_result
@@ -184,7 +151,7 @@ class TrackingLoop:
         self.state = ""
         if isinstance(result, Calibration):
             message = f"calibrated from {result.frames} frames of resting face"
-            self.events("status", state="calibrated", message=message)
+            self.channel.emit(Status(state="calibrated", message=message))
         else:
             self._error(f"calibration failed: {result}")
 
@@ -193,7 +160,7 @@ class TrackingLoop:
         start = time.monotonic()
         self._next_stats = start + STATS_INTERVAL_S
         backoff = self.backoff_start_s
-        while not self.stop.is_set() and not self.events.broken:
+        while not self.stop.is_set() and not self.channel.broken:
             self._tick()
             if self.stop.is_set():
                 break
@@ -246,7 +213,7 @@ class TrackingLoop:
         data = frame.encode()
         t1 = time.perf_counter()
         if self.ring is not None:
-            self.ring.write(data)
+            self.ring.write(data, frame.timestamp_us * 1000)  # capture time, this host
         t2 = time.perf_counter()
         times.encode = (t1 - t0) * 1000
         times.ring = (t2 - t1) * 1000
@@ -270,12 +237,12 @@ class TrackingLoop:
     def _emit_stats(self) -> None:
         report = self.stats.report()
         face = self.last_frame.face_present if self.last_frame is not None else False
-        self.events(
-            "stats",
+        values = {
             **report,
-            face_present=face,
-            paused=self.paused,
-            mirror=self.tracker.mirror,
-            calibrated=self.tracker.calibration is not None,
-            source=self.source.description,
-        )
+            "face_present": face,
+            "paused": self.paused,
+            "mirror": self.tracker.mirror,
+            "calibrated": self.tracker.calibration is not None,
+            "source": self.source.description,
+        }
+        self.channel.emit(Stats(t=round(time.monotonic(), 6), values=values))

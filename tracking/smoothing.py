@@ -218,3 +218,13 @@ def lag_report(config: SmoothingConfig, fps: float = 30.0) -> dict[str, dict[str
         }
         for group, p in config.groups.items()
     }
+
+
+def amount_groups(amount: float) -> dict[str, dict[str, float]]:
+    """The one-knob setting (0 raw .. 0.5 default .. 1 very smooth) as per-group changes:
+    ``min_cutoff`` scales by 4x either way (lower cutoff = smoother, laggier). It lives with
+    the filter's defaults, which the front-end must not need to know."""
+    factor = 4.0 ** ((0.5 - min(1.0, max(0.0, amount))) * 2.0)
+    return {
+        name: {"min_cutoff": round(p.min_cutoff * factor, 4)} for name, p in DEFAULT_GROUPS.items()
+    }

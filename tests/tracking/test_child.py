@@ -20,7 +20,6 @@ from typing import Any
 import psutil
 import pytest
 
-from protocol.control import command_line
 from protocol.frame import TARGET_FRAME_BYTES, Emotion, FrameFlags, ParamFrame
 from protocol.ring import ShmRing
 
@@ -51,7 +50,8 @@ class Child:
 
     def send(self, cmd: str, **fields: Any) -> None:
         assert self.proc.stdin is not None
-        self.proc.stdin.write(command_line(cmd, **fields))
+        # Raw lines, not protocol.commands objects: this also tests the child's parser.
+        self.proc.stdin.write(json.dumps({"cmd": cmd, **fields}) + "\n")
         self.proc.stdin.flush()
 
     def wait_for(
@@ -97,13 +97,13 @@ def test_commands_drive_the_frames_in_the_ring(
 ) -> None:
     reader = ring.reader(wake=True)
     child = Child(spawn_tracking("--source", "sample", "--ring", ring.name))
-    ready = child.event("ready")
+    ready = child.event("ready")["info"]
     assert ready["ring"] == ring.name and ready["fps"] == 30.0 and "d10" in ready["source"]
     child.event("status", state="running")
     first = next_frame(reader, lambda f: f.face_present)
     assert ring.writer_pid == child.proc.pid and first.timestamp_us > 0
 
-    stats = child.event("stats")
+    stats = child.event("stats")["values"]
     for key in ("fps", "frames", "faces", "stage_ms", "face_present", "cpu"):
         assert key in stats
     assert set(stats["stage_ms"]) >= {"capture", "inference", "params", "encode", "ring"}
@@ -119,11 +119,12 @@ def test_commands_drive_the_frames_in_the_ring(
     child.send("pause", on=False)
     next_frame(reader, lambda f: f.face_present and not f.flags & FrameFlags.PAUSED)
 
-    child.send("smoothing", eyes={"beta": 5.0})
-    child.send("smoothing", lips={"beta": 5.0})
+    child.send("smoothing", groups={"eyes": {"beta": 5.0}})
+    child.send("smoothing", groups={"lips": {"beta": 5.0}})
     assert "lips" in child.event("error", fatal=False)["message"]
-    child.send("warp")
-    assert "unknown command" in child.event("error", fatal=False)["message"]
+    child.send("warp")  # unknown: logged and ignored (a newer parent may say more)
+    child.send("pause", on="yes")  # malformed: counted, reported once, never fatal
+    assert "bad command line" in child.event("error", fatal=False)["message"]
     child.send("mirror", on=True)
     assert "on" in child.wait_for(lambda e: "mirror" in e.get("message", ""))["message"]
     child.send("mirror", on=False)
@@ -288,7 +289,7 @@ def test_camera_faults_are_reported_and_the_process_keeps_running(spawn_tracking
 
 def test_sigterm_and_eof_exit_cleanly_and_the_own_ring_is_removed(spawn_tracking: Any) -> None:
     child = Child(spawn_tracking("--source", "synthetic"))
-    name = child.event("ready")["ring"]
+    name = child.event("ready")["info"]["ring"]
     assert name and os.path.exists(f"/dev/shm/{name}")  # headless: a ring of its own
     child.event("status", state="running")
     child.proc.send_signal(signal.SIGTERM)

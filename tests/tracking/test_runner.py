@@ -12,7 +12,8 @@ from typing import Any
 from protocol.frame import FrameFlags
 from tracking.errors import CameraError
 from tracking.pipeline import Tracker
-from tracking.runner import EventWriter, TrackingLoop
+from protocol.channel import ChildChannel
+from tracking.runner import TrackingLoop
 from tracking.sources import CapturedFrame, Source, SyntheticSource
 
 
@@ -51,15 +52,17 @@ def test_unplugged_camera_is_reported_retried_and_recovered() -> None:
     out = io.StringIO()
     source = UnpluggedCamera()
     frames: list[Any] = []
+    channel = ChildChannel(commands_in=[], output=out)
     loop = TrackingLoop(
         source,
         Tracker(load_model=False),
-        events=EventWriter(out),
+        channel=channel,
         max_frames=30,
         backoff_s=(0.01, 0.02),
         on_frame=frames.append,
     )
     assert loop.run() == 0
+    channel.close()
     events = [json.loads(line) for line in out.getvalue().splitlines()]
     states = [e["state"] for e in events if e["event"] == "status"]
     assert states == ["running", "camera_error", "running"]
@@ -70,20 +73,20 @@ def test_unplugged_camera_is_reported_retried_and_recovered() -> None:
 
 
 def test_commands_between_frames() -> None:
-    from tracking.runner import CommandReader
-
     stdin = io.StringIO('{"cmd":"pause","on":true}\nnot json\n{"cmd":"emotion","preset":9}\n')
     out = io.StringIO()
-    commands = CommandReader(stdin)
+    channel = ChildChannel(commands_in=stdin, output=out)
+    channel.start()
     frames: list[Any] = []
     loop = TrackingLoop(
         SyntheticSource(paced=False),
         Tracker(load_model=False),
-        events=EventWriter(out),
-        commands=commands,
+        channel=channel,
         on_frame=frames.append,
     )
     assert loop.run() == 0  # EOF after the three lines means quit
+    channel.close()
+    assert channel.bad_lines == 1
     events = [json.loads(line) for line in out.getvalue().splitlines()]
     assert {"event": "status", "state": "paused"}.items() <= next(
         e for e in events if e.get("state") == "paused"
