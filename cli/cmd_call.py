@@ -1,9 +1,11 @@
 """``avatarchat call``: a headless call (tracking + networking [+ render window]) to one room.
 
-It is the same machinery the TUI uses (:class:`peer.supervisor.CallSession`): the rings are
-created here and unlinked however the call ends, the children are supervised (a crashed tracker
-is restarted), and a compact status line is printed once a second. Typed lines on an
-interactive stdin are sent as chat.
+It is the same machinery the TUI uses (:class:`call.Call`): the rings are created here and
+unlinked however the call ends, the children are supervised (a crashed child is restarted and
+its settings replayed), the window shows the connection state, and a compact status line is
+printed once a second. Typed lines on an interactive stdin are sent as chat. Text from the peer
+(names, chat, reasons) is shown with control characters replaced: it must not be able to
+drive the user's terminal.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import logging
 import signal
 import sys
 import time
+import unicodedata
 from collections.abc import Coroutine
 from typing import Any
 
-from peer.errors import PeerError
-from peer.supervisor import CallConfig, CallSession
+from call import Call, CallConfig, CallError, CallEvent, ChildFailed, RelayStarted
+from protocol.events import ChatReceived, Error, PeerHello, Stats, Status
 from protocol.signaling import new_room_code
 
 log = logging.getLogger(__name__)
@@ -33,7 +36,11 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--relay", required=True, help="relay URL, e.g. ws://127.0.0.1:8765")
+    p.add_argument(
+        "--relay",
+        default="",
+        help="relay URL, e.g. ws://127.0.0.1:8765 (default: start one on this machine)",
+    )
     p.add_argument("--room", help="room code (default: a new one, printed so the peer can join)")
     p.add_argument(
         "--source",
@@ -64,8 +71,17 @@ def _ms(value: Any) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
+def printable(text: str, limit: int = 500) -> str:
+    """Untrusted text made safe for a terminal: every control character (C0, C1, ESC, DEL;
+    bidi and other format characters too) becomes U+FFFD, so nothing the peer sends can move
+    the cursor, retitle the window or write the clipboard. Letters of any script stay."""
+    return "".join(
+        "\ufffd" if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in text[:limit]
+    )
+
+
 def format_stats(ev: dict[str, Any]) -> str:
-    """One compact line from a networking ``stats`` event."""
+    """One compact line from a networking ``stats`` event's values."""
     e2e = ev.get("e2e_ms") or {}
     present = ev.get("e2e_present_ms") or {}
     parts = [
@@ -90,7 +106,7 @@ def format_stats(ev: dict[str, Any]) -> str:
 
 
 class CallPrinter:
-    """Turns session events into terse terminal lines (and remembers what a summary needs)."""
+    """Turns call events into terse terminal lines (and remembers what a summary needs)."""
 
     def __init__(self, prefix: str = "", quiet: bool = False, stream: Any = None) -> None:
         self.prefix = prefix
@@ -105,30 +121,33 @@ class CallPrinter:
         self.stream.write(f"{self.prefix}{text}\n")
         self.stream.flush()
 
-    def __call__(self, ev: dict[str, Any]) -> None:
-        child, kind = ev.get("child"), ev.get("event")
-        if kind == "stats" and child == "peer":
-            self.last_stats = ev
+    def __call__(self, source: str, ev: CallEvent) -> None:
+        if isinstance(ev, Stats) and source == "peer":
+            self.last_stats = ev.values
             if not self.quiet:
-                self.say(format_stats(ev))
-        elif kind == "status" and child == "peer":
-            if ev.get("state") == "connected" and not self.connected_once:
+                self.say(format_stats(ev.values))
+        elif isinstance(ev, Status) and source == "peer":
+            if ev.state == "connected" and not self.connected_once:
                 self.connected_once = True
                 self.first_connected_at = time.monotonic()
-            self.say(f"{ev.get('state')}: {ev.get('message', '')}")
-        elif kind == "status" and child == "tracking" and not self.quiet:
-            self.say(f"tracking: {ev.get('message', ev.get('state', ''))}")
-        elif kind == "chat":
-            self.say(f"<{ev.get('from') or 'peer'}> {ev.get('text', '')}")
-        elif kind == "peer_hello":
-            self.say(f"peer: {ev.get('name') or '?'} (avatar {ev.get('avatar_id')})")
-        elif kind == "error":
-            self.say(f"error ({child}): {ev.get('message')}")
-            if ev.get("fatal") and ev.get("supervisor"):  # a child is gone for good: end
-                self.fatal = str(ev.get("message"))
+            self.say(f"{ev.state}: {printable(ev.message)}")
+        elif isinstance(ev, Status) and source == "tracking" and not self.quiet:
+            self.say(f"tracking: {ev.message or ev.state}")
+        elif isinstance(ev, ChatReceived):
+            self.say(f"<{printable(ev.sender or 'peer', 64)}> {printable(ev.text)}")
+        elif isinstance(ev, PeerHello):
+            self.say(f"peer: {printable(ev.name or '?', 64)} (avatar {printable(ev.avatar_id)})")
+        elif isinstance(ev, Error):
+            self.say(f"error ({source}): {printable(ev.message)}")
+        elif isinstance(ev, RelayStarted):
+            self.say(f"local relay: {ev.share_url} (the peer joins with --relay {ev.share_url})")
+        elif isinstance(ev, ChildFailed):
+            self.say(f"error ({source}): {printable(ev.message)}")
+            if ev.fatal:  # a child is gone for good: end
+                self.fatal = ev.message
 
 
-async def _chat_from_tty(session: CallSession) -> None:
+async def _chat_from_tty(call: Call) -> None:
     """Lines typed on an interactive terminal become chat messages."""
     if not sys.stdin.isatty():
         return
@@ -138,7 +157,7 @@ async def _chat_from_tty(session: CallSession) -> None:
         if not line:
             return
         if line.strip():
-            session.chat(line.rstrip("\n"))
+            call.chat(line.rstrip("\n"))
 
 
 def cancel_on_signals() -> None:
@@ -176,22 +195,19 @@ async def run_call(args: argparse.Namespace) -> int:
         turn_only=args.turn_only,
         log_dir=args.log_dir,
     )
-    session = CallSession(cfg, printer)
-    chat_task: asyncio.Task[None] | None = None
+    call = Call(cfg, printer)
     try:
-        await session.start()
-        chat_task = asyncio.create_task(_chat_from_tty(session))
-        deadline = time.monotonic() + args.duration if args.duration else None
-        while deadline is None or time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
-            if printer.fatal or session.state == "closed":
-                break
-            if session.peer is not None and session.peer.finished:
-                break
+        await call.start()
+        async with asyncio.TaskGroup() as tasks:
+            chat = tasks.create_task(_chat_from_tty(call))
+            deadline = time.monotonic() + args.duration if args.duration else None
+            while deadline is None or time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+                if printer.fatal or call.ended:
+                    break
+            chat.cancel()
     finally:
-        if chat_task is not None:
-            chat_task.cancel()
-        await session.close()
+        await call.close()
     if printer.last_stats is not None:
         summary = {
             k: printer.last_stats.get(k)
@@ -207,11 +223,11 @@ async def run_call(args: argparse.Namespace) -> int:
 
 
 def run_to_exit_code(main: Coroutine[Any, Any, int], prog: str) -> int:
-    """``asyncio.run(main)`` for the call commands: a PeerError is printed and gives 2, Ctrl-C
+    """``asyncio.run(main)`` for the call commands: a CallError is printed and gives 2, Ctrl-C
     130."""
     try:
         return asyncio.run(main)
-    except PeerError as e:
+    except CallError as e:
         print(f"{prog}: {e}", file=sys.stderr)
         return 2
     except (KeyboardInterrupt, asyncio.CancelledError):

@@ -14,8 +14,7 @@ import json
 import time
 from typing import Any
 
-from peer.errors import SupervisorError
-from peer.supervisor import CallConfig, CallSession, ChildProcess, module_argv
+from call import Call, CallConfig, LocalRelay
 from protocol.signaling import new_room_code
 
 from .cmd_call import CallPrinter, cancel_on_signals, format_stats, run_to_exit_code
@@ -37,28 +36,6 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--json", metavar="FILE", help="write the summary as JSON to FILE")
     p.set_defaults(func=run)
-
-
-async def start_relay(on_event: Any = None) -> tuple[ChildProcess, int]:
-    """``python -m relay --port 0`` on loopback; returns the child and its port."""
-    port: list[int] = []
-
-    def relay_event(ev: dict[str, Any]) -> None:
-        if ev.get("event") == "ready" and "port" in ev:
-            port.append(int(ev["port"]))
-        if on_event is not None:
-            on_event(ev)
-
-    relay = ChildProcess(
-        "relay", module_argv("relay", "--host", "127.0.0.1", "--port", "0"), relay_event
-    )
-    await relay.start()
-    try:
-        await relay.wait_ready(20)
-    except SupervisorError:
-        await relay.stop()
-        raise
-    return relay, port[0]
 
 
 def _summary(name: str, stats: dict[str, Any] | None) -> dict[str, Any]:
@@ -85,13 +62,13 @@ async def run_demo(args: argparse.Namespace) -> int:
     cancel_on_signals()
     source = "synthetic" if args.synthetic else "sample"
     printers = {n: CallPrinter(prefix=f"{n:>5} | ", quiet=True) for n in ("alice", "bob")}
-    sessions: dict[str, CallSession] = {}
+    calls: dict[str, Call] = {}
     final: dict[str, dict[str, Any] | None] = {}
     started = time.monotonic()
-    relay: ChildProcess | None = None
+    relay = LocalRelay(lambda _source, _event: None, host="127.0.0.1")
     try:
-        relay, port = await start_relay()
-        url = f"ws://127.0.0.1:{port}"
+        await relay.start()
+        url = relay.local_url
         room = new_room_code()
         print(f"relay on {url}, room {room[:8]}..., cameras: {source}", flush=True)
         for name in ("alice", "bob"):
@@ -103,8 +80,8 @@ async def run_demo(args: argparse.Namespace) -> int:
                 avatar="aria",
                 window=args.window,
             )
-            sessions[name] = CallSession(cfg, printers[name])
-            await sessions[name].start()
+            calls[name] = Call(cfg, printers[name])
+            await calls[name].start()
         deadline = started + args.seconds
         next_print = time.monotonic() + 1.0
         while time.monotonic() < deadline:
@@ -119,10 +96,9 @@ async def run_demo(args: argparse.Namespace) -> int:
         # Freeze the figures now: once one side hangs up, the other's rates fall.
         final = {n: p.last_stats for n, p in printers.items()}
     finally:
-        for session in sessions.values():
-            await session.close()
-        if relay is not None:
-            await relay.stop()
+        for call in calls.values():
+            await call.close()
+        await relay.stop()
     summary = {
         "seconds": round(time.monotonic() - started, 1),
         "source": source,

@@ -15,15 +15,15 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding
 
+from call import Call, CallConfig, EventCallback
 from protocol.signaling import new_room_code
-from tui.call_controller import CallController, CallRequest
 from tui.devices import Source, list_sources
+from tui.invite import start_call
 from tui.screens.call import STATS_INTERVAL_S, CallScreen, ControllerFactory
 from tui.screens.home import HomeScreen
 from tui.screens.settings import SettingsScreen
@@ -61,7 +61,7 @@ class AvatarChatApp(App[int]):
         *,
         sources: list[Source] | None = None,
         room_code_factory: Callable[[], str] = new_room_code,
-        controller_factory: ControllerFactory | None = CallController,
+        controller_factory: ControllerFactory | None = start_call,
         stats_interval: float | None = STATS_INTERVAL_S,
         persist_settings: bool = True,
     ) -> None:
@@ -74,7 +74,7 @@ class AvatarChatApp(App[int]):
         self.stats_interval = stats_interval
         self.persist_settings = persist_settings
         self._quitting = False
-        self._controllers: list[CallController] = []
+        self._controllers: list[Call] = []
 
     # -- start-up -----------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -154,7 +154,7 @@ class AvatarChatApp(App[int]):
                 screen.apply_settings(result)
         self.notify("Settings saved")
 
-    def _remember(self, request: CallRequest) -> None:
+    def _remember(self, request: CallConfig) -> None:
         """The name, camera and avatar of the last call become the defaults."""
         s = self.settings
         changed = (s.display_name, s.default_source, s.default_avatar) != (
@@ -184,14 +184,14 @@ class AvatarChatApp(App[int]):
     def call_screens(self) -> list[CallScreen]:
         return [s for s in self.screen_stack if isinstance(s, CallScreen)]
 
-    def controllers(self) -> list[CallController]:
+    def controllers(self) -> list[Call]:
         """Every call controller this app created and has not closed -- tracked apart from
         the screen stack, which a crash may already have torn down when cleanup runs."""
         return [c for c in self._controllers if not c.closed]
 
     def _make_controller(
-        self, request: CallRequest, settings: Settings, on_event: Callable[[dict[str, Any]], None]
-    ) -> CallController:
+        self, request: CallConfig, settings: Settings, on_event: EventCallback
+    ) -> Call:
         assert self.controller_factory is not None
         controller = self.controller_factory(request, settings, on_event)
         self._controllers.append(controller)

@@ -15,7 +15,7 @@ CHILD_NAMES = {
     "render": "Avatar window",
     "peer": "Connection",
     "relay": "Local relay",
-    "session": "Call",
+    "call": "Call",
 }
 
 

@@ -12,7 +12,6 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable
-from typing import Any
 
 import psutil
 from rich.text import Text
@@ -26,9 +25,30 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label, RichLog, Static
 from textual.worker import Worker
 
-from peer.errors import PeerError
+from call import (
+    Call,
+    CallConfig,
+    CallError,
+    CallEvent,
+    ChildExited,
+    ChildFailed,
+    ChildStarted,
+    EventCallback,
+    RelayStarted,
+)
+from protocol.events import (
+    ChatReceived,
+    Error,
+    PeerAvatar,
+    PeerBye,
+    PeerEmotion,
+    PeerHello,
+    Ready,
+    Stats,
+    Status,
+)
 from protocol.frame import Emotion
-from tui.call_controller import CallController, CallRequest, join_command
+from tui.invite import join_command
 from tui.readable import CHILD_NAMES, readable_error, state_label
 from tui.settings import Settings
 from tui.stats_model import StatsModel
@@ -38,9 +58,7 @@ from tui.widgets.stats import StatsPanel
 
 log = logging.getLogger(__name__)
 
-ControllerFactory = Callable[
-    [CallRequest, Settings, Callable[[dict[str, Any]], None]], CallController
-]
+ControllerFactory = Callable[[CallConfig, Settings, EventCallback], Call]
 #: Stats refresh period: 5 Hz, so timer jitter on a loaded machine still keeps us above the
 #: 4 Hz floor; children report once a second, so this only moves the sparklines along.
 STATS_INTERVAL_S = 0.2
@@ -68,8 +86,11 @@ class CallScreen(Screen[None]):
     ]
 
     class ChildEvent(Message):
-        def __init__(self, event: dict[str, Any]) -> None:
+        """One event from the call: ``source`` names the child (or "call"/"relay")."""
+
+        def __init__(self, source: str, event: CallEvent) -> None:
             super().__init__()
+            self.source = source
             self.event = event
 
     class Ended(Message):
@@ -89,10 +110,10 @@ class CallScreen(Screen[None]):
 
     def __init__(
         self,
-        request: CallRequest,
+        request: CallConfig,
         settings: Settings,
         *,
-        controller_factory: ControllerFactory | None = CallController,
+        controller_factory: ControllerFactory | None = None,
         stats_interval: float | None = STATS_INTERVAL_S,
     ) -> None:
         super().__init__()
@@ -104,7 +125,7 @@ class CallScreen(Screen[None]):
         self._left = False
         self._factory = controller_factory
         self._stats_interval = stats_interval
-        self.controller: CallController | None = None
+        self.controller: Call | None = None
         self._start_worker: Worker[None] | None = None
         self._ending: asyncio.Task[None] | None = None
         self._cpu: dict[int, psutil.Process] = {}
@@ -152,22 +173,16 @@ class CallScreen(Screen[None]):
         assert self.controller is not None
         try:
             await self.controller.start()
-        except Exception as e:  # PeerError, OSError, RingError, anything: say it, clean up
-            if not isinstance(e, PeerError | OSError):
+        except Exception as e:  # CallError, OSError, RingError, anything: say it, clean up
+            if not isinstance(e, CallError | OSError):
                 log.exception("starting the call failed")
-            self._on_child_event(
-                {
-                    "event": "error",
-                    "child": "session",
-                    "fatal": True,
-                    "message": f"could not start the call: {e}",
-                }
-            )
+            failure = Error(message=f"could not start the call: {e}", fatal=True)
+            self._on_child_event("call", failure)
             await self.controller.close(hangup=False)
             self.state = "failed"
 
-    def _on_child_event(self, event: dict[str, Any]) -> None:
-        self.post_message(self.ChildEvent(event))
+    def _on_child_event(self, source: str, event: CallEvent) -> None:
+        self.post_message(self.ChildEvent(source, event))
 
     async def end_call(self, *, hangup: bool = True) -> None:
         """Stop everything this call started; safe to call from several places at once."""
@@ -192,62 +207,55 @@ class CallScreen(Screen[None]):
     # -- events -------------------------------------------------------------------------------
     @on(ChildEvent)
     def _child_event(self, message: ChildEvent) -> None:
-        event = message.event
-        kind = event.get("event")
-        child = str(event.get("child", ""))
-        if kind == "stats":
-            self.stats.ingest(event)
+        event, child = message.event, message.source
+        if isinstance(event, Stats):
+            self.stats.ingest(child, event.values)
             self.path = self.stats.extras.get("path", self.path)
             self.sas = self.stats.extras.get("sas", self.sas)
-            peer = event.get("peer")
+            peer = event.values.get("peer")
             if child == "peer" and isinstance(peer, str) and peer and not self.peer_name:
                 self.peer_name = peer[:64]
-        elif kind == "status" and child in ("peer", "session"):
-            self._status(str(event.get("state", "")), str(event.get("message", "")))
-        elif kind == "status" and child == "render" and event.get("state") == "overlay":
-            pass  # the window's overlay follows the connection state shown in our header
-        elif kind == "status":
-            state = str(event.get("state", ""))
-            if self.child_states.get(child) != state:  # say changes, not repeats
-                self.child_states[child] = state
-                self._notice(f"{CHILD_NAMES.get(child, child)}: {event.get('message', state)}")
-        elif kind == "peer_hello":
-            self.peer_name = str(event.get("name", ""))[:64]
-            self.peer_avatar = str(event.get("avatar_id", event.get("avatar", "")))
+        elif isinstance(event, Status) and child in ("peer", "call"):
+            self._status(event.state, event.message)
+        elif isinstance(event, Status):
+            if self.child_states.get(child) != event.state:  # say changes, not repeats
+                self.child_states[child] = event.state
+                self._notice(f"{CHILD_NAMES.get(child, child)}: {event.message or event.state}")
+        elif isinstance(event, PeerHello):
+            self.peer_name = event.name[:64]
+            self.peer_avatar = event.avatar_id
             who = self.peer_name or "The other person"
             self._chat().add_notice(f"{who} is here (avatar {self.peer_avatar or '?'})")
-        elif kind == "peer_avatar":
-            self.peer_avatar = str(event.get("id") or event.get("ref") or "")
-        elif kind == "peer_emotion":
+        elif isinstance(event, PeerAvatar):
+            self.peer_avatar = event.avatar_id or event.ref
+        elif isinstance(event, PeerEmotion):
             self._peer_emotion(event)
-        elif kind in ("peer_bye", "peer_left"):
+        elif isinstance(event, PeerBye):
             if not self._left:
                 who = self.peer_name or "The other person"
                 self._chat().add_notice(f"{who} left the call")
             self._left = True
-            self._status("peer_left", str(event.get("reason", "")))
-        elif kind == "chat":
-            who = str(event.get("from") or self.peer_name or "peer")
-            self._chat().add_message(who, str(event.get("text", "")), mine=False)
-        elif kind == "error":
-            self._error(child, event.get("message", ""), bool(event.get("fatal")))
-        elif kind == "relay_started":
-            self.share_url = str(event.get("share_url", ""))
+            self._status("peer_left", event.reason)
+        elif isinstance(event, ChatReceived):
+            who = event.sender or self.peer_name or "peer"
+            self._chat().add_message(who, event.text, mine=False)
+        elif isinstance(event, Error | ChildFailed):
+            self._error(child, event.message, event.fatal)
+        elif isinstance(event, RelayStarted):
+            self.share_url = event.share_url
             self._status("waiting", f"local relay on {self.share_url}")
-        elif kind in ("started", "ready", "exited") and child in CHILD_NAMES:
-            self._process_event(child, kind, event)
+        elif child in CHILD_NAMES and isinstance(event, ChildStarted | Ready | ChildExited):
+            self._process_event(child, event)
 
-    def _process_event(self, child: str, kind: str, event: dict[str, Any]) -> None:
-        if child == "session":
-            return
-        if kind == "started":
+    def _process_event(self, child: str, event: ChildStarted | Ready | ChildExited) -> None:
+        if isinstance(event, ChildStarted):
             self.procs[child] = "starting"
-            if int(event.get("restarts", 0)) > 0:
+            if event.restarts > 0:
                 self._notice(f"{CHILD_NAMES[child]} restarted")
-        elif kind == "ready":
+        elif isinstance(event, Ready):
             self.procs[child] = "running"
-        elif kind == "exited":
-            self.procs[child] = "restarting" if event.get("restarting") else "stopped"
+        else:
+            self.procs[child] = "restarting" if event.restarting else "stopped"
             self.stats.forget(child)
         self._update_procs()
 
@@ -269,10 +277,10 @@ class CallScreen(Screen[None]):
         ):
             self.show_invite = True
 
-    def _peer_emotion(self, event: dict[str, Any]) -> None:
+    def _peer_emotion(self, event: PeerEmotion) -> None:
         try:
-            name = Emotion(int(event.get("preset", 0))).name.lower()
-        except (TypeError, ValueError):
+            name = Emotion(event.preset).name.lower()
+        except ValueError:
             return
         who = self.peer_name or "The other person"
         self._notice(f"{who} shows: {name}")
@@ -428,12 +436,12 @@ class CallScreen(Screen[None]):
         preset = Emotion[name.upper()]
         self.emotion = name
         if self.controller is not None:
-            self.controller.emotion(preset)
+            self.controller.set_emotion(int(preset))
 
     def action_pause(self) -> None:
         self.paused = not self.paused
         if self.controller is not None:
-            self.controller.pause_tracking(self.paused)
+            self.controller.pause(self.paused)
 
     def action_recalibrate(self) -> None:
         if self.controller is not None:

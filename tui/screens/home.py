@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
-from tui.call_controller import CallRequest
+from call import CallConfig
 from tui.devices import Source
 from tui.joinparse import parse_join_text
 from tui.settings import MAX_NAME_CHARS, Settings
@@ -32,7 +32,7 @@ class HomeScreen(Screen[None]):
     ]
 
     class StartCall(Message):
-        def __init__(self, request: CallRequest) -> None:
+        def __init__(self, request: CallConfig) -> None:
             super().__init__()
             self.request = request
 
@@ -113,9 +113,9 @@ class HomeScreen(Screen[None]):
         self._avatar = event.ref
         self.avatar_variant = event.variant
 
-    def _request(self, room: str, relay: str, created: bool) -> CallRequest:
+    def _request(self, room: str, relay: str, created: bool) -> CallConfig:
         source = self.query_one("#source", Select).value
-        return CallRequest(
+        return CallConfig(
             room=room,
             relay=relay,
             name=self.query_one("#name", Input).value.strip(),

@@ -1,0 +1,47 @@
+"""What the person who created a room gives the other person: one line to paste.
+
+When ``AVATARCHAT_ROOM_FILE`` is set, the app also writes ``{room, relay, join_command}``
+there once a room exists, so scripts and the end-to-end test can hand the code to the other
+side without scraping the screen.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from call import Call, CallConfig, EventCallback
+
+from .settings import Settings, state_dir
+
+ROOM_FILE_ENV = "AVATARCHAT_ROOM_FILE"
+
+
+def join_command(relay_url: str, room: str) -> str:
+    """The one line the other person pastes into their terminal."""
+    return f"avatarchat-tui --relay {relay_url} --join {room}"
+
+
+def write_room_file(room: str, relay_url: str) -> None:
+    path = os.environ.get(ROOM_FILE_ENV)
+    if not path:
+        return
+    data = {"room": room, "relay": relay_url, "join_command": join_command(relay_url, room)}
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+
+
+def start_call(request: CallConfig, settings: Settings, on_event: EventCallback) -> Call:
+    """The :class:`call.Call` for a request from the home screen, with the user's settings
+    (TURN server, mirror, smoothing) and the app's log directory filled in."""
+    log_dir = state_dir() / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    request.ice_servers = [settings.turn_url] if settings.turn_url else []
+    request.turn_user = settings.turn_username or None
+    request.turn_pass = settings.turn_credential or None
+    request.mirror = settings.mirror
+    request.smoothing = settings.smoothing
+    request.log_dir = str(log_dir)
+    return Call(request, on_event)
