@@ -1,19 +1,15 @@
 """The networking process: relay signaling, negotiation, liveness, recovery, commands, stats.
 
-Negotiation (who offers, deterministically):
+Negotiation (who offers, when, which answer counts, liveness and recovery) is the state machine
+in :mod:`peer.negotiation`; this module is its driver: it feeds it relay messages, link events
+and a 10 Hz tick, and performs the actions it returns (aiortc links, relay messages, status).
+The relay going away does not touch a working link; the signaling client re-joins in the
+background.
 
-- A client that joins a room where the peer is already present offers (``gen`` = its last + 1).
-  The one that was waiting answers. An offer always replaces the current RTCPeerConnection
-  (aiortc has no ICE restart), so a restarted peer's offer is accepted whatever our ``gen``.
-- Answers are applied only if their ``gen`` is that of our outstanding offer; stale ones are
-  ignored. Glare (both offered): the side in relay position 1 keeps its offer, position 2 answers.
-- Liveness: no params frame and no ctl message for :data:`LOST_AFTER_S` -> ``peer_lost``; the
-  dead connection is closed and a new one negotiated through the relay: position 1 offers at
-  once, position 2 after :data:`SECOND_OFFER_DELAY_S` (only if no offer came), retrying every
-  :data:`OFFER_RETRY_S` while the peer is in the room. We never wait for aiortc's 30 s consent
-  timeout.
-- The relay going away does not touch a working link; the signaling client re-joins in the
-  background, and a client that re-joins with a healthy link does not renegotiate.
+Every task of the process is owned by one :class:`asyncio.TaskGroup` (loops, offer/answer
+creation, closing replaced links, avatar transfers), so none outlives the call: quitting
+cancels what is left, and a task that fails ends the process with an error instead of
+vanishing.
 
 Events (stdout, :mod:`protocol.control`): ``ready``, ``status`` {state, message}, ``stats``,
 ``chat``, ``peer_hello``, ``peer_avatar``, ``peer_emotion``, ``peer_bye``, ``error``, ``bye``.
@@ -30,8 +26,9 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, TextIO, assert_never
 
 from aiortc import RTCIceServer
 
@@ -42,28 +39,38 @@ from protocol.ring import ShmRing
 
 from .clock import ClockSync
 from .commands import apply_command, read_commands
-from .connection import PeerLink, build_configuration, candidate_types
+from .connection import PeerLink, build_configuration, turn_problem
 from .ctl_handler import CtlHandler, load_local_avatar, warm_builtin_hashes
 from .errors import NegotiationError, PeerError, SignalingError
 from .frames import FramePump
+from .negotiation import (
+    Action,
+    ApplyAnswer,
+    CheckTurn,
+    CreateAnswer,
+    CreateOffer,
+    DropLink,
+    Error,
+    LinkUp,
+    Negotiation,
+    NewLink,
+    Note,
+    SendAnswer,
+    SendOffer,
+    Status,
+)
 from .report import STATS_INTERVAL_S, StatsReport
 from .signaling import SignalingClient
 from .stats import CallStats
 
 log = logging.getLogger(__name__)
 
-#: No frame and no ctl message for this long = the peer is gone (pings are 1 Hz).
-LOST_AFTER_S = 2.5
-#: Position 2 gives position 1 this long to re-offer before offering itself.
-SECOND_OFFER_DELAY_S = 3.0
-#: An offer unanswered (or an answered link not open) this long is retried.
-OFFER_RETRY_S = 6.0
-#: A link whose offer was answered gets this long to open before it is replaced.
-NEGOTIATION_TIMEOUT_S = 15.0
-#: After an answer, no open channel in this long with TURN configured and no relay candidate:
-#: say why.
-TURN_HINT_AFTER_S = 5.0
+#: The negotiation tick: liveness and retries need only cheap comparisons, 10 times a second.
 WATCH_INTERVAL_S = 0.1
+
+
+class _Finished(Exception):
+    """Raised in the task group's body once the call is over: cancels the tasks still running."""
 
 
 @dataclass(slots=True)
@@ -91,19 +98,13 @@ class PeerApp:
         self.clock = ClockSync()
         self.state = ""
         self.link: PeerLink | None = None
-        self.gen = 0
-        self.position = 0
-        self.peer_present = False
-        self._pending_offer: tuple[int, float] | None = None  # (gen, sent at)
-        self._link_started = 0.0
-        self._offer_not_before: float | None = None
+        self.neg = Negotiation()
         self._turn_servers: list[RTCIceServer] = []
         self._quit = asyncio.Event()
         self._exit_code = 0
         self._errors_said: set[str] = set()
-        self._negotiation = asyncio.Lock()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._ever_connected = False
+        #: Owner of every task of the process; None before run() and once it has ended.
+        self._tg: asyncio.TaskGroup | None = None
         self._local_ring: ShmRing | None = None
         self._remote_ring: ShmRing | None = None
         self.pump: FramePump | None = None
@@ -114,6 +115,7 @@ class PeerApp:
             emit=self._on_ctl_event,
             stats=self.stats,
             clock=self.clock,
+            start=self._start,
         )
         self.signaling = SignalingClient(
             opts.relay,
@@ -168,45 +170,45 @@ class PeerApp:
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, self._quit.set)
-        self._spawn(asyncio.to_thread(warm_builtin_hashes))
-        self._spawn(self._stdin_loop())
-        self._spawn(self._watch_loop())
-        self._spawn(self._stats_loop())
-        signaling = asyncio.create_task(self.signaling.run())
-        self.emit(
-            "ready",
-            local_ring=self.opts.local_ring,
-            remote_ring=self.opts.remote_ring,
-            avatar=self.ctl.avatar.id,
-            avatar_hash=self.ctl.avatar.hash,
-        )
-        self.set_state("signaling", f"connecting to the relay at {self.opts.relay}")
-        quit_wait = asyncio.create_task(self._quit.wait())
         try:
-            done, _ = await asyncio.wait(
-                {signaling, quit_wait}, return_when=asyncio.FIRST_COMPLETED
-            )
-            if signaling in done and (exc := signaling.exception()) is not None:
-                if isinstance(exc, SignalingError):
-                    self.error(str(exc), fatal=True)
-                    self._exit_code = 3
-                else:
-                    raise exc
+            async with asyncio.TaskGroup() as tg:
+                self._tg = tg
+                self._start(asyncio.to_thread(warm_builtin_hashes))
+                self._start(self._stdin_loop())
+                self._start(self._watch_loop())
+                self._start(self._stats_loop())
+                self._start(self._relay_loop())
+                self.emit(
+                    "ready",
+                    local_ring=self.opts.local_ring,
+                    remote_ring=self.opts.remote_ring,
+                    avatar=self.ctl.avatar.id,
+                    avatar_hash=self.ctl.avatar.hash,
+                )
+                self.set_state("signaling", f"connecting to the relay at {self.opts.relay}")
+                try:
+                    await self._quit.wait()
+                finally:
+                    await self._say_goodbye()
+                raise _Finished  # cancels the loops and whatever else is still running
+        except* _Finished:
+            pass
         finally:
-            quit_wait.cancel()
-            await self._shutdown(signaling, reader, writer)
+            self._tg = None
+            await self._shutdown(reader, writer)
         return self._exit_code
 
-    async def _shutdown(self, signaling: asyncio.Task[None], reader: Any, writer: Any) -> None:
+    async def _say_goodbye(self) -> None:
+        """While the tasks still run: bye to the peer and the relay, stop re-joining."""
         if self.link is not None and self.link.opened:
             self.ctl.bye("quit")
             await asyncio.sleep(0.05)  # let the bye leave before the association closes
         with contextlib.suppress(Exception):
             await self.signaling.send(sig.Bye(reason="quit"))
         await self.signaling.close()
-        signaling.cancel()
-        for task in list(self._tasks):
-            task.cancel()
+
+    async def _shutdown(self, reader: Any, writer: Any) -> None:
+        """Once every task has ended: close the link (bounded) and the rings; final stats."""
         if self.link is not None:
             await self.link.close()
         with contextlib.suppress(Exception):
@@ -220,16 +222,25 @@ class PeerApp:
         self.set_state("closed", "call ended")
         self.emit("bye")
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
+    def _start(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run ``coro`` as a task owned by the process's task group (nothing fire-and-forget).
 
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            exc = task.exception()
+        Once the call is over the group takes no more: the coroutine is closed unstarted.
+        """
+        tg = self._tg
+        try:
+            if tg is None:
+                raise RuntimeError("no task group")
+            tg.create_task(self._owned(coro))
+        except RuntimeError as e:  # not running yet, or shutting down
+            log.debug("not starting %s: %s", getattr(coro, "__qualname__", coro), e)
+            coro.close()
+
+    async def _owned(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """A failed task is a bug: say so and end the call (the group then cancels the rest)."""
+        try:
+            await coro
+        except Exception as exc:
             log.error("internal task failed", exc_info=exc)
             self.error(f"internal error: {exc}", fatal=True)
             self._exit_code = 1
@@ -238,58 +249,43 @@ class PeerApp:
     def _on_ctl_event(self, event: str, **fields: Any) -> None:
         self.emit(event, **fields)
         if event == "peer_bye":
-            self._pending_offer = None
-            self._spawn(self._replace_link(None))
-            self.set_state("waiting", f"peer hung up ({fields.get('reason') or 'bye'})")
+            self._apply(self.neg.peer_bye(str(fields.get("reason") or "")))
 
     # -- signaling -------------------------------------------------------------------------
+    async def _relay_loop(self) -> None:
+        """The relay connection for the whole call; a refusal retrying cannot fix ends it."""
+        try:
+            await self.signaling.run()
+        except SignalingError as e:
+            self.error(str(e), fatal=True)
+            self._exit_code = 3
+        self._quit.set()
+
     def _on_relay_up(self) -> None:
-        if not self.healthy:
-            self.set_state("signaling", "connected to the relay; joining")
+        self._apply(self.neg.relay_up())
 
     def _on_relay_retry(self, reason: str, delay: float) -> None:
-        if not self.healthy:
-            self.set_state("signaling", f"{reason}; retrying in {delay:.1f} s")
+        self._apply(self.neg.relay_retry(reason, delay))
 
     def _on_relay_down(self, reason: str) -> None:
-        if self.healthy:
-            self.emit("status", state=self.state, message=f"{reason}; call continues peer-to-peer")
-        else:
-            self.set_state("signaling", f"{reason}; reconnecting to the relay")
+        self._apply(self.neg.relay_down(reason))
 
     def _on_signal(self, message: sig.SignalMessage) -> None:
+        now = time.monotonic()
         if isinstance(message, sig.Joined):
-            self._on_joined(message)
+            self._on_joined(message, now)
         elif isinstance(message, sig.PeerJoined):
-            self.peer_present = True
-            if not self.healthy:
-                self.set_state("connecting", "peer joined; negotiating")
-                self._offer_not_before = time.monotonic() + SECOND_OFFER_DELAY_S
+            self._apply(self.neg.peer_joined(now))
         elif isinstance(message, sig.PeerLeft):
-            self.peer_present = False
-            self._offer_not_before = None
-            if self.healthy:
-                self.emit(
-                    "status",
-                    state=self.state,
-                    message="peer lost its relay connection; call continues peer-to-peer",
-                )
-            elif self.ctl.peer_said_bye:
-                self.set_state("waiting", "peer hung up; waiting for them to come back")
-            elif self._ever_connected:
-                self.set_state("peer_lost", f"peer left ({message.reason or 'disconnected'})")
-            else:
-                self.set_state("waiting", "waiting for the peer to join")
+            self._apply(self.neg.peer_left(message.reason))
         elif isinstance(message, sig.Offer):
-            self._spawn(self._handle_offer(message))
+            self._apply(self.neg.offer_received(message.gen, message.sdp, now))
         elif isinstance(message, sig.Answer):
-            self._spawn(self._handle_answer(message))
+            self._apply(self.neg.answer_received(message.gen, message.sdp))
         elif isinstance(message, sig.Error):
             self.error(f"relay: {message.message} ({message.code})", once=True)
 
-    def _on_joined(self, joined: sig.Joined) -> None:
-        self.position = joined.position
-        self.peer_present = joined.peer_present
+    def _on_joined(self, joined: sig.Joined, now: float) -> None:
         if joined.turn is not None and not self.opts.ice_servers:
             self._turn_servers = [
                 RTCIceServer(
@@ -298,14 +294,7 @@ class PeerApp:
                     credential=joined.turn.credential,
                 )
             ]
-        if self.healthy:
-            self.emit("status", state=self.state, message="re-registered with the relay")
-            return
-        if joined.peer_present:
-            self.set_state("connecting", "peer is here; sending an offer")
-            self._offer_not_before = time.monotonic()
-        else:
-            self.set_state("waiting", f"in the room (position {joined.position}); waiting")
+        self._apply(self.neg.joined(joined.position, joined.peer_present, now))
 
     def _ice_servers(self) -> list[RTCIceServer]:
         if self.opts.ice_servers:
@@ -318,6 +307,43 @@ class PeerApp:
             ]
         return list(self._turn_servers)
 
+    # -- performing the negotiation's actions ------------------------------------------------
+    def _apply(self, actions: list[Action]) -> None:
+        """Perform what :class:`Negotiation` decided, in order; async work becomes owned tasks
+        that report their outcome back to it."""
+        for action in actions:
+            match action:
+                case NewLink(gen=gen):
+                    self._replace_link(self._new_link(gen))
+                case DropLink():
+                    self._replace_link(None)
+                case CreateOffer(gen=gen):
+                    self._start(self._create_offer(gen))
+                case CreateAnswer(gen=gen, sdp=sdp):
+                    self._start(self._create_answer(gen, sdp))
+                case ApplyAnswer(gen=gen, sdp=sdp):
+                    self._start(self._apply_answer(gen, sdp))
+                case SendOffer() | SendAnswer():
+                    self._send_description(action)
+                case LinkUp():
+                    self._link_up(action)
+                case CheckTurn(gen=gen):
+                    if (link := self._link_of(gen)) is not None and link.local_sdp:
+                        self._check_turn(link.local_sdp)
+                case Status(state=state, message=message):
+                    self.set_state(state, message)
+                case Note(message=message):
+                    self.emit("status", state=self.state, message=message)
+                case Error(message=message):
+                    self.error(message)
+                case _:
+                    assert_never(action)
+
+    def _link_of(self, gen: int) -> PeerLink | None:
+        """The current link if it is generation ``gen`` (a task may outlive its link)."""
+        link = self.link
+        return link if link is not None and link.gen == gen else None
+
     def _new_link(self, gen: int) -> PeerLink:
         return PeerLink(
             gen,
@@ -328,114 +354,79 @@ class PeerApp:
             on_failed=self._on_link_failed,
         )
 
-    async def _replace_link(self, link: PeerLink | None) -> None:
+    def _replace_link(self, link: PeerLink | None) -> None:
         old, self.link = self.link, link
         if self.pump is not None:
             self.pump.attach(None, lambda: 0)
-        self._link_started = time.monotonic()
         if old is not None:
-            self._spawn(old.close())
+            self._start(old.close())  # bounded by PeerLink.close's own timeout
+
+    async def _create_offer(self, gen: int) -> None:
+        if (link := self._link_of(gen)) is None:
+            return
+        try:
+            await link.create_offer()
+        except NegotiationError as e:
+            self._apply(self.neg.negotiation_failed(gen, str(e)))
+            return
+        self._apply(self.neg.offer_created(gen, time.monotonic()))
+
+    async def _create_answer(self, gen: int, offer_sdp: str) -> None:
+        if (link := self._link_of(gen)) is None:
+            return
+        try:
+            await link.accept_offer(offer_sdp)
+        except NegotiationError as e:
+            self._apply(self.neg.negotiation_failed(gen, str(e)))
+            return
+        self._apply(self.neg.answer_created(gen))
+
+    async def _apply_answer(self, gen: int, answer_sdp: str) -> None:
+        if (link := self._link_of(gen)) is None:
+            return
+        try:
+            await link.accept_answer(answer_sdp)
+        except NegotiationError as e:
+            self._apply(self.neg.negotiation_failed(gen, str(e)))
+
+    def _send_description(self, action: SendOffer | SendAnswer) -> None:
+        link = self._link_of(action.gen)
+        if link is None or link.local_sdp is None:
+            return
+        sdp = link.local_sdp
+        self._check_turn(sdp)
+        if isinstance(action, SendOffer):
+            self._start(self._relay_send(sig.Offer(sdp=sdp, gen=action.gen)))
+        else:
+            self._start(self._relay_send(sig.Answer(sdp=sdp, gen=action.gen)))
+
+    async def _relay_send(self, message: sig.Offer | sig.Answer) -> None:
+        if not await self.signaling.send(message):
+            log.info("%s %d not sent: relay not connected", message.TYPE, message.gen)
 
     def _check_turn(self, sdp: str) -> None:
-        uses_turn = any(u.startswith("turn") for s in self._ice_servers() for u in _urls(s))
-        if self.opts.turn_only and not uses_turn:
-            self.error(
-                "--turn-only, but there is no TURN server: the relay issued no credentials and "
-                "no --ice-server was given",
-                once=True,
-            )
-        elif uses_turn and "relay" not in candidate_types(sdp):
-            self.error(
-                "TURN server refused the credentials or is unreachable: no relay candidate"
-                + (" (--turn-only: the call cannot connect)" if self.opts.turn_only else ""),
-                once=True,
-            )
-
-    async def _offer(self) -> None:
-        async with self._negotiation:
-            self.gen += 1
-            gen = self.gen
-            link = self._new_link(gen)
-            await self._replace_link(link)
-            self.set_state(
-                "reconnecting" if self._ever_connected else "connecting", f"sending offer {gen}"
-            )
-            try:
-                sdp = await link.create_offer()
-            except NegotiationError as e:
-                self.error(str(e))
-                return
-            self._check_turn(sdp)
-            self._pending_offer = (gen, time.monotonic())
-            if not await self.signaling.send(sig.Offer(sdp=sdp, gen=gen)):
-                log.info("offer %d not sent: relay not connected", gen)
-
-    async def _handle_offer(self, offer: sig.Offer) -> None:
-        async with self._negotiation:
-            if self._pending_offer is not None and self.position == 1 and offer.gen <= self.gen:
-                log.info("glare: keeping our offer %d over the peer's %d", self.gen, offer.gen)
-                return
-            self._pending_offer = None
-            if self.healthy:
-                # A new offer while our link looks fine: the peer lost it (e.g. restarted).
-                self.set_state("peer_lost", "the peer restarted its connection")
-            self.gen = max(self.gen, offer.gen)
-            link = self._new_link(offer.gen)
-            await self._replace_link(link)
-            self.set_state(
-                "reconnecting" if self._ever_connected else "connecting",
-                f"answering offer {offer.gen}",
-            )
-            try:
-                sdp = await link.accept_offer(offer.sdp)
-            except NegotiationError as e:
-                self.error(str(e))
-                await self._replace_link(None)
-                return
-            self._check_turn(sdp)
-            await self.signaling.send(sig.Answer(sdp=sdp, gen=offer.gen))
-
-    async def _handle_answer(self, answer: sig.Answer) -> None:
-        async with self._negotiation:
-            link = self.link
-            if (
-                self._pending_offer is None
-                or answer.gen != self._pending_offer[0]
-                or link is None
-                or link.gen != answer.gen
-            ):
-                log.info("ignoring stale answer %d", answer.gen)
-                return
-            self._pending_offer = None
-            try:
-                await link.accept_answer(answer.sdp)
-            except NegotiationError as e:
-                self.error(str(e))
-                await self._replace_link(None)
+        problem = turn_problem(self._ice_servers(), sdp, turn_only=self.opts.turn_only)
+        if problem is not None:
+            self.error(problem, once=True)
 
     # -- link events -----------------------------------------------------------------------
     def _on_link_open(self, link: PeerLink) -> None:
-        if link is not self.link:
+        if link is self.link:
+            self._apply(self.neg.link_open(link.gen))
+
+    def _link_up(self, action: LinkUp) -> None:
+        link = self._link_of(action.gen)
+        if link is None:
             return
-        if self._ever_connected:
+        if action.reconnect:
             self.stats.reconnects += 1
-        self._ever_connected = True
-        self._offer_not_before = None
-        self._pending_offer = None
         self.clock.reset()
         self.stats.reset_sequence()
         assert self.pump is not None
         params, ctl_channel = link.params, link.ctl
         self.pump.attach(params.send, lambda: int(params.bufferedAmount))
         self.pump.last_rx = time.monotonic()
-
-        def send_ctl(data: bytes) -> bool:
-            if ctl_channel.readyState != "open":
-                return False
-            ctl_channel.send(data)
-            return True
-
-        self.ctl.attach(send_ctl, lambda: int(ctl_channel.bufferedAmount))
+        self.ctl.attach(link.send_ctl, lambda: int(ctl_channel.bufferedAmount))
         pair = link.candidate_pair()
         self.set_state(
             "connected",
@@ -443,65 +434,23 @@ class PeerApp:
         )
 
     def _on_link_failed(self, link: PeerLink, reason: str) -> None:
-        if link is self.link and link.opened and not self._quit.is_set():
-            self._lost(reason)
+        if link is self.link and not self._quit.is_set():
+            self._apply(self.neg.link_failed(link.gen, reason, time.monotonic()))
 
     def _on_params(self, data: bytes) -> None:
         if self.pump is not None:
             self.pump.on_params(data)
 
-    def _lost(self, reason: str) -> None:
-        if self.link is not None:
-            self._spawn(self._replace_link(None))
-        self._pending_offer = None
-        self.set_state("peer_lost", reason)
-        delay = 0.0 if self.position == 1 else SECOND_OFFER_DELAY_S
-        self._offer_not_before = time.monotonic() + delay
-
     async def _watch_loop(self) -> None:
-        """Liveness and negotiation retries, 10 times a second (cheap comparisons only)."""
+        """The negotiation's tick: liveness of the open link, TURN hints, offers when due."""
         while True:
             await asyncio.sleep(WATCH_INTERVAL_S)
-            now = time.monotonic()
-            link = self.link
-            if link is not None and link.opened and not link.closed:
-                assert self.pump is not None
-                last = max(self.pump.last_rx, self.ctl.last_rx)
-                if now - last > LOST_AFTER_S and not self.ctl.peer_said_bye:
-                    self._lost(f"no frames or messages from the peer for {now - last:.1f} s")
-                continue
-            if (
-                link is not None
-                and now - self._link_started > TURN_HINT_AFTER_S
-                and link.local_sdp
-                and link.ice_state == "checking"
-            ):
-                self._check_turn(link.local_sdp)
-            if self.ctl.peer_said_bye or not self.signaling.connected or not self.peer_present:
-                continue
-            if self._negotiation.locked():
-                continue
-            if link is not None and not self._give_up_on(link, now - self._link_started):
-                continue  # an offer/answer in progress; give it time
-            if self._offer_not_before is None:
-                self._offer_not_before = now + (0.0 if self.position == 1 else 1.0)
-            if now >= self._offer_not_before:
-                self._offer_not_before = now + OFFER_RETRY_S
-                self._spawn(self._offer())
-
-    @staticmethod
-    def _give_up_on(link: PeerLink, age: float) -> bool:
-        """Whether a link that is not open yet should be replaced by a new offer.
-
-        An unanswered offer may have been lost (relay restart): retry after OFFER_RETRY_S. A link
-        whose ICE checks are running (over TURN on a loaded machine they can take seconds) gets
-        NEGOTIATION_TIMEOUT_S, and one whose ICE failed is replaced at once.
-        """
-        if link.closed or link.ice_state in ("failed", "closed"):
-            return True
-        if link.remote_sdp is None:
-            return age >= OFFER_RETRY_S
-        return age >= NEGOTIATION_TIMEOUT_S
+            probe = self.link.probe() if self.link is not None else None
+            last_rx = max(self.pump.last_rx if self.pump is not None else 0.0, self.ctl.last_rx)
+            relay = self.signaling.connected
+            self._apply(
+                self.neg.tick(time.monotonic(), relay_connected=relay, last_rx=last_rx, probe=probe)
+            )
 
     # -- commands and stats (peer/commands.py, peer/report.py) -------------------------------
     async def _stdin_loop(self) -> None:
@@ -516,7 +465,7 @@ class PeerApp:
     def _stats_event(self) -> dict[str, Any]:
         return self.report.event(
             state=self.state,
-            gen=self.gen,
+            gen=self.neg.gen,
             link=self.link if self.healthy else None,
             relay_connected=self.signaling.connected,
             peer=self.ctl.peer_name or None,
@@ -535,11 +484,6 @@ class PeerApp:
         problem = self.report.write_json(event)
         if problem:
             self.error(problem, once=True)
-
-
-def _urls(server: RTCIceServer) -> list[str]:
-    urls = server.urls
-    return [urls] if isinstance(urls, str) else list(urls)
 
 
 async def run_peer(opts: PeerOptions) -> int:

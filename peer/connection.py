@@ -37,6 +37,7 @@ from aiortc import (
 from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
 from .errors import NegotiationError
+from .negotiation import LinkProbe
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,30 @@ def short_auth_string(fingerprint_a: str, fingerprint_b: str) -> str:
     number = int.from_bytes(digest[:8], "big") % (10**SAS_DIGITS)
     text = f"{number:0{SAS_DIGITS}d}"
     return f"{text[:3]} {text[3:]}"
+
+
+def turn_problem(ice_servers: list[RTCIceServer], sdp: str, *, turn_only: bool) -> str | None:
+    """Why TURN cannot work for a local description ``sdp``, or None.
+
+    A TURN server that refuses the credentials raises nothing in aiortc: the SDP just lacks a
+    relay candidate and ICE stays in "checking", so this is how the user learns why.
+    """
+    uses_turn = any(u.startswith("turn") for s in ice_servers for u in _urls(s))
+    if turn_only and not uses_turn:
+        return (
+            "--turn-only, but there is no TURN server: the relay issued no credentials and "
+            "no --ice-server was given"
+        )
+    if uses_turn and "relay" not in candidate_types(sdp):
+        return "TURN server refused the credentials or is unreachable: no relay candidate" + (
+            " (--turn-only: the call cannot connect)" if turn_only else ""
+        )
+    return None
+
+
+def _urls(server: RTCIceServer) -> list[str]:
+    urls = server.urls
+    return [urls] if isinstance(urls, str) else list(urls)
 
 
 def build_configuration(
@@ -183,6 +208,13 @@ class PeerLink:
         self.local_sdp = desc.sdp
         return desc.sdp
 
+    def send_ctl(self, data: bytes) -> bool:
+        """Send on ``ctl`` if it is open (False otherwise: the message is not queued)."""
+        if self.ctl.readyState != "open":
+            return False
+        self.ctl.send(data)
+        return True
+
     # -- state -----------------------------------------------------------------------------
     def _check_open(self) -> None:
         if self.opened or self.closed:
@@ -200,6 +232,10 @@ class PeerLink:
     @property
     def ice_state(self) -> str:
         return str(self.pc.iceConnectionState)
+
+    def probe(self) -> LinkProbe:
+        """What the negotiation's tick needs to know of this link."""
+        return LinkProbe(self.gen, self.ice_state, self.closed, bool(self.local_sdp))
 
     def sas(self) -> str | None:
         """The short authentication string, once both descriptions are known."""

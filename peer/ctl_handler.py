@@ -20,7 +20,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,7 +94,11 @@ class _Incoming:
 
 
 class CtlHandler:
-    """Per-process ctl logic; :meth:`attach` binds it to each new link's channel."""
+    """Per-process ctl logic; :meth:`attach` binds it to each new link's channel.
+
+    ``start(coro)`` runs a pack transfer or install in the background; the networking process
+    passes its task group's, so no transfer outlives the call.
+    """
 
     def __init__(
         self,
@@ -104,6 +108,7 @@ class CtlHandler:
         emit: Callable[..., None],
         stats: CallStats,
         clock: ClockSync,
+        start: Callable[[Coroutine[Any, Any, None]], None],
         cache_dir: Path | None = None,
     ) -> None:
         self.name = name
@@ -129,7 +134,8 @@ class CtlHandler:
         self.last_rx = 0.0  # monotonic s of the last valid ctl message
         self.last_pong = 0.0
         self._incoming: _Incoming | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        #: Runs a pack transfer or install as a task the networking process owns.
+        self._start = start
         self._bucket = TokenBucket(CTL_RATE_PER_S, CTL_BURST)
 
     # -- binding ---------------------------------------------------------------------------
@@ -286,9 +292,7 @@ class CtlHandler:
         if not self.avatar.hash or digest != self.avatar.hash or self.avatar.pack is None:
             self.send(ctl.AvatarUnavailable(hash=digest[:64], reason="not my current avatar"))
             return
-        task = asyncio.get_running_loop().create_task(self._send_pack(self.avatar))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._start(self._send_pack(self.avatar))
 
     async def _send_pack(self, avatar: LocalAvatar) -> None:
         from avatars.pack import pack_bytes
@@ -344,9 +348,7 @@ class CtlHandler:
         if len(data) != inc.size:
             self.stats.bad_ctl += 1
             return
-        task = asyncio.get_running_loop().create_task(self._install(data, inc))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._start(self._install(data, inc))
 
     async def _install(self, data: bytes, inc: _Incoming) -> None:
         from avatars.pack import install_pack_bytes

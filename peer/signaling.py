@@ -9,7 +9,9 @@ peer-to-peer and survives the relay going away. So this client runs in the backg
   (0.2 s doubling to 5 s, jittered) and join again -- "re-register";
 - errors that retrying cannot fix (room full, bad room, unsupported version) end the loop with a
   :class:`~peer.errors.SignalingError` raised from :meth:`SignalingClient.run`;
-- a JSON ``ping`` every 60 s keeps the relay's idle timeout (10 min) away while we wait.
+- a JSON ``ping`` every 60 s keeps the relay's idle timeout (10 min) away while we wait; it is
+  sent from the receive loop (a ``recv`` under a deadline; websockets documents cancelling
+  ``recv`` as safe), so the client runs no task of its own and nothing outlives :meth:`run`.
 
 Outgoing messages are dropped (with a False return) while disconnected; the caller renegotiates
 after re-registering if it still needs to.
@@ -26,7 +28,12 @@ from collections.abc import Callable
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import (
+    ConnectionClosed,
+    ConnectionClosedOK,
+    InvalidHandshake,
+    InvalidURI,
+)
 
 from protocol.signaling import (
     MAX_SIGNAL_BYTES,
@@ -108,12 +115,7 @@ class SignalingClient:
                     self.connects += 1
                     backoff = BACKOFF_FIRST_S
                     self._on_connected()
-                    keepalive = asyncio.create_task(self._keepalive(ws))
-                    try:
-                        async for frame in ws:
-                            self._dispatch(frame)
-                    finally:
-                        keepalive.cancel()
+                    await self._receive(ws)
                     reason = "relay closed the connection"
             except SignalingError:
                 raise
@@ -151,11 +153,25 @@ class SignalingClient:
                 )
         self._on_message(message)
 
-    async def _keepalive(self, ws: ClientConnection) -> None:
+    async def _receive(self, ws: ClientConnection) -> None:
+        """Dispatch frames until the relay closes normally; a keepalive ping every KEEPALIVE_S.
+
+        An abnormal close raises ConnectionClosed (the caller names the code).
+        """
+        loop = asyncio.get_running_loop()
+        next_ping = loop.time() + KEEPALIVE_S
         while True:
-            await asyncio.sleep(KEEPALIVE_S)
-            with contextlib.suppress(ConnectionClosed):
-                await ws.send(Ping(t=int(asyncio.get_running_loop().time() * 1000)).to_json())
+            try:
+                async with asyncio.timeout_at(next_ping):
+                    frame = await ws.recv()
+            except TimeoutError:
+                next_ping = loop.time() + KEEPALIVE_S
+                with contextlib.suppress(ConnectionClosed):
+                    await ws.send(Ping(t=int(loop.time() * 1000)).to_json())
+                continue
+            except ConnectionClosedOK:
+                return
+            self._dispatch(frame)
 
     async def send(self, message: SignalMessage) -> bool:
         """Send one message; False if the relay is not connected right now."""

@@ -103,6 +103,7 @@ def test_avatar_transfer_refuses_oversize_and_unsolicited_chunks(tmp_path: objec
         emit=lambda e, **f: events.append((e, f)),
         stats=stats,
         clock=ClockSync(),
+        start=lambda coro: coro.close(),  # nothing here needs a background task
         cache_dir=Path(str(tmp_path)),
     )
     handler.attach(lambda d: sent.append(d) or True, lambda: 0)
