@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The one test command (README, .ci/run): set up, lint, type-check, run the whole suite.
+# The one test command (README, .ci/run): system packages (installed when root, else named),
+# .venv, lint, type-check, import boundaries, the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/system-deps.sh
 bash scripts/setup.sh
 . .venv/bin/activate
 ruff check .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes.util
 import os
 import shutil
 from collections.abc import Iterator
@@ -29,7 +30,13 @@ def shared_faces() -> Path:
 def xvfb_display() -> Iterator[str]:
     """Start a real Xvfb (with GLX on Mesa) for the session; yields the DISPLAY string."""
     if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb is not installed (apt-get install xvfb; .ci/run installs it)")
+        pytest.skip("Xvfb is not installed (Debian xvfb; scripts/system-deps.sh installs it)")
+    if ctypes.util.find_library("GL") is None:
+        # pyglet loads libGL with ctypes: without Mesa the window would fail, not skip.
+        pytest.skip(
+            "Mesa's libGL is not installed (Debian libgl1 libglx-mesa0 libgl1-mesa-dri; "
+            "scripts/system-deps.sh installs them)"
+        )
     from render_window.headless import start_xvfb
 
     try:

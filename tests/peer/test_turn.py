@@ -24,7 +24,7 @@ def turn_lab() -> Iterator[tuple[netlab.Lab, netlab.Coturn]]:
     if reason is not None:
         pytest.skip(reason)
     if shutil.which("turnserver") is None:
-        pytest.skip("coturn (turnserver) is not installed; .ci/run installs it")
+        pytest.skip("coturn (turnserver) is not installed; scripts/system-deps.sh installs it")
     netlab.cleanup_stale()
     with netlab.turn_split() as lab, netlab.Coturn(lab) as turn:
         yield lab, turn

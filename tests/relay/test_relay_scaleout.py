@@ -72,7 +72,7 @@ def nginx(relays: list[RelayProcess], tmp_path: Path) -> Iterator[int]:
     binary = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists()
                                        else None)
     if binary is None:
-        pytest.skip("nginx is not installed (apt-get install nginx-light; .ci/run does)")
+        pytest.skip("nginx is not installed (nginx-light; scripts/system-deps.sh installs it)")
     http = (DEPLOY / "relay-http.conf").read_text()
     servers = "\n".join(f"    server 127.0.0.1:{r.port} max_fails=1 fail_timeout=5s;"
                         for r in relays)
