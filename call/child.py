@@ -219,6 +219,7 @@ class ChildProcess:
             try:
                 line = await proc.stdout.readline()
             except (ValueError, asyncio.LimitOverrunError):
+                self.bad_lines += 1
                 log.warning("%s wrote an over-long control line; skipped", self.name)
                 continue
             if not line:

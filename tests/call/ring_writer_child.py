@@ -11,7 +11,8 @@ import select
 import sys
 import time
 
-from protocol.control import event_line, parse_line
+from protocol.commands import Quit, parse_command
+from protocol.events import Bye, Ready, Status
 from protocol.frame import ParamFrame
 from protocol.ring import ShmRing
 
@@ -20,7 +21,7 @@ def main() -> int:
     ring = ShmRing.attach(sys.argv[1])
     period = 1.0 / float(sys.argv[2])
     writer = ring.writer()
-    sys.stdout.write(event_line("ready", ring=ring.name, pid=os.getpid()))
+    sys.stdout.write(Ready(info={"ring": ring.name, "pid": os.getpid()}).encode())
     sys.stdout.flush()
     seq = 0
     next_t = time.monotonic()
@@ -31,10 +32,10 @@ def main() -> int:
             line = sys.stdin.readline()
             if not line:
                 break
-            cmd = parse_line(line, "cmd")
-            if cmd["cmd"] == "quit":
+            cmd = parse_command(line)
+            if isinstance(cmd, Quit):
                 break
-            sys.stdout.write(event_line("ack", cmd=cmd["cmd"]))
+            sys.stdout.write(Status(state="ack", message=cmd.KIND).encode())
             sys.stdout.flush()
             continue
         frame = ParamFrame.from_weights(seq, time.monotonic_ns() // 1000, [0.5] * 52)
@@ -42,7 +43,7 @@ def main() -> int:
         seq += 1
         next_t += period
     writer.close()
-    sys.stdout.write(event_line("bye"))
+    sys.stdout.write(Bye().encode())
     sys.stdout.flush()
     ring.close()
     return 0

@@ -1,4 +1,4 @@
-"""ChildProcess / CallSession supervision with real processes and real rings."""
+"""ChildProcess / Call supervision with real processes and real rings."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from peer.errors import SupervisorError
-from peer.supervisor import ChildProcess
+from call import Call, CallConfig, ChildExited, ChildFailed, ChildProcess, SupervisorError
+from protocol.commands import Pause
+from protocol.events import Bye, Status
 from protocol.ring import ShmRing
 
 CHILD = str(Path(__file__).with_name("ring_writer_child.py"))
@@ -36,9 +37,12 @@ async def _wait_for(predicate: Any, timeout: float, what: str) -> None:
 @pytest.mark.timeout(60)
 async def test_killed_child_is_restarted_and_frames_resume() -> None:
     ring = ShmRing.create("test")
-    events: list[dict[str, Any]] = []
+    events: list[Any] = []
     child = ChildProcess(
-        "writer", [sys.executable, CHILD, ring.name, "100"], events.append, restart=True
+        "writer",
+        [sys.executable, CHILD, ring.name, "100"],
+        lambda _source, event: events.append(event),
+        restart=True,
     )
     try:
         await child.start()
@@ -48,36 +52,36 @@ async def test_killed_child_is_restarted_and_frames_resume() -> None:
         first_pid = child.pid
         assert first_pid is not None
         child.kill(signal.SIGKILL)
-        await _wait_for(lambda: any(e["event"] == "exited" for e in events), 10, "exit event")
-        exited = next(e for e in events if e["event"] == "exited")
-        assert exited["returncode"] == -signal.SIGKILL and exited["restarting"] is True
-        err = next(e for e in events if e["event"] == "error")
-        assert "SIGKILL" in err["message"] and err["fatal"] is False
+        await _wait_for(lambda: any(isinstance(e, ChildExited) for e in events), 10, "exit")
+        exited = next(e for e in events if isinstance(e, ChildExited))
+        assert exited == ChildExited(returncode=-signal.SIGKILL, restarting=True)
+        err = next(e for e in events if isinstance(e, ChildFailed))
+        assert "SIGKILL" in err.message and err.fatal is False
         await _wait_for(lambda: child.pid != first_pid and child.ready, 20, "restart")
         count = ring.write_count
         await _wait_for(lambda: ring.write_count >= count + 10, 10, "frames after restart")
         assert reader.read_latest() is not None
         assert child.restarts == 1
         # Commands reach the new process.
-        assert child.send("ping")
-        await _wait_for(lambda: any(e["event"] == "ack" for e in events), 10, "ack")
+        assert child.send(Pause(on=True))
+        ack = Status(state="ack", message="pause")
+        await _wait_for(lambda: ack in events, 10, "ack")
     finally:
         rc = await child.stop()
         ring.close()
     assert rc == 0  # it obeyed "quit"
-    assert any(e["event"] == "bye" for e in events)
+    assert Bye() in events
     assert not child.running
 
 
 @pytest.mark.asyncio
 @pytest.mark.timeout(60)
 async def test_stop_escalates_to_sigkill_for_a_stuck_child() -> None:
-    events: list[dict[str, Any]] = []
     code = (
         "import signal,sys,time;signal.signal(signal.SIGTERM, signal.SIG_IGN);"
         'print(\'{"event":"ready"}\', flush=True);sys.stdin.close();time.sleep(60)'
     )
-    child = ChildProcess("stuck", [sys.executable, "-c", code], events.append)
+    child = ChildProcess("stuck", [sys.executable, "-c", code], lambda _s, _e: None)
     await child.start()
     await child.wait_ready(20)
     rc = await child.stop(timeout=0.5)
@@ -87,30 +91,28 @@ async def test_stop_escalates_to_sigkill_for_a_stuck_child() -> None:
 @pytest.mark.asyncio
 @pytest.mark.timeout(60)
 async def test_a_child_that_dies_at_start_reports_its_stderr() -> None:
-    events: list[dict[str, Any]] = []
+    events: list[Any] = []
     code = "import sys; sys.stderr.write('boom: no camera\\n'); sys.exit(3)"
-    child = ChildProcess("bad", [sys.executable, "-c", code], events.append)
+    child = ChildProcess("bad", [sys.executable, "-c", code], lambda _s, e: events.append(e))
     await child.start()
     with pytest.raises(SupervisorError, match="boom: no camera"):
         await child.wait_ready(20)
     await child.stop()
-    err = [e for e in events if e["event"] == "error"]
-    assert err and err[0]["fatal"] is True and "code 3" in err[0]["message"]
+    err = [e for e in events if isinstance(e, ChildFailed)]
+    assert err and err[0].fatal is True and "code 3" in err[0].message
 
 
 @pytest.mark.asyncio
 @pytest.mark.timeout(60)
-async def test_call_session_unlinks_rings_even_when_cancelled() -> None:
-    from peer.supervisor import CallConfig, CallSession
-
+async def test_call_unlinks_rings_even_when_cancelled() -> None:
     names: list[str] = []
     started = asyncio.Event()
 
     async def run_call() -> None:
         cfg = CallConfig(relay="ws://127.0.0.1:9/ws", room="x" * 22, source="synthetic")
-        async with CallSession(cfg) as session:
-            assert session.local is not None and session.remote is not None
-            names.extend([session.local.name, session.remote.name])
+        async with Call(cfg) as call:
+            assert call.local is not None and call.remote is not None
+            names.extend([call.local.name, call.remote.name])
             assert set(names) <= _shm_names()
             started.set()
             await asyncio.sleep(3600)

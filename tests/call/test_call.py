@@ -1,0 +1,154 @@
+"""call/: config checks before anything starts, the embedded relay (a real one), what is replayed
+to a restarted child, and a parent that survives a child writing garbage on its stdout."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from typing import Any
+
+import pytest
+
+from call import (
+    Call,
+    CallConfig,
+    CallConfigError,
+    ChildProcess,
+    LocalRelay,
+    RelayStarted,
+)
+from call.replay import CallMemory
+from protocol.commands import (
+    Mirror,
+    Pause,
+    SelfView,
+    SetAvatar,
+    SetEmotion,
+    ShowOverlay,
+    ShowPeerAvatar,
+    ShowSelfAvatar,
+    Smoothing,
+)
+from protocol.events import Ready, Status
+
+ROOM = "r" * 22
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"relay": "http://example.org"}, "must look like ws://HOST:PORT"),
+        ({"relay": "ws://"}, "must look like ws://HOST:PORT"),
+        ({"relay": "ws://host:99999"}, "out of range"),
+        ({"source": "/nonexistent/clip.mp4"}, "no such clip: /nonexistent/clip.mp4"),
+        ({"source": "missing.mp4"}, "no such clip"),
+        ({"room": ""}, "no room code"),
+        ({"smoothing": 1.5}, "smoothing 1.5 is not in 0..1"),
+    ],
+)
+def test_config_refuses_what_cannot_work(changes: dict[str, Any], expected: str) -> None:
+    config = CallConfig(room=ROOM, relay="ws://127.0.0.1:8765", source="synthetic")
+    for key, value in changes.items():
+        setattr(config, key, value)
+    with pytest.raises(CallConfigError, match=expected):
+        config.check()
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_a_bad_config_starts_nothing() -> None:
+    before = {n for n in os.listdir("/dev/shm") if n.startswith("avatarchat-")}
+    call = Call(CallConfig(room=ROOM, relay="", source="/nope/clip.mp4"))
+    with pytest.raises(CallConfigError):
+        await call.start()
+    assert call.relay is None and not call.children
+    assert {n for n in os.listdir("/dev/shm") if n.startswith("avatarchat-")} == before
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_local_relay_listens_on_the_port_it_reports_and_ends_with_stdin() -> None:
+    events: list[Any] = []
+    relay = LocalRelay(lambda _s, e: events.append(e), host="127.0.0.1")
+    await relay.start()
+    try:
+        assert relay.port > 0 and relay.local_url == f"ws://127.0.0.1:{relay.port}"
+        assert any(isinstance(e, Ready) and e.info["port"] == relay.port for e in events)
+        _, writer = await asyncio.open_connection("127.0.0.1", relay.port)
+        writer.close()
+    finally:
+        await relay.stop()
+    assert relay.child.returncode == 0  # stdin EOF -> graceful SIGTERM path, not a kill
+    with pytest.raises(OSError):
+        await asyncio.open_connection("127.0.0.1", relay.port)
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_call_without_a_relay_starts_one_and_shares_its_address() -> None:
+    events: list[tuple[str, Any]] = []
+    config = CallConfig(room=ROOM, source="synthetic")
+    async with Call(config, lambda s, e: events.append((s, e))) as call:
+        assert call.relay is not None
+        started = [e for s, e in events if isinstance(e, RelayStarted)]
+        assert started and started[0].port == call.relay.port
+        assert call.share_url == started[0].share_url
+        await call.wait_ready(60)
+        relay_pid = call.relay.child.pid
+    assert relay_pid is not None and not call.relay.child.running
+
+
+def test_memory_replays_what_the_user_changed_to_each_child() -> None:
+    memory = CallMemory(mirror=True, smoothing=0.8)
+    assert memory.replay("tracking") == [Mirror(on=True), Smoothing(enabled=True, amount=0.8)]
+    memory.paused = True
+    memory.set_emotion(1, 0.5)
+    memory.self_view = False
+    memory.avatar, memory.variant = "fox", "night"
+    memory.peer_avatar = "/cache/ab.zip"
+    memory.overlay = "peer_lost"
+    assert memory.replay("tracking")[2:] == [Pause(on=True), SetEmotion(preset=1, weight=0.5)]
+    assert memory.replay("peer") == [
+        SetAvatar(ref="fox", variant="night"),
+        SetEmotion(preset=1, weight=0.5),
+    ]
+    assert memory.replay("render") == [
+        SelfView(on=False),
+        ShowPeerAvatar(ref="/cache/ab.zip"),
+        ShowSelfAvatar(ref="fox", variant="night"),
+        ShowOverlay(state="peer_lost"),
+    ]
+    memory.set_emotion(0, 1.0)  # neutral: nothing to replay
+    assert SetEmotion(preset=0, weight=1.0) not in memory.replay("peer")
+    assert memory.replay("relay") == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_parent_counts_garbage_from_a_child_and_keeps_going() -> None:
+    script = (
+        "import sys\n"
+        "print('{\"event\":\"ready\",\"info\":{}}')\n"
+        "print('\\x1b]0;owned\\x07 not json')\n"
+        "print('{\"event\":\"status\",\"state\":7}')\n"
+        "print('{\"event\":\"teleported\",\"where\":\"mars\"}')\n"
+        "print('[' * 100000)\n"
+        "print('{\"event\":\"status\",\"state\":\"fine\",\"message\":\"still here\"}')\n"
+        "sys.stdout.flush()\n"
+        "sys.stdin.read()\n"
+    )
+    events: list[Any] = []
+    child = ChildProcess("noisy", [sys.executable, "-c", script], lambda _s, e: events.append(e))
+    await child.start()
+    try:
+        await child.wait_ready(20)
+        for _ in range(200):
+            if Status(state="fine", message="still here") in events:
+                break
+            await asyncio.sleep(0.05)
+        assert Status(state="fine", message="still here") in events
+        assert child.bad_lines == 3  # not JSON; a state that is not a string; over-long
+        assert child.running
+    finally:
+        await child.stop()
