@@ -8,4 +8,5 @@ bash scripts/setup.sh
 . .venv/bin/activate
 ruff check .
 mypy
+lint-imports
 exec python -m pytest -q "$@"
