@@ -1,17 +1,25 @@
 """Live call statistics: the numbers behind the call screen's sparklines.
 
-Children report ``stats`` events about once a second, each with its own field names; this module
-maps them onto the seven metrics the call screen shows and keeps a short history per metric. It is
-plain Python (no Textual) so the mapping is unit-tested on its own, and the screen only samples
-it on a timer (5 Hz) -- sampling more often than children report makes the sparklines move
-smoothly and shows a stalled child as a flat line instead of a frozen one.
+Each child reports ``stats`` about once a second with its own fields; this module maps exactly
+those fields onto the seven metrics the call screen shows and keeps a short history per metric.
+The fields are the ones the children really send (built by ``tracking/stats.py`` +
+``tracking/runner.py``, ``peer/stats.py`` + ``peer/report.py``, ``render_window/pacing.py`` +
+``render_window/app.py``), and the unit tests feed it payloads made by those functions, so a
+renamed field fails a test instead of silently showing "-". It is plain Python (no Textual) so
+the mapping is tested on its own, and the screen only samples it on a timer (5 Hz) -- sampling
+more often than children report makes the sparklines move smoothly and shows a stalled child as
+a flat line instead of a frozen one.
+
+Latency is capture -> present from the render window (it measures it from the capture times the
+networking process writes into the ring); a call without a window, or before the clock offset is
+known, falls back to the networking process's capture -> receive.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,68 +28,58 @@ HISTORY = 120
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """One child's field: ``part`` picks a percentile out of a ``{"p50": .., "p99": ..}`` map."""
+
+    child: str  # "tracking", "peer" or "render"
+    field: str
+    part: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Metric:
     key: str
     label: str
     unit: str
-    child: str  # which child reports it ("" = computed by the TUI)
-    fields: tuple[str, ...]  # candidate field names, first present wins
+    #: Where the value comes from, in order of preference (the first known one is shown);
+    #: empty = computed by the TUI itself (see :meth:`StatsModel.set`).
+    sources: tuple[Source, ...]
     decimals: int = 0
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric("track_fps", "Tracking", "fps", "tracking", ("fps", "track_fps", "frames_per_s"), 1),
-    Metric("render_fps", "Render", "fps", "render", ("fps", "render_fps", "present_fps"), 1),
-    Metric("send_hz", "Send", "Hz", "peer", ("send_hz", "tx_hz", "sent_hz", "params_tx_hz"), 1),
-    Metric(
-        "recv_hz", "Receive", "Hz", "peer", ("recv_hz", "rx_hz", "received_hz", "params_rx_hz"), 1
-    ),
-    Metric(
-        "bytes",
-        "Bytes/frame",
-        "B",
-        "peer",
-        ("bytes_per_frame", "frame_bytes", "tx_bytes_per_frame"),
-    ),
-    Metric("rtt", "RTT", "ms", "peer", ("rtt_ms", "rtt"), 1),
+    Metric("track_fps", "Tracking", "fps", (Source("tracking", "fps"),), 1),
+    Metric("render_fps", "Render", "fps", (Source("render", "fps"),), 1),
+    Metric("send_hz", "Send", "Hz", (Source("peer", "send_hz"),), 1),
+    Metric("recv_hz", "Receive", "Hz", (Source("peer", "recv_hz"),), 1),
+    Metric("bytes", "Bytes/frame", "B", (Source("peer", "bytes_per_frame"),)),
+    Metric("rtt", "RTT", "ms", (Source("peer", "rtt_ms"),), 1),
     Metric(
         "latency",
         "Latency",
         "ms",
-        "peer",
-        ("e2e_present_ms", "latency_ms", "e2e_ms"),
+        (Source("render", "e2e_present_ms", "p50"), Source("peer", "e2e_ms", "p50")),
         1,
     ),
-    Metric("cpu", "CPU", "%", "", ()),
+    Metric("cpu", "CPU", "%", ()),
 )
-#: Header extras: path = the selected ICE candidate type (host/srflx/relay), sas = the short
-#: authentication string derived from both DTLS fingerprints.
-EXTRAS: dict[str, tuple[str, ...]] = {"path": ("path", "candidate_pair"), "sas": ("sas",)}
+#: Header extras (text): path = the selected ICE candidate type (host/srflx/relay), sas = the
+#: short authentication string derived from both DTLS fingerprints.
+EXTRAS: dict[str, Source] = {
+    "path": Source("peer", "candidate_pair"),
+    "sas": Source("peer", "sas"),
+}
 METRIC_KEYS = tuple(m.key for m in METRICS)
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, dict):  # a percentile summary: {"p50": .., "p99": ..}
-        value = value.get("p50", value.get("median"))
+def _number(value: Any, part: str | None) -> float | None:
+    """The finite number at ``value`` (or ``value[part]``); None for anything else."""
+    if part is not None:
+        value = value.get(part) if isinstance(value, Mapping) else None
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     value = float(value)
     return value if math.isfinite(value) else None
-
-
-def _lookup(event: dict[str, Any], names: Iterable[str]) -> float | None:
-    """First candidate field found at the top level or one level down (e.g. ``params.send_hz``)."""
-    for name in names:
-        if name in event:
-            found = _number(event[name])
-            if found is not None:
-                return found
-    for value in event.values():
-        if isinstance(value, dict):
-            found = _lookup(value, names)
-            if found is not None:
-                return found
-    return None
 
 
 class StatsModel:
@@ -90,32 +88,39 @@ class StatsModel:
     def __init__(self, history: int = HISTORY) -> None:
         self.current: dict[str, float | None] = dict.fromkeys(METRIC_KEYS)
         self.history: dict[str, deque[float]] = {k: deque(maxlen=history) for k in METRIC_KEYS}
-        #: Free-form extras the header shows (path, SAS) when a child puts them in stats.
+        #: Text extras the header shows (path, SAS) once the networking process reports them.
         self.extras: dict[str, str] = {}
+        self._known: dict[Source, float | None] = {}
 
-    def ingest(self, event: dict[str, Any]) -> None:
-        """Take one child ``stats`` event (with ``child`` set by the supervisor)."""
-        child = event.get("child", "")
+    def ingest(self, child: str, values: Mapping[str, Any]) -> None:
+        """Take one child's ``stats`` values. A field the child left out or sent as null is
+        unknown until its next report says otherwise."""
         for metric in METRICS:
-            if metric.child and metric.child == child:
-                value = _lookup(event, metric.fields)
-                if value is not None:
-                    self.current[metric.key] = value
-        for key, names in EXTRAS.items():
-            for name in names:
-                value = event.get(name)
-                if isinstance(value, str) and value:
-                    self.extras[key] = value
-                    break
+            if any(s.child == child for s in metric.sources):
+                for source in metric.sources:
+                    if source.child == child:
+                        self._known[source] = _number(values.get(source.field), source.part)
+                self._resolve(metric)
+        for key, source in EXTRAS.items():
+            text = values.get(source.field) if source.child == child else None
+            if isinstance(text, str) and text:
+                self.extras[key] = text
+
+    def _resolve(self, metric: Metric) -> None:
+        found = (self._known.get(s) for s in metric.sources)
+        self.current[metric.key] = next((v for v in found if v is not None), None)
 
     def set(self, key: str, value: float | None) -> None:
         self.current[key] = value
 
     def forget(self, child: str) -> None:
-        """A child stopped: its metrics are unknown until it reports again."""
+        """A child stopped: its figures are unknown until it reports again (a metric with
+        another source falls back to it)."""
+        for source in [s for s in self._known if s.child == child]:
+            del self._known[source]
         for metric in METRICS:
-            if metric.child == child:
-                self.current[metric.key] = None
+            if any(s.child == child for s in metric.sources):
+                self._resolve(metric)
 
     def sample(self) -> None:
         """Append the current values to the histories (missing = 0, a visible dip)."""

@@ -15,7 +15,6 @@ from tui.joinparse import parse_join_text
 from tui.netinfo import free_port, lan_ipv4
 from tui.readable import readable_error, state_label
 from tui.settings import Settings, load_settings, save_settings, settings_path
-from tui.stats_model import StatsModel
 
 from .conftest import ROOM
 
@@ -103,36 +102,6 @@ def test_half_blocks_encode_two_pixels_per_cell() -> None:
     top_line = blocks.lines()[0][0]
     assert top_line.style is not None and top_line.style.color is not None
     assert top_line.style.color.triplet == (255, 0, 0)
-
-
-def test_stats_model_maps_child_fields() -> None:
-    model = StatsModel(history=4)
-    model.ingest({"event": "stats", "child": "tracking", "fps": 29.5})
-    model.ingest({"event": "stats", "child": "render", "fps": 60.0})
-    model.ingest(
-        {
-            "event": "stats",
-            "child": "peer",
-            "send_hz": 30.0,
-            "recv_hz": 29.0,
-            "bytes_per_frame": 91.5,
-            "rtt_ms": 1.2,
-            "e2e_present_ms": {"p50": 48.0},
-            "candidate_pair": "host",
-            "sas": "123 456",
-        }
-    )
-    assert model.text("track_fps") == "29.5 fps"
-    assert model.text("latency") == "48.0 ms"
-    assert model.text("bytes") == "92 B"
-    assert model.extras == {"path": "host", "sas": "123 456"}
-    for _ in range(6):
-        model.sample()
-    assert list(model.history["recv_hz"]) == [29.0] * 4
-    model.forget("peer")
-    assert model.text("rtt") == "-"
-    model.ingest({"event": "stats", "child": "peer", "rtt_ms": float("nan")})
-    assert model.text("rtt") == "-"
 
 
 def test_readable_error_never_shows_a_traceback() -> None:

@@ -1,0 +1,114 @@
+"""The call screen's stats model, fed with payloads built by the children's own stats code.
+
+Why not hand-written dicts: the model must read exactly the fields the children send, so these
+payloads come from the functions that build them (tracking's ``FrameStats.report``, the
+networking process's ``StatsReport.event``, the render window's ``FrameStats.snapshot``). A child
+that renames a field breaks these tests instead of leaving the call screen showing "-".
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, cast
+
+from peer.clock import ClockSync
+from peer.connection import PeerLink
+from peer.report import StatsReport
+from peer.stats import CallStats
+from render_window.motion import Shown
+from render_window.pacing import FrameStats as RenderStats
+from tracking.pipeline import StageTimes
+from tracking.stats import FrameStats as TrackingStats
+from tui.stats_model import METRIC_KEYS, StatsModel
+
+
+class _Link:
+    """The two PeerLink methods the stats report reads (a real link needs a real call)."""
+
+    def candidate_pair(self) -> dict[str, str]:
+        return {"type": "host", "local": "10.0.0.1:5000", "remote": "10.0.0.2:6000"}
+
+    def sas(self) -> str:
+        return "123 456"
+
+
+def tracking_values() -> dict[str, Any]:
+    stats = TrackingStats()
+    time.sleep(0.02)
+    for _ in range(3):
+        stats.record(StageTimes(capture=1.0, inference=9.0, params=0.5), face=True)
+    return dict(stats.report())
+
+
+def peer_values(*, e2e: bool = True) -> dict[str, Any]:
+    stats, clock = CallStats(), ClockSync()
+    clock.add(t1_us=0, t2_us=600, t3_us=700, t4_us=1300)  # rtt 1.2 ms
+    for seq in range(1, 31):
+        stats.on_sent(90)
+        stats.on_received(92, seq)
+        if e2e:
+            stats.e2e.add(20.0 + seq % 3)
+    report = StatsReport(stats, clock, None, "room-code")
+    link = cast(PeerLink, _Link())
+    return report.event(state="connected", gen=1, link=link, relay_connected=True, peer="Bo")
+
+
+def render_values(*, present: bool = True) -> dict[str, Any]:
+    stats = RenderStats()
+    t = time.perf_counter()
+    for i in range(30):
+        stats.presented(t + i / 60, 0.004)
+    if present:
+        base = time.monotonic_ns()
+        for i in range(20):
+            stats.shown(Shown(i, base, base / 1e9 + 0.01), base + 48_000_000)
+    return stats.snapshot()
+
+
+def test_every_metric_comes_from_the_field_its_child_sends() -> None:
+    model = StatsModel(history=4)
+    tracking, peer, render = tracking_values(), peer_values(), render_values()
+    model.ingest("tracking", tracking)
+    model.ingest("peer", peer)
+    model.ingest("render", render)
+    model.set("cpu", 12.0)
+    assert all(model.current[k] is not None for k in METRIC_KEYS), model.current
+    assert model.current["track_fps"] == tracking["fps"]
+    assert model.current["render_fps"] == render["fps"]
+    assert model.current["send_hz"] == peer["send_hz"] and model.text("recv_hz") == "30.0 Hz"
+    assert model.text("bytes") == "92 B"
+    assert model.text("rtt") == "1.2 ms"
+    # Latency: the window's capture -> present, not the networking process's capture -> receive.
+    assert model.text("latency") == "48.0 ms"
+    assert model.extras == {"path": "host", "sas": "123 456"}
+    for _ in range(6):
+        model.sample()
+    assert list(model.history["latency"]) == [48.0] * 4
+
+
+def test_latency_falls_back_to_receive_without_a_window_figure() -> None:
+    model = StatsModel()
+    model.ingest("peer", peer_values())
+    assert model.text("latency") == "21.0 ms"  # capture -> receive, nearest-rank p50
+    # A window that has no figure yet (no clock offset) does not hide the receive latency.
+    model.ingest("render", render_values(present=False))
+    assert model.text("latency") == "21.0 ms"
+    model.ingest("render", render_values())
+    assert model.text("latency") == "48.0 ms"
+    model.forget("render")  # the window stopped
+    assert model.text("latency") == "21.0 ms" and model.text("render_fps") == "-"
+
+
+def test_unknown_figures_show_a_dash() -> None:
+    model = StatsModel()
+    model.ingest("peer", peer_values(e2e=False))
+    assert model.text("latency") == "-"
+    model.forget("peer")
+    assert model.text("rtt") == "-" and model.text("send_hz") == "-"
+    values = peer_values()
+    values["rtt_ms"] = float("nan")
+    model.ingest("peer", values)
+    assert model.text("rtt") == "-"
+    # Fields of another child are never taken: tracking has an "fps", so does the window.
+    model.ingest("tracking", {"fps": 30.0, "rtt_ms": 5.0, "e2e_present_ms": {"p50": 1.0}})
+    assert model.text("rtt") == "-" and model.text("render_fps") == "-"
