@@ -6,7 +6,8 @@ package so the script and its tests import it without editing ``sys.path``.
 Definitions (why each is computed this way):
 
 - Latency: per frame, ring write time at the receiver - capture time at the sender (one shared
-  CLOCK_MONOTONIC), so percentiles are exact, not averages of per-second windows.
+  CLOCK_MONOTONIC), so percentiles are exact, not averages of per-second windows; they are
+  :func:`protocol.stats.percentile`'s nearest-rank ones, like every process's own figures.
 - Buckets: "per minute" = buckets of ``min(60 s, call length / 2)``, so a short CI call still
   has a first and a last bucket; drift = |p99 of the last bucket - p99 of the first|.
 - RSS growth: mean RSS in the last bucket - mean RSS in the first bucket, per process.
@@ -23,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from protocol.stats import percentile
 
 #: Keys the issue requires in the JSON (also printed by soak.py).
 HEADLINE = (
@@ -42,14 +45,6 @@ GOAL_RSS_GROWTH_MB = 10.0
 GOAL_CLIENT_CPU = 60.0
 #: Plot resolution (seconds per point).
 SERIES_BIN_S = 5.0
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (the same definition as peer.stats)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered), max(1, math.ceil(q / 100 * len(ordered)))) - 1]
 
 
 def _r(v: float | None, nd: int = 2) -> float | None:
@@ -175,7 +170,8 @@ def call_result(
         },
         "candidate_pair": {n: st.get("candidate_pair") for n, st in last.items()},
         "rtt_ms": {n: st.get("rtt_ms") for n, st in last.items()},
-        # the peers' own call-long percentiles (receive, and render present with --windows)
+        # the product's own call-long percentiles: capture -> receive from the networking
+        # process, capture -> present from the render window (with --windows)
         "product_e2e_ms": {s.name: s.product.get("e2e_ms") for s in sides},
         "product_e2e_present_ms": {s.name: s.product.get("e2e_present_ms") for s in sides},
         "errors": [e for s in sides for e in s.errors][:20],

@@ -1,8 +1,7 @@
 """Commands from the parent on stdin (one JSON line each, :mod:`protocol.control`).
 
 ``quit`` (also: EOF on stdin), ``hangup`` (say bye to the peer, then quit), ``chat`` {text},
-``emotion`` {preset, weight}, ``avatar`` {ref}, ``present`` {seq, capture_us, present_ns}
-(forwarded by the supervisor from the render window, for capture-to-present latency).
+``emotion`` {preset, weight}, ``avatar`` {ref}.
 """
 
 from __future__ import annotations
@@ -78,11 +77,5 @@ async def apply_command(app: PeerApp, cmd: dict[str, Any]) -> None:
     elif name == "avatar":
         avatar = await asyncio.to_thread(load_local_avatar, str(cmd.get("ref", "")))
         app.ctl.switch_avatar(avatar)
-    elif name == "present":
-        if app.pump is not None:
-            try:
-                app.pump.on_present(int(cmd["seq"]), int(cmd["capture_us"]), int(cmd["present_ns"]))
-            except (KeyError, TypeError, ValueError):
-                pass
     else:
         app.error(f"unknown command {name!r}", once=True)

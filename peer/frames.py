@@ -10,12 +10,13 @@ Receiving: every message is treated as hostile until proven otherwise -- a token
 rate (a peer sending ten times the normal rate is throttled, the excess counted), the size is
 checked before decoding, :meth:`ParamFrame.decode` validates (NaN/inf, ranges, schema), frames
 older than the newest one received are dropped (the channel is unordered), and only then is the
-frame written into the remote ring. Nothing here raises into the event loop.
+frame written into the remote ring, with the sender's capture time mapped onto this host's clock
+(we are the process that knows the clock offset) so the render window can measure capture ->
+present without asking us. Nothing here raises into the event loop.
 """
 
 from __future__ import annotations
 
-import collections
 import logging
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from protocol.errors import DecodeError, RingError
 from protocol.frame import MAX_FRAME_BYTES, ParamFrame
 from protocol.ring import RingReader, RingWriter
+from protocol.stats import latency_ms
 
 from .clock import ClockSync
 from .stats import CallStats
@@ -36,10 +38,6 @@ MAX_BUFFERED_BYTES = 256
 #: burst of 60 never touches an honest peer, and a peer at ten times 30 Hz loses over half.
 RECV_RATE_HZ = 120.0
 RECV_BURST = 60.0
-#: Frames whose receive-side latency we can still join with a render ``present`` event.
-PRESENT_MEMORY = 256
-#: e2e samples outside this range (ms) mean an unsynchronised or bogus clock; not recorded.
-E2E_SANE_MS = (-50.0, 60_000.0)
 
 
 class TokenBucket:
@@ -78,9 +76,6 @@ class FramePump:
         self._bucket = TokenBucket(RECV_RATE_HZ, RECV_BURST)
         self.last_rx = 0.0  # monotonic s of the last valid frame
         self.last_local_write = 0.0
-        # seq -> (capture_us on the sender clock, our remote-ring write ns), for present events
-        self._recent: collections.OrderedDict[int, tuple[int, int]] = collections.OrderedDict()
-        self._presented: collections.deque[int] = collections.deque(maxlen=PRESENT_MEMORY)
 
     def attach(self, send: Callable[[bytes], None] | None, buffered: Callable[[], int]) -> None:
         """Send on a (new) link's params channel; None while there is no open link."""
@@ -152,30 +147,17 @@ class FramePump:
         payload = data
         if len(payload) > self.remote_writer.ring.max_payload:
             payload = frame.encode()  # valid but carries extras that do not fit a slot
+        # The sender's capture time on our clock (0 until the first ping/pong: unknown).
+        capture_ns = self.clock.to_local_us(frame.timestamp_us) * 1000 if self.clock.ready else 0
         try:
-            self.remote_writer.write(payload)
+            self.remote_writer.write(payload, capture_ns)
         except (RingError, ValueError) as e:
             log.warning("remote ring write failed: %s", e)
             return
         write_ns = time.monotonic_ns()
         self.last_rx = time.monotonic()
         stats.rx_recv_to_ring.add((write_ns - recv_ns) / 1e6)
-        if self.clock.ready:
-            e2e = (recv_ns / 1000 - self.clock.to_local_us(frame.timestamp_us)) / 1000
-            if E2E_SANE_MS[0] < e2e < E2E_SANE_MS[1]:
-                stats.e2e.add(max(e2e, 0.0))
-        self._recent[frame.seq] = (frame.timestamp_us, write_ns)
-        if len(self._recent) > PRESENT_MEMORY:
-            self._recent.popitem(last=False)
-
-    def on_present(self, seq: int, capture_us: int, present_ns: int) -> None:
-        """The render window presented a frame including ``seq``'s parameters."""
-        if seq in self._presented or not self.clock.ready:
-            return
-        self._presented.append(seq)
-        e2e = (present_ns / 1000 - self.clock.to_local_us(capture_us)) / 1000
-        if E2E_SANE_MS[0] < e2e < E2E_SANE_MS[1]:
-            self.stats.e2e_present.add(max(e2e, 0.0))
-        known = self._recent.get(seq)
-        if known is not None and known[0] == capture_us:
-            self.stats.rx_ring_to_present.add(max(0.0, (present_ns - known[1]) / 1e6))
+        if capture_ns:
+            e2e = latency_ms(capture_ns, recv_ns)
+            if e2e is not None:
+                stats.e2e.add(e2e)

@@ -1,10 +1,11 @@
 """The once-a-second ``stats`` event and the ``--stats-json`` file.
 
 The event carries the per-second rates and counters of :class:`~peer.stats.CallStats` plus the
-link's view: rtt and clock offset (:class:`~peer.clock.ClockSync`), the e2e latency percentiles
-with their stage breakdown, the selected candidate pair type and the short authentication
-string. The JSON file holds ``{"latest": <that event>, "call": <whole-call percentiles and
-totals>}``, replaced atomically each second so a reader never sees half a file.
+link's view: rtt and clock offset (:class:`~peer.clock.ClockSync`), the e2e (capture -> receive)
+latency percentiles with their stage breakdown, the selected candidate pair type, the short
+authentication string and this process's CPU (``cpu``, percent of one core). The JSON file holds
+``{"latest": <that event>, "call": <whole-call percentiles and totals>}``, replaced atomically
+each second so a reader never sees half a file.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import json
 import os
 import time
 from typing import Any
+
+from protocol.stats import CpuMeter
 
 from .clock import ClockSync
 from .connection import PeerLink
@@ -28,6 +31,7 @@ class StatsReport:
         self.path = path
         self.room_tag = room[:6]  # enough to tell calls apart; the code itself stays private
         self._last = 0.0
+        self._cpu = CpuMeter()
 
     def _interval(self) -> float:
         now = time.monotonic()
@@ -62,6 +66,7 @@ class StatsReport:
             sas=link.sas() if link is not None else None,
             relay_connected=relay_connected,
             peer=peer,
+            cpu=round(self._cpu.sample(), 1),
         )
         return snap
 

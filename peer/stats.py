@@ -4,60 +4,22 @@ The networking process emits one ``stats`` event per second built by :meth:`Call
 Rates and loss are over the last second (what a user watching a status line wants), counters
 are cumulative, and latency percentiles are over a sliding window of recent frames (so a hiccup
 shows up and then ages out) -- the cumulative call-long percentiles go into ``--stats-json``.
+Percentiles and windows are :mod:`protocol.stats`' (nearest-rank), the same as every process's.
 
 Latency model (all times on this host's CLOCK_MONOTONIC, the sender's mapped by clock offset):
 ``e2e`` = receive time - sender capture time. Stage breakdown (p50, ms):
 ``tx_capture_to_ring`` (our tracker: camera frame to ring slot, our own frames),
-``tx_ring_to_send`` (ring slot to DataChannel send, our own frames), ``net_one_way`` (rtt/2),
-``rx_recv_to_ring`` (receive to the remote ring write here), ``rx_ring_to_present`` (remote ring
-write to the render window's present, when it reports presents), and ``e2e_present`` = present
-time - sender capture time.
+``tx_ring_to_send`` (ring slot to DataChannel send, our own frames), ``net_one_way`` (rtt/2) and
+``rx_recv_to_ring`` (receive to the remote ring write here). What happens after the remote ring
+is the render window's to measure: it reads the mapped capture time from the ring slot and
+reports capture -> present (``e2e_present_ms``) in its own ``stats`` event.
 """
 
 from __future__ import annotations
 
-import collections
-import math
 from typing import Any
 
-#: Latency percentiles over the last ~10 s at 30 Hz.
-LATENCY_WINDOW = 300
-#: Call-long percentiles keep this many samples (a reservoir would be fancier; a call of
-#: ~20 minutes at 30 Hz fits, and a longer one keeps its most recent part).
-LONG_WINDOW = 36_000
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..100) of ``values``; None when empty."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
-
-
-def _r(value: float | None, digits: int = 2) -> float | None:
-    return None if value is None else round(value, digits)
-
-
-class Series:
-    """A sliding window plus a long window of one latency in milliseconds."""
-
-    def __init__(self) -> None:
-        self.recent: collections.deque[float] = collections.deque(maxlen=LATENCY_WINDOW)
-        self.all: collections.deque[float] = collections.deque(maxlen=LONG_WINDOW)
-
-    def add(self, ms: float) -> None:
-        self.recent.append(ms)
-        self.all.append(ms)
-
-    def p(self, q: float, *, whole: bool = False) -> float | None:
-        return percentile(list(self.all if whole else self.recent), q)
-
-    def summary(self, *, whole: bool = False) -> dict[str, float | None] | None:
-        if not (self.all if whole else self.recent):
-            return None
-        return {"p50": _r(self.p(50, whole=whole)), "p99": _r(self.p(99, whole=whole))}
+from protocol.stats import Series, rounded
 
 
 class CallStats:
@@ -84,13 +46,11 @@ class CallStats:
         self._win_bytes_received = 0
         self._win_gaps = 0
         self._last_rx_seq: int | None = None
-        # latency series (ms)
+        # latency series (ms); only e2e keeps a call-long window
         self.e2e = Series()
-        self.e2e_present = Series()
-        self.tx_capture_to_ring = Series()
-        self.tx_ring_to_send = Series()
-        self.rx_recv_to_ring = Series()
-        self.rx_ring_to_present = Series()
+        self.tx_capture_to_ring = Series(long=0)
+        self.tx_ring_to_send = Series(long=0)
+        self.rx_recv_to_ring = Series(long=0)
 
     # -- updates ---------------------------------------------------------------------------
     def on_sent(self, size: int) -> None:
@@ -145,26 +105,23 @@ class CallStats:
             "send_dropped": self.send_dropped_backlog,
             "bad_ctl": self.bad_ctl,
             "reconnects": self.reconnects,
-            "e2e_ms": self.e2e.summary(),  # the app adds its "stages" breakdown
-            "e2e_present_ms": self.e2e_present.summary(),
+            "e2e_ms": self.e2e.summary(),  # the report adds its "stages" breakdown
         }
         self._win_sent = self._win_received = self._win_bytes_received = self._win_gaps = 0
         return out
 
     def stages(self, rtt_ms: float | None) -> dict[str, float | None]:
         return {
-            "tx_capture_to_ring": _r(self.tx_capture_to_ring.p(50)),
-            "tx_ring_to_send": _r(self.tx_ring_to_send.p(50)),
-            "net_one_way": _r(rtt_ms / 2) if rtt_ms is not None else None,
-            "rx_recv_to_ring": _r(self.rx_recv_to_ring.p(50), 3),
-            "rx_ring_to_present": _r(self.rx_ring_to_present.p(50)),
+            "tx_capture_to_ring": rounded(self.tx_capture_to_ring.p(50)),
+            "tx_ring_to_send": rounded(self.tx_ring_to_send.p(50)),
+            "net_one_way": rounded(rtt_ms / 2) if rtt_ms is not None else None,
+            "rx_recv_to_ring": rounded(self.rx_recv_to_ring.p(50), 3),
         }
 
     def whole_call(self) -> dict[str, Any]:
         """Call-long percentiles for ``--stats-json`` and benchmarks."""
         return {
             "e2e_ms": self.e2e.summary(whole=True),
-            "e2e_present_ms": self.e2e_present.summary(whole=True),
             "frames_sent": self.frames_sent,
             "frames_received": self.frames_received,
             "bytes_received": self.bytes_received,

@@ -4,12 +4,19 @@ The tracker writes one parameter frame per camera frame; the networking process 
 window read the *newest* one. Readers must never block the writer and never see a torn frame, so
 each slot is a seqlock: the writer makes the slot's sequence odd, copies the payload, then makes
 it even; a reader copies the slot and accepts it only if the sequence was even and unchanged (a
-CRC-32 of the payload is checked too, as a second line of defence on weakly ordered CPUs).
+CRC-32 of the capture time and payload is checked too, as a second line of defence on weakly
+ordered CPUs).
+
+Each slot also carries the frame's capture time mapped onto *this host's* CLOCK_MONOTONIC by the
+writer, who is the one that knows how: the tracker's capture clock is this host's, and the
+networking process maps the remote sender's capture time with its ping/pong clock offset. So a
+reader (the render window) can measure capture -> present itself, with no clock of its own to
+synchronise and no round trip of per-frame events through the parent.
 
 Segment layout (little endian)::
 
     header  (HEADER_BYTES)
-      0  magic  b"AVRING01"
+      0  magic  b"AVRING02" (01: no capture time, 24-byte slot header)
       8  u32 slot count, u32 slot size
      16  u64 completed writes (the writer bumps it after a slot is complete)
      24  u32 writer pid, u32 state (1 = writer closed cleanly)
@@ -19,9 +26,11 @@ Segment layout (little endian)::
      64  MAX_SUBSCRIBERS x 32-byte entries: u32 pid, u16 name length, 26 bytes abstract name
     slots   (slot count x slot size)
       0  u64 seqlock (odd while writing; 2 * (write number + 1) when complete)
-      8  u16 payload length, u16 reserved, u32 CRC-32 of payload
+      8  u16 payload length, u16 reserved, u32 CRC-32 of bytes 24..32 then the payload
      16  u64 CLOCK_MONOTONIC ns when written
-     24  payload
+     24  u64 the frame's capture time on this host's CLOCK_MONOTONIC, ns (0 = unknown, e.g.
+         before the networking process has a clock offset)
+     32  payload
 
 Wake-ups: a reader may subscribe; it binds an abstract-namespace UNIX datagram socket and
 records its name in the header, and the writer sends one byte to every subscriber after each
@@ -56,13 +65,13 @@ log = logging.getLogger(__name__)
 
 SHM_DIR = "/dev/shm"
 NAME_PREFIX = "avatarchat-"
-MAGIC = b"AVRING01"
+MAGIC = b"AVRING02"
 HEADER_BYTES = 512
 #: Enough readers for peer + render + a debug tap, with room to spare.
 MAX_SUBSCRIBERS = 8
 _SUB_ENTRY = struct.Struct("<IH26s")
 _SUB_TABLE_AT = 64
-SLOT_HEADER_BYTES = 24
+SLOT_HEADER_BYTES = 32
 #: 32 slots x 256 bytes: a frame is ~100 bytes, and 32 slots is ~1 s of history at 30 Hz.
 DEFAULT_SLOTS = 32
 DEFAULT_SLOT_SIZE = 256
@@ -70,7 +79,7 @@ DEFAULT_SLOT_SIZE = 256
 _HDR_GEOMETRY = struct.Struct("<II")  # at 8
 _U64 = struct.Struct("<Q")
 _U32 = struct.Struct("<I")
-_SLOT_META = struct.Struct("<HHIQ")  # at slot + 8
+SLOT_META = struct.Struct("<HHIQQ")  # at slot + 8: length, reserved, crc, written, capture
 _STATE_CLOSED = 1
 #: A retry is only needed when the writer laps the whole ring during one read (the reader was
 #: descheduled for slots/rate seconds); a few attempts make that practically impossible to miss.
@@ -84,6 +93,12 @@ class RingRecord:
     number: int  # 0-based write number (monotonic across the ring's life)
     written_ns: int  # writer's CLOCK_MONOTONIC when the slot completed
     payload: bytes
+    capture_ns: int = 0  # the frame's capture time on this host's CLOCK_MONOTONIC; 0 = unknown
+
+
+def slot_crc(capture_ns: int, payload: bytes) -> int:
+    """The CRC-32 a slot stores: over the capture time (u64 LE) and then the payload."""
+    return zlib.crc32(payload, zlib.crc32(_U64.pack(capture_ns)))
 
 
 def _segment_path(name: str) -> str:
@@ -150,8 +165,14 @@ class ShmRing:
             os.close(fd)
             raise
         if mm[0:8] != MAGIC:
+            magic = bytes(mm[0:8])
             mm.close()
             os.close(fd)
+            if magic[:6] == MAGIC[:6]:  # another version of this project made it
+                raise RingError(
+                    f"ring {name!r} has format {magic[6:].decode(errors='replace')!r}, "
+                    f"this build reads {MAGIC[6:].decode()!r}"
+                )
             raise RingError(f"{name!r} is not an avatarchat ring (bad magic)")
         slots, slot_size = _HDR_GEOMETRY.unpack_from(mm, 8)
         if HEADER_BYTES + slots * slot_size != size:
@@ -323,8 +344,12 @@ class RingWriter:
         _U32.pack_into(self._mm, 24, os.getpid())
         _U32.pack_into(self._mm, 28, 0)
 
-    def write(self, payload: bytes) -> int:
-        """Publish ``payload`` as the newest slot; returns its write number."""
+    def write(self, payload: bytes, capture_ns: int = 0) -> int:
+        """Publish ``payload`` as the newest slot; returns its write number.
+
+        ``capture_ns``: when the frame was captured, on this host's CLOCK_MONOTONIC (0 when the
+        writer cannot tell), so readers can measure capture -> their own output.
+        """
         size = len(payload)
         if size > self.ring.max_payload:
             raise RingError(
@@ -335,7 +360,8 @@ class RingWriter:
         at = HEADER_BYTES + (n % self.ring.slots) * self.ring.slot_size
         now = time.monotonic_ns()
         _U64.pack_into(mm, at, 2 * n + 1)  # odd: write in progress
-        _SLOT_META.pack_into(mm, at + 8, size, 0, zlib.crc32(payload), now)
+        capture_ns = max(0, capture_ns)
+        SLOT_META.pack_into(mm, at + 8, size, 0, slot_crc(capture_ns, payload), now, capture_ns)
         mm[at + SLOT_HEADER_BYTES : at + SLOT_HEADER_BYTES + size] = payload
         _U64.pack_into(mm, at, 2 * n + 2)  # even: complete
         self._count = n + 1
@@ -428,17 +454,17 @@ class RingReader:
             if seq1 != 2 * n + 2:
                 self.torn_reads += 1
                 continue
-            size, _res, crc, written_ns = _SLOT_META.unpack_from(mm, at + 8)
+            size, _res, crc, written_ns, capture_ns = SLOT_META.unpack_from(mm, at + 8)
             if size > ring.max_payload:
                 self.torn_reads += 1
                 continue
             payload = mm[at + SLOT_HEADER_BYTES : at + SLOT_HEADER_BYTES + size]
             seq2 = _U64.unpack_from(mm, at)[0]
-            if seq1 != seq2 or zlib.crc32(payload) != crc:
+            if seq1 != seq2 or slot_crc(capture_ns, payload) != crc:
                 self.torn_reads += 1
                 continue
             self.last_number = n
-            return RingRecord(n, int(written_ns), payload)
+            return RingRecord(n, int(written_ns), payload, int(capture_ns))
         return None
 
     def close(self) -> None:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from protocol import NUM_BLENDSHAPES, Emotion, FrameFlags, ParamFrame, ShmRing
+from protocol.stats import percentile, rounded
 
 
 def full_frame(seq: int = 123_456) -> ParamFrame:
@@ -33,11 +33,6 @@ def full_frame(seq: int = 123_456) -> ParamFrame:
         emotion=Emotion.HAPPY,
         emotion_weight=0.6,
     )
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 def time_codec(frames: int) -> tuple[int, list[float], list[float]]:
@@ -112,12 +107,12 @@ def main() -> int:
     ring = time_ring(args.ring_writes, args.ring_hz)
     figures = {
         "frame_bytes": frame_bytes,
-        "encode_us_p50": round(statistics.median(enc), 2),
-        "encode_us_p99": round(percentile(enc, 99), 2),
-        "decode_us_p50": round(statistics.median(dec), 2),
-        "decode_us_p99": round(percentile(dec, 99), 2),
-        "ring_latency_us_p50": round(statistics.median(ring), 1),
-        "ring_latency_us_p99": round(percentile(ring, 99), 1),
+        "encode_us_p50": rounded(percentile(enc, 50), 2),
+        "encode_us_p99": rounded(percentile(enc, 99), 2),
+        "decode_us_p50": rounded(percentile(dec, 50), 2),
+        "decode_us_p99": rounded(percentile(dec, 99), 2),
+        "ring_latency_us_p50": rounded(percentile(ring, 50), 1),
+        "ring_latency_us_p99": rounded(percentile(ring, 99), 1),
         "ring_reads": len(ring),
         "ring_writes": args.ring_writes,
     }

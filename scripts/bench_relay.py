@@ -28,7 +28,6 @@ import json
 import os
 import resource
 import secrets
-import statistics
 import subprocess
 import sys
 import time
@@ -38,6 +37,8 @@ from typing import Any
 
 import psutil
 from websockets.asyncio.client import ClientConnection, connect
+
+from protocol.stats import percentile, rounded
 
 REPO = Path(__file__).resolve().parent.parent
 #: A realistic aiortc offer is 1-3 KB; the bench uses 2 KB so JSON parsing costs what it would.
@@ -294,7 +295,6 @@ def main() -> int:
         setups = asyncio.run(setup_latency(port, args.setups, args.setup_rate))
         cpu1, setup_wall = relay.cpu_times(), time.perf_counter() - t0
         setup_cpu_ms = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) * 1000 / len(setups)
-        quantiles = statistics.quantiles(setups, n=100, method="inclusive")
         rate, cpu = throughput(port, args.pairs, args.seconds, args.generators, relay)
         held, rss_kb, idle_cpu = held_connections(port, args.connections, args.generators, relay,
                                         args.hold)
@@ -305,8 +305,8 @@ def main() -> int:
             "relay_rss_mb": round(relay.memory_info().rss / 2**20, 1),
             # Heartbeats of the held connections (one ping per --ping-interval each).
             "relay_cpu_while_holding": round(idle_cpu, 3),
-            "setup_ms_p50": round(quantiles[49], 2),
-            "setup_ms_p99": round(quantiles[98], 2),
+            "setup_ms_p50": rounded(percentile(setups, 50), 2),
+            "setup_ms_p99": rounded(percentile(setups, 99), 2),
             "setups": len(setups),
             "setup_rate_per_s": args.setup_rate,
             # Both of these say whether the machine kept up: the achieved rate, and the relay's

@@ -48,7 +48,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,7 +59,7 @@ from netlab import soak_report
 from peer.supervisor import CallConfig, CallSession
 from protocol.errors import DecodeError
 from protocol.frame import ParamFrame
-from protocol.ring import HEADER_BYTES, SHM_DIR, SLOT_HEADER_BYTES
+from protocol.ring import HEADER_BYTES, SHM_DIR, SLOT_HEADER_BYTES, SLOT_META, slot_crc
 from protocol.signaling import new_room_code
 
 log = logging.getLogger("soak")
@@ -82,7 +81,6 @@ PROC_SAMPLE_S = 2.0
 #: After the trackers stop, in-flight frames (delay <= a few hundred ms) and one more stats
 #: event (1 s) must arrive before the counts are final.
 DRAIN_S = 2.5
-_SLOT_META = struct.Struct("<HHIQ")  # protocol/ring.py's documented slot layout
 _U64 = struct.Struct("<Q")
 
 
@@ -112,11 +110,11 @@ class RingTap:
         for n in range(self.next_number, count):
             at = HEADER_BYTES + (n % self.slots) * self.slot_size
             seq1 = _U64.unpack_from(self.mm, at)[0]
-            size, _res, crc, written_ns = _SLOT_META.unpack_from(self.mm, at + 8)
+            size, _res, crc, written_ns, capture_ns = SLOT_META.unpack_from(self.mm, at + 8)
             payload = bytes(self.mm[at + SLOT_HEADER_BYTES : at + SLOT_HEADER_BYTES + size])
             if seq1 != 2 * n + 2 or _U64.unpack_from(self.mm, at)[0] != seq1:
                 self.missed += 1
-            elif zlib.crc32(payload) == crc:
+            elif slot_crc(capture_ns, payload) == crc:
                 out.append((int(written_ns), payload))
         self.next_number = count
         return out
@@ -142,6 +140,8 @@ class Side:
     restarts: dict[str, int] = field(default_factory=dict)
     #: the product's own call-long figures (``--stats-json`` "call"), to set beside ours
     product: dict[str, Any] = field(default_factory=dict)
+    #: the render window's latest ``stats`` (with --windows): its capture -> present
+    render_stats: dict[str, Any] = field(default_factory=dict)
 
     def on_event(self, ev: dict[str, Any]) -> None:
         now = time.monotonic()
@@ -152,6 +152,8 @@ class Side:
             self.connected_at = self.connected_at or now
         elif child == "peer" and kind == "stats":
             self.stats.append({**ev, "rx_t": now})
+        elif child == "render" and kind == "stats":
+            self.render_stats = ev
         elif kind == "started" and child and ev.get("restarts"):
             self.restarts[child] = int(ev["restarts"])
         elif kind == "error":
@@ -331,6 +333,8 @@ async def _drive(
             with contextlib.suppress(OSError, ValueError):
                 stats_json = Path(side.session.config.stats_json or "")
                 side.product = json.loads(stats_json.read_text()).get("call", {})
+            # The window measures capture -> present itself (whole run = the call).
+            side.product["e2e_present_ms"] = side.render_stats.get("run_e2e_present_ms")
     return soak_report.call_result(
         index, sides, sampler.samples, t0=t0, t_end=t_end, connected=connected, kind=lab.kind,
         connect_limit_s=args.connect_limit, max_gap_s=MAX_GAP_S,

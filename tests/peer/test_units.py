@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from peer.clock import ClockSync
 from peer.connection import candidate_types, check_sdp, sdp_fingerprint, short_auth_string
 from peer.errors import NegotiationError, SignalingError
-from peer.frames import TokenBucket
+from peer.frames import FramePump, TokenBucket
 from peer.signaling import room_url
-from peer.stats import CallStats, percentile
+from peer.stats import CallStats
+from protocol.blendshapes import NUM_BLENDSHAPES
+from protocol.frame import ParamFrame
+from protocol.ring import ShmRing
 
 SDP_DC = """v=0
 o=- 1 1 IN IP4 0.0.0.0
@@ -51,10 +56,28 @@ def test_stats_count_gaps_stale_frames_and_wrap() -> None:
     assert stats.seq_gaps == 3
 
 
-def test_percentile_nearest_rank() -> None:
-    assert percentile([], 50) is None
-    assert percentile([float(v) for v in range(1, 101)], 99) == 99.0
-    assert percentile([3.0, 1.0, 2.0], 50) == 2.0
+def test_received_frame_reaches_the_ring_with_its_capture_time_on_our_clock() -> None:
+    """The render window measures capture -> present from the slot's capture time, which only
+    the networking process can map (it knows the clock offset); 0 until it does."""
+    clock = ClockSync()
+    stats = CallStats()
+    with ShmRing.create("test") as local, ShmRing.create("test") as remote:
+        pump = FramePump(local.reader(), remote.writer(), stats, clock)
+        reader = remote.reader()
+        now_us = time.monotonic_ns() // 1000
+        pump.on_params(ParamFrame.from_weights(1, now_us, [0.0] * NUM_BLENDSHAPES).encode())
+        first = reader.read_latest()
+        assert first is not None and first.capture_ns == 0  # no ping/pong yet: unknown
+        assert stats.e2e.count() == 0
+        clock.add(t1_us=0, t2_us=5500, t3_us=5600, t4_us=1100)  # the peer is 5 ms ahead
+        captured_us = time.monotonic_ns() // 1000 - 20_000  # 20 ms ago, on our clock
+        frame = ParamFrame.from_weights(2, captured_us + 5000, [0.0] * NUM_BLENDSHAPES)
+        pump.on_params(frame.encode())
+        second = reader.read_latest()
+        assert second is not None and second.capture_ns == captured_us * 1000
+        e2e = stats.e2e.p(50)
+        assert e2e is not None and 20.0 <= e2e < 1000.0
+        reader.close()
 
 
 def test_sdp_check_allows_only_one_application_section() -> None:

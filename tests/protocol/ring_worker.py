@@ -4,8 +4,9 @@
     python ring_worker.py read NAME SECONDS [--wake]
 
 Payloads are self-checking: ``u64 n, u64 written_ns`` followed by ``(n + i) & 0xFF`` bytes with
-a length that depends on ``n``, so any torn or mixed slot is detected. The reader prints one JSON
-summary line.
+a length that depends on ``n`` (up to the 224 bytes a 256-byte slot holds), and the slot's capture
+time is :func:`capture_for` ``(n)``, so any torn or mixed slot is detected. The reader prints one
+JSON summary line.
 """
 
 from __future__ import annotations
@@ -24,15 +25,22 @@ HEAD = struct.Struct("<QQ")
 
 
 def payload_for(n: int, now_ns: int) -> bytes:
-    length = 16 + (n * 37) % 200
+    length = 16 + (n * 37) % 192
     return HEAD.pack(n, now_ns) + bytes((n + i) & 0xFF for i in range(length))
 
 
-def check(payload: bytes) -> int:
+def capture_for(n: int) -> int:
+    """The capture time written with payload ``n`` (distinct per slot, never 0)."""
+    return 1_000_000_007 * (n + 1)
+
+
+def check(payload: bytes, capture_ns: int | None = None) -> int:
     n, _ = HEAD.unpack_from(payload)
     body = payload[HEAD.size :]
-    if len(body) != 16 + (n * 37) % 200 or body != bytes((n + i) & 0xFF for i in range(len(body))):
+    if len(body) != 16 + (n * 37) % 192 or body != bytes((n + i) & 0xFF for i in range(len(body))):
         raise AssertionError(f"torn payload for n={n}")
+    if capture_ns is not None and capture_ns != capture_for(n):
+        raise AssertionError(f"capture time {capture_ns} does not belong to n={n}")
     return int(n)
 
 
@@ -45,7 +53,7 @@ def write(name: str, hz: float, seconds: float) -> None:
     n = 0
     next_at = start
     while time.monotonic() - start < seconds:
-        writer.write(payload_for(n, time.monotonic_ns()))
+        writer.write(payload_for(n, time.monotonic_ns()), capture_for(n))
         n += 1
         next_at += period
         delay = next_at - time.monotonic()
@@ -78,7 +86,7 @@ def read(name: str, seconds: float, wake: bool) -> None:
             continue
         now = time.monotonic_ns()
         try:
-            n = check(record.payload)
+            n = check(record.payload, record.capture_ns)
         except AssertionError:
             torn += 1
             continue

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 from protocol import RingError, ShmRing
 from protocol.ring import SHM_DIR
 
-from .ring_worker import check, payload_for
+from .ring_worker import capture_for, check, payload_for
 
 WORKER = str(Path(__file__).with_name("ring_worker.py"))
 
@@ -51,18 +52,22 @@ def test_in_process_basics(ring: ShmRing) -> None:
     reader = ring.reader()
     assert reader.read_latest() is None
     for n in range(100):  # wraps the 32 slots three times
-        writer.write(payload_for(n, 0))
+        writer.write(payload_for(n, 0), capture_for(n))
     record = reader.read_latest()
-    assert record is not None and record.number == 99 and check(record.payload) == 99
+    assert record is not None and record.number == 99
+    assert check(record.payload, record.capture_ns) == 99
     assert reader.read_latest() is None  # nothing newer
+    writer.write(b"x")  # a writer that cannot tell the capture time says 0
+    record = reader.read_latest()
+    assert record is not None and record.capture_ns == 0
     assert ring.writer_alive()
     writer.close()
     assert not ring.writer_alive()
 
 
 def test_oversize_payload_refused(ring: ShmRing) -> None:
-    with pytest.raises(RingError, match="exceeds the slot capacity of 232"):
-        ring.writer().write(bytes(233))
+    with pytest.raises(RingError, match="exceeds the slot capacity of 224"):
+        ring.writer().write(bytes(225))
 
 
 def test_attach_errors() -> None:
@@ -83,8 +88,36 @@ def test_writer_crash_mid_write_is_not_garbage(ring: ShmRing) -> None:
 
     at = 512 + 1 * ring.slot_size
     struct.pack_into("<Q", mm, at, 3)
-    mm[at + 24 : at + 40] = b"\xee" * 16
+    mm[at + 32 : at + 48] = b"\xee" * 16
     assert reader.read_latest() is None  # "no new frames", not garbage
+
+
+def test_slot_layout_golden(ring: ShmRing) -> None:
+    """The documented segment layout, byte for byte (other readers, e.g. the soak's tap, and
+    rings made by another build depend on it)."""
+    import struct
+
+    from protocol.ring import SLOT_HEADER_BYTES, slot_crc
+
+    ring.writer().write(b"abc", capture_ns=0x0102030405060708)
+    mm = ring._mm
+    assert mm[0:8] == b"AVRING02"
+    assert struct.unpack_from("<II", mm, 8) == (32, 256)
+    assert struct.unpack_from("<Q", mm, 16) == (1,)  # completed writes
+    at = 512
+    seq, length, reserved, crc, written_ns, capture_ns = struct.unpack_from("<QHHIQQ", mm, at)
+    assert (seq, length, reserved) == (2, 3, 0)
+    assert capture_ns == 0x0102030405060708 and written_ns > 0
+    assert crc == slot_crc(capture_ns, b"abc")
+    assert crc == zlib.crc32(b"abc", zlib.crc32(struct.pack("<Q", capture_ns)))
+    assert SLOT_HEADER_BYTES == 32 and mm[at + 32 : at + 35] == b"abc"
+
+
+def test_ring_of_another_format_is_refused(ring: ShmRing) -> None:
+    ring._mm[0:8] = b"AVRING01"
+    with pytest.raises(RingError, match="format '01', this build reads '02'"):
+        ShmRing.attach(ring.name)
+    ring._mm[0:8] = b"AVRING02"
 
 
 def test_one_writer_two_readers_1khz_no_torn_frames(ring: ShmRing) -> None:
