@@ -20,6 +20,7 @@ lives here because the three child packages may not import each other.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import sys
 import threading
@@ -39,6 +40,20 @@ DROPPABLE: tuple[type[Event], ...] = (Stats,)
 MAX_QUEUED = 512
 #: How a bad line is shown in logs: escaped, cut short (it came from outside this process).
 LOG_PREVIEW = 120
+
+
+def private_stdout() -> TextIO:
+    """Our own handle on stdout for the control channel, with fd 1 itself pointed at stderr:
+    a stray print from a native library (MediaPipe, Mesa, pyglet) then lands in the log
+    instead of corrupting the lines the parent parses."""
+    sys.stdout.flush()
+    try:
+        fd = os.dup(1)
+        os.dup2(2, 1)
+    except OSError:
+        return sys.stdout
+    sys.stdout = sys.stderr
+    return os.fdopen(fd, "w", encoding="utf-8", buffering=1)
 
 
 def preview(text: str | bytes) -> str:

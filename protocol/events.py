@@ -215,6 +215,17 @@ Event: TypeAlias = (
 )
 
 
+def flat(event: Event) -> dict[str, Any]:
+    """One flat dict for scripts, reports and assertions: ``{"event": kind, **fields}``, with
+    a ``stats`` event's values and a ``ready`` event's info lifted to the top."""
+    out: dict[str, Any] = {"event": event.KIND, **event.fields()}
+    if isinstance(event, Stats):
+        out.update(out.pop("values"))
+    elif isinstance(event, Ready):
+        out.update(out.pop("info"))
+    return out
+
+
 def parse_event(line: str | bytes) -> Event:
     """One stdout line of a child -> its event (UnknownMessage / DecodeError otherwise)."""
     return EVENTS.parse(line)  # type: ignore[return-value]

@@ -8,7 +8,6 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TextIO
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -47,17 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _private_stdout() -> TextIO:
-    """The control channel on a private duplicate of fd 1; fd 1 itself then points at stderr,
-    so a stray print from a native library (Mesa, pyglet, PIL) cannot corrupt the JSON lines."""
-    try:
-        fd = os.dup(1)
-        os.dup2(2, 1)
-    except OSError:
-        return sys.stdout
-    sys.stdout = sys.stderr
-    return os.fdopen(fd, "w", encoding="utf-8", buffering=1)
-
+log = logging.getLogger(__name__)
 
 #: At most this many CPUs: Mesa llvmpipe rasterises on the render thread (LP_NUM_THREADS=0).
 SERIAL_RASTER_MAX_CPUS = 2
@@ -80,14 +69,15 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="render_window: %(levelname)s %(name)s: %(message)s",
     )
-    from .control import Commands, Events
+    from protocol.channel import ChildChannel, private_stdout
+    from protocol.events import Bye, Error
 
-    events = Events(_private_stdout())
+    channel = ChildChannel(output=private_stdout())
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         msg = "no display: set DISPLAY or run under Xvfb"
         print(f"render_window: {msg}", file=sys.stderr)
-        events.emit("error", message=msg, fatal=True)
-        events.close()
+        channel.emit(Error(message=msg, fatal=True))
+        channel.close()
         return 2
 
     _software_gl_threads()
@@ -119,21 +109,20 @@ def main(argv: list[str] | None = None) -> int:
         breathe=not args.no_breath,
         low_latency=args.low_latency,
     )
-    commands = Commands()
     apps: list[RenderApp] = []
     install_signal_handlers(apps)
     try:
-        app = RenderApp(opts, events, commands)
+        app = RenderApp(opts, channel)
         apps.append(app)
         app.start()
     except StartupError as e:
         print(f"render_window: {e}", file=sys.stderr)
-        events.emit("error", message=str(e), fatal=True)
+        channel.emit(Error(message=str(e), fatal=True))
         if apps:
             apps[0].close()
-        events.close()
+        channel.close()
         return 2
-    commands.start()
+    channel.start()
     # Everything allocated so far (modules, atlas, GL objects) lives as long as the window: take
     # it out of the collector's sight, so a full collection (13 ms measured) never stalls a frame.
     gc.collect()
@@ -142,8 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         app.run()
     finally:
         app.close()
-        events.emit("bye", dropped_events=events.dropped)
-        events.close()
+        if channel.dropped:
+            log.info("dropped %d stats events the parent did not read in time", channel.dropped)
+        channel.emit(Bye())
+        channel.close()
     return 0
 
 

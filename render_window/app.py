@@ -2,8 +2,10 @@
 
 Loop per frame: dispatch window events, apply stdin commands, read the rings, ``update`` (motion
 and renderer state for the expected flip time: now plus the median frame work), ``on_draw``
-(clear + ``batch.draw()``), read back a requested screenshot, flip, emit ``present`` events for
-frames that just reached the screen, then wait for the next 1/60 s deadline (:class:`FramePacer`).
+(clear + ``batch.draw()``), read back a requested screenshot, flip, record capture -> present for
+the peer's frames that just reached the screen (reported in ``stats``; the capture time comes
+from the ring slot, already on this host's clock), then wait for the next 1/60 s deadline
+(:class:`FramePacer`).
 """
 
 from __future__ import annotations
@@ -19,10 +21,30 @@ import pyglet
 from pyglet import gl
 
 from avatars.pack import builtin_ids
+from protocol.channel import ChildChannel
+from protocol.commands import (
+    Command,
+    Fullscreen,
+    Quit,
+    ResetStats,
+    Resize,
+    SelfView,
+    ShowOverlay,
+    ShowPeerAvatar,
+    ShowSelfAvatar,
+    TakeScreenshot,
+)
+from protocol.events import (
+    AvatarShown,
+    Error,
+    OverlayShown,
+    Ready,
+    ScreenshotSaved,
+    Stats,
+)
 from protocol.frame import FrameFlags
 
 from .capture import read_pixels, save_png_async
-from .control import Commands, Events
 from .motion import seq_after
 from .pacing import FramePacer, FrameStats
 from .view import AvatarLoadError, AvatarView
@@ -37,10 +59,15 @@ INSET_MARGIN = 16
 STATS_PERIOD_S = 1.0
 #: A "connected" notice stays this long, then the overlay clears itself.
 CONNECTED_NOTICE_S = 1.5
+#: Banner text per overlay state (protocol.commands.OVERLAY_STATES less "auto" and "none").
 OVERLAY_TEXT = {
     "connecting": "Connecting…",
+    "waiting": "Waiting for the other person to join…",
     "connected": "Connected",
     "peer_lost": "Peer lost - waiting for them to come back…",
+    "peer_left": "The other person left the call",
+    "reconnecting": "Reconnecting…",
+    "refused": "The room is full",
     "paused": "Tracking paused",
 }
 DEFAULT_AVATAR = "aria"
@@ -73,10 +100,10 @@ class StartupError(Exception):
 
 
 class RenderApp:
-    def __init__(self, opts: Options, events: Events, commands: Commands) -> None:
+    def __init__(self, opts: Options, channel: ChildChannel) -> None:
         self.opts = opts
-        self.events = events
-        self.commands = commands
+        #: The parent's control channel: typed commands in, typed events out.
+        self.channel = channel
         self.running = True
         self.window = self._make_window()
         self.batch = pyglet.graphics.Batch()
@@ -172,17 +199,17 @@ class RenderApp:
             self._load_initial(self.self_view, o.self_avatar or o.avatar, o.self_variant)
         self._layout()
         info = self.window.context.get_info()
-        self.events.emit(
-            "ready",
-            renderer=self.peer.renderer.name if self.peer.renderer else None,
-            avatar=self.peer.pack.id if self.peer.pack else None,
-            variant=self.peer.variant,
-            self_avatar=self.self_view.pack.id if self.self_view.pack else None,
-            width=self.window.width,
-            height=self.window.height,
-            gl_renderer=info.get_renderer(),
-            gl_version=info.get_version_string(),
-        )
+        ready = {
+            "renderer": self.peer.renderer.name if self.peer.renderer else None,
+            "avatar": self.peer.pack.id if self.peer.pack else None,
+            "variant": self.peer.variant,
+            "self_avatar": self.self_view.pack.id if self.self_view.pack else None,
+            "width": self.window.width,
+            "height": self.window.height,
+            "gl_renderer": info.get_renderer(),
+            "gl_version": info.get_version_string(),
+        }
+        self.channel.emit(Ready(info=ready))
 
     def _load_initial(self, view: AvatarView, ref: str | None, variant: str | None) -> None:
         tried: list[str] = []
@@ -192,7 +219,7 @@ class RenderApp:
             try:
                 view.set_avatar(r, variant if r == ref else None)
                 if tried:
-                    self.events.emit("error", message=tried[0], fatal=False)
+                    self.channel.emit(Error(message=tried[0]))
                 return
             except AvatarLoadError as e:
                 tried.append(str(e))
@@ -247,57 +274,52 @@ class RenderApp:
         self._overlay_label.position = (ww / 2, wh * 0.08 + 28, 0)
 
     # -- commands ------------------------------------------------------------------------
-    def handle(self, cmd: dict[str, Any]) -> None:
-        name = cmd.get("cmd")
+    def handle(self, cmd: Command) -> None:
         try:
-            if name == "quit":
+            if isinstance(cmd, Quit):
                 self.running = False
-            elif name == "avatar":
-                self.peer.set_avatar(str(cmd["ref"]), cmd.get("variant"))
-                self._emit_avatar("avatar", self.peer)
-            elif name == "self_avatar":
-                self.self_view.set_avatar(str(cmd["ref"]), cmd.get("variant"))
+            elif isinstance(cmd, ShowPeerAvatar):
+                self.peer.set_avatar(cmd.ref, cmd.variant)
+                self._emit_avatar(self.peer)
+            elif isinstance(cmd, ShowSelfAvatar):
+                self.self_view.set_avatar(cmd.ref, cmd.variant)
                 self._layout()
-                self._emit_avatar("self_avatar", self.self_view)
-            elif name == "self_view":
-                self.show_self = bool(cmd.get("on", True))
+                self._emit_avatar(self.self_view)
+            elif isinstance(cmd, SelfView):
+                self.show_self = cmd.on
                 if self.show_self and self.self_view.renderer is None:
                     self._load_initial(
                         self.self_view, self.opts.self_avatar or self.opts.avatar, None
                     )
                 self._layout()
-            elif name == "overlay":
-                state = str(cmd.get("state", "auto"))
-                if state not in (*OVERLAY_TEXT, "none", "auto"):
-                    raise ValueError(f"unknown overlay state {state!r}")
-                self.overlay_cmd = None if state == "auto" else state
-                if state == "connected":
+            elif isinstance(cmd, ShowOverlay):
+                self.overlay_cmd = None if cmd.state == "auto" else cmd.state
+                if cmd.state == "connected":
                     self._connected_at = time.monotonic()
-            elif name == "screenshot":
-                self._screenshots.append(cmd)
-            elif name == "reset_stats":
+            elif isinstance(cmd, TakeScreenshot):
+                self._screenshots.append(cmd.fields())
+            elif isinstance(cmd, ResetStats):
                 self.stats.reset_run()
-            elif name == "size":
-                self.window.set_size(int(cmd["width"]), int(cmd["height"]))
+            elif isinstance(cmd, Resize):
+                self.window.set_size(cmd.width, cmd.height)
                 self._layout()
-            elif name == "fullscreen":
-                self.set_fullscreen(bool(cmd.get("on", True)))
+            elif isinstance(cmd, Fullscreen):
+                self.set_fullscreen(cmd.on)
             else:
-                log.warning("unknown command %r", name)
+                log.warning("ignoring %s: not a render window command", cmd.KIND)
         except AvatarLoadError as e:
-            self.events.emit("error", message=str(e), fatal=False)
-        except (KeyError, ValueError, TypeError) as e:
-            self.events.emit("error", message=f"bad {name} command: {e}", fatal=False)
+            self.channel.emit(Error(message=str(e)))
 
-    def _emit_avatar(self, event: str, view: AvatarView) -> None:
+    def _emit_avatar(self, view: AvatarView) -> None:
         assert view.pack is not None
-        self.events.emit(
-            "status",
-            state=event,
-            message=f"{view.name} avatar is {view.pack.name}",
-            avatar=view.pack.id,
-            variant=view.variant,
-            renderer=view.renderer.name if view.renderer else None,
+        self.channel.emit(
+            AvatarShown(
+                view="peer" if view is self.peer else "self",
+                avatar=view.pack.id,
+                name=view.pack.name,
+                variant=view.variant,
+                renderer=view.renderer.name if view.renderer else None,
+            )
         )
 
     # -- overlays ------------------------------------------------------------------------
@@ -325,7 +347,7 @@ class RenderApp:
             self._overlay_label.text = OVERLAY_TEXT.get(state, "")
             self._overlay_bg.visible = bool(state)
             self._overlay_label.visible = bool(state)
-            self.events.emit("status", state="overlay", message=state or "none", overlay=state)
+            self.channel.emit(OverlayShown(state=state))
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> None:
@@ -333,7 +355,7 @@ class RenderApp:
         while self.running:
             t0 = time.perf_counter()
             self.window.dispatch_events()
-            for cmd in self.commands.pending():
+            for cmd in self.channel.pending():
                 self.handle(cmd)
             if not self.running:
                 break
@@ -350,8 +372,8 @@ class RenderApp:
             self.window.flip()
             present_ns = time.monotonic_ns()
             self.stats.presented(time.perf_counter(), time.perf_counter() - t0)
-            for seq, capture_us in sample.newly_shown:
-                self.events.emit("present", seq=seq, capture_us=capture_us, present_ns=present_ns)
+            for shown in sample.newly_shown:
+                self.stats.shown(shown, present_ns)
             if pixels is not None:
                 for shot in shots:
                     self._save(shot, pixels, sample, present_ns)
@@ -419,26 +441,26 @@ class RenderApp:
 
         def done(p: Path, error: str | None) -> None:
             if error:
-                self.events.emit("error", message=error, fatal=False)
+                self.channel.emit(Error(message=error))
             else:
-                self.events.emit("screenshot", path=str(p), **fields)
+                self.channel.emit(ScreenshotSaved(path=str(p), **fields))
 
         save_png_async(pixels, path, done)
 
     def _emit_stats(self) -> None:
         m = self.peer.motion
         snap = self.stats.snapshot()
-        self.events.emit(
-            "stats",
+        values = {
             **snap,
-            frames=self.stats.frames,
-            frames_received=m.frames_received,
-            last_seq=self.peer.last_seq,
-            decode_errors=self.peer.decode_errors,
-            playout_delay_ms=round(m.delay * 1000, 2),
-            jitter_ms=round(m.jitter * 1000, 2),
-            idle=round(m.idle_weight, 3),
-        )
+            "frames": self.stats.frames,
+            "frames_received": m.frames_received,
+            "last_seq": self.peer.last_seq,
+            "decode_errors": self.peer.decode_errors,
+            "playout_delay_ms": round(m.delay * 1000, 2),
+            "jitter_ms": round(m.jitter * 1000, 2),
+            "idle": round(m.idle_weight, 3),
+        }
+        self.channel.emit(Stats(t=round(time.monotonic(), 6), values=values))
 
     def close(self) -> None:
         self.peer.close()

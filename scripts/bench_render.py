@@ -3,8 +3,10 @@
 
 Starts its own Xvfb (GLX, Mesa llvmpipe), creates the remote and local rings, feeds synthetic
 30 Hz parameter frames into both from this process (like the peer and tracking processes), runs
-``python -m render_window`` at 1280x720 with the self-view inset, and reads its ``stats`` and
-``present`` events. Writes JSON with at least fps, frame_ms_p50, frame_ms_p99, cpu_pct.
+``python -m render_window`` at 1280x720 with the self-view inset, and reads its ``stats`` events.
+Writes JSON with at least fps, frame_ms_p50, frame_ms_p99, cpu_pct. Capture -> present is the
+window's own figure over the measured run: the feeder puts each frame's capture time in its ring
+slot (as the networking process does) and the window measures to its flip.
 
     python scripts/bench_render.py --seconds 10 --json bench-render.json
 """
@@ -22,11 +24,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import psutil
 
-from protocol.control import command_line, read_events
+from protocol.channel import read_events
+from protocol.commands import Quit, ResetStats
+from protocol.events import flat
 from protocol.ring import ShmRing
+from protocol.stats import percentile, rounded
 from render_window.demo import DEMO_HZ, demo_frame
 from render_window.headless import start_xvfb
 
@@ -34,7 +38,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def feed(rings: list[ShmRing], stop: threading.Event) -> None:
-    """Write demo frames at 30 Hz into every ring (capture time = now, as a tracker would)."""
+    """Write demo frames at 30 Hz into every ring (capture time = now, as a tracker would; it
+    goes in the slot too, on this host's clock, as the networking process writes it)."""
     writers = [r.writer() for r in rings]
     t0 = time.monotonic()
     seq = 0
@@ -45,7 +50,7 @@ def feed(rings: list[ShmRing], stop: threading.Event) -> None:
         now_us = time.monotonic_ns() // 1000
         payload = demo_frame(seq, now_us / 1e6 - t0, now_us).encode()
         for w in writers:
-            w.write(payload)
+            w.write(payload, now_us * 1000)
     for w in writers:
         w.close()
 
@@ -99,9 +104,10 @@ def main() -> int:
     result: dict[str, Any] = {}
     try:
         while True:
-            ev = events.get(timeout=60)
-            if ev["event"] == "_eof":
+            event = events.get(timeout=60)
+            if event is None:
                 raise SystemExit("render window exited before it was ready")
+            ev = flat(event)
             if ev["event"] == "ready":
                 result["gl_renderer"] = ev.get("gl_renderer")
                 break
@@ -109,30 +115,32 @@ def main() -> int:
         proc = psutil.Process(win.pid)
         time.sleep(args.warmup)
         stats: list[dict[str, Any]] = []
-        latencies: list[float] = []
         while not events.empty():
             events.get_nowait()
         assert win.stdin is not None
-        win.stdin.write(command_line("reset_stats"))  # whole-run percentiles from here on
+        win.stdin.write(ResetStats().encode())  # whole-run percentiles from here on
         win.stdin.flush()
         proc.cpu_percent(None)
         cpu0 = time.monotonic()
         end = cpu0 + args.seconds
         while time.monotonic() < end:
             try:
-                ev = events.get(timeout=max(0.01, end - time.monotonic()))
+                event = events.get(timeout=max(0.01, end - time.monotonic()))
             except queue.Empty:
                 break
+            if event is None:
+                break
+            ev = flat(event)
             if ev["event"] == "stats":
                 stats.append(ev)
-            elif ev["event"] == "present":
-                latencies.append((ev["present_ns"] / 1e3 - ev["capture_us"]) / 1e3)
         cpu = proc.cpu_percent(None)
         frames = [s["frames"] for s in stats]
         p50 = [s["frame_ms_p50"] for s in stats if "frame_ms_p50" in s]
         p99 = [s["frame_ms_p99"] for s in stats if "frame_ms_p99" in s]
         work = [s["work_ms_p50"] for s in stats if "work_ms_p50" in s]
         span = stats[-1]["t"] - stats[0]["t"] if len(stats) > 1 else 0.0
+        last = stats[-1] if stats else {}
+        present = last.get("run_e2e_present_ms") or {}  # since reset_stats: the measured run
         result.update(
             seconds=args.seconds,
             width=args.width,
@@ -140,28 +148,26 @@ def main() -> int:
             avatar=args.avatar,
             self_view=not args.no_self_view,
             fps=round((frames[-1] - frames[0]) / span, 2) if span else 0.0,
-            # Over every frame interval of the measured run (the window's whole-run histogram).
-            frame_ms_p50=stats[-1].get("run_frame_ms_p50") if stats else None,
-            frame_ms_p99=stats[-1].get("run_frame_ms_p99") if stats else None,
+            # Over every frame interval of the measured run (the window's whole-run window).
+            frame_ms_p50=last.get("run_frame_ms_p50"),
+            frame_ms_p99=last.get("run_frame_ms_p99"),
             # Each stats line's p99 covers the last ~2 s: the worst such window.
-            frame_ms_p99_worst_2s=round(float(np.max(p99)), 3) if p99 else None,
-            frame_ms_p50_median_2s=round(float(np.median(p50)), 3) if p50 else None,
-            work_ms_p50=round(float(np.median(work)), 3) if work else None,
+            frame_ms_p99_worst_2s=max(p99) if p99 else None,
+            frame_ms_p50_median_2s=rounded(percentile(p50, 50), 3),
+            work_ms_p50=rounded(percentile(work, 50), 3),
             cpu_pct=round(cpu, 1),  # percent of ONE core (psutil), render process only
             cpu_count=psutil.cpu_count(),
-            frames_received=stats[-1]["frames_received"] if stats else 0,
-            capture_to_present_ms_p50=round(float(np.median(latencies)), 2) if latencies else None,
-            capture_to_present_ms_p99=(
-                round(float(np.percentile(latencies, 99)), 2) if latencies else None
-            ),
-            playout_delay_ms=stats[-1].get("playout_delay_ms") if stats else None,
+            frames_received=last.get("frames_received", 0),
+            capture_to_present_ms_p50=present.get("p50"),
+            capture_to_present_ms_p99=present.get("p99"),
+            playout_delay_ms=last.get("playout_delay_ms"),
         )
     finally:
         stop.set()
         if win.poll() is None:
             try:
                 assert win.stdin is not None
-                win.stdin.write(command_line("quit"))
+                win.stdin.write(Quit().encode())
                 win.stdin.flush()
                 win.wait(10)
             except (OSError, subprocess.TimeoutExpired):

@@ -21,7 +21,9 @@ from typing import Any
 
 from avatars.pack import builtin_ids
 from protocol.blendshapes import BLENDSHAPE_INDEX, NUM_BLENDSHAPES
-from protocol.control import command_line, read_events
+from protocol.channel import read_events
+from protocol.commands import command_from
+from protocol.events import flat
 from protocol.frame import FrameFlags, ParamFrame
 from protocol.ring import ShmRing
 from render_window.headless import start_xvfb
@@ -118,9 +120,10 @@ def main() -> int:
 
     def wait(name: str, **match: Any) -> dict[str, Any]:
         while True:
-            ev = events.get(timeout=60)
-            if ev["event"] == "_eof":
+            event = events.get(timeout=60)
+            if event is None:
                 raise SystemExit("render window exited")
+            ev = flat(event)
             if ev["event"] == "error":
                 print(f"window: {ev['message']}", file=sys.stderr)
             if ev["event"] == name and all(ev.get(k) == v for k, v in match.items()):
@@ -128,15 +131,15 @@ def main() -> int:
 
     def send(cmd: str, **fields: Any) -> None:
         assert win.stdin is not None
-        win.stdin.write(command_line(cmd, **fields))
+        win.stdin.write(command_from(cmd, **fields).encode())
         win.stdin.flush()
 
     try:
         wait("ready")
         for i, avatar in enumerate(avatars):
             if i:
-                send("avatar", ref=avatar)
-                wait("status", state="avatar", avatar=avatar)
+                send("peer_avatar", ref=avatar)
+                wait("avatar_shown", view="peer", avatar=avatar)
             for pose, (weights, rot) in POSES.items():
                 seq = feeder.set(weights, rot)
                 path = (args.out / f"{avatar}-{pose}.png").resolve()

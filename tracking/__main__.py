@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
 from types import FrameType
-from typing import TextIO
 
 from .model import MODEL_SHA256, keep_unused_libraries_out, quiet_native_logs
 
@@ -85,22 +83,14 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     return p
 
 
-def private_stdout() -> TextIO:
-    """Our own handle on stdout for the control channel (or JSON frames), with fd 1 itself
-    pointed at stderr: a stray print from a native library or a dependency then lands in the
-    log instead of corrupting the line protocol the parent parses."""
-    sys.stdout.flush()
-    out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8", buffering=1)
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     """Run with parsed arguments; returns the exit status."""
     quiet_native_logs()
     keep_unused_libraries_out()
     # Imports after these two: mediapipe reads the glog settings when first loaded.
+    from protocol.channel import ChildChannel, private_stdout
     from protocol.errors import RingError
+    from protocol.events import Bye, Error, Ready
     from protocol.ring import ShmRing
 
     from .calibration import load_calibration
@@ -108,9 +98,6 @@ def run(args: argparse.Namespace) -> int:
     from .config import load_settings
     from .errors import TrackingError
     from .pipeline import Tracker
-    from protocol.channel import ChildChannel
-    from protocol.events import Bye, Error, Ready
-
     from .runner import TrackingLoop
     from .smoothing import SmoothingConfig
     from .sources import parse_source

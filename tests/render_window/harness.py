@@ -20,7 +20,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from protocol.blendshapes import BLENDSHAPE_INDEX, NUM_BLENDSHAPES
-from protocol.control import command_line
+from protocol.events import flat, parse_event
 from protocol.frame import FrameFlags, ParamFrame
 from protocol.ring import ShmRing
 
@@ -76,7 +76,8 @@ class Feeder:
         f = self._frame
         f.seq = self.seq
         f.timestamp_us = time.monotonic_ns() // 1000
-        self.writer.write(f.encode())
+        # Like the networking process: the capture time on the window's clock goes in the slot.
+        self.writer.write(f.encode(), f.timestamp_us * 1000)
 
     def _run(self) -> None:
         next_t = time.monotonic()
@@ -133,8 +134,8 @@ class Window:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             try:
-                ev = json.loads(line)
-            except json.JSONDecodeError:
+                ev = flat(parse_event(line))
+            except ValueError:
                 continue
             self.all_events.append(ev)
             self.events.put(ev)
@@ -172,7 +173,8 @@ class Window:
 
     def cmd(self, name: str, **fields: Any) -> None:
         assert self.proc.stdin is not None
-        self.proc.stdin.write(command_line(name, **fields))
+        # Raw lines, not protocol.commands objects: this also tests the window's parser.
+        self.proc.stdin.write(json.dumps({"cmd": name, **fields}) + "\n")
         self.proc.stdin.flush()
 
     def shot(self, min_seq: int | None = None, **fields: Any) -> Image_:
