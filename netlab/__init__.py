@@ -44,11 +44,8 @@ Lab.service_addr is where to run the relay (and coturn): reachable from both A a
 """
 
 from .lab import (
-    HIDE_ENV,
     PREFIX,
     SERVICE_ADDR,
-    TOOLS,
-    TUN_DEVICE,
     Coturn,
     Lab,
     NetlabError,
@@ -56,14 +53,13 @@ from .lab import (
     delete_namespace,
     direct,
     list_namespaces,
-    missing,
     require,
     routed,
     sh,
     turn_split,
     unavailable_reason,
-    which,
 )
+from .tools import HIDE_ENV, TOOLS, TUN_DEVICE, missing, which
 
 __all__ = [
     "HIDE_ENV",
