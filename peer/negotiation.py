@@ -32,24 +32,27 @@ Rules (who offers, deterministically):
 
 States (:class:`Phase`) and transitions; every state but IDLE has exactly one current link::
 
-                      tick: peer present, relay up, offer timer due
-          +-------------------------------------------------------------+
-          |                                                             v
-        IDLE --offer_received--> ANSWERING --answer_created--> CONNECTING <--answer_received--
-          ^  (no link)            (creating    (SendAnswer)     (waiting for    OFFER_SENT
-          |                        our answer)                   the channels)     ^
-          |                                                         |              | offer_created
-          |                                                     link_open       OFFERING
-          |                                                         v          (creating our
-          +--- link_failed / tick: silent > LOST_AFTER_S ----- CONNECTED          offer)
-          +--- peer_bye (from any state)
-          +--- negotiation_failed (any state but CONNECTED)
+           +----------------- tick: offer due, gen + 1 ------------------+
+           |                                                             v
+         IDLE ----- offer_received -----> ANSWERING                  OFFERING
+           ^                                  |                          |
+           |                            answer_created             offer_created
+           |                             (SendAnswer)               (SendOffer)
+           |                                  v                          v
+           |                              CONNECTING <-- answer_received -- OFFER_SENT
+           |                                  |          (its gen only)
+           |                              link_open
+           |                                  v
+           +-- link_failed, tick: silence -- CONNECTED
 
-    From any state but CONNECTED, a tick that gives up on the current link (unanswered for
-    OFFER_RETRY_S, not open after NEGOTIATION_TIMEOUT_S, ICE failed) starts a new offer:
-    -> OFFERING with gen + 1. From any state, offer_received (unless glare keeps ours) ->
-    ANSWERING with the peer's gen. Relay up/down, joined, peer_joined and peer_left change no
-    state: they set flags (peer present, position) and the offer timer, and say so.
+Also: from any state, ``peer_bye`` -> IDLE, and ``offer_received`` -> ANSWERING with the
+peer's gen, unless glare keeps ours (position 1 in OFFERING/OFFER_SENT, peer's gen not
+higher). From any state but CONNECTED, ``negotiation_failed`` (creating our offer/answer or
+applying the answer raised) -> IDLE, and a tick that gives up on the current link
+(unanswered for OFFER_RETRY_S, not open after NEGOTIATION_TIMEOUT_S, ICE failed) once the
+offer timer is due -> OFFERING. OFFERING and ANSWERING are never interrupted by a tick.
+Relay up/down, ``joined``, ``peer_joined`` and ``peer_left`` change no phase: they set the
+flags (position, peer present) and the offer timer, and say so.
 """
 
 from __future__ import annotations
