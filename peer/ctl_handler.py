@@ -27,15 +27,6 @@ from typing import Any
 
 from protocol import ctl
 from protocol.errors import DecodeError, EncodeError
-from protocol.events import (
-    ChatReceived,
-    Error,
-    Event,
-    PeerAvatar,
-    PeerBye,
-    PeerEmotion,
-    PeerHello,
-)
 
 from .clock import ClockSync
 from .frames import TokenBucket
@@ -114,7 +105,7 @@ class CtlHandler:
         *,
         name: str,
         avatar: LocalAvatar,
-        emit: Callable[[Event], None],
+        emit: Callable[..., None],
         stats: CallStats,
         clock: ClockSync,
         start: Callable[[Coroutine[Any, Any, None]], None],
@@ -236,14 +227,13 @@ class CtlHandler:
             self.peer_hello = message
             self.peer_name = message.name
             self._emit(
-                PeerHello(
-                    name=message.name,
-                    avatar_id=message.avatar_id,
-                    avatar_version=message.avatar_version,
-                    avatar_hash=message.avatar_hash,
-                    app_version=message.app_version,
-                    protocol=message.protocol,
-                )
+                "peer_hello",
+                name=message.name,
+                avatar_id=message.avatar_id,
+                avatar_version=message.avatar_version,
+                avatar_hash=message.avatar_hash,
+                app_version=message.app_version,
+                protocol=message.protocol,
             )
             self._peer_avatar(message.avatar_id, message.avatar_hash)
         elif isinstance(message, ctl.AvatarSwitch):
@@ -251,13 +241,12 @@ class CtlHandler:
         elif isinstance(message, ctl.Chat):
             if self._chat_allowed():
                 self._emit(
-                    ChatReceived(text=message.text, sender=self.peer_name, msg_id=message.msg_id)
+                    "chat", text=message.text, msg_id=message.msg_id, **{"from": self.peer_name}
                 )
             else:
                 self.stats.bad_ctl += 1
         elif isinstance(message, ctl.EmotionPreset):
-            weight = min(1.0, max(0.0, round(message.weight, 3)))
-            self._emit(PeerEmotion(preset=message.preset, weight=weight))
+            self._emit("peer_emotion", preset=message.preset, weight=round(message.weight, 3))
         elif isinstance(message, ctl.AvatarRequest):
             self._serve_pack(message.hash)
         elif isinstance(message, ctl.AvatarChunk):
@@ -265,9 +254,11 @@ class CtlHandler:
         elif isinstance(message, ctl.AvatarUnavailable):
             if self._incoming and self._incoming.digest == message.hash:
                 self._incoming = None
-            self._emit(Error(message=f"peer cannot send its avatar: {message.reason}"))
+            self._emit(
+                "error", message=f"peer cannot send its avatar: {message.reason}", fatal=False
+            )
         elif isinstance(message, ctl.Bye):  # peer.negotiation keeps the fact (one owner)
-            self._emit(PeerBye(reason=message.reason))
+            self._emit("peer_bye", reason=message.reason)
 
     def _chat_allowed(self) -> bool:
         now = time.monotonic()
@@ -286,10 +277,10 @@ class CtlHandler:
 
         known = find_pack_ref(digest, self.cache_dir) if digest else None
         if known is not None:
-            self._emit(PeerAvatar(ref=known, avatar_id=avatar_id, pending=False))
+            self._emit("peer_avatar", ref=known, id=avatar_id, pending=False)
             return
         fallback = avatar_id if _is_builtin(avatar_id) else FALLBACK_AVATAR
-        self._emit(PeerAvatar(ref=fallback, avatar_id=avatar_id, pending=bool(digest)))
+        self._emit("peer_avatar", ref=fallback, id=avatar_id, pending=bool(digest))
         if digest and len(digest) == 64:
             self._incoming = _Incoming(digest, avatar_id)
             self.send(ctl.AvatarRequest(hash=digest))
@@ -339,8 +330,11 @@ class CtlHandler:
         ):
             self._incoming = None
             self.stats.bad_ctl += 1
-            message = "peer's avatar transfer was malformed or too large; keeping the built-in"
-            self._emit(Error(message=message))
+            self._emit(
+                "error",
+                message="peer's avatar transfer was malformed or too large; keeping the built-in",
+                fatal=False,
+            )
             return
         inc.total, inc.size = chunk.total, chunk.size
         inc.chunks.append(chunk.data)
@@ -360,10 +354,10 @@ class CtlHandler:
             path = await asyncio.to_thread(install_pack_bytes, data, self.cache_dir, inc.digest)
         except Exception as e:  # PackIntegrityError / PackValidationError / OSError
             self.stats.bad_ctl += 1
-            self._emit(Error(message=f"peer's avatar was refused: {e}"))
+            self._emit("error", message=f"peer's avatar was refused: {e}", fatal=False)
             return
         log.info("installed peer avatar %s at %s", inc.avatar_id, path)
-        self._emit(PeerAvatar(ref=str(path), avatar_id=inc.avatar_id, pending=False))
+        self._emit("peer_avatar", ref=str(path), id=inc.avatar_id, pending=False)
 
 
 def _is_builtin(avatar_id: str) -> bool:
