@@ -182,8 +182,17 @@ class Call:
     ) -> None:
         await self.close(hangup=False)
 
-    def child(self, name: str) -> ChildProcess | None:
-        return self.children.get(name)
+    @property
+    def tracking(self) -> ChildProcess | None:
+        return self.children.get("tracking")
+
+    @property
+    def peer(self) -> ChildProcess | None:
+        return self.children.get("peer")
+
+    @property
+    def render(self) -> ChildProcess | None:
+        return self.children.get("render")
 
     @property
     def ended(self) -> bool:

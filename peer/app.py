@@ -28,17 +28,21 @@ import sys
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any, TextIO, assert_never
+from typing import Any, assert_never
 
 from aiortc import RTCIceServer
 
 from protocol import signaling as sig
-from protocol.control import event_line
+from protocol.channel import ChildChannel
+from protocol.commands import Command
 from protocol.errors import RingError
+from protocol.events import Bye, Event, PeerBye, Ready, Stats
+from protocol.events import Error as ErrorEvent
+from protocol.events import Status as StatusEvent
 from protocol.ring import ShmRing
 
 from .clock import ClockSync
-from .commands import apply_command, read_commands
+from .commands import apply_command
 from .connection import PeerLink, build_configuration, turn_problem
 from .ctl_handler import CtlHandler, load_local_avatar, warm_builtin_hashes
 from .errors import NegotiationError, PeerError, SignalingError
@@ -91,9 +95,12 @@ class PeerOptions:
 class PeerApp:
     """One networking process. ``await run()`` returns the exit code."""
 
-    def __init__(self, opts: PeerOptions, out: TextIO | None = None) -> None:
+    def __init__(self, opts: PeerOptions, channel: ChildChannel | None = None) -> None:
         self.opts = opts
-        self.out = out or sys.stdout
+        #: The parent's control channel; commands reach the loop through ``_commands``.
+        self.channel = channel or ChildChannel(on_command=self._command_arrived)
+        self._commands: asyncio.Queue[Command] = asyncio.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.stats = CallStats()
         self.clock = ClockSync()
         self.state = ""
@@ -127,25 +134,23 @@ class PeerApp:
         )
 
     # -- output ----------------------------------------------------------------------------
-    def emit(self, event: str, **fields: Any) -> None:
-        try:
-            self.out.write(event_line(event, **fields))
-            self.out.flush()
-        except (BrokenPipeError, ValueError):
+    def emit(self, event: Event) -> None:
+        self.channel.emit(event)
+        if self.channel.broken:
             self._quit.set()  # the parent is gone
 
     def set_state(self, state: str, message: str) -> None:
         if state != self.state:
             log.info("%s: %s", state, message)
         self.state = state
-        self.emit("status", state=state, message=message)
+        self.emit(StatusEvent(state=state, message=message))
 
     def error(self, message: str, *, fatal: bool = False, once: bool = False) -> None:
         if once and message in self._errors_said:
             return
         self._errors_said.add(message)
         log.warning("%s", message)
-        self.emit("error", message=message, fatal=fatal)
+        self.emit(ErrorEvent(message=message, fatal=fatal))
 
     def quit(self) -> None:
         self._quit.set()
@@ -157,6 +162,7 @@ class PeerApp:
     # -- main ------------------------------------------------------------------------------
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
+        self._loop = loop
         try:
             self._local_ring = ShmRing.attach(self.opts.local_ring)
             self._remote_ring = ShmRing.attach(self.opts.remote_ring)
@@ -178,13 +184,14 @@ class PeerApp:
                 self._start(self._watch_loop())
                 self._start(self._stats_loop())
                 self._start(self._relay_loop())
-                self.emit(
-                    "ready",
-                    local_ring=self.opts.local_ring,
-                    remote_ring=self.opts.remote_ring,
-                    avatar=self.ctl.avatar.id,
-                    avatar_hash=self.ctl.avatar.hash,
-                )
+                info = {
+                    "local_ring": self.opts.local_ring,
+                    "remote_ring": self.opts.remote_ring,
+                    "avatar": self.ctl.avatar.id,
+                    "avatar_hash": self.ctl.avatar.hash,
+                }
+                self.emit(Ready(info=info))
+                self.channel.start()
                 self.set_state("signaling", f"connecting to the relay at {self.opts.relay}")
                 try:
                     await self._quit.wait()
@@ -220,7 +227,8 @@ class PeerApp:
                 ring.close()
         self._write_stats_json(self._stats_event())
         self.set_state("closed", "call ended")
-        self.emit("bye")
+        self.emit(Bye())
+        self.channel.close()
 
     def _start(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run ``coro`` as a task owned by the process's task group (nothing fire-and-forget).
@@ -246,10 +254,10 @@ class PeerApp:
             self._exit_code = 1
             self._quit.set()
 
-    def _on_ctl_event(self, event: str, **fields: Any) -> None:
-        self.emit(event, **fields)
-        if event == "peer_bye":
-            self._apply(self.neg.peer_bye(str(fields.get("reason") or "")))
+    def _on_ctl_event(self, event: Event) -> None:
+        self.emit(event)
+        if isinstance(event, PeerBye):
+            self._apply(self.neg.peer_bye(event.reason))
 
     # -- signaling -------------------------------------------------------------------------
     async def _relay_loop(self) -> None:
@@ -333,7 +341,7 @@ class PeerApp:
                 case Status(state=state, message=message):
                     self.set_state(state, message)
                 case Note(message=message):
-                    self.emit("status", state=self.state, message=message)
+                    self.emit(StatusEvent(state=self.state, message=message))
                 case Error(message=message):
                     self.error(message)
                 case _:
@@ -453,14 +461,15 @@ class PeerApp:
             )
 
     # -- commands and stats (peer/commands.py, peer/report.py) -------------------------------
+    def _command_arrived(self, cmd: Command) -> None:
+        """On the channel's reader thread: hand the command to the event loop."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._commands.put_nowait, cmd)
+
     async def _stdin_loop(self) -> None:
-        await read_commands(self._command, on_eof=self._quit.set, on_bad=self._bad_command)
-
-    def _bad_command(self, message: str) -> None:
-        self.error(f"bad command: {message}", once=True)
-
-    async def _command(self, cmd: dict[str, Any]) -> None:
-        await apply_command(self, cmd)
+        while True:
+            await apply_command(self, await self._commands.get())
 
     def _stats_event(self) -> dict[str, Any]:
         return self.report.event(
@@ -477,7 +486,7 @@ class PeerApp:
             if self.healthy:
                 self.ctl.tick()
             event = self._stats_event()
-            self.emit("stats", **event)
+            self.emit(Stats(t=round(time.monotonic(), 6), values=event))
             self._write_stats_json(event)
 
     def _write_stats_json(self, event: dict[str, Any]) -> None:
@@ -490,6 +499,6 @@ async def run_peer(opts: PeerOptions) -> int:
     try:
         return await PeerApp(opts).run()
     except PeerError as e:
-        sys.stdout.write(event_line("error", message=str(e), fatal=True))
+        sys.stdout.write(ErrorEvent(message=str(e), fatal=True).encode())
         sys.stdout.flush()
         return 2

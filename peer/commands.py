@@ -1,19 +1,18 @@
-"""Commands from the parent on stdin (one JSON line each, :mod:`protocol.control`).
+"""Commands from the parent (:mod:`protocol.commands`), carried out on the networking process.
 
-``quit`` (also: EOF on stdin), ``hangup`` (say bye to the peer, then quit), ``chat`` {text},
-``emotion`` {preset, weight}, ``avatar`` {ref}.
+``quit`` (also: EOF on stdin), ``hangup`` (say bye to the peer, then quit), ``chat``,
+``emotion``, ``avatar``. They arrive through :class:`protocol.channel.ChildChannel`, whose
+reader thread hands each one to the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import sys
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from protocol.control import MAX_CONTROL_LINE, parse_line
-from protocol.errors import DecodeError
+from protocol.commands import Command, Hangup, Quit, SendChat, SetAvatar, SetEmotion
+from protocol.events import ChatSent
 
 from .ctl_handler import load_local_avatar
 
@@ -23,59 +22,23 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-async def read_commands(
-    on_command: Callable[[dict[str, Any]], Awaitable[None]],
-    *,
-    on_eof: Callable[[], None],
-    on_bad: Callable[[str], None],
-) -> None:
-    """Read command lines from stdin until EOF; a bad line is reported, never fatal."""
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=MAX_CONTROL_LINE)
-    try:
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    except (ValueError, OSError) as e:  # stdin closed, or a regular file
-        log.debug("no stdin commands: %s", e)
-        return
-    while True:
-        try:
-            line = await reader.readline()
-        except ValueError:  # longer than MAX_CONTROL_LINE: the rest of it was discarded
-            on_bad("command line too long")
-            continue
-        if not line:
-            on_eof()  # EOF means quit (child contract)
-            return
-        try:
-            cmd = parse_line(line, "cmd")
-        except DecodeError as e:
-            on_bad(str(e))
-            continue
-        await on_command(cmd)
-
-
-async def apply_command(app: PeerApp, cmd: dict[str, Any]) -> None:
+async def apply_command(app: PeerApp, cmd: Command) -> None:
     """Carry out one parent command on the networking process."""
-    name = cmd["cmd"]
-    if name == "quit":
+    if isinstance(cmd, Quit):
         app.quit()
-    elif name == "hangup":
+    elif isinstance(cmd, Hangup):
         if app.link is not None and app.link.opened:
             app.ctl.bye("hangup")
         app.quit()
-    elif name == "chat":
-        text = str(cmd.get("text", ""))
-        if app.ctl.chat(text):
-            app.emit("chat_sent", text=text)
+    elif isinstance(cmd, SendChat):
+        if app.ctl.chat(cmd.text):
+            app.emit(ChatSent(text=cmd.text))
         else:
             app.error("chat not sent: not connected")
-    elif name == "emotion":
-        try:
-            app.ctl.emotion(int(cmd.get("preset", 0)), float(cmd.get("weight", 1.0)))
-        except (TypeError, ValueError):
-            app.error("emotion needs an integer preset and a numeric weight")
-    elif name == "avatar":
-        avatar = await asyncio.to_thread(load_local_avatar, str(cmd.get("ref", "")))
+    elif isinstance(cmd, SetEmotion):
+        app.ctl.emotion(cmd.preset, cmd.weight)
+    elif isinstance(cmd, SetAvatar):
+        avatar = await asyncio.to_thread(load_local_avatar, cmd.ref)
         app.ctl.switch_avatar(avatar)
     else:
-        app.error(f"unknown command {name!r}", once=True)
+        log.warning("ignoring %s: not a networking command", cmd.KIND)

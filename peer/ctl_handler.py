@@ -27,6 +27,15 @@ from typing import Any
 
 from protocol import ctl
 from protocol.errors import DecodeError, EncodeError
+from protocol.events import (
+    ChatReceived,
+    Error,
+    Event,
+    PeerAvatar,
+    PeerBye,
+    PeerEmotion,
+    PeerHello,
+)
 
 from .clock import ClockSync
 from .frames import TokenBucket
@@ -105,7 +114,7 @@ class CtlHandler:
         *,
         name: str,
         avatar: LocalAvatar,
-        emit: Callable[..., None],
+        emit: Callable[[Event], None],
         stats: CallStats,
         clock: ClockSync,
         start: Callable[[Coroutine[Any, Any, None]], None],
@@ -227,13 +236,14 @@ class CtlHandler:
             self.peer_hello = message
             self.peer_name = message.name
             self._emit(
-                "peer_hello",
-                name=message.name,
-                avatar_id=message.avatar_id,
-                avatar_version=message.avatar_version,
-                avatar_hash=message.avatar_hash,
-                app_version=message.app_version,
-                protocol=message.protocol,
+                PeerHello(
+                    name=message.name,
+                    avatar_id=message.avatar_id,
+                    avatar_version=message.avatar_version,
+                    avatar_hash=message.avatar_hash,
+                    app_version=message.app_version,
+                    protocol=message.protocol,
+                )
             )
             self._peer_avatar(message.avatar_id, message.avatar_hash)
         elif isinstance(message, ctl.AvatarSwitch):
@@ -241,12 +251,13 @@ class CtlHandler:
         elif isinstance(message, ctl.Chat):
             if self._chat_allowed():
                 self._emit(
-                    "chat", text=message.text, msg_id=message.msg_id, **{"from": self.peer_name}
+                    ChatReceived(text=message.text, sender=self.peer_name, msg_id=message.msg_id)
                 )
             else:
                 self.stats.bad_ctl += 1
         elif isinstance(message, ctl.EmotionPreset):
-            self._emit("peer_emotion", preset=message.preset, weight=round(message.weight, 3))
+            weight = min(1.0, max(0.0, round(message.weight, 3)))
+            self._emit(PeerEmotion(preset=message.preset, weight=weight))
         elif isinstance(message, ctl.AvatarRequest):
             self._serve_pack(message.hash)
         elif isinstance(message, ctl.AvatarChunk):
@@ -254,11 +265,9 @@ class CtlHandler:
         elif isinstance(message, ctl.AvatarUnavailable):
             if self._incoming and self._incoming.digest == message.hash:
                 self._incoming = None
-            self._emit(
-                "error", message=f"peer cannot send its avatar: {message.reason}", fatal=False
-            )
+            self._emit(Error(message=f"peer cannot send its avatar: {message.reason}"))
         elif isinstance(message, ctl.Bye):  # peer.negotiation keeps the fact (one owner)
-            self._emit("peer_bye", reason=message.reason)
+            self._emit(PeerBye(reason=message.reason))
 
     def _chat_allowed(self) -> bool:
         now = time.monotonic()
@@ -277,10 +286,10 @@ class CtlHandler:
 
         known = find_pack_ref(digest, self.cache_dir) if digest else None
         if known is not None:
-            self._emit("peer_avatar", ref=known, id=avatar_id, pending=False)
+            self._emit(PeerAvatar(ref=known, avatar_id=avatar_id, pending=False))
             return
         fallback = avatar_id if _is_builtin(avatar_id) else FALLBACK_AVATAR
-        self._emit("peer_avatar", ref=fallback, id=avatar_id, pending=bool(digest))
+        self._emit(PeerAvatar(ref=fallback, avatar_id=avatar_id, pending=bool(digest)))
         if digest and len(digest) == 64:
             self._incoming = _Incoming(digest, avatar_id)
             self.send(ctl.AvatarRequest(hash=digest))
@@ -330,11 +339,8 @@ class CtlHandler:
         ):
             self._incoming = None
             self.stats.bad_ctl += 1
-            self._emit(
-                "error",
-                message="peer's avatar transfer was malformed or too large; keeping the built-in",
-                fatal=False,
-            )
+            message = "peer's avatar transfer was malformed or too large; keeping the built-in"
+            self._emit(Error(message=message))
             return
         inc.total, inc.size = chunk.total, chunk.size
         inc.chunks.append(chunk.data)
@@ -354,10 +360,10 @@ class CtlHandler:
             path = await asyncio.to_thread(install_pack_bytes, data, self.cache_dir, inc.digest)
         except Exception as e:  # PackIntegrityError / PackValidationError / OSError
             self.stats.bad_ctl += 1
-            self._emit("error", message=f"peer's avatar was refused: {e}", fatal=False)
+            self._emit(Error(message=f"peer's avatar was refused: {e}"))
             return
         log.info("installed peer avatar %s at %s", inc.avatar_id, path)
-        self._emit("peer_avatar", ref=str(path), id=inc.avatar_id, pending=False)
+        self._emit(PeerAvatar(ref=str(path), avatar_id=inc.avatar_id, pending=False))
 
 
 def _is_builtin(avatar_id: str) -> bool:

@@ -28,8 +28,8 @@ from collections.abc import Callable, Iterable
 from typing import IO, TextIO
 
 from .commands import Command, Quit, parse_command
-from .control import UnknownMessage
-from .errors import DecodeError
+from .control import MAX_TEXT, UnknownMessage
+from .errors import DecodeError, EncodeError
 from .events import Error, Event, Stats, Status, parse_event
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,11 @@ class ChildChannel:
             return
         if self.broken:
             return
-        line = event.encode()
+        try:
+            line = event.encode()
+        except EncodeError as e:  # a bug, or a value from outside that breaks a cap: say so
+            log.error("event not sent: %s", e)
+            line = Error(message=f"an event could not be sent: {e}"[:MAX_TEXT]).encode()
         if isinstance(event, DROPPABLE):
             try:
                 self._events.put_nowait(line)

@@ -38,6 +38,7 @@ from typing import Any
 import psutil
 from websockets.asyncio.client import ClientConnection, connect
 
+from protocol.events import Ready, parse_event
 from protocol.stats import percentile, rounded
 
 REPO = Path(__file__).resolve().parent.parent
@@ -262,8 +263,10 @@ def start_relay() -> tuple[subprocess.Popen[str], int]:
          "--idle-timeout", "3600", "--handshake-timeout", "60"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None
-    ready = json.loads(proc.stdout.readline())
-    return proc, int(ready["port"])
+    ready = parse_event(proc.stdout.readline())
+    if not isinstance(ready, Ready):
+        raise SystemExit(f"relay did not start: {ready}")
+    return proc, int(ready.info["port"])
 
 
 def main() -> int:

@@ -4,16 +4,50 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from peer.supervisor import CallConfig, CallSession, ChildProcess, module_argv
+from call import (
+    Call,
+    CallClosed,
+    CallConfig,
+    CallEvent,
+    ChildExited,
+    ChildFailed,
+    ChildProcess,
+    ChildStarted,
+    RelayStarted,
+    module_argv,
+)
+from protocol.control import ControlMessage
+from protocol.events import flat
 from protocol.frame import ParamFrame
 from protocol.ring import ShmRing
 
 Event = dict[str, Any]
+#: The call's own events under the names the assertions use.
+LIFECYCLE = {
+    ChildStarted: "started",
+    ChildExited: "exited",
+    ChildFailed: "error",
+    RelayStarted: "relay_started",
+    CallClosed: "closed",
+}
+
+
+def record(source: str, event: CallEvent) -> Event:
+    """One event as a flat dict with ``child`` = its source (what the assertions read)."""
+    if isinstance(event, ControlMessage):
+        out = flat(event)
+    else:
+        out = {"event": LIFECYCLE[type(event)], **dataclasses.asdict(event)}
+        if isinstance(event, ChildFailed):
+            out["supervisor"] = True
+    out["child"] = source
+    return out
 
 
 class EventLog:
@@ -23,8 +57,8 @@ class EventLog:
         self.events: list[Event] = []
         self._changed = asyncio.Condition()
 
-    def __call__(self, event: Event) -> None:
-        self.events.append(event)
+    def __call__(self, source: str, event: CallEvent) -> None:
+        self.events.append(record(source, event))
         asyncio.get_running_loop().create_task(self._notify())
 
     async def _notify(self) -> None:
@@ -107,7 +141,7 @@ async def relay_running(*extra: str) -> AsyncIterator[Relay]:
 @dataclass
 class Side:
     name: str
-    session: CallSession
+    session: Call
     log: EventLog = field(default_factory=EventLog)
 
     def stats(self) -> Event:
@@ -126,7 +160,7 @@ async def call_pair(
     per_side: tuple[dict[str, Any], dict[str, Any]] = ({}, {}),
     **config: Any,
 ) -> AsyncIterator[tuple[Side, Side]]:
-    """Two CallSessions (the machinery of ``avatarchat call``) in one room; always closed."""
+    """Two calls (the machinery of ``avatarchat call``) in one room; always closed."""
     sides: list[Side] = []
     try:
         for name, source, own in zip(("alice", "bob"), sources, per_side, strict=True):
@@ -139,13 +173,13 @@ async def call_pair(
                 env={**os.environ, **(env or {})},
                 **{**config, **own},
             )
-            session = CallSession(cfg, log)
+            session = Call(cfg, log)
             sides.append(Side(name, session, log))
             await session.start()
         yield sides[0], sides[1]
     finally:
         for side in sides:
-            await side.session.close()
+            await side.session.close(hangup=False)
 
 
 async def connected(*sides: Side, timeout: float = 30) -> None:

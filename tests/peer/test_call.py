@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 import signal
 import time
+from typing import Any
 
 import pytest
 
+from protocol.commands import SetAvatar, SetEmotion
 from protocol.frame import ParamFrame
 from protocol.signaling import new_room_code
 
@@ -81,14 +83,14 @@ async def test_call_frames_match_sender_sas_and_chat() -> None:
         assert hello["name"] == "alice" and hello["avatar_id"] == "aria"
         assert a.session.chat("hello from alice ✓")
         chat = await b.log.wait_for(lambda: b.log.of("chat"), 10, "chat at bob")
-        assert chat[-1]["text"] == "hello from alice ✓" and chat[-1]["from"] == "alice"
+        assert chat[-1]["text"] == "hello from alice ✓" and chat[-1]["sender"] == "alice"
         # Frames leave the moment the tracker writes them (wake-up socket, no polling).
         assert sa["e2e_ms"]["stages"]["tx_ring_to_send"] < 5
         # Emotion preset and a mid-call avatar switch reach the peer over ctl.
-        assert a.session.send_peer("emotion", preset=1, weight=0.5)
+        assert a.session.send("peer", SetEmotion(preset=1, weight=0.5))
         emo = await b.log.wait_for(lambda: b.log.of("peer_emotion"), 10, "emotion at bob")
         assert emo[-1]["preset"] == 1 and emo[-1]["weight"] == pytest.approx(0.5, abs=0.01)
-        assert a.session.send_peer("avatar", ref="fox")
+        assert a.session.send("peer", SetAvatar(ref="fox"))
         switched = await b.log.wait_for(
             lambda: [e for e in b.log.of("peer_avatar") if e["ref"] == "fox"], 10, "switch"
         )
@@ -250,9 +252,15 @@ async def test_frozen_peer_is_noticed_by_silence_and_the_call_resumes() -> None:
 
 
 @pytest.mark.timeout(120)
-async def test_render_window_presents_give_capture_to_present_latency(xvfb_display: str) -> None:
-    """With a real render window (Xvfb + Mesa), its ``present`` events reach the networking
-    process through the supervisor and become the capture-to-present latency."""
+async def test_render_window_measures_capture_to_present(xvfb_display: str) -> None:
+    """With a real render window (Xvfb + Mesa), the window measures capture -> present itself:
+    the networking process writes each frame's capture time, mapped onto this host's clock,
+    into the remote ring, and the window reports the latency in its own ``stats``."""
+
+    def render_latency() -> dict[str, Any] | None:
+        ready = [e for e in b.log.of("stats", "render") if e.get("e2e_present_ms")]
+        return ready[-1] if ready else None
+
     async with (
         relay_running() as relay,
         call_pair(
@@ -263,12 +271,13 @@ async def test_render_window_presents_give_capture_to_present_latency(xvfb_displ
         ) as (a, b),
     ):
         await connected(a, b, timeout=60)
-        stats = await b.log.wait_for(
-            lambda: (s := b.stats()).get("e2e_present_ms") and s, 30, "present latency"
-        )
-        present, e2e = stats["e2e_present_ms"], stats["e2e_ms"]
+        render = await b.log.wait_for(render_latency, 30, "capture -> present from the window")
+        await b.log.wait_for(lambda: b.stats().get("e2e_ms"), 10, "capture -> receive")
+        present, e2e = render["e2e_present_ms"], b.stats()["e2e_ms"]
         assert present["p50"] >= e2e["p50"]  # presenting comes after receiving
-        assert stats["stages_ms"]["rx_ring_to_present"] is not None
-        assert any(e["event"] == "present" for e in b.log.of("present", "render"))
+        assert present["p99"] < 1000.0
+        assert render["ring_to_present_ms"]["p50"] <= present["p50"]
+        assert not b.log.of("present", "render")  # no per-frame events through the parent
+        assert "rx_ring_to_present" not in b.stats()["stages_ms"]
         # The render window was told which avatar the peer announced.
         assert b.session.render is not None and b.session.render.running

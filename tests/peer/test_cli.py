@@ -28,7 +28,7 @@ def relay_url() -> Iterator[str]:
     try:
         assert proc.stdout is not None
         ready = json.loads(proc.stdout.readline())  # the relay's first line is its ready event
-        yield f"ws://127.0.0.1:{ready['port']}"
+        yield f"ws://127.0.0.1:{ready['info']['port']}"
     finally:
         proc.terminate()
         proc.wait(10)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 import netlab
-from peer.supervisor import ChildProcess, module_argv
+from call import ChildProcess, module_argv
 from protocol.signaling import new_room_code
 
 from .helpers import EventLog, call_pair, connected

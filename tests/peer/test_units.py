@@ -116,14 +116,15 @@ def test_avatar_transfer_refuses_oversize_and_unsolicited_chunks(tmp_path: objec
 
     from peer.ctl_handler import CtlHandler, LocalAvatar
     from protocol import ctl
+    from protocol.events import Error, PeerAvatar
 
-    events: list[tuple[str, dict[str, object]]] = []
+    events: list[object] = []
     sent: list[bytes] = []
     stats = CallStats()
     handler = CtlHandler(
         name="me",
         avatar=LocalAvatar(ref="aria", id="aria"),
-        emit=lambda e, **f: events.append((e, f)),
+        emit=events.append,
         stats=stats,
         clock=ClockSync(),
         start=lambda coro: coro.close(),  # nothing here needs a background task
@@ -136,11 +137,11 @@ def test_avatar_transfer_refuses_oversize_and_unsolicited_chunks(tmp_path: objec
     assert stats.bad_ctl == 1
     # The peer announces a pack we lack: we draw a built-in meanwhile and ask for it.
     handler.handle(ctl.Hello(name="peer", avatar_id="custom", avatar_hash=digest).encode())
-    assert ("peer_avatar", {"ref": "aria", "id": "custom", "pending": True}) in events
+    assert PeerAvatar(ref="aria", avatar_id="custom", pending=True) in events
     assert isinstance(ctl.parse_ctl(sent[-1]), ctl.AvatarRequest)
     # A chunk claiming more than the cap ends the transfer with a clear error.
     too_big = ctl.MAX_AVATAR_PACK_BYTES + 1
     total = -(-too_big // ctl.AVATAR_CHUNK_BYTES)
     handler.handle(ctl.AvatarChunk(hash=digest, total=total, size=too_big, data=b"x").encode())
     assert stats.bad_ctl == 2
-    assert any(e == "error" and "too large" in str(f["message"]) for e, f in events)
+    assert any(isinstance(e, Error) and "too large" in e.message for e in events)

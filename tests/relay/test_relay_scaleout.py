@@ -36,7 +36,7 @@ class RelayProcess:
             raise RuntimeError(f"relay did not start: {err}")
         event = json.loads(line)
         assert event["event"] == "ready"
-        self.port = int(event["port"])
+        self.port = int(event["info"]["port"])
 
     def stop(self) -> int:
         if self.proc.poll() is None:
