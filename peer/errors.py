@@ -1,4 +1,4 @@
-"""Exception hierarchy of the networking process and the call supervisor.
+"""Exception hierarchy of the networking process.
 
 Everything :mod:`peer` raises on purpose is a :class:`PeerError`; lower-level errors (OSError,
 aiortc, websockets, protocol.DecodeError) are translated at the boundary with ``raise X from e``
@@ -10,10 +10,6 @@ from __future__ import annotations
 
 class PeerError(Exception):
     """Base of every error raised on purpose by :mod:`peer`."""
-
-
-class SupervisorError(PeerError):
-    """A child process could not be started, or did not become ready in time."""
 
 
 class SignalingError(PeerError):
