@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -61,6 +62,16 @@ class _Entry:
     seq: int
     vec: Vector
     flags: FrameFlags
+    capture_ns: int  # capture on *our* CLOCK_MONOTONIC (the ring slot's), ns; 0 = unknown
+
+
+class Shown(NamedTuple):
+    """A frame whose parameters first reach the screen in a sample: what capture -> present
+    latency needs (our clock throughout; ``capture_ns`` 0 when the writer could not tell)."""
+
+    seq: int
+    capture_ns: int
+    arrival: float  # when it reached us (the ring write), our monotonic s
 
 
 @dataclass(slots=True)
@@ -68,8 +79,8 @@ class Sample:
     """One display-time result of :meth:`Motion.sample`."""
 
     params: Vector
-    #: Seqs of frames whose parameters first reach the screen in this sample (present events).
-    newly_shown: list[tuple[int, int]] = field(default_factory=list)  # (seq, capture_us)
+    #: Frames whose parameters first reach the screen in this sample, oldest first.
+    newly_shown: list[Shown] = field(default_factory=list)
     #: Newest seq the sample includes, or -1.
     shown_seq: int = -1
     idle_weight: float = 1.0
@@ -119,8 +130,11 @@ class Motion:
     def jitter(self) -> float:
         return self._jitter
 
-    def push(self, frame: ParamFrame, arrival: float) -> None:
-        """Add a received frame; ``arrival`` is our monotonic clock in seconds."""
+    def push(self, frame: ParamFrame, arrival: float, capture_ns: int = 0) -> None:
+        """Add a received frame; ``arrival`` is our monotonic clock in seconds, ``capture_ns``
+        the frame's capture time mapped onto our clock by whoever wrote it (0 = unknown).
+        Only :class:`Shown` reports carry ``capture_ns``: the playout clock keeps using the
+        sender's own timestamps, which need no clock offset."""
         capture = frame.timestamp_us / 1e6
         transit = arrival - capture
         if self._frames:
@@ -148,7 +162,7 @@ class Motion:
             if 0.004 < gap < 0.25:
                 self._interval += (gap - self._interval) / 8.0
         self._frames.append(
-            _Entry(capture, arrival, frame.seq, frame_to_vector(frame), frame.flags)
+            _Entry(capture, arrival, frame.seq, frame_to_vector(frame), frame.flags, capture_ns)
         )
         if self._last_s is not None and self._last_extrapolating:
             # The last drawn pose was a guess past the newest frame; this frame may contradict
@@ -214,9 +228,9 @@ class Motion:
                 if e.capture > upper.capture:
                     break
                 if reported is None or seq_after(e.seq, reported):
-                    out.newly_shown.append((e.seq, round(e.capture * 1e6)))
+                    out.newly_shown.append(Shown(e.seq, e.capture_ns, e.arrival))
             if out.newly_shown:
-                self._reported_seq = out.newly_shown[-1][0]
+                self._reported_seq = out.newly_shown[-1].seq
             self._last_tracked = tracked
             self._last_s = s
             self._last_extrapolating = out.extrapolating

@@ -1,4 +1,4 @@
-"""Frame pacing and frame-time statistics.
+"""Frame pacing, frame-time statistics and capture -> present latency.
 
 pyglet's ``clock.schedule_interval`` sleeps with coarse OS timers and drifts into alternating
 16/33 ms frames (60/30 fps judder), so the window runs its own loop: work, flip, then wait for
@@ -10,21 +10,20 @@ re-anchored instead of racing to catch up.
 from __future__ import annotations
 
 import time
-from collections import deque
+from typing import Any
 
-import numpy as np
+from protocol.stats import CpuMeter, Series, latency_ms, rounded
+
+from .motion import Shown
 
 #: Sleep until this close to the deadline, then spin: Linux wakes a sleeper within ~0.1 ms, so
 #: spinning the last 0.5 ms keeps frames even. Not longer: on a loaded machine a wake-up that
 #: is later than that is a lost time slice (several ms) no spin can cover, and every spun ms is
 #: taken from tracking and networking (1.5 ms was ~9% of a core at 60 fps).
 SPIN_S = 0.0005
-#: Frame-time history for the percentile stats (about 2 s at 60 fps).
+#: Frame-time history for the live percentiles (about 2 s at 60 fps). The whole-run ones use
+#: the Series' long window (10 minutes at 60 fps; a longer run keeps its most recent part).
 WINDOW = 120
-#: Whole-run histogram of frame intervals: 0.1 ms bins up to 250 ms (longer ones land in the
-#: last bin); constant memory however long a call lasts.
-HIST_BIN_MS = 0.1
-HIST_BINS = 2500
 
 
 class FramePacer:
@@ -53,64 +52,77 @@ class FramePacer:
 
 
 class FrameStats:
-    """Presented-frame intervals and per-frame work times over a sliding window."""
+    """What the window reports about itself: presented-frame intervals, per-frame work, and
+    capture -> present latency of the peer's frames, each a :class:`protocol.stats.Series`
+    (nearest-rank percentiles, the same as every other process's).
+
+    Latency is measured here, where the present happens: the networking process writes each
+    frame's capture time, already mapped onto this host's CLOCK_MONOTONIC, into the ring slot,
+    so ``present_ns - capture_ns`` needs no clock of ours to synchronise and no per-frame
+    event round trip through the parent.
+    """
 
     def __init__(self) -> None:
-        self._intervals: deque[float] = deque(maxlen=WINDOW)
-        self._work: deque[float] = deque(maxlen=WINDOW)
+        self._intervals = Series(window=WINDOW)
+        self._work = Series(window=WINDOW, long=0)
+        self._e2e_present = Series()
+        self._ring_to_present = Series(long=0)
         self._last_present: float | None = None
         self.frames = 0
         self._window_start = time.perf_counter()
         self._window_frames = 0
-        self._hist = np.zeros(HIST_BINS, dtype=np.int64)
+        self._cpu = CpuMeter()
 
     def reset_run(self) -> None:
         """Start the whole-run percentiles afresh (e.g. after a benchmark's warm-up)."""
-        self._hist[:] = 0
+        self._intervals.clear_long()
+        self._e2e_present.clear_long()
 
     def run_percentile(self, q: float) -> float | None:
         """The ``q``-th percentile (0..100) of all frame intervals since the last reset, ms."""
-        total = int(self._hist.sum())
-        if total == 0:
-            return None
-        k = int(np.searchsorted(np.cumsum(self._hist), q / 100.0 * total))
-        return (min(k, HIST_BINS - 1) + 0.5) * HIST_BIN_MS
+        return self._intervals.p(q, whole=True)
 
     def presented(self, at: float, work_s: float) -> None:
         """Record a flip at ``at`` (perf_counter) after ``work_s`` seconds of frame work."""
         if self._last_present is not None:
-            interval = at - self._last_present
-            self._intervals.append(interval)
-            self._hist[min(HIST_BINS - 1, int(interval * 1000.0 / HIST_BIN_MS))] += 1
+            self._intervals.add((at - self._last_present) * 1000.0)
         self._last_present = at
-        self._work.append(work_s)
+        self._work.add(work_s * 1000.0)
         self.frames += 1
         self._window_frames += 1
 
+    def shown(self, frame: Shown, present_ns: int) -> None:
+        """A peer frame's parameters reached the screen at ``present_ns`` (CLOCK_MONOTONIC)."""
+        if frame.capture_ns:
+            e2e = latency_ms(frame.capture_ns, present_ns)
+            if e2e is not None:
+                self._e2e_present.add(e2e)
+        self._ring_to_present.add(max(0.0, present_ns / 1e6 - frame.arrival * 1000.0))
+
     def work_p50(self, cap: float) -> float:
         """Median frame work (s) over the window, at most ``cap``; 0 before the first frame."""
-        if not self._work:
-            return 0.0
-        return min(cap, float(np.median(self._work)))
+        p50 = self._work.p(50)
+        return 0.0 if p50 is None else min(cap, p50 / 1000.0)
 
-    def snapshot(self) -> dict[str, float]:
-        """fps since the last snapshot, frame interval p50/p99 and work-time p50/p99 (ms)."""
+    def snapshot(self) -> dict[str, Any]:
+        """The window's ``stats`` figures (see render_window/README.md for each key)."""
         now = time.perf_counter()
         span = now - self._window_start
         fps = self._window_frames / span if span > 0 else 0.0
         self._window_start, self._window_frames = now, 0
-        out = {"fps": round(fps, 2)}
-        if self._intervals:
-            iv = np.asarray(self._intervals) * 1000.0
-            out["frame_ms_p50"] = round(float(np.percentile(iv, 50)), 3)
-            out["frame_ms_p99"] = round(float(np.percentile(iv, 99)), 3)
-            out["frame_ms_max"] = round(float(iv.max()), 3)
-        for q in (50, 99):
-            value = self.run_percentile(q)
-            if value is not None:
-                out[f"run_frame_ms_p{q}"] = round(value, 2)
-        if self._work:
-            wk = np.asarray(self._work) * 1000.0
-            out["work_ms_p50"] = round(float(np.percentile(wk, 50)), 3)
-            out["work_ms_p99"] = round(float(np.percentile(wk, 99)), 3)
+        out: dict[str, Any] = {"fps": round(fps, 2), "cpu": round(self._cpu.sample(), 1)}
+        iv = self._intervals
+        if iv.count():
+            out["frame_ms_p50"] = rounded(iv.p(50), 3)
+            out["frame_ms_p99"] = rounded(iv.p(99), 3)
+            out["frame_ms_max"] = rounded(iv.max(), 3)
+        if iv.count(whole=True):
+            out["run_frame_ms_p50"] = rounded(iv.p(50, whole=True))
+            out["run_frame_ms_p99"] = rounded(iv.p(99, whole=True))
+        if self._work.count():
+            out["work_ms_p50"] = rounded(self._work.p(50), 3)
+            out["work_ms_p99"] = rounded(self._work.p(99), 3)
+        out["e2e_present_ms"] = self._e2e_present.summary()
+        out["run_e2e_present_ms"] = self._e2e_present.summary(whole=True)
+        out["ring_to_present_ms"] = self._ring_to_present.summary(digits=3)
         return out

@@ -84,17 +84,18 @@ class AvatarView:
                     self.decode_errors += 1
                     log.debug("%s: dropped a bad frame: %s", self.name, e)
                 else:
-                    self._push(frame, rec.written_ns / 1e9)
+                    self._push(frame, rec.written_ns / 1e9, rec.capture_ns)
         elif self._demo_start is not None:
             due = int((now - self._demo_start) * DEMO_HZ)
             if due > self._demo_seq:
                 self._demo_seq = due
                 t = self._demo_start + due / DEMO_HZ
-                self._push(demo_frame(due, t - self._demo_start, round(t * 1e6)), now)
+                frame = demo_frame(due, t - self._demo_start, round(t * 1e6))
+                self._push(frame, now, round(t * 1e9))  # "captured" on our clock at t
 
-    def _push(self, frame: ParamFrame, arrival: float) -> None:
+    def _push(self, frame: ParamFrame, arrival: float, capture_ns: int = 0) -> None:
         self.last_seq = frame.seq
-        self.motion.push(frame.mirrored() if self.mirror else frame, arrival)
+        self.motion.push(frame.mirrored() if self.mirror else frame, arrival, capture_ns)
 
     def writer_lost(self) -> bool:
         """The ring's writer process went away after having written (peer process died)."""

@@ -10,7 +10,7 @@ import pytest
 from protocol.blendshapes import BLENDSHAPE_INDEX, NUM_BLENDSHAPES
 from protocol.frame import FrameFlags, ParamFrame
 from render_window.idle import IdleLife
-from render_window.motion import MAX_DELAY_S, MAX_EXTRAPOLATE_S, STALE_AFTER_S, Motion
+from render_window.motion import MAX_DELAY_S, MAX_EXTRAPOLATE_S, STALE_AFTER_S, Motion, Shown
 from render_window.params import PARAM_INDEX
 
 YAW = PARAM_INDEX["headYaw"]
@@ -138,14 +138,19 @@ def test_held_frames_keep_tracking() -> None:
 
 def test_present_reports_each_frame_once_in_order() -> None:
     m = Motion(IdleLife(seed=1))
-    seen: list[int] = []
+    shown: list[Shown] = []
     for i in range(40):
         t = i / HZ
-        m.push(frame(i, t), t + 0.004)
+        # capture_ns: the slot's capture time on our clock (here: 3 ms before arrival)
+        m.push(frame(i, t), t + 0.004, capture_ns=round((t + 0.001) * 1e9))
         for k in range(2):
-            seen += [seq for seq, _ in m.sample(t + 0.004 + k / 60).newly_shown]
+            shown += m.sample(t + 0.004 + k / 60).newly_shown
+    seen = [s.seq for s in shown]
     assert seen == sorted(seen) and len(seen) == len(set(seen))
     assert seen[0] == 0 and seen[-1] >= 37
+    for s in shown:  # each report carries that frame's own capture and arrival times
+        assert s.capture_ns == round((s.seq / HZ + 0.001) * 1e9)
+        assert s.arrival == pytest.approx(s.seq / HZ + 0.004)
 
 
 def test_idle_life_blinks_at_a_human_rate_and_breathes() -> None:

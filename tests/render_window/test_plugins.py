@@ -17,6 +17,7 @@ import pytest
 from render_window import renderer as rmod
 from render_window.atlas import build_atlas
 from render_window.layered import Layered2DRenderer
+from render_window.motion import Shown
 from render_window.pacing import FramePacer, FrameStats
 from render_window.renderer import Renderer, RendererError, candidates, load_renderer
 
@@ -178,3 +179,22 @@ def test_whole_run_frame_percentiles() -> None:
     assert snap["run_frame_ms_p99"] == pytest.approx(50.0, abs=0.1)
     stats.reset_run()
     assert stats.run_percentile(99) is None
+
+
+def test_capture_to_present_is_measured_by_the_window() -> None:
+    """The slot's capture time (our clock) to the flip: nearest-rank like every process."""
+    stats = FrameStats()
+    assert stats.snapshot()["e2e_present_ms"] is None  # nothing shown yet
+    base = 10**12
+    for i in range(100):
+        capture = base + i * 33_000_000
+        present = capture + (i + 1) * 1_000_000  # 1..100 ms
+        stats.shown(Shown(i, capture, (capture + 500_000) / 1e9), present)
+    stats.shown(Shown(100, 0, base / 1e9), base)  # capture unknown (no clock offset yet)
+    stats.shown(Shown(101, base + 10**11, base / 1e9), base)  # -100 s: a bogus clock
+    snap = stats.snapshot()
+    assert snap["e2e_present_ms"] == {"p50": 50.0, "p99": 99.0}
+    assert snap["run_e2e_present_ms"] == {"p50": 50.0, "p99": 99.0}
+    assert snap["ring_to_present_ms"]["p50"] == 48.5  # 0.5..99.5 ms and two 0s: rank 51 of 102
+    stats.reset_run()
+    assert stats.snapshot()["run_e2e_present_ms"] is None
