@@ -12,12 +12,11 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from protocol.signaling import TURN_PASS_ENV
+
 from .child import module_argv
 from .errors import CallConfigError
 
-#: The networking process reads the TURN password from here when --turn-pass is not given
-#: (argv is visible to every local user; the environment is not).
-TURN_PASS_ENV = "AVATARCHAT_TURN_PASS"
 #: Sources the tracker understands without a path (see ``python -m tracking --help``).
 NAMED_SOURCES = ("sample", "synthetic")
 

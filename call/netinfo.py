@@ -1,4 +1,4 @@
-"""Addresses for the embedded relay: a free port, and the LAN address a peer can reach.
+"""The address to give the other person for the embedded relay: one on the LAN they can reach.
 
 The address shown to the other person must be one *they* can reach, so loopback is only the
 last resort. A UDP ``connect`` picks the interface of the default route without sending a
@@ -15,13 +15,6 @@ import psutil
 #: Any routable address works for the UDP-connect trick; nothing is sent to it.
 _PROBE_ADDR = ("192.0.2.1", 9)  # TEST-NET-1 (RFC 5737)
 LOOPBACK = "127.0.0.1"
-
-
-def free_port(host: str = "0.0.0.0") -> int:
-    """A TCP port free right now (the relay binds it moments later)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def _usable(addr: str) -> bool:

@@ -11,8 +11,9 @@ import logging
 import os
 import sys
 
+from protocol.signaling import TURN_PASS_ENV
+
 from .app import PeerOptions, run_peer
-from .supervisor import TURN_PASS_ENV
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,6 +17,10 @@ from typing import Any, ClassVar
 from .errors import DecodeError
 
 SIGNAL_VERSION = 1
+#: The networking process reads the TURN password from this environment variable when
+#: ``--turn-pass`` is not given: its parent (``call/``) passes it there because argv is visible
+#: to every local user and the environment is not.
+TURN_PASS_ENV = "AVATARCHAT_TURN_PASS"
 #: One WebSocket frame. aiortc's SDP for two DataChannels with host+srflx+relay candidates is
 #: 1-3 KB; 64 KiB leaves room for many candidates and still bounds a hostile client.
 MAX_SIGNAL_BYTES = 64 * 1024

@@ -99,6 +99,12 @@ async def test_call_without_a_relay_starts_one_and_shares_its_address() -> None:
     assert relay_pid is not None and not call.relay.child.running
 
 
+def test_lan_address_is_an_ipv4_address() -> None:
+    from call.netinfo import lan_ipv4
+
+    assert lan_ipv4().count(".") == 3
+
+
 def test_memory_replays_what_the_user_changed_to_each_child() -> None:
     memory = CallMemory(mirror=True, smoothing=0.8)
     assert memory.replay("tracking") == [Mirror(on=True), Smoothing(enabled=True, amount=0.8)]

@@ -84,3 +84,21 @@ def test_disabled_smoothing_passes_values_through() -> None:
     for n in range(3):
         out, rot, _trans = smoother.apply(w * (n % 2), np.ones(3) * n, np.zeros(3), n / FPS)
         assert np.array_equal(out, w * (n % 2)) and np.array_equal(rot, np.ones(3) * n)
+
+
+def test_one_knob_amount_maps_onto_the_groups() -> None:
+    """The TUI's smoothing slider reaches the tracker as ``Smoothing(amount=...)``; the tracker
+    owns the mapping (lower cutoff = smoother) and explicit groups override it."""
+    from protocol.commands import Smoothing
+    from tracking.runner import smoothing_changes
+    from tracking.smoothing import DEFAULT_GROUPS, SmoothingConfig
+
+    default = smoothing_changes(Smoothing(amount=0.5))
+    smooth = smoothing_changes(Smoothing(amount=1.0))
+    raw = smoothing_changes(Smoothing(enabled=False, amount=0.0))
+    assert default["eyes"]["min_cutoff"] == DEFAULT_GROUPS["eyes"].min_cutoff
+    assert smooth["eyes"]["min_cutoff"] == DEFAULT_GROUPS["eyes"].min_cutoff / 4
+    assert raw["enabled"] is False
+    assert SmoothingConfig().updated(raw).enabled is False
+    both = smoothing_changes(Smoothing(amount=1.0, groups={"eyes": {"min_cutoff": 9.0}}))
+    assert both["eyes"] == {"min_cutoff": 9.0} and both["mouth"] == smooth["mouth"]

@@ -64,12 +64,11 @@ async def test_real_processes_restart_and_clean_up() -> None:
         assert ctrl is not None
 
         def session_ready() -> bool:
-            s = ctrl.session
-            return bool(s and s.local and s.tracking and s.tracking.ready)
+            return bool(ctrl.local and ctrl.tracking and ctrl.tracking.ready)
 
         await wait_until(pilot, session_ready, START_TIMEOUT_S, "tracking to start")
-        session = ctrl.session
-        assert session is not None and session.local is not None and session.remote is not None
+        session = ctrl
+        assert session.local is not None and session.remote is not None
         assert session.tracking is not None
         local = session.local
         rings = [f"/dev/shm/{local.name}", f"/dev/shm/{session.remote.name}"]

@@ -24,6 +24,7 @@ from tui.widgets.chat import ChatPane
 from tui.widgets.stats import StatsPanel
 
 from .conftest import ROOM
+from .events import post
 
 pytestmark = pytest.mark.asyncio
 MakeApp = Callable[..., AvatarChatApp]
@@ -176,14 +177,14 @@ async def _call(app: AvatarChatApp, pilot: Any) -> CallScreen:
 
 
 def _post(screen: CallScreen, **event: Any) -> None:
-    screen.post_message(CallScreen.ChildEvent(event))
+    post(screen, **event)
 
 
 async def test_call_screen_follows_child_events(make_app: MakeApp) -> None:
     app = make_app(AppOptions(name="Alice"))
     async with app.run_test(size=SIZE) as pilot:
         call = await _call(app, pilot)
-        _post(call, event="relay_started", child="session", share_url="ws://192.0.2.7:4000")
+        _post(call, event="relay_started", child="call", share_url="ws://192.0.2.7:4000")
         await pilot.pause()
         assert "ws://192.0.2.7:4000" in _text(call.query_one("#invite-command", Static))
         _post(
@@ -194,7 +195,7 @@ async def test_call_screen_follows_child_events(make_app: MakeApp) -> None:
             message="connected (host path), SAS 045 571",
         )
         _post(call, event="peer_hello", child="peer", name="민수", avatar_id="fox")
-        _post(call, event="chat", child="peer", text="안녕하세요!", **{"from": "민수"})
+        _post(call, event="chat", child="peer", text="안녕하세요!", sender="민수")
         _post(
             call,
             event="stats",
@@ -203,12 +204,17 @@ async def test_call_screen_follows_child_events(make_app: MakeApp) -> None:
             recv_hz=29.7,
             bytes_per_frame=91,
             rtt_ms=1.5,
-            e2e_present_ms={"p50": 48.2, "p99": 60.0},
             candidate_pair="host",
             sas="045 571",
         )
         _post(call, event="stats", child="tracking", fps=30.1)
-        _post(call, event="stats", child="render", fps=59.9)
+        _post(
+            call,
+            event="stats",
+            child="render",
+            fps=59.9,
+            e2e_present_ms={"p50": 48.2, "p99": 60.0},
+        )
         await pilot.pause()
         call.tick()
         await pilot.pause()
@@ -305,7 +311,7 @@ async def test_wide_characters_wrap_without_losing_text(make_app: MakeApp) -> No
     async with app.run_test(size=(80, 30)) as pilot:
         call = await _call(app, pilot)
         text = "한국어 메시지입니다. " * 8 + "끝"
-        _post(call, event="chat", child="peer", text=text, **{"from": "지민"})
+        _post(call, event="chat", child="peer", text=text, sender="지민")
         await pilot.pause()
         await pilot.pause()
         line = call.query(".chat-line").last()

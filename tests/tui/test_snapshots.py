@@ -20,6 +20,8 @@ from tui.avatar_catalog import AvatarChoice
 from tui.screens.call import CallScreen
 from tui.settings import Settings
 
+from .events import post
+
 MakeApp = Callable[..., AvatarChatApp]
 SnapCompare = Callable[..., bool]
 PINNED = [
@@ -56,7 +58,7 @@ async def _settle(pilot: Any) -> None:
 
 
 def _post(screen: CallScreen, **event: Any) -> None:
-    screen.post_message(CallScreen.ChildEvent(event))
+    post(screen, **event)
 
 
 async def _connected_call(pilot: Any) -> None:
@@ -65,7 +67,7 @@ async def _connected_call(pilot: Any) -> None:
     await pilot.pause()
     call = pilot.app.screen
     assert isinstance(call, CallScreen)
-    _post(call, event="relay_started", child="session", share_url="ws://192.0.2.7:40000")
+    _post(call, event="relay_started", child="call", share_url="ws://192.0.2.7:40000")
     for child in ("tracking", "peer", "render"):
         _post(call, event="ready", child=child)
     _post(
@@ -81,7 +83,7 @@ async def _connected_call(pilot: Any) -> None:
         event="chat",
         child="peer",
         text="안녕하세요! 오늘 날씨가 정말 좋네요. 화면에서 한국어가 제대로 줄바꿈되는지 볼까요?",
-        **{"from": "민수"},
+        sender="민수",
     )
     _post(
         call,
@@ -99,12 +101,17 @@ async def _connected_call(pilot: Any) -> None:
             recv_hz=30.0 - i % 2,
             bytes_per_frame=91,
             rtt_ms=1.0 + (i % 5) / 2,
-            e2e_present_ms={"p50": 45.0 + i % 7},
             candidate_pair="host",
             sas="045 571",
         )
         _post(call, event="stats", child="tracking", fps=28.0 + i % 4)
-        _post(call, event="stats", child="render", fps=60.0 - i % 3)
+        _post(
+            call,
+            event="stats",
+            child="render",
+            fps=60.0 - i % 3,
+            e2e_present_ms={"p50": 45.0 + i % 7},
+        )
         await pilot.pause()
         call.tick()
     await pilot.pause()
@@ -145,7 +152,7 @@ def test_call_waiting_with_invite(snap_compare: SnapCompare, make_app: MakeApp) 
         await pilot.press("ctrl+n")
         await pilot.pause()
         call = pilot.app.screen
-        _post(call, event="relay_started", child="session", share_url="ws://192.0.2.7:40000")
+        _post(call, event="relay_started", child="call", share_url="ws://192.0.2.7:40000")
         _post(
             call,
             event="status",

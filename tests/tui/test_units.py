@@ -8,11 +8,10 @@ from pathlib import Path
 from rich.console import Console
 
 from protocol.signaling import new_room_code
-from tui.call_controller import join_command, smoothing_command, write_room_file
 from tui.devices import list_cameras, list_sources
 from tui.halfblock import HalfBlocks, image_pixels, qr_matrix, qr_text_lines
+from tui.invite import join_command, write_room_file
 from tui.joinparse import parse_join_text
-from tui.netinfo import free_port, lan_ipv4
 from tui.readable import readable_error, state_label
 from tui.settings import Settings, load_settings, save_settings, settings_path
 
@@ -137,19 +136,6 @@ def test_devices_list_cameras_by_name(tmp_path: Path) -> None:
     (faces / "b.txt").write_bytes(b"")
     specs = [s.spec for s in list_sources(tmp_path / "none", faces)]
     assert specs == ["sample", str(faces / "a.mp4")]
-
-
-def test_netinfo_gives_a_usable_address_and_port() -> None:
-    assert lan_ipv4().count(".") == 3
-    assert 0 < free_port() < 65536
-
-
-def test_smoothing_setting_maps_onto_tracker_groups() -> None:
-    assert smoothing_command(0.0) == {"enabled": False}
-    default = smoothing_command(0.5)
-    smooth = smoothing_command(1.0)
-    assert default["enabled"] and smooth["enabled"]
-    assert smooth["eyes"]["min_cutoff"] < default["eyes"]["min_cutoff"]
 
 
 def test_created_room_codes_never_look_like_options() -> None:
