@@ -83,6 +83,8 @@ class Call:
         self.stats: dict[str, Stats] = {}
         #: The relay URL to give the other person (the LAN address of an embedded relay).
         self.share_url = config.relay
+        #: The peer said bye and has not come back yet.
+        self.peer_left = False
         self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -212,6 +214,12 @@ class Call:
         elif isinstance(event, Status) and source == "peer":
             self.state = event.state
             overlay = OVERLAY_FOR_PEER_STATE.get(event.state)
+            if overlay == "connected":
+                self.peer_left = False
+            elif overlay and self.peer_left:
+                # After a bye the networking process waits in the room for them to come back;
+                # what the user needs to read is still that the other person left.
+                overlay = "peer_left"
             if overlay:
                 # "connected" shows briefly and then the window decides from the rings again.
                 self.memory.overlay = "" if overlay == "connected" else overlay
@@ -220,6 +228,7 @@ class Call:
             self.memory.peer_avatar = event.ref
             self.send("render", ShowPeerAvatar(ref=event.ref))
         elif isinstance(event, PeerBye):
+            self.peer_left = True
             self.memory.overlay = "peer_left"
             self.send("render", ShowOverlay(state="peer_left"))
         self._on_event(source, event)

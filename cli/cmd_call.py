@@ -23,7 +23,15 @@ from collections.abc import Coroutine
 from typing import Any
 
 from call import Call, CallConfig, CallError, CallEvent, ChildFailed, RelayStarted
-from protocol.events import ChatReceived, Error, PeerHello, Stats, Status
+from protocol.events import (
+    AvatarShown,
+    ChatReceived,
+    Error,
+    OverlayShown,
+    PeerHello,
+    Stats,
+    Status,
+)
 from protocol.signaling import new_room_code
 
 log = logging.getLogger(__name__)
@@ -50,6 +58,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--avatar", default="aria", help="your avatar (built-in id or pack path)")
     p.add_argument("--name", default="", help="display name shown to the peer")
     p.add_argument("--window", action="store_true", help="open the render window")
+    p.add_argument(
+        "--mirror",
+        action="store_true",
+        help="the camera image is mirrored (selfie): swap left and right back",
+    )
     p.add_argument("--stats-json", metavar="FILE", help="keep FILE updated with call stats")
     p.add_argument("--duration", type=float, metavar="S", help="hang up after S seconds")
     p.add_argument(
@@ -139,6 +152,10 @@ class CallPrinter:
             self.say(f"peer: {printable(ev.name or '?', 64)} (avatar {printable(ev.avatar_id)})")
         elif isinstance(ev, Error):
             self.say(f"error ({source}): {printable(ev.message)}")
+        elif isinstance(ev, OverlayShown):
+            self.say(f"window: {ev.state or 'live'}")
+        elif isinstance(ev, AvatarShown):
+            self.say(f"window: {ev.view} avatar {printable(ev.avatar, 80)}")
         elif isinstance(ev, RelayStarted):
             self.say(f"local relay: {ev.share_url} (the peer joins with --relay {ev.share_url})")
         elif isinstance(ev, ChildFailed):
@@ -188,6 +205,7 @@ async def run_call(args: argparse.Namespace) -> int:
         name=args.name,
         avatar=args.avatar,
         window=args.window,
+        mirror=True if args.mirror else None,
         stats_json=args.stats_json,
         ice_servers=args.ice_server,
         turn_user=args.turn_user,
