@@ -56,6 +56,12 @@ def test_commands_drive_the_window(xvfb_display: str, tmp_path: Path) -> None:
         win.wait("overlay", lambda e: e["state"] == "")
         base = win.shot(min_seq=seq + 2)
 
+        # Garbage on the control pipe: reported once, counted, and the window keeps obeying.
+        assert win.proc.stdin is not None
+        win.proc.stdin.write("\x1b[2J not json\n{\"cmd\": 5}\n{\"cmd\": \"warp\"}\n")
+        win.proc.stdin.flush()
+        assert "bad command line" in win.wait("error")["message"]
+
         # Overlays on command, and back to automatic.
         win.cmd("overlay", state="peer_lost")
         win.wait("overlay", lambda e: e["state"] == "peer_lost")
