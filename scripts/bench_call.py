@@ -4,7 +4,7 @@
     python scripts/bench_call.py --source tracking/samples/d10.mp4 --seconds 20 --json out.json
     python scripts/bench_call.py --source sample --seconds 20 --window --xvfb --json out.json
 
-Each client is exactly what ``avatarchat call`` runs (peer.supervisor.CallSession: tracking +
+Each client is exactly what ``avatarchat call`` runs (:class:`call.Call`: tracking +
 networking [+ render window]). The script taps both remote rings itself, so latency is measured
 independently of the product's own stats (both are reported):
 
@@ -12,7 +12,8 @@ independently of the product's own stats (both are reported):
 - ``e2e_ms_p50/p99``: capture (sender's tracker timestamp) -> written into the receiver's
   remote ring, i.e. to remote receive; one host, one CLOCK_MONOTONIC, so no offset to map;
 - ``e2e_present_ms_p50/p99`` (with ``--window``): capture -> the receiving render window's
-  present, from the networking process's stats (worst of the two clients);
+  present over the measured period, as the window measures it (its ``stats``
+  ``run_e2e_present_ms``, reset after setup; worst of the two clients);
 - ``recv_hz``, ``bytes_per_frame``: frames and payload sizes seen in the remote rings;
 - ``cpu_pct_per_client``: CPU time of one client's processes (tracking, networking, render),
   percent of one core, averaged over the two clients (psutil), measured after setup.
@@ -35,12 +36,12 @@ from typing import Any
 
 import psutil
 
-from cli.cmd_demo import start_relay
-from peer.stats import percentile
-from peer.supervisor import CallConfig, CallSession
+from call import Call, CallConfig, LocalRelay
+from protocol.commands import ResetStats
 from protocol.frame import ParamFrame
 from protocol.ring import ShmRing
 from protocol.signaling import new_room_code
+from protocol.stats import percentile, rounded
 
 
 class Tap:
@@ -73,9 +74,9 @@ class Tap:
         self.ring.close()
 
 
-def _client_cpu_seconds(session: CallSession) -> float:
+def _client_cpu_seconds(session: Call) -> float:
     total = 0.0
-    for child in session.children:
+    for child in session.children.values():
         if child.pid is None:
             continue
         try:
@@ -102,16 +103,17 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     xvfb = None
     if args.window and args.xvfb:
         xvfb, env["DISPLAY"] = _start_xvfb()
-    relay, port = await start_relay()
+    relay = LocalRelay(lambda _source, _event: None, host="127.0.0.1")
+    await relay.start()
     room = new_room_code()
     stats_dir = Path(tempfile.mkdtemp(prefix="bench-call-"))
-    sessions: list[CallSession] = []
+    sessions: list[Call] = []
     taps: list[Tap] = []
     try:
         t0 = time.monotonic()
         for name in ("alice", "bob"):
             cfg = CallConfig(
-                relay=f"ws://127.0.0.1:{port}",
+                relay=relay.local_url,
                 room=room,
                 source=args.source,
                 name=name,
@@ -121,7 +123,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 tracking_args=["--no-calibration"],
                 log_dir=args.log_dir,
             )
-            session = CallSession(cfg)
+            session = Call(cfg)
             sessions.append(session)
             await session.start()
             assert session.remote is not None
@@ -137,6 +139,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             tap.latencies_ms.clear()
             tap.sizes.clear()
             tap.count = 0
+        for session in sessions:
+            session.send("render", ResetStats())  # the window's run figures from here on
         cpu0 = [_client_cpu_seconds(s) for s in sessions]
         m0 = time.monotonic()
         await asyncio.sleep(args.seconds)
@@ -147,6 +151,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         sizes = [v for t in taps for v in t.sizes]
         await asyncio.sleep(1.2)  # one more stats-json write with the whole window in it
         product = [json.loads((stats_dir / f"{n}.json").read_text()) for n in ("alice", "bob")]
+        render = [s.stats["render"].values if "render" in s.stats else {} for s in sessions]
     finally:
         for tap in taps:
             tap.close()
@@ -157,14 +162,14 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         if xvfb is not None:
             xvfb.terminate()
             xvfb.wait(5)
-    present = [p["call"].get("e2e_present_ms") for p in product]
+    present = [r.get("run_e2e_present_ms") for r in render]
     result: dict[str, Any] = {
         "source": args.source,
         "seconds": round(wall, 2),
         "window": args.window,
         "setup_s": round(setup_s, 3),
-        "e2e_ms_p50": _round(percentile(lat, 50)),
-        "e2e_ms_p99": _round(percentile(lat, 99)),
+        "e2e_ms_p50": rounded(percentile(lat, 50)),
+        "e2e_ms_p99": rounded(percentile(lat, 99)),
         "recv_hz": round(sum(counts) / len(counts) / wall, 2),
         "bytes_per_frame": round(sum(sizes) / len(sizes), 1) if sizes else None,
         "cpu_pct_per_client": round(
@@ -172,9 +177,12 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         ),
         "product_stats": [
             {k: p["latest"].get(k) for k in ("rtt_ms", "clock_offset_ms", "candidate_pair")}
-            | {"stages_ms": p["latest"].get("stages_ms")}
-            | {"e2e_ms": p["call"].get("e2e_ms"), "e2e_present_ms": p["call"].get("e2e_present_ms")}
-            for p in product
+            | {"stages_ms": p["latest"].get("stages_ms"), "e2e_ms": p["call"].get("e2e_ms")}
+            | {
+                "e2e_present_ms": r.get("run_e2e_present_ms"),
+                "ring_to_present_ms": r.get("ring_to_present_ms"),
+            }
+            for p, r in zip(product, render, strict=True)
         ],
         "host": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }
@@ -182,10 +190,6 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         result["e2e_present_ms_p50"] = max(p["p50"] for p in present if p)
         result["e2e_present_ms_p99"] = max(p["p99"] for p in present if p)
     return result
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
 
 
 def main() -> int:
