@@ -24,6 +24,7 @@ from .events import (
     ChildStarted,
     EventCallback,
     RelayStarted,
+    as_record,
 )
 from .local_relay import LocalRelay
 from .session import Call
@@ -45,5 +46,6 @@ __all__ = [
     "RelayStartError",
     "RelayStarted",
     "SupervisorError",
+    "as_record",
     "module_argv",
 ]

@@ -8,11 +8,12 @@ never cross a pipe, so they are plain dataclasses without a wire encoding.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
-from protocol.events import Event
+from protocol.events import Event, flat
 
 #: ``source`` of events the call itself emits.
 CALL = "call"
@@ -59,3 +60,27 @@ class CallClosed:
 LifecycleEvent: TypeAlias = ChildStarted | ChildExited | ChildFailed | RelayStarted | CallClosed
 CallEvent: TypeAlias = Event | LifecycleEvent
 EventCallback: TypeAlias = Callable[[str, CallEvent], None]
+
+
+#: The call's own events under the names a flat record uses.
+LIFECYCLE_NAMES: dict[type, str] = {
+    ChildStarted: "started",
+    ChildExited: "exited",
+    ChildFailed: "error",
+    RelayStarted: "relay_started",
+    CallClosed: "closed",
+}
+
+
+def as_record(source: str, event: CallEvent) -> dict[str, Any]:
+    """One event as a flat dict (``{"event": kind, "child": source, **fields}``) for scripts,
+    soak reports and test assertions; :func:`protocol.events.flat` for child events. A failed
+    child is an ``error`` with ``supervisor: true``."""
+    if isinstance(event, ChildStarted | ChildExited | ChildFailed | RelayStarted | CallClosed):
+        out = {"event": LIFECYCLE_NAMES[type(event)], **dataclasses.asdict(event)}
+        if isinstance(event, ChildFailed):
+            out["supervisor"] = True
+    else:
+        out = flat(event)
+    out["child"] = source
+    return out

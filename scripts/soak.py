@@ -7,7 +7,7 @@ a routed path with loss (iptables) and delay/jitter (TUN shim), or a TURN-only s
 two clients cannot reach each other and must go through coturn. The relay runs in the lab
 (with ``--turn-secret`` in TURN-only mode, so the clients use the relay's REST credentials).
 
-Each client is a :class:`peer.supervisor.CallSession` -- the exact machinery of
+Each client is a :class:`call.Call` -- the exact machinery of
 ``avatarchat call`` (tracking + ``python -m peer`` [+ render window]) -- with its children
 wrapped in ``ip netns exec``, clips from ``../shared/testdata/faces`` as cameras. Running the
 sessions in this process lets the soak read what the CLI only prints:
@@ -55,8 +55,8 @@ from typing import Any
 import psutil
 
 import netlab
+from call import Call, CallConfig, CallEvent, as_record
 from netlab import soak_report
-from peer.supervisor import CallConfig, CallSession
 from protocol.errors import DecodeError
 from protocol.frame import ParamFrame
 from protocol.ring import HEADER_BYTES, SHM_DIR, SLOT_HEADER_BYTES, SLOT_META, slot_crc
@@ -128,7 +128,7 @@ class Side:
     """One client of a call and what was measured at its receiving end."""
 
     name: str  # "a" or "b"
-    session: CallSession = field(init=False)
+    session: Call = field(init=False)
     tap: RingTap | None = None
     ring_writes: int = 0  # frames the receiving peer wrote to its remote ring (final count)
     peer_ready_at: float | None = None
@@ -143,7 +143,8 @@ class Side:
     #: the render window's latest ``stats`` (with --windows): its capture -> present
     render_stats: dict[str, Any] = field(default_factory=dict)
 
-    def on_event(self, ev: dict[str, Any]) -> None:
+    def on_event(self, source: str, event: CallEvent) -> None:
+        ev = as_record(source, event)
         now = time.monotonic()
         child, kind = ev.get("child"), ev.get("event")
         if child == "peer" and kind == "ready" and self.peer_ready_at is None:
@@ -270,7 +271,7 @@ async def run_call(index: int, args: argparse.Namespace, workdir: Path) -> dict[
             )  # fmt: skip
             os.makedirs(cfg.log_dir or "", exist_ok=True)
             side = Side(name)
-            side.session = CallSession(cfg, side.on_event)
+            side.session = Call(cfg, side.on_event)
             sides.append(side)
         result = await _drive(index, args, lab, sides, relay, turn)
         for side in sides:  # per-frame latency, for digging into outliers (e.g. vs seq gaps)
@@ -326,7 +327,8 @@ async def _drive(
             if side.tap is not None:
                 side.poll_ring()
                 side.ring_writes = side.tap.write_count
-        await asyncio.gather(*(s.session.close() for s in sides), return_exceptions=True)
+        closing = (s.session.close(hangup=False) for s in sides)
+        await asyncio.gather(*closing, return_exceptions=True)
         for side in sides:
             if side.tap is not None:
                 side.tap.close()
@@ -346,7 +348,7 @@ def _pids(
 ) -> dict[str, int | None]:
     pids: dict[str, int | None] = {"relay": relay.pid}
     for side in sides:
-        for child in side.session.children:
+        for child in side.session.children.values():
             pids[f"{child.name}-{side.name}"] = child.pid
     if turn is not None and turn.proc is not None:
         pids["coturn"] = turn.proc.pid

@@ -4,52 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from call import (
-    Call,
-    CallClosed,
-    CallConfig,
-    CallEvent,
-    ChildExited,
-    ChildFailed,
-    ChildProcess,
-    ChildStarted,
-    RelayStarted,
-    module_argv,
-)
-from protocol.control import ControlMessage
-from protocol.events import flat
+from call import Call, CallConfig, CallEvent, ChildProcess, as_record, module_argv
 from protocol.frame import ParamFrame
 from protocol.ring import ShmRing
 
 Event = dict[str, Any]
-#: The call's own events under the names the assertions use.
-LIFECYCLE = {
-    ChildStarted: "started",
-    ChildExited: "exited",
-    ChildFailed: "error",
-    RelayStarted: "relay_started",
-    CallClosed: "closed",
-}
-
-
-def record(source: str, event: CallEvent) -> Event:
-    """One event as a flat dict with ``child`` = its source (what the assertions read)."""
-    if isinstance(event, ControlMessage):
-        out = flat(event)
-    else:
-        out = {"event": LIFECYCLE[type(event)], **dataclasses.asdict(event)}
-        if isinstance(event, ChildFailed):
-            out["supervisor"] = True
-    out["child"] = source
-    return out
-
-
 class EventLog:
     """Collects events and lets a test await a condition on them (re-checked on every event)."""
 
@@ -58,7 +22,7 @@ class EventLog:
         self._changed = asyncio.Condition()
 
     def __call__(self, source: str, event: CallEvent) -> None:
-        self.events.append(record(source, event))
+        self.events.append(as_record(source, event))
         asyncio.get_running_loop().create_task(self._notify())
 
     async def _notify(self) -> None:
