@@ -57,7 +57,7 @@ class Cli:
                     if text in self.lines[i]:
                         return i
                 left = deadline - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None and not self._pending():
+                if left <= 0 or (self.proc.poll() is not None and not self._pending()):
                     tail = "\n".join(self.lines[-25:])
                     raise AssertionError(f"no line with {text!r}; last lines:\n{tail}")
                 self._changed.wait(min(left, 0.5))
@@ -154,5 +154,5 @@ def test_headless_window_shows_the_call_and_children_come_back_as_set(
         assert alice.proc.wait(30) in (0, 1, 130)  # 130: ended by a signal, cleanly
         if bob is not None:
             bob.proc.wait(30)
-    gone, alive = psutil.wait_procs(children, timeout=10)
+    _, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, alive

@@ -127,7 +127,8 @@ def test_command_golden_lines_round_trip_exactly(message: Any, line: str) -> Non
     assert message.encode() == line + "\n"
     assert parse_command(line) == message
     kind = json.loads(line)["cmd"]
-    assert command_from(kind, **{k: v for k, v in json.loads(line).items() if k != "cmd"}) == message
+    fields = {k: v for k, v in json.loads(line).items() if k != "cmd"}
+    assert command_from(kind, **fields) == message
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,10 @@ import json
 import threading
 from typing import Any
 
+from protocol.channel import ChildChannel
 from protocol.frame import FrameFlags
 from tracking.errors import CameraError
 from tracking.pipeline import Tracker
-from protocol.channel import ChildChannel
 from tracking.runner import TrackingLoop
 from tracking.sources import CapturedFrame, Source, SyntheticSource
 
