@@ -150,17 +150,15 @@ class CallPrinter:
             self.say(f"<{printable(ev.sender or 'peer', 64)}> {printable(ev.text)}")
         elif isinstance(ev, PeerHello):
             self.say(f"peer: {printable(ev.name or '?', 64)} (avatar {printable(ev.avatar_id)})")
-        elif isinstance(ev, Error):
-            self.say(f"error ({source}): {printable(ev.message)}")
         elif isinstance(ev, OverlayShown):
             self.say(f"window: {ev.state or 'live'}")
         elif isinstance(ev, AvatarShown):
             self.say(f"window: {ev.view} avatar {printable(ev.avatar, 80)}")
         elif isinstance(ev, RelayStarted):
             self.say(f"local relay: {ev.share_url} (the peer joins with --relay {ev.share_url})")
-        elif isinstance(ev, ChildFailed):
+        elif isinstance(ev, Error | ChildFailed):
             self.say(f"error ({source}): {printable(ev.message)}")
-            if ev.fatal:  # a child is gone for good: end
+            if isinstance(ev, ChildFailed) and ev.fatal:  # a child is gone for good: end
                 self.fatal = ev.message
 
 

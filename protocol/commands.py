@@ -47,6 +47,18 @@ def _fail(kind: str, what: str) -> DecodeError:
     return DecodeError(f"cmd {kind!r}: {what}")
 
 
+@dataclass(frozen=True, slots=True)
+class _AvatarRef(ControlMessage):
+    """An avatar by reference: a built-in id or a pack path, and optionally a variant."""
+
+    ref: str
+    variant: str | None = None
+
+    def validate(self) -> None:
+        if not self.ref:
+            raise _fail(self.KIND, "empty ref")
+
+
 @COMMANDS.register
 @dataclass(frozen=True, slots=True)
 class Quit(ControlMessage):
@@ -95,16 +107,10 @@ class SetEmotion(ControlMessage):
 
 @COMMANDS.register
 @dataclass(frozen=True, slots=True)
-class SetAvatar(ControlMessage):
+class SetAvatar(_AvatarRef):
     """Networking: our avatar is now ``ref`` (tell the peer, offer the pack)."""
 
     KIND: ClassVar[str] = "avatar"
-    ref: str
-    variant: str | None = None
-
-    def validate(self) -> None:
-        if not self.ref:
-            raise _fail(self.KIND, "empty ref")
 
 
 @COMMANDS.register
@@ -164,30 +170,18 @@ class Smoothing(ControlMessage):
 
 @COMMANDS.register
 @dataclass(frozen=True, slots=True)
-class ShowPeerAvatar(ControlMessage):
+class ShowPeerAvatar(_AvatarRef):
     """Render: draw the peer with ``ref`` (a built-in id or a pack path)."""
 
     KIND: ClassVar[str] = "peer_avatar"
-    ref: str
-    variant: str | None = None
-
-    def validate(self) -> None:
-        if not self.ref:
-            raise _fail(self.KIND, "empty ref")
 
 
 @COMMANDS.register
 @dataclass(frozen=True, slots=True)
-class ShowSelfAvatar(ControlMessage):
+class ShowSelfAvatar(_AvatarRef):
     """Render: draw the self-view with ``ref``."""
 
     KIND: ClassVar[str] = "self_avatar"
-    ref: str
-    variant: str | None = None
-
-    def validate(self) -> None:
-        if not self.ref:
-            raise _fail(self.KIND, "empty ref")
 
 
 @COMMANDS.register
