@@ -92,11 +92,15 @@ class FrameStats:
         self._window_frames += 1
 
     def shown(self, frame: Shown, present_ns: int) -> None:
-        """A peer frame's parameters reached the screen at ``present_ns`` (CLOCK_MONOTONIC)."""
-        if frame.capture_ns:
-            e2e = latency_ms(frame.capture_ns, present_ns)
-            if e2e is not None:
-                self._e2e_present.add(e2e)
+        """A peer frame's parameters reached the screen at ``present_ns`` (CLOCK_MONOTONIC).
+
+        Ring -> present is recorded for the same frames as capture -> present (those whose
+        capture time is known), so it is a breakdown of that figure, not of another sample.
+        """
+        e2e = latency_ms(frame.capture_ns, present_ns) if frame.capture_ns else None
+        if e2e is None:
+            return
+        self._e2e_present.add(e2e)
         self._ring_to_present.add(max(0.0, present_ns / 1e6 - frame.arrival * 1000.0))
 
     def work_p50(self, cap: float) -> float:
