@@ -16,8 +16,9 @@ share CLOCK_MONOTONIC, so the offset comes out at ~0 (the tests check that).
 from __future__ import annotations
 
 import collections
-import statistics
 from dataclasses import dataclass
+
+from protocol.stats import percentile
 
 #: 16 samples at 1 Hz: long enough to find an unqueued exchange, short enough to follow drift
 #: (monotonic clocks on two hosts drift by tens of ppm: ~1 ms per minute at worst).
@@ -65,10 +66,10 @@ class ClockSync:
 
     @property
     def rtt_us(self) -> int | None:
-        """Median rtt over the window (what a user would call "the" round-trip time)."""
-        if not self._samples:
-            return None
-        return int(statistics.median(s.rtt_us for s in self._samples))
+        """Median rtt over the window (what a user would call "the" round-trip time), as the
+        nearest-rank p50 of :mod:`protocol.stats` like every other reported figure."""
+        p50 = percentile((s.rtt_us for s in self._samples), 50)
+        return None if p50 is None else int(p50)
 
     def to_local_us(self, remote_us: int) -> int:
         """Map a timestamp on the peer's clock onto ours."""

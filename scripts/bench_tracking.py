@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             fitted.setdefault(group, []).append(ms)
     summary["smoothing_lag_ms"] = {
         "step_30fps": lag_report(SmoothingConfig(), 30.0),
-        "fitted_on_clips_median": {g: float(np.median(v)) for g, v in fitted.items()},
+        "fitted_on_clips_median": {g: percentile(v, 50) for g, v in fitted.items()},
     }
     summary["clips"] = {c["clip"]: c for c in clips}
     summary["cpu_count"] = os.cpu_count()
