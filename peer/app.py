@@ -14,7 +14,7 @@ vanishing.
 Events (stdout, :mod:`protocol.control`): ``ready``, ``status`` {state, message}, ``stats``,
 ``chat``, ``peer_hello``, ``peer_avatar``, ``peer_emotion``, ``peer_bye``, ``error``, ``bye``.
 Commands (stdin): ``quit``, ``hangup``, ``chat`` {text}, ``emotion`` {preset, weight},
-``avatar`` {ref}, ``present`` {seq, capture_us, present_ns}.
+``avatar`` {ref}.
 """
 
 from __future__ import annotations
