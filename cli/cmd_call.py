@@ -93,10 +93,11 @@ def printable(text: str, limit: int = 500) -> str:
     )
 
 
-def format_stats(ev: dict[str, Any]) -> str:
-    """One compact line from a networking ``stats`` event's values."""
+def format_stats(ev: dict[str, Any], render: dict[str, Any] | None = None) -> str:
+    """One compact line from the networking process's ``stats`` values (and the render
+    window's, which measures capture -> present itself)."""
     e2e = ev.get("e2e_ms") or {}
-    present = ev.get("e2e_present_ms") or {}
+    present = (render or {}).get("e2e_present_ms") or {}
     parts = [
         f"[{ev.get('state', '?')}]",
         f"tx {ev.get('send_hz', 0):.0f} Hz",
@@ -128,6 +129,8 @@ class CallPrinter:
         self.connected_once = False
         self.first_connected_at: float | None = None
         self.last_stats: dict[str, Any] | None = None
+        #: The render window's last ``stats`` values (capture -> present), with ``--window``.
+        self.render_stats: dict[str, Any] | None = None
         self.fatal: str | None = None
 
     def say(self, text: str) -> None:
@@ -135,10 +138,12 @@ class CallPrinter:
         self.stream.flush()
 
     def __call__(self, source: str, ev: CallEvent) -> None:
-        if isinstance(ev, Stats) and source == "peer":
+        if isinstance(ev, Stats) and source == "render":
+            self.render_stats = ev.values
+        elif isinstance(ev, Stats) and source == "peer":
             self.last_stats = ev.values
             if not self.quiet:
-                self.say(format_stats(ev.values))
+                self.say(format_stats(ev.values, self.render_stats))
         elif isinstance(ev, Status) and source == "peer":
             if ev.state == "connected" and not self.connected_once:
                 self.connected_once = True

@@ -38,7 +38,9 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _summary(name: str, stats: dict[str, Any] | None) -> dict[str, Any]:
+def _summary(
+    name: str, stats: dict[str, Any] | None, render: dict[str, Any] | None
+) -> dict[str, Any]:
     if not stats:
         return {"client": name, "connected": False}
     return {
@@ -48,7 +50,7 @@ def _summary(name: str, stats: dict[str, Any] | None) -> dict[str, Any]:
         "bytes_per_frame": stats.get("bytes_per_frame"),
         "rtt_ms": stats.get("rtt_ms"),
         "e2e_ms": stats.get("e2e_ms"),
-        "e2e_present_ms": stats.get("e2e_present_ms"),
+        "e2e_present_ms": (render or {}).get("e2e_present_ms"),
         "frames_sent": stats.get("frames_sent"),
         "frames_received": stats.get("frames_received"),
         "seq_gaps": stats.get("seq_gaps"),
@@ -64,6 +66,7 @@ async def run_demo(args: argparse.Namespace) -> int:
     printers = {n: CallPrinter(prefix=f"{n:>5} | ", quiet=True) for n in ("alice", "bob")}
     calls: dict[str, Call] = {}
     final: dict[str, dict[str, Any] | None] = {}
+    final_render: dict[str, dict[str, Any] | None] = {}
     started = time.monotonic()
     relay = LocalRelay(lambda _source, _event: None, host="127.0.0.1")
     try:
@@ -90,11 +93,12 @@ async def run_demo(args: argparse.Namespace) -> int:
                 next_print += 1.0
                 for printer in printers.values():
                     if printer.last_stats is not None:
-                        printer.say(format_stats(printer.last_stats))
+                        printer.say(format_stats(printer.last_stats, printer.render_stats))
             if any(p.fatal for p in printers.values()):
                 break
         # Freeze the figures now: once one side hangs up, the other's rates fall.
         final = {n: p.last_stats for n, p in printers.items()}
+        final_render = {n: p.render_stats for n, p in printers.items()}
     finally:
         for call in calls.values():
             await call.close()
@@ -102,7 +106,7 @@ async def run_demo(args: argparse.Namespace) -> int:
     summary = {
         "seconds": round(time.monotonic() - started, 1),
         "source": source,
-        "clients": [_summary(n, final.get(n)) for n in ("alice", "bob")],
+        "clients": [_summary(n, final.get(n), final_render.get(n)) for n in ("alice", "bob")],
     }
     print("summary:", json.dumps(summary, indent=1), flush=True)
     if args.json:
