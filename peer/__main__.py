@@ -13,7 +13,8 @@ import sys
 
 from protocol.signaling import TURN_PASS_ENV
 
-from .app import PeerOptions, run_peer
+from .app import run_peer
+from .options import PeerOptions
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,10 +11,9 @@ creation, closing replaced links, avatar transfers), so none outlives the call: 
 cancels what is left, and a task that fails ends the process with an error instead of
 vanishing.
 
-Events (stdout, :mod:`protocol.control`): ``ready``, ``status`` {state, message}, ``stats``,
-``chat``, ``peer_hello``, ``peer_avatar``, ``peer_emotion``, ``peer_bye``, ``error``, ``bye``.
-Commands (stdin): ``quit``, ``hangup``, ``chat`` {text}, ``emotion`` {preset, weight},
-``avatar`` {ref}.
+Events (:mod:`protocol.events`, through :class:`protocol.channel.ChildChannel`): ``ready``,
+``status``, ``stats``, ``chat``, ``chat_sent``, ``peer_hello``, ``peer_avatar``,
+``peer_emotion``, ``peer_bye``, ``error``, ``bye``. Commands: :mod:`peer.commands`.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ import signal
 import sys
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
 from typing import Any, assert_never
 
 from aiortc import RTCIceServer
@@ -63,6 +61,7 @@ from .negotiation import (
     SendOffer,
     Status,
 )
+from .options import PeerOptions
 from .report import STATS_INTERVAL_S, StatsReport
 from .signaling import SignalingClient
 from .stats import CallStats
@@ -75,21 +74,6 @@ WATCH_INTERVAL_S = 0.1
 
 class _Finished(Exception):
     """Raised in the task group's body once the call is over: cancels the tasks still running."""
-
-
-@dataclass(slots=True)
-class PeerOptions:
-    relay: str
-    room: str
-    local_ring: str
-    remote_ring: str
-    name: str = ""
-    avatar: str = "aria"
-    ice_servers: list[str] = field(default_factory=list)
-    turn_user: str | None = None
-    turn_pass: str | None = None
-    turn_only: bool = False
-    stats_json: str | None = None
 
 
 class PeerApp:

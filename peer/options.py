@@ -1,0 +1,20 @@
+"""What the networking process is started with (``python -m peer`` flags, parsed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class PeerOptions:
+    relay: str
+    room: str
+    local_ring: str
+    remote_ring: str
+    name: str = ""
+    avatar: str = "aria"
+    ice_servers: list[str] = field(default_factory=list)
+    turn_user: str | None = None
+    turn_pass: str | None = None
+    turn_only: bool = False
+    stats_json: str | None = None
