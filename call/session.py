@@ -45,7 +45,7 @@ from protocol.commands import (
     Smoothing,
 )
 from protocol.events import Event, PeerAvatar, PeerBye, Ready, Stats, Status
-from protocol.ring import ShmRing
+from protocol.ring import ShmRing, sweep_stale_segments
 
 from .child import ChildProcess
 from .config import CallConfig
@@ -103,6 +103,10 @@ class Call:
                 relay_url = self.relay.local_url
                 self.share_url = self.relay.share_url
                 self._emit(RelayStarted(share_url=self.share_url, port=self.relay.port))
+            # Rings a SIGKILLed earlier call could not unlink: every front-end starts here.
+            removed = sweep_stale_segments()
+            if removed:
+                log.info("removed %d stale ring segment(s): %s", len(removed), ", ".join(removed))
             self.local = ShmRing.create("local")
             self.remote = ShmRing.create("remote")
             local, remote = self.local.name, self.remote.name

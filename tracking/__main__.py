@@ -16,8 +16,12 @@ import signal
 import sys
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from .model import MODEL_SHA256, keep_unused_libraries_out, quiet_native_logs
+
+if TYPE_CHECKING:
+    from protocol.ring import ShmRing
 
 log = logging.getLogger("tracking")
 
@@ -81,6 +85,26 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--list-cameras", action="store_true", help="list cameras and exit")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     return p
+
+
+def last_seq(ring: ShmRing) -> int:
+    """The sequence number of the newest frame already in ``ring`` (0 if none).
+
+    A tracker restarted after a crash writes into the ring its predecessor used; if it began
+    again at 1, every receiver would drop its frames as older than the ones it already has,
+    and the peer's avatar would freeze for as long as the call had run. Continuing from the
+    ring keeps the stream one stream."""
+    from protocol.errors import DecodeError
+    from protocol.frame import ParamFrame
+
+    reader = ring.reader()
+    try:
+        record = reader.read_latest()
+        return ParamFrame.decode(record.payload).seq if record is not None else 0
+    except DecodeError:
+        return 0
+    finally:
+        reader.close()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -155,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
             tracker.start_calibration(args.calibrate)
         if args.ring:
             ring = ShmRing.attach(args.ring)
+            tracker.seq = last_seq(ring)
         elif child:
             ring = ShmRing.create("local")
         writer = ring.writer() if ring is not None else None

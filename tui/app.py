@@ -85,8 +85,6 @@ class AvatarChatApp(App[int]):
             # writes block and the event loop cannot be relied on.
             with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
                 loop.add_signal_handler(signal.SIGTERM, self._on_signal, signal.SIGTERM)
-        if self.controller_factory is not None:
-            self._sweep_stale_rings()
         opts = self.options
         home = HomeScreen(
             self.settings,
@@ -108,17 +106,6 @@ class AvatarChatApp(App[int]):
             home.action_join()
         else:
             home.action_create()
-
-    @work(thread=True, group="sweep")
-    def _sweep_stale_rings(self) -> None:
-        """Remove /dev/shm rings an earlier, SIGKILLed app (or child) could not unlink."""
-        try:
-            from protocol.ring import sweep_stale_segments
-        except ImportError:
-            return
-        removed = sweep_stale_segments()
-        if removed:
-            log.info("removed %d stale ring segment(s): %s", len(removed), ", ".join(removed))
 
     def _on_signal(self, sig: int) -> None:
         log.info("got %s: ending the call and exiting", signal.Signals(sig).name)

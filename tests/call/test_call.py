@@ -158,3 +158,26 @@ async def test_parent_counts_garbage_from_a_child_and_keeps_going() -> None:
         assert child.running
     finally:
         await child.stop()
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_every_call_sweeps_rings_a_killed_call_left_behind() -> None:
+    """``kill -9`` of a front-end leaves its rings in /dev/shm; the next call (TUI or CLI: both
+    start here) removes segments whose owner is gone, and only those."""
+    script = (
+        "import os, signal\n"
+        "from protocol.ring import ShmRing\n"
+        "ring = ShmRing.create('local')\n"
+        "print(ring.name, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await proc.communicate()
+    stale = out.decode().strip()
+    assert stale and os.path.exists(f"/dev/shm/{stale}")
+    async with Call(CallConfig(room=ROOM, relay="ws://127.0.0.1:9", source="synthetic")) as call:
+        assert call.local is not None and os.path.exists(f"/dev/shm/{call.local.name}")
+        assert not os.path.exists(f"/dev/shm/{stale}")

@@ -167,6 +167,9 @@ async def test_peer_killed_is_noticed_within_3s_and_the_call_resumes() -> None:
 async def test_crashed_tracker_is_restarted_and_frames_resume() -> None:
     async with relay_running() as relay, call_pair(relay.url, new_room_code()) as (a, b):
         await connected(a, b)
+        # Long enough for the sequence to be far from 1 (a restart at 1 would then freeze
+        # the avatar at bob's for as many seconds as this call had run).
+        await a.log.wait_for(lambda: a.stats()["frames_sent"] > 200, 20, "200 frames sent")
         assert a.session.tracking is not None
         a.session.tracking.kill(signal.SIGKILL)
         await a.log.wait_for(
@@ -178,11 +181,26 @@ async def test_crashed_tracker_is_restarted_and_frames_resume() -> None:
             20,
             "tracker restarted",
         )
+        ready_us = time.monotonic_ns() // 1000
+        assert b.session.remote is not None
+        tap = RingTap(b.session.remote.name)
         sent = a.stats()["frames_sent"]
         await a.log.wait_for(
             lambda: a.stats()["frames_sent"] > sent + 30, 10, "frames from the new tracker"
         )
         assert a.session.state == "connected"
+        # The receiver's side: bob's window ring gets the new tracker's frames at once (a
+        # tracker that restarted its sequence at 1 would have them dropped as stale for the
+        # ~7 s the old one had run: a frozen avatar).
+        try:
+            def new_frames() -> list[int]:
+                stamps = (ParamFrame.decode(p).timestamp_us for p in tap.frames.values())
+                return sorted(t for t in stamps if t > ready_us)
+
+            await b.log.wait_for(lambda: len(new_frames()) > 30, 15, "the new tracker at bob")
+            assert new_frames()[0] - ready_us < 2_000_000, "bob dropped the new frames at first"
+        finally:
+            tap.close()
 
 
 @pytest.mark.timeout(90)
