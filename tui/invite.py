@@ -15,6 +15,7 @@ from call import Call, CallConfig, EventCallback
 from .settings import Settings, state_dir
 
 ROOM_FILE_ENV = "AVATARCHAT_ROOM_FILE"
+DEFAULT_AVATAR = "aria"
 
 
 def join_command(relay_url: str, room: str) -> str:
@@ -44,4 +45,6 @@ def start_call(request: CallConfig, settings: Settings, on_event: EventCallback)
     request.mirror = settings.mirror
     request.smoothing = settings.smoothing
     request.log_dir = str(log_dir)
+    # No choice made on the home screen (an empty catalogue, a fresh config): the default.
+    request.avatar = request.avatar or DEFAULT_AVATAR
     return Call(request, on_event)

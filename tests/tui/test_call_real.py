@@ -69,6 +69,9 @@ async def test_real_processes_restart_and_clean_up() -> None:
         await wait_until(pilot, session_ready, START_TIMEOUT_S, "tracking to start")
         session = ctrl
         assert session.local is not None and session.remote is not None
+        assert session.peer is not None  # no avatar picked: the peer still announces one
+        argv = session.peer.argv
+        assert argv[argv.index("--avatar") + 1] == "aria"
         assert session.tracking is not None
         local = session.local
         rings = [f"/dev/shm/{local.name}", f"/dev/shm/{session.remote.name}"]
