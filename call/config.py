@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from protocol.signaling import TURN_PASS_ENV
+from protocol.signaling import ROOM_ENV, TURN_PASS_ENV
 
 from .child import module_argv
 from .errors import CallConfigError
@@ -93,7 +93,7 @@ class CallConfig:
             "peer",
             "--relay",
             relay_url,
-            f"--room={self.room}",  # one token: a code may start with "-"
+            # The room code goes through the environment (peer_env): it is a secret.
             "--local-ring",
             local_ring,
             "--remote-ring",
@@ -108,11 +108,13 @@ class CallConfig:
             *self.peer_args,
         )
 
-    def peer_env(self) -> dict[str, str] | None:
-        if not self.turn_pass:
-            return self.env
+    def peer_env(self) -> dict[str, str]:
+        """The networking process's environment: the room code and the TURN password travel
+        here, not in argv, which every local user can read in ``/proc``."""
         env = dict(self.env if self.env is not None else os.environ)
-        env[TURN_PASS_ENV] = self.turn_pass
+        env[ROOM_ENV] = self.room
+        if self.turn_pass:
+            env[TURN_PASS_ENV] = self.turn_pass
         return env
 
     def render_argv(self, local_ring: str, remote_ring: str) -> list[str]:

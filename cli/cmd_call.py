@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -32,7 +33,7 @@ from protocol.events import (
     Stats,
     Status,
 )
-from protocol.signaling import new_room_code
+from protocol.signaling import ROOM_ENV, new_room_code
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,12 @@ def register(subparsers: Any) -> None:
         default="",
         help="relay URL, e.g. ws://127.0.0.1:8765 (default: start one on this machine)",
     )
-    p.add_argument("--room", help="room code (default: a new one, printed so the peer can join)")
+    p.add_argument(
+        "--room",
+        default=os.environ.get(ROOM_ENV),
+        help=f"room code (or ${ROOM_ENV}, which other local users cannot read in ps; "
+        "default: a new one, printed so the peer can join)",
+    )
     p.add_argument(
         "--source",
         default="camera:0",

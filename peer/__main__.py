@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 
-from protocol.signaling import TURN_PASS_ENV
+from protocol.signaling import ROOM_ENV, TURN_PASS_ENV
 
 from .app import run_peer
 from .options import PeerOptions
@@ -20,7 +20,11 @@ from .options import PeerOptions
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m peer", description=__doc__)
     p.add_argument("--relay", required=True, help="relay URL, e.g. ws://127.0.0.1:8765")
-    p.add_argument("--room", required=True, help="room code")
+    p.add_argument(
+        "--room",
+        default=os.environ.get(ROOM_ENV),
+        help=f"room code (or ${ROOM_ENV}, kept out of ps; call/ passes it that way)",
+    )
     p.add_argument("--local-ring", required=True, help="ring the tracker writes (we send it)")
     p.add_argument("--remote-ring", required=True, help="ring we write the peer's frames into")
     p.add_argument("--name", default="", help="display name sent in hello")
@@ -49,7 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.room:
+        parser.error(f"a room code is needed: --room or ${ROOM_ENV}")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s peer %(levelname)s %(name)s: %(message)s",

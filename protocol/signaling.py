@@ -21,6 +21,9 @@ SIGNAL_VERSION = 1
 #: ``--turn-pass`` is not given: its parent (``call/``) passes it there because argv is visible
 #: to every local user and the environment is not.
 TURN_PASS_ENV = "AVATARCHAT_TURN_PASS"
+#: The room code, for the same reason: whoever knows it can take the second seat of the room,
+#: so it is a secret and stays out of argv (``/proc/PID/cmdline`` is readable by every user).
+ROOM_ENV = "AVATARCHAT_ROOM"
 #: One WebSocket frame. aiortc's SDP for two DataChannels with host+srflx+relay candidates is
 #: 1-3 KB; 64 KiB leaves room for many candidates and still bounds a hostile client.
 MAX_SIGNAL_BYTES = 64 * 1024

@@ -96,6 +96,11 @@ async def test_call_without_a_relay_starts_one_and_shares_its_address() -> None:
         assert call.share_url == started[0].share_url
         await call.wait_ready(60)
         relay_pid = call.relay.child.pid
+        # The room code is a secret: no child carries it where other users can read it.
+        for child in call.children.values():
+            assert child.pid is not None
+            with open(f"/proc/{child.pid}/cmdline", "rb") as f:
+                assert ROOM.encode() not in f.read(), child.name
     assert relay_pid is not None and not call.relay.child.running
 
 
