@@ -23,6 +23,12 @@ log = logging.getLogger(__name__)
 
 #: The relay binds in well under a second; allow a slow CI box plenty.
 RELAY_START_TIMEOUT_S = 20.0
+#: Browser handshakes the embedded relay accepts, by Origin. A web page the user happens to
+#: have open must not be able to open sockets to a relay on their machine (and lock them out
+#: of it with the per-address cap), so the allowlist is on by default; native clients send no
+#: Origin and are unaffected. No page is trusted yet: this one matches none. The browser peer,
+#: served by us, will put its own origin here.
+EMBEDDED_ALLOWED_ORIGINS = ("avatarchat-no-browser-pages",)
 
 
 class LocalRelay:
@@ -42,7 +48,15 @@ class LocalRelay:
         self._on_event = on_event
         self.child = ChildProcess(
             "relay",
-            module_argv("relay", "--host", host, "--port", str(port), "--exit-on-stdin-eof"),
+            module_argv(
+                "relay",
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--exit-on-stdin-eof",
+                *[a for origin in EMBEDDED_ALLOWED_ORIGINS for a in ("--allowed-origin", origin)],
+            ),
             self._event,
             log_path=log_dir / "relay.log" if log_dir is not None else None,
         )

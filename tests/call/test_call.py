@@ -75,8 +75,20 @@ async def test_local_relay_listens_on_the_port_it_reports_and_ends_with_stdin() 
     try:
         assert relay.port > 0 and relay.local_url == f"ws://127.0.0.1:{relay.port}"
         assert any(isinstance(e, Ready) and e.info["port"] == relay.port for e in events)
-        _, writer = await asyncio.open_connection("127.0.0.1", relay.port)
-        writer.close()
+        # A web page cannot use it (Origin allowlist); a native client (no Origin) can.
+        for origin, status in (("https://evil.example", b"403"), (None, b"101")):
+            reader, writer = await asyncio.open_connection("127.0.0.1", relay.port)
+            headers = (
+                f"GET /ws?room={ROOM} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                "Sec-WebSocket-Version: 13\r\n"
+                + (f"Origin: {origin}\r\n" if origin else "")
+                + "\r\n"
+            )
+            writer.write(headers.encode())
+            status_line = await asyncio.wait_for(reader.readline(), 10)
+            assert status in status_line, (origin, status_line)
+            writer.close()
     finally:
         await relay.stop()
     assert relay.child.returncode == 0  # stdin EOF -> graceful SIGTERM path, not a kill
