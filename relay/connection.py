@@ -38,6 +38,7 @@ from protocol.signaling import (
 )
 
 from .config import RelayConfig
+from .frames import MeteredWebSocket, TokenBucket
 from .http import PrefixedStream
 from .hub import Hub, room_tag
 from .metrics import REASON_PONG_TIMEOUT
@@ -92,28 +93,6 @@ class _Close:
     reason: str
 
 
-class TokenBucket:
-    """``rate`` tokens per second up to ``burst``; one token per frame. Uses trio's clock, so
-    tests with ``autojump_clock`` see the same behaviour as production."""
-
-    __slots__ = ("_last", "_rate", "_tokens", "burst")
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self._rate = rate
-        self.burst = burst
-        self._tokens = float(burst)
-        self._last = trio.current_time()
-
-    def take(self) -> bool:
-        now = trio.current_time()
-        self._tokens = min(self.burst, self._tokens + (now - self._last) * self._rate)
-        self._last = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return True
-        return False
-
-
 class Connection:
     """Implements :class:`relay.hub.Peer` for one accepted WebSocket."""
 
@@ -127,6 +106,8 @@ class Connection:
         join_deadline: float,
         transport: PrefixedStream | None = None,
     ) -> None:
+        """``ws`` is normally a :class:`relay.frames.MeteredWebSocket`, which already charges
+        fragments and control frames to the same token bucket as whole messages."""
         config: RelayConfig = hub.config
         self.cid = next(_ids)
         self.ip = ip
@@ -137,7 +118,8 @@ class Connection:
         self._url_room = url_room
         self._join_deadline = join_deadline
         self._transport = transport
-        self._bucket = TokenBucket(config.rate, config.burst)
+        self._bucket = (ws.bucket if isinstance(ws, MeteredWebSocket)
+                        else TokenBucket(config.rate, config.burst))
         self._out, self._queue = trio.open_memory_channel[str | _Close](config.send_queue)
         self._scope = trio.CancelScope()
         self._closing = False
@@ -252,6 +234,12 @@ class Connection:
                         # trio-websocket already answered the oversize frame with close 1009.
                         metrics.reject(ErrorCode.TOO_LARGE)
                         self.end_reason = ErrorCode.TOO_LARGE.value
+                    refused = self._ws.refused if isinstance(self._ws, MeteredWebSocket) else None
+                    if refused is not None:
+                        # A frame limit (relay.frames) already closed it with 1008.
+                        metrics.reject(refused)
+                        self.end_reason = refused
+                        log.info("connection %d: %s, closed", self.cid, refused)
                     return
                 metrics.frames_received_total += 1
                 self._handle(frame)

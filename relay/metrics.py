@@ -20,6 +20,8 @@ REASON_HANDSHAKE_TIMEOUT = "handshake_timeout"
 REASON_BAD_HTTP = "bad_http"
 REASON_FORBIDDEN_ORIGIN = "forbidden_origin"
 REASON_NOT_FOUND = "not_found"
+#: A message arrived in more WebSocket frames than ``relay.frames.MAX_FRAGMENTS``.
+REASON_TOO_MANY_FRAGMENTS = "too_many_fragments"
 
 
 @dataclass(slots=True)

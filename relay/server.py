@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import trio
-from trio_websocket import wrap_server_stream
 
 from protocol.signaling import MAX_SIGNAL_BYTES, ROOM_CODE_RE, Error, ErrorCode
 
 from .config import RelayConfig
 from .connection import Connection
+from .frames import TokenBucket, wrap_server_stream
 from .http import HttpError, HttpRequest, PrefixedStream, client_ip, read_head, response
 from .hub import Hub
 from .metrics import (
@@ -228,8 +228,9 @@ class _Handler:
             try:
                 with trio.move_on_at(deadline):
                     wrapped = PrefixedStream(stream, request.raw)
+                    bucket = TokenBucket(config.rate, config.burst)
                     ws_request = await wrap_server_stream(
-                        nursery, wrapped,
+                        nursery, wrapped, bucket,
                         message_queue_size=WS_MESSAGE_QUEUE,
                         max_message_size=MAX_SIGNAL_BYTES,
                         receive_buffer_size=WS_RECEIVE_BYTES,

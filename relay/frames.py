@@ -1,0 +1,136 @@
+"""Every WebSocket frame a client sends is counted, not only whole messages.
+
+trio-websocket hands the application complete messages and answers pings itself, so a client
+could send endless empty continuation frames of a message that never ends (each piece kept in
+memory) or a PING flood (each one answered) without the relay's per-message rate limit ever
+seeing a frame. :class:`MeteredWebSocket` hooks trio-websocket's per-event handlers, which run
+in its reader task for every frame wsproto parses:
+
+* a non-final fragment, a ping and a pong each take one token from the connection's
+  :class:`TokenBucket` (a message's final frame is counted when :class:`relay.connection.
+  Connection` handles the message, so an unfragmented message costs one token, as before);
+* a message in more than :data:`MAX_FRAGMENTS` frames is refused whatever the budget.
+
+Over either limit the relay sends a close frame (1008, the reason names the limit), stops
+reading, and :attr:`MeteredWebSocket.refused` tells the connection which metric to count.
+"""
+
+from __future__ import annotations
+
+import trio
+import wsproto.events
+from trio_websocket import CloseReason, ConnectionClosed, WebSocketConnection, WebSocketRequest
+from wsproto import ConnectionType, WSConnection
+
+from protocol.signaling import ErrorCode
+
+from .metrics import REASON_TOO_MANY_FRAGMENTS
+
+#: Frames one message may arrive in. Clients send signaling messages whole (a few KiB); even a
+#: 64 KiB message cut into 1 KiB pieces needs only 64, so 128 never bothers a real client while
+#: empty continuation frames of a message that never ends are stopped after a few hundred bytes.
+MAX_FRAGMENTS = 128
+#: Close code for a client over a frame limit (RFC 6455 7.4.1: policy violation).
+CLOSE_POLICY = 1008
+#: The close frame to a flooding client must be through by then; otherwise it is just cut.
+REFUSE_SEND_TIMEOUT = 3.0
+
+
+class TokenBucket:
+    """``rate`` tokens per second up to ``burst``; one token per frame. Uses trio's clock, so
+    tests with ``autojump_clock`` see the same behaviour as production."""
+
+    __slots__ = ("_last", "_rate", "_tokens", "burst")
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self._rate = rate
+        self.burst = burst
+        self._tokens = float(burst)
+        self._last = trio.current_time()
+
+    def take(self) -> bool:
+        now = trio.current_time()
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+
+class MeteredWebSocket(WebSocketConnection):
+    """A server-side :class:`WebSocketConnection` that charges every frame to ``bucket``."""
+
+    def __init__(self, stream: trio.abc.Stream, bucket: TokenBucket, *,
+                 max_fragments: int = MAX_FRAGMENTS, message_queue_size: int,
+                 max_message_size: int, receive_buffer_size: int | None) -> None:
+        super().__init__(stream, WSConnection(ConnectionType.SERVER),
+                         message_queue_size=message_queue_size,
+                         max_message_size=max_message_size,
+                         receive_buffer_size=receive_buffer_size)
+        self.bucket = bucket
+        self._max_fragments = max_fragments
+        self._fragments = 0
+        #: The metric reason once a frame limit closed the connection, else ``None``.
+        self.refused: str | None = None
+
+    async def _handle_message_event(
+        self, event: wsproto.events.BytesMessage | wsproto.events.TextMessage
+    ) -> None:
+        if self.refused is not None:
+            return
+        if event.frame_finished and not event.message_finished:
+            self._fragments += 1
+            if self._fragments >= self._max_fragments:
+                await self._refuse(REASON_TOO_MANY_FRAGMENTS,
+                                   f"message in more than {self._max_fragments} frames")
+                return
+            if not self.bucket.take():
+                await self._refuse(ErrorCode.RATE_LIMITED.value, "too many frames")
+                return
+        elif event.message_finished:
+            self._fragments = 0
+        await super()._handle_message_event(event)
+
+    async def _handle_ping_event(self, event: wsproto.events.Ping) -> None:
+        if self.refused is not None:
+            return
+        if not self.bucket.take():
+            await self._refuse(ErrorCode.RATE_LIMITED.value, "too many frames")
+            return
+        await super()._handle_ping_event(event)
+
+    async def _handle_pong_event(self, event: wsproto.events.Pong) -> None:
+        if self.refused is not None:
+            return
+        if not self.bucket.take():
+            await self._refuse(ErrorCode.RATE_LIMITED.value, "too many frames")
+            return
+        await super()._handle_pong_event(event)
+
+    async def _refuse(self, reason: str, detail: str) -> None:
+        """Close with 1008 (reason: ``reason: detail``), drop the partial message, stop."""
+        self.refused = reason
+        self._reader_running = False
+        self._message_parts = []
+        self._message_size = 0
+        text = f"{reason}: {detail}"
+        self._close_reason = CloseReason(CLOSE_POLICY, text)
+        with trio.move_on_after(REFUSE_SEND_TIMEOUT):
+            try:
+                await self._send(wsproto.events.CloseConnection(code=CLOSE_POLICY, reason=text))
+            except ConnectionClosed:
+                pass
+        await self._recv_channel.aclose()
+
+
+async def wrap_server_stream(
+    nursery: trio.Nursery, stream: trio.abc.Stream, bucket: TokenBucket, *,
+    message_queue_size: int, max_message_size: int, receive_buffer_size: int | None,
+) -> WebSocketRequest:
+    """:func:`trio_websocket.wrap_server_stream` with a :class:`MeteredWebSocket`."""
+    connection = MeteredWebSocket(stream, bucket, message_queue_size=message_queue_size,
+                                  max_message_size=max_message_size,
+                                  receive_buffer_size=receive_buffer_size)
+    nursery.start_soon(connection._reader_task)
+    return await connection._get_request()
