@@ -12,6 +12,13 @@ association keeps room for ``params``; we refuse anything over
 :data:`~protocol.ctl.MAX_AVATAR_PACK_BYTES`, and install only after the content hash matches and
 the pack validates (:func:`avatars.pack.install_pack_bytes`). Until then the peer is drawn with
 a built-in (``peer_avatar`` with ``pending: true``).
+
+Serving our own pack is bounded whatever the peer asks (a request flood used to zip and hold the
+pack once per request): the zip is built at most once per :class:`LocalAvatar` and kept on it,
+one transfer runs at a time (a request for what is already being sent, or already waiting, is a
+duplicate), at most one more waits behind it, and at most
+:data:`MAX_PACK_TRANSFERS_PER_MINUTE` are accepted; every refused request is counted
+(``avatar_requests_refused`` in the ``stats`` event).
 """
 
 from __future__ import annotations
@@ -20,8 +27,9 @@ import asyncio
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +64,15 @@ CTL_RATE_PER_S = 100.0
 CTL_BURST = 600.0
 #: Outstanding pings we remember (a pong for anything else is forged or very late).
 MAX_OUTSTANDING_PINGS = 8
+#: Pack transfers the peer may start per minute (a sliding window over the whole call, which a
+#: reconnect does not reset). Per minute rather than per call: a well-behaved peer asks once per
+#: pack we announce -- the hello on every link and every avatar switch -- so a long call with a
+#: few switches or reconnects must not run out, while a peer repeating requests gets at most six
+#: packs a minute (the zip itself is cached, so that costs bandwidth, paced behind ``params``,
+#: not CPU or memory). A request refused by this cap gets no answer (an answer per request would
+#: itself be the flood) and is counted.
+MAX_PACK_TRANSFERS_PER_MINUTE = 6
+PACK_TRANSFER_WINDOW_S = 60.0
 
 
 def now_us() -> int:
@@ -72,6 +89,8 @@ class LocalAvatar:
     hash: str = ""
     #: The loaded avatars.model.AvatarPack (None if loading failed).
     pack: Any = None
+    #: The pack's deterministic zip, built on the first request and reused for every transfer.
+    zip_bytes: bytes | None = field(default=None, repr=False, compare=False)
 
 
 def load_local_avatar(ref: str) -> LocalAvatar:
@@ -145,6 +164,13 @@ class CtlHandler:
         #: Runs a pack transfer or install as a task the networking process owns.
         self._start = start
         self._bucket = TokenBucket(CTL_RATE_PER_S, CTL_BURST)
+        #: Each link gets a new number; a transfer stops when its link is gone.
+        self._link = 0
+        #: (link, hash) of the pack transfer in flight, and of the one request waiting behind it.
+        self._pack_sending: tuple[int, str] | None = None
+        self._pack_queued: tuple[int, str] | None = None
+        #: Monotonic times of the transfers accepted in the last PACK_TRANSFER_WINDOW_S.
+        self._pack_accepted: deque[float] = deque()
 
     # -- binding ---------------------------------------------------------------------------
     def attach(self, send: Callable[[bytes], bool], buffered: Callable[[], int]) -> None:
@@ -153,6 +179,7 @@ class CtlHandler:
         self._buffered = buffered
         self._pings.clear()
         self._incoming = None
+        self._link += 1  # a transfer on the old link stops; the peer asks again after our hello
         self.last_rx = self.last_pong = time.monotonic()
         self.send(
             ctl.Hello(
@@ -298,16 +325,60 @@ class CtlHandler:
         if not self.avatar.hash or digest != self.avatar.hash or self.avatar.pack is None:
             self.send(ctl.AvatarUnavailable(hash=digest[:64], reason="not my current avatar"))
             return
-        self._start(self._send_pack(self.avatar))
+        key = (self._link, digest)
+        if key == self._pack_sending or key == self._pack_queued:
+            self.stats.avatar_requests_refused += 1  # duplicate: already being sent / waiting
+            return
+        now = time.monotonic()
+        window = self._pack_accepted
+        while window and now - window[0] >= PACK_TRANSFER_WINDOW_S:
+            window.popleft()
+        if len(window) >= MAX_PACK_TRANSFERS_PER_MINUTE:
+            self.stats.avatar_requests_refused += 1
+            log.debug("avatar request refused: %d transfers in the last minute", len(window))
+            return
+        window.append(now)
+        if self._pack_sending is not None:
+            # The transfer in flight is for an older link or avatar (we switched): this one
+            # waits behind it, replacing any earlier waiter (that one is stale by now).
+            if self._pack_queued is not None:
+                self.stats.avatar_requests_refused += 1
+            self._pack_queued = key
+            return
+        self._begin_pack(key)
 
-    async def _send_pack(self, avatar: LocalAvatar) -> None:
+    def _begin_pack(self, key: tuple[int, str]) -> None:
+        self._pack_sending = key
+        try:
+            self._start(self._send_pack(self.avatar, key[0]))
+        except BaseException:
+            self._pack_sending = None
+            raise
+
+    async def _send_pack(self, avatar: LocalAvatar, link: int) -> None:
+        try:
+            await self._transfer_pack(avatar, link)
+        finally:
+            self._pack_sending = None
+        queued, self._pack_queued = self._pack_queued, None
+        if (
+            queued is not None
+            and queued == (self._link, self.avatar.hash)
+            and self.avatar.pack is not None
+        ):
+            self._begin_pack(queued)
+
+    async def _transfer_pack(self, avatar: LocalAvatar, link: int) -> None:
         from avatars.pack import pack_bytes
 
-        try:
-            data = await asyncio.to_thread(pack_bytes, avatar.pack)
-        except Exception as e:
-            self.send(ctl.AvatarUnavailable(hash=avatar.hash, reason=str(e)[:200]))
-            return
+        data = avatar.zip_bytes
+        if data is None:  # built once per avatar, then reused (one transfer at a time)
+            try:
+                data = await asyncio.to_thread(pack_bytes, avatar.pack)
+            except Exception as e:
+                self.send(ctl.AvatarUnavailable(hash=avatar.hash, reason=str(e)[:200]))
+                return
+            avatar.zip_bytes = data
         if len(data) > ctl.MAX_AVATAR_PACK_BYTES:
             self.send(ctl.AvatarUnavailable(hash=avatar.hash, reason="pack too large"))
             return
@@ -315,6 +386,9 @@ class CtlHandler:
         for index in range(total):
             while self._buffered() > PACK_SEND_HIGH_WATER:
                 await asyncio.sleep(0.01)
+            if link != self._link or avatar.hash != self.avatar.hash:
+                log.info("avatar transfer stopped (new link or avatar switched)")
+                return
             chunk = data[index * ctl.AVATAR_CHUNK_BYTES : (index + 1) * ctl.AVATAR_CHUNK_BYTES]
             msg = ctl.AvatarChunk(
                 hash=avatar.hash, index=index, total=total, size=len(data), data=chunk

@@ -39,6 +39,7 @@ class CallStats:
         self.stale_frames = 0  # arrived after a newer one (unordered channel)
         self.seq_gaps = 0  # frames the peer sent that never arrived (from seq numbers)
         self.bad_ctl = 0
+        self.avatar_requests_refused = 0  # pack requests refused: duplicate or over the cap
         self.reconnects = 0
         # per-second window
         self._win_sent = 0
@@ -104,6 +105,7 @@ class CallStats:
             "stale_frames": self.stale_frames,
             "send_dropped": self.send_dropped_backlog,
             "bad_ctl": self.bad_ctl,
+            "avatar_requests_refused": self.avatar_requests_refused,
             "reconnects": self.reconnects,
             "e2e_ms": self.e2e.summary(),  # the report adds its "stages" breakdown
         }
