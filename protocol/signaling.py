@@ -250,6 +250,11 @@ def _check_field(cls: type[SignalMessage], name: str, annotation: str, value: An
     elif annotation.startswith("str"):
         if not isinstance(value, str):
             raise SignalError(ErrorCode.BAD_MESSAGE, f"{where} must be a string")
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as e:  # a lone surrogate ("\ud800") could not be re-sent
+                raise SignalError(ErrorCode.BAD_MESSAGE, f"{where} is not valid Unicode") from e
         limit = cls.LIMITS.get(name, 256)
         if len(value) > limit:
             raise SignalError(
@@ -289,6 +294,8 @@ def parse_signal(frame: str | bytes) -> SignalMessage:
         data = json.loads(frame)
     except (json.JSONDecodeError, RecursionError) as e:
         raise SignalError(ErrorCode.BAD_JSON, f"malformed JSON: {e}") from e
+    except ValueError as e:  # well-formed but unrepresentable, e.g. an integer of 5,000 digits
+        raise SignalError(ErrorCode.BAD_MESSAGE, f"unacceptable JSON value: {e}") from e
     if not isinstance(data, dict):
         raise SignalError(
             ErrorCode.BAD_MESSAGE, f"expected a JSON object, got {type(data).__name__}"

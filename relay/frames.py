@@ -13,6 +13,9 @@ in its reader task for every frame wsproto parses:
 
 Over either limit the relay sends a close frame (1008, the reason names the limit), stops
 reading, and :attr:`MeteredWebSocket.refused` tells the connection which metric to count.
+
+A ping that arrives after the relay sent its close frame is normal client behaviour; it is left
+unanswered (wsproto cannot send a pong then) instead of failing the connection's handler.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import trio
 import wsproto.events
 from trio_websocket import CloseReason, ConnectionClosed, WebSocketConnection, WebSocketRequest
 from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState
 
 from protocol.signaling import ErrorCode
 
@@ -97,6 +101,10 @@ class MeteredWebSocket(WebSocketConnection):
             return
         if not self.bucket.take():
             await self._refuse(ErrorCode.RATE_LIMITED.value, "too many frames")
+            return
+        if self._wsproto.state is not ConnectionState.OPEN:
+            # We are closing: a ping now is normal client behaviour, and wsproto refuses to
+            # send a pong after our close frame (LocalProtocolError), so it goes unanswered.
             return
         await super()._handle_ping_event(event)
 

@@ -249,7 +249,10 @@ class _Handler:
                 if connection is not None:
                     hub.unregister(connection, connection.end_reason)
                 nursery.cancel_scope.cancel()
-                await trio.aclose_forcefully(stream)
+                # Shielded: an await in the cancelled scope would raise Cancelled and replace
+                # the exception in flight, which then vanished unlogged and uncounted.
+                with trio.CancelScope(shield=True):
+                    await trio.aclose_forcefully(stream)
 
 
 def render_metrics(hub: Hub) -> str:
