@@ -54,3 +54,18 @@ async def test_logs_carry_room_hashes_never_codes_or_payloads(
     text = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("relay"))
     assert room_tag(room) in text
     assert room not in text and secret_sdp not in text
+
+
+@pytest.mark.trio
+async def test_untrusted_strings_are_logged_escaped_on_one_line(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    forged = "ok\nERROR relay.server: forged line\x1b[2J" + "x" * 500
+    async with running_relay() as server, pair(server) as (a, b, _room):
+        await send(a, type="bye", reason=forged[:200])
+        assert (await recv(b))["type"] == "peer_left"
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("relay")]
+    assert all("\n" not in line and "\x1b" not in line for line in lines), lines
+    left = [line for line in lines if " left (" in line]
+    assert left and "'ok\\nERROR relay.server: forged line\\x1b[2J" in left[0], left
+    assert len(left[0]) < 200  # bounded, not the whole 200-character reason
