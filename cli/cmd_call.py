@@ -19,7 +19,6 @@ import os
 import signal
 import sys
 import time
-import unicodedata
 from collections.abc import Coroutine
 from typing import Any
 
@@ -34,6 +33,7 @@ from protocol.events import (
     Status,
 )
 from protocol.signaling import ROOM_ENV, new_room_code
+from protocol.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -88,15 +88,6 @@ def register(subparsers: Any) -> None:
 
 def _ms(value: Any) -> str:
     return "-" if value is None else f"{value:.1f}"
-
-
-def printable(text: str, limit: int = 500) -> str:
-    """Untrusted text made safe for a terminal: every control character (C0, C1, ESC, DEL;
-    bidi and other format characters too) becomes U+FFFD, so nothing the peer sends can move
-    the cursor, retitle the window or write the clipboard. Letters of any script stay."""
-    return "".join(
-        "\ufffd" if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in text[:limit]
-    )
 
 
 def format_stats(ev: dict[str, Any], render: dict[str, Any] | None = None) -> str:

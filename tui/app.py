@@ -165,7 +165,10 @@ class AvatarChatApp(App[int]):
             save_settings(settings)
         except OSError as e:
             log.warning("cannot save settings: %s", e)
-            self.call_from_thread(self.notify, f"Cannot save settings: {e}", severity="error")
+            # Not markup: a path in the message may hold "[...]".
+            self.call_from_thread(
+                self.notify, f"Cannot save settings: {e}", severity="error", markup=False
+            )
 
     # -- shutdown -----------------------------------------------------------------------------
     def call_screens(self) -> list[CallScreen]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from protocol.text import printable
+
 #: Long enough for "tracking exited with code 1: RuntimeError: cannot open camera /dev/video0".
 MAX_MESSAGE_CHARS = 240
 _TRACEBACK_HEAD = "Traceback (most recent call last)"
@@ -29,7 +31,8 @@ def readable_error(message: object, child: str = "") -> str:
     ]
     # A traceback's last line is the exception; elsewhere the first line is the summary.
     line = (lines[-1] if _TRACEBACK_HEAD in text else lines[0]) if lines else "unknown error"
-    line = "".join(ch if ch.isprintable() else " " for ch in line)
+    # Error messages quote what the peer or the relay said: no control characters, one line.
+    line = printable(line.replace("\t", " "), len(line))
     if len(line) > MAX_MESSAGE_CHARS:
         line = line[: MAX_MESSAGE_CHARS - 1] + "…"
     who = CHILD_NAMES.get(child, "")

@@ -360,3 +360,39 @@ async def test_closing_the_switcher_while_it_loads_is_safe(make_app: MakeApp) ->
         await pilot.press("enter")  # picks the highlighted avatar at once
         await _settle(pilot)
         assert app.screen is call
+
+
+async def test_peer_text_cannot_drive_the_terminal(make_app: MakeApp) -> None:
+    """Issue 15: control characters, escape sequences, bidi overrides and Rich markup from the
+    peer are shown inert (control characters as U+FFFD), and the header stays one line."""
+    app = make_app(AppOptions(name="Alice"))
+    async with app.run_test(size=SIZE) as pilot:
+        call = await _call(app, pilot)
+        _post(call, event="peer_hello", child="peer", name="Eve\nEvil", avatar_id="fox\x1b[2J")
+        _post(
+            call,
+            event="chat",
+            child="peer",
+            text="\x1b]52;c;ZXZpbA==\x07 abc\u202edcba [bold]x[/] 안녕 👋",
+            sender="Eve\x1b[31m",
+        )
+        _post(call, event="peer_bye", child="peer", reason="bye\x1b[2J")
+        _post(call, event="status", child="peer", state="waiting", message="hung up\x9b2J\nx")
+        _post(call, event="error", child="relay", fatal=True, message="[bold]relay\x1b[5m[/]")
+        await pilot.pause()
+        await pilot.pause()
+        header = _text(call.query_one("#call-info", Static)) + _text(
+            call.query_one("#call-state", Static)
+        )
+        assert "Eve\ufffdEvil" in header and "fox\ufffd[2J" in header
+        chat = call.query_one(ChatPane).lines()
+        shown = [line.render_line(0).text for line in call.query(".chat-line")]
+        notes = [n.message for n in app._notifications]
+        for text in [header, *chat, *shown, *_events(call), *notes]:
+            assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text
+            assert "\u202e" not in text and "\n" not in text
+        assert any("[bold]x[/] 안녕 👋" in line for line in chat)
+        assert any("[bold]x[/]" in line for line in shown)  # literal brackets, not bold
+        assert "Eve\ufffd[31m: \ufffd]52;c;ZXZpbA==\ufffd abc\ufffddcba" in chat[-2]
+        assert "* Eve\ufffdEvil is here (avatar fox\ufffd[2J)" in chat
+        assert any("[bold]relay\ufffd[5m[/]" in n for n in notes), notes

@@ -3,6 +3,11 @@
 State lives in reactives; every child event arrives as a :class:`CallScreen.ChildEvent` message
 (posted by the controller's callback on the event loop), so event handling is ordinary message
 handling and never races with rendering. Starting and stopping processes happens in workers.
+
+Everything the peer or the relay says (names, avatar ids, chat, reasons, status and error
+messages) is untrusted: it is shown as rich ``Text`` or with ``markup=False`` (never as markup),
+and through :func:`protocol.text.printable` (control characters, escape sequences and bidi
+overrides become U+FFFD, and a line stays one line).
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from protocol.events import (
     Status,
 )
 from protocol.frame import Emotion
+from protocol.text import printable
 from tui.invite import join_command
 from tui.readable import CHILD_NAMES, readable_error, state_label
 from tui.settings import Settings
@@ -291,10 +297,11 @@ class CallScreen(Screen[None]):
         text = readable_error(message, child)
         self._notice(text, error=True)
         if fatal:
-            self.notify(text, severity="error", timeout=8)
+            self.notify(printable(text), severity="error", timeout=8, markup=False)
 
     def _notice(self, text: str, *, error: bool = False) -> None:
-        self.query_one("#events", RichLog).write(Text(text, style="red" if error else "dim"))
+        line = Text(printable(text), style="red" if error else "dim")
+        self.query_one("#events", RichLog).write(line)
 
     def _chat(self) -> ChatPane:
         return self.query_one(ChatPane)
@@ -337,7 +344,7 @@ class CallScreen(Screen[None]):
         line.append("● ", style=colour)
         line.append(state_label(state), style=f"bold {colour}")
         if self.status_message:
-            line.append(f"  {self.status_message}", style="dim")
+            line.append(f"  {printable(self.status_message)}", style="dim")
         flags = []
         if self.paused:
             flags.append("tracking paused")
@@ -351,13 +358,13 @@ class CallScreen(Screen[None]):
         self.query_one("#call-state", Static).update(line)
         info = Text()
         info.append("Peer ", style="dim")
-        info.append(self.peer_name or "-")
+        info.append(printable(self.peer_name, 64) or "-")
         if self.peer_avatar:
-            info.append(f" ({self.peer_avatar})", style="dim")
+            info.append(f" ({printable(self.peer_avatar, 80)})", style="dim")
         info.append("   Path ", style="dim")
-        info.append(self.path or "-")
+        info.append(printable(self.path, 80) or "-")
         info.append("   SAS ", style="dim")
-        info.append(self.sas or "-", style="bold")
+        info.append(printable(self.sas, 40) or "-", style="bold")
         info.no_wrap, info.overflow = True, "ellipsis"
         self.query_one("#call-info", Static).update(info)
 

@@ -1,10 +1,12 @@
 """The chat pane: a scrolling, wrapping log of messages and an input line.
 
 Messages are rich ``Text`` (never markup: a peer could otherwise style or hide text with
-``[...]``), and wrapping is by terminal cells, so Korean and other wide characters wrap at the
-right column on both ends. Each message is its own ``Static`` rather than a line of a
-``RichLog``: RichLog wraps once, at write time (and at a 78-column minimum), so a narrow pane or
-a resized terminal would cut wide-character lines; a Static re-wraps whenever its width changes.
+``[...]``), and every name and line goes through :func:`protocol.text.printable` (a peer's
+escape sequences must not reach the terminal, nor a newline split a name). Wrapping is by
+terminal cells, so Korean and other wide characters wrap at the right column on both ends.
+Each message is its own ``Static`` rather than a line of a ``RichLog``: RichLog wraps once, at
+write time (and at a 78-column minimum), so a narrow pane or a resized terminal would cut
+wide-character lines; a Static re-wraps whenever its width changes.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from textual.message import Message
 from textual.widgets import Input, Static
 
 from protocol.ctl import MAX_CHAT_CHARS
+from protocol.text import printable
 
 #: Older lines are dropped: a long call must not grow the widget tree without bound.
 MAX_LINES = 500
@@ -60,12 +63,12 @@ class ChatPane(Vertical):
 
     def add_message(self, who: str, text: str, *, mine: bool) -> None:
         line = Text()
-        line.append(f"{who}: ", style="bold cyan" if mine else "bold magenta")
-        line.append(text)
+        line.append(f"{printable(who, 64)}: ", style="bold cyan" if mine else "bold magenta")
+        line.append(printable(text, MAX_CHAT_CHARS))
         self._append(line)
 
     def add_notice(self, text: str) -> None:
-        self._append(Text(f"* {text}", style="dim italic"))
+        self._append(Text(f"* {printable(text)}", style="dim italic"))
 
     def _append(self, text: Text) -> None:
         log = self.query_one("#chat-log", VerticalScroll)

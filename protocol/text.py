@@ -1,0 +1,28 @@
+"""Untrusted text made safe to show in a terminal.
+
+Everything the peer or the relay says (display names, chat lines, bye reasons, avatar ids,
+status and error messages that quote them) is untrusted: a raw ESC could clear the screen,
+move the cursor, retitle the window or write the clipboard (OSC 52), and a bidi override could
+make a line read differently from what it is. Both front-ends show such text (``avatarchat
+call`` prints it, the TUI draws it), and they may not import each other, so the one sanitiser
+they share lives here, in the shared library.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+#: Replaced: controls (C0, C1, ESC, DEL), format characters (bidi overrides and isolates, zero
+#: width characters, BOM), lone surrogates (unencodable: writing one would raise) and the
+#: Unicode line and paragraph separators (a line must stay one line).
+UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+REPLACEMENT = "\ufffd"
+
+
+def printable(text: str, limit: int = 500) -> str:
+    """``text`` (at most ``limit`` characters of it) with every unsafe character replaced by
+    U+FFFD, so nothing in it can drive the terminal or break the line. Letters, digits,
+    punctuation and symbols of every script (Korean, emoji) stay as they are."""
+    return "".join(
+        REPLACEMENT if unicodedata.category(ch) in UNSAFE_CATEGORIES else ch for ch in text[:limit]
+    )
