@@ -117,11 +117,16 @@ def descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
+#: Ring segment names as ShmRing.create("local"/"remote") makes them (other arguments may
+#: start with "avatarchat-" too).
+RING_PREFIXES = ("avatarchat-local-", "avatarchat-remote-")
+
+
 def rings_of(procs: list[psutil.Process]) -> set[str]:
     names: set[str] = set()
     for proc in procs:
         try:
-            names.update(a for a in proc.cmdline() if a.startswith("avatarchat-"))
+            names.update(a for a in proc.cmdline() if a.startswith(RING_PREFIXES))
         except psutil.Error:
             pass
     return names
