@@ -143,10 +143,18 @@ class Connection:
         self._closing = True
         self._scope.cancel()
 
+    def frames_refused(self, reason: str) -> None:
+        """:mod:`relay.frames` closed this connection over a frame limit: count it, unless it
+        was already closing for another reason (counted by :meth:`close_with`)."""
+        if not self._closing:
+            self._hub.metrics.reject(reason)
+
     def close_with(self, code: ErrorCode, message: str, close_code: int | None = None) -> None:
         """Queue an ``error`` frame and a close; the reader stops taking frames."""
         if self._closing:
             return
+        if isinstance(self._ws, MeteredWebSocket) and self._ws.refused is not None:
+            return  # a frame limit already closed this connection (and counted it)
         self._hub.metrics.reject(code)
         close_code = close_code or FATAL_CLOSE_CODES.get(code, CLOSE_POLICY)
         self.end_reason = code.value
@@ -236,8 +244,8 @@ class Connection:
                         self.end_reason = ErrorCode.TOO_LARGE.value
                     refused = self._ws.refused if isinstance(self._ws, MeteredWebSocket) else None
                     if refused is not None:
-                        # A frame limit (relay.frames) already closed it with 1008.
-                        metrics.reject(refused)
+                        # A frame limit (relay.frames) already closed it with 1008 and
+                        # counted it.
                         self.end_reason = refused
                         log.info("connection %d: %s, closed", self.cid, refused)
                     return

@@ -20,6 +20,8 @@ unanswered (wsproto cannot send a pong then) instead of failing the connection's
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import trio
 import wsproto.events
 from trio_websocket import CloseReason, ConnectionClosed, WebSocketConnection, WebSocketRequest
@@ -67,7 +69,8 @@ class MeteredWebSocket(WebSocketConnection):
 
     def __init__(self, stream: trio.abc.Stream, bucket: TokenBucket, *,
                  max_fragments: int = MAX_FRAGMENTS, message_queue_size: int,
-                 max_message_size: int, receive_buffer_size: int | None) -> None:
+                 max_message_size: int, receive_buffer_size: int | None,
+                 on_refused: Callable[[str], None] | None = None) -> None:
         super().__init__(stream, WSConnection(ConnectionType.SERVER),
                          message_queue_size=message_queue_size,
                          max_message_size=max_message_size,
@@ -77,6 +80,10 @@ class MeteredWebSocket(WebSocketConnection):
         self._fragments = 0
         #: The metric reason once a frame limit closed the connection, else ``None``.
         self.refused: str | None = None
+        #: Told the reason at once (the metric): the connection's handler may already be
+        #: ending by the time it would notice ``refused`` itself. The relay's connection sets
+        #: it once it exists, so it can count each closed connection once.
+        self.on_refused = on_refused
 
     async def _handle_message_event(
         self, event: wsproto.events.BytesMessage | wsproto.events.TextMessage
@@ -119,6 +126,8 @@ class MeteredWebSocket(WebSocketConnection):
     async def _refuse(self, reason: str, detail: str) -> None:
         """Close with 1008 (reason: ``reason: detail``), drop the partial message, stop."""
         self.refused = reason
+        if self.on_refused is not None:
+            self.on_refused(reason)
         self._reader_running = False
         self._message_parts = []
         self._message_size = 0
@@ -135,10 +144,12 @@ class MeteredWebSocket(WebSocketConnection):
 async def wrap_server_stream(
     nursery: trio.Nursery, stream: trio.abc.Stream, bucket: TokenBucket, *,
     message_queue_size: int, max_message_size: int, receive_buffer_size: int | None,
+    on_refused: Callable[[str], None] | None = None,
 ) -> WebSocketRequest:
     """:func:`trio_websocket.wrap_server_stream` with a :class:`MeteredWebSocket`."""
     connection = MeteredWebSocket(stream, bucket, message_queue_size=message_queue_size,
                                   max_message_size=max_message_size,
-                                  receive_buffer_size=receive_buffer_size)
+                                  receive_buffer_size=receive_buffer_size,
+                                  on_refused=on_refused)
     nursery.start_soon(connection._reader_task)
     return await connection._get_request()

@@ -25,7 +25,7 @@ from protocol.signaling import MAX_SIGNAL_BYTES, ROOM_CODE_RE, Error, ErrorCode
 
 from .config import RelayConfig
 from .connection import Connection
-from .frames import TokenBucket, wrap_server_stream
+from .frames import MeteredWebSocket, TokenBucket, wrap_server_stream
 from .http import HttpError, HttpRequest, PrefixedStream, client_ip, read_head, response
 from .hub import Hub
 from .metrics import (
@@ -238,6 +238,8 @@ class _Handler:
                     ws = await ws_request.accept()
                     connection = Connection(hub, ws, ip, url_room=url_room,
                                             join_deadline=deadline, transport=wrapped)
+                    if isinstance(ws, MeteredWebSocket):
+                        ws.on_refused = connection.frames_refused
                 if connection is None:
                     hub.metrics.reject(REASON_HANDSHAKE_TIMEOUT)
                     return

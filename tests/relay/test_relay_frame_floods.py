@@ -10,7 +10,14 @@ import struct
 
 import pytest
 import trio
-from relay_testkit import assert_alive, new_room_code, pair, raw_websocket, running_relay
+from relay_testkit import (
+    assert_alive,
+    new_room_code,
+    pair,
+    raw_websocket,
+    running_relay,
+    wait_until,
+)
 
 pytestmark = pytest.mark.trio
 
@@ -98,7 +105,8 @@ async def test_endless_empty_continuation_frames_are_cut_off() -> None:
         assert _close_frame(received) == (1008, "too_many_fragments: message in more than "
                                           "128 frames")
         await assert_alive(a, b)
-        assert server.metrics.rejections["too_many_fragments"] == 1
+        # The handler counts the refusal after the close frame went out: wait for it.
+        await wait_until(lambda: server.metrics.rejections["too_many_fragments"] == 1)
 
 
 async def test_continuation_frames_count_against_the_rate_budget() -> None:
@@ -112,7 +120,8 @@ async def test_continuation_frames_count_against_the_rate_budget() -> None:
         code, reason = _close_frame(received)
         assert code == 1008 and "rate_limited" in reason
         await assert_alive(a, b)
-        assert server.metrics.rejections["rate_limited"] == 1
+        # The handler counts the refusal after the close frame went out: wait for it.
+        await wait_until(lambda: server.metrics.rejections["rate_limited"] == 1)
 
 
 async def test_ping_flood_is_cut_off() -> None:
@@ -125,4 +134,5 @@ async def test_ping_flood_is_cut_off() -> None:
         assert len(pongs) <= 60  # never more than the burst answered
         assert _close_frame(received) == (1008, "rate_limited: too many frames")
         await assert_alive(a, b)
-        assert server.metrics.rejections["rate_limited"] == 1
+        # The handler counts the refusal after the close frame went out: wait for it.
+        await wait_until(lambda: server.metrics.rejections["rate_limited"] == 1)
