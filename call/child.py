@@ -36,11 +36,11 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from protocol.channel import preview
 from protocol.commands import Command, Quit
 from protocol.control import MAX_CONTROL_LINE, UnknownMessage
 from protocol.errors import DecodeError, EncodeError
 from protocol.events import Event, Ready, Stats, Status, parse_event
+from protocol.text import log_text
 
 from .errors import SupervisorError
 from .events import CallEvent, ChildExited, ChildFailed, ChildStarted, EventCallback
@@ -229,11 +229,11 @@ class ChildProcess:
             try:
                 event = parse_event(line)
             except UnknownMessage as e:
-                log.info("%s: ignoring %s", self.name, preview(str(e)))
+                log.info("%s: ignoring %s", self.name, log_text(str(e)))
                 continue
             except DecodeError as e:
                 self.bad_lines += 1
-                log.warning("%s: bad event line (%s): %s", self.name, e, preview(line))
+                log.warning("%s: bad event line (%s): %s", self.name, e, log_text(line))
                 continue
             if isinstance(event, Ready):
                 self._ready.set()

@@ -31,6 +31,7 @@ from .commands import Command, Quit, parse_command
 from .control import MAX_TEXT, UnknownMessage
 from .errors import DecodeError, EncodeError
 from .events import Error, Event, Stats, Status, parse_event
+from .text import log_text
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,6 @@ log = logging.getLogger(__name__)
 DROPPABLE: tuple[type[Event], ...] = (Stats,)
 #: ~8 minutes of 1 Hz stats per child, far more than a merely busy parent lags.
 MAX_QUEUED = 512
-#: How a bad line is shown in logs: escaped, cut short (it came from outside this process).
-LOG_PREVIEW = 120
 
 
 def private_stdout() -> TextIO:
@@ -54,12 +53,6 @@ def private_stdout() -> TextIO:
         return sys.stdout
     sys.stdout = sys.stderr
     return os.fdopen(fd, "w", encoding="utf-8", buffering=1)
-
-
-def preview(text: str | bytes) -> str:
-    """A log-safe preview of untrusted text: escapes, no control characters, bounded."""
-    shown = text if isinstance(text, str) else text.decode("utf-8", "replace")
-    return ascii(shown[:LOG_PREVIEW])
 
 
 class ChildChannel:
@@ -119,11 +112,11 @@ class ChildChannel:
             command = parse_command(line)
         except UnknownMessage as e:
             self.unknown += 1
-            log.warning("ignoring %s", preview(str(e)))
+            log.warning("ignoring %s", log_text(str(e)))
             return
         except DecodeError as e:
             self.bad_lines += 1
-            log.warning("ignoring a bad command line (%s): %s", e, preview(line))
+            log.warning("ignoring a bad command line (%s): %s", e, log_text(line))
             if self.bad_lines == 1:
                 self.emit(Error(message=f"ignored a bad command line: {e}"))
             return
@@ -199,7 +192,7 @@ def read_events(stream: IO[str]) -> queue.Queue[Event | None]:
                 try:
                     events.put(parse_event(line))
                 except DecodeError as e:
-                    log.debug("skipping a child's line (%s): %s", e, preview(line))
+                    log.debug("skipping a child's line (%s): %s", e, log_text(line))
         except (OSError, ValueError):
             pass
         events.put(None)

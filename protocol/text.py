@@ -5,7 +5,8 @@ status and error messages that quote them) is untrusted: a raw ESC could clear t
 move the cursor, retitle the window or write the clipboard (OSC 52), and a bidi override could
 make a line read differently from what it is. Both front-ends show such text (``avatarchat
 call`` prints it, the TUI draws it), and they may not import each other, so the one sanitiser
-they share lives here, in the shared library.
+they share lives here, in the shared library. Logs get :func:`log_text` instead: there the
+exact bytes matter to whoever reads them, so untrusted text is escaped, not replaced.
 """
 
 from __future__ import annotations
@@ -26,3 +27,16 @@ def printable(text: str, limit: int = 500) -> str:
     return "".join(
         REPLACEMENT if unicodedata.category(ch) in UNSAFE_CATEGORIES else ch for ch in text[:limit]
     )
+
+
+#: How much of an untrusted string a log line quotes.
+LOG_TEXT_LIMIT = 120
+
+
+def log_text(text: str | bytes, limit: int = LOG_TEXT_LIMIT) -> str:
+    """Untrusted text (a peer's or client's string, a child's bad line) as a log line may quote
+    it: ``ascii()`` of at most ``limit`` characters, marked with "..." when cut. A newline, ESC
+    or lone surrogate becomes an escape, so the text can neither forge a log line nor drive the
+    terminal the log is read in."""
+    shown = text if isinstance(text, str) else text.decode("utf-8", "replace")
+    return ascii(shown[:limit]) + ("..." if len(shown) > limit else "")

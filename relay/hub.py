@@ -27,6 +27,7 @@ from protocol.signaling import (
     SignalError,
     TurnCredentials,
 )
+from protocol.text import log_text
 
 from .config import RelayConfig
 from .metrics import REASON_SLOW_CONSUMER, Metrics
@@ -41,15 +42,8 @@ def room_tag(room: str) -> str:
     return hashlib.sha256(room.encode()).hexdigest()[:8]
 
 
-#: Characters of a client-supplied string a log line quotes.
-LOG_TEXT_LIMIT = 80
-
-
-def log_text(text: str, limit: int = LOG_TEXT_LIMIT) -> str:
-    """A client-supplied string as a log line may quote it: ``ascii()`` of at most ``limit``
-    characters (a newline, ESC or lone surrogate becomes an escape, so a client cannot forge a
-    log line or drive a terminal), marked when cut."""
-    return ascii(text[:limit]) + ("..." if len(text) > limit else "")
+#: Characters of a client-supplied string a relay log line quotes (one line stays short).
+RELAY_LOG_TEXT_LIMIT = 80
 
 
 class Peer(Protocol):
@@ -176,7 +170,8 @@ class Hub:
         if room is None or peer not in room.peers:
             return
         room.peers.remove(peer)
-        log.info("room %s: connection %d left (%s)", room.tag, peer.cid, log_text(reason))
+        quoted = log_text(reason, RELAY_LOG_TEXT_LIMIT)
+        log.info("room %s: connection %d left (%s)", room.tag, peer.cid, quoted)
         if room.peers:
             self._send(room.peers[0], PeerLeft(reason=reason[:200]).to_json())
         else:

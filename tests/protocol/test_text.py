@@ -46,3 +46,13 @@ def test_length_is_bounded() -> None:
     assert printable("가" * 1000) == "가" * 500
     assert printable("x" * 100, 64) == "x" * 64
     assert printable("") == ""
+
+
+def test_log_text_escapes_and_bounds_untrusted_strings() -> None:
+    from protocol.text import log_text
+
+    forged = "bye\n2026-12-01 ERROR relay: forged\x1b[2J\ud800"
+    quoted = log_text(forged)
+    assert "\n" not in quoted and "\x1b" not in quoted and "\\n" in quoted and "\\ud800" in quoted
+    assert log_text("x" * 200, 80) == ascii("x" * 80) + "..."
+    assert log_text(b"\xff\x00ok") == ascii("\ufffd\x00ok")
