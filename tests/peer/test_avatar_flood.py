@@ -24,12 +24,32 @@ from protocol import ctl
 PACK_SIZE = 5 * ctl.AVATAR_CHUNK_BYTES + 123
 
 
+def _victim(
+    digest: str, stats: CallStats, tasks: list[asyncio.Task[None]], cache_dir: Path
+) -> Any:
+    """A real CtlHandler announcing pack ``digest``; its background work runs as real tasks
+    collected in ``tasks`` (the test awaits them)."""
+    from peer.ctl_handler import CtlHandler, LocalAvatar
+
+    def start(coro: Coroutine[Any, Any, None]) -> None:
+        tasks.append(asyncio.get_running_loop().create_task(coro))
+
+    return CtlHandler(
+        name="victim",
+        avatar=LocalAvatar(ref="custom", id="custom", hash=digest, pack=object()),
+        emit=lambda _e: None,
+        stats=stats,
+        clock=ClockSync(),
+        start=start,
+        cache_dir=cache_dir,
+    )
+
+
 def test_avatar_request_flood_zips_once_and_sends_one_pack(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import avatars.pack
     from peer import ctl_handler
-    from peer.ctl_handler import CtlHandler, LocalAvatar
 
     zips = 0
     lock = threading.Lock()
@@ -49,18 +69,7 @@ def test_avatar_request_flood_zips_once_and_sends_one_pack(
     async def scenario() -> tuple[int, int]:
         tasks: list[asyncio.Task[None]] = []
 
-        def start(coro: Coroutine[Any, Any, None]) -> None:
-            tasks.append(asyncio.get_running_loop().create_task(coro))
-
-        handler = CtlHandler(
-            name="victim",
-            avatar=LocalAvatar(ref="custom", id="custom", hash=digest, pack=object()),
-            emit=lambda _e: None,
-            stats=stats,
-            clock=ClockSync(),
-            start=start,
-            cache_dir=tmp_path,
-        )
+        handler = _victim(digest, stats, tasks, tmp_path)
         handler.attach(lambda d: sent.append(d) or True, lambda: 0)
         request = ctl.AvatarRequest(hash=digest).encode()
         # The burst: all of it arrives while the first transfer is being prepared.
@@ -107,7 +116,6 @@ def test_a_request_on_a_new_link_waits_for_the_stale_transfer_then_gets_the_pack
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import avatars.pack
-    from peer.ctl_handler import CtlHandler, LocalAvatar
 
     zips: list[int] = []
     pack = b"p" * PACK_SIZE
@@ -126,18 +134,7 @@ def test_a_request_on_a_new_link_waits_for_the_stale_transfer_then_gets_the_pack
         new: list[bytes] = []
         backed_up = [True]
 
-        def start(coro: Coroutine[Any, Any, None]) -> None:
-            tasks.append(asyncio.get_running_loop().create_task(coro))
-
-        handler = CtlHandler(
-            name="victim",
-            avatar=LocalAvatar(ref="custom", id="custom", hash=digest, pack=object()),
-            emit=lambda _e: None,
-            stats=stats,
-            clock=ClockSync(),
-            start=start,
-            cache_dir=tmp_path,
-        )
+        handler = _victim(digest, stats, tasks, tmp_path)
         handler.attach(lambda d: old.append(d) or True, lambda: 10**9 if backed_up[0] else 0)
         request = ctl.AvatarRequest(hash=digest).encode()
         handler.handle(request)

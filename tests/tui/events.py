@@ -11,14 +11,15 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from call import CallEvent, ChildExited, ChildFailed, ChildStarted, RelayStarted
+from call import CallEvent, ChildFailed
+from call.events import LIFECYCLE_NAMES
 from protocol.events import parse_event
 from tui.screens.call import CallScreen
 
+#: The call's own events by their record names (call.as_record's, read backwards); "error"
+#: is a child's event unless it says it came from the supervisor (see typed()).
 LIFECYCLE: dict[str, Any] = {
-    "started": ChildStarted,
-    "exited": ChildExited,
-    "relay_started": RelayStarted,
+    name: cls for cls, name in LIFECYCLE_NAMES.items() if cls is not ChildFailed
 }
 
 
