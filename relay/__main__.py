@@ -11,11 +11,12 @@ import os
 import resource
 import signal
 import sys
-import threading
 from collections.abc import Sequence
 
 import trio
 
+from protocol.channel import ChildChannel
+from protocol.commands import Command, Quit
 from protocol.events import Bye, Ready
 
 from .config import RelayConfig, parse_config
@@ -87,19 +88,16 @@ def run_relay(config: RelayConfig) -> int:
 
 def _exit_on_stdin_eof() -> None:
     """Supervised use (``call/`` starts an embedded relay): the relay does not otherwise read
-    stdin, so a parent that dies without cleaning up would leave it listening. EOF or a
-    ``quit`` command on stdin sends this process its graceful-shutdown SIGTERM."""
+    stdin, so a parent that dies without cleaning up would leave it listening. The children's
+    control channel reads stdin here too: a ``quit`` command, or EOF (which the channel turns
+    into ``quit``), sends this process its graceful-shutdown SIGTERM; other commands are
+    ignored. Events still go out through ``print`` (the channel is quiet)."""
 
-    def watch() -> None:
-        try:
-            for line in sys.stdin:
-                if '"quit"' in line:
-                    break
-        except (OSError, ValueError):
-            pass
-        os.kill(os.getpid(), signal.SIGTERM)
+    def on_command(command: Command) -> None:
+        if isinstance(command, Quit):
+            os.kill(os.getpid(), signal.SIGTERM)
 
-    threading.Thread(target=watch, name="stdin-guard", daemon=True).start()
+    ChildChannel(quiet=True, on_command=on_command).start()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
