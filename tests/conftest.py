@@ -5,6 +5,8 @@ from __future__ import annotations
 import ctypes.util
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,3 +50,25 @@ def xvfb_display() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(5)
+
+
+@pytest.fixture
+def relay_url() -> Iterator[str]:
+    """A real ``python -m relay`` on a free loopback port (read from its ``ready`` event) for
+    tests that start clients as separate processes; stopped with SIGTERM afterwards."""
+    from protocol.events import Ready, parse_event
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "relay", "--host", "127.0.0.1", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        ready = parse_event(proc.stdout.readline())  # the relay's first line
+        assert isinstance(ready, Ready), ready
+        yield f"ws://127.0.0.1:{ready.info['port']}"
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -12,12 +12,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 
 import psutil
 import pytest
-
-from protocol.events import Ready, parse_event
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -85,22 +82,6 @@ class Cli:
                 pass
             time.sleep(0.1)
         raise AssertionError(f"{module} was not restarted")
-
-
-@pytest.fixture
-def relay_url() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "relay", "--host", "127.0.0.1", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    ready = parse_event(proc.stdout.readline())
-    assert isinstance(ready, Ready)
-    yield f"ws://127.0.0.1:{ready.info['port']}"
-    proc.terminate()
-    proc.wait(10)
 
 
 def test_headless_window_shows_the_call_and_children_come_back_as_set(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,23 +14,6 @@ from protocol.signaling import new_room_code
 pytestmark = pytest.mark.slow
 
 AVATARCHAT = [sys.executable, "-m", "cli"]
-
-
-@pytest.fixture
-def relay_url() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "relay", "--host", "127.0.0.1", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        ready = json.loads(proc.stdout.readline())  # the relay's first line is its ready event
-        yield f"ws://127.0.0.1:{ready['info']['port']}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @pytest.mark.timeout(120)
