@@ -123,7 +123,7 @@ class FramePump:
         recv_ns = time.monotonic_ns()
         stats = self.stats
         if not self._bucket.take():
-            stats.throttled_frames += 1
+            stats.on_throttled()
             return
         if not data:
             stats.bad_frames += 1

@@ -47,6 +47,9 @@ class CallStats:
         self._win_bytes_received = 0
         self._win_gaps = 0
         self._last_rx_seq: int | None = None
+        # Frames the rate limit dropped before decoding (so their seq was never read) since the
+        # last accepted frame: they arrived, so the hole they leave is not network loss.
+        self._throttled_since_last = 0
         # latency series (ms); only e2e keeps a call-long window
         self.e2e = Series()
         self.tx_capture_to_ring = Series(long=0)
@@ -68,15 +71,21 @@ class CallStats:
                 self.stale_frames += 1
                 return False
             if delta > 1:
-                gap = delta - 1
+                gap = delta - 1 - min(delta - 1, self._throttled_since_last)
                 self.seq_gaps += gap
                 self._win_gaps += gap
+        self._throttled_since_last = 0
         self._last_rx_seq = seq
         self.frames_received += 1
         self.bytes_received += size
         self._win_received += 1
         self._win_bytes_received += size
         return True
+
+    def on_throttled(self) -> None:
+        """A frame dropped by the receive rate limit: counted as throttled, not as a gap."""
+        self.throttled_frames += 1
+        self._throttled_since_last += 1
 
     def reset_sequence(self) -> None:
         """The peer restarted (its seq starts over): do not count that as a gap."""

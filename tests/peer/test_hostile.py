@@ -132,7 +132,9 @@ async def test_hostile_peer_is_counted_and_dropped_and_the_call_goes_on() -> Non
 
         assert stats["bad_frames"] >= 6  # garbage, oversize, text, NaN, inf, bad version
         assert stats["oversize_frames"] >= 1
-        assert stats["seq_gaps"] >= 3
+        # 10, 11, 15 leave 3 out, the flood starts at 101 (85 more); the frames the rate limit
+        # threw away during the flood arrived, so they are not gaps.
+        assert 3 + 85 <= stats["seq_gaps"] <= 3 + 85 + 5
         assert flood >= 590
         # 120/s sustained + a burst of 60 pass: at least ~240 of the ~600 are throttled.
         assert stats["throttled_frames"] >= flood - (RECV_RATE_HZ * 2.0 + RECV_BURST) - 40

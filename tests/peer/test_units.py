@@ -56,6 +56,21 @@ def test_stats_count_gaps_stale_frames_and_wrap() -> None:
     assert stats.seq_gaps == 3
 
 
+def test_throttled_frames_are_not_counted_as_loss() -> None:
+    """Frames our own rate limit dropped arrived: the seq hole they leave is not a network gap."""
+    stats = CallStats()
+    assert stats.on_received(100, 1)
+    for _ in range(4):  # seq 2..5 arrive but are throttled before decoding
+        stats.on_throttled()
+    assert stats.on_received(100, 6)
+    assert stats.seq_gaps == 0 and stats.throttled_frames == 4
+    assert stats.snapshot(1.0)["loss"] == 0.0
+    # A real hole after that is still a gap, and one throttled frame explains only one.
+    stats.on_throttled()
+    assert stats.on_received(100, 10)  # 7 throttled, 8 and 9 lost
+    assert stats.seq_gaps == 2
+
+
 def test_received_frame_reaches_the_ring_with_its_capture_time_on_our_clock() -> None:
     """The render window measures capture -> present from the slot's capture time, which only
     the networking process can map (it knows the clock offset); 0 until it does."""
