@@ -35,6 +35,8 @@ MAX_IMAGE_SIDE = 2048
 MAX_CANVAS_SIDE = 4096
 #: Mesh grids beyond this add vertices without visible benefit for 2D warps.
 MAX_MESH = 64
+#: An unreferenced-files problem names at most this many (a hostile pack may hold hundreds).
+MAX_NAMED_UNREFERENCED = 5
 #: Bounds that keep a hostile manifest cheap to evaluate per frame.
 MAX_BINDINGS_PER_LAYER = 32
 MAX_SPRITES = 16
@@ -45,17 +47,12 @@ LAYER_ID_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 VARIANT_ID_RE = PACK_ID_RE
 
 TOP_LEVEL = ("pack", "variants", "layers")
+# fmt: off
 PACK_KEYS = {
-    "format",
-    "id",
-    "name",
-    "version",
-    "author",
-    "license",
-    "canvas",
-    "default_variant",
+    "format", "id", "name", "version", "author", "license", "canvas", "default_variant",
     "description",
 }
+# fmt: on
 LAYER_KEYS = {"id", "image", "parent", "position", "pivot", "z", "mesh", "bindings"}
 BINDING_KEYS = {"param", "target", "gain", "offset", "min", "max", "sprites"}
 VARIANT_KEYS = {"id", "name", "textures", "tint"}
@@ -76,6 +73,9 @@ class _Checker:
         self.root = root
         self.problems: list[str] = list(source.problems)
         self.sizes: dict[str, tuple[int, int]] = {}
+        #: Every path the manifest names (layer images, sprites, variant textures, previews):
+        #: whatever else the pack holds is refused (:meth:`unreferenced`).
+        self.referenced: set[str] = {MANIFEST}
 
     def bad(self, msg: str) -> None:
         self.problems.append(msg)
@@ -90,6 +90,7 @@ class _Checker:
         if reason:
             self.bad(f"{where}: path {rel!r} {reason}; paths must stay inside the pack")
             return None
+        self.referenced.add(rel)
         data = self.src.files.get(rel)
         if data is None:
             self.bad(f"{where}: image {rel!r} does not exist in the pack")
@@ -172,6 +173,12 @@ class _Checker:
         preview = None
         if "preview.png" in self.src.files:
             preview = self.image("preview.png", "preview.png")
+        for vid in variants:
+            name = f"preview-{vid}.png"
+            if name in self.src.files:
+                self.image(name, name)
+        if layers is not None:  # a manifest too broken to list its files is reported already
+            self.unreferenced()
         if self.problems or head is None or layers is None:
             return None
         return AvatarPack(
@@ -187,6 +194,19 @@ class _Checker:
             preview=preview,
             author=head.get("author", ""),
             license=head.get("license", ""),
+        )
+
+    def unreferenced(self) -> None:
+        """Refuse files the manifest never names: they would be stored and sent for nothing
+        (a received pack padded with 7.6 MB of junk used to be installed as is)."""
+        extra = sorted(rel for rel in self.src.files if rel not in self.referenced)
+        if not extra:
+            return
+        named = ", ".join(repr(rel[:80]) for rel in extra[:MAX_NAMED_UNREFERENCED])
+        more = len(extra) - MAX_NAMED_UNREFERENCED
+        self.bad(
+            f"{len(extra)} file(s) not referenced by {MANIFEST} (a pack holds only the images "
+            f"it draws and its previews): {named}" + (f" and {more} more" if more > 0 else "")
         )
 
     def pack_table(self, t: Any) -> dict[str, Any] | None:

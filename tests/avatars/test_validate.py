@@ -190,3 +190,48 @@ def test_corrupt_png_body(valid_pack: Path) -> None:
     data = (valid_pack / "layers/head.png").read_bytes()
     (valid_pack / "layers/head.png").write_bytes(data[:40])  # signature and IHDR, then nothing
     only_problem(valid_pack, "'layers/head.png' is not a readable PNG")
+
+
+# -- unreferenced files (issue 15, defect 5) ----------------------------------------------------
+
+
+def test_a_file_the_manifest_never_names_is_refused(valid_pack: Path) -> None:
+    (valid_pack / "layers/junk.png").write_bytes((valid_pack / "layers/eye.png").read_bytes())
+    (valid_pack / "notes.txt").write_text("padding")
+    problem = only_problem(valid_pack, "not referenced by avatar.toml")
+    assert problem.startswith("2 file(s)")
+    assert "'layers/junk.png'" in problem and "'notes.txt'" in problem
+
+
+def test_junk_padding_is_refused_in_a_received_pack_with_a_correct_hash(valid_pack: Path) -> None:
+    """The attack: a hash-correct received pack padded with megabytes no layer uses."""
+    from avatars import install_pack_bytes
+    from avatars.source import content_hash, read_dir
+    from avatars.transfer import zip_source
+
+    files = read_dir(valid_pack).files
+    files["layers/pad.bin"] = os.urandom(3 * 1024 * 1024)
+    cache = valid_pack.parent / "cache"
+    with pytest.raises(PackValidationError, match="'layers/pad.bin'"):
+        install_pack_bytes(zip_source(files), cache, content_hash(files.items()))
+    assert not cache.exists() or not any(p.name[0] != "." for p in cache.iterdir())
+
+
+def test_the_unreferenced_list_is_bounded(valid_pack: Path) -> None:
+    for i in range(40):
+        (valid_pack / f"junk{i:02d}.bin").write_bytes(b"x")
+    problem = only_problem(valid_pack, "not referenced")
+    assert problem.startswith("40 file(s)") and problem.endswith("and 35 more")
+    assert "junk05" not in problem and len(problem) < 400
+
+
+def test_previews_of_declared_variants_are_part_of_the_pack(valid_pack: Path) -> None:
+    preview = Image.new("RGBA", (16, 16), (1, 2, 3, 255))
+    for name in ("preview.png", "preview-plain.png", "preview-blue.png"):
+        preview.save(valid_pack / name)
+    assert validate_pack(valid_pack) == []
+    preview.save(valid_pack / "preview-nosuch.png")  # no such variant: nothing shows it
+    only_problem(valid_pack, "not referenced", "'preview-nosuch.png'")
+    (valid_pack / "preview-nosuch.png").unlink()
+    (valid_pack / "preview-blue.png").write_bytes(b"junk, not a PNG")
+    only_problem(valid_pack, "preview-blue.png", "not a PNG")
