@@ -13,6 +13,7 @@ from pathlib import Path
 
 import platformdirs
 
+from avatars.cache import touch
 from avatars.errors import PackError, PackNotFoundError, PackValidationError
 from avatars.model import AvatarPack, Binding, Layer, Variant, binding_value, select_sprite
 from avatars.source import read_source
@@ -58,7 +59,11 @@ def builtin_ids() -> list[str]:
 
 
 def cache_dir() -> Path:
-    """Where pack zips (local or received from a peer) are unpacked, one folder per hash."""
+    """Where pack zips are unpacked, one folder per hash; bounded, LRU (:mod:`avatars.cache`).
+
+    Packs received from a peer go to a per-call folder instead (:mod:`avatars.received`), unless
+    the user asked to keep them.
+    """
     env = os.environ.get(CACHE_ENV)
     if env:
         return Path(env)
@@ -153,7 +158,10 @@ def find_pack_ref(content_hash: str, cache: Path | None = None) -> str | None:
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
         return None  # never build a path from anything but a hex digest
     candidate = (cache or cache_dir()) / digest
-    return str(candidate) if candidate.is_dir() else None
+    if not candidate.is_dir():
+        return None
+    touch(candidate)  # a use: the last pack the LRU cache evicts
+    return str(candidate)
 
 
 def find_pack(content_hash: str, cache: Path | None = None) -> AvatarPack | None:

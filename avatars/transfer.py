@@ -14,8 +14,10 @@ import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Collection
 from pathlib import Path
 
+from avatars.cache import evict, make_room, touch
 from avatars.errors import PackIntegrityError, PackValidationError
 from avatars.model import AvatarPack
 from avatars.source import PackSource, content_hash, read_dir, read_zip_bytes
@@ -72,26 +74,43 @@ def write_source(src: PackSource, dest: Path) -> None:
             raise
 
 
-def materialize(src: PackSource, cache_dir: Path) -> Path:
-    """Unpack a checked source into ``cache_dir/<content hash>``, reusing an intact copy."""
+def _intact(dest: Path, digest: str) -> bool:
+    try:
+        existing = read_dir(dest)
+    except OSError:  # evicted while we read it: install it again
+        return False
+    return not existing.problems and content_hash(existing.files.items()) == digest
+
+
+def materialize(src: PackSource, cache_dir: Path, *, keep: Collection[str] = ()) -> Path:
+    """Unpack a checked source into ``cache_dir/<content hash>``, reusing an intact copy.
+
+    The cache is bounded (:mod:`avatars.cache`): a reused copy is marked used, and a new one
+    first evicts the least recently used packs beyond the caps, never this one or ``keep``.
+    """
     digest = content_hash(src.files.items())
     dest = cache_dir / digest
     if dest.is_dir():
-        existing = read_dir(dest)
-        if not existing.problems and content_hash(existing.files.items()) == digest:
+        if _intact(dest, digest):
+            touch(dest)
             return dest
         log.warning("cached pack %s is damaged; replacing it", dest)
-        shutil.rmtree(dest, ignore_errors=True)
+        evict(dest)
+    make_room(cache_dir, src.total_bytes(), keep={digest, *keep})
     write_source(src, dest)
+    touch(dest)
     return dest
 
 
-def install_pack_bytes(data: bytes, cache_dir: Path, expected_hash: str) -> Path:
+def install_pack_bytes(
+    data: bytes, cache_dir: Path, expected_hash: str, *, keep: Collection[str] = ()
+) -> Path:
     """Check and unpack a received pack zip; returns the installed pack directory.
 
     Raises :class:`PackIntegrityError` for an unsafe zip (size cap, path escapes, symlinks) or a
     content hash other than ``expected_hash``, and :class:`PackValidationError` when the
-    (hash-correct) pack breaks FORMAT.md. Nothing is written unless every check passes.
+    (hash-correct) pack breaks FORMAT.md. Nothing is written unless every check passes. ``keep``:
+    hashes the cache must not evict to make room (the pack the call is drawing).
     """
     src = read_zip_bytes(data, where="received pack")
     digest = content_hash(src.files.items())
@@ -103,4 +122,4 @@ def install_pack_bytes(data: bytes, cache_dir: Path, expected_hash: str) -> Path
     problems, _ = check_source(src, Path(cache_dir) / digest)
     if problems:
         raise PackValidationError("received pack", problems)
-    return materialize(src, Path(cache_dir))
+    return materialize(src, Path(cache_dir), keep=keep)
