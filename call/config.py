@@ -28,6 +28,10 @@ class CallConfig:
     room: str
     #: Relay WebSocket URL; "" = start an embedded relay on this machine for this call.
     relay: str = ""
+    #: The embedded relay also listens on this machine's LAN address, so someone on the same
+    #: network can join. Off by default: a relay reachable from other machines is a choice the
+    #: user makes, not a side effect of creating a room (loopback only otherwise).
+    lan: bool = False
     #: tracking --source SPEC: a clip path, ``sample``, ``synthetic`` or a camera index/path.
     source: str = "sample"
     name: str = ""

@@ -46,10 +46,12 @@ class ChildFailed:
 
 @dataclass(frozen=True, slots=True)
 class RelayStarted:
-    """The embedded relay listens: ``share_url`` is the address to give the other person."""
+    """The embedded relay listens: ``share_url`` is the address to give the other person.
+    ``lan``: it listens on the LAN too; otherwise only people on this machine can join."""
 
     share_url: str
     port: int
+    lan: bool = False
 
 
 @dataclass(frozen=True, slots=True)

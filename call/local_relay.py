@@ -17,7 +17,7 @@ from protocol.events import Event, Ready
 from .child import ChildProcess, module_argv
 from .errors import RelayStartError, SupervisorError
 from .events import CallEvent, EventCallback
-from .netinfo import LOOPBACK, lan_ipv4
+from .netinfo import ALL_ADDRESSES, LOOPBACK, lan_ipv4
 
 log = logging.getLogger(__name__)
 
@@ -33,18 +33,19 @@ EMBEDDED_ALLOWED_ORIGINS = ("avatarchat-no-browser-pages",)
 
 class LocalRelay:
     """One relay child. ``share_url`` is the address to give the other person (this machine's
-    LAN address); ``local_url`` is what our own networking process connects to."""
+    LAN address when it listens on all addresses, else loopback: only people on this machine
+    can join); ``local_url`` is what our own networking process connects to."""
 
     def __init__(
         self,
         on_event: EventCallback,
         *,
-        host: str = "0.0.0.0",
+        host: str = LOOPBACK,
         port: int = 0,
         log_dir: Path | None = None,
     ) -> None:
         self.port = 0
-        self.lan_host = lan_ipv4() if host == "0.0.0.0" else host
+        self.lan_host = lan_ipv4() if host == ALL_ADDRESSES else host
         self._on_event = on_event
         self.child = ChildProcess(
             "relay",

@@ -15,6 +15,8 @@ import psutil
 #: Any routable address works for the UDP-connect trick; nothing is sent to it.
 _PROBE_ADDR = ("192.0.2.1", 9)  # TEST-NET-1 (RFC 5737)
 LOOPBACK = "127.0.0.1"
+#: Bind address for a relay other machines may reach (the user chose to share on the LAN).
+ALL_ADDRESSES = "0.0.0.0"
 
 
 def _usable(addr: str) -> bool:

@@ -51,6 +51,7 @@ from .child import ChildProcess
 from .config import CallConfig
 from .events import CALL, CallClosed, CallEvent, EventCallback, RelayStarted
 from .local_relay import LocalRelay
+from .netinfo import ALL_ADDRESSES, LOOPBACK
 from .replay import OVERLAY_FOR_PEER_STATE, CallMemory
 
 log = logging.getLogger(__name__)
@@ -98,11 +99,15 @@ class Call:
             relay_url = cfg.relay
             if not relay_url:
                 self._emit(Status(state="relay", message="starting a local relay"))
-                self.relay = LocalRelay(self._on_event, log_dir=log_dir)
+                self.relay = LocalRelay(
+                    self._on_event, host=ALL_ADDRESSES if cfg.lan else LOOPBACK, log_dir=log_dir
+                )
                 await self.relay.start()
                 relay_url = self.relay.local_url
                 self.share_url = self.relay.share_url
-                self._emit(RelayStarted(share_url=self.share_url, port=self.relay.port))
+                self._emit(
+                    RelayStarted(share_url=self.share_url, port=self.relay.port, lan=cfg.lan)
+                )
             # Rings a SIGKILLed earlier call could not unlink: every front-end starts here.
             removed = sweep_stale_segments()
             if removed:
@@ -312,5 +317,3 @@ class Call:
             if ring is not None:
                 with contextlib.suppress(Exception):
                     ring.close()
-
-

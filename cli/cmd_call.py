@@ -51,6 +51,12 @@ def register(subparsers: Any) -> None:
         help="relay URL, e.g. ws://127.0.0.1:8765 (default: start one on this machine)",
     )
     p.add_argument(
+        "--lan",
+        action="store_true",
+        help="without --relay: let people on your network reach the relay this call starts "
+        "(default: this machine only)",
+    )
+    p.add_argument(
         "--room",
         default=os.environ.get(ROOM_ENV),
         help=f"room code (or ${ROOM_ENV}, which other local users cannot read in ps; "
@@ -157,7 +163,10 @@ class CallPrinter:
         elif isinstance(ev, AvatarShown):
             self.say(f"window: {ev.view} avatar {printable(ev.avatar, 80)}")
         elif isinstance(ev, RelayStarted):
-            self.say(f"local relay: {ev.share_url} (the peer joins with --relay {ev.share_url})")
+            where = "" if ev.lan else ", this machine only: --lan lets your network join"
+            self.say(
+                f"local relay: {ev.share_url} (the peer joins with --relay {ev.share_url}{where})"
+            )
         elif isinstance(ev, Error | ChildFailed):
             self.say(f"error ({source}): {printable(ev.message)}")
             if isinstance(ev, ChildFailed) and ev.fatal:  # a child is gone for good: end
@@ -200,6 +209,7 @@ async def run_call(args: argparse.Namespace) -> int:
     printer = CallPrinter(quiet=args.quiet)
     cfg = CallConfig(
         relay=args.relay,
+        lan=args.lan,
         room=room,
         source=args.source,
         name=args.name,

@@ -32,6 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="relay WebSocket URL (default: settings, else start one locally)",
     )
+    parser.add_argument(
+        "--lan",
+        action="store_true",
+        help="a room you create without a relay can be joined from your network "
+        "(default: settings, else this machine only)",
+    )
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--join", default="", metavar="CODE", help="join this room at once")
     group.add_argument("--create", action="store_true", help="create a room at once")
@@ -81,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 
     options = AppOptions(
         relay=args.relay,
+        lan=args.lan,
         join=args.join,
         create=args.create,
         name=args.name,

@@ -37,6 +37,8 @@ class AppOptions:
     """Command-line choices (``None``/empty = ask on the home screen / use settings)."""
 
     relay: str = ""
+    #: Share the embedded relay on the LAN (on top of the setting of the same name).
+    lan: bool = False
     join: str = ""
     create: bool = False
     name: str = ""
@@ -94,6 +96,7 @@ class AvatarChatApp(App[int]):
             avatar=opts.avatar,
             name=opts.name,
             relay=opts.relay,
+            lan=opts.lan,
         )
         self.push_screen(home)
         if opts.create or opts.join:

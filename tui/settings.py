@@ -52,6 +52,9 @@ class Settings:
     display_name: str = ""
     #: Relay WebSocket URL; blank = start a local relay for each created room.
     relay: str = ""
+    #: A room created without a relay can be joined from the LAN (the local relay listens on
+    #: every address). Off: this machine only, so no other machine can reach it by accident.
+    share_on_lan: bool = False
     #: TURN server URL (``turn:host:3478?transport=udp``); blank = STUN/host candidates only.
     turn_url: str = ""
     turn_username: str = ""

@@ -8,6 +8,7 @@ import os
 import sys
 from typing import Any
 
+import psutil
 import pytest
 
 from call import (
@@ -106,6 +107,9 @@ async def test_call_without_a_relay_starts_one_and_shares_its_address() -> None:
         started = [e for s, e in events if isinstance(e, RelayStarted)]
         assert started and started[0].port == call.relay.port
         assert call.share_url == started[0].share_url
+        # Reachable from this machine only unless the user chose --lan.
+        assert started[0].lan is False and call.share_url.startswith("ws://127.0.0.1:")
+        assert listening_hosts(call.relay.child.pid) == {"127.0.0.1"}
         await call.wait_ready(60)
         relay_pid = call.relay.child.pid
         # The room code is a secret: no child carries it where other users can read it.
@@ -114,6 +118,29 @@ async def test_call_without_a_relay_starts_one_and_shares_its_address() -> None:
             with open(f"/proc/{child.pid}/cmdline", "rb") as f:
                 assert ROOM.encode() not in f.read(), child.name
     assert relay_pid is not None and not call.relay.child.running
+
+
+def listening_hosts(pid: int | None) -> set[str]:
+    assert pid is not None
+    return {
+        c.laddr.ip
+        for c in psutil.Process(pid).net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN
+    }
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(60)
+async def test_local_relay_shared_on_the_lan_listens_on_every_address() -> None:
+    from call.netinfo import ALL_ADDRESSES, lan_ipv4
+
+    relay = LocalRelay(lambda _s, _e: None, host=ALL_ADDRESSES)
+    await relay.start()
+    try:
+        assert listening_hosts(relay.child.pid) == {"0.0.0.0"}
+        assert relay.share_url == f"ws://{lan_ipv4()}:{relay.port}"
+    finally:
+        await relay.stop()
 
 
 def test_lan_address_is_an_ipv4_address() -> None:
@@ -152,12 +179,12 @@ def test_memory_replays_what_the_user_changed_to_each_child() -> None:
 async def test_parent_counts_garbage_from_a_child_and_keeps_going() -> None:
     script = (
         "import sys\n"
-        "print('{\"event\":\"ready\",\"info\":{}}')\n"
+        'print(\'{"event":"ready","info":{}}\')\n'
         "print('\\x1b]0;owned\\x07 not json')\n"
-        "print('{\"event\":\"status\",\"state\":7}')\n"
-        "print('{\"event\":\"teleported\",\"where\":\"mars\"}')\n"
+        'print(\'{"event":"status","state":7}\')\n'
+        'print(\'{"event":"teleported","where":"mars"}\')\n'
         "print('[' * 100000)\n"
-        "print('{\"event\":\"status\",\"state\":\"fine\",\"message\":\"still here\"}')\n"
+        'print(\'{"event":"status","state":"fine","message":"still here"}\')\n'
         "sys.stdout.flush()\n"
         "sys.stdin.read()\n"
     )

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from textual.widgets import Input, Label, OptionList, RichLog, Select, Static
+from textual.widgets import Input, Label, OptionList, RichLog, Select, Static, Switch
 
 from tui.app import AppOptions, AvatarChatApp
 from tui.screens.avatar_switch import AvatarSwitchScreen
@@ -67,8 +67,25 @@ async def test_home_shows_sources_avatars_and_creates_a_room(make_app: MakeApp) 
             False,
         )
         assert req.avatar == options.get_option_at_index(0).id
+        assert req.lan is False  # a local relay other machines can reach is an explicit choice
         assert call.query_one("#invite").display
         assert ROOM in _text(call.query_one("#invite-code", Label))
+
+
+@pytest.mark.parametrize(
+    ("options", "settings"),
+    [
+        (AppOptions(window=False, lan=True), Settings()),
+        (AppOptions(window=False), Settings(share_on_lan=True)),
+    ],
+)
+async def test_sharing_the_local_relay_on_the_lan_is_chosen_by_flag_or_setting(
+    make_app: MakeApp, options: AppOptions, settings: Settings
+) -> None:
+    app = make_app(options, settings)
+    async with app.run_test(size=SIZE) as pilot:
+        call = await _call(app, pilot)
+        assert call.request.lan is True
 
 
 async def test_avatar_picker_changes_avatar_and_variant(make_app: MakeApp) -> None:
@@ -148,6 +165,7 @@ async def test_settings_screen_saves_to_toml(make_app: MakeApp) -> None:
         screen.query_one("#set-smoothing", Input).value = "0.25"
         screen.query_one("#set-turn-url", Input).value = "turn:t.example:3478"
         await pilot.click("#set-mirror")
+        screen.query_one("#set-lan", Switch).value = True
         await pilot.press("ctrl+s")
         await _settle(pilot)
         assert isinstance(app.screen, HomeScreen)
@@ -159,6 +177,7 @@ async def test_settings_screen_saves_to_toml(make_app: MakeApp) -> None:
             True,  # toggled from the default (off)
         )
         assert saved.turn_url == "turn:t.example:3478"
+        assert saved.share_on_lan is True
         assert app.screen.query_one("#name", Input).value == "Zoë 지민"
         await pilot.press("ctrl+s")
         await pilot.pause()
@@ -184,7 +203,7 @@ async def test_call_screen_follows_child_events(make_app: MakeApp) -> None:
     app = make_app(AppOptions(name="Alice"))
     async with app.run_test(size=SIZE) as pilot:
         call = await _call(app, pilot)
-        _post(call, event="relay_started", child="call", share_url="ws://192.0.2.7:4000")
+        _post(call, event="relay_started", child="call", share_url="ws://192.0.2.7:4000", lan=True)
         await pilot.pause()
         assert "ws://192.0.2.7:4000" in _text(call.query_one("#invite-command", Static))
         _post(

@@ -67,7 +67,7 @@ async def _connected_call(pilot: Any) -> None:
     await pilot.pause()
     call = pilot.app.screen
     assert isinstance(call, CallScreen)
-    _post(call, event="relay_started", child="call", share_url="ws://192.0.2.7:40000")
+    _post(call, event="relay_started", child="call", share_url="ws://192.0.2.7:40000", lan=True)
     for child in ("tracking", "peer", "render"):
         _post(call, event="ready", child=child)
     _post(
@@ -152,7 +152,7 @@ def test_call_waiting_with_invite(snap_compare: SnapCompare, make_app: MakeApp) 
         await pilot.press("ctrl+n")
         await pilot.pause()
         call = pilot.app.screen
-        _post(call, event="relay_started", child="call", share_url="ws://192.0.2.7:40000")
+        _post(call, event="relay_started", child="call", share_url="ws://192.0.2.7:40000", lan=True)
         _post(
             call,
             event="status",

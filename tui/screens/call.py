@@ -249,7 +249,8 @@ class CallScreen(Screen[None]):
             self._error(child, event.message, event.fatal)
         elif isinstance(event, RelayStarted):
             self.share_url = event.share_url
-            self._status("waiting", f"local relay on {self.share_url}")
+            where = "" if event.lan else " (this machine only; Settings lets your network join)"
+            self._status("waiting", f"local relay on {self.share_url}{where}")
         elif child in CHILD_NAMES and isinstance(event, ChildStarted | Ready | ChildExited):
             self._process_event(child, event)
 

@@ -49,6 +49,7 @@ class HomeScreen(Screen[None]):
         avatar: str = "",
         name: str = "",
         relay: str = "",
+        lan: bool = False,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -65,6 +66,7 @@ class HomeScreen(Screen[None]):
         self._avatar = avatar or settings.default_avatar
         self._name = name or settings.display_name
         self._relay = relay or settings.relay
+        self._lan = lan
         self.avatar_variant = ""
 
     def compose(self) -> ComposeResult:
@@ -118,6 +120,7 @@ class HomeScreen(Screen[None]):
         return CallConfig(
             room=room,
             relay=relay,
+            lan=self._lan or self.settings.share_on_lan,
             name=self.query_one("#name", Input).value.strip(),
             source=source if isinstance(source, str) else "sample",
             avatar=self._avatar,

@@ -32,6 +32,9 @@ class SettingsScreen(ModalScreen[Settings | None]):
                 yield Input(s.display_name, max_length=MAX_NAME_CHARS, id="set-name")
                 yield Label("Relay (blank = start one on this machine)")
                 yield Input(s.relay, placeholder="ws://host:port", id="set-relay")
+                with Horizontal(classes="switch-row"):
+                    yield Switch(s.share_on_lan, id="set-lan")
+                    yield Label("No relay set: people on my network can join (else this machine)")
                 yield Label("TURN server")
                 yield Input(
                     s.turn_url, placeholder="turn:host:3478?transport=udp", id="set-turn-url"
@@ -79,6 +82,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
         return Settings(
             display_name=self.query_one("#set-name", Input).value.strip(),
             relay=relay,
+            share_on_lan=self.query_one("#set-lan", Switch).value,
             turn_url=self.query_one("#set-turn-url", Input).value.strip(),
             turn_username=self.query_one("#set-turn-user", Input).value.strip(),
             turn_credential=self.query_one("#set-turn-pass", Input).value,
