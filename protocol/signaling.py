@@ -1,8 +1,10 @@
 """Client <-> relay signaling messages: JSON text frames, one object per WebSocket message.
 
 Every message is ``{"v": 1, "type": "...", ...fields}``. The relay parses each frame only far
-enough to validate and route it; offer/answer/ICE/avatar frames are forwarded *verbatim* (the
-original text) to the other peer, and SDP is an opaque, size-capped string.
+enough to validate and route it; offer/answer/ICE/avatar frames are forwarded to the other peer
+re-encoded from the parsed message (``to_json()``), so only the fields this module defines for
+the type leave the relay: unknown fields are dropped, not carried (they were a 60 KB junk and
+covert channel). SDP is an opaque, size-capped string.
 """
 
 from __future__ import annotations
@@ -230,7 +232,7 @@ MESSAGE_TYPES: dict[str, type[SignalMessage]] = {
         Bye,
     )
 }
-#: Messages the relay forwards verbatim to the other peer of the room.
+#: Messages the relay forwards to the other peer of the room (re-encoded: known fields only).
 RELAYED_TYPES = frozenset({"offer", "answer", "ice", "avatar"})
 
 
@@ -301,6 +303,13 @@ def parse_signal(frame: str | bytes) -> SignalMessage:
             ErrorCode.BAD_MESSAGE, f"expected a JSON object, got {type(data).__name__}"
         )
     version = data.get("v")
+    # Exactly an int: ``true == 1`` and ``1.0 == 1`` in Python, so a plain comparison let both
+    # pass as version 1 (and a bool or float is no version any build ever sent).
+    if version is not None and type(version) is not int:
+        raise SignalError(
+            ErrorCode.BAD_MESSAGE,
+            f"'v' must be an integer, got {type(version).__name__} {str(version)[:20]}",
+        )
     if version != SIGNAL_VERSION:
         raise SignalError(
             ErrorCode.UNSUPPORTED_VERSION,

@@ -38,6 +38,19 @@ DEFAULT_RATE = 10.0
 DEFAULT_BURST = 60
 #: Per source IP: a household behind one NAT runs a few calls; hundreds of sockets is abuse.
 DEFAULT_MAX_CONNS_PER_IP = 64
+#: New WebSocket connections per client address (its /64 for IPv6, relay.limits.address_key):
+#: a client opens one per call and one per reconnect, so 40 at once covers a household or small
+#: office behind one NAT all reconnecting after a network change (or a relay restart), and
+#: 20/s sustained is far above people; the test suite's relays stay under it per test. An
+#: address that opened 1,410 rooms a second is what this stops (issue 15, defect 6).
+DEFAULT_CONN_RATE = 20.0
+DEFAULT_CONN_BURST = 40
+#: Rooms created (a join that opens a new room) per client address: each call opens one room,
+#: on one side only, so 20 at once covers the same household re-creating its calls after a
+#: relay restart, and 5/s sustained is a call every 200 ms. Each room costs a hub entry and
+#: log lines; this is the cap on how fast one address can make them.
+DEFAULT_ROOM_RATE = 5.0
+DEFAULT_ROOM_BURST = 20
 #: Per process: 10k+ idle connections fit in well under 1 GiB (scripts/bench_relay.py).
 DEFAULT_MAX_CONNECTIONS = 50_000
 #: Frames queued towards one client; a signaling exchange needs only a handful in flight, so a
@@ -68,6 +81,10 @@ class RelayConfig:
     rate: float = DEFAULT_RATE
     burst: int = DEFAULT_BURST
     max_conns_per_ip: int = DEFAULT_MAX_CONNS_PER_IP
+    conn_rate: float = DEFAULT_CONN_RATE
+    conn_burst: int = DEFAULT_CONN_BURST
+    room_rate: float = DEFAULT_ROOM_RATE
+    room_burst: int = DEFAULT_ROOM_BURST
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     send_queue: int = DEFAULT_SEND_QUEUE
     turn_secret: str | None = field(default=None, repr=False)
@@ -159,7 +176,22 @@ def build_parser(
                    help="frames a connection may send at once above --rate")
     g.add_argument("--max-conns-per-ip", type=int,
                    default=default("MAX_CONNS_PER_IP", DEFAULT_MAX_CONNS_PER_IP, int),
-                   help="concurrent connections from one source address")
+                   help="concurrent connections from one source address (an IPv6 client "
+                   "counts by its /64)")
+    g.add_argument("--conn-rate", type=float,
+                   default=default("CONN_RATE", DEFAULT_CONN_RATE, float),
+                   help="new WebSocket connections per second from one address (or IPv6 /64); "
+                   "more get HTTP 429")
+    g.add_argument("--conn-burst", type=int,
+                   default=default("CONN_BURST", DEFAULT_CONN_BURST, int),
+                   help="new connections one address may open at once above --conn-rate")
+    g.add_argument("--room-rate", type=float,
+                   default=default("ROOM_RATE", DEFAULT_ROOM_RATE, float),
+                   help="rooms one address (or IPv6 /64) may create per second; more get a "
+                   "rate_limited error")
+    g.add_argument("--room-burst", type=int,
+                   default=default("ROOM_BURST", DEFAULT_ROOM_BURST, int),
+                   help="rooms one address may create at once above --room-rate")
     g.add_argument("--max-connections", type=int,
                    default=default("MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS, int),
                    help="concurrent connections for the whole process")
@@ -205,6 +237,10 @@ def config_from_args(
         rate=args.rate,
         burst=args.burst,
         max_conns_per_ip=args.max_conns_per_ip,
+        conn_rate=args.conn_rate,
+        conn_burst=args.conn_burst,
+        room_rate=args.room_rate,
+        room_burst=args.room_burst,
         max_connections=args.max_connections,
         send_queue=args.send_queue,
         turn_secret=args.turn_secret or _env(env, "TURN_SECRET"),
@@ -222,10 +258,12 @@ def validate(config: RelayConfig) -> None:
         problems.append("--port must be 0-65535")
     if bool(config.tls_cert) != bool(config.tls_key):
         problems.append("--tls-cert and --tls-key go together")
-    for name in ("handshake_timeout", "idle_timeout", "ping_interval", "pong_timeout", "rate"):
+    for name in ("handshake_timeout", "idle_timeout", "ping_interval", "pong_timeout", "rate",
+                 "conn_rate", "room_rate"):
         if getattr(config, name) <= 0:
             problems.append(f"--{name.replace('_', '-')} must be positive")
-    for name in ("burst", "max_conns_per_ip", "max_connections", "send_queue", "turn_ttl"):
+    for name in ("burst", "conn_burst", "room_burst", "max_conns_per_ip", "max_connections",
+                 "send_queue", "turn_ttl"):
         if getattr(config, name) < 1:
             problems.append(f"--{name.replace('_', '-')} must be at least 1")
     if config.turn_secret and not config.turn_uris:

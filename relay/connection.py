@@ -1,8 +1,8 @@
 """One WebSocket client: a nursery with a reader, a sender and a heartbeat task.
 
 * reader: receives frames, enforces the join deadline, idle timeout, rate limit and size cap,
-  parses each frame with :func:`protocol.signaling.parse_signal` and asks the hub to act. The
-  original text of offer/answer/ice/avatar frames is what gets forwarded (verbatim).
+  parses each frame with :func:`protocol.signaling.parse_signal` and asks the hub to act.
+  Offer/answer/ice/avatar are forwarded re-encoded from the parsed message (known fields only).
 * sender: the only task that writes to the socket; drains a bounded memory channel. Everything
   addressed to this client (from the hub or from the reader) goes through that channel.
 * heartbeat: WebSocket ping every ``ping_interval``; no pong within ``pong_timeout`` drops it.
@@ -279,8 +279,7 @@ class Connection:
         kind = message.TYPE
         try:
             if kind in RELAYED_TYPES:
-                assert isinstance(frame, str)
-                self._hub.relay(self, kind, frame)
+                self._hub.relay(self, message)
             elif isinstance(message, Join):
                 self._join(message)
             elif isinstance(message, Ping):

@@ -114,8 +114,11 @@ async def read_head(stream: trio.abc.ReceiveStream) -> HttpRequest:
 
 
 def client_ip(peer_ip: str, headers: dict[str, str], trusted: tuple[str, ...]) -> str:
-    """The address the per-IP cap counts: the socket's peer, or the proxy's X-Real-IP /
-    last X-Forwarded-For hop when the peer is a trusted proxy (the hop the proxy added)."""
+    """The client's address: the socket's peer, or the proxy's X-Real-IP / last
+    X-Forwarded-For hop when the peer is a trusted proxy (the hop the proxy added).
+
+    The per-address caps and rates count :func:`relay.limits.address_key` of this (an IPv6
+    client by its /64); the address itself is kept as is for the connection's logs."""
     if peer_ip not in trusted:
         return peer_ip
     candidate = headers.get("x-real-ip") or headers.get("x-forwarded-for", "").split(",")[-1]

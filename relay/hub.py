@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
+from collections.abc import Callable
 from typing import Protocol
 
 import trio
@@ -25,12 +26,14 @@ from protocol.signaling import (
     PeerJoined,
     PeerLeft,
     SignalError,
+    SignalMessage,
     TurnCredentials,
 )
 from protocol.text import log_text
 
 from .config import RelayConfig
-from .metrics import REASON_SLOW_CONSUMER, Metrics
+from .limits import RateTable, address_key
+from .metrics import RATE_CONNECTIONS, RATE_ROOMS, REASON_SLOW_CONSUMER, Metrics
 from .turn import issue_credentials
 
 log = logging.getLogger(__name__)
@@ -80,15 +83,27 @@ class Room:
 
 
 class Hub:
-    def __init__(self, config: RelayConfig, metrics: Metrics | None = None) -> None:
+    """Rooms, the connection registry and the per-address limits.
+
+    Per-address counts are keyed by :func:`relay.limits.address_key` (an IPv6 client by its
+    /64): ``Peer.ip`` stays the real address (for logs), the key is derived here, and
+    ``pending_per_ip`` (kept by the server while it reads request heads) uses the same key.
+    """
+
+    def __init__(self, config: RelayConfig, metrics: Metrics | None = None, *,
+                 clock: Callable[[], float] | None = None) -> None:
         self.config = config
         self.metrics = metrics or Metrics()
+        self._clock = clock or trio.current_time
         self._rooms: dict[str, Room] = {}
         self._peers: set[Peer] = set()
         self._per_ip: Counter[str] = Counter()
-        #: TCP connections not yet upgraded (HTTP head being read); counted against the cap.
+        #: TCP connections not yet upgraded (HTTP head being read); counted against the cap,
+        #: keyed by ``address_key`` of the socket's peer.
         self.pending = 0
         self.pending_per_ip: Counter[str] = Counter()
+        self._conn_rate = RateTable(config.conn_rate, config.conn_burst)
+        self._room_rate = RateTable(config.room_rate, config.room_burst)
         self.shutting_down = False
         #: Set once shutting down and the last connection has gone.
         self.drained = trio.Event()
@@ -107,31 +122,45 @@ class Hub:
         return len(r.peers) if r else 0
 
     def ip_connections(self, ip: str) -> int:
-        return self._per_ip[ip]
+        """Open connections counted against ``ip``'s key (its whole /64 for IPv6)."""
+        return self._per_ip[address_key(ip)]
+
+    @property
+    def rate_table_sizes(self) -> tuple[int, int]:
+        """Entries in the (bounded) connection and room rate tables."""
+        return len(self._conn_rate), len(self._room_rate)
 
     # -- connection registry ----------------------------------------------------------------
     def admission_error(self, ip: str) -> ErrorCode | None:
-        """Why a new WebSocket from ``ip`` must be refused, or None to admit it."""
+        """Why a new WebSocket from ``ip`` must be refused, or None to admit it.
+
+        Admitting spends one token of the address's connection rate, so call it once per
+        upgrade request, after the checks that cost nothing (path, Origin, room code)."""
         if self.shutting_down:
             return ErrorCode.SHUTTING_DOWN
         if len(self._peers) >= self.config.max_connections:
             return ErrorCode.TOO_MANY_CONNECTIONS
-        if self._per_ip[ip] >= self.config.max_conns_per_ip:
+        key = address_key(ip)
+        if self._per_ip[key] >= self.config.max_conns_per_ip:
             return ErrorCode.TOO_MANY_CONNECTIONS
+        if not self._conn_rate.take(key, self._clock()):
+            self._rate_refused(self._conn_rate, RATE_CONNECTIONS, key)
+            return ErrorCode.RATE_LIMITED
         return None
 
     def register(self, peer: Peer) -> None:
         self._peers.add(peer)
-        self._per_ip[peer.ip] += 1
+        self._per_ip[address_key(peer.ip)] += 1
         self.metrics.connections_total += 1
 
     def unregister(self, peer: Peer, reason: str) -> None:
         self.leave(peer, reason)
         if peer in self._peers:
             self._peers.discard(peer)
-            self._per_ip[peer.ip] -= 1
-            if self._per_ip[peer.ip] <= 0:
-                del self._per_ip[peer.ip]
+            key = address_key(peer.ip)
+            self._per_ip[key] -= 1
+            if self._per_ip[key] <= 0:
+                del self._per_ip[key]
         if self.shutting_down and not self._peers:
             self.drained.set()
 
@@ -145,6 +174,13 @@ class Hub:
         """Put ``peer`` into room ``code``; the reply for it. Raises SignalError(ROOM_FULL)."""
         room = self._rooms.get(code)
         if room is None:
+            key = address_key(peer.ip)
+            if not self._room_rate.take(key, self._clock()):
+                self._rate_refused(self._room_rate, RATE_ROOMS, key)
+                raise SignalError(
+                    ErrorCode.RATE_LIMITED,
+                    f"this address created more than {self.config.room_burst} rooms at once "
+                    f"or {self.config.room_rate:g}/s sustained; wait and retry")
             room = self._rooms[code] = Room(code)
             self.metrics.rooms_created_total += 1
         elif len(room.peers) >= 2:
@@ -171,21 +207,38 @@ class Hub:
             return
         room.peers.remove(peer)
         quoted = log_text(reason, RELAY_LOG_TEXT_LIMIT)
-        log.info("room %s: connection %d left (%s)", room.tag, peer.cid, quoted)
-        if room.peers:
-            self._send(room.peers[0], PeerLeft(reason=reason[:200]).to_json())
-        else:
+        # One line per leave (it used to be two when the room emptied): a client churning
+        # rooms wrote three lines per room.
+        freed = not room.peers
+        log.info("room %s: connection %d left (%s)%s", room.tag, peer.cid, quoted,
+                 "; room freed" if freed else "")
+        if freed:
             del self._rooms[code]
-            log.info("room %s: empty, freed", room.tag)
+        else:
+            self._send(room.peers[0], PeerLeft(reason=reason[:200]).to_json())
 
-    def relay(self, peer: Peer, kind: str, text: str) -> None:
-        """Forward ``text`` (the original frame, verbatim) to the other peer of the room."""
+    def _rate_refused(self, table: RateTable, what: str, key: str) -> None:
+        """Count a per-address rate refusal; log it at most once per key per interval."""
+        self.metrics.rate_limited[what] += 1
+        skipped = table.should_log(key, self._clock())
+        if skipped is not None:
+            more = f" (+{skipped} refused since the last line)" if skipped else ""
+            log.info("address %s: %s over %g/s (burst %d), refusing%s; next line in %.0f s "
+                     "at the earliest", key, what, table.rate, table.burst, more,
+                     table.log_interval)
+
+    def relay(self, peer: Peer, message: SignalMessage) -> None:
+        """Forward ``message`` to the other peer of the room, re-encoded from its parsed
+        fields: only what the protocol defines for its type leaves the relay (unknown fields a
+        sender added, 60 KB of junk or a covert channel, are dropped here)."""
+        kind = message.TYPE
         if peer.room is None:
             raise SignalError(ErrorCode.NOT_JOINED, f"send 'join' before '{kind}'")
         room = self._rooms[peer.room]
         other = room.other(peer)
         if other is None:
             raise SignalError(ErrorCode.NO_PEER, f"'{kind}' dropped: nobody else is in the room")
+        text = message.to_json()
         if self._send(other, text):
             self.metrics.messages_relayed_total += 1
             self.metrics.relayed_by_type[kind] += 1

@@ -22,6 +22,10 @@ REASON_FORBIDDEN_ORIGIN = "forbidden_origin"
 REASON_NOT_FOUND = "not_found"
 #: A message arrived in more WebSocket frames than ``relay.frames.MAX_FRAGMENTS``.
 REASON_TOO_MANY_FRAGMENTS = "too_many_fragments"
+#: What a per-address rate (relay.limits) refused: new connections (HTTP 429 before the
+#: upgrade) and room creations (a ``rate_limited`` error to the join).
+RATE_CONNECTIONS = "connections"
+RATE_ROOMS = "rooms"
 
 
 @dataclass(slots=True)
@@ -37,6 +41,10 @@ class Metrics:
     pongs_late_total: int = 0
     rejections: Counter[str] = field(default_factory=Counter)
     relayed_by_type: Counter[str] = field(default_factory=Counter)
+    #: Refusals by a per-address rate, by what was refused (RATE_CONNECTIONS, RATE_ROOMS).
+    #: They also count under ``rejections{reason="rate_limited"}``, with per-connection frame
+    #: floods; this says which rate it was.
+    rate_limited: Counter[str] = field(default_factory=Counter)
 
     def reject(self, reason: ErrorCode | str) -> None:
         self.rejections[str(reason)] += 1
@@ -72,6 +80,9 @@ class Metrics:
         metric("avatarchat_relay_pongs_late_total", "counter",
                "pong deadlines missed by peers that were sending (kept, not dropped)",
                [("", self.pongs_late_total)])
+        metric("avatarchat_relay_rate_limited_total", "counter",
+               "new connections and room creations refused by the per-address rates",
+               [(f'{{what="{w}"}}', self.rate_limited[w]) for w in (RATE_CONNECTIONS, RATE_ROOMS)])
         metric("avatarchat_relay_rejections_total", "counter",
                "frames or connections refused, by reason",
                [(f'{{reason="{r}"}}', n) for r, n in sorted(self.rejections.items())]

@@ -28,6 +28,7 @@ from .connection import Connection
 from .frames import MeteredWebSocket, TokenBucket, wrap_server_stream
 from .http import HttpError, HttpRequest, PrefixedStream, client_ip, read_head, response
 from .hub import Hub
+from .limits import address_key
 from .metrics import (
     REASON_BAD_HTTP,
     REASON_FORBIDDEN_ORIGIN,
@@ -116,8 +117,9 @@ class _Handler:
         deadline = started + self.config.handshake_timeout
         # Handshakes in progress count per socket address too (a trusted proxy is exempt: its
         # clients are counted by their forwarded address once the head is read).
-        peer = _peer_ip(stream)
-        counted = peer not in self.config.trusted_proxies
+        peer_ip = _peer_ip(stream)
+        counted = peer_ip not in self.config.trusted_proxies
+        peer = address_key(peer_ip)  # an IPv6 client counts by its /64, as in the hub
         hub.pending += 1
         if counted:
             hub.pending_per_ip[peer] += 1

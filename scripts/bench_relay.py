@@ -260,6 +260,9 @@ def start_relay() -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "relay", "--port", "0", "--max-conns-per-ip", "1000000",
          "--max-connections", "1000000", "--rate", "1000000", "--burst", "1000000",
+         # All load comes from 127.0.0.1: the per-address rates would refuse it.
+         "--conn-rate", "1000000", "--conn-burst", "1000000",
+         "--room-rate", "1000000", "--room-burst", "1000000",
          "--idle-timeout", "3600", "--handshake-timeout", "60"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None

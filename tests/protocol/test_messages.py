@@ -138,6 +138,11 @@ def test_room_codes_are_long_and_unique() -> None:
         ("{", ErrorCode.BAD_JSON),
         ("[1]", ErrorCode.BAD_MESSAGE),
         ('{"type":"join"}', ErrorCode.UNSUPPORTED_VERSION),
+        ('{"v":2,"type":"ping"}', ErrorCode.UNSUPPORTED_VERSION),
+        # true == 1 and 1.0 == 1 in Python: both passed as version 1 (issue 15, defect 12).
+        ('{"v":true,"type":"ping"}', ErrorCode.BAD_MESSAGE),
+        ('{"v":1.0,"type":"ping"}', ErrorCode.BAD_MESSAGE),
+        ('{"v":"1","type":"ping"}', ErrorCode.BAD_MESSAGE),
         ('{"v":1,"type":"dance"}', ErrorCode.UNKNOWN_TYPE),
         ('{"v":1,"type":"offer"}', ErrorCode.BAD_MESSAGE),
         ('{"v":1,"type":"offer","sdp":5}', ErrorCode.BAD_MESSAGE),
@@ -154,3 +159,12 @@ def test_signaling_errors_have_codes(frame: str | bytes, code: ErrorCode) -> Non
         parse_signal(frame)
     assert info.value.code == code
     assert isinstance(info.value, DecodeError)
+
+
+@pytest.mark.parametrize("version", ["true", "1.0", "1e0"])
+def test_version_must_be_the_integer_one(version: str) -> None:
+    with pytest.raises(SignalError, match="'v' must be an integer") as info:
+        parse_signal(f'{{"v":{version},"type":"ping","t":1}}')
+    assert info.value.code is ErrorCode.BAD_MESSAGE
+    assert parse_signal('{"v":1,"type":"ping","t":1}').to_json() == '{"v":1,"type":"ping","t":1}'
+

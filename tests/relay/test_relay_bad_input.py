@@ -290,3 +290,38 @@ async def test_fuzzed_http_heads_get_a_status_never_a_crash() -> None:
             assert reply == b"" or reply.startswith(b"HTTP/1.1 "), reply[:40]
         await assert_alive(a, b)
         assert server.metrics.rejections["internal"] == 0
+
+
+@pytest.mark.parametrize("version", ["true", "1.0"])
+async def test_version_that_only_equals_one_is_refused(version: str) -> None:
+    """``"v": true`` and ``"v": 1.0`` passed as version 1 (issue 15, defect 12)."""
+    async with running_relay() as server, pair(server) as (a, _b, _room):
+        await a.send_message(f'{{"v":{version},"type":"ping","t":1}}')
+        error = await recv(a)
+        assert error["type"] == "error" and error["code"] == "bad_message"
+        assert "'v' must be an integer" in error["message"]
+        await send(a, type="ping", t=2)  # a recoverable mistake: the connection stays
+        assert await recv(a) == {"v": 1, "type": "pong", "t": 2}
+
+
+async def test_unknown_fields_are_not_forwarded() -> None:
+    """60 KB of junk in an unknown field was relayed verbatim (issue 15, defect 12); the relay
+    forwards only the fields the protocol defines for the type (golden vectors)."""
+    junk = "j" * 60_000
+    sent_and_forwarded = [
+        ({"type": "offer", "sdp": "v=0", "gen": 2, "junk": junk},
+         '{"v":1,"type":"offer","sdp":"v=0","gen":2}'),
+        ({"type": "answer", "sdp": "v=0", "extra": {"nested": [1, 2]}},
+         '{"v":1,"type":"answer","sdp":"v=0","gen":0}'),
+        ({"type": "ice", "candidate": "candidate:1", "sdp_mid": "0", "junk": junk},
+         '{"v":1,"type":"ice","candidate":"candidate:1","sdp_mid":"0","sdp_mline_index":null,'
+         '"gen":0}'),
+        ({"type": "avatar", "id": "fox", "version": "1", "hash": "ab", "url": "http://x"},
+         '{"v":1,"type":"avatar","id":"fox","version":"1","hash":"ab"}'),
+    ]
+    async with running_relay() as server, pair(server) as (a, b, _room):
+        for fields, golden in sent_and_forwarded:
+            await send(a, **fields)
+            with trio.fail_after(5):
+                assert await b.get_message() == golden
+        assert server.metrics.bytes_relayed_total == sum(len(g) for _, g in sent_and_forwarded)
