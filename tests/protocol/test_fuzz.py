@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import time
 
+from netlab.attacks.fuzz import mutate
 from protocol import DecodeError, ParamFrame
 from protocol.ctl import Chat, Hello, Ping, parse_ctl
 from protocol.signaling import SignalError, parse_signal
@@ -26,30 +27,6 @@ SEEDS = [
 MAX_CPU_NS_PER_INPUT = 5_000_000
 
 
-def _mutate(rng: random.Random, data: bytes) -> bytes:
-    buf = bytearray(data)
-    for _ in range(rng.randint(1, 6)):
-        op = rng.randrange(6)
-        if op == 0 and buf:  # flip a bit
-            i = rng.randrange(len(buf))
-            buf[i] ^= 1 << rng.randrange(8)
-        elif op == 1 and buf:  # random byte
-            buf[rng.randrange(len(buf))] = rng.randrange(256)
-        elif op == 2 and buf:  # truncate
-            del buf[rng.randrange(len(buf)) :]
-        elif op == 3:  # insert a CBOR "header-ish" byte (large lengths, indefinite, tags)
-            buf.insert(
-                rng.randrange(len(buf) + 1),
-                rng.choice([0x5B, 0x9F, 0xBF, 0xC6, 0xFF, 0x7B, 0x9B, 0xBB, 0xF9, 0xFB]),
-            )
-        elif op == 4 and buf:  # duplicate a slice
-            i = rng.randrange(len(buf))
-            buf[i:i] = buf[i : i + rng.randint(1, 16)]
-        else:  # append garbage
-            buf += rng.randbytes(rng.randint(1, 8))
-    return bytes(buf)
-
-
 def test_fuzz_decoders_raise_only_decode_error() -> None:
     rng = random.Random(20261125)
     worst_ns = 0
@@ -58,7 +35,7 @@ def test_fuzz_decoders_raise_only_decode_error() -> None:
         if i % 4 == 0:
             data = rng.randbytes(rng.randint(0, 200))
         else:
-            data = _mutate(rng, rng.choice(SEEDS))
+            data = mutate(rng, rng.choice(SEEDS))
         decoder = ParamFrame.decode if i % 2 else parse_ctl
         start = time.thread_time_ns()
         try:
