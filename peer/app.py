@@ -42,7 +42,7 @@ from protocol.ring import ShmRing
 from .clock import ClockSync
 from .commands import apply_command
 from .connection import PeerLink, build_configuration, turn_problem
-from .ctl_handler import CtlHandler, load_local_avatar, warm_builtin_hashes
+from .ctl_handler import CtlHandler, load_local_avatar
 from .errors import NegotiationError, PeerError, SignalingError
 from .frames import FramePump
 from .negotiation import (
@@ -163,7 +163,7 @@ class PeerApp:
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
-                self._start(asyncio.to_thread(warm_builtin_hashes))
+                self._start(asyncio.to_thread(self.ctl.prepare))
                 self._start(self._stdin_loop())
                 self._start(self._watch_loop())
                 self._start(self._stats_loop())
@@ -209,6 +209,7 @@ class PeerApp:
         for ring in (self._local_ring, self._remote_ring):
             if ring is not None:
                 ring.close()
+        self.ctl.close()  # the packs received in this call die with it
         self._write_stats_json(self._stats_event())
         self.set_state("closed", "call ended")
         self.emit(Bye())

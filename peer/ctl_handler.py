@@ -5,13 +5,10 @@ Everything that arrives is parsed strictly (:func:`protocol.ctl.parse_ctl`); gar
 **fields)``: ``peer_hello`` {name, avatar_id, avatar_hash, app_version}, ``chat`` {text, from},
 ``peer_emotion`` {preset, weight}, ``peer_avatar`` {ref, pending, id}, ``peer_bye`` {reason}.
 
-Custom avatars travel peer-to-peer: when the peer's hello (or a later switch) names a pack whose
-content hash we have neither as a built-in nor in the cache, we ask for it; the peer sends the
-deterministic zip in :data:`~protocol.ctl.AVATAR_CHUNK_BYTES` chunks, paced so the shared SCTP
-association keeps room for ``params``; we refuse anything over
-:data:`~protocol.ctl.MAX_AVATAR_PACK_BYTES`, and install only after the content hash matches and
-the pack validates (:func:`avatars.pack.install_pack_bytes`). Until then the peer is drawn with
-a built-in (``peer_avatar`` with ``pending: true``).
+Custom avatars travel peer-to-peer: when the peer's hello (or a later switch) names a pack we
+lack, we ask for it and the peer sends the deterministic zip in chunks, paced so the shared SCTP
+association keeps room for ``params``. Receiving (the per-call limits, the per-call folder the
+pack is installed in) is :class:`peer.pack_inbox.PackInbox`'s; serving ours is here.
 
 Serving our own pack is bounded whatever the peer asks (a request flood used to zip and hold the
 pack once per request): the zip is built at most once per :class:`LocalAvatar` and kept on it,
@@ -39,7 +36,6 @@ from protocol.events import (
     ChatReceived,
     Error,
     Event,
-    PeerAvatar,
     PeerBye,
     PeerEmotion,
     PeerHello,
@@ -47,13 +43,12 @@ from protocol.events import (
 
 from .clock import ClockSync
 from .frames import TokenBucket
+from .pack_inbox import PackInbox
 from .stats import CallStats
 
 log = logging.getLogger(__name__)
 
 APP_VERSION = "0.1.0"
-#: A built-in every client has: what the peer is drawn with until its own pack arrives.
-FALLBACK_AVATAR = "aria"
 #: Pause pack chunks while this much ctl data is queued: keeps params' latency low.
 PACK_SEND_HIGH_WATER = 64 * 1024
 #: At most this many chat messages per second from the peer reach the user (flood guard).
@@ -112,20 +107,12 @@ def warm_builtin_hashes() -> None:
     warm()
 
 
-class _Incoming:
-    def __init__(self, digest: str, avatar_id: str) -> None:
-        self.digest = digest
-        self.avatar_id = avatar_id
-        self.chunks: list[bytes] = []
-        self.size = 0
-        self.total = 0
-
-
 class CtlHandler:
     """Per-process ctl logic; :meth:`attach` binds it to each new link's channel.
 
     ``start(coro)`` runs a pack transfer or install in the background; the networking process
-    passes its task group's, so no transfer outlives the call.
+    passes its task group's, so no transfer outlives the call. :meth:`close` at the end of the
+    call deletes the packs received in it.
     """
 
     def __init__(
@@ -149,6 +136,10 @@ class CtlHandler:
 
             cache_dir = default_cache_dir()  # where avatars.find_pack looks
         self.cache_dir = cache_dir
+        #: The receiving half: asks for the peer's pack, installs it, within per-call limits.
+        self.inbox = PackInbox(
+            send=self.send, emit=emit, stats=stats, start=start, cache_dir=cache_dir
+        )
         self._send: Callable[[bytes], bool] = lambda _d: False
         self._buffered: Callable[[], int] = lambda: 0
         self._ping_seq = 0
@@ -160,7 +151,6 @@ class CtlHandler:
         self.peer_hello: ctl.Hello | None = None
         self.last_rx = 0.0  # monotonic s of the last valid ctl message
         self.last_pong = 0.0
-        self._incoming: _Incoming | None = None
         #: Runs a pack transfer or install as a task the networking process owns.
         self._start = start
         self._bucket = TokenBucket(CTL_RATE_PER_S, CTL_BURST)
@@ -178,7 +168,7 @@ class CtlHandler:
         self._send = send
         self._buffered = buffered
         self._pings.clear()
-        self._incoming = None
+        self.inbox.new_link()
         self._link += 1  # a transfer on the old link stops; the peer asks again after our hello
         self.last_rx = self.last_pong = time.monotonic()
         self.send(
@@ -190,6 +180,16 @@ class CtlHandler:
                 app_version=APP_VERSION,
             )
         )
+
+    def prepare(self) -> None:
+        """Start-up work for a thread: built-in hashes (so hellos are answered at once) and
+        the received packs of calls that ended without removing them."""
+        warm_builtin_hashes()
+        self.inbox.sweep()
+
+    def close(self) -> None:
+        """The call is over: delete the packs received in it."""
+        self.inbox.close()
 
     def send(self, message: ctl.CtlMessage) -> bool:
         try:
@@ -272,9 +272,9 @@ class CtlHandler:
                     protocol=message.protocol,
                 )
             )
-            self._peer_avatar(message.avatar_id, message.avatar_hash)
+            self.inbox.peer_avatar(message.avatar_id, message.avatar_hash)
         elif isinstance(message, ctl.AvatarSwitch):
-            self._peer_avatar(message.avatar_id, message.avatar_hash)
+            self.inbox.peer_avatar(message.avatar_id, message.avatar_hash)
         elif isinstance(message, ctl.Chat):
             if self._chat_allowed():
                 self._emit(
@@ -288,10 +288,9 @@ class CtlHandler:
         elif isinstance(message, ctl.AvatarRequest):
             self._serve_pack(message.hash)
         elif isinstance(message, ctl.AvatarChunk):
-            self._receive_chunk(message)
+            self.inbox.receive_chunk(message)
         elif isinstance(message, ctl.AvatarUnavailable):
-            if self._incoming and self._incoming.digest == message.hash:
-                self._incoming = None
+            self.inbox.unavailable(message.hash)
             self._emit(Error(message=f"peer cannot send its avatar: {message.reason}"))
         elif isinstance(message, ctl.Bye):  # peer.negotiation keeps the fact (one owner)
             self._emit(PeerBye(reason=message.reason))
@@ -308,19 +307,6 @@ class CtlHandler:
         return True
 
     # -- avatar packs ----------------------------------------------------------------------
-    def _peer_avatar(self, avatar_id: str, digest: str) -> None:
-        from avatars.pack import find_pack_ref
-
-        known = find_pack_ref(digest, self.cache_dir) if digest else None
-        if known is not None:
-            self._emit(PeerAvatar(ref=known, avatar_id=avatar_id, pending=False))
-            return
-        fallback = avatar_id if _is_builtin(avatar_id) else FALLBACK_AVATAR
-        self._emit(PeerAvatar(ref=fallback, avatar_id=avatar_id, pending=bool(digest)))
-        if digest and len(digest) == 64:
-            self._incoming = _Incoming(digest, avatar_id)
-            self.send(ctl.AvatarRequest(hash=digest))
-
     def _serve_pack(self, digest: str) -> None:
         if not self.avatar.hash or digest != self.avatar.hash or self.avatar.pack is None:
             self.send(ctl.AvatarUnavailable(hash=digest[:64], reason="not my current avatar"))
@@ -397,53 +383,3 @@ class CtlHandler:
                 log.info("avatar transfer interrupted (channel closed)")
                 return
         log.info("sent avatar %s (%d bytes in %d chunks)", avatar.id, len(data), total)
-
-    def _receive_chunk(self, chunk: ctl.AvatarChunk) -> None:
-        inc = self._incoming
-        if inc is None or chunk.hash != inc.digest:
-            self.stats.bad_ctl += 1  # unsolicited
-            return
-        expected_total = math.ceil(chunk.size / ctl.AVATAR_CHUNK_BYTES) if chunk.size else 0
-        if (
-            chunk.size > ctl.MAX_AVATAR_PACK_BYTES
-            or chunk.total != expected_total
-            or chunk.index != len(inc.chunks)
-            or (inc.total and (chunk.total != inc.total or chunk.size != inc.size))
-            or inc.size + 0 > ctl.MAX_AVATAR_PACK_BYTES
-        ):
-            self._incoming = None
-            self.stats.bad_ctl += 1
-            message = "peer's avatar transfer was malformed or too large; keeping the built-in"
-            self._emit(Error(message=message))
-            return
-        inc.total, inc.size = chunk.total, chunk.size
-        inc.chunks.append(chunk.data)
-        if len(inc.chunks) < inc.total:
-            return
-        data = b"".join(inc.chunks)
-        self._incoming = None
-        if len(data) != inc.size:
-            self.stats.bad_ctl += 1
-            return
-        self._start(self._install(data, inc))
-
-    async def _install(self, data: bytes, inc: _Incoming) -> None:
-        from avatars.pack import install_pack_bytes
-
-        try:
-            path = await asyncio.to_thread(install_pack_bytes, data, self.cache_dir, inc.digest)
-        except Exception as e:  # PackIntegrityError / PackValidationError / OSError
-            self.stats.bad_ctl += 1
-            self._emit(Error(message=f"peer's avatar was refused: {e}"))
-            return
-        log.info("installed peer avatar %s at %s", inc.avatar_id, path)
-        self._emit(PeerAvatar(ref=str(path), avatar_id=inc.avatar_id, pending=False))
-
-
-def _is_builtin(avatar_id: str) -> bool:
-    try:
-        from avatars.pack import builtin_ids
-
-        return avatar_id in builtin_ids()
-    except Exception:
-        return False

@@ -40,6 +40,8 @@ class CallStats:
         self.seq_gaps = 0  # frames the peer sent that never arrived (from seq numbers)
         self.bad_ctl = 0
         self.avatar_requests_refused = 0  # pack requests refused: duplicate or over the cap
+        self.avatar_transfers_refused = 0  # the peer's packs not downloaded: per-call limits
+        self.avatar_bytes_received = 0  # pack chunk bytes the peer sent us
         self.reconnects = 0
         # per-second window
         self._win_sent = 0
@@ -115,6 +117,8 @@ class CallStats:
             "send_dropped": self.send_dropped_backlog,
             "bad_ctl": self.bad_ctl,
             "avatar_requests_refused": self.avatar_requests_refused,
+            "avatar_transfers_refused": self.avatar_transfers_refused,
+            "avatar_bytes_received": self.avatar_bytes_received,
             "reconnects": self.reconnects,
             "e2e_ms": self.e2e.summary(),  # the report adds its "stages" breakdown
         }

@@ -232,10 +232,14 @@ async def test_custom_avatar_travels_peer_to_peer(tmp_path: object) -> None:
             lambda: [e for e in b.log.of("peer_avatar") if not e["pending"]], 30, "pack arrived"
         )
         ref = Path(events[-1]["ref"])
-        assert ref.parent == cache / "packs"  # received over ctl into bob's cache
+        # received over ctl into this call's folder under bob's pack cache (cache/calls/call-*)
+        assert ref.parent.parent == cache / "packs" / "calls"
         assert load_pack(ref).content_hash == custom.content_hash
         first = b.log.of("peer_avatar")[0]
         assert first["pending"] is True and first["ref"] == "aria"  # drawn with a built-in
+    # The call is over: the peer's pack is not kept (all state dies with the call).
+    assert not ref.exists()
+    assert [p.name for p in (cache / "packs").rglob("avatar.toml")] == []
 
 
 @pytest.mark.timeout(120)
