@@ -23,6 +23,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from call import Call, CallConfig, CallError, CallEvent, ChildFailed, RelayStarted
+from cli.helptext import plain
 from protocol.events import (
     AvatarShown,
     ChatReceived,
@@ -42,7 +43,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "call",
         help="join a room and hold a headless call (camera or clip as the camera)",
-        description=__doc__,
+        description=plain(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from call import Call, CallConfig, LocalRelay
+from cli.helptext import plain
 from protocol.signaling import new_room_code
 
 from .cmd_call import CallPrinter, cancel_on_signals, format_stats, run_to_exit_code
@@ -24,7 +25,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "demo",
         help="a local relay and two headless clients holding a call (no setup needed)",
-        description=__doc__,
+        description=plain(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--seconds", type=float, default=15.0, help="call length (default 15)")

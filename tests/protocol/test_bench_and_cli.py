@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -72,3 +75,61 @@ def test_frame_cli_bad_input_is_a_clear_error() -> None:
     bad = run_cli("frame", "decode", "a8ff")
     assert bad.returncode == 1
     assert bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "code", "message"),
+    [
+        (("decode", "zzzz"), "", 1, "error: not hex: 'z' is not a hex digit"),
+        (("decode", "abc"), "", 1, "error: not hex: 3 digits, but bytes take two each"),
+        (("decode", ""), "", 2, "error: the value to decode is empty"),
+        (("decode", "  "), "", 2, "error: the value to decode is empty"),
+        (("encode", "{x"), "", 1, "error: not JSON:"),
+        (("encode", "[1]"), "", 1, "error: not a JSON object: a seed looks like {"),
+        (("encode", "{}"), "", 1, "error: not a seed: seed view is missing"),
+        (("decode", "-"), "zz\n", 1, "error: not hex"),
+    ],
+)
+def test_frame_cli_says_what_is_wrong_in_plain_words(
+    args: tuple[str, ...], stdin: str, code: int, message: str
+) -> None:
+    proc = run_cli("frame", *args, stdin=stdin)
+    assert proc.returncode == code
+    assert proc.stderr.startswith(message), proc.stderr
+    assert "Traceback" not in proc.stderr and "fromhex" not in proc.stderr
+
+
+def test_frame_cli_example_seed_encodes_and_stdin_dash_reads_lines() -> None:
+    from cli.cmd_frame import SEED_EXAMPLE
+
+    encoded = run_cli("frame", "encode", SEED_EXAMPLE)
+    assert encoded.returncode == 0, encoded.stderr
+    piped = run_cli("frame", "decode", "-", stdin=encoded.stdout)
+    assert json.loads(piped.stdout)["mouthOpen"] == pytest.approx(0.2, abs=0.01)
+
+
+def test_frame_cli_on_a_terminal_with_no_value_says_so_instead_of_waiting() -> None:
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "cli", "frame", "decode"],
+            stdin=follower,
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=60,
+        )
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert proc.returncode == 2
+    assert "nothing to decode: give hex bytes as an argument, or pipe lines in" in proc.stderr
+
+
+@pytest.mark.parametrize("command", ["call", "demo", "frame"])
+def test_help_is_plain_text(command: str) -> None:
+    proc = run_cli(command, "--help")
+    assert proc.returncode == 0
+    assert "``" not in proc.stdout and ":mod:" not in proc.stdout and ":class:" not in proc.stdout
