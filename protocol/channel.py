@@ -131,6 +131,12 @@ class ChildChannel:
             except queue.Empty:
                 return out
 
+    @property
+    def quiet(self) -> bool:
+        """No parent reads our events (``quiet=True``: a person ran the process): they are
+        logged instead."""
+        return self._output is None
+
     # -- events ------------------------------------------------------------------------------
     def emit(self, event: Event) -> None:
         """Queue one event for the parent; never blocks the caller on a droppable event."""

@@ -72,13 +72,22 @@ def main(argv: list[str] | None = None) -> int:
     from protocol.channel import ChildChannel, private_stdout
     from protocol.events import Bye, Error
 
-    channel = ChildChannel(output=private_stdout())
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        msg = "no display: set DISPLAY or run under Xvfb"
-        print(f"render_window: {msg}", file=sys.stderr)
-        channel.emit(Error(message=msg, fatal=True))
+    # A person at a terminal gets words, not the JSON lines a parent process reads.
+    at_terminal = sys.stdout.isatty()
+    channel = ChildChannel(output=None if at_terminal else private_stdout(), quiet=at_terminal)
+
+    def fail(message: str) -> int:
+        print(f"render_window: {message}", file=sys.stderr)
+        if not channel.quiet:
+            channel.emit(Error(message=message, fatal=True))
         channel.close()
         return 2
+
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        return fail(
+            "no display to open a window on: DISPLAY is not set "
+            "(run it in a desktop session, or under Xvfb: xvfb-run python -m render_window --demo)"
+        )
 
     _software_gl_threads()
     import pyglet
@@ -116,12 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         apps.append(app)
         app.start()
     except StartupError as e:
-        print(f"render_window: {e}", file=sys.stderr)
-        channel.emit(Error(message=str(e), fatal=True))
         if apps:
             apps[0].close()
-        channel.close()
-        return 2
+        return fail(str(e))
     channel.start()
     # Everything allocated so far (modules, atlas, GL objects) lives as long as the window: take
     # it out of the collector's sight, so a full collection (13 ms measured) never stalls a frame.

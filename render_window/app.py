@@ -11,6 +11,7 @@ from the ring slot, already on this host's clock), then wait for the next 1/60 s
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import time
 from dataclasses import dataclass
@@ -175,7 +176,10 @@ class RenderApp:
                 fullscreen=self.opts.fullscreen,
             )
         except _display_errors() as e:
-            raise StartupError(f"no display ({e}): set DISPLAY or run under Xvfb") from e
+            display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or "(none)"
+            raise StartupError(
+                f"cannot open a window on display {display}: is its X server running? (pyglet: {e})"
+            ) from e
         except (pyglet.window.NoSuchConfigException, pyglet.gl.ContextException) as e:
             raise StartupError(f"no OpenGL 3.3 core context on this display: {e}") from e
         return window

@@ -142,13 +142,52 @@ def test_no_display_is_a_one_line_error() -> None:
     proc = _run_window(["--demo"], env)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    assert "no display: set DISPLAY or run under Xvfb" in proc.stderr
+    assert "no display to open a window on: DISPLAY is not set" in proc.stderr
+    assert "xvfb-run" in proc.stderr  # says what to do
     ev = json.loads(proc.stdout.splitlines()[-1])
     assert ev["event"] == "error" and ev["fatal"] is True
     # DISPLAY set but nothing there: the same kind of message, no traceback.
     proc = _run_window(["--demo"], dict(env, DISPLAY=":987"))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "set DISPLAY or run under Xvfb" in proc.stderr
+    assert "cannot open a window on display :987" in proc.stderr  # names the display
+
+
+def test_a_person_at_a_terminal_gets_words_not_protocol_lines() -> None:
+    """Run by hand (stdout a terminal), the window prints why it stops, once, in words; the
+    JSON control lines are for a parent process and stay off the terminal."""
+    import pty
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "render_window", "--demo"],
+            stdout=follower,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=REPO,
+            env=env,
+            timeout=60,
+        )
+        os.close(follower)
+        follower = -1
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the terminal's other side is closed and drained
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        if follower >= 0:
+            os.close(follower)
+        os.close(leader)
+    text = seen.decode()
+    assert proc.returncode == 2
+    assert '{"event"' not in text
+    assert text.count("no display to open a window on") == 1, text
 
 
 @pytest.mark.slow
