@@ -186,7 +186,10 @@ class PeerApp:
             pass
         finally:
             self._tg = None
-            await self._shutdown(reader, writer)
+            try:
+                await self._shutdown(reader, writer)
+            finally:
+                self.ctl.close()  # the packs received in this call die with it, whatever failed
         return self._exit_code
 
     async def _say_goodbye(self) -> None:
@@ -209,7 +212,6 @@ class PeerApp:
         for ring in (self._local_ring, self._remote_ring):
             if ring is not None:
                 ring.close()
-        self.ctl.close()  # the packs received in this call die with it
         self._write_stats_json(self._stats_event())
         self.set_state("closed", "call ended")
         self.emit(Bye())
