@@ -10,6 +10,10 @@ the mapping is tested on its own, and the screen only samples it on a timer (5 H
 more often than children report makes the sparklines move smoothly and shows a stalled child as
 a flat line instead of a frozen one.
 
+What a figure shows must still be true: a child that has not reported for :data:`STALE_S` shows
+"-" (not its last value), the peer's figures (receive rate, frame size, RTT, latency) show "-"
+while no peer is connected, and while our tracking is paused "Send" is 0 and says why.
+
 Latency is capture -> present from the render window (it measures it from the capture times the
 networking process writes into the ring); a call without a window, or before the clock offset is
 known, falls back to the networking process's capture -> receive.
@@ -18,13 +22,16 @@ known, falls back to the networking process's capture -> receive.
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 #: 5 Hz sampling x 24 s of history fits a sparkline ~60-120 cells wide.
 HISTORY = 120
+#: Children report once a second: three missed reports and a figure is no longer current.
+STALE_S = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,24 +52,83 @@ class Metric:
     #: empty = computed by the TUI itself (see :meth:`StatsModel.set`).
     sources: tuple[Source, ...]
     decimals: int = 0
+    #: One line for the user: what the figure measures.
+    explain: str = ""
+    #: Describes the link to the peer: meaningless (shown "-") while no peer is connected.
+    needs_peer: bool = False
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric("track_fps", "Tracking", "fps", (Source("tracking", "fps"),), 1),
-    Metric("render_fps", "Render", "fps", (Source("render", "fps"),), 1),
-    Metric("send_hz", "Send", "Hz", (Source("peer", "send_hz"),), 1),
-    Metric("recv_hz", "Receive", "Hz", (Source("peer", "recv_hz"),), 1),
-    Metric("bytes", "Bytes/frame", "B", (Source("peer", "bytes_per_frame"),)),
-    Metric("rtt", "RTT", "ms", (Source("peer", "rtt_ms"),), 1),
+    Metric(
+        "track_fps",
+        "Tracking",
+        "fps",
+        (Source("tracking", "fps"),),
+        1,
+        "camera frames your face was tracked in, per second",
+    ),
+    Metric(
+        "render_fps",
+        "Render",
+        "fps",
+        (Source("render", "fps"),),
+        1,
+        "frames the avatar window drew, per second",
+    ),
+    Metric(
+        "send_hz",
+        "Send",
+        "Hz",
+        (Source("peer", "send_hz"),),
+        1,
+        "expression frames sent to your peer per second",
+    ),
+    Metric(
+        "recv_hz",
+        "Receive",
+        "Hz",
+        (Source("peer", "recv_hz"),),
+        1,
+        "expression frames received from your peer per second",
+        needs_peer=True,
+    ),
+    Metric(
+        "bytes",
+        "Bytes/frame",
+        "B",
+        (Source("peer", "bytes_per_frame"),),
+        0,
+        "size of one received frame (no video is ever sent)",
+        needs_peer=True,
+    ),
+    Metric(
+        "rtt",
+        "RTT",
+        "ms",
+        (Source("peer", "rtt_ms"),),
+        1,
+        "network round trip to your peer and back",
+        needs_peer=True,
+    ),
     Metric(
         "latency",
         "Latency",
         "ms",
         (Source("render", "e2e_present_ms", "p50"), Source("peer", "e2e_ms", "p50")),
         1,
+        "peer's camera to your screen, median of recent frames",
+        needs_peer=True,
     ),
-    Metric("cpu", "CPU", "%", ()),
+    Metric(
+        "cpu",
+        "CPU (1 core)",
+        "%",
+        (),
+        0,
+        "this call's processes; 100% = one full core of this machine",
+    ),
 )
+BY_KEY = {m.key: m for m in METRICS}
 #: Header extras (text): path = the selected ICE candidate type (host/srflx/relay), sas = the
 #: short authentication string derived from both DTLS fingerprints.
 EXTRAS: dict[str, Source] = {
@@ -85,8 +151,15 @@ def _number(value: Any, part: str | None) -> float | None:
 class StatsModel:
     """Latest value per metric plus a sampled history."""
 
-    def __init__(self, history: int = HISTORY) -> None:
+    def __init__(self, history: int = HISTORY, clock: Callable[[], float] = time.monotonic) -> None:
         self.current: dict[str, float | None] = dict.fromkeys(METRIC_KEYS)
+        #: Which child the current value came from (its report age decides staleness).
+        self._origin: dict[str, str] = {}
+        self._reported_at: dict[str, float] = {}
+        self._clock = clock
+        #: The call's state, set by the screen: what no longer applies shows "-".
+        self.peer_connected = False
+        self.paused = False
         self.history: dict[str, deque[float]] = {k: deque(maxlen=history) for k in METRIC_KEYS}
         #: Text extras the header shows (path, SAS) once the networking process reports them.
         self.extras: dict[str, str] = {}
@@ -95,6 +168,7 @@ class StatsModel:
     def ingest(self, child: str, values: Mapping[str, Any]) -> None:
         """Take one child's ``stats`` values. A field the child left out or sent as null is
         unknown until its next report says otherwise."""
+        self._reported_at[child] = self._clock()
         for metric in METRICS:
             if any(s.child == child for s in metric.sources):
                 for source in metric.sources:
@@ -107,8 +181,28 @@ class StatsModel:
                 self.extras[key] = text
 
     def _resolve(self, metric: Metric) -> None:
-        found = (self._known.get(s) for s in metric.sources)
-        self.current[metric.key] = next((v for v in found if v is not None), None)
+        for source in metric.sources:
+            value = self._known.get(source)
+            if value is not None:
+                self.current[metric.key] = value
+                self._origin[metric.key] = source.child
+                return
+        self.current[metric.key] = None
+        self._origin.pop(metric.key, None)
+
+    def value(self, key: str) -> float | None:
+        """What the figure is now, or None when it no longer applies (stale, no peer)."""
+        metric = BY_KEY[key]
+        if metric.needs_peer and not self.peer_connected:
+            return None
+        if key == "send_hz" and self.paused:
+            return 0.0
+        origin = self._origin.get(key)
+        if origin is not None:
+            reported = self._reported_at.get(origin)
+            if reported is None or self._clock() - reported > STALE_S:
+                return None
+        return self.current[key]
 
     def set(self, key: str, value: float | None) -> None:
         self.current[key] = value
@@ -125,12 +219,14 @@ class StatsModel:
     def sample(self) -> None:
         """Append the current values to the histories (missing = 0, a visible dip)."""
         for key in METRIC_KEYS:
-            value = self.current[key]
+            value = self.value(key)
             self.history[key].append(value if value is not None else 0.0)
 
     def text(self, key: str) -> str:
-        metric = next(m for m in METRICS if m.key == key)
-        value = self.current[key]
+        metric = BY_KEY[key]
+        value = self.value(key)
         if value is None:
             return "-"
+        if key == "send_hz" and self.paused:
+            return "0 (paused)"
         return f"{value:.{metric.decimals}f} {metric.unit}"

@@ -67,6 +67,7 @@ def render_values(*, present: bool = True) -> dict[str, Any]:
 
 def test_every_metric_comes_from_the_field_its_child_sends() -> None:
     model = StatsModel(history=4)
+    model.peer_connected = True
     tracking, peer, render = tracking_values(), peer_values(), render_values()
     model.ingest("tracking", tracking)
     model.ingest("peer", peer)
@@ -88,6 +89,7 @@ def test_every_metric_comes_from_the_field_its_child_sends() -> None:
 
 def test_latency_falls_back_to_receive_without_a_window_figure() -> None:
     model = StatsModel()
+    model.peer_connected = True
     model.ingest("peer", peer_values())
     assert model.text("latency") == "21.0 ms"  # capture -> receive, nearest-rank p50
     # A window that has no figure yet (no clock offset) does not hide the receive latency.
@@ -101,6 +103,7 @@ def test_latency_falls_back_to_receive_without_a_window_figure() -> None:
 
 def test_unknown_figures_show_a_dash() -> None:
     model = StatsModel()
+    model.peer_connected = True
     model.ingest("peer", peer_values(e2e=False))
     assert model.text("latency") == "-"
     model.forget("peer")
@@ -112,3 +115,35 @@ def test_unknown_figures_show_a_dash() -> None:
     # Fields of another child are never taken: tracking has an "fps", so does the window.
     model.ingest("tracking", {"fps": 30.0, "rtt_ms": 5.0, "e2e_present_ms": {"p50": 1.0}})
     assert model.text("rtt") == "-" and model.text("render_fps") == "-"
+
+
+def test_figures_that_no_longer_apply_show_a_dash() -> None:
+    """After the peer leaves, the last RTT and latency are not shown as if current; while
+    paused, Send is 0 and says why; a child that stopped reporting shows "-"."""
+    now = [100.0]
+    model = StatsModel(clock=lambda: now[0])
+    model.peer_connected = True
+    model.ingest("peer", peer_values())
+    model.ingest("tracking", tracking_values())
+    assert model.text("rtt") == "1.2 ms" and model.text("recv_hz") == "30.0 Hz"
+    model.peer_connected = False  # peer left or lost
+    for key in ("recv_hz", "bytes", "rtt", "latency"):
+        assert model.text(key) == "-", key
+    assert model.text("send_hz") == "30.0 Hz"  # what we send is still ours to report
+    model.sample()
+    assert model.history["rtt"][-1] == 0.0
+    model.peer_connected = True
+    model.paused = True
+    assert model.text("send_hz") == "0 (paused)" and model.value("send_hz") == 0.0
+    model.paused = False
+    now[0] += 3.5  # three reports missed
+    assert model.text("rtt") == "-" and model.text("track_fps") == "-"
+    model.ingest("tracking", tracking_values())
+    assert model.text("track_fps") != "-" and model.text("rtt") == "-"
+
+
+def test_every_figure_says_what_it_measures() -> None:
+    from tui.stats_model import METRICS
+
+    assert all(m.explain and len(m.explain) <= 60 for m in METRICS)
+    assert "core" in next(m for m in METRICS if m.key == "cpu").label

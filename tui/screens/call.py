@@ -366,6 +366,8 @@ class CallScreen(Screen[None]):
         info.append(printable(self.path, 80) or "-")
         info.append("   SAS ", style="dim")
         info.append(printable(self.sas, 40) or "-", style="bold")
+        if self.sas:
+            info.append("  compare these digits with your peer", style="dim")
         info.no_wrap, info.overflow = True, "ellipsis"
         self.query_one("#call-info", Static).update(info)
 
@@ -396,7 +398,8 @@ class CallScreen(Screen[None]):
             line.append("  ")
         self.query_one("#procs", Static).update(line)
 
-    def watch_state(self) -> None:
+    def watch_state(self, state: str) -> None:
+        self.stats.peer_connected = state in CONNECTED_STATES
         self._update_header()
 
     def watch_status_message(self) -> None:
@@ -414,7 +417,8 @@ class CallScreen(Screen[None]):
     def watch_peer_avatar(self) -> None:
         self._update_header()
 
-    def watch_paused(self) -> None:
+    def watch_paused(self, paused: bool) -> None:
+        self.stats.paused = paused
         self._update_header()
 
     def watch_self_view(self) -> None:

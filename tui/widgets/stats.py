@@ -1,4 +1,5 @@
-"""The live statistics panel: one row per metric with its value and a sparkline."""
+"""The live statistics panel: one row per metric with its value, a sparkline and, where the
+panel is wide enough, one line saying what the figure measures (always in the row's tooltip)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from tui.stats_model import METRICS, StatsModel
 
 #: How many samples each sparkline shows (the widget squeezes them into its width).
 SPARK_SAMPLES = 60
+#: Panel width from which the explanations fit beside the sparklines.
+EXPLAIN_MIN_WIDTH = 90
 
 
 class StatsPanel(Vertical):
@@ -21,14 +24,22 @@ class StatsPanel(Vertical):
     StatsPanel .metric-label { width: 12; color: $text-muted; }
     StatsPanel .metric-value { width: 11; text-align: right; padding-right: 1; }
     StatsPanel Sparkline { width: 1fr; height: 1; }
+    StatsPanel .metric-explain { width: 2fr; color: $text-muted; padding-left: 1; }
     """
 
     def compose(self) -> ComposeResult:
         for metric in METRICS:
-            with Horizontal(classes="metric", id=f"row-{metric.key}"):
+            with Horizontal(classes="metric", id=f"row-{metric.key}") as row:
+                row.tooltip = metric.explain
                 yield Label(metric.label, classes="metric-label")
                 yield Label("-", classes="metric-value", id=f"value-{metric.key}")
                 yield Sparkline([0.0], id=f"spark-{metric.key}")
+                yield Label(metric.explain, classes="metric-explain")
+
+    def on_resize(self) -> None:
+        wide = self.size.width >= EXPLAIN_MIN_WIDTH
+        for label in self.query(".metric-explain"):
+            label.display = wide
 
     def refresh_from(self, model: StatsModel) -> None:
         for metric in METRICS:
