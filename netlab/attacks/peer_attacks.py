@@ -1,188 +1,188 @@
-"""A hostile peer against a real ``avatarchat call`` (issue 15, defects 1, 4 and 12).
+"""Hostile peers against a real ``avatarchat call`` (issue 15, defects 1, 4, 5 and 12).
 
-The victim is the CLI, run as a user runs it (its stdout is the user's terminal). The attacker
-is an aiortc client that joins the victim's room through a real relay, negotiates like a real
-client, then: sends a display name and chat built to drive a terminal (OSC 52, screen clear,
-a forged status line, bidi override), floods params at ten times the normal rate, sends ctl
-garbage, and asks for the victim's avatar pack hundreds of times. The victim held if its
-terminal output carries no control characters, it stayed connected, counted what it dropped,
-and sent its pack at most a few times.
+``peer_hostile_client``: a display name and chat built to drive a terminal (OSC 52, screen
+clear, a forged status line, bidi override), params at ten times the normal rate, ctl garbage,
+and hundreds of requests for the victim's own pack. ``peer_pack_push``: one new avatar pack
+after another, each served when asked for, one of them padded with a file its manifest does
+not name. The victim held if its terminal shows no control characters, it stayed connected,
+counted what it refused, kept its downloads within the per-call caps and left nothing on disk.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import re
-import sys
+import shutil
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from websockets.asyncio.client import connect
-
+from avatars import load_pack, pack_bytes
+from avatars.pack import builtin_dir
+from avatars.transfer import zip_source
 from peer.ctl_handler import MAX_PACK_TRANSFERS_PER_MINUTE
+from peer.pack_inbox import MAX_RECEIVED_PACKS_PER_CALL
 from protocol import ctl
 from protocol.frame import ParamFrame
-from protocol.signaling import ROOM_ENV, Answer, Join, Offer, new_room_code, parse_signal
+from protocol.signaling import new_room_code
 
 from .base import AttackResult, attack
+from .hostile_peer import HostilePeer
 from .target import relay_process
+from .victim import victim_call
 
 #: What must never reach a terminal from a peer: C0 (but newline), DEL, C1 and bidi controls.
 TERMINAL_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 EVIL_NAME = "\x1b]0;pwned\x07\u202eeviL"
 EVIL_CHAT = "\x1b]52;c;ZXZpbA==\x07\x1b[2J\rconnected ... SAS 000 000\x9b31m"
 FLOOD_HZ = 300
+#: How ``avatarchat call`` ends when its duration is up (0) or the user hangs up (130).
+HANG_UP_CODES = (0, 130)
+#: Seconds the victim needs beyond the attack: start-up (tracker), negotiation, a last report.
+VICTIM_SLACK_S = 15.0
 
 
-async def _negotiate(relay_url: str, room: str, pc: RTCPeerConnection) -> Any:
-    ws = await connect(f"{relay_url}/ws?room={room}", compression=None)
-    await ws.send(Join(room=room).to_json())
-    joined = json.loads(await asyncio.wait_for(ws.recv(), 10))
-    if joined.get("type") != "joined" or not joined.get("peer_present"):
-        raise RuntimeError(f"the victim is not in the room: {joined}")
-    await pc.setLocalDescription(await pc.createOffer())
-    await ws.send(Offer(sdp=pc.localDescription.sdp, gen=1).to_json())
-    answer: Any = None
-    async with asyncio.timeout(20):
-        while not isinstance(answer, Answer):
-            answer = parse_signal(await ws.recv())
-    await pc.setRemoteDescription(RTCSessionDescription(answer.sdp, "answer"))
-    return ws
+def _result(
+    name: str, checks: dict[str, bool], figures: dict[str, Any], extra: str = ""
+) -> AttackResult:
+    broken = [k for k, ok in checks.items() if not ok]
+    detail = "victim held" if not broken else f"failed: {', '.join(broken)} {extra}".strip()
+    return AttackResult(name, not broken, detail, figures)
 
 
 @attack("peer_hostile_client")
 async def hostile_client(seconds: float) -> AttackResult:
     seconds = max(seconds, 3.0)
     room = new_room_code()
-    async with relay_process() as relay:
-        with tempfile.TemporaryDirectory(prefix="avatarchat-victim-") as tmp:
-            stats_path = Path(tmp) / "stats.json"
-            victim = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "cli",
-                "call",
-                "--relay",
-                relay.url,
-                "--source",
-                "synthetic",
-                "--name",
-                "victim",
-                "--duration",
-                str(seconds + 12),
-                "--stats-json",
-                str(stats_path),
-                env={**os.environ, ROOM_ENV: room},
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.DEVNULL,
-            )
-            assert victim.stdout is not None
-            output = bytearray()
-
-            async def read_victim() -> None:
-                assert victim.stdout is not None
-                while chunk := await victim.stdout.read(65536):
-                    output.extend(chunk)
-
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(read_victim())
-                figures = await _attack_victim(relay.url, room, seconds, output)
-                await victim.wait()
-            text = output.decode("utf-8", errors="replace")
-            stats = json.loads(stats_path.read_text()) if stats_path.exists() else {}
-    peer_stats = stats.get("latest", {})
+    async with (
+        relay_process() as relay,
+        victim_call(relay.url, room, seconds + VICTIM_SLACK_S) as victim,
+    ):
+        await victim.wait_in_room()
+        async with HostilePeer(relay.url, room) as peer:
+            peer.ctl.send(ctl.Hello(name=EVIL_NAME, avatar_id="fox\x1b[2J").encode())
+            for i in range(3):
+                peer.ctl.send(ctl.Chat(msg_id=i, text=EVIL_CHAT).encode())
+            peer.ctl.send(b"\x00\x01not cbor")
+            wanted = (await peer.wait_hello()).avatar_hash
+            seq, requests, start = 1, 0, time.monotonic()
+            while (elapsed := time.monotonic() - start) < seconds:
+                while seq < elapsed * FLOOD_HZ:
+                    seq += 1
+                    frame = ParamFrame(seq=seq, timestamp_us=time.monotonic_ns() // 1000)
+                    peer.params.send(frame.encode())
+                if wanted and requests < 600:
+                    for _ in range(10):
+                        peer.ctl.send(ctl.AvatarRequest(hash=wanted).encode())
+                        requests += 1
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(1.5)
+            connected = peer.connected
+            pack_chunks = len(peer.chunks)
+            pack_total = max((c.total for c in peer.chunks), default=1)
+    stats, text = victim.stats, victim.text
     leaked = sorted({repr(m) for m in TERMINAL_CONTROL.findall(text)})
     checks = {
         "chat_shown": "SAS 000 000" in text,  # the text was printed (escaped), not lost
         "terminal_clean": not leaked,
-        "victim_exit_0": victim.returncode == 0,
-        "stayed_connected": figures["connected_after"],
-        "throttled_counted": int(peer_stats.get("throttled_frames", 0)) > 0,
-        "garbage_counted": int(peer_stats.get("bad_ctl", 0)) > 0,
-        "pack_transfers_capped": figures["pack_chunks"]
-        <= MAX_PACK_TRANSFERS_PER_MINUTE * max(figures["pack_total"], 1),
+        "victim_ended_cleanly": victim.returncode in HANG_UP_CODES,
+        "stayed_connected": connected,
+        "throttled_counted": int(stats.get("throttled_frames") or 0) > 0,
+        "garbage_counted": int(stats.get("bad_ctl") or 0) > 0,
+        "pack_transfers_capped": pack_chunks <= MAX_PACK_TRANSFERS_PER_MINUTE * pack_total,
     }
-    broken = [k for k, ok in checks.items() if not ok]
-    return AttackResult(
-        "peer_hostile_client",
-        not broken,
-        "victim held" if not broken else f"failed: {', '.join(broken)} {leaked[:5]}",
-        {
-            **figures,
-            "throttled": peer_stats.get("throttled_frames"),
-            "bad_ctl": peer_stats.get("bad_ctl"),
-            "avatar_requests_refused": peer_stats.get("avatar_requests_refused"),
-        },
-    )
+    figures = {
+        "params_sent": seq,
+        "avatar_requests": requests,
+        "pack_chunks_sent_to_us": pack_chunks,
+        "throttled": stats.get("throttled_frames"),
+        "bad_ctl": stats.get("bad_ctl"),
+        "avatar_requests_refused": stats.get("avatar_requests_refused"),
+    }
+    return _result("peer_hostile_client", checks, figures, str(leaked[:5]))
 
 
-async def _attack_victim(
-    relay_url: str, room: str, seconds: float, output: bytearray
-) -> dict[str, Any]:
-    """Wait for the victim to be in the room, connect to it and attack; returns figures."""
-    async with asyncio.timeout(60):
-        while b"waiting" not in output and b"signaling" not in output:
-            await asyncio.sleep(0.1)
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    params = pc.createDataChannel("params", ordered=False, maxRetransmits=0, negotiated=True, id=0)
-    ctl_ch = pc.createDataChannel("ctl", negotiated=True, id=1)
-    hellos: list[ctl.Hello] = []
-    chunks: list[ctl.AvatarChunk] = []
+def _pushed_packs(base: Path, count: int) -> list[tuple[str, bytes]]:
+    """``count`` distinct packs (a built-in under new names); the last one also carries a
+    megabyte its manifest never names, under its true content hash."""
+    out: list[tuple[str, bytes]] = []
+    for i in range(count):
+        root = base / f"push{i}"
+        shutil.copytree(builtin_dir() / "aria", root)
+        manifest = root / "avatar.toml"
+        manifest.write_text(manifest.read_text().replace('name = "Aria"', f'name = "Push {i}"', 1))
+        pack = load_pack(root)
+        out.append((pack.content_hash, pack_bytes(pack)))
+    return out
 
-    def on_ctl(data: bytes) -> None:
-        try:
-            message = ctl.parse_ctl(data)
-        except Exception:
-            return
-        if isinstance(message, ctl.Hello):
-            hellos.append(message)
-        elif isinstance(message, ctl.AvatarChunk):
-            chunks.append(message)
-        elif isinstance(message, ctl.Ping):
-            now = time.monotonic_ns() // 1000
-            ctl_ch.send(
-                ctl.Pong(seq=message.seq, t1_us=message.t1_us, t2_us=now, t3_us=now).encode()
-            )
 
-    ctl_ch.on("message", on_ctl)
-    opened = asyncio.Event()
-    ctl_ch.on("open", opened.set)
-    ws = await _negotiate(relay_url, room, pc)
-    try:
-        await asyncio.wait_for(opened.wait(), 20)
-        ctl_ch.send(ctl.Hello(name=EVIL_NAME, avatar_id="fox\x1b[2J").encode())
-        for i in range(3):
-            ctl_ch.send(ctl.Chat(msg_id=i, text=EVIL_CHAT).encode())
-        ctl_ch.send(b"\x00\x01not cbor")
-        async with asyncio.timeout(10):
-            while not hellos:
-                await asyncio.sleep(0.05)
-        wanted = hellos[0].avatar_hash
-        seq, start = 1, time.monotonic()
-        requests = 0
-        while (elapsed := time.monotonic() - start) < seconds:
-            while seq < elapsed * FLOOD_HZ:
-                seq += 1
-                params.send(ParamFrame(seq=seq, timestamp_us=time.monotonic_ns() // 1000).encode())
-            if wanted and requests < 600:
-                for _ in range(10):
-                    ctl_ch.send(ctl.AvatarRequest(hash=wanted).encode())
-                    requests += 1
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(1.5)
-        connected = pc.connectionState == "connected" and ctl_ch.readyState == "open"
-        return {
-            "params_sent": seq,
-            "avatar_requests": requests,
-            "pack_chunks": len(chunks),
-            "pack_total": max((c.total for c in chunks), default=0),
-            "connected_after": connected,
-        }
-    finally:
-        await ws.close()
-        await pc.close()
+def _padded_pack(base: Path) -> tuple[str, bytes]:
+    """A valid pack plus an unreferenced 1 MB file, announced under its real content hash."""
+    from avatars.source import content_hash, read_dir
+
+    root = base / "padded"
+    shutil.copytree(builtin_dir() / "aria", root)
+    (root / "junk.bin").write_bytes(bytes(1 << 20))
+    src = read_dir(root)
+    return content_hash(src.files.items()), zip_source(src.files)
+
+
+def _chunks(digest: str, data: bytes) -> list[bytes]:
+    step = ctl.AVATAR_CHUNK_BYTES
+    total = max(1, -(-len(data) // step))
+    return [
+        ctl.AvatarChunk(
+            hash=digest, index=i, total=total, size=len(data), data=data[i * step : (i + 1) * step]
+        ).encode()
+        for i in range(total)
+    ]
+
+
+@attack("peer_pack_push")
+async def pack_push(seconds: float) -> AttackResult:
+    cap = MAX_RECEIVED_PACKS_PER_CALL
+    room = new_room_code()
+    with tempfile.TemporaryDirectory(prefix="avatarchat-push-") as tmp:
+        padded = _padded_pack(Path(tmp))
+        packs = [padded, *_pushed_packs(Path(tmp), cap + 2)]
+    by_hash = dict(packs)
+    async with relay_process() as relay:
+        async with victim_call(relay.url, room, max(seconds, 3.0) + VICTIM_SLACK_S) as victim:
+            await victim.wait_in_room()
+            async with HostilePeer(relay.url, room) as peer:
+
+                def serve(request: ctl.AvatarRequest) -> None:
+                    for chunk in _chunks(request.hash, by_hash.get(request.hash, b"")):
+                        peer.ctl.send(chunk)
+
+                peer.on_request = serve
+                peer.ctl.send(ctl.Hello(name="pusher", avatar_id="fox").encode())
+                for i, (digest, _data) in enumerate(packs):
+                    switch = ctl.AvatarSwitch(avatar_id=f"push{i}", avatar_hash=digest)
+                    peer.ctl.send(switch.encode())
+                    await asyncio.sleep(max(seconds, 3.0) / len(packs))
+                await asyncio.sleep(1.5)
+                on_disk_during = len(victim.packs_on_disk())
+                connected = peer.connected
+        requested = len({r.hash for r in peer.requests})
+    stats = victim.stats
+    checks = {
+        "downloads_capped": requested <= cap,
+        "refusals_counted": int(stats.get("avatar_transfers_refused") or 0) >= 1,
+        "padded_pack_not_installed": not (
+            victim.cache.exists()
+            and any(p.parent.name == padded[0] for p in victim.packs_on_disk())
+        ),
+        "stayed_connected": connected,
+        "nothing_left_on_disk": not victim.packs_on_disk(),
+        "victim_ended_cleanly": victim.returncode in HANG_UP_CODES,
+    }
+    figures = {
+        "packs_offered": len(packs),
+        "packs_requested": requested,
+        "on_disk_during_call": on_disk_during,
+        "refused": stats.get("avatar_transfers_refused"),
+        "bytes_received": stats.get("avatar_bytes_received"),
+    }
+    return _result("peer_pack_push", checks, figures)

@@ -22,6 +22,7 @@ def test_the_suite_covers_the_issue_defects() -> None:
         "relay_connection_flood",
         "relay_hostile_messages",
         "peer_hostile_client",
+        "peer_pack_push",
         "fuzz_decoders",
     } <= set(ATTACKS)
 
