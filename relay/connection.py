@@ -1,11 +1,17 @@
-"""One WebSocket client: a nursery with a reader, a sender and a heartbeat task.
+"""One WebSocket client: a reader task, and a sender task while frames wait to go out.
 
 * reader: receives frames, enforces the join deadline, idle timeout, rate limit and size cap,
   parses each frame with :func:`protocol.signaling.parse_signal` and asks the hub to act.
   Offer/answer/ice/avatar are forwarded re-encoded from the parsed message (known fields only).
-* sender: the only task that writes to the socket; drains a bounded memory channel. Everything
-  addressed to this client (from the hub or from the reader) goes through that channel.
-* heartbeat: WebSocket ping every ``ping_interval``; no pong within ``pong_timeout`` drops it.
+  Between frames it also runs the heartbeat: a WebSocket ping every ``ping_interval``; no pong
+  within ``pong_timeout`` drops the client.
+* sender: the only task of ours that writes to the socket; drains a bounded queue and ends when
+  it is empty. Everything addressed to this client (from the hub, from the reader, the pings)
+  goes through that queue.
+
+The sender and the heartbeat used to be tasks of their own for the connection's whole life;
+an idle task costs about 3 KB, which at 20,000 connections is 120 MB, so they are folded in
+(docs/bench/relay-memory.md).
 
 Recoverable mistakes (bad JSON, unknown type, missing field, nobody to relay to) get an
 ``error`` frame and the connection stays. Abuse (oversize, flood, binary, a full room, no join
@@ -16,11 +22,13 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import random
+from collections import deque
 from dataclasses import dataclass
 
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection
+from trio_websocket import ConnectionClosed
 
 from protocol.signaling import (
     MAX_SIGNAL_BYTES,
@@ -93,21 +101,41 @@ class _Close:
     reason: str
 
 
+class _Ping:
+    """Send-queue item: a WebSocket ping (the heartbeat), sent in order with the frames."""
+
+    __slots__ = ()
+
+
+_PING = _Ping()
+_Item = str | _Close | _Ping
+
+
 class Connection:
-    """Implements :class:`relay.hub.Peer` for one accepted WebSocket."""
+    """Implements :class:`relay.hub.Peer` for one accepted WebSocket.
+
+    Memory per idle connection is what bounds how many one relay holds (docs/bench/
+    relay-memory.md), so an idle connection keeps one task of its own (the reader, which also
+    runs the heartbeat's timers) besides trio-websocket's, and no send queue: the sender task
+    and its deque exist only while frames wait to go out.
+    """
+
+    __slots__ = ("_bucket", "_closing", "_config", "_hub", "_join_deadline", "_nursery",
+                 "_pending", "_scope", "_sending", "_transport", "_url_room", "_ws", "cid",
+                 "end_reason", "ip", "room")
 
     def __init__(
         self,
         hub: Hub,
-        ws: WebSocketConnection,
+        ws: MeteredWebSocket,
         ip: str,
         *,
         url_room: str | None,
         join_deadline: float,
         transport: PrefixedStream | None = None,
     ) -> None:
-        """``ws`` is normally a :class:`relay.frames.MeteredWebSocket`, which already charges
-        fragments and control frames to the same token bucket as whole messages."""
+        """``ws`` charges fragments and control frames to the same token bucket as whole
+        messages (relay.frames), and tells the heartbeat when a pong came."""
         config: RelayConfig = hub.config
         self.cid = next(_ids)
         self.ip = ip
@@ -118,9 +146,11 @@ class Connection:
         self._url_room = url_room
         self._join_deadline = join_deadline
         self._transport = transport
-        self._bucket = (ws.bucket if isinstance(ws, MeteredWebSocket)
-                        else TokenBucket(config.rate, config.burst))
-        self._out, self._queue = trio.open_memory_channel[str | _Close](config.send_queue)
+        self._bucket: TokenBucket = ws.bucket
+        #: Frames waiting for the sender (at most ``config.send_queue``); None while empty.
+        self._pending: deque[_Item] | None = None
+        self._sending = False
+        self._nursery: trio.Nursery | None = None
         self._scope = trio.CancelScope()
         self._closing = False
         #: Why the connection ended; what the other peer is told in ``peer_left``.
@@ -130,13 +160,7 @@ class Connection:
     def deliver(self, text: str) -> bool:
         if self._closing:
             return True  # frames after our close are dropped; that is not slowness
-        try:
-            self._out.send_nowait(text)
-        except trio.WouldBlock:
-            return False
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
-            return True
-        return True
+        return self._put(text)
 
     def kick(self, reason: str) -> None:
         self.end_reason = reason
@@ -153,69 +177,104 @@ class Connection:
         """Queue an ``error`` frame and a close; the reader stops taking frames."""
         if self._closing:
             return
-        if isinstance(self._ws, MeteredWebSocket) and self._ws.refused is not None:
+        if self._ws.refused is not None:
             return  # a frame limit already closed this connection (and counted it)
         self._hub.metrics.reject(code)
         close_code = close_code or FATAL_CLOSE_CODES.get(code, CLOSE_POLICY)
         self.end_reason = code.value
         if code is not ErrorCode.SHUTTING_DOWN:  # at shutdown everyone is told the same
             self._hub.leave(self, code.value)
-        try:
-            self._out.send_nowait(Error(code=code.value, message=message).to_json())
-            self._out.send_nowait(_Close(close_code, code.value))
-        except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
+        if not (self._put(Error(code=code.value, message=message).to_json())
+                and self._put(_Close(close_code, code.value))):
             self.kick(code.value)
             return
         self._closing = True
 
+    # -- the send queue -----------------------------------------------------------------------
+    def _put(self, item: _Item) -> bool:
+        """Queue ``item`` for the sender (started if none runs); False when the queue is
+        full. As with a memory channel of ``send_queue``, the frame being written does not
+        count: ``send_queue`` frames wait behind it."""
+        pending = self._pending
+        if pending is None:
+            pending = self._pending = deque()
+        elif len(pending) >= self._config.send_queue:
+            return False
+        pending.append(item)
+        if not self._sending and self._nursery is not None:
+            self._sending = True
+            self._nursery.start_soon(self._sender, self._nursery.cancel_scope)
+        return True
+
     # -- tasks --------------------------------------------------------------------------------
     async def run(self) -> None:
         """Serve the client until it leaves, is closed or is kicked."""
-        with self._scope:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._sender, nursery.cancel_scope)
-                nursery.start_soon(self._heartbeat)
-                await self._reader()
-                if not self._closing:
-                    nursery.cancel_scope.cancel()  # the client went away: stop the others
-                else:  # the sender flushes the error, closes, and cancels the nursery...
-                    nursery.cancel_scope.deadline = trio.current_time() + CLOSE_FLUSH_TIMEOUT
-                    # ...or, if the client does not take them in time, the deadline does.
-        self._closing = True
+        try:
+            with self._scope:
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    if self._pending and not self._sending:
+                        self._sending = True
+                        nursery.start_soon(self._sender, nursery.cancel_scope)
+                    await self._reader()
+                    if not self._closing:
+                        nursery.cancel_scope.cancel()  # the client went away: stop the sender
+                    else:  # the sender flushes the error, closes, and cancels the nursery...
+                        nursery.cancel_scope.deadline = (trio.current_time()
+                                                         + CLOSE_FLUSH_TIMEOUT)
+                        # ...or, if the client does not take them in time, the deadline does.
+        finally:
+            # Even when cancelled (a kick, the relay stopping): frames for this connection
+            # are dropped from now on, and nothing may start a sender in the closed nursery.
+            self._closing = True
+            self._nursery = None
+            self._pending = None
 
     async def _sender(self, done: trio.CancelScope) -> None:
+        """Write queued items in order; return once the queue is empty (a later frame starts
+        a new sender), cancel ``done`` after the close or when the socket is gone."""
         try:
-            async for item in self._queue:
+            while self._pending:
+                item = self._pending.popleft()
                 if isinstance(item, _Close):
                     with trio.move_on_after(CLOSE_HANDSHAKE_TIMEOUT):
                         await self._ws.aclose(item.code, item.reason)
                     break
-                await self._ws.send_message(item)
+                if isinstance(item, _Ping):
+                    await self._ws.send_ping()
+                else:
+                    await self._ws.send_message(item)
+            else:
+                self._pending = None  # drained: an idle connection keeps no deque
+                return
         except ConnectionClosed:
             pass
+        finally:
+            self._sending = False
         done.cancel()
 
-    async def _heartbeat(self) -> None:
-        # The first ping comes after a random part of the interval: connections opened in a
-        # burst (a reconnect storm after a restart) must not all be pinged in the same instant
-        # every interval, or answering 10k pongs at once starves the relay past the deadline.
-        await trio.sleep(self._config.ping_interval * random.uniform(*FIRST_PING_SPREAD))
-        while True:
-            sent = trio.current_time()
-            with trio.move_on_after(self._config.pong_timeout) as scope:
-                try:
-                    await self._ws.ping()
-                except ConnectionClosed:
-                    return
-            if scope.cancelled_caught and self._alive_anyway(sent):
-                self._hub.metrics.pongs_late_total += 1
-            elif scope.cancelled_caught:
-                self._hub.metrics.reject(REASON_PONG_TIMEOUT)
-                log.info("connection %d: no pong within %.0f s, dropping", self.cid,
-                         self._config.pong_timeout)
-                self.kick(REASON_PONG_TIMEOUT)
-                return
-            await trio.sleep(self._config.ping_interval)
+    def _heartbeat(self, ping_sent: float | None, now: float) -> tuple[float | None, float]:
+        """One heartbeat step, due at ``now``: send a ping, or judge the one sent at
+        ``ping_sent``. Returns the new ``ping_sent`` and when the next step is due.
+
+        The reader runs these steps between frames instead of a task per connection doing
+        it: a ping every ``ping_interval`` after the last pong; no pong within
+        ``pong_timeout`` drops the peer unless :meth:`_alive_anyway`."""
+        config = self._config
+        if ping_sent is None:
+            self._put(_PING)  # a full queue: no pong will come, and the deadline judges
+            return now, now + config.pong_timeout
+        pong = self._ws.pong_at
+        if pong >= ping_sent:
+            return None, pong + config.ping_interval
+        if self._alive_anyway(ping_sent):
+            self._hub.metrics.pongs_late_total += 1
+            return None, now + config.ping_interval
+        self._hub.metrics.reject(REASON_PONG_TIMEOUT)
+        log.info("connection %d: no pong within %.0f s, dropping", self.cid,
+                 config.pong_timeout)
+        self.kick(REASON_PONG_TIMEOUT)
+        return None, math.inf
 
     def _alive_anyway(self, ping_sent: float) -> bool:
         """No pong in time, but the peer sent bytes since the ping, or bytes wait unread: the
@@ -226,14 +285,21 @@ class Connection:
 
     async def _reader(self) -> None:
         metrics = self._hub.metrics
+        config = self._config
+        last_frame = trio.current_time()
+        # The first ping comes after a random part of the interval: connections opened in a
+        # burst (a reconnect storm after a restart) must not all be pinged in the same instant
+        # every interval, or answering 10k pongs at once starves the relay past the deadline.
+        beat_at = last_frame + config.ping_interval * random.uniform(*FIRST_PING_SPREAD)
+        ping_sent: float | None = None
         while not self._closing:
             if self.room is None:
                 deadline = self._join_deadline
                 timeout_message = "no 'join' within the handshake timeout"
             else:
-                deadline = trio.current_time() + self._config.idle_timeout
-                timeout_message = f"no frame for {self._config.idle_timeout:.0f} s"
-            with trio.move_on_at(deadline):
+                deadline = last_frame + config.idle_timeout
+                timeout_message = f"no frame for {config.idle_timeout:.0f} s"
+            with trio.move_on_at(min(deadline, beat_at)):
                 try:
                     frame = await self._ws.get_message()
                 except ConnectionClosed:
@@ -242,7 +308,7 @@ class Connection:
                         # trio-websocket already answered the oversize frame with close 1009.
                         metrics.reject(ErrorCode.TOO_LARGE)
                         self.end_reason = ErrorCode.TOO_LARGE.value
-                    refused = self._ws.refused if isinstance(self._ws, MeteredWebSocket) else None
+                    refused = self._ws.refused
                     if refused is not None:
                         # A frame limit (relay.frames) already closed it with 1008 and
                         # counted it.
@@ -251,9 +317,13 @@ class Connection:
                     return
                 metrics.frames_received_total += 1
                 self._handle(frame)
+                last_frame = trio.current_time()
                 continue
-            self.close_with(ErrorCode.IDLE_TIMEOUT, timeout_message)
-            return
+            now = trio.current_time()
+            if now >= deadline:
+                self.close_with(ErrorCode.IDLE_TIMEOUT, timeout_message)
+                return
+            ping_sent, beat_at = self._heartbeat(ping_sent, now)
 
     # -- frame handling (synchronous: each frame is handled atomically) ---------------------
     def _handle(self, frame: str | bytes) -> None:
@@ -328,10 +398,8 @@ class Connection:
     def deliver_or_kick(self, item: str | _Close) -> bool:
         """Queue a reply to this client's own frame; a full queue means it floods without
         reading its answers, which is the slow-consumer case."""
-        try:
-            self._out.send_nowait(item)
+        if self._closing or self._put(item):
             return True
-        except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
-            self._hub.leave(self, "slow_consumer")
-            self.kick("slow_consumer")
-            return False
+        self._hub.leave(self, "slow_consumer")
+        self.kick("slow_consumer")
+        return False

@@ -14,19 +14,31 @@ in its reader task for every frame wsproto parses:
 Over either limit the relay sends a close frame (1008, the reason names the limit), stops
 reading, and :attr:`MeteredWebSocket.refused` tells the connection which metric to count.
 
+The relay's heartbeat pings through :meth:`MeteredWebSocket.send_ping`, which does not wait for
+the pong (trio-websocket's ``ping`` does, which needs a task per connection): the pong's time is
+kept in :attr:`MeteredWebSocket.pong_at` for the connection's reader to look at.
+
+Once the opening handshake is done, wsproto's handshake state (an h11 connection and an event
+queue, about 2 KB) is dropped, and so is trio-websocket's test-only event: memory per idle
+connection is what bounds how many one relay holds (docs/bench/relay-memory.md).
+
 A ping that arrives after the relay sent its close frame is normal client behaviour; it is left
 unanswered (wsproto cannot send a pong then) instead of failing the connection's handler.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+import random
+import struct
+from collections.abc import Callable, Iterator
 
 import trio
 import wsproto.events
 from trio_websocket import CloseReason, ConnectionClosed, WebSocketConnection, WebSocketRequest
 from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
+from wsproto.events import Request
 
 from protocol.signaling import ErrorCode
 
@@ -64,6 +76,22 @@ class TokenBucket:
         return False
 
 
+class _HandshakeDone:
+    """Stands in for wsproto's ``H11Handshake`` once the connection is open: wsproto then only
+    asks it for events (there are none left), and the real one holds an h11 connection."""
+
+    __slots__ = ()
+
+    def events(self) -> Iterator[wsproto.events.Event]:
+        return iter(())
+
+
+_HANDSHAKE_DONE = _HandshakeDone()
+#: trio-websocket sets this on every connection for its own tests; one shared (and never
+#: awaited) event instead of one per connection.
+_UNUSED_EVENT = trio.Event()
+
+
 class MeteredWebSocket(WebSocketConnection):
     """A server-side :class:`WebSocketConnection` that charges every frame to ``bucket``."""
 
@@ -84,6 +112,23 @@ class MeteredWebSocket(WebSocketConnection):
         #: ending by the time it would notice ``refused`` itself. The relay's connection sets
         #: it once it exists, so it can count each closed connection once.
         self.on_refused = on_refused
+        #: When the last pong answering :meth:`send_ping` came (trio's clock).
+        self.pong_at = -math.inf
+        self._ping_payload: bytes | None = None
+        self._for_testing_peer_closed_connection = _UNUSED_EVENT
+
+    async def send_ping(self) -> None:
+        """Send a ping with a fresh payload; its pong sets :attr:`pong_at`."""
+        if self._close_reason:
+            raise ConnectionClosed(self._close_reason)
+        self._ping_payload = struct.pack("!I", random.getrandbits(32))
+        await self._send(wsproto.events.Ping(payload=self._ping_payload))
+
+    async def _accept(self, request: Request, subprotocol: str | None,
+                      extra_headers: list[tuple[bytes, bytes]]) -> None:
+        await super()._accept(request, subprotocol, extra_headers)
+        if self._wsproto.connection is not None:  # open: the handshake state is done with
+            self._wsproto.handshake = _HANDSHAKE_DONE  # type: ignore[assignment]
 
     async def _handle_message_event(
         self, event: wsproto.events.BytesMessage | wsproto.events.TextMessage
@@ -121,6 +166,8 @@ class MeteredWebSocket(WebSocketConnection):
         if not self.bucket.take():
             await self._refuse(ErrorCode.RATE_LIMITED.value, "too many frames")
             return
+        if self._ping_payload is not None and bytes(event.payload) == self._ping_payload:
+            self.pong_at = trio.current_time()
         await super()._handle_pong_event(event)
 
     async def _refuse(self, reason: str, detail: str) -> None:

@@ -157,7 +157,12 @@ class _Handler:
         if not self.websocket:
             await self._send(stream, 404, "no WebSocket on this port")
             return
-        await self._websocket(stream, request, deadline)
+        # The request head (headers, query, raw bytes: 1-2 KB) must not live as long as the
+        # connection, so it is handed over in a list that _websocket empties (this frame and
+        # its own both outlive the session otherwise).
+        handover = [request]
+        del request
+        await self._websocket(stream, handover, deadline)
 
     async def _send(self, stream: trio.abc.Stream, status: int, text: str,
                     content_type: str = "text/plain; charset=utf-8",
@@ -191,10 +196,11 @@ class _Handler:
             hub.metrics.reject(REASON_NOT_FOUND)
             await self._send(stream, 404, "not found")
 
-    async def _websocket(self, stream: trio.abc.Stream, request: HttpRequest,
+    async def _websocket(self, stream: trio.abc.Stream, handover: list[HttpRequest],
                          deadline: float) -> None:
         hub = self.hub
         config = self.config
+        request = handover.pop()
         try:
             request.check_websocket()
         except HttpError as e:
@@ -225,11 +231,14 @@ class _Handler:
             await self._send(stream, status, f"refused: {refusal.value}", code=refusal)
             return
 
+        raw = request.raw
+        del request, rooms
         async with trio.open_nursery() as nursery:  # this connection's nursery
             connection: Connection | None = None
             try:
                 with trio.move_on_at(deadline):
-                    wrapped = PrefixedStream(stream, request.raw)
+                    wrapped = PrefixedStream(stream, raw)
+                    del raw  # replayed once, then dropped by the stream
                     bucket = TokenBucket(config.rate, config.burst)
                     ws_request = await wrap_server_stream(
                         nursery, wrapped, bucket,
@@ -238,10 +247,11 @@ class _Handler:
                         receive_buffer_size=WS_RECEIVE_BYTES,
                     )
                     ws = await ws_request.accept()
+                    del ws_request
+                    assert isinstance(ws, MeteredWebSocket)
                     connection = Connection(hub, ws, ip, url_room=url_room,
                                             join_deadline=deadline, transport=wrapped)
-                    if isinstance(ws, MeteredWebSocket):
-                        ws.on_refused = connection.frames_refused
+                    ws.on_refused = connection.frames_refused
                 if connection is None:
                     hub.metrics.reject(REASON_HANDSHAKE_TIMEOUT)
                     return
