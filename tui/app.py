@@ -21,9 +21,11 @@ from textual.app import App
 from textual.binding import Binding
 
 from call import Call, CallConfig, EventCallback
+from i18n import N_, _
 from protocol.signaling import new_room_code
 from tui.devices import Source, list_sources
 from tui.invite import start_call
+from tui.lang import apply_language, translate_bindings
 from tui.screens.call import STATS_INTERVAL_S, CallScreen, ControllerFactory
 from tui.screens.home import HomeScreen
 from tui.screens.settings import SettingsScreen
@@ -52,8 +54,8 @@ class AvatarChatApp(App[int]):
     TITLE = "avatarchat"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
-        Binding("ctrl+c", "quit", "Quit", priority=True, show=False),
-        Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
+        Binding("ctrl+c", "quit", N_("Quit"), priority=True, show=False),
+        Binding("ctrl+q", "quit", N_("Quit"), priority=True, show=False),
     ]
 
     def __init__(
@@ -70,6 +72,9 @@ class AvatarChatApp(App[int]):
         super().__init__()
         self.options = options or AppOptions()
         self.settings = settings or Settings()
+        # Before any screen is built: every label is looked up in this language.
+        apply_language(self.settings.language)
+        translate_bindings(self)
         self.sources = sources if sources is not None else list_sources()
         self.room_code_factory = room_code_factory
         self.controller_factory = controller_factory
@@ -134,15 +139,21 @@ class AvatarChatApp(App[int]):
     def on_home_screen_open_settings(self, message: HomeScreen.OpenSettings) -> None:
         self.push_screen(SettingsScreen(self.settings), self._settings_done)
 
-    def _settings_done(self, result: Settings | None) -> None:
+    async def _settings_done(self, result: Settings | None) -> None:
         if result is None:
             return
+        relabel = result.language != self.settings.language
         self.settings = result
         self._save(result)
+        if relabel:
+            apply_language(result.language, startup=False)
+            translate_bindings(self)
         for screen in self.screen_stack:
             if isinstance(screen, HomeScreen):
                 screen.apply_settings(result)
-        self.notify("Settings saved")
+                if relabel:
+                    await screen.relabel()
+        self.notify(_("Settings saved"))
 
     def _remember(self, request: CallConfig) -> None:
         """The name, camera and avatar of the last call become the defaults."""
@@ -170,7 +181,10 @@ class AvatarChatApp(App[int]):
             log.warning("cannot save settings: %s", e)
             # Not markup: a path in the message may hold "[...]".
             self.call_from_thread(
-                self.notify, f"Cannot save settings: {e}", severity="error", markup=False
+                self.notify,
+                _("Cannot save settings: {error}").format(error=e),
+                severity="error",
+                markup=False,
             )
 
     # -- shutdown -----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 
+import i18n
 from call import Call, CallConfig, EventCallback
 
 from .settings import Settings, state_dir
@@ -45,6 +46,8 @@ def start_call(request: CallConfig, settings: Settings, on_event: EventCallback)
     request.mirror = settings.mirror
     request.smoothing = settings.smoothing
     request.log_dir = str(log_dir)
+    # The children (the avatar window's banners) speak the language the app speaks.
+    request.env = i18n.child_env(request.env)
     # No choice made on the home screen (an empty catalogue, a fresh config): the default.
     request.avatar = request.avatar or DEFAULT_AVATAR
     return Call(request, on_event)

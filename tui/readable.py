@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from i18n import N_, _
 from protocol.text import printable
 
 #: Long enough for "tracking exited with code 1: RuntimeError: cannot open camera /dev/video0".
@@ -11,14 +12,57 @@ MAX_MESSAGE_CHARS = 240
 _TRACEBACK_HEAD = "Traceback (most recent call last)"
 _FILE_LINE = re.compile(r'^\s*File ".*", line \d+')
 
-#: Child names as people know them.
+#: Child names as people know them (English message ids: shown through :func:`child_name`).
 CHILD_NAMES = {
-    "tracking": "Face tracking",
-    "render": "Avatar window",
-    "peer": "Connection",
-    "relay": "Local relay",
-    "call": "Call",
+    "tracking": N_("Face tracking"),
+    "render": N_("Avatar window"),
+    "peer": N_("Connection"),
+    "relay": N_("Local relay"),
+    "call": N_("Call"),
 }
+#: What each call or child state is called on screen (unknown states: the word itself).
+STATE_LABELS = {
+    "starting": N_("Starting"),
+    "signaling": N_("Signaling"),
+    "connecting": N_("Connecting"),
+    "waiting": N_("Waiting"),
+    "connected": N_("Connected"),
+    "peer_lost": N_("Peer lost"),
+    "peer_left": N_("Peer left"),
+    "reconnecting": N_("Reconnecting"),
+    "refused": N_("Refused"),
+    "failed": N_("Failed"),
+    "ended": N_("Ended"),
+    "closed": N_("Closed"),
+    "paused": N_("Paused"),
+    "calibrating": N_("Calibrating"),
+    "calibrated": N_("Calibrated"),
+    "camera_error": N_("Camera error"),
+    "running": N_("Running"),
+    "no_face": N_("No face"),
+}
+
+#: Emotion presets as people read them (the wire carries the preset number).
+EMOTION_LABELS = {
+    "happy": N_("happy"),
+    "sad": N_("sad"),
+    "angry": N_("angry"),
+    "surprised": N_("surprised"),
+    "neutral": N_("neutral"),
+}
+#: A child process's state in the call screen's process line (others shown as they are).
+PROC_STATES = {
+    "starting": N_("starting"),
+    "running": N_("running"),
+    "restarting": N_("restarting"),
+    "stopped": N_("stopped"),
+}
+
+
+def child_name(child: str) -> str:
+    """``tracking`` -> "Face tracking" in the current language (unknown names as they are)."""
+    name = CHILD_NAMES.get(child)
+    return _(name) if name else child
 
 
 def readable_error(message: object, child: str = "") -> str:
@@ -30,15 +74,16 @@ def readable_error(message: object, child: str = "") -> str:
         if line.strip() and _TRACEBACK_HEAD not in line and not _FILE_LINE.match(line)
     ]
     # A traceback's last line is the exception; elsewhere the first line is the summary.
-    line = (lines[-1] if _TRACEBACK_HEAD in text else lines[0]) if lines else "unknown error"
+    line = (lines[-1] if _TRACEBACK_HEAD in text else lines[0]) if lines else _("unknown error")
     # Error messages quote what the peer or the relay said: no control characters, one line.
     line = printable(line.replace("\t", " "), len(line))
     if len(line) > MAX_MESSAGE_CHARS:
         line = line[: MAX_MESSAGE_CHARS - 1] + "…"
-    who = CHILD_NAMES.get(child, "")
+    who = child_name(child) if child in CHILD_NAMES else ""
     return f"{who}: {line}" if who and not line.lower().startswith(child.lower()) else line
 
 
 def state_label(state: str) -> str:
-    """``peer_left`` -> ``Peer left``."""
-    return state.replace("_", " ").strip().capitalize() or "Starting"
+    """``peer_left`` -> ``Peer left`` (in the current language)."""
+    label = STATE_LABELS.get(state or "starting")
+    return _(label) if label else state.replace("_", " ").strip().capitalize()

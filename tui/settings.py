@@ -19,6 +19,8 @@ from typing import Any
 import platformdirs
 import tomli_w
 
+from i18n import SETTING_CHOICES
+
 log = logging.getLogger(__name__)
 
 APP_NAME = "avatarchat"
@@ -67,6 +69,8 @@ class Settings:
     default_avatar: str = ""
     #: Last camera/clip picked ("" = first available).
     default_source: str = ""
+    #: Interface language: "auto" (the locale), "en" or "ko" ($AVATARCHAT_LANG wins for a run).
+    language: str = "auto"
 
     def validated(self) -> Settings:
         """A copy with every field coerced into range (hand-edited files can hold anything)."""
@@ -85,6 +89,8 @@ class Settings:
                 value = value.strip() if isinstance(value, str) else default
             setattr(out, f.name, value)
         out.display_name = out.display_name[:MAX_NAME_CHARS]
+        if out.language not in SETTING_CHOICES:
+            out.language = "auto"
         return out
 
 

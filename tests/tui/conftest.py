@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import i18n
 from tui.app import AppOptions, AvatarChatApp
 from tui.devices import Source
 from tui.settings import Settings
@@ -25,6 +26,18 @@ def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     directory = tmp_path / "config"
     monkeypatch.setenv("AVATARCHAT_CONFIG_DIR", str(directory))
     yield directory
+
+
+@pytest.fixture(autouse=True)
+def english_locale(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A C locale and no override: "auto" means English whatever the developer's locale, and
+    a test that switches to Korean does not leak it into the next (the language is global)."""
+    for name in (i18n.LANG_ENV, "LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    i18n.set_language("en")
+    yield
+    i18n.set_language("en")
 
 
 @pytest.fixture

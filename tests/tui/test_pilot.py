@@ -164,6 +164,9 @@ async def test_settings_screen_saves_to_toml(make_app: MakeApp) -> None:
         screen.query_one("#set-relay", Input).value = "ws://relay.example:8765"
         screen.query_one("#set-smoothing", Input).value = "0.25"
         screen.query_one("#set-turn-url", Input).value = "turn:t.example:3478"
+        # Below the fold since the language choice came first: scroll to it as a person would.
+        screen.query_one("#set-mirror", Switch).scroll_visible(animate=False)
+        await pilot.pause()
         await pilot.click("#set-mirror")
         screen.query_one("#set-lan", Switch).value = True
         await pilot.press("ctrl+s")

@@ -188,3 +188,31 @@ def test_avatar_switch(snap_compare: SnapCompare, make_app: MakeApp) -> None:
     assert snap_compare(
         make_app(AppOptions(name="Alice")), terminal_size=(100, 32), run_before=switch
     )
+
+
+# -- Korean: Hangul is two cells wide, so labels must still fit at both sizes ------------------
+KOREAN_SIZES = [(80, 24), (120, 40)]
+
+
+@pytest.mark.parametrize("size", KOREAN_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_home_korean(snap_compare: SnapCompare, make_app: MakeApp, size: tuple[int, int]) -> None:
+    app = make_app(AppOptions(window=True), Settings(display_name="지민", language="ko"))
+    assert snap_compare(app, terminal_size=size, run_before=_settle)
+
+
+@pytest.mark.parametrize("size", KOREAN_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_call_connected_korean(
+    snap_compare: SnapCompare, make_app: MakeApp, size: tuple[int, int]
+) -> None:
+    app = make_app(AppOptions(name="지민"), Settings(language="ko"))
+    assert snap_compare(app, terminal_size=size, run_before=_connected_call)
+
+
+def test_settings_korean(snap_compare: SnapCompare, make_app: MakeApp) -> None:
+    async def open_settings(pilot: Any) -> None:
+        await _settle(pilot)
+        await pilot.press("ctrl+s")
+        await _settle(pilot)
+
+    app = make_app(settings=Settings(display_name="지민", language="ko"))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=open_settings)

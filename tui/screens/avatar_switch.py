@@ -9,26 +9,29 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button
 
+from i18n import N_, _
+from tui.lang import translate_bindings
 from tui.widgets.avatar_picker import AvatarPicker
 
 
 class AvatarSwitchScreen(ModalScreen[tuple[str, str] | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel"))]
 
     def __init__(self, current: str) -> None:
         super().__init__()
         self.current = current
         self.choice: tuple[str, str] = (current, "")
+        translate_bindings(self)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="switch-box", classes="box"):
             yield AvatarPicker(self.current, id="switch-picker")
             with Horizontal(classes="buttons"):
-                yield Button("Use this avatar", variant="primary", id="use")
-                yield Button("Cancel", id="cancel")
+                yield Button(_("Use this avatar"), variant="primary", id="use")
+                yield Button(_("Cancel"), id="cancel")
 
     def on_mount(self) -> None:
-        self.query_one("#switch-box").border_title = "Switch avatar"
+        self.query_one("#switch-box").border_title = _("Switch avatar")
 
     @on(AvatarPicker.Changed)
     def _changed(self, event: AvatarPicker.Changed) -> None:

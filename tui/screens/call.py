@@ -41,6 +41,7 @@ from call import (
     EventCallback,
     RelayStarted,
 )
+from i18n import N_, _
 from protocol.events import (
     ChatReceived,
     Error,
@@ -55,7 +56,15 @@ from protocol.events import (
 from protocol.frame import Emotion
 from protocol.text import printable
 from tui.invite import join_command
-from tui.readable import CHILD_NAMES, readable_error, state_label
+from tui.lang import translate_bindings
+from tui.readable import (
+    CHILD_NAMES,
+    EMOTION_LABELS,
+    PROC_STATES,
+    child_name,
+    readable_error,
+    state_label,
+)
 from tui.settings import Settings
 from tui.stats_model import StatsModel
 from tui.widgets.chat import ChatPane
@@ -78,17 +87,17 @@ class CallScreen(Screen[None]):
     #: Footer order = importance (a narrow terminal cuts the footer from the right): hang up
     #: and privacy first, then the emotion presets.
     BINDINGS = [
-        Binding("f10", "hangup", "Hang up"),
-        Binding("f6", "pause", "Pause"),
-        Binding("f8", "self_view", "Self-view"),
-        Binding("f9", "switch_avatar", "Avatar"),
-        Binding("f7", "recalibrate", "Recalib."),
-        Binding("f1", "emotion('happy')", "Happy"),
-        Binding("f2", "emotion('sad')", "Sad"),
-        Binding("f3", "emotion('angry')", "Angry"),
-        Binding("f4", "emotion('surprised')", "Surprised"),
-        Binding("f5", "emotion('neutral')", "Neutral"),
-        Binding("f12", "invite", "Invite", show=False),
+        Binding("f10", "hangup", N_("Hang up")),
+        Binding("f6", "pause", N_("Pause")),
+        Binding("f8", "self_view", N_("Self-view")),
+        Binding("f9", "switch_avatar", N_("Avatar")),
+        Binding("f7", "recalibrate", N_("Recalib.")),
+        Binding("f1", "emotion('happy')", N_("Happy")),
+        Binding("f2", "emotion('sad')", N_("Sad")),
+        Binding("f3", "emotion('angry')", N_("Angry")),
+        Binding("f4", "emotion('surprised')", N_("Surprised")),
+        Binding("f5", "emotion('neutral')", N_("Neutral")),
+        Binding("f12", "invite", N_("Invite"), show=False),
     ]
 
     class ChildEvent(Message):
@@ -137,6 +146,7 @@ class CallScreen(Screen[None]):
         self._cpu: dict[int, psutil.Process] = {}
         self.set_reactive(CallScreen.share_url, request.relay)
         self.set_reactive(CallScreen.show_invite, request.created)
+        translate_bindings(self)
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -146,7 +156,10 @@ class CallScreen(Screen[None]):
         with Vertical(id="invite", classes="box"):
             yield Label(id="invite-code")
             yield Label(
-                "Send this line to the other person, or let them scan the code (F12 hides this):",
+                _(
+                    "Send this line to the other person, or let them scan the code "
+                    "(F12 hides this):"
+                ),
                 classes="dim",
             )
             yield Static(id="invite-command")
@@ -160,8 +173,8 @@ class CallScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#invite").border_title = "Invite"
-        self.query_one("#stats").border_title = "Live stats"
+        self.query_one("#invite").border_title = _("Invite")
+        self.query_one("#stats").border_title = _("Live stats")
         self.query_one("#events", RichLog).can_focus = False
         self._update_header()
         self._update_invite()
@@ -182,7 +195,9 @@ class CallScreen(Screen[None]):
         except Exception as e:  # CallError, OSError, RingError, anything: say it, clean up
             if not isinstance(e, CallError | OSError):
                 log.exception("starting the call failed")
-            failure = Error(message=f"could not start the call: {e}", fatal=True)
+            failure = Error(
+                message=_("could not start the call: {error}").format(error=e), fatal=True
+            )
             self._on_child_event("call", failure)
             await self.controller.close(hangup=False)
             self.state = "failed"
@@ -226,31 +241,33 @@ class CallScreen(Screen[None]):
         elif isinstance(event, Status):
             if self.child_states.get(child) != event.state:  # say changes, not repeats
                 self.child_states[child] = event.state
-                self._notice(f"{CHILD_NAMES.get(child, child)}: {event.message or event.state}")
+                self._notice(f"{child_name(child)}: {event.message or state_label(event.state)}")
         elif isinstance(event, PeerHello):
             self.peer_name = event.name[:64]
             self.peer_avatar = event.avatar_id
-            who = self.peer_name or "The other person"
-            self._chat().add_notice(f"{who} is here (avatar {self.peer_avatar or '?'})")
+            who = self.peer_name or _("The other person")
+            self._chat().add_notice(
+                _("{who} is here (avatar {avatar})").format(who=who, avatar=self.peer_avatar or "?")
+            )
         elif isinstance(event, PeerAvatar):
             self.peer_avatar = event.avatar_id or event.ref
         elif isinstance(event, PeerEmotion):
             self._peer_emotion(event)
         elif isinstance(event, PeerBye):
             if not self._left:
-                who = self.peer_name or "The other person"
-                self._chat().add_notice(f"{who} left the call")
+                who = self.peer_name or _("The other person")
+                self._chat().add_notice(_("{who} left the call").format(who=who))
             self._left = True
             self._status("peer_left", event.reason)
         elif isinstance(event, ChatReceived):
-            who = event.sender or self.peer_name or "peer"
+            who = event.sender or self.peer_name or _("peer")
             self._chat().add_message(who, event.text, mine=False)
         elif isinstance(event, Error | ChildFailed):
             self._error(child, event.message, event.fatal)
         elif isinstance(event, RelayStarted):
             self.share_url = event.share_url
-            where = "" if event.lan else " (this machine only; Settings lets your network join)"
-            self._status("waiting", f"local relay on {self.share_url}{where}")
+            where = "" if event.lan else _(" (this machine only; Settings lets your network join)")
+            self._status("waiting", _("local relay on {url}").format(url=self.share_url) + where)
         elif child in CHILD_NAMES and isinstance(event, ChildStarted | Ready | ChildExited):
             self._process_event(child, event)
 
@@ -258,7 +275,7 @@ class CallScreen(Screen[None]):
         if isinstance(event, ChildStarted):
             self.procs[child] = "starting"
             if event.restarts > 0:
-                self._notice(f"{CHILD_NAMES[child]} restarted")
+                self._notice(_("{name} restarted").format(name=child_name(child)))
         elif isinstance(event, Ready):
             self.procs[child] = "running"
         else:
@@ -278,7 +295,7 @@ class CallScreen(Screen[None]):
         if state in CONNECTED_STATES and previous not in CONNECTED_STATES:
             self._left = False
             self.show_invite = False
-            self._chat().add_notice("Connected")
+            self._chat().add_notice(_("Connected"))
         elif (
             state in PEER_LEFT_STATES and previous not in PEER_LEFT_STATES and self.request.created
         ):
@@ -289,12 +306,13 @@ class CallScreen(Screen[None]):
             name = Emotion(event.preset).name.lower()
         except ValueError:
             return
-        who = self.peer_name or "The other person"
-        self._notice(f"{who} shows: {name}")
+        who = self.peer_name or _("The other person")
+        label = _(EMOTION_LABELS.get(name, name))
+        self._notice(_("{who} shows: {emotion}").format(who=who, emotion=label))
 
     def _error(self, child: str, message: object, fatal: bool) -> None:
         if child == "peer" and str(message).startswith("chat not sent"):
-            self._chat().add_notice("Not delivered: not connected to the other person yet")
+            self._chat().add_notice(_("Not delivered: not connected to the other person yet"))
         text = readable_error(message, child)
         self._notice(text, error=True)
         if fatal:
@@ -348,21 +366,22 @@ class CallScreen(Screen[None]):
             line.append(f"  {printable(self.status_message)}", style="dim")
         flags = []
         if self.paused:
-            flags.append("tracking paused")
+            flags.append(_("tracking paused"))
         if not self.self_view:
-            flags.append("self-view off")
+            flags.append(_("self-view off"))
         if self.emotion != "neutral":
-            flags.append(f"emotion: {self.emotion}")
+            emotion = _(EMOTION_LABELS.get(self.emotion, self.emotion))
+            flags.append(_("emotion: {emotion}").format(emotion=emotion))
         if flags:
             line.append("  [" + ", ".join(flags) + "]", style="magenta")
         line.no_wrap, line.overflow = True, "ellipsis"
         self.query_one("#call-state", Static).update(line)
         info = Text()
-        info.append("Peer ", style="dim")
+        info.append(_("Peer") + " ", style="dim")
         info.append(printable(self.peer_name, 64) or "-")
         if self.peer_avatar:
             info.append(f" ({printable(self.peer_avatar, 80)})", style="dim")
-        info.append("   Path ", style="dim")
+        info.append("   " + _("Path") + " ", style="dim")
         info.append(printable(self.path, 80) or "-")
         info.append("   SAS ", style="dim")
         info.append(printable(self.sas, 40) or "-", style="bold")
@@ -374,11 +393,11 @@ class CallScreen(Screen[None]):
     def _update_invite(self) -> None:
         code = self.request.room
         self.query_one("#invite-code", Label).update(
-            Text.assemble(("Room code: ", "dim"), (code, "bold"))
+            Text.assemble((_("Room code:") + " ", "dim"), (code, "bold"))
         )
         command = join_command(self.share_url, code) if self.share_url else ""
         self.query_one("#invite-command", Static).update(
-            Text(command or "starting the relay...", style="" if command else "dim")
+            Text(command or _("starting the relay..."), style="" if command else "dim")
         )
         self.query_one("#invite-qr", QrCode).data = command
 
@@ -392,9 +411,9 @@ class CallScreen(Screen[None]):
                 state, "red"
             )
             line.append("● ", style=colour)
-            line.append(CHILD_NAMES[child])
+            line.append(child_name(child))
             if state != "running":
-                line.append(f" ({state})", style=colour)
+                line.append(f" ({_(PROC_STATES.get(state, state))})", style=colour)
             line.append("  ")
         self.query_one("#procs", Static).update(line)
 
@@ -440,9 +459,9 @@ class CallScreen(Screen[None]):
     # -- user actions -------------------------------------------------------------------------
     @on(ChatPane.Send)
     def _send_chat(self, message: ChatPane.Send) -> None:
-        self._chat().add_message(self.request.name or "me", message.text, mine=True)
+        self._chat().add_message(self.request.name or _("me"), message.text, mine=True)
         if self.controller is None or not self.controller.chat(message.text):
-            self._notice("Not sent: the connection process is not running", error=True)
+            self._notice(_("Not sent: the connection process is not running"), error=True)
 
     def action_emotion(self, name: str) -> None:
         preset = Emotion[name.upper()]
@@ -458,7 +477,7 @@ class CallScreen(Screen[None]):
     def action_recalibrate(self) -> None:
         if self.controller is not None:
             self.controller.recalibrate()
-        self._notice("Recalibrating: look at the camera, neutral face")
+        self._notice(_("Recalibrating: look at the camera, neutral face"))
 
     def action_self_view(self) -> None:
         self.self_view = not self.self_view
@@ -478,7 +497,7 @@ class CallScreen(Screen[None]):
             if self.controller is not None:
                 self.controller.switch_avatar(ref, variant)
             self.request.avatar, self.request.variant = ref, variant
-            self._notice(f"Avatar: {ref}" + (f" ({variant})" if variant else ""))
+            self._notice(_("Avatar: {ref}").format(ref=ref) + (f" ({variant})" if variant else ""))
 
         self.app.push_screen(AvatarSwitchScreen(self.request.avatar), chosen)
 
@@ -487,6 +506,6 @@ class CallScreen(Screen[None]):
 
     @work(group="hangup", exclusive=True)
     async def _hangup(self) -> None:
-        self.status_message = "hanging up..."
+        self.status_message = _("hanging up...")
         await self.end_call()
         self.post_message(self.Ended())

@@ -10,11 +10,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from call import CallConfig
+from i18n import N_, _
 from tui.devices import Source
 from tui.joinparse import parse_join_text
+from tui.lang import translate_bindings
 from tui.settings import MAX_NAME_CHARS, Settings
 from tui.widgets.avatar_picker import AvatarPicker
 
@@ -25,10 +28,10 @@ class HomeScreen(Screen[None]):
     #: Below 100 columns the two boxes stack instead of sitting side by side.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     BINDINGS = [
-        Binding("ctrl+n", "create", "Create room"),
-        Binding("ctrl+o", "join", "Join room"),
-        Binding("ctrl+s", "settings", "Settings"),
-        Binding("ctrl+c", "app.quit", "Quit", priority=True),
+        Binding("ctrl+n", "create", N_("Create room")),
+        Binding("ctrl+o", "join", N_("Join room")),
+        Binding("ctrl+s", "settings", N_("Settings")),
+        Binding("ctrl+c", "app.quit", N_("Quit"), priority=True),
     ]
 
     class StartCall(Message):
@@ -67,44 +70,49 @@ class HomeScreen(Screen[None]):
         self._name = name or settings.display_name
         self._relay = relay or settings.relay
         self._lan = lan
+        self._join = ""
         self.avatar_variant = ""
+        translate_bindings(self)
 
     def compose(self) -> ComposeResult:
         yield Static(
-            "avatarchat  ·  1:1 avatar chat: only your expressions travel, never video", id="title"
+            "avatarchat  ·  " + _("1:1 avatar chat: only your expressions travel, never video"),
+            id="title",
         )
         with VerticalScroll(id="home-body"):
-            with Horizontal(id="room-row", classes="box"):
-                yield Button("Create room", variant="primary", id="create")
-                yield Input(placeholder="Paste a room code or join command", id="join-code")
-                yield Button("Join", id="join")
+            with _titled(Horizontal(id="room-row", classes="box"), _("Room")):
+                yield Button(_("Create room"), variant="primary", id="create")
+                yield Input(
+                    self._join, placeholder=_("Paste a room code or join command"), id="join-code"
+                )
+                yield Button(_("Join"), id="join")
             yield Label("", id="home-error")
             with Horizontal(id="home-top"):
-                with Vertical(id="you", classes="box"):
-                    yield Label("Display name")
+                with _titled(Vertical(id="you", classes="box"), _("You")):
+                    yield Label(_("Display name"))
                     yield Input(
                         self._name,
-                        placeholder="Your name (any language)",
+                        placeholder=_("Your name (any language)"),
                         max_length=MAX_NAME_CHARS,
                         id="name",
                     )
-                    yield Label("Relay")
+                    yield Label(_("Relay"))
                     yield Input(
-                        self._relay, placeholder="blank = start one on this machine", id="relay"
+                        self._relay, placeholder=_("blank = start one on this machine"), id="relay"
                     )
-                    yield Label("Camera or clip")
-                    options = [(s.label, s.spec) for s in self.sources]
+                    yield Label(_("Camera or clip"))
+                    options = [(source_label(s), s.spec) for s in self.sources]
                     specs = [s.spec for s in self.sources]
                     initial = self._source if self._source in specs else specs[0]
                     yield Select(options, value=initial, allow_blank=False, id="source")
-                with Vertical(id="avatar-box", classes="box"):
+                with _titled(Vertical(id="avatar-box", classes="box"), _("Avatar")):
                     yield AvatarPicker(self._avatar, id="avatar-picker")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#you").border_title = "You"
-        self.query_one("#avatar-box").border_title = "Avatar"
-        self.query_one("#room-row").border_title = "Room"
+        self._focus_first()
+
+    def _focus_first(self) -> None:
         name = self.query_one("#name", Input)
         # A first-time user starts by typing their name; a returning one just creates a room.
         (name if not name.value else self.query_one("#create", Button)).focus()
@@ -145,13 +153,16 @@ class HomeScreen(Screen[None]):
     def action_join(self) -> None:
         target = parse_join_text(self.query_one("#join-code", Input).value)
         if target is None:
-            self._error("That is not a room code: paste the code or the whole join command.")
+            self._error(_("That is not a room code: paste the code or the whole join command."))
             self.query_one("#join-code", Input).focus()
             return
         relay = target.relay or self.query_one("#relay", Input).value.strip()
         if not relay:
             self._error(
-                "Joining needs the relay address: paste the whole join command, or fill in Relay."
+                _(
+                    "Joining needs the relay address: paste the whole join command, "
+                    "or fill in Relay."
+                )
             )
             self.query_one("#relay", Input).focus()
             return
@@ -170,3 +181,30 @@ class HomeScreen(Screen[None]):
         relay = self.query_one("#relay", Input)
         if not relay.value:
             relay.value = settings.relay
+
+    async def relabel(self) -> None:
+        """The language changed: compose again in it, keeping what the user typed and chose."""
+        self._name = self.query_one("#name", Input).value
+        self._relay = self.query_one("#relay", Input).value
+        self._join = self.query_one("#join-code", Input).value
+        source = self.query_one("#source", Select).value
+        self._source = source if isinstance(source, str) else self._source
+        translate_bindings(self)
+        await self.recompose()
+        self._focus_first()  # the focused widget was replaced: the footer follows the focus
+        self.refresh_bindings()
+
+
+def _titled(widget: Widget, title: str) -> Widget:
+    """``widget`` with a border title (set before mounting: it survives a recompose)."""
+    widget.border_title = title
+    return widget
+
+
+def source_label(source: Source) -> str:
+    """How a source is listed: cameras by their own name, the rest in the current language."""
+    if source.kind == "sample":
+        return _("Sample clip (bundled)")
+    if source.kind == "clip":
+        return _("Clip {name}").format(name=os.path.basename(source.spec))
+    return source.label

@@ -17,6 +17,7 @@ from textual.reactive import reactive
 from textual.widgets import Label, OptionList, Select
 from textual.widgets.option_list import Option
 
+from i18n import N_, _
 from tui.avatar_catalog import FALLBACK_AVATAR, AvatarChoice, builtin_choices, preview_image
 from tui.widgets.picture import Picture
 
@@ -53,12 +54,12 @@ class AvatarPicker(Horizontal):
     def compose(self) -> ComposeResult:
         with Vertical(id="avatar-lists"):
             yield OptionList(id="avatar-list")
-            yield Select[str]([], prompt="Variant", allow_blank=True, id="variant-select")
+            yield Select[str]([], prompt=_("Variant"), allow_blank=True, id="variant-select")
             yield Label("", id="avatar-error")
         yield Picture(id="avatar-preview")
 
     def on_mount(self) -> None:
-        self.query_one(Picture).placeholder = "loading..."
+        self.query_one(Picture).placeholder = N_("loading...")
         self._load_choices()
 
     @work(thread=True, exclusive=True, group="avatar-choices")
@@ -70,7 +71,7 @@ class AvatarPicker(Horizontal):
         if not self.is_attached:
             return
         if not choices:  # builtin_choices() never returns none, but a bad install might
-            choices = [AvatarChoice(FALLBACK_AVATAR, FALLBACK_AVATAR, error="no avatars found")]
+            choices = [AvatarChoice(FALLBACK_AVATAR, FALLBACK_AVATAR, error=_("no avatars found"))]
         self.choices = choices
         options = self.query_one(OptionList)
         options.clear_options()
@@ -111,7 +112,7 @@ class AvatarPicker(Horizontal):
             select.value = variant
         select.display = bool(variants)
         self.query_one("#avatar-error", Label).update(
-            f"cannot load: {choice.error}" if choice and choice.error else ""
+            _("cannot load: {error}").format(error=choice.error) if choice and choice.error else ""
         )
         self.avatar = ref
         self.variant = variant
@@ -127,7 +128,7 @@ class AvatarPicker(Horizontal):
 
     def _changed(self) -> None:
         self.post_message(self.Changed(self.avatar, self.variant))
-        self.query_one(Picture).placeholder = "loading..."
+        self.query_one(Picture).placeholder = N_("loading...")
         self._load_preview(self.avatar, self.variant)
 
     @work(thread=True, exclusive=True, group="avatar-preview")
@@ -140,5 +141,5 @@ class AvatarPicker(Horizontal):
             picture = self.query_one(Picture)
         except NoMatches:  # the picker's modal was closed while the image loaded
             return
-        picture.placeholder = "no preview"
+        picture.placeholder = N_("no preview")
         picture.image = image

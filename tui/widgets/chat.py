@@ -17,6 +17,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Static
 
+from i18n import _
 from protocol.ctl import MAX_CHAT_CHARS
 from protocol.text import printable
 
@@ -47,10 +48,12 @@ class ChatPane(Vertical):
 
     def compose(self) -> ComposeResult:
         log = VerticalScroll(id="chat-log", can_focus=False)
-        log.border_title = "Chat"
+        log.border_title = _("Chat")
         yield log
         yield Input(
-            placeholder="Type a message, Enter to send", max_length=MAX_CHAT_CHARS, id="chat-input"
+            placeholder=_("Type a message, Enter to send"),
+            max_length=MAX_CHAT_CHARS,
+            id="chat-input",
         )
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

@@ -9,6 +9,7 @@ from textual.geometry import Size
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from i18n import N_, _
 from tui.halfblock import HalfBlocks, image_pixels, qr_pixels
 
 
@@ -20,7 +21,8 @@ class Picture(Widget):
     """
 
     image: reactive[Image.Image | None] = reactive(None, layout=False)
-    placeholder: reactive[str] = reactive("no preview")
+    #: Shown instead of a picture: an English message id, translated when drawn.
+    placeholder: reactive[str] = reactive(N_("no preview"))
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -31,7 +33,7 @@ class Picture(Widget):
         image = self.image
         width, height = self.content_size.width, self.content_size.height
         if image is None or width < 2 or height < 1:
-            return Text(self.placeholder, style="dim", justify="center")
+            return Text(_(self.placeholder), style="dim", justify="center")
         key = (id(image), width, height)
         if key != self._cache_key or self._cache is None:
             # Resizing is a few ms for a 256 px preview at terminal sizes: fine on the loop.
