@@ -29,6 +29,7 @@ from .frames import MeteredWebSocket, TokenBucket, wrap_server_stream
 from .http import HttpError, HttpRequest, PrefixedStream, client_ip, read_head, response
 from .hub import Hub
 from .limits import address_key
+from .memory import Reclaimer
 from .metrics import (
     REASON_BAD_HTTP,
     REASON_FORBIDDEN_ORIGIN,
@@ -335,6 +336,8 @@ async def serve_relay(
                     await listening.start(partial(trio.serve_listeners, private,
                                                   list(metrics_listeners),
                                                   handler_nursery=connections))
+                # Gives a departed crowd's garbage back (relay/memory.py has the figures).
+                listening.start_soon(Reclaimer(lambda: hub.connection_count).run)
                 log.info("relay listening on %s:%d%s", config.host, port,
                          f" (metrics on {metrics_port})" if metrics_port else "")
                 task_status.started(server)
