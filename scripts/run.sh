@@ -7,7 +7,7 @@
 #    product working end to end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh run
 . .venv/bin/activate
 if [ -t 0 ] && [ -t 1 ]; then
   exec avatarchat-tui "$@"

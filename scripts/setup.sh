@@ -1,16 +1,46 @@
 #!/usr/bin/env bash
-# Create .venv and install avatarchat with its test extra; re-installs only when pyproject.toml
-# changed since the last install (a stamp file holds its hash), so repeated runs are instant.
+# Create .venv and install avatarchat into it, saying what it does (a first install downloads a
+# few hundred MB -- MediaPipe, OpenCV, aiortc -- and a silent terminal for minutes looks hung).
+#   setup.sh run   what running needs (scripts/run.sh)
+#   setup.sh test  that plus the test tools: pytest, mypy, ruff, ... (scripts/test.sh)
+# Re-installs only when pyproject.toml changed or more is needed than was installed (a stamp
+# file holds the hash and what was installed), so repeated runs are instant.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=${1:-run}
+case "$mode" in
+  run) spec="." ;;
+  test) spec=".[test]" ;;
+  *) echo "usage: scripts/setup.sh [run|test]" >&2; exit 2 ;;
+esac
+say() { echo "avatarchat setup: $*" >&2; }
 PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
-fi
 stamp=.venv/.avatarchat-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[test]"
-  echo "$want" > "$stamp"
+have=$(cat "$stamp" 2>/dev/null || true)
+# A test install serves running too; a run install does not serve the tests.
+if [ "$have" = "$want test" ] || [ "$have" = "$want $mode" ]; then
+  exit 0
 fi
+if [ ! -x .venv/bin/python ]; then
+  say "creating the virtual environment in .venv (first run)"
+  "$PY" -m venv .venv
+fi
+say "installing avatarchat ($mode) into .venv: on a first run this downloads a few hundred MB"
+say "(MediaPipe, OpenCV, aiortc, Textual); later runs skip this step"
+log=.venv/pip-install.log
+.venv/bin/python -m pip install -q --upgrade pip >"$log" 2>&1 || true
+# pip's own "Collecting ..." lines are the progress (-q would hide them for minutes); the
+# rest (build warnings) goes to a log that is shown only when the install fails.
+set +e
+.venv/bin/python -m pip install --progress-bar off -e "$spec" 2>&1 | tee -a "$log" \
+  | grep --line-buffered -E "^(Collecting|Successfully installed)" | cut -c1-100 >&2
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" -ne 0 ]; then
+  tail -n 30 "$log" >&2
+  say "the install failed (pip exit $status; the whole log is $log)"
+  exit 1
+fi
+echo "$want $mode" > "$stamp"
+say "done"

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system-deps.sh
-bash scripts/setup.sh
+bash scripts/setup.sh test
 . .venv/bin/activate
 ruff check .
 mypy
