@@ -24,6 +24,7 @@ from typing import Any
 
 from call import Call, CallConfig, CallError, CallEvent, ChildFailed, RelayStarted
 from cli.helptext import plain
+from i18n import N_, _
 from protocol.events import (
     AvatarShown,
     ChatReceived,
@@ -37,6 +38,25 @@ from protocol.signaling import ROOM_ENV, new_room_code
 from protocol.text import printable
 
 log = logging.getLogger(__name__)
+
+#: Call and window states as the status lines name them (English: the state itself, as before).
+STATE_WORDS = {
+    "signaling": N_("signaling"),
+    "connecting": N_("connecting"),
+    "waiting": N_("waiting"),
+    "connected": N_("connected"),
+    "peer_lost": N_("peer_lost"),
+    "peer_left": N_("peer_left"),
+    "reconnecting": N_("reconnecting"),
+    "refused": N_("refused"),
+    "closed": N_("closed"),
+    "paused": N_("paused"),
+}
+
+
+def state_word(state: str) -> str:
+    word = STATE_WORDS.get(state)
+    return _(word) if word else state
 
 
 def register(subparsers: Any) -> None:
@@ -152,24 +172,36 @@ class CallPrinter:
             if ev.state == "connected" and not self.connected_once:
                 self.connected_once = True
                 self.first_connected_at = time.monotonic()
-            self.say(f"{ev.state}: {printable(ev.message)}")
+            self.say(f"{state_word(ev.state)}: {printable(ev.message)}")
         elif isinstance(ev, Status) and source == "tracking" and not self.quiet:
-            self.say(f"tracking: {ev.message or ev.state}")
+            status = ev.message or state_word(ev.state)
+            self.say(_("tracking: {status}").format(status=status))
         elif isinstance(ev, ChatReceived):
-            self.say(f"<{printable(ev.sender or 'peer', 64)}> {printable(ev.text)}")
+            self.say(f"<{printable(ev.sender or _('peer'), 64)}> {printable(ev.text)}")
         elif isinstance(ev, PeerHello):
-            self.say(f"peer: {printable(ev.name or '?', 64)} (avatar {printable(ev.avatar_id)})")
+            name, avatar = printable(ev.name or "?", 64), printable(ev.avatar_id)
+            self.say(_("peer: {name} (avatar {avatar})").format(name=name, avatar=avatar))
         elif isinstance(ev, OverlayShown):
-            self.say(f"window: {ev.state or 'live'}")
+            state = state_word(ev.state) if ev.state else _("live")
+            self.say(_("window: {state}").format(state=state))
         elif isinstance(ev, AvatarShown):
-            self.say(f"window: {ev.view} avatar {printable(ev.avatar, 80)}")
+            avatar = printable(ev.avatar, 80)
+            shown = (
+                _("window: peer avatar {avatar}")
+                if ev.view == "peer"
+                else _("window: own avatar {avatar}")
+            )
+            self.say(shown.format(avatar=avatar))
         elif isinstance(ev, RelayStarted):
-            where = "" if ev.lan else ", this machine only: --lan lets your network join"
+            where = "" if ev.lan else _(", this machine only: --lan lets your network join")
             self.say(
-                f"local relay: {ev.share_url} (the peer joins with --relay {ev.share_url}{where})"
+                _("local relay: {url} (the peer joins with --relay {url}{where})").format(
+                    url=ev.share_url, where=where
+                )
             )
         elif isinstance(ev, Error | ChildFailed):
-            self.say(f"error ({source}): {printable(ev.message)}")
+            message = printable(ev.message)
+            self.say(_("error ({source}): {message}").format(source=source, message=message))
             if isinstance(ev, ChildFailed) and ev.fatal:  # a child is gone for good: end
                 self.fatal = ev.message
 
@@ -206,7 +238,7 @@ async def run_call(args: argparse.Namespace) -> int:
     cancel_on_signals()
     room = args.room or new_room_code()
     if not args.room:
-        print(f"room: {room}  (the peer joins with --room {room})", flush=True)
+        print(_("room: {room}  (the peer joins with --room {room})").format(room=room), flush=True)
     printer = CallPrinter(quiet=args.quiet)
     cfg = CallConfig(
         relay=args.relay,
@@ -242,11 +274,12 @@ async def run_call(args: argparse.Namespace) -> int:
             k: printer.last_stats.get(k)
             for k in ("frames_sent", "frames_received", "seq_gaps", "bad_frames", "e2e_ms")
         }
+        # "summary:" stays English in every language: scripts parse this line.
         print("summary: " + json.dumps(summary), flush=True)
     if printer.fatal:
         return 2
     if not printer.connected_once:
-        print("the peer never connected", flush=True)
+        print(_("the peer never connected"), flush=True)
         return 1
     return 0
 

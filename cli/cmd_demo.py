@@ -16,6 +16,7 @@ from typing import Any
 
 from call import Call, CallConfig, LocalRelay
 from cli.helptext import plain
+from i18n import _
 from protocol.signaling import new_room_code
 
 from .cmd_call import CallPrinter, cancel_on_signals, format_stats, run_to_exit_code
@@ -74,7 +75,12 @@ async def run_demo(args: argparse.Namespace) -> int:
         await relay.start()
         url = relay.local_url
         room = new_room_code()
-        print(f"relay on {url}, room {room[:8]}..., cameras: {source}", flush=True)
+        print(
+            _("relay on {url}, room {room}..., cameras: {source}").format(
+                url=url, room=room[:8], source=source
+            ),
+            flush=True,
+        )
         for name in ("alice", "bob"):
             cfg = CallConfig(
                 relay=url,

@@ -14,6 +14,7 @@ import pkgutil
 import sys
 
 import cli
+import i18n
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # $AVATARCHAT_LANG, else the locale; the children inherit the environment, so the window
+    # (``call --window``) speaks the same language.
+    i18n.setup()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

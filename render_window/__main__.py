@@ -69,8 +69,12 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="render_window: %(levelname)s %(name)s: %(message)s",
     )
+    import i18n
     from protocol.channel import ChildChannel, private_stdout
     from protocol.events import Bye, Error
+
+    # The banners speak the parent's language ($AVATARCHAT_LANG from the TUI), else the locale.
+    i18n.setup()
 
     # A person at a terminal gets words, not the JSON lines a parent process reads.
     at_terminal = sys.stdout.isatty()

@@ -21,6 +21,7 @@ from typing import Any
 import pyglet
 from pyglet import gl
 
+import i18n
 from avatars.pack import builtin_ids
 from protocol.channel import ChildChannel
 from protocol.commands import (
@@ -47,6 +48,7 @@ from protocol.frame import FrameFlags
 
 from .capture import read_pixels, save_png_async
 from .motion import seq_after
+from .overlay import banner_font, banner_text
 from .pacing import FramePacer, FrameStats
 from .view import AvatarLoadError, AvatarView
 
@@ -60,17 +62,6 @@ INSET_MARGIN = 16
 STATS_PERIOD_S = 1.0
 #: A "connected" notice stays this long, then the overlay clears itself.
 CONNECTED_NOTICE_S = 1.5
-#: Banner text per overlay state (protocol.commands.OVERLAY_STATES less "auto" and "none").
-OVERLAY_TEXT = {
-    "connecting": "Connecting…",
-    "waiting": "Waiting for the other person to join…",
-    "connected": "Connected",
-    "peer_lost": "Peer lost - waiting for them to come back…",
-    "peer_left": "The other person left the call",
-    "reconnecting": "Reconnecting…",
-    "refused": "The room is full",
-    "paused": "Tracking paused",
-}
 DEFAULT_AVATAR = "aria"
 
 
@@ -135,8 +126,11 @@ class RenderApp:
         self._overlay_bg = pyglet.shapes.Rectangle(
             0, 0, 1, 1, color=(0, 0, 0, 150), batch=self.batch, group=self._overlay_group
         )
+        #: None: no font with Hangul is installed (Korean banners would be empty boxes).
+        self.banner_font = banner_font()
         self._overlay_label = pyglet.text.Label(
             "",
+            font_name=self.banner_font,
             font_size=22,
             anchor_x="center",
             anchor_y="center",
@@ -212,6 +206,8 @@ class RenderApp:
             "height": self.window.height,
             "gl_renderer": info.get_renderer(),
             "gl_version": info.get_version_string(),
+            "language": i18n.current_language(),
+            "banner_font": self.banner_font,
         }
         self.channel.emit(Ready(info=ready))
 
@@ -348,7 +344,7 @@ class RenderApp:
             state = ""
         if state != self._overlay_shown:
             self._overlay_shown = state
-            self._overlay_label.text = OVERLAY_TEXT.get(state, "")
+            self._overlay_label.text = banner_text(state)
             self._overlay_bg.visible = bool(state)
             self._overlay_label.visible = bool(state)
             self.channel.emit(OverlayShown(state=state))

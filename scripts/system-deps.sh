@@ -18,6 +18,9 @@ PACKAGES=(
   xvfb libgl1 libglx-mesa0 libgl1-mesa-dri libegl1
   libx11-6 libxext6 libxi6 libxinerama1 libxrandr2 libxrender1 libxxf86vm1
   libfontconfig1 libfreetype6 fonts-dejavu-core
+  # Hangul for the window's Korean banners (pyglet draws a label with one font, no fallback;
+  # DejaVu has no Hangul). render_window/overlay.py picks NanumGothic by name.
+  fonts-nanum
   # tracking: MediaPipe's wheel links EGL, GLESv2 and GLib even on the CPU path.
   libgles2 libglib2.0-0
   # TURN tests (relay, peer, netlab) run coturn's turnserver.

@@ -15,6 +15,9 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("AVATARCHAT_SHARED", REPO.parent / "shared"))
 FACES = SHARED / "testdata" / "faces"
+#: Tests read English output (CLI lines, snapshots, window banners): whatever the developer's
+#: locale, the suite and the processes it starts speak English unless a test asks for Korean.
+os.environ["AVATARCHAT_LANG"] = "en"
 
 
 @pytest.fixture(scope="session")

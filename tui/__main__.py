@@ -10,7 +10,9 @@ import signal
 import sys
 from logging.handlers import RotatingFileHandler
 
+from i18n import _
 from protocol.signaling import ROOM_CODE_RE
+from tui.lang import apply_language
 from tui.settings import load_settings, state_dir
 
 log = logging.getLogger("tui")
@@ -75,8 +77,11 @@ def setup_logging(verbose: bool) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    settings = load_settings()
+    apply_language(settings.language)
     if args.join and not ROOM_CODE_RE.match(args.join):
-        print(f"avatarchat-tui: {args.join!r} is not a room code", file=sys.stderr)
+        message = _("{code} is not a room code").format(code=repr(args.join))
+        print(f"avatarchat-tui: {message}", file=sys.stderr)
         return 2
     log_path = setup_logging(args.verbose)
     # ``kill -USR1 <pid>`` dumps every thread's stack to a file: the terminal belongs to the
@@ -95,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         avatar=args.avatar,
         window=not args.no_window,
     )
-    app = AvatarChatApp(options, load_settings())
+    app = AvatarChatApp(options, settings)
 
     def terminal_closed(signum: int, frame: object) -> None:
         """SIGHUP: no terminal to draw on, and Textual's writes to it may block the loop for
@@ -111,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         result = app.run()
     except Exception:
         log.exception("the app crashed")
-        print(f"avatarchat-tui crashed; details in {log_path}", file=sys.stderr)
+        print(_("avatarchat-tui crashed; details in {path}").format(path=log_path), file=sys.stderr)
         result = 1
     finally:
         # Last resort: whatever a crash or a lost terminal left running is killed and unlinked.

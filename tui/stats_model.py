@@ -28,6 +28,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from i18n import N_, _
+
 #: 5 Hz sampling x 24 s of history fits a sparkline ~60-120 cells wide.
 HISTORY = 120
 #: Children report once a second: three missed reports and a figure is no longer current.
@@ -46,6 +48,7 @@ class Source:
 @dataclass(frozen=True, slots=True)
 class Metric:
     key: str
+    #: English message ids (``N_``): the panel shows them through ``_``.
     label: str
     unit: str
     #: Where the value comes from, in order of preference (the first known one is shown);
@@ -61,71 +64,71 @@ class Metric:
 METRICS: tuple[Metric, ...] = (
     Metric(
         "track_fps",
-        "Tracking",
+        N_("Tracking"),
         "fps",
         (Source("tracking", "fps"),),
         1,
-        "camera frames your face was tracked in, per second",
+        N_("camera frames your face was tracked in, per second"),
     ),
     Metric(
         "render_fps",
-        "Render",
+        N_("Render"),
         "fps",
         (Source("render", "fps"),),
         1,
-        "frames the avatar window drew, per second",
+        N_("frames the avatar window drew, per second"),
     ),
     Metric(
         "send_hz",
-        "Send",
+        N_("Send"),
         "Hz",
         (Source("peer", "send_hz"),),
         1,
-        "expression frames sent to your peer per second",
+        N_("expression frames sent to your peer per second"),
     ),
     Metric(
         "recv_hz",
-        "Receive",
+        N_("Receive"),
         "Hz",
         (Source("peer", "recv_hz"),),
         1,
-        "expression frames received from your peer per second",
+        N_("expression frames received from your peer per second"),
         needs_peer=True,
     ),
     Metric(
         "bytes",
-        "Bytes/frame",
+        N_("Bytes/frame"),
         "B",
         (Source("peer", "bytes_per_frame"),),
         0,
-        "size of one received frame (no video is ever sent)",
+        N_("size of one received frame (no video is ever sent)"),
         needs_peer=True,
     ),
     Metric(
         "rtt",
-        "RTT",
+        N_("RTT"),
         "ms",
         (Source("peer", "rtt_ms"),),
         1,
-        "network round trip to your peer and back",
+        N_("network round trip to your peer and back"),
         needs_peer=True,
     ),
     Metric(
         "latency",
-        "Latency",
+        N_("Latency"),
         "ms",
         (Source("render", "e2e_present_ms", "p50"), Source("peer", "e2e_ms", "p50")),
         1,
-        "peer's camera to your screen, median of recent frames",
+        N_("peer's camera to your screen, median of recent frames"),
         needs_peer=True,
     ),
     Metric(
         "cpu",
-        "CPU (1 core)",
+        N_("CPU (1 core)"),
         "%",
         (),
         0,
-        "this call's processes; 100% = one full core of this machine",
+        N_("this call's processes; 100% = one full core of this machine"),
     ),
 )
 BY_KEY = {m.key: m for m in METRICS}
@@ -228,5 +231,5 @@ class StatsModel:
         if value is None:
             return "-"
         if key == "send_hz" and self.paused:
-            return "0 (paused)"
+            return _("0 (paused)")
         return f"{value:.{metric.decimals}f} {metric.unit}"

@@ -386,7 +386,7 @@ class CallScreen(Screen[None]):
         info.append("   SAS ", style="dim")
         info.append(printable(self.sas, 40) or "-", style="bold")
         if self.sas:
-            info.append("  compare these digits with your peer", style="dim")
+            info.append("  " + _("compare these digits with your peer"), style="dim")
         info.no_wrap, info.overflow = True, "ellipsis"
         self.query_one("#call-info", Static).update(info)
 

@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Sparkline
 
+from i18n import _
 from tui.stats_model import METRICS, StatsModel
 
 #: How many samples each sparkline shows (the widget squeezes them into its width).
@@ -30,11 +31,11 @@ class StatsPanel(Vertical):
     def compose(self) -> ComposeResult:
         for metric in METRICS:
             with Horizontal(classes="metric", id=f"row-{metric.key}") as row:
-                row.tooltip = metric.explain
-                yield Label(metric.label, classes="metric-label")
+                row.tooltip = _(metric.explain)
+                yield Label(_(metric.label), classes="metric-label")
                 yield Label("-", classes="metric-value", id=f"value-{metric.key}")
                 yield Sparkline([0.0], id=f"spark-{metric.key}")
-                yield Label(metric.explain, classes="metric-explain")
+                yield Label(_(metric.explain), classes="metric-explain")
 
     def on_resize(self) -> None:
         wide = self.size.width >= EXPLAIN_MIN_WIDTH
