@@ -202,8 +202,15 @@ class Connection:
             return False
         pending.append(item)
         if not self._sending and self._nursery is not None:
+            try:
+                self._nursery.start_soon(self._sender, self._nursery.cancel_scope)
+            except RuntimeError:
+                # The nursery has closed but run() has not resumed to say so (both peers of a
+                # room leaving at once): this connection is over, and the frame is dropped.
+                self._closing = True
+                self._pending = None
+                return True
             self._sending = True
-            self._nursery.start_soon(self._sender, self._nursery.cancel_scope)
         return True
 
     # -- tasks --------------------------------------------------------------------------------
