@@ -22,13 +22,16 @@ from .harness import Feeder, Image_, Window
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 W, H = 640, 360
-#: render_window.app._layout: a 56 px band whose bottom is 8 % up from the window's bottom.
-BAND = slice(int(H - H * 0.08 - 56), int(H - H * 0.08))
+
+
+def banner_band(height: int) -> slice:
+    """render_window.app._layout: a 56 px band whose bottom is 8 % up from the bottom."""
+    return slice(int(height - height * 0.08 - 56), int(height - height * 0.08))
 
 
 def glyph_shapes(img: Image_) -> set[bytes]:
     """The distinct shapes of the text in the banner: runs of columns holding bright pixels."""
-    bright = np.asarray((img[BAND] > 200).all(axis=-1))
+    bright = np.asarray((img[banner_band(img.shape[0])] > 200).all(axis=-1))
     columns = [bool(c) for c in np.asarray(bright.any(axis=0)).tolist()]
     shapes: set[bytes] = set()
     x = 0
