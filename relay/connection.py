@@ -121,7 +121,7 @@ class Connection:
     """
 
     __slots__ = ("_bucket", "_closing", "_config", "_hub", "_join_deadline", "_nursery",
-                 "_pending", "_scope", "_sending", "_transport", "_url_room", "_ws", "cid",
+                 "_pending", "_sending", "_transport", "_url_room", "_ws", "cid",
                  "end_reason", "ip", "room")
 
     def __init__(
@@ -151,7 +151,6 @@ class Connection:
         self._pending: deque[_Item] | None = None
         self._sending = False
         self._nursery: trio.Nursery | None = None
-        self._scope = trio.CancelScope()
         self._closing = False
         #: Why the connection ended; what the other peer is told in ``peer_left``.
         self.end_reason = "disconnected"
@@ -165,7 +164,8 @@ class Connection:
     def kick(self, reason: str) -> None:
         self.end_reason = reason
         self._closing = True
-        self._scope.cancel()
+        if self._nursery is not None:  # otherwise run() has not begun (and will not) or ended
+            self._nursery.cancel_scope.cancel()
 
     def frames_refused(self, reason: str) -> None:
         """:mod:`relay.frames` closed this connection over a frame limit: count it, unless it
@@ -216,20 +216,20 @@ class Connection:
     # -- tasks --------------------------------------------------------------------------------
     async def run(self) -> None:
         """Serve the client until it leaves, is closed or is kicked."""
+        if self._closing and not self._pending:
+            return  # kicked before it began
         try:
-            with self._scope:
-                async with trio.open_nursery() as nursery:
-                    self._nursery = nursery
-                    if self._pending and not self._sending:
-                        self._sending = True
-                        nursery.start_soon(self._sender, nursery.cancel_scope)
-                    await self._reader()
-                    if not self._closing:
-                        nursery.cancel_scope.cancel()  # the client went away: stop the sender
-                    else:  # the sender flushes the error, closes, and cancels the nursery...
-                        nursery.cancel_scope.deadline = (trio.current_time()
-                                                         + CLOSE_FLUSH_TIMEOUT)
-                        # ...or, if the client does not take them in time, the deadline does.
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                if self._pending and not self._sending:
+                    self._sending = True
+                    nursery.start_soon(self._sender, nursery.cancel_scope)
+                await self._reader()
+                if not self._closing:
+                    nursery.cancel_scope.cancel()  # the client went away: stop the sender
+                else:  # the sender flushes the error, closes, and cancels the nursery...
+                    nursery.cancel_scope.deadline = trio.current_time() + CLOSE_FLUSH_TIMEOUT
+                    # ...or, if the client does not take them in time, the deadline does.
         finally:
             # Even when cancelled (a kick, the relay stopping): frames for this connection
             # are dropped from now on, and nothing may start a sender in the closed nursery.

@@ -150,6 +150,8 @@ class PrefixedStream(trio.abc.Stream):
     last arrived, and whether bytes are waiting in the kernel that nobody has read yet.
     """
 
+    __slots__ = ("_prefix", "inner", "last_receive")  # one per connection: no instance dict
+
     def __init__(self, stream: trio.abc.Stream, prefix: bytes) -> None:
         self.inner = stream
         self._prefix: bytes | None = prefix or None
