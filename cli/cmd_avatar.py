@@ -12,6 +12,8 @@ import logging
 import sys
 from pathlib import Path
 
+from i18n import _
+
 log = logging.getLogger(__name__)
 
 
@@ -86,7 +88,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     problems = validate_pack(args.path)
     if problems:
-        print(f"INVALID {args.path}: {len(problems)} problem(s)")
+        # INVALID / OK / BROKEN stay English in every language: scripts look for them.
+        print(f"INVALID {args.path}: " + _("{count} problem(s)").format(count=len(problems)))
         for line in problems:
             print(f"  {line}")
         return 1
@@ -96,7 +99,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"INVALID {args.path}: {exc}")
         return 1
     except OSError as exc:
-        print(f"INVALID {args.path}: cannot read ({exc})")
+        print(f"INVALID {args.path}: " + _("cannot read ({error})").format(error=exc))
         return 1
     print(
         f"OK {pack.id} {pack.version} ({pack.name}) sha256:{pack.content_hash} "
@@ -112,13 +115,13 @@ def _parse_params(items: list[str]) -> dict[str, float] | str:
     for item in items:
         name, sep, value = item.partition("=")
         if not sep:
-            return f"--set {item!r}: expected PARAM=VALUE"
+            return f"--set {item!r}: " + _("expected PARAM=VALUE")
         if name not in PARAM_SET:
-            return f"--set {item!r}: unknown parameter {name!r}"
+            return f"--set {item!r}: " + _("unknown parameter {name}").format(name=repr(name))
         try:
             params[name] = float(value)
         except ValueError:
-            return f"--set {item!r}: {value!r} is not a number"
+            return f"--set {item!r}: " + _("{value} is not a number").format(value=repr(value))
     return params
 
 
@@ -133,7 +136,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(params, file=sys.stderr)
         return 1
     if not 16 <= args.size <= 2048 or not 8 <= args.columns <= 400:
-        print("--size must be 16..2048 and --columns 8..400", file=sys.stderr)
+        print(_("--size must be 16..2048 and --columns 8..400"), file=sys.stderr)
         return 1
     try:
         pack = load_pack(args.ref, variant=args.variant)
@@ -145,9 +148,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         try:
             img.save(args.out, format="PNG")
         except OSError as exc:
-            print(f"cannot write {args.out}: {exc}", file=sys.stderr)
+            message = _("cannot write {path}: {error}").format(path=args.out, error=exc)
+            print(message, file=sys.stderr)
             return 1
-        print(f"wrote {args.out} ({pack.id}/{pack.default_variant}, {args.size}px)")
+        shown = f"{pack.id}/{pack.default_variant}, {args.size}px"
+        print(_("wrote {path} ({what})").format(path=args.out, what=shown))
         return 0
     print("\n".join(halfblock_lines(img, args.columns)))
     return 0
@@ -166,9 +171,8 @@ def cmd_zip(args: argparse.Namespace) -> int:
     try:
         args.out.write_bytes(data)
     except OSError as exc:
-        print(f"cannot write {args.out}: {exc}", file=sys.stderr)
+        print(_("cannot write {path}: {error}").format(path=args.out, error=exc), file=sys.stderr)
         return 1
-    print(
-        f"wrote {args.out}: {pack.id} {pack.version} sha256:{pack.content_hash} ({len(data)} bytes)"
-    )
+    what = f"{pack.id} {pack.version} sha256:{pack.content_hash}"
+    print(_("wrote {path}: {what} ({size} bytes)").format(path=args.out, what=what, size=len(data)))
     return 0

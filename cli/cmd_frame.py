@@ -11,6 +11,7 @@ import json
 import sys
 
 from cli.helptext import plain
+from i18n import _
 from protocol import DecodeError, ParamFrame
 
 #: What a seed object looks like (the tracker's --json view), for error messages.
@@ -42,9 +43,15 @@ def _hex(text: str) -> bytes:
     digits = "".join(text.split())
     bad = next((c for c in digits if c not in "0123456789abcdefABCDEF"), None)
     if bad is not None:
-        raise ValueError(f"not hex: {bad!r} is not a hex digit (expected 0-9 and a-f, e.g. a4)")
+        raise ValueError(
+            _("not hex: {char} is not a hex digit (expected 0-9 and a-f, e.g. a4)").format(
+                char=repr(bad)
+            )
+        )
     if len(digits) % 2:
-        raise ValueError(f"not hex: {len(digits)} digits, but bytes take two each")
+        raise ValueError(
+            _("not hex: {count} digits, but bytes take two each").format(count=len(digits))
+        )
     return bytes.fromhex(digits)
 
 
@@ -56,28 +63,39 @@ def _one(action: str, line: str, seq: int) -> str:
     try:
         seed = json.loads(line)
     except json.JSONDecodeError as e:
-        raise ValueError(f"not JSON: {e.msg} at character {e.pos}") from e
+        raise ValueError(
+            _("not JSON: {reason} at character {pos}").format(reason=e.msg, pos=e.pos)
+        ) from e
     if not isinstance(seed, dict):
-        raise ValueError(f"not a JSON object: a seed looks like {SEED_EXAMPLE}")
+        raise ValueError(
+            _("not a JSON object: a seed looks like {example}").format(example=SEED_EXAMPLE)
+        )
     try:
         return ParamFrame.from_seed(seed, seq=seq).encode().hex()
     except DecodeError as e:
-        raise ValueError(f"not a seed: {e} (a seed looks like {SEED_EXAMPLE})") from e
+        raise ValueError(
+            _("not a seed: {error} (a seed looks like {example})").format(
+                error=e, example=SEED_EXAMPLE
+            )
+        ) from e
 
 
 def run(args: argparse.Namespace) -> int:
     if args.value is not None and args.value != "-":
         if not args.value.strip():
-            print(f"error: the value to {args.action} is empty", file=sys.stderr)
+            message = _("error: the value to {action} is empty").format(action=args.action)
+            print(message, file=sys.stderr)
             return 2
         lines = [args.value]
     elif sys.stdin.isatty():
         # Waiting silently for typed input looks like a hang: say what is expected instead.
-        what = "hex bytes" if args.action == "decode" else "a JSON object"
-        print(
-            f"error: nothing to {args.action}: give {what} as an argument, or pipe lines in",
-            file=sys.stderr,
-        )
+        if args.action == "decode":
+            message = _("error: nothing to decode: give hex bytes as an argument, or pipe lines in")
+        else:
+            message = _(
+                "error: nothing to encode: give a JSON object as an argument, or pipe lines in"
+            )
+        print(message, file=sys.stderr)
         return 2
     else:
         lines = [line for line in sys.stdin if line.strip()]
@@ -86,9 +104,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             print(_one(args.action, line.strip(), seq))
         except DecodeError as e:  # hex that is not a frame
-            print(f"error: not a parameter frame: {e}", file=sys.stderr)
+            print(_("error: not a parameter frame: {error}").format(error=e), file=sys.stderr)
             status = 1
         except ValueError as e:  # not hex, not JSON, a seed out of range
-            print(f"error: {e}", file=sys.stderr)
+            print(_("error: {error}").format(error=e), file=sys.stderr)
             status = 1
     return status

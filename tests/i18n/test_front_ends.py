@@ -102,3 +102,22 @@ def test_tui_setting_chooses_korean_for_the_command_line(tmp_path: Path) -> None
         timeout=60,
     )
     assert "방 코드가 아닙니다" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        ("ko", "오류: 16진수가 아닙니다: 'z'은(는) 16진수 숫자가 아닙니다"),
+        ("en", "error: not hex: 'z' is not a hex digit"),
+    ],
+)
+def test_frame_errors_follow_the_language(lang: str, expected: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli", "frame", "decode", "zz"],
+        env={**os.environ, i18n.LANG_ENV: lang},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(expected), proc.stderr
