@@ -53,9 +53,16 @@ def _literal(node: ast.expr) -> str | None:
 def extract_file(path: Path, rel: str, out: Extracted) -> None:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     for node in ast.walk(tree):
-        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+        if not isinstance(node, ast.Call):
             continue
-        name, where = node.func.id, f"{rel}:{node.lineno}"
+        func = node.func
+        if isinstance(func, ast.Name):
+            name = func.id
+        elif isinstance(func, ast.Attribute) and getattr(func.value, "id", None) == "i18n":
+            name = func.attr  # i18n._("...") where a module imports the package itself
+        else:
+            continue
+        where = f"{rel}:{node.lineno}"
         if name in ("_", "N_"):
             arg = node.args[0] if len(node.args) == 1 else None
             looked_up = arg is not None and not isinstance(arg, ast.JoinedStr | ast.Constant)

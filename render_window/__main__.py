@@ -89,8 +89,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         return fail(
-            "no display to open a window on: DISPLAY is not set "
-            "(run it in a desktop session, or under Xvfb: xvfb-run python -m render_window --demo)"
+            i18n._(
+                "no display to open a window on: DISPLAY is not set (run it in a desktop "
+                "session, or under Xvfb: xvfb-run python -m render_window --demo)"
+            )
         )
 
     _software_gl_threads()

@@ -23,6 +23,7 @@ from pyglet import gl
 
 import i18n
 from avatars.pack import builtin_ids
+from i18n import _
 from protocol.channel import ChildChannel
 from protocol.commands import (
     Command,
@@ -171,11 +172,11 @@ class RenderApp:
             )
         except _display_errors() as e:
             display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or "(none)"
-            raise StartupError(
-                f"cannot open a window on display {display}: is its X server running? (pyglet: {e})"
-            ) from e
+            why = _("cannot open a window on display {display}: is its X server running?")
+            raise StartupError(f"{why.format(display=display)} (pyglet: {e})") from e
         except (pyglet.window.NoSuchConfigException, pyglet.gl.ContextException) as e:
-            raise StartupError(f"no OpenGL 3.3 core context on this display: {e}") from e
+            why = _("no OpenGL 3.3 core context on this display: {error}")
+            raise StartupError(why.format(error=e)) from e
         return window
 
     def start(self) -> None:
@@ -223,9 +224,8 @@ class RenderApp:
                 return
             except AvatarLoadError as e:
                 tried.append(str(e))
-        raise StartupError(
-            "no avatar could be loaded: " + (tried[0] if tried else "no built-in avatars")
-        )
+        why = tried[0] if tried else _("no built-in avatars")
+        raise StartupError(_("no avatar could be loaded: {error}").format(error=why))
 
     # -- window events -------------------------------------------------------------------
     def _on_resize(self, width: int, height: int) -> None:

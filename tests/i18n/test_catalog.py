@@ -110,11 +110,11 @@ def test_extraction_refuses_what_cannot_be_translated(tmp_path: Path) -> None:
     src = tmp_path / "m.py"
     src.write_text(
         'x = 1\n_(f"hello {x}")\nN_(name)\n_("ok")\n_(TABLE[k])\n'
-        'ngettext("one", "many", x)\nngettext("one", plural, x)\n'
+        'ngettext("one", "many", x)\nngettext("one", plural, x)\ni18n._("qualified")\n'
     )
     out = Extracted()
     extract_file(src, "m.py", out)
-    assert [key for key in out.messages] == [("ok", ""), ("one", "many")]
+    assert [key for key in out.messages] == [("ok", ""), ("one", "many"), ("qualified", "")]
     assert len(out.problems) == 3, out.problems  # the f-string, N_(name), ngettext(.., plural)
 
 
