@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from i18n import _
 from protocol.signaling import ROOM_ENV, TURN_PASS_ENV
 
 from .child import module_argv
@@ -63,25 +64,31 @@ class CallConfig:
     wrap: list[str] = field(default_factory=list)
 
     def check(self) -> None:
-        """Refuse what cannot work before anything is started (CallConfigError, one line)."""
+        """Refuse what cannot work before anything is started (CallConfigError: one line for
+        the user, in their language)."""
         if not self.room:
-            raise CallConfigError("no room code")
+            raise CallConfigError(_("no room code"))
         if self.relay:
             parts = urlsplit(self.relay)
             if parts.scheme not in ("ws", "wss") or not parts.hostname:
                 raise CallConfigError(
-                    f"relay URL {self.relay!r} must look like ws://HOST:PORT or wss://HOST"
+                    _("relay URL {url} must look like ws://HOST:PORT or wss://HOST").format(
+                        url=repr(self.relay)
+                    )
                 )
             try:
                 parts.port  # noqa: B018 - raises ValueError on a bad port
             except ValueError as e:
-                raise CallConfigError(f"relay URL {self.relay!r}: {e}") from e
+                message = _("relay URL {url}: {error}").format(url=repr(self.relay), error=e)
+                raise CallConfigError(message) from e
         src = self.source
         looks_like_path = "/" in src or src.endswith((".mp4", ".mov", ".mkv", ".webm", ".avi"))
         if looks_like_path and not src.startswith("/dev/video") and not os.path.exists(src):
-            raise CallConfigError(f"no such clip: {src}")
+            raise CallConfigError(_("no such clip: {path}").format(path=src))
         if self.smoothing is not None and not 0.0 <= self.smoothing <= 1.0:
-            raise CallConfigError(f"smoothing {self.smoothing} is not in 0..1")
+            raise CallConfigError(
+                _("smoothing {value} is not in 0..1").format(value=self.smoothing)
+            )
 
     # -- children's command lines ----------------------------------------------------------
     def _argv(self, module: str, *args: str) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from i18n import _
 from protocol.events import Event, Ready
 
 from .child import ChildProcess, module_argv
@@ -84,10 +85,11 @@ class LocalRelay:
             await self.child.wait_ready(timeout)
         except SupervisorError as e:
             await self.child.stop()
-            raise RelayStartError(f"the local relay did not start: {e}") from e
+            message = _("the local relay did not start: {error}").format(error=e)
+            raise RelayStartError(message) from e
         if not self.port:
             await self.child.stop()
-            raise RelayStartError("the local relay did not say which port it listens on")
+            raise RelayStartError(_("the local relay did not say which port it listens on"))
         log.info("local relay listening on port %d", self.port)
 
     async def stop(self) -> None:

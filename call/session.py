@@ -29,6 +29,7 @@ from types import TracebackType
 
 import psutil
 
+from i18n import _
 from protocol.commands import (
     Command,
     Hangup,
@@ -98,7 +99,7 @@ class Call:
         try:
             relay_url = cfg.relay
             if not relay_url:
-                self._emit(Status(state="relay", message="starting a local relay"))
+                self._emit(Status(state="relay", message=_("starting a local relay")))
                 self.relay = LocalRelay(
                     self._on_event, host=ALL_ADDRESSES if cfg.lan else LOOPBACK, log_dir=log_dir
                 )

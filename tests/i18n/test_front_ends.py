@@ -121,3 +121,15 @@ def test_frame_errors_follow_the_language(lang: str, expected: str) -> None:
     )
     assert proc.returncode == 1
     assert proc.stderr.startswith(expected), proc.stderr
+
+
+def test_call_refusals_reach_the_user_in_korean() -> None:
+    """What call/ refuses before starting anything is shown as is by both front-ends."""
+    from call import CallConfig
+    from call.errors import CallConfigError
+
+    i18n.set_language("ko")
+    with pytest.raises(CallConfigError, match="영상 파일이 없습니다: /nope/clip.mp4"):
+        CallConfig(room="r", source="/nope/clip.mp4").check()
+    with pytest.raises(CallConfigError, match="ws://HOST:PORT 또는 wss://HOST 형식"):
+        CallConfig(room="r", relay="http://example.org").check()
