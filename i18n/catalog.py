@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 #: The packages whose user-visible text goes through i18n.
-SOURCE_PACKAGES = ("tui", "cli", "render_window", "call")
+SOURCE_PACKAGES = ("tui", "cli", "render_window", "call", "tracking")
 REPO = Path(__file__).resolve().parent.parent
 MO_MAGIC = 0x950412DE
 

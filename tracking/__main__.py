@@ -244,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    import i18n
+
+    # Status lines reach the user through the front-end: in its language ($AVATARCHAT_LANG).
+    i18n.setup()
     try:
         return run(args)
     except KeyboardInterrupt:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from i18n import _
 from protocol.channel import ChildChannel
 from protocol.commands import (
     Command,
@@ -113,21 +114,20 @@ class TrackingLoop:
             elif isinstance(cmd, Pause):
                 self.paused = cmd.on
                 if self.paused:
-                    self._status("paused", "tracking paused: no face data is sent")
+                    self._status("paused", _("tracking paused: no face data is sent"))
                 else:
                     self.state = ""  # the next frame reports running/no_face
             elif isinstance(cmd, Recalibrate):
                 self.tracker.start_calibration(cmd.seconds)
-                self._status("calibrating", f"keep a relaxed, neutral face for {cmd.seconds:g} s")
+                how = _("keep a relaxed, neutral face for {seconds} s")
+                self._status("calibrating", how.format(seconds=f"{cmd.seconds:g}"))
             elif isinstance(cmd, Mirror):
                 self.tracker.mirror = cmd.on
-                word = "on" if cmd.on else "off"
-                self.channel.emit(
-                    Status(
-                        state=self.state or "running",
-                        message=f"mirror {word} (frames stay in the subject's own left/right)",
-                    )
-                )
+                if cmd.on:
+                    said = _("mirror on (frames stay in the subject's own left/right)")
+                else:
+                    said = _("mirror off (frames stay in the subject's own left/right)")
+                self.channel.emit(Status(state=self.state or "running", message=said))
             elif isinstance(cmd, SetEmotion):
                 self.tracker.set_emotion(Emotion(cmd.preset), cmd.weight)
             elif isinstance(cmd, Smoothing):
@@ -150,7 +150,9 @@ class TrackingLoop:
         self.tracker.calibration_result = None
         self.state = ""
         if isinstance(result, Calibration):
-            message = f"calibrated from {result.frames} frames of resting face"
+            message = _("calibrated from {count} frames of resting face").format(
+                count=result.frames
+            )
             self.channel.emit(Status(state="calibrated", message=message))
         else:
             self._error(f"calibration failed: {result}")
@@ -169,7 +171,7 @@ class TrackingLoop:
             try:
                 captured = self.source.read(self.stop)
             except CameraError as e:
-                self._status("camera_error", f"{e}; retrying")
+                self._status("camera_error", _("{error}; retrying").format(error=e))
                 log.info("%s; retrying in %g s", e, backoff)
                 self.source.close()
                 self._sleep_ticking(backoff)
@@ -230,9 +232,10 @@ class TrackingLoop:
         self._report_calibration()
         if not self.paused and not tracker.calibrating:
             if frame.face_present:
-                self._status("running", f"tracking {self.source.description}")
+                what = self.source.description
+                self._status("running", _("tracking {source}").format(source=what))
             elif not frame.flags & frame.flags.HELD:
-                self._status("no_face", "no face in view")
+                self._status("no_face", _("no face in view"))
 
     def _emit_stats(self) -> None:
         report = self.stats.report()

@@ -133,3 +133,24 @@ def test_call_refusals_reach_the_user_in_korean() -> None:
         CallConfig(room="r", source="/nope/clip.mp4").check()
     with pytest.raises(CallConfigError, match="ws://HOST:PORT 또는 wss://HOST 형식"):
         CallConfig(room="r", relay="http://example.org").check()
+
+
+def test_tracking_status_lines_in_korean() -> None:
+    """The tracker's status lines end up on the TUI's event log: in the user's language."""
+    import json
+
+    from protocol.channel import ChildChannel
+    from tracking.pipeline import Tracker
+    from tracking.runner import TrackingLoop
+    from tracking.sources import SyntheticSource
+
+    i18n.set_language("ko")
+    stdin = io.StringIO('{"cmd":"pause","on":true}\n')
+    out = io.StringIO()
+    channel = ChildChannel(commands_in=stdin, output=out)
+    channel.start()
+    loop = TrackingLoop(SyntheticSource(paced=False), Tracker(load_model=False), channel=channel)
+    assert loop.run() == 0
+    channel.close()
+    messages = [json.loads(line).get("message") for line in out.getvalue().splitlines()]
+    assert "추적 일시정지: 얼굴 데이터를 보내지 않습니다" in messages
