@@ -125,11 +125,6 @@ class Hub:
         """Open connections counted against ``ip``'s key (its whole /64 for IPv6)."""
         return self._per_ip[address_key(ip)]
 
-    @property
-    def rate_table_sizes(self) -> tuple[int, int]:
-        """Entries in the (bounded) connection and room rate tables."""
-        return len(self._conn_rate), len(self._room_rate)
-
     # -- connection registry ----------------------------------------------------------------
     def admission_error(self, ip: str) -> ErrorCode | None:
         """Why a new WebSocket from ``ip`` must be refused, or None to admit it.
@@ -154,15 +149,19 @@ class Hub:
         self.metrics.connections_total += 1
 
     def unregister(self, peer: Peer, reason: str) -> None:
-        self.leave(peer, reason)
-        if peer in self._peers:
-            self._peers.discard(peer)
-            key = address_key(peer.ip)
-            self._per_ip[key] -= 1
-            if self._per_ip[key] <= 0:
-                del self._per_ip[key]
-        if self.shutting_down and not self._peers:
-            self.drained.set()
+        """Forget ``peer``. The registry entry goes even if telling the other peer fails: a
+        failure there once left the entry (and its per-address count) behind for good."""
+        try:
+            self.leave(peer, reason)
+        finally:
+            if peer in self._peers:
+                self._peers.discard(peer)
+                key = address_key(peer.ip)
+                self._per_ip[key] -= 1
+                if self._per_ip[key] <= 0:
+                    del self._per_ip[key]
+            if self.shutting_down and not self._peers:
+                self.drained.set()
 
     def begin_shutdown(self) -> None:
         self.shutting_down = True

@@ -208,3 +208,19 @@ async def test_real_ipv6_loopback_is_counted_by_its_64() -> None:
             assert server.hub.ip_connections("::2") == 1  # ::1 and ::2 share ::/64
     except OSError as e:  # pragma: no cover - a host without IPv6 loopback
         pytest.skip(f"no IPv6 loopback: {e}")
+
+
+def test_unregister_forgets_the_peer_even_if_telling_the_other_fails() -> None:
+    class Broken(_Peer):
+        def deliver(self, text: str) -> bool:
+            raise RuntimeError("nursery closed")
+
+    hub, _ = _hub()
+    room = new_room_code()
+    a, b = _Peer(1, "2001:db8::1"), Broken(2, "2001:db8::2")
+    for peer in (a, b):
+        hub.register(peer)
+        hub.join(peer, room)
+    with pytest.raises(RuntimeError):
+        hub.unregister(a, "bye")  # peer_left to b raises
+    assert hub.connection_count == 1 and hub.ip_connections("2001:db8::1") == 1
