@@ -224,3 +224,14 @@ def test_unregister_forgets_the_peer_even_if_telling_the_other_fails() -> None:
     with pytest.raises(RuntimeError):
         hub.unregister(a, "bye")  # peer_left to b raises
     assert hub.connection_count == 1 and hub.ip_connections("2001:db8::1") == 1
+
+
+def test_rate_flags_and_environment() -> None:
+    from relay.config import build_parser, config_from_args
+
+    env = {"AVATARCHAT_RELAY_ROOM_RATE": "2.5", "AVATARCHAT_RELAY_CONN_BURST": "7"}
+    config = config_from_args(build_parser(environ=env).parse_args(["--room-burst", "9"]), env)
+    assert (config.room_rate, config.room_burst, config.conn_burst) == (2.5, 9, 7)
+    assert (config.conn_rate, RelayConfig().room_rate) == (20.0, 5.0)  # the documented defaults
+    with pytest.raises(ValueError, match="--conn-rate must be positive"):
+        config_from_args(build_parser(environ={}).parse_args(["--conn-rate", "0"]), {})
