@@ -176,11 +176,14 @@ class PrefixedStream(trio.abc.Stream):
             inner = inner.transport_stream
         if not isinstance(inner, trio.SocketStream):
             return False
+        # poll, not select: select() refuses descriptors from 1024 on (ValueError), which
+        # is every connection of a relay holding thousands, and then answered "no".
+        poller = select.poll()
         try:
-            readable, _, _ = select.select([inner.socket.fileno()], [], [], 0)
+            poller.register(inner.socket.fileno(), select.POLLIN)
+            return bool(poller.poll(0))
         except (OSError, ValueError):
             return False
-        return bool(readable)
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         await self.inner.send_all(data)

@@ -70,7 +70,8 @@ async def profile(connections: int, top: int, settle: float, sites: bool) -> Non
         traced1 = tracemalloc.get_traced_memory()[0]
         types1 = type_counts()
         n = max(held, 1)
-        print(f"held {held}: {line.decode().strip()}")
+        refused = {k: v for k, v in server.metrics.rejections.items() if v}
+        print(f"held {held}: {line.decode().strip()}; refused meanwhile: {refused}")
         print(f"RSS growth per connection:         {(rss1 - rss0) / 1024 / n:7.2f} KB")
         traced = traced1 - traced0
         print(f"Python heap growth per connection: {traced / 1024 / n:7.2f} KB (tracemalloc)")

@@ -65,3 +65,28 @@ async def test_both_peers_of_many_rooms_leaving_at_once_is_no_error() -> None:
             s.socket.close()  # all at once, no checkpoint between
         await wait_until(lambda: server.hub.connection_count == 0, timeout=20)
         assert server.metrics.rejections["internal"] == 0
+
+
+async def test_input_pending_sees_bytes_on_descriptors_past_1024() -> None:
+    """The heartbeat keeps a peer whose pong waits unread behind a busy relay; a relay holding
+    thousands of connections has every descriptor past select()'s 1024, where the check used
+    to answer "no" and such peers were dropped (18,009 pong timeouts at 19,900 held)."""
+    import os
+    import resource
+
+    from relay.http import PrefixedStream
+
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < 1200:
+        pytest.skip("needs an open-files limit above 1200")
+    fillers = [os.open(os.devnull, os.O_RDONLY) for _ in range(1030)]
+    try:
+        a, b = trio.socket.socketpair()
+        with a, b:
+            assert a.fileno() >= 1024
+            stream = PrefixedStream(trio.SocketStream(a), b"")
+            assert not stream.input_pending()
+            await b.send(b"x")
+            await wait_until(stream.input_pending)
+    finally:
+        for fd in fillers:
+            os.close(fd)
