@@ -58,6 +58,23 @@ PROC_STATES = {
     "stopped": N_("stopped"),
 }
 
+#: Sentences about the peer: (with their name, without one). Two ids rather than a fallback
+#: name, because Korean says "민수 님이 나갔습니다" but "상대가 나갔습니다", never "상대 님이".
+PEER_PHRASES = {
+    "here": (
+        N_("{who} is here (avatar {avatar})"),
+        N_("The other person is here (avatar {avatar})"),
+    ),
+    "left": (N_("{who} left the call"), N_("The other person left the call")),
+    "shows": (N_("{who} shows: {emotion}"), N_("The other person shows: {emotion}")),
+}
+
+
+def about_peer(kind: str, name: str, **fields: str) -> str:
+    """A sentence about the peer, named when they said their name (see :data:`PEER_PHRASES`)."""
+    named, unnamed = PEER_PHRASES[kind]
+    return _(named if name else unnamed).format(who=name, **fields)
+
 
 def child_name(child: str) -> str:
     """``tracking`` -> "Face tracking" in the current language (unknown names as they are)."""

@@ -266,3 +266,22 @@ def test_every_key_description_has_a_korean_translation(cls: type[Any]) -> None:
     assert declared
     for b in declared:
         assert _(b.description) != b.description, f"{cls.__name__}: {b.description!r}"
+
+
+@pytest.mark.asyncio
+async def test_a_peer_without_a_name_is_called_sang_dae(make_app: MakeApp) -> None:
+    """Korean uses a different sentence, not the English fallback name with "님"."""
+    app = make_app(AppOptions(name="지민"), Settings(language="ko"))
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(pilot)
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        call = app.screen
+        assert isinstance(call, CallScreen)
+        post(call, event="peer_hello", child="peer", name="", avatar_id="fox")
+        post(call, event="peer_bye", child="peer", reason="hangup")
+        await pilot.pause()
+        lines = call.query_one(ChatPane).lines()
+        assert "* 상대가 들어왔습니다 (아바타 fox)" in lines
+        assert "* 상대가 통화에서 나갔습니다" in lines
+        assert not any("님" in line for line in lines)

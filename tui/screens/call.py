@@ -61,6 +61,7 @@ from tui.readable import (
     CHILD_NAMES,
     EMOTION_LABELS,
     PROC_STATES,
+    about_peer,
     child_name,
     readable_error,
     state_label,
@@ -245,18 +246,15 @@ class CallScreen(Screen[None]):
         elif isinstance(event, PeerHello):
             self.peer_name = event.name[:64]
             self.peer_avatar = event.avatar_id
-            who = self.peer_name or _("The other person")
-            self._chat().add_notice(
-                _("{who} is here (avatar {avatar})").format(who=who, avatar=self.peer_avatar or "?")
-            )
+            avatar = self.peer_avatar or "?"
+            self._chat().add_notice(about_peer("here", self.peer_name, avatar=avatar))
         elif isinstance(event, PeerAvatar):
             self.peer_avatar = event.avatar_id or event.ref
         elif isinstance(event, PeerEmotion):
             self._peer_emotion(event)
         elif isinstance(event, PeerBye):
             if not self._left:
-                who = self.peer_name or _("The other person")
-                self._chat().add_notice(_("{who} left the call").format(who=who))
+                self._chat().add_notice(about_peer("left", self.peer_name))
             self._left = True
             self._status("peer_left", event.reason)
         elif isinstance(event, ChatReceived):
@@ -306,9 +304,8 @@ class CallScreen(Screen[None]):
             name = Emotion(event.preset).name.lower()
         except ValueError:
             return
-        who = self.peer_name or _("The other person")
         label = _(EMOTION_LABELS.get(name, name))
-        self._notice(_("{who} shows: {emotion}").format(who=who, emotion=label))
+        self._notice(about_peer("shows", self.peer_name, emotion=label))
 
     def _error(self, child: str, message: object, fatal: bool) -> None:
         if child == "peer" and str(message).startswith("chat not sent"):
