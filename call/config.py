@@ -44,6 +44,10 @@ class CallConfig:
     window: bool = False
     #: We made the room (a front-end shows the invite) rather than joined it.
     created: bool = False
+    #: Someone gave us this code: join only if they are in the room. Nobody there is said at
+    #: once (a ``no_room`` status) instead of silently opening an empty room; the front-end
+    #: asks whether to wait anyway (:meth:`call.Call.open_room`).
+    join_existing: bool = False
     #: Tracker settings replayed at every (re)start; None = the tracker's own default.
     mirror: bool | None = None
     smoothing: float | None = None
@@ -116,6 +120,7 @@ class CallConfig:
             *(["--turn-user", self.turn_user] if self.turn_user else []),
             *(["--turn-only"] if self.turn_only else []),
             *(["--stats-json", self.stats_json] if self.stats_json else []),
+            *(["--join-existing"] if self.join_existing else []),
             *self.peer_args,
         )
 

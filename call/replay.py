@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from protocol.commands import (
     Command,
     Mirror,
+    OpenRoom,
     Pause,
     SelfView,
     SetAvatar,
@@ -38,6 +39,10 @@ OVERLAY_FOR_PEER_STATE = {
 }
 
 
+#: The networking process's states that mean its join succeeded: the room is ours to rejoin.
+ROOM_JOINED_STATES = frozenset({"waiting", "connecting", "connected"})
+
+
 @dataclass(slots=True)
 class CallMemory:
     """The settings and state replayed to a child after its (re)start."""
@@ -53,6 +58,9 @@ class CallMemory:
     #: The peer's avatar as last announced by the networking process.
     peer_avatar: str = ""
     overlay: str = ""
+    #: The room is ours to be in: a join succeeded, or the user chose to open an empty room.
+    #: A restarted networking process then joins without the "someone must be there" check.
+    room_opened: bool = False
 
     def set_emotion(self, preset: int, weight: float) -> None:
         self.emotion = None if preset == Emotion.NEUTRAL else (preset, weight)
@@ -70,6 +78,8 @@ class CallMemory:
             if self.emotion is not None:
                 out.append(SetEmotion(preset=self.emotion[0], weight=self.emotion[1]))
         elif child == "peer":
+            if self.room_opened:
+                out.append(OpenRoom())
             if self.avatar:
                 out.append(SetAvatar(ref=self.avatar, variant=self.variant or None))
             if self.emotion is not None:

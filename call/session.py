@@ -34,6 +34,7 @@ from protocol.commands import (
     Command,
     Hangup,
     Mirror,
+    OpenRoom,
     Pause,
     Recalibrate,
     SelfView,
@@ -53,7 +54,7 @@ from .config import CallConfig
 from .events import CALL, CallClosed, CallEvent, EventCallback, RelayStarted
 from .local_relay import LocalRelay
 from .netinfo import ALL_ADDRESSES, LOOPBACK
-from .replay import OVERLAY_FOR_PEER_STATE, CallMemory
+from .replay import OVERLAY_FOR_PEER_STATE, ROOM_JOINED_STATES, CallMemory
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +224,8 @@ class Call:
             self.stats[source] = event
         elif isinstance(event, Status) and source == "peer":
             self.state = event.state
+            if event.state in ROOM_JOINED_STATES:
+                self.memory.room_opened = True
             overlay = OVERLAY_FOR_PEER_STATE.get(event.state)
             if overlay == "connected":
                 self.peer_left = False
@@ -260,6 +263,11 @@ class Call:
 
     def hangup(self) -> bool:
         return self.send("peer", Hangup())
+
+    def open_room(self) -> bool:
+        """After a ``no_room`` status: open the (empty) room and wait for the other person."""
+        self.memory.room_opened = True
+        return self.send("peer", OpenRoom())
 
     def set_emotion(self, preset: int, weight: float = 1.0) -> None:
         self.memory.set_emotion(preset, weight)

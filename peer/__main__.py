@@ -48,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="use only relay (TURN) candidates (iceTransportPolicy=relay)",
     )
     p.add_argument("--stats-json", metavar="FILE", help="rewrite FILE with the stats every second")
+    p.add_argument(
+        "--join-existing",
+        action="store_true",
+        help="join only a room someone is already in; otherwise say 'no_room' and wait for "
+        "an open_room command",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     return p
 
@@ -76,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         turn_pass=args.turn_pass,
         turn_only=args.turn_only,
         stats_json=args.stats_json,
+        join_existing=args.join_existing,
     )
     try:
         return asyncio.run(run_peer(opts))

@@ -115,6 +115,8 @@ class PeerApp:
             on_connected=self._on_relay_up,
             on_disconnected=self._on_relay_down,
             on_retry=self._on_relay_retry,
+            create=not opts.join_existing,
+            on_no_room=self._on_no_room,
         )
 
     # -- output ----------------------------------------------------------------------------
@@ -255,6 +257,11 @@ class PeerApp:
             self.error(str(e), fatal=True)
             self._exit_code = 3
         self._quit.set()
+
+    def _on_no_room(self, message: str) -> None:
+        """Nobody is in the room we were invited to: say so at once (the parent asks the user
+        whether to wait there anyway, ``open_room``, or to check the code)."""
+        self.set_state("no_room", message)
 
     def _on_relay_up(self) -> None:
         self._apply(self.neg.relay_up())

@@ -11,7 +11,15 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from protocol.commands import Command, Hangup, Quit, SendChat, SetAvatar, SetEmotion
+from protocol.commands import (
+    Command,
+    Hangup,
+    OpenRoom,
+    Quit,
+    SendChat,
+    SetAvatar,
+    SetEmotion,
+)
 from protocol.events import ChatSent
 
 from .ctl_handler import load_local_avatar
@@ -37,6 +45,8 @@ async def apply_command(app: PeerApp, cmd: Command) -> None:
             app.error("chat not sent: not connected")
     elif isinstance(cmd, SetEmotion):
         app.ctl.emotion(cmd.preset, cmd.weight)
+    elif isinstance(cmd, OpenRoom):
+        await app.signaling.open_room()
     elif isinstance(cmd, SetAvatar):
         avatar = await asyncio.to_thread(load_local_avatar, cmd.ref)
         app.ctl.switch_avatar(avatar)

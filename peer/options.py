@@ -18,3 +18,5 @@ class PeerOptions:
     turn_pass: str | None = None
     turn_only: bool = False
     stats_json: str | None = None
+    #: Join only a room someone is in (an invitation's code): a wrong code says so at once.
+    join_existing: bool = False

@@ -40,6 +40,7 @@ from protocol.signaling import (
     Error,
     ErrorCode,
     Join,
+    Joined,
     Ping,
     SignalError,
     SignalMessage,
@@ -83,9 +84,16 @@ class SignalingClient:
         on_connected: Callable[[], None] = lambda: None,
         on_disconnected: Callable[[str], None] = lambda _r: None,
         on_retry: Callable[[str, float], None] = lambda _r, _d: None,
+        *,
+        create: bool = True,
+        on_no_room: Callable[[str], None] = lambda _m: None,
     ) -> None:
         self.url = room_url(relay, room)
         self.room = room
+        #: Whether our join may open an empty room. False until the first join succeeds when
+        #: the user typed an invitation's code; a reconnect later always may (we were in it).
+        self.create = create
+        self._on_no_room = on_no_room
         self._on_message = on_message
         self._on_connected = on_connected
         self._on_disconnected = on_disconnected
@@ -110,7 +118,9 @@ class SignalingClient:
                     close_timeout=1,
                 ) as ws:
                     self._ws = ws
-                    await ws.send(Join(room=self.room, client=CLIENT_NAME).to_json())
+                    await ws.send(
+                        Join(room=self.room, client=CLIENT_NAME, create=self.create).to_json()
+                    )
                     self.connected = True
                     self.connects += 1
                     backoff = BACKOFF_FIRST_S
@@ -139,11 +149,24 @@ class SignalingClient:
             await asyncio.sleep(delay)
             backoff = min(backoff * 2, BACKOFF_MAX_S)
 
+    async def open_room(self) -> None:
+        """Join again, allowed to open the room this time (after ``no_such_room``); if the relay
+        connection is down, the next connect does it."""
+        self.create = True
+        ws = self._ws
+        if ws is not None:
+            await ws.send(Join(room=self.room, client=CLIENT_NAME, create=True).to_json())
+
     def _dispatch(self, frame: str | bytes) -> None:
         try:
             message = parse_signal(frame)
         except SignalError as e:
             log.warning("ignoring a bad frame from the relay: %s", e)
+            return
+        if isinstance(message, Joined):
+            self.create = True
+        if isinstance(message, Error) and message.code == ErrorCode.NO_SUCH_ROOM:
+            self._on_no_room(message.message)
             return
         if isinstance(message, Error):
             log.warning("relay error %s: %s", message.code, message.message)

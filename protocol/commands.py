@@ -124,6 +124,15 @@ class Pause(ControlMessage):
 
 @COMMANDS.register
 @dataclass(frozen=True, slots=True)
+class OpenRoom(ControlMessage):
+    """Networking: the room we joined to had nobody in it (``no_room`` status); the user chose
+    to open it and wait for the other person instead of checking the code."""
+
+    KIND: ClassVar[str] = "open_room"
+
+
+@COMMANDS.register
+@dataclass(frozen=True, slots=True)
 class Recalibrate(ControlMessage):
     """Tracking: record the resting face again over ``seconds``."""
 
@@ -266,6 +275,7 @@ Command: TypeAlias = (
     | SendChat
     | SetEmotion
     | SetAvatar
+    | OpenRoom
     | Pause
     | Recalibrate
     | Mirror

@@ -60,6 +60,7 @@ class ErrorCode(enum.StrEnum):
     UNSUPPORTED_VERSION = "unsupported_version"
     BAD_ROOM = "bad_room"
     ROOM_FULL = "room_full"
+    NO_SUCH_ROOM = "no_such_room"
     NOT_JOINED = "not_joined"
     ALREADY_JOINED = "already_joined"
     NO_PEER = "no_peer"
@@ -112,6 +113,11 @@ class Join(SignalMessage):
     room: str = ""
     #: Client software, for diagnostics only ("avatarchat/0.1").
     client: str = ""
+    #: False: join only a room someone is already in (someone typed an invitation's code); a
+    #: wrong or expired code is then refused with ``no_such_room`` instead of silently opening
+    #: an empty room nobody will ever come to. True (the default, and what older clients mean):
+    #: join, opening the room if it is empty.
+    create: bool = True
     LIMITS: ClassVar[dict[str, int]] = {"client": 64}
 
 
@@ -338,7 +344,7 @@ def parse_signal(frame: str | bytes) -> SignalMessage:
 
 #: Fields a sender may omit (they have safe defaults).
 _DEFAULTABLE: dict[str, tuple[str, ...]] = {
-    "join": ("client",),
+    "join": ("client", "create"),
     "peer_left": ("reason",),
     "bye": ("reason",),
     "offer": ("gen",),

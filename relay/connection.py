@@ -386,7 +386,7 @@ class Connection:
                               "the join's room differs from the ?room= of the URL")
         if self._hub.shutting_down:
             raise SignalError(ErrorCode.SHUTTING_DOWN, "the relay is shutting down")
-        reply = self._hub.join(self, join.room)
+        reply = self._hub.join(self, join.room, create=join.create)
         if not self.deliver_or_kick(reply.to_json()):
             return
         log.debug("room %s: joined reply sent to %d", room_tag(join.room), self.cid)

@@ -169,9 +169,14 @@ class Hub:
             self.drained.set()
 
     # -- rooms ------------------------------------------------------------------------------
-    def join(self, peer: Peer, code: str) -> Joined:
-        """Put ``peer`` into room ``code``; the reply for it. Raises SignalError(ROOM_FULL)."""
+    def join(self, peer: Peer, code: str, *, create: bool = True) -> Joined:
+        """Put ``peer`` into room ``code``; the reply for it. Raises SignalError: ROOM_FULL,
+        NO_SUCH_ROOM (nobody is in it and ``create`` is False), RATE_LIMITED."""
         room = self._rooms.get(code)
+        if room is None and not create:
+            raise SignalError(
+                ErrorCode.NO_SUCH_ROOM,
+                "no one is in this room: check the code, or ask for a new one")
         if room is None:
             key = address_key(peer.ip)
             if not self._room_rate.take(key, self._clock()):

@@ -22,6 +22,7 @@ from call import (
 from call.replay import CallMemory
 from protocol.commands import (
     Mirror,
+    OpenRoom,
     Pause,
     SelfView,
     SetAvatar,
@@ -172,6 +173,10 @@ def test_memory_replays_what_the_user_changed_to_each_child() -> None:
     memory.set_emotion(0, 1.0)  # neutral: nothing to replay
     assert SetEmotion(preset=0, weight=1.0) not in memory.replay("peer")
     assert memory.replay("relay") == []
+    # Once the room was joined (or opened by choice), a restarted networking process rejoins
+    # it without the "someone must be there" check.
+    memory.room_opened = True
+    assert memory.replay("peer")[0] == OpenRoom()
 
 
 @pytest.mark.asyncio
@@ -225,3 +230,46 @@ async def test_every_call_sweeps_rings_a_killed_call_left_behind() -> None:
     async with Call(CallConfig(room=ROOM, relay="ws://127.0.0.1:9", source="synthetic")) as call:
         assert call.local is not None and os.path.exists(f"/dev/shm/{call.local.name}")
         assert not os.path.exists(f"/dev/shm/{stale}")
+
+
+class StateWatch:
+    """The networking process's states, as events: ``await watch.reach("connected")``."""
+
+    def __init__(self) -> None:
+        self.states: list[str] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, source: str, event: Any) -> None:
+        if source == "peer" and isinstance(event, Status):
+            self.states.append(event.state)
+            self._changed.set()
+
+    async def reach(self, state: str, timeout: float = 60) -> None:
+        async with asyncio.timeout(timeout):
+            while state not in self.states:
+                self._changed.clear()
+                await self._changed.wait()
+
+
+@pytest.mark.asyncio
+@pytest.mark.timeout(180)
+async def test_joining_a_code_nobody_is_behind_says_so_and_can_wait_there(relay_url: str) -> None:
+    """Issue 16: a wrong or expired code used to open an empty room and wait forever without a
+    word. Joining (``join_existing``) now says ``no_room`` at once; the user may then open the
+    room and wait, and the other person joining later connects."""
+    from protocol.signaling import new_room_code
+
+    room = new_room_code()
+    alice_states = StateWatch()
+    alice_cfg = CallConfig(room=room, relay=relay_url, source="synthetic", join_existing=True)
+    async with Call(alice_cfg, alice_states) as alice:
+        await alice_states.reach("no_room")
+        assert "waiting" not in alice_states.states  # nothing was opened behind her back
+        assert alice.open_room()
+        await alice_states.reach("waiting", 30)
+        bob_states = StateWatch()
+        bob_cfg = CallConfig(room=room, relay=relay_url, source="synthetic", join_existing=True)
+        async with Call(bob_cfg, bob_states):
+            await bob_states.reach("connected")
+            await alice_states.reach("connected")
+        assert "no_room" not in bob_states.states

@@ -81,6 +81,29 @@ async def test_third_is_refused_and_the_room_carries_on() -> None:
         assert server.metrics.rejections["room_full"] == 1
 
 
+async def test_joining_an_empty_room_that_must_exist_is_refused_and_opens_nothing() -> None:
+    """A typed invitation code (``create: false``) with nobody behind it is said at once, the
+    connection stays open, and the same client may then choose to open the room and wait."""
+    async with running_relay() as server:
+        room = new_room_code()
+        async with client(server, room) as a:
+            await send(a, type="join", room=room, create=False)
+            error = await recv(a)
+            assert error["type"] == "error" and error["code"] == "no_such_room"
+            assert "check the code" in error["message"]
+            assert server.hub.room_count == 0
+            assert server.metrics.rooms_created_total == 0
+            # Still connected: the user chose to wait for the other person after all.
+            joined = await join(a, room)
+            assert joined["position"] == 1 and server.hub.room_count == 1
+            # Someone is there now: a join that must find them does.
+            async with client(server, room) as b:
+                await send(b, type="join", room=room, create=False)
+                assert (await recv(b))["type"] == "joined"
+                assert (await recv(a))["type"] == "peer_joined"
+                await assert_alive(a, b)
+
+
 async def test_leave_is_announced_and_empty_room_is_freed() -> None:
     async with running_relay() as server:
         async with pair(server) as (a, b, room):
