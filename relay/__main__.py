@@ -11,6 +11,7 @@ import os
 import resource
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 import trio
@@ -93,8 +94,13 @@ def _exit_on_stdin_eof() -> None:
     into ``quit``), sends this process its graceful-shutdown SIGTERM; other commands are
     ignored. Events still go out through ``print`` (the channel is quiet)."""
 
+    asked = threading.Event()
+
     def on_command(command: Command) -> None:
-        if isinstance(command, Quit):
+        # Once: a parent's quit is followed by EOF (another quit), and a second SIGTERM that
+        # lands after the graceful shutdown restored the default handler kills us (exit -15).
+        if isinstance(command, Quit) and not asked.is_set():
+            asked.set()
             os.kill(os.getpid(), signal.SIGTERM)
 
     ChildChannel(quiet=True, on_command=on_command).start()
