@@ -18,9 +18,11 @@ The relay's heartbeat pings through :meth:`MeteredWebSocket.send_ping`, which do
 the pong (trio-websocket's ``ping`` does, which needs a task per connection): the pong's time is
 kept in :attr:`MeteredWebSocket.pong_at` for the connection's reader to look at.
 
-Once the opening handshake is done, wsproto's handshake state (an h11 connection and an event
-queue, about 2 KB) is dropped, and so is trio-websocket's test-only event: memory per idle
-connection is what bounds how many one relay holds (docs/bench/relay-memory.md).
+trio-websocket's reader loop is repeated here only to dispatch events without a per-connection
+table of bound methods. Once the opening handshake is done, wsproto's handshake state (an h11
+connection and an event queue, about 2 KB) is dropped, and so is trio-websocket's test-only
+event: memory per idle connection is what bounds how many one relay holds
+(docs/bench/relay-memory.md).
 
 A ping that arrives after the relay sent its close frame is normal client behaviour; it is left
 unanswered (wsproto cannot send a pong then) instead of failing the connection's handler.
@@ -28,6 +30,7 @@ unanswered (wsproto cannot send a pong then) instead of failing the connection's
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import struct
@@ -35,6 +38,7 @@ from collections.abc import Callable, Iterator
 
 import trio
 import wsproto.events
+import wsproto.utilities
 from trio_websocket import CloseReason, ConnectionClosed, WebSocketConnection, WebSocketRequest
 from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
@@ -76,6 +80,21 @@ class TokenBucket:
         return False
 
 
+#: The event handlers of trio-websocket's reader, by event type (see ``_reader_task``).
+_HANDLERS: dict[type[wsproto.events.Event], str] = {
+    wsproto.events.AcceptConnection: "_handle_accept_connection_event",
+    wsproto.events.BytesMessage: "_handle_message_event",
+    wsproto.events.CloseConnection: "_handle_close_connection_event",
+    wsproto.events.Ping: "_handle_ping_event",
+    wsproto.events.Pong: "_handle_pong_event",
+    wsproto.events.RejectConnection: "_handle_reject_connection_event",
+    wsproto.events.RejectData: "_handle_reject_data_event",
+    wsproto.events.Request: "_handle_request_event",
+    wsproto.events.TextMessage: "_handle_message_event",
+}
+_ws_log = logging.getLogger("trio-websocket")
+
+
 class _HandshakeDone:
     """Stands in for wsproto's ``H11Handshake`` once the connection is open: wsproto then only
     asks it for events (there are none left), and the real one holds an h11 connection."""
@@ -90,6 +109,9 @@ _HANDSHAKE_DONE = _HandshakeDone()
 #: trio-websocket sets this on every connection for its own tests; one shared (and never
 #: awaited) event instead of one per connection.
 _UNUSED_EVENT = trio.Event()
+#: Likewise the opening handshake's event once it is set (only clients wait on it).
+_OPENED = trio.Event()
+_OPENED.set()
 
 
 class MeteredWebSocket(WebSocketConnection):
@@ -134,6 +156,7 @@ class MeteredWebSocket(WebSocketConnection):
         await super()._accept(request, subprotocol, extra_headers)
         if self._wsproto.connection is not None:  # open: the handshake state is done with
             self._wsproto.handshake = _HANDSHAKE_DONE  # type: ignore[assignment]
+            self._open_handshake = _OPENED
 
     async def _handle_message_event(
         self, event: wsproto.events.BytesMessage | wsproto.events.TextMessage
@@ -174,6 +197,42 @@ class MeteredWebSocket(WebSocketConnection):
         if self._ping_payload is not None and bytes(event.payload) == self._ping_payload:
             self.pong_at = trio.current_time()
         await super()._handle_pong_event(event)
+
+    async def _reader_task(self) -> None:
+        """trio-websocket 0.12's reader loop, dispatching through :data:`_HANDLERS` by name.
+
+        The original builds a dict of nine bound methods when it starts and keeps it for the
+        connection's life (about 1.2 KB per connection); this loop is otherwise the same (a
+        server connection sends no opening request, so that branch is left out)."""
+        async with self._send_channel:
+            while self._reader_running:
+                for event in self._wsproto.events():
+                    name = _HANDLERS.get(type(event))
+                    if name is None:
+                        _ws_log.warning("%s received unknown event type: %r", self,
+                                        type(event).__name__)
+                        continue
+                    try:
+                        await getattr(self, name)(event)
+                    except ConnectionClosed:
+                        self._reader_running = False
+                        break
+                try:
+                    data = await self._stream.receive_some(self._receive_buffer_size)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    await self._abort_web_socket()
+                    break
+                if len(data) == 0:
+                    if self._wsproto.state != ConnectionState.CLOSED:
+                        await self._abort_web_socket()
+                    break
+                if self._wsproto.state != ConnectionState.CLOSED:
+                    try:
+                        self._wsproto.receive_data(bytes(data))
+                    except wsproto.utilities.RemoteProtocolError as err:
+                        if err.event_hint:
+                            await self._send(err.event_hint)
+                        await self._close_stream()
 
     async def _refuse(self, reason: str, detail: str) -> None:
         """Close with 1008 (reason: ``reason: detail``), drop the partial message, stop."""
