@@ -78,6 +78,12 @@ def register(subparsers: Any) -> None:
         "(default: this machine only)",
     )
     p.add_argument(
+        "--join",
+        metavar="CODE",
+        help="join the room someone invited you to: if nobody is in it (a wrong or expired "
+        "code), say so and end instead of waiting in an empty room",
+    )
+    p.add_argument(
         "--room",
         default=os.environ.get(ROOM_ENV),
         help=f"room code (or ${ROOM_ENV}, which other local users cannot read in ps; "
@@ -156,6 +162,8 @@ class CallPrinter:
         #: The render window's last ``stats`` values (capture -> present), with ``--window``.
         self.render_stats: dict[str, Any] | None = None
         self.fatal: str | None = None
+        #: We joined with an invitation's code and nobody is in that room.
+        self.no_room = False
 
     def say(self, text: str) -> None:
         self.stream.write(f"{self.prefix}{text}\n")
@@ -168,6 +176,8 @@ class CallPrinter:
             self.last_stats = ev.values
             if not self.quiet:
                 self.say(format_stats(ev.values, self.render_stats))
+        elif isinstance(ev, Status) and source == "peer" and ev.state == "no_room":
+            self.no_room = True
         elif isinstance(ev, Status) and source == "peer":
             if ev.state == "connected" and not self.connected_once:
                 self.connected_once = True
@@ -236,14 +246,21 @@ def cancel_on_signals() -> None:
 
 async def run_call(args: argparse.Namespace) -> int:
     cancel_on_signals()
-    room = args.room or new_room_code()
-    if not args.room:
+    if args.join and args.room:
+        print(
+            _("avatarchat call: --join and --room are two ways to name the room: give one"),
+            file=sys.stderr,
+        )
+        return 2
+    room = args.join or args.room or new_room_code()
+    if not args.room and not args.join:
         print(_("room: {room}  (the peer joins with --room {room})").format(room=room), flush=True)
     printer = CallPrinter(quiet=args.quiet)
     cfg = CallConfig(
         relay=args.relay,
         lan=args.lan,
         room=room,
+        join_existing=bool(args.join),
         source=args.source,
         name=args.name,
         avatar=args.avatar,
@@ -264,7 +281,7 @@ async def run_call(args: argparse.Namespace) -> int:
             deadline = time.monotonic() + args.duration if args.duration else None
             while deadline is None or time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
-                if printer.fatal or call.ended:
+                if printer.fatal or printer.no_room or call.ended:
                     break
             chat.cancel()
     finally:
@@ -278,6 +295,15 @@ async def run_call(args: argparse.Namespace) -> int:
         print("summary: " + json.dumps(summary), flush=True)
     if printer.fatal:
         return 2
+    if printer.no_room:
+        print(
+            _(
+                "no one is in room {room}: check the code, or ask for a new one "
+                "(to wait there for them anyway: --room {room})"
+            ).format(room=room),
+            flush=True,
+        )
+        return 1
     if not printer.connected_once:
         print(_("the peer never connected"), flush=True)
         return 1

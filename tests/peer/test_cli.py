@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -70,6 +71,38 @@ def test_demo_runs_a_whole_call_with_no_configuration(tmp_path: Path) -> None:
         assert client["connected"] and client["recv_hz"] > 20
         assert client["rtt_ms"] is not None and client["e2e_ms"]["p50"] < 50
     assert summary["clients"][0]["sas"] == summary["clients"][1]["sas"]
+
+
+@pytest.mark.timeout(60)
+def test_joining_a_wrong_code_says_so_at_once(relay_url: str) -> None:
+    """Issue 16: ``--join`` with a code nobody is behind used to wait forever in a new empty
+    room; it now ends at once with what to do, in the user's language."""
+    code = new_room_code()
+    for lang, expected in (
+        ("en", f"no one is in room {code}: check the code, or ask for a new one"),
+        ("ko", f"{code} 방에 아무도 없습니다"),
+    ):
+        proc = subprocess.run(
+            [
+                *AVATARCHAT,
+                "call",
+                "--relay",
+                relay_url,
+                "--join",
+                code,
+                "--source",
+                "synthetic",
+                "--duration",
+                "40",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=50,
+            env={**os.environ, "AVATARCHAT_LANG": lang},
+        )
+        assert proc.returncode == 1, (proc.stdout, proc.stderr[-2000:])
+        assert expected in proc.stdout
+        assert "connected" not in proc.stdout.replace("connected to the relay", "")
 
 
 @pytest.mark.timeout(60)
