@@ -31,6 +31,7 @@ STATE_LABELS = {
     "peer_left": N_("Peer left"),
     "reconnecting": N_("Reconnecting"),
     "refused": N_("Refused"),
+    "no_room": N_("Nobody here"),
     "failed": N_("Failed"),
     "ended": N_("Ended"),
     "closed": N_("Closed"),

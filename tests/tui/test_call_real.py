@@ -132,3 +132,31 @@ async def test_real_processes_restart_and_clean_up() -> None:
         assert isinstance(app.screen, HomeScreen)
     assert not [pid for pid in pids if _alive(pid)]
     assert not [p for p in rings if os.path.exists(p)]
+
+
+async def test_joining_a_code_nobody_is_behind_asks_and_can_wait(relay_url: str) -> None:
+    """Issue 16: a wrong or expired code is said at once (not an empty room that waits forever);
+    "Wait for them" opens the room, and "Back" (tested with the fake controller in
+    test_pilot) returns home."""
+    from protocol.signaling import new_room_code
+    from tui.screens.no_room import NoRoomScreen
+
+    code = new_room_code()
+    app = AvatarChatApp(
+        AppOptions(join=code, relay=relay_url, window=False, source="synthetic", name="Jo"),
+        Settings(),
+        sources=SOURCES,
+        persist_settings=False,
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(
+            pilot, lambda: isinstance(app.screen, NoRoomScreen), START_TIMEOUT_S, "the question"
+        )
+        screen = app.screen
+        assert code in str(screen.query_one("#no-room-title").render())
+        await pilot.press("w")
+        await pilot.pause()
+        call = app.screen
+        assert isinstance(call, CallScreen)
+        await wait_until(pilot, lambda: call.state == "waiting", 30, "waiting in the room")
+        assert call.request.join_existing

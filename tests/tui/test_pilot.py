@@ -202,6 +202,25 @@ def _post(screen: CallScreen, **event: Any) -> None:
     post(screen, **event)
 
 
+async def test_a_joined_room_with_nobody_in_it_asks_and_back_goes_home(
+    make_app: MakeApp,
+) -> None:
+    from tui.screens.no_room import NoRoomScreen
+
+    app = make_app(AppOptions(window=False, join=ROOM, relay="ws://127.0.0.1:9"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot)
+        call = app.screen
+        assert isinstance(call, CallScreen) and call.request.join_existing
+        _post(call, child="peer", event="status", state="no_room", message="no one is here")
+        await pilot.pause()
+        assert isinstance(app.screen, NoRoomScreen)
+        assert ROOM in _text(app.screen.query_one("#no-room-title", Label))
+        await pilot.press("escape")
+        await _settle(pilot)
+        assert isinstance(app.screen, HomeScreen)
+
+
 async def test_call_screen_follows_child_events(make_app: MakeApp) -> None:
     app = make_app(AppOptions(name="Alice"))
     async with app.run_test(size=SIZE) as pilot:

@@ -66,6 +66,7 @@ from tui.readable import (
     readable_error,
     state_label,
 )
+from tui.screens.no_room import NoRoomScreen
 from tui.settings import Settings
 from tui.stats_model import StatsModel
 from tui.widgets.chat import ChatPane
@@ -283,6 +284,8 @@ class CallScreen(Screen[None]):
 
     def _status(self, state: str, message: str) -> None:
         previous = self.state
+        if state == "no_room" and previous != "no_room":
+            self.app.push_screen(NoRoomScreen(self.request.room), self._no_room_answer)
         if self._left and state in ("waiting", "signaling", "peer_lost"):
             # After a bye the peer process goes back to waiting in the room; people want to
             # read that the other person left, and that we are waiting for them.
@@ -298,6 +301,17 @@ class CallScreen(Screen[None]):
             state in PEER_LEFT_STATES and previous not in PEER_LEFT_STATES and self.request.created
         ):
             self.show_invite = True
+
+    def _no_room_answer(self, wait: bool | None) -> None:
+        if wait and self.controller is not None:
+            self.controller.open_room()
+            self._chat().add_notice(_("Waiting in the room for the other person"))
+        else:
+            self.app.notify(
+                _("No one was in room {room}: check the code").format(room=self.request.room),
+                markup=False,
+            )
+            self._hangup()
 
     def _peer_emotion(self, event: PeerEmotion) -> None:
         try:

@@ -135,6 +135,8 @@ class HomeScreen(Screen[None]):
             variant=self.avatar_variant,
             window=self.window,
             created=created,
+            # A typed code must lead to someone: a wrong one is said at once (no_room).
+            join_existing=not created,
         )
 
     def _error(self, text: str) -> None:
