@@ -35,6 +35,7 @@ import math
 import random
 import struct
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import trio
 import wsproto.events
@@ -95,6 +96,21 @@ _HANDLERS: dict[type[wsproto.events.Event], str] = {
 _ws_log = logging.getLogger("trio-websocket")
 
 
+_T = TypeVar("_T")
+
+
+class _ShortQueue(list[_T]):
+    """The FIFO for wsproto's event queue and trio-websocket's message channel, which hold a
+    frame or two at a time: as a deque each starts with a 64-slot block (760 bytes per
+    connection, kept while idle), as a list 56 bytes. Both use only ``append``, ``popleft``,
+    ``len``, truth and ``clear``."""
+
+    __slots__ = ()
+
+    def popleft(self) -> _T:
+        return self.pop(0)
+
+
 class _HandshakeDone:
     """Stands in for wsproto's ``H11Handshake`` once the connection is open: wsproto then only
     asks it for events (there are none left), and the real one holds an h11 connection."""
@@ -143,6 +159,7 @@ class MeteredWebSocket(WebSocketConnection):
         self.pong_at = -math.inf
         self._ping_payload: bytes | None = None
         self._for_testing_peer_closed_connection = _UNUSED_EVENT
+        self._send_channel._state.data = _ShortQueue()  # type: ignore[assignment]
 
     async def send_ping(self) -> None:
         """Send a ping with a fresh payload; its pong sets :attr:`pong_at`."""
@@ -157,6 +174,8 @@ class MeteredWebSocket(WebSocketConnection):
         if self._wsproto.connection is not None:  # open: the handshake state is done with
             self._wsproto.handshake = _HANDSHAKE_DONE  # type: ignore[assignment]
             self._open_handshake = _OPENED
+            connection = self._wsproto.connection
+            connection._events = _ShortQueue(connection._events)  # type: ignore[assignment]
 
     async def _handle_message_event(
         self, event: wsproto.events.BytesMessage | wsproto.events.TextMessage
