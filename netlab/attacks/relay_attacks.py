@@ -54,7 +54,9 @@ async def _frame_flood(name: str, seconds: float, opening: bytes, chunk: bytes) 
         return AttackResult(
             name,
             held,
-            f"cut off after {cut_after}s (close {code})" if cut_after else "never cut off",
+            f"cut off after {cut_after}s (close {code})"
+            if cut_after is not None
+            else "never cut off",
             {"chunks_sent": sent, "close_code": code, **by.figures()},
         )
 
