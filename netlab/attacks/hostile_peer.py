@@ -20,14 +20,20 @@ from protocol.signaling import Answer, Join, Offer, parse_signal
 class HostilePeer:
     """Use as ``async with HostilePeer(relay_url, room) as peer``: connected on entry."""
 
-    def __init__(self, relay_url: str, room: str) -> None:
+    def __init__(self, relay_url: str, room: str, *, gen: int = 1) -> None:
         self.relay_url = relay_url
         self.room = room
+        self.gen = gen
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.params = self.pc.createDataChannel(
             "params", ordered=False, maxRetransmits=0, negotiated=True, id=0
         )
         self.ctl = self.pc.createDataChannel("ctl", negotiated=True, id=1)
+        #: Everything the victim sent: params frames, and every ctl message that parsed.
+        self.params_in: list[bytes] = []
+        self.ctl_in: list[ctl.CtlMessage] = []
+        #: The victim's answer (its SDP is checked by tests).
+        self.answer: Answer | None = None
         self.hellos: list[ctl.Hello] = []
         self.chunks: list[ctl.AvatarChunk] = []
         self.requests: list[ctl.AvatarRequest] = []
@@ -35,12 +41,14 @@ class HostilePeer:
         self.on_request: Callable[[ctl.AvatarRequest], None] | None = None
         self._ws: ClientConnection | None = None
         self.ctl.on("message", self._on_ctl)
+        self.params.on("message", self.params_in.append)
 
     def _on_ctl(self, data: bytes) -> None:
         try:
             message = ctl.parse_ctl(data)
         except Exception:
             return
+        self.ctl_in.append(message)
         if isinstance(message, ctl.Hello):
             self.hellos.append(message)
         elif isinstance(message, ctl.AvatarChunk):
@@ -63,11 +71,12 @@ class HostilePeer:
         if joined.get("type") != "joined" or not joined.get("peer_present"):
             raise RuntimeError(f"the victim is not in the room: {joined}")
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        await ws.send(Offer(sdp=self.pc.localDescription.sdp, gen=1).to_json())
+        await ws.send(Offer(sdp=self.pc.localDescription.sdp, gen=self.gen).to_json())
         answer: Any = None
         async with asyncio.timeout(20):
             while not isinstance(answer, Answer):
                 answer = parse_signal(await ws.recv())
+        self.answer = answer
         await self.pc.setRemoteDescription(RTCSessionDescription(answer.sdp, "answer"))
         await asyncio.wait_for(opened.wait(), 20)
         return self

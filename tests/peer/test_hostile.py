@@ -4,22 +4,18 @@ like a real client, then floods and fuzzes. The real client must count and drop 
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import time
-from typing import Any
 
 import cbor2
 import pytest
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from websockets.asyncio.client import connect
 
+from netlab.attacks.hostile_peer import HostilePeer
 from peer.connection import check_sdp
 from peer.frames import RECV_BURST, RECV_RATE_HZ
-from peer.signaling import room_url
 from protocol import ctl
 from protocol.frame import ParamFrame
-from protocol.signaling import Answer, Join, Offer, new_room_code, parse_signal
+from protocol.signaling import new_room_code
 
 from .helpers import RingTap, call_pair, relay_running
 
@@ -53,41 +49,13 @@ async def test_hostile_peer_is_counted_and_dropped_and_the_call_goes_on() -> Non
         await alice.log.wait_for(lambda: alice.session.state == "waiting", 15, "alice alone")
         assert alice.session.remote is not None
         tap = RingTap(alice.session.remote.name)
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        params = pc.createDataChannel(
-            "params", ordered=False, maxRetransmits=0, negotiated=True, id=0
-        )
-        ctl_ch = pc.createDataChannel("ctl", negotiated=True, id=1)
-        received: list[bytes] = []
-        ctl_in: list[ctl.CtlMessage] = []
-        params.on("message", lambda m: received.append(m))
-
-        def on_ctl(data: bytes) -> None:
-            message = ctl.parse_ctl(data)
-            ctl_in.append(message)
-            if isinstance(message, ctl.Ping):  # answer pings like a real peer: stay "alive"
-                now = time.monotonic_ns() // 1000
-                ctl_ch.send(
-                    ctl.Pong(seq=message.seq, t1_us=message.t1_us, t2_us=now, t3_us=now).encode()
-                )
-
-        ctl_ch.on("message", on_ctl)
-        opened = asyncio.Event()
-        params.on("open", opened.set)
+        hostile = HostilePeer(relay.url, room, gen=7)
+        params, ctl_ch = hostile.params, hostile.ctl
+        received, ctl_in = hostile.params_in, hostile.ctl_in
         try:
-            async with connect(room_url(relay.url, room)) as ws:
-                await ws.send(Join(room=room).to_json())
-                joined = json.loads(await ws.recv())
-                assert joined["type"] == "joined" and joined["peer_present"] is True
-                await pc.setLocalDescription(await pc.createOffer())
-                await ws.send(Offer(sdp=pc.localDescription.sdp, gen=7).to_json())
-                answer: Any = None
-                while not isinstance(answer, Answer):
-                    answer = parse_signal(await asyncio.wait_for(ws.recv(), 15))
-                assert answer.gen == 7
-                check_sdp(answer.sdp)  # the real client answers with m=application only
-                await pc.setRemoteDescription(RTCSessionDescription(answer.sdp, "answer"))
-                await asyncio.wait_for(opened.wait(), 15)
+            async with hostile:
+                assert hostile.answer is not None and hostile.answer.gen == 7
+                check_sdp(hostile.answer.sdp)  # the real client answers with m=application only
                 await alice.log.wait_for(lambda: len(received) >= 10, 10, "frames from alice")
 
                 # 1. garbage, oversize, text, NaN, out-of-range version, seq gaps
@@ -128,7 +96,6 @@ async def test_hostile_peer_is_counted_and_dropped_and_the_call_goes_on() -> Non
                 state_during_call = alice.session.state  # before we hang up below
         finally:
             tap.close()
-            await pc.close()
 
         assert stats["bad_frames"] >= 6  # garbage, oversize, text, NaN, inf, bad version
         assert stats["oversize_frames"] >= 1

@@ -8,20 +8,14 @@ leave none of them on disk once the call is over.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from websockets.asyncio.client import connect
 
+from netlab.attacks.hostile_peer import HostilePeer
 from peer.pack_inbox import MAX_RECEIVED_PACKS_PER_CALL
-from peer.signaling import room_url
 from protocol import ctl
-from protocol.signaling import Answer, Join, Offer, new_room_code, parse_signal
+from protocol.signaling import new_room_code
 
 from .helpers import call_pair, relay_running
 from .test_pack_limits import chunks, distinct_packs
@@ -42,67 +36,41 @@ async def test_a_peer_cycling_packs_gets_six_downloaded_and_none_kept(tmp_path: 
     ):
         await bob.session.close()  # the room is alice's and the hostile peer's
         await alice.log.wait_for(lambda: alice.session.state == "waiting", 15, "alice alone")
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        params = pc.createDataChannel(
-            "params", ordered=False, maxRetransmits=0, negotiated=True, id=0
-        )
-        ctl_ch = pc.createDataChannel("ctl", negotiated=True, id=1)
-        received: list[Any] = []
+        hostile = HostilePeer(relay.url, room, gen=7)
+        ctl_ch, received = hostile.ctl, hostile.params_in
         requests: list[str] = []
-        params.on("message", received.append)
 
-        def on_ctl(data: bytes) -> None:
-            message = ctl.parse_ctl(data)
-            if isinstance(message, ctl.Ping):  # stay "alive" like a real peer
-                now = time.monotonic_ns() // 1000
-                ctl_ch.send(
-                    ctl.Pong(seq=message.seq, t1_us=message.t1_us, t2_us=now, t3_us=now).encode()
-                )
-            elif isinstance(message, ctl.AvatarRequest):  # serve whatever alice asks for
-                requests.append(message.hash)
-                for chunk in chunks(message.hash, by_hash[message.hash]):
-                    ctl_ch.send(chunk)
+        def serve(request: ctl.AvatarRequest) -> None:  # whatever alice asks for
+            requests.append(request.hash)
+            for chunk in chunks(request.hash, by_hash[request.hash]):
+                ctl_ch.send(chunk)
 
-        ctl_ch.on("message", on_ctl)
-        opened = asyncio.Event()
-        params.on("open", opened.set)
-        try:
-            async with connect(room_url(relay.url, room)) as ws:
-                await ws.send(Join(room=room).to_json())
-                assert json.loads(await ws.recv())["peer_present"] is True
-                await pc.setLocalDescription(await pc.createOffer())
-                await ws.send(Offer(sdp=pc.localDescription.sdp, gen=7).to_json())
-                answer: Any = None
-                while not isinstance(answer, Answer):
-                    answer = parse_signal(await asyncio.wait_for(ws.recv(), 15))
-                await pc.setRemoteDescription(RTCSessionDescription(answer.sdp, "answer"))
-                await asyncio.wait_for(opened.wait(), 15)
-                ctl_ch.send(ctl.Hello(name="pusher", avatar_id="fox").encode())
-                for i, (digest, _data) in enumerate(packs):
-                    switch = ctl.AvatarSwitch(avatar_id=f"custom{i}", avatar_hash=digest)
-                    ctl_ch.send(switch.encode())
-                    # Each switch ends in a drawn avatar: the pack itself, or the fallback.
-                    await alice.log.wait_for(
-                        lambda i=i: [
-                            e
-                            for e in alice.log.of("peer_avatar")
-                            if e["avatar_id"] == f"custom{i}" and not e["pending"]
-                        ],
-                        20,
-                        f"alice draws custom{i}",
-                    )
+        hostile.on_request = serve
+        async with hostile:
+            ctl_ch.send(ctl.Hello(name="pusher", avatar_id="fox").encode())
+            for i, (digest, _data) in enumerate(packs):
+                switch = ctl.AvatarSwitch(avatar_id=f"custom{i}", avatar_hash=digest)
+                ctl_ch.send(switch.encode())
+                # Each switch ends in a drawn avatar: the pack itself, or the fallback.
                 await alice.log.wait_for(
-                    lambda: (alice.stats().get("avatar_transfers_refused") or 0) >= 2,
-                    10,
-                    "the refusals in alice's stats",
+                    lambda i=i: [
+                        e
+                        for e in alice.log.of("peer_avatar")
+                        if e["avatar_id"] == f"custom{i}" and not e["pending"]
+                    ],
+                    20,
+                    f"alice draws custom{i}",
                 )
-                stats = alice.stats()
-                on_disk = sorted(p.parent.name for p in cache.rglob("avatar.toml"))
-                mark = len(received)
-                await alice.log.wait_for(lambda: len(received) > mark + 20, 10, "still sending")
-                state_during_call = alice.session.state
-        finally:
-            await pc.close()
+            await alice.log.wait_for(
+                lambda: (alice.stats().get("avatar_transfers_refused") or 0) >= 2,
+                10,
+                "the refusals in alice's stats",
+            )
+            stats = alice.stats()
+            on_disk = sorted(p.parent.name for p in cache.rglob("avatar.toml"))
+            mark = len(received)
+            await alice.log.wait_for(lambda: len(received) > mark + 20, 10, "still sending")
+            state_during_call = alice.session.state
         drawn = {e["avatar_id"]: e["ref"] for e in alice.log.of("peer_avatar") if not e["pending"]}
     assert requests == [digest for digest, _ in packs[:cap]]
     assert stats["avatar_transfers_refused"] == 2
