@@ -52,6 +52,9 @@ ICE = json.dumps({"v": 1, "type": "ice", "candidate":
 WINDOW = 8
 #: Concurrent handshakes while opening the held connections (the listen backlog is 4096).
 OPEN_CONCURRENCY = 256
+#: Descriptors a relay process needs besides its connections (listener, epoll, wakeup pipes,
+#: stdio) and for the /metrics scrapes: a relay at its open-files limit cannot accept those.
+FD_RESERVE = 100
 
 
 def raise_fd_limit() -> int:
@@ -292,7 +295,15 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="throughput phase length")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
-    raise_fd_limit()
+    limit = raise_fd_limit()  # the relay lifts its own soft limit to the same hard limit
+    if args.connections > limit - FD_RESERVE:
+        # Past it the relay stops accepting (EMFILE) and the run hangs until timeouts; raising
+        # the hard limit needs CAP_SYS_RESOURCE (ulimit -Hn as root, or LimitNOFILE=).
+        most = (limit - FD_RESERVE) // 2 * 2
+        print(f"open-files limit {limit}: one relay process can hold at most {most} "
+              f"connections here; holding {most} (connections_requested says what was asked)",
+              file=sys.stderr)
+    held_target = min(args.connections, (limit - FD_RESERVE) // 2 * 2)
     proc, port = start_relay()
     relay = psutil.Process(proc.pid)
     try:
@@ -302,8 +313,8 @@ def main() -> int:
         cpu1, setup_wall = relay.cpu_times(), time.perf_counter() - t0
         setup_cpu_ms = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) * 1000 / len(setups)
         rate, cpu = throughput(port, args.pairs, args.seconds, args.generators, relay)
-        held, rss_kb, idle_cpu = held_connections(port, args.connections, args.generators, relay,
-                                        args.hold)
+        held, rss_kb, idle_cpu = held_connections(port, held_target, args.generators, relay,
+                                                  args.hold)
         results = {
             "connections_held": held,
             "connections_requested": args.connections,
