@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from i18n import _
 from protocol.commands import (
+    MAX_PEER_NAME,
     Command,
     Mirror,
     OpenRoom,
@@ -21,10 +23,12 @@ from protocol.commands import (
     SetEmotion,
     ShowOverlay,
     ShowPeerAvatar,
+    ShowPeerName,
     ShowSelfAvatar,
     Smoothing,
 )
 from protocol.frame import Emotion
+from protocol.text import printable
 
 #: The networking process's states that the window shows as its banner (others: no banner
 #: change). ``connected`` shows briefly; the rest stay until the state changes.
@@ -41,6 +45,28 @@ OVERLAY_FOR_PEER_STATE = {
 
 #: The networking process's states that mean its join succeeded: the room is ours to rejoin.
 ROOM_JOINED_STATES = frozenset({"waiting", "connecting", "connected"})
+#: The networking process's exit code when the relay refused the join (peer.app): it is not
+#: restarted (call.child.NO_RESTART_EXIT_CODES) and the window says "refused" for good.
+REFUSED_EXIT_CODE = 3
+#: How the networking process's fatal error starts when the relay refused the join
+#: (peer.signaling): the refusal is shown at once, before the process has even exited.
+REFUSED_JOIN = "relay refused the join"
+#: How much of the relay's own words a refusal banner quotes.
+MAX_REASON = 160
+
+
+def refusal_reason(message: str) -> str:
+    """Why the relay refused us, for the banner: a full room in the user's language (the one
+    refusal a user meets in normal use), anything else in the relay's words, made printable
+    (the relay is not ours to trust)."""
+    if "room_full" in message:
+        return _("the room already has two people in it")
+    return printable(message.strip(), MAX_REASON)
+
+
+def peer_name(name: str) -> str:
+    """The peer's display name as the window may show it (it is their untrusted text)."""
+    return " ".join(printable(name, MAX_PEER_NAME).split())
 
 
 @dataclass(slots=True)
@@ -58,6 +84,9 @@ class CallMemory:
     #: The peer's avatar as last announced by the networking process.
     peer_avatar: str = ""
     overlay: str = ""
+    overlay_detail: str = ""
+    #: The peer's display name from their hello (already cut and made printable).
+    peer_name: str = ""
     #: The room is ours to be in: a join succeeded, or the user chose to open an empty room.
     #: A restarted networking process then joins without the "someone must be there" check.
     room_opened: bool = False
@@ -91,6 +120,10 @@ class CallMemory:
                 out.append(ShowPeerAvatar(ref=self.peer_avatar))
             if self.avatar:
                 out.append(ShowSelfAvatar(ref=self.avatar, variant=self.variant or None))
+            if self.peer_name:
+                out.append(ShowPeerName(name=self.peer_name))
             if self.overlay:
-                out.append(ShowOverlay(state=self.overlay))
+                out.append(ShowOverlay(state=self.overlay, detail=self.overlay_detail))
+            if self.paused:
+                out.append(ShowOverlay(state="self_paused"))
         return out

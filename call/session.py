@@ -43,18 +43,27 @@ from protocol.commands import (
     SetEmotion,
     ShowOverlay,
     ShowPeerAvatar,
+    ShowPeerName,
     ShowSelfAvatar,
     Smoothing,
 )
-from protocol.events import Event, PeerAvatar, PeerBye, Ready, Stats, Status
+from protocol.events import Error, Event, PeerAvatar, PeerBye, PeerHello, Ready, Stats, Status
 from protocol.ring import ShmRing, sweep_stale_segments
 
 from .child import ChildProcess
 from .config import CallConfig
-from .events import CALL, CallClosed, CallEvent, EventCallback, RelayStarted
+from .events import CALL, CallClosed, CallEvent, ChildExited, EventCallback, RelayStarted
 from .local_relay import LocalRelay
 from .netinfo import ALL_ADDRESSES, LOOPBACK
-from .replay import OVERLAY_FOR_PEER_STATE, ROOM_JOINED_STATES, CallMemory
+from .replay import (
+    OVERLAY_FOR_PEER_STATE,
+    REFUSED_EXIT_CODE,
+    REFUSED_JOIN,
+    ROOM_JOINED_STATES,
+    CallMemory,
+    peer_name,
+    refusal_reason,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +97,8 @@ class Call:
         self.share_url = config.relay
         #: The peer said bye and has not come back yet.
         self.peer_left = False
+        #: The networking process's last fatal error: why the call was refused, if it was.
+        self._peer_fatal = ""
         self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -223,28 +234,60 @@ class Call:
         elif isinstance(event, Stats):
             self.stats[source] = event
         elif isinstance(event, Status) and source == "peer":
-            self.state = event.state
-            if event.state in ROOM_JOINED_STATES:
-                self.memory.room_opened = True
-            overlay = OVERLAY_FOR_PEER_STATE.get(event.state)
-            if overlay == "connected":
-                self.peer_left = False
-            elif overlay and self.peer_left:
-                # After a bye the networking process waits in the room for them to come back;
-                # what the user needs to read is still that the other person left.
-                overlay = "peer_left"
-            if overlay:
-                # "connected" shows briefly and then the window decides from the rings again.
-                self.memory.overlay = "" if overlay == "connected" else overlay
-                self.send("render", ShowOverlay(state=overlay))
+            self._route_peer_state(event)
+        elif isinstance(event, Status) and source == "tracking":
+            if event.state == "calibrated":  # done before the window's countdown: clear it
+                self.send("render", ShowOverlay(state="calibrated"))
+        elif isinstance(event, Error) and source == "peer" and event.fatal:
+            self._peer_fatal = event.message
+            if REFUSED_JOIN in event.message:  # say it now: a front-end may end the call soon
+                self._refused(event.message)
+        elif isinstance(event, ChildExited) and source == "peer":
+            if event.returncode == REFUSED_EXIT_CODE and not event.restarting:
+                self._refused(self._peer_fatal)
+        elif isinstance(event, PeerHello):
+            self.memory.peer_name = peer_name(event.name)
+            self.send("render", ShowPeerName(name=self.memory.peer_name))
         elif isinstance(event, PeerAvatar):
             self.memory.peer_avatar = event.ref
             self.send("render", ShowPeerAvatar(ref=event.ref))
         elif isinstance(event, PeerBye):
             self.peer_left = True
-            self.memory.overlay = "peer_left"
-            self.send("render", ShowOverlay(state="peer_left"))
+            self._show_overlay("peer_left")
         self._on_event(source, event)
+
+    def _route_peer_state(self, event: Status) -> None:
+        """The networking process's state, as the window's banner."""
+        self.state = event.state
+        if event.state in ROOM_JOINED_STATES:
+            self.memory.room_opened = True
+        overlay = OVERLAY_FOR_PEER_STATE.get(event.state)
+        if overlay == "connected":
+            self.peer_left = False
+        elif overlay == "refused":
+            self._refused(event.message)
+            return
+        elif overlay and self.peer_left:
+            # After a bye the networking process waits in the room for them to come back;
+            # what the user needs to read is still that the other person left.
+            overlay = "peer_left"
+        if overlay:
+            # "connected" shows briefly and then the window decides from the rings again.
+            self.memory.overlay = "" if overlay == "connected" else overlay
+            self.memory.overlay_detail = ""
+            self.send("render", ShowOverlay(state=overlay))
+
+    def _refused(self, message: str) -> None:
+        """The relay refused us (room full, ...): without this the window would say
+        "Connecting..." for ever. Said once (a status, the fatal error and the exit each tell);
+        it stays: nothing will change it now."""
+        if self.memory.overlay != "refused":
+            self._show_overlay("refused", refusal_reason(message))
+
+    def _show_overlay(self, state: str, detail: str = "") -> None:
+        """A connection state that stays until the next (replayed to a restarted window)."""
+        self.memory.overlay, self.memory.overlay_detail = state, detail
+        self.send("render", ShowOverlay(state=state, detail=detail))
 
     def _emit(self, event: CallEvent) -> None:
         try:
@@ -275,11 +318,15 @@ class Call:
         self.send("peer", SetEmotion(preset=preset, weight=weight))
 
     def pause(self, on: bool) -> None:
+        """Pause our tracking; the window says so (the peer's pause it reads from the ring)."""
         self.memory.paused = on
         self.send("tracking", Pause(on=on))
+        self.send("render", ShowOverlay(state="self_paused" if on else "self_resumed"))
 
     def recalibrate(self, seconds: float = 3.0) -> None:
+        """Record the resting face again; the window shows what to do and counts down."""
         self.send("tracking", Recalibrate(seconds=seconds))
+        self.send("render", ShowOverlay(state="recalibrating", seconds=seconds))
 
     def mirror(self, on: bool) -> None:
         self.memory.mirror = on

@@ -8,8 +8,8 @@ ends by itself). The rest are addressed to one child:
 - peer (networking): :class:`Hangup`, :class:`SendChat`, :class:`SetEmotion`,
   :class:`SetAvatar`
 - render: :class:`ShowPeerAvatar`, :class:`ShowSelfAvatar`, :class:`SelfView`,
-  :class:`ShowOverlay`, :class:`TakeScreenshot`, :class:`ResetStats`, :class:`Resize`,
-  :class:`Fullscreen`
+  :class:`ShowOverlay`, :class:`ShowPeerName`, :class:`TakeScreenshot`, :class:`ResetStats`,
+  :class:`Resize`, :class:`Fullscreen`
 
 A child that gets a command meant for another logs and ignores it, like an unknown one.
 """
@@ -34,7 +34,17 @@ OVERLAY_STATES = (
     "paused",
     "refused",
     "reconnecting",
+    "self_paused",
+    "self_resumed",
+    "recalibrating",
+    "calibrated",
 )
+#: Overlay states about this side, not the connection: the window keeps them apart from the
+#: connection's state (our pause and a recalibration last across connection changes).
+#: ``self_resumed`` and ``calibrated`` only end what ``self_paused`` and ``recalibrating`` began.
+SELF_OVERLAY_STATES = frozenset({"self_paused", "self_resumed", "recalibrating", "calibrated"})
+#: The most of the peer's (untrusted) name a window title shows.
+MAX_PEER_NAME = 40
 #: Recalibration takes at least this long (a single frame is no resting face) and at most this.
 RECALIBRATE_RANGE_S = (0.1, 30.0)
 #: Screenshots per burst, to bound what one command can make a window write.
@@ -205,15 +215,33 @@ class SelfView(ControlMessage):
 @COMMANDS.register
 @dataclass(frozen=True, slots=True)
 class ShowOverlay(ControlMessage):
-    """Render: the call's state as the window's banner (see :data:`OVERLAY_STATES`)."""
+    """Render: the call's state as the window's banner (see :data:`OVERLAY_STATES`).
+
+    ``detail``: why (``refused``: the reason, already in the user's language or the relay's
+    words, shown after the banner text). ``seconds``: how long ``recalibrating`` lasts; the
+    window counts down from it by itself, so one command drives a live countdown."""
 
     KIND: ClassVar[str] = "overlay"
     state: str = "auto"
     detail: str = ""
+    seconds: float = 0.0
 
     def validate(self) -> None:
         if self.state not in OVERLAY_STATES:
             raise _fail(self.KIND, f"state {self.state!r} not one of {OVERLAY_STATES}")
+        if not 0.0 <= self.seconds <= RECALIBRATE_RANGE_S[1]:
+            raise _fail(self.KIND, f"seconds {self.seconds} not in 0..{RECALIBRATE_RANGE_S[1]:g}")
+
+
+@COMMANDS.register
+@dataclass(frozen=True, slots=True)
+class ShowPeerName(ControlMessage):
+    """Render: the peer's display name, for the window's title. It is the peer's own,
+    untrusted text: the window cuts it to :data:`MAX_PEER_NAME` characters and replaces control
+    and format characters (:func:`protocol.text.printable`)."""
+
+    KIND: ClassVar[str] = "peer_name"
+    name: str = ""
 
 
 @COMMANDS.register
@@ -284,6 +312,7 @@ Command: TypeAlias = (
     | ShowSelfAvatar
     | SelfView
     | ShowOverlay
+    | ShowPeerName
     | TakeScreenshot
     | ResetStats
     | Resize

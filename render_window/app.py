@@ -34,6 +34,7 @@ from protocol.commands import (
     SelfView,
     ShowOverlay,
     ShowPeerAvatar,
+    ShowPeerName,
     ShowSelfAvatar,
     TakeScreenshot,
 )
@@ -49,7 +50,7 @@ from protocol.frame import FrameFlags
 
 from .capture import read_pixels, save_png_async
 from .motion import seq_after
-from .overlay import banner_font, banner_text
+from .overlay import CallOverlay, banner_font, window_title
 from .pacing import FramePacer, FrameStats
 from .view import AvatarLoadError, AvatarView
 
@@ -61,8 +62,6 @@ BACKGROUND = (0.11, 0.12, 0.15, 1.0)
 INSET_FRACTION = 0.3
 INSET_MARGIN = 16
 STATS_PERIOD_S = 1.0
-#: A "connected" notice stays this long, then the overlay clears itself.
-CONNECTED_NOTICE_S = 1.5
 DEFAULT_AVATAR = "aria"
 
 
@@ -104,7 +103,7 @@ class RenderApp:
         self.self_view = AvatarView(
             "self",
             self.batch,
-            3,
+            4,
             mirror=True,
             seed=None if opts.seed is None else opts.seed + 1,
             renderer=opts.renderer,
@@ -121,27 +120,12 @@ class RenderApp:
             color=(24, 26, 33, 255),
             border_color=(90, 96, 112, 255),
             batch=self.batch,
-            group=pyglet.graphics.Group(order=2),
-        )
-        self._overlay_group = pyglet.graphics.Group(order=5)
-        self._overlay_bg = pyglet.shapes.Rectangle(
-            0, 0, 1, 1, color=(0, 0, 0, 150), batch=self.batch, group=self._overlay_group
+            group=pyglet.graphics.Group(order=3),
         )
         #: None: no font with Hangul is installed (Korean banners would be empty boxes).
         self.banner_font = banner_font()
-        self._overlay_label = pyglet.text.Label(
-            "",
-            font_name=self.banner_font,
-            font_size=22,
-            anchor_x="center",
-            anchor_y="center",
-            color=(240, 240, 240, 255),
-            batch=self.batch,
-            group=pyglet.graphics.Group(order=6),
-        )
-        self.overlay_cmd: str | None = None  # None = automatic
-        self._overlay_shown: str | None = None  # forces the first update to hide/show
-        self._connected_at = 0.0
+        # Draw order: peer 1, the veil over a peer who left 2, inset 3-4, banner 5-6.
+        self.overlay = CallOverlay(self.batch, self.banner_font, veil_order=2, banner_order=5)
         self._screenshots: list[dict[str, Any]] = []
         self.stats = FrameStats()
         self._last_stats = time.monotonic()
@@ -209,6 +193,8 @@ class RenderApp:
             "gl_version": info.get_version_string(),
             "language": i18n.current_language(),
             "banner_font": self.banner_font,
+            # The X window id (xlib only): lets a test read the title the way a desktop does.
+            "x_window": getattr(self.window, "_window", None),
         }
         self.channel.emit(Ready(info=ready))
 
@@ -269,9 +255,7 @@ class RenderApp:
         else:
             self.self_view.hide()
             self._inset_bg.visible = False
-        self._overlay_bg.position = (0, wh * 0.08)
-        self._overlay_bg.width, self._overlay_bg.height = ww, 56
-        self._overlay_label.position = (ww / 2, wh * 0.08 + 28, 0)
+        self.overlay.layout(ww, wh)
 
     # -- commands ------------------------------------------------------------------------
     def handle(self, cmd: Command) -> None:
@@ -293,9 +277,9 @@ class RenderApp:
                     )
                 self._layout()
             elif isinstance(cmd, ShowOverlay):
-                self.overlay_cmd = None if cmd.state == "auto" else cmd.state
-                if cmd.state == "connected":
-                    self._connected_at = time.monotonic()
+                self.overlay.command(cmd, time.monotonic())
+            elif isinstance(cmd, ShowPeerName):
+                self.window.set_caption(window_title(cmd.name))
             elif isinstance(cmd, TakeScreenshot):
                 self._screenshots.append(cmd.fields())
             elif isinstance(cmd, ResetStats):
@@ -337,16 +321,10 @@ class RenderApp:
         return ""
 
     def _update_overlay(self, now: float) -> None:
-        state = self.overlay_cmd if self.overlay_cmd is not None else self._auto_overlay(now)
-        if state == "connected" and now - self._connected_at > CONNECTED_NOTICE_S:
-            state = ""
-        if state == "none":
-            state = ""
-        if state != self._overlay_shown:
-            self._overlay_shown = state
-            self._overlay_label.text = banner_text(state)
-            self._overlay_bg.visible = bool(state)
-            self._overlay_label.visible = bool(state)
+        state = self.overlay.update(now, lambda: self._auto_overlay(now))
+        # Nobody behind the peer's avatar: it rests, frozen (and the overlay veils it).
+        self.peer.frozen = self.overlay.peer_gone
+        if state is not None:
             self.channel.emit(OverlayShown(state=state))
 
     # -- the loop ------------------------------------------------------------------------
@@ -384,10 +362,10 @@ class RenderApp:
 
     def update(self, now: float) -> Any:
         """Advance motion and renderer state to ``now`` (no drawing)."""
+        self._update_overlay(now)
         sample = self.peer.update(now)
         if self.show_self:
             self.self_view.update(now)
-        self._update_overlay(now)
         return sample
 
     def on_draw(self) -> None:

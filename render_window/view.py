@@ -19,7 +19,7 @@ from protocol.ring import RingReader, ShmRing
 from .demo import DEMO_HZ, demo_frame
 from .idle import IdleLife
 from .motion import Motion, Sample
-from .params import vector_to_dict
+from .params import neutral_vector, vector_to_dict
 from .renderer import Renderer, RendererError, load_renderer
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,9 @@ class AvatarView:
         self._demo_seq = 0
         self.viewport = (0, 0, 1, 1)
         self.last_sample: Sample | None = None
+        #: Drawn at rest, not moving: nobody is behind this avatar (the peer left). Motion
+        #: still runs, so screenshots and stats keep their bookkeeping.
+        self.frozen = False
 
     # -- inputs --------------------------------------------------------------------------
     def attach_ring(self, ring_name: str) -> None:
@@ -134,7 +137,8 @@ class AvatarView:
         sample = self.motion.sample(now)
         self.last_sample = sample
         if self.renderer is not None:
-            self.renderer.draw(vector_to_dict(sample.params), now)
+            params = neutral_vector() if self.frozen else sample.params
+            self.renderer.draw(vector_to_dict(params), now)
         return sample
 
     def hide(self) -> None:

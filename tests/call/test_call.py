@@ -169,6 +169,7 @@ def test_memory_replays_what_the_user_changed_to_each_child() -> None:
         ShowPeerAvatar(ref="/cache/ab.zip"),
         ShowSelfAvatar(ref="fox", variant="night"),
         ShowOverlay(state="peer_lost"),
+        ShowOverlay(state="self_paused"),  # our pause, in the window's banner too
     ]
     memory.set_emotion(0, 1.0)  # neutral: nothing to replay
     assert SetEmotion(preset=0, weight=1.0) not in memory.replay("peer")
