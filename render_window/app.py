@@ -242,6 +242,7 @@ class RenderApp:
         fw, fh = self.window.get_framebuffer_size()
         ww, wh = self.window.width, self.window.height
         self.peer.set_viewport(0, 0, fw, fh)
+        right = 0.0  # of the window's width, what the inset takes (with its margins)
         if self.show_self:
             side = int(min(fw, fh) * INSET_FRACTION)
             ratio = fw / max(1, ww)
@@ -252,10 +253,11 @@ class RenderApp:
             self._inset_bg.position = (x / ratio, y / ratio)
             self._inset_bg.width = self._inset_bg.height = side / ratio
             self._inset_bg.visible = True
+            right = (side + 2 * INSET_MARGIN * ratio) / ratio
         else:
             self.self_view.hide()
             self._inset_bg.visible = False
-        self.overlay.layout(ww, wh)
+        self.overlay.layout(ww, wh, right)
 
     # -- commands ------------------------------------------------------------------------
     def handle(self, cmd: Command) -> None:

@@ -159,6 +159,7 @@ class CallOverlay:
         self.shown: str | None = None  # None forces the first update to report
         self._text: str | None = None
         self._size = (1, 1)
+        self._right = 0.0
 
     @property
     def peer_gone(self) -> bool:
@@ -216,16 +217,20 @@ class CallOverlay:
         self.shown = state
         return state
 
-    def layout(self, width: int, height: int) -> None:
-        """Window size in window coordinates (shapes draw in those, not in framebuffer px)."""
+    def layout(self, width: int, height: int, right: float = 0.0) -> None:
+        """Window size in window coordinates (shapes draw in those, not in framebuffer px);
+        ``right``: how much of the right edge the self-view inset takes (the banner keeps
+        left of it: a long or two-line text would run over our own picture)."""
         self._size = (width, height)
+        self._right = right
         self.veil.position = (0, 0)
         self.veil.width, self.veil.height = width, height
         self._place()
 
     def _place(self) -> None:
-        width, height = self._size
-        self._label.width = max(1, width - 32)
+        full, height = self._size
+        width = max(full / 2, full - self._right)
+        self._label.width = max(1, int(width) - 32)
         band = max(BANNER_MIN_H, int(self._label.content_height) + 16)
         y = height * BANNER_Y
         self._bg.position = (0, y)
