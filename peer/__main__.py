@@ -15,6 +15,20 @@ from protocol.signaling import ROOM_ENV, TURN_PASS_ENV
 
 from .app import run_peer
 from .options import PeerOptions
+from .signaling import GIVE_UP_AFTER_S
+
+#: Default for --relay-give-up (tests shorten it for every peer a front-end starts).
+GIVE_UP_ENV = "AVATARCHAT_RELAY_GIVE_UP_S"
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < 86400:
+        raise argparse.ArgumentTypeError(f"{text} s is not in (0, 86400)")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="join only a room someone is already in; otherwise say 'no_room' and wait for "
         "an open_room command",
     )
+    p.add_argument(
+        "--relay-give-up",
+        type=_seconds,
+        default=os.environ.get(GIVE_UP_ENV, str(GIVE_UP_AFTER_S)),
+        metavar="SECONDS",
+        help=f"end the call when the relay stays unreachable this long (or ${GIVE_UP_ENV}; "
+        f"default {GIVE_UP_AFTER_S:.0f})",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     return p
 
@@ -83,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         turn_only=args.turn_only,
         stats_json=args.stats_json,
         join_existing=args.join_existing,
+        relay_give_up_s=args.relay_give_up,
     )
     try:
         return asyncio.run(run_peer(opts))

@@ -63,7 +63,7 @@ from .negotiation import (
 )
 from .options import PeerOptions
 from .report import STATS_INTERVAL_S, StatsReport
-from .signaling import SignalingClient
+from .signaling import RELAY_UNREACHABLE, SignalingClient
 from .stats import CallStats
 
 log = logging.getLogger(__name__)
@@ -117,6 +117,9 @@ class PeerApp:
             on_retry=self._on_relay_retry,
             create=not opts.join_existing,
             on_no_room=self._on_no_room,
+            give_up_after_s=opts.relay_give_up_s,
+            # With the peer-to-peer link up the call does not need the relay: keep trying.
+            may_give_up=lambda: not self.healthy,
         )
 
     # -- output ----------------------------------------------------------------------------
@@ -254,6 +257,9 @@ class PeerApp:
         try:
             await self.signaling.run()
         except SignalingError as e:
+            # The state first (front-ends and the window's banner tell these apart), then why.
+            states = {RELAY_UNREACHABLE: "unreachable", sig.ErrorCode.ROOM_FULL: "refused"}
+            self.set_state(states.get(e.code, "failed"), str(e))
             self.error(str(e), fatal=True)
             self._exit_code = 3
         self._quit.set()

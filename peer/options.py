@@ -20,3 +20,5 @@ class PeerOptions:
     stats_json: str | None = None
     #: Join only a room someone is in (an invitation's code): a wrong code says so at once.
     join_existing: bool = False
+    #: Seconds an unreachable relay is retried before the call ends (tests make it short).
+    relay_give_up_s: float = 60.0

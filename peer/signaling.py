@@ -9,6 +9,10 @@ peer-to-peer and survives the relay going away. So this client runs in the backg
   (0.2 s doubling to 5 s, jittered) and join again -- "re-register";
 - errors that retrying cannot fix (room full, bad room, unsupported version) end the loop with a
   :class:`~peer.errors.SignalingError` raised from :meth:`SignalingClient.run`;
+- a relay that stays unreachable for :data:`GIVE_UP_AFTER_S` (counted from the first failed
+  attempt, and only while ``may_give_up()`` says nothing else keeps the call alive) ends it too,
+  with code :data:`RELAY_UNREACHABLE` and a message naming ``host:port`` and what to check: a
+  dead relay (a joiner pointed at a host's relay that is gone) used to be retried forever;
 - a JSON ``ping`` every 60 s keeps the relay's idle timeout (10 min) away while we wait; it is
   sent from the receive loop (a ``recv`` under a deadline; websockets documents cancelling
   ``recv`` as safe), so the client runs no task of its own and nothing outlives :meth:`run`.
@@ -45,6 +49,7 @@ from protocol.signaling import (
     SignalError,
     SignalMessage,
     parse_signal,
+    relay_address,
 )
 
 from .errors import SignalingError
@@ -58,6 +63,12 @@ OPEN_TIMEOUT_S = 5.0
 #: JSON ping period: well inside the relay's 600 s idle timeout.
 KEEPALIVE_S = 60.0
 CLIENT_NAME = "avatarchat/0.1"
+#: Stop retrying a relay that stays unreachable this long (then a fatal SignalingError). A
+#: restarting relay is back within seconds; a minute of refusals means it is not coming back.
+GIVE_UP_AFTER_S = 60.0
+#: ``SignalingError.code`` when we gave up on an unreachable relay (the relay's own codes are
+#: in :class:`protocol.signaling.ErrorCode`).
+RELAY_UNREACHABLE = "relay_unreachable"
 #: Relay errors after which reconnecting cannot help.
 FATAL_CODES = frozenset({ErrorCode.ROOM_FULL, ErrorCode.BAD_ROOM, ErrorCode.UNSUPPORTED_VERSION})
 
@@ -87,8 +98,16 @@ class SignalingClient:
         *,
         create: bool = True,
         on_no_room: Callable[[str], None] = lambda _m: None,
+        give_up_after_s: float = GIVE_UP_AFTER_S,
+        may_give_up: Callable[[], bool] = lambda: True,
     ) -> None:
         self.url = room_url(relay, room)
+        #: ``host:port`` of the relay, named in every "unreachable" line.
+        self.address = relay_address(relay)
+        self.give_up_after_s = give_up_after_s
+        #: False while something else keeps the call alive (the peer-to-peer link is up: the
+        #: relay is only needed to meet again), so the deadline does not run then.
+        self._may_give_up = may_give_up
         self.room = room
         #: Whether our join may open an empty room. False until the first join succeeds when
         #: the user typed an invitation's code; a reconnect later always may (we were in it).
@@ -106,6 +125,8 @@ class SignalingClient:
     async def run(self) -> None:
         """Connect, join and dispatch until :meth:`close`; raises SignalingError when fatal."""
         backoff = BACKOFF_FIRST_S
+        loop = asyncio.get_running_loop()
+        down_since: float | None = None  # first failed attempt since we were last connected
         while not self._stop:
             reason = ""
             try:
@@ -126,15 +147,16 @@ class SignalingClient:
                     backoff = BACKOFF_FIRST_S
                     self._on_connected()
                     await self._receive(ws)
-                    reason = "relay closed the connection"
+                    reason = f"relay {self.address} closed the connection"
             except SignalingError:
                 raise
             except ConnectionClosed as e:
-                reason = f"relay connection lost ({e.rcvd.code if e.rcvd else 'no close frame'})"
+                code = e.rcvd.code if e.rcvd else "no close frame"
+                reason = f"relay {self.address}: connection lost ({code})"
             except InvalidURI as e:
                 raise SignalingError(f"bad relay URL {self.url!r}: {e}") from e
             except (OSError, InvalidHandshake, TimeoutError, websockets.WebSocketException) as e:
-                reason = f"relay unreachable: {e}"
+                reason = f"relay {self.address} unreachable: {e}"
             finally:
                 self._ws = None
                 was_connected = self.connected
@@ -143,6 +165,15 @@ class SignalingClient:
                 return
             if was_connected:
                 self._on_disconnected(reason)
+            now = loop.time()
+            if was_connected or down_since is None or not self._may_give_up():
+                down_since = now
+            elif now - down_since >= self.give_up_after_s:
+                raise SignalingError(
+                    f"relay {self.address} could not be reached for {now - down_since:.0f} s "
+                    f"({reason}); gave up: is the relay running? Check the relay address",
+                    RELAY_UNREACHABLE,
+                )
             delay = backoff * (0.8 + 0.4 * random.random())
             log.info("%s; retrying in %.1f s", reason, delay)
             self._on_retry(reason, delay)

@@ -13,6 +13,7 @@ import enum
 import json
 import re
 import secrets
+import urllib.parse
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -47,6 +48,21 @@ def new_room_code() -> str:
         code = secrets.token_urlsafe(16)
         if not code.startswith("-"):
             return code
+
+
+def relay_address(relay: str) -> str:
+    """``ws://host:port/...`` -> ``host:port`` (the scheme's default port filled in): what a
+    person checks when a relay cannot be reached, named the same by the networking process and
+    the front-ends."""
+    parts = urllib.parse.urlsplit(relay)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = 443 if parts.scheme in ("wss", "https") else 80
+    host = parts.hostname or "?"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class ErrorCode(enum.StrEnum):
