@@ -8,7 +8,7 @@
   ``on_event(source, event)`` for every child event (:mod:`protocol.events`) and the call's own
   (:mod:`call.events`).
 - :class:`LocalRelay`: the embedded relay on its own (``avatarchat demo`` shares one between
-  two calls).
+  two calls); :class:`SharedRelay`: one for a front-end's whole life (the TUI's).
 - :class:`CallError` and its subclasses.
 """
 
@@ -26,7 +26,7 @@ from .events import (
     RelayStarted,
     as_record,
 )
-from .local_relay import LocalRelay
+from .local_relay import LocalRelay, SharedRelay
 from .session import Call
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "LocalRelay",
     "RelayStartError",
     "RelayStarted",
+    "SharedRelay",
     "SupervisorError",
     "as_record",
     "module_argv",

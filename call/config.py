@@ -22,6 +22,15 @@ from .errors import CallConfigError
 NAMED_SOURCES = ("sample", "synthetic")
 
 
+def _camera_device(spec: str) -> str:
+    """The device a camera spec (``camera``, ``camera:N``, ``/dev/...``) opens; "" otherwise."""
+    if spec == "camera":
+        return "/dev/video0"
+    if spec.startswith("camera:") and spec[7:].isdigit():
+        return f"/dev/video{int(spec[7:])}"
+    return spec if spec.startswith("/dev/") else ""
+
+
 @dataclass(slots=True)
 class CallConfig:
     """Everything needed to run one call's processes."""
@@ -87,7 +96,12 @@ class CallConfig:
                 raise CallConfigError(message) from e
         src = self.source
         looks_like_path = "/" in src or src.endswith((".mp4", ".mov", ".mkv", ".webm", ".avi"))
-        if looks_like_path and not src.startswith("/dev/video") and not os.path.exists(src):
+        # A camera that is not there (unplugged since the last call, a typo) fails here, not
+        # as a tracker that exits after the call has started.
+        camera = _camera_device(src)
+        if camera and not os.path.exists(camera):
+            raise CallConfigError(_("no camera at {path}").format(path=camera))
+        if looks_like_path and not camera and not os.path.exists(src):
             raise CallConfigError(_("no such clip: {path}").format(path=src))
         if self.smoothing is not None and not 0.0 <= self.smoothing <= 1.0:
             raise CallConfigError(

@@ -53,7 +53,7 @@ from protocol.ring import ShmRing, sweep_stale_segments
 from .child import ChildProcess
 from .config import CallConfig
 from .events import CALL, CallClosed, CallEvent, ChildExited, EventCallback, RelayStarted
-from .local_relay import LocalRelay
+from .local_relay import LocalRelay, SharedRelay
 from .netinfo import ALL_ADDRESSES, LOOPBACK
 from .replay import (
     OVERLAY_FOR_PEER_STATE,
@@ -87,7 +87,10 @@ class Call:
         self.memory = CallMemory(mirror=config.mirror, smoothing=config.smoothing)
         self.local: ShmRing | None = None
         self.remote: ShmRing | None = None
+        #: This call's own relay (stopped with it), when none is configured or shared.
         self.relay: LocalRelay | None = None
+        #: A front-end's relay for all its calls (the TUI sets it before :meth:`start`).
+        self.shared_relay: SharedRelay | None = None
         self.children: dict[str, ChildProcess] = {}
         #: The networking process's last ``status`` state ("starting" before it says one).
         self.state = "starting"
@@ -111,16 +114,18 @@ class Call:
         try:
             relay_url = cfg.relay
             if not relay_url:
-                self._emit(Status(state="relay", message=_("starting a local relay")))
-                self.relay = LocalRelay(
-                    self._on_event, host=ALL_ADDRESSES if cfg.lan else LOOPBACK, log_dir=log_dir
-                )
-                await self.relay.start()
-                relay_url = self.relay.local_url
-                self.share_url = self.relay.share_url
-                self._emit(
-                    RelayStarted(share_url=self.share_url, port=self.relay.port, lan=cfg.lan)
-                )
+                shared = self.shared_relay
+                if shared is None or not shared.running:
+                    self._emit(Status(state="relay", message=_("starting a local relay")))
+                if shared is not None:  # the front-end's relay, kept when this call ends
+                    relay = await shared.acquire(self._on_event, lan=cfg.lan, log_dir=log_dir)
+                else:
+                    host = ALL_ADDRESSES if cfg.lan else LOOPBACK
+                    relay = self.relay = LocalRelay(self._on_event, host=host, log_dir=log_dir)
+                    await relay.start()
+                relay_url = relay.local_url
+                self.share_url = relay.share_url
+                self._emit(RelayStarted(share_url=self.share_url, port=relay.port, lan=cfg.lan))
             # Rings a SIGKILLed earlier call could not unlink: every front-end starts here.
             removed = sweep_stale_segments()
             if removed:
@@ -190,6 +195,8 @@ class Call:
                     ring.close()
             if self.relay is not None:
                 await self.relay.stop()
+            if self.shared_relay is not None:
+                self.shared_relay.release(self._on_event)
             self.state = "closed"
             self._emit(CallClosed())
 
@@ -351,6 +358,8 @@ class Call:
         procs = list(self.children.values())
         if self.relay is not None:
             procs.append(self.relay.child)
+        elif self.shared_relay is not None and self.shared_relay.relay is not None:
+            procs.append(self.shared_relay.relay.child)  # in use: counted, and a last resort
         return [c.pid for c in procs if c.pid is not None and c.running]
 
     def emergency_cleanup(self, grace_s: float = 0.0) -> None:

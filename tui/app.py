@@ -4,6 +4,12 @@ Exit paths all go through :meth:`AvatarChatApp.action_quit` (Ctrl+C, Ctrl+Q, SIG
 terminal closes, SIGTERM), which ends any running call -- children stopped, rings unlinked --
 before the app exits. ``tui.__main__`` adds a synchronous last resort for anything left after
 the loop is gone.
+
+The app owns one local relay (:class:`call.SharedRelay`) for every call made without a
+configured relay: started by the first, kept after a hang-up on the same port (an invitation
+already sent stays valid, and the next room is on the same address), stopped when the app exits.
+A call that fails (room full, relay unreachable, a child that could not start) ends by itself
+and the home screen says why in one sentence.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
-from call import Call, CallConfig, EventCallback
+from call import Call, CallConfig, EventCallback, SharedRelay
 from i18n import N_, _
 from protocol.signaling import new_room_code
 from tui.devices import Source, list_sources
@@ -82,6 +88,8 @@ class AvatarChatApp(App[int]):
         self.persist_settings = persist_settings
         self._quitting = False
         self._controllers: list[Call] = []
+        #: The local relay of every call without a configured one (started on first need).
+        self.relay = SharedRelay()
 
     # -- start-up -----------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -133,8 +141,18 @@ class AvatarChatApp(App[int]):
         )
 
     def on_call_screen_ended(self, message: CallScreen.Ended) -> None:
-        if isinstance(self.screen, CallScreen) and not self._quitting:
+        if self._quitting:
+            return
+        calls = self.call_screens()
+        if not calls:
+            return
+        # A failure can end the call under a question or a picker: those go with it.
+        while self.screen is not calls[-1]:
             self.pop_screen()
+        self.pop_screen()
+        home = next((s for s in self.screen_stack if isinstance(s, HomeScreen)), None)
+        if home is not None:
+            home.show_error(message.reason)
 
     def on_home_screen_open_settings(self, message: HomeScreen.OpenSettings) -> None:
         self.push_screen(SettingsScreen(self.settings), self._settings_done)
@@ -201,6 +219,8 @@ class AvatarChatApp(App[int]):
     ) -> Call:
         assert self.controller_factory is not None
         controller = self.controller_factory(request, settings, on_event)
+        if isinstance(controller, Call):
+            controller.shared_relay = self.relay
         self._controllers.append(controller)
         return controller
 
@@ -214,4 +234,15 @@ class AvatarChatApp(App[int]):
                 await screen.end_call()
             except Exception:
                 log.exception("ending the call failed")
+        await self._stop_relay()
         self.exit(0)
+
+    async def on_unmount(self) -> None:
+        """However the app ends (a test's ``run_test`` too): the local relay goes with it."""
+        await self._stop_relay()
+
+    async def _stop_relay(self) -> None:
+        try:
+            await self.relay.stop()
+        except Exception:
+            log.exception("stopping the local relay failed")

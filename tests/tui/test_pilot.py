@@ -9,6 +9,7 @@ the real processes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -376,15 +377,19 @@ async def test_ctrl_c_quits_from_home(make_app: MakeApp) -> None:
     assert app.return_value == 0
 
 
-async def test_command_line_source_not_in_the_scan_is_kept(make_app: MakeApp) -> None:
-    app = make_app(AppOptions(source="/dev/video7"))
+async def test_command_line_source_not_in_the_scan_is_kept(
+    make_app: MakeApp, tmp_path: Path
+) -> None:
+    clip = str(tmp_path / "mine.mp4")  # a camera that is not there is refused (test_failures)
+    Path(clip).write_bytes(b"")
+    app = make_app(AppOptions(source=clip))
     async with app.run_test(size=SIZE) as pilot:
         await _settle(pilot)
-        assert app.screen.query_one("#source", Select).value == "/dev/video7"
+        assert app.screen.query_one("#source", Select).value == clip
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert isinstance(app.screen, CallScreen)
-        assert app.screen.request.source == "/dev/video7"
+        assert app.screen.request.source == clip
 
 
 async def test_closing_the_switcher_while_it_loads_is_safe(make_app: MakeApp) -> None:

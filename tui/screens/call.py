@@ -54,6 +54,7 @@ from protocol.events import (
     Status,
 )
 from protocol.frame import Emotion
+from protocol.signaling import relay_address
 from protocol.text import printable
 from tui.invite import join_command
 from tui.lang import translate_bindings
@@ -111,7 +112,12 @@ class CallScreen(Screen[None]):
             self.event = event
 
     class Ended(Message):
-        """The call is over and its processes are gone (the app goes home)."""
+        """The call is over and its processes are gone (the app goes home). ``reason``: why it
+        failed, one sentence for the home screen ("" after a hang-up)."""
+
+        def __init__(self, reason: str = "") -> None:
+            super().__init__()
+            self.reason = reason
 
     state: reactive[str] = reactive("starting")
     status_message: reactive[str] = reactive("")
@@ -145,6 +151,8 @@ class CallScreen(Screen[None]):
         self.controller: Call | None = None
         self._start_worker: Worker[None] | None = None
         self._ending: asyncio.Task[None] | None = None
+        #: Why the call failed (the first fatal error): said on the home screen.
+        self.failure = ""
         self._cpu: dict[int, psutil.Process] = {}
         self.set_reactive(CallScreen.share_url, request.relay)
         self.set_reactive(CallScreen.show_invite, request.created)
@@ -197,12 +205,9 @@ class CallScreen(Screen[None]):
         except Exception as e:  # CallError, OSError, RingError, anything: say it, clean up
             if not isinstance(e, CallError | OSError):
                 log.exception("starting the call failed")
-            failure = Error(
-                message=_("could not start the call: {error}").format(error=e), fatal=True
-            )
-            self._on_child_event("call", failure)
             await self.controller.close(hangup=False)
             self.state = "failed"
+            self._fail(_("could not start the call: {error}").format(error=readable_error(e)))
 
     def _on_child_event(self, source: str, event: CallEvent) -> None:
         self.post_message(self.ChildEvent(source, event))
@@ -324,10 +329,43 @@ class CallScreen(Screen[None]):
     def _error(self, child: str, message: object, fatal: bool) -> None:
         if child == "peer" and str(message).startswith("chat not sent"):
             self._chat().add_notice(_("Not delivered: not connected to the other person yet"))
+        if fatal and child in ("peer", "call"):
+            # Without its networking process there is no call: end it and say why at home.
+            self._fail(self._failure_text(message, child))
+            return
         text = readable_error(message, child)
         self._notice(text, error=True)
         if fatal:
             self.notify(printable(text), severity="error", timeout=8, markup=False)
+
+    def _failure_text(self, message: object, child: str) -> str:
+        """One sentence for why the call could not go on: the refusals people meet get their
+        own (with what to do), anything else its readable last line."""
+        if self.state == "refused":
+            return _(
+                "Room {room} is full: two people are already in it. Ask for a new code, "
+                "or create a room."
+            ).format(room=self.request.room)
+        if self.state == "unreachable":
+            address = relay_address(self.request.relay or self.share_url)
+            return _(
+                "The relay at {address} cannot be reached. Is it running? "
+                "Check the relay address in Settings."
+            ).format(address=address)
+        return readable_error(message, child)
+
+    def _fail(self, text: str) -> None:
+        """End the call after its first fatal error (later ones -- the networking process's
+        exit that follows its error -- add nothing) and go home with ``text``."""
+        if self.failure:
+            return
+        self.failure = printable(text)
+        self._notice(self.failure, error=True)
+        self.run_worker(self._end_failed(), group="failure", exit_on_error=False)
+
+    async def _end_failed(self) -> None:
+        await self.end_call(hangup=False)
+        self.post_message(self.Ended(self.failure))
 
     def _notice(self, text: str, *, error: bool = False) -> None:
         line = Text(printable(text), style="red" if error else "dim")

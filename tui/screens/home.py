@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,8 +14,9 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
-from call import CallConfig
+from call import CallConfig, CallConfigError
 from i18n import N_, _
+from protocol.text import printable
 from tui.devices import Source
 from tui.joinparse import parse_join_text
 from tui.lang import translate_bindings
@@ -140,7 +142,22 @@ class HomeScreen(Screen[None]):
         )
 
     def _error(self, text: str) -> None:
-        self.query_one("#home-error", Label).update(text)
+        self.query_one("#home-error", Label).update(Text(printable(text)))
+
+    def show_error(self, text: str) -> None:
+        """Why the last call ended ("" clears it): one sentence, shown until the next try."""
+        self._error(text)
+
+    def _start(self, request: CallConfig) -> None:
+        """Start the call unless what can be checked here is wrong (relay URL, clip, camera):
+        then say it here, before any process or room exists."""
+        try:
+            request.check()
+        except CallConfigError as e:
+            self._error(_("Cannot start the call: {reason}").format(reason=e))
+            return
+        self._error("")
+        self.post_message(self.StartCall(request))
 
     @on(Button.Pressed, "#create")
     def action_create(self) -> None:
@@ -148,7 +165,7 @@ class HomeScreen(Screen[None]):
 
         room = getattr(self.app, "room_code_factory", new_room_code)()
         relay = self.query_one("#relay", Input).value.strip()
-        self.post_message(self.StartCall(self._request(room, relay, created=True)))
+        self._start(self._request(room, relay, created=True))
 
     @on(Button.Pressed, "#join")
     @on(Input.Submitted, "#join-code")
@@ -168,8 +185,7 @@ class HomeScreen(Screen[None]):
             )
             self.query_one("#relay", Input).focus()
             return
-        self._error("")
-        self.post_message(self.StartCall(self._request(target.room, relay, created=False)))
+        self._start(self._request(target.room, relay, created=False))
 
     def action_settings(self) -> None:
         self.post_message(self.OpenSettings())
