@@ -261,7 +261,9 @@ class PeerApp:
             states = {RELAY_UNREACHABLE: "unreachable", sig.ErrorCode.ROOM_FULL: "refused"}
             self.set_state(states.get(e.code, "failed"), str(e))
             self.error(str(e), fatal=True)
-            self._exit_code = 3
+            # 3: the relay refused us; 2: its address leads nowhere (a configuration error).
+            # Neither is restarted by the supervisor; only 3 is shown as a refused join.
+            self._exit_code = 2 if e.code == RELAY_UNREACHABLE else 3
         self._quit.set()
 
     def _on_no_room(self, message: str) -> None:

@@ -169,9 +169,10 @@ class SignalingClient:
             if was_connected or down_since is None or not self._may_give_up():
                 down_since = now
             elif now - down_since >= self.give_up_after_s:
+                last = reason.removeprefix(f"relay {self.address}").lstrip(": ")
                 raise SignalingError(
                     f"relay {self.address} could not be reached for {now - down_since:.0f} s "
-                    f"({reason}); gave up: is the relay running? Check the relay address",
+                    f"(last: {last}); gave up: is the relay running? Check the relay address",
                     RELAY_UNREACHABLE,
                 )
             delay = backoff * (0.8 + 0.4 * random.random())
