@@ -115,8 +115,21 @@ class AvatarChatApp(App[int]):
         if opts.create or opts.join:
             self.call_after_refresh(self._start_from_options, home)
 
-    def _start_from_options(self, home: HomeScreen) -> None:
+    def _start_from_options(self, home: HomeScreen, name: str | None = "") -> None:
         opts = self.options
+        if name is None:  # the name prompt was cancelled: stay home, the code filled in
+            home.query_one("#join-code").value = opts.join  # type: ignore[attr-defined]
+            return
+        if name:
+            home.query_one("#name").value = name  # type: ignore[attr-defined]
+            self.settings.display_name = name
+            self._save(self.settings)
+        elif not (opts.name or self.settings.display_name):
+            # No home screen to type it on: ask once (saved, so later runs do not ask).
+            from tui.screens.name_prompt import NamePromptScreen
+
+            self.push_screen(NamePromptScreen(), lambda n: self._start_from_options(home, n))
+            return
         if opts.join:
             home.query_one("#join-code").value = opts.join  # type: ignore[attr-defined]
             home.action_join()
@@ -157,6 +170,9 @@ class AvatarChatApp(App[int]):
     def on_home_screen_open_settings(self, message: HomeScreen.OpenSettings) -> None:
         self.push_screen(SettingsScreen(self.settings), self._settings_done)
 
+    def on_call_screen_open_settings(self, message: CallScreen.OpenSettings) -> None:
+        self.push_screen(SettingsScreen(self.settings, in_call=True), self._settings_done)
+
     async def _settings_done(self, result: Settings | None) -> None:
         if result is None:
             return
@@ -171,7 +187,17 @@ class AvatarChatApp(App[int]):
                 screen.apply_settings(result)
                 if relabel:
                     await screen.relabel()
-        self.notify(_("Settings saved"))
+            elif isinstance(screen, CallScreen):
+                screen.apply_settings(result)
+        if self.call_screens():
+            self.notify(
+                _(
+                    "Settings saved: smoothing, mirror and language apply now, the rest "
+                    "from the next call"
+                )
+            )
+        else:
+            self.notify(_("Settings saved"))
 
     def _remember(self, request: CallConfig) -> None:
         """The name, camera and avatar of the last call become the defaults."""

@@ -65,3 +65,32 @@ def list_sources(v4l_dir: Path = V4L_DIR, faces_dir: Path | None = None) -> list
     for clip in clips:
         sources.append(Source(f"Clip {clip.name}", str(clip), "clip"))
     return sources
+
+
+def has_camera(sources: list[Source]) -> bool:
+    return any(s.kind == "camera" for s in sources)
+
+
+def check_clip(path: str) -> tuple[str, str]:
+    """(absolute path, "") for a video file the tracker can play, or ("", why not).
+
+    Checked where the path is typed, so a mistyped path is corrected there and then rather
+    than becoming a tracker that exits once the call has started.
+    """
+    from i18n import _
+
+    text = path.strip()
+    if not text:
+        return "", _("Type the path of a video file.")
+    full = Path(text).expanduser()
+    if not full.exists():
+        return "", _("No such file: {path}").format(path=text)
+    if full.is_dir():
+        return "", _("{path} is a folder: choose a video file in it.").format(path=text)
+    if full.suffix.lower() not in CLIP_SUFFIXES:
+        return "", _("{name} is not a video clip ({suffixes}).").format(
+            name=full.name, suffixes=", ".join(CLIP_SUFFIXES)
+        )
+    if not os.access(full, os.R_OK):
+        return "", _("Cannot read {path}: permission denied.").format(path=text)
+    return str(full.resolve()), ""

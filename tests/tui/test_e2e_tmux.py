@@ -211,12 +211,20 @@ def test_two_tuis_call_chat_hang_up_and_clean_up(
     )
     tmux.text("alice", "hello from Alice")
     tmux.keys("alice", "Enter")
-    tmux.wait_for("bob", lambda s: "hello from Alice" in s, STEP_TIMEOUT_S, "Alice's chat line")
+    b_screen = tmux.wait_for(
+        "bob", lambda s: "Alice: hello from Alice" in s, STEP_TIMEOUT_S, "Alice's chat line"
+    )
+    # The same labels on both ends: one's own lines "you", the other's under their name.
+    assert "you: 안녕하세요 Alice, 반가워요!" in b_screen
+    tmux.wait_for("alice", lambda s: "you: hello from Alice" in s, STEP_TIMEOUT_S, "her own line")
 
-    # Alice shows an emotion and switches avatar mid-call (F9, next avatar, Enter).
-    tmux.keys("alice", "F1")
+    # Alice shows an emotion and switches avatar mid-call with the Ctrl keys a terminal passes
+    # through (emotion menu, then h; avatar switcher, next avatar, Enter).
+    tmux.keys("alice", "C-y")
+    tmux.wait_for("alice", lambda s: "(F1)" in s, STEP_TIMEOUT_S, "the emotion menu")
+    tmux.keys("alice", "h")
     tmux.wait_for("bob", lambda s: "Alice shows: happy" in s, STEP_TIMEOUT_S, "the emotion")
-    tmux.keys("alice", "F9")
+    tmux.keys("alice", "C-t")
     tmux.wait_for(
         "alice",
         lambda s: "Use this avatar" in s and "(aria)" in s,
@@ -255,7 +263,7 @@ def test_two_tuis_call_chat_hang_up_and_clean_up(
     procs += [p for p in descendants(app_pids["bob"]) if p not in procs]
 
     # Alice hangs up; Bob sees that she left.
-    tmux.keys("alice", "F10")
+    tmux.keys("alice", "C-g")
     tmux.wait_for("alice", lambda s: "Create room" in s, STEP_TIMEOUT_S, "Alice back home")
     tmux.wait_for(
         "bob",

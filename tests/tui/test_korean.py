@@ -218,7 +218,7 @@ async def test_hangul_typed_into_name_and_chat_round_trips(make_app: MakeApp) ->
         await pilot.press("enter")
         await pilot.pause()
         assert box.value == ""
-        assert "김지민: 안녕하세요, 반가워요!" in call.query_one(ChatPane).lines()
+        assert "나: 안녕하세요, 반가워요!" in call.query_one(ChatPane).lines()  # ours: "you"
         assert load_settings().display_name == "김지민"
 
 

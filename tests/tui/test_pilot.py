@@ -208,7 +208,7 @@ async def test_a_joined_room_with_nobody_in_it_asks_and_back_goes_home(
 ) -> None:
     from tui.screens.no_room import NoRoomScreen
 
-    app = make_app(AppOptions(window=False, join=ROOM, relay="ws://127.0.0.1:9"))
+    app = make_app(AppOptions(window=False, join=ROOM, relay="ws://127.0.0.1:9", name="Jo"))
     async with app.run_test(size=(80, 24)) as pilot:
         await _settle(pilot)
         call = app.screen
@@ -328,7 +328,7 @@ async def test_call_hotkeys_and_chat(make_app: MakeApp) -> None:
         chat_input.value += "👋 안녕"  # pasted: keys beyond ASCII do not go through press()
         await pilot.press("enter")
         await pilot.pause()
-        assert "Alice: hi 👋 안녕" in call.query_one(ChatPane).lines()
+        assert "you: hi 👋 안녕" in call.query_one(ChatPane).lines()  # ours: "you"
         assert call.query_one("#chat-input", Input).value == ""
         # switch avatar mid-call
         await pilot.press("f9")

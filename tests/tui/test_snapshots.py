@@ -14,6 +14,7 @@ import pytest
 from PIL import Image, ImageDraw
 from textual.widgets import Input
 
+import tui.screens.settings as settings_screen
 import tui.widgets.avatar_picker as avatar_picker
 from tui.app import AppOptions, AvatarChatApp
 from tui.avatar_catalog import AvatarChoice
@@ -45,6 +46,7 @@ def _picture(ref: str, variant: str | None) -> Image.Image:
 def pinned_avatars(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(avatar_picker, "builtin_choices", lambda: list(PINNED))
     monkeypatch.setattr(avatar_picker, "preview_image", _picture)
+    monkeypatch.setattr(settings_screen, "builtin_choices", lambda: list(PINNED))
     yield
 
 
@@ -188,6 +190,55 @@ def test_avatar_switch(snap_compare: SnapCompare, make_app: MakeApp) -> None:
     assert snap_compare(
         make_app(AppOptions(name="Alice")), terminal_size=(100, 32), run_before=switch
     )
+
+
+# -- issue 16: home, settings and the call's menus at 80x24 and 120x40 -------------------------
+SIZES = [(80, 24), (120, 40)]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_home_at(snap_compare: SnapCompare, make_app: MakeApp, size: tuple[int, int]) -> None:
+    """No camera in the fixed sources: the sample clip is used, and the screen says so."""
+    app = make_app(AppOptions(window=True), Settings(display_name="Ana"))
+    assert snap_compare(app, terminal_size=size, run_before=_settle)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_settings_refusing_a_value(
+    snap_compare: SnapCompare, make_app: MakeApp, size: tuple[int, int]
+) -> None:
+    """A bad relay is refused with its reason, the field focused, the dialog still open."""
+
+    async def refuse(pilot: Any) -> None:
+        await _settle(pilot)
+        await pilot.press("ctrl+s")
+        await _settle(pilot)
+        pilot.app.screen.query_one("#set-relay").value = "http://relay.example"
+        await pilot.press("ctrl+s")
+        await _settle(pilot)
+
+    settings = Settings(display_name="Ana", default_avatar="fox")
+    assert snap_compare(make_app(settings=settings), terminal_size=size, run_before=refuse)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_call_settings_and_emotion_menu(
+    snap_compare: SnapCompare, make_app: MakeApp, size: tuple[int, int]
+) -> None:
+    """Mid-call: settings (saying what applies now) at 80x24, the emotion menu at 120x40."""
+
+    async def opened(pilot: Any) -> None:
+        await _connected_call(pilot)
+        await pilot.press("ctrl+o" if size == (80, 24) else "ctrl+y")
+        await _settle(pilot)
+
+    app = make_app(AppOptions(name="Alice"))
+    assert snap_compare(app, terminal_size=size, run_before=opened)
+
+
+def test_name_prompt(snap_compare: SnapCompare, make_app: MakeApp) -> None:
+    app = make_app(AppOptions(join="TestRoomCode_0123456789", relay="ws://r:1"), Settings())
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_settle)
 
 
 # -- Korean: Hangul is two cells wide, so labels must still fit at both sizes ------------------

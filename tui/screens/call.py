@@ -87,20 +87,26 @@ PEER_LEFT_STATES = frozenset({"peer_left", "peer_lost"})
 
 
 class CallScreen(Screen[None]):
-    #: Footer order = importance (a narrow terminal cuts the footer from the right): hang up
-    #: and privacy first, then the emotion presets.
+    #: Footer order = importance (a narrow terminal cuts the footer from the right). Every
+    #: action has a Ctrl key, listed first so the footer shows it: terminals often take F1
+    #: (help) and F10 (menu). The chat input has focus, so plain letters would be typed: these
+    #: are the Ctrl keys the input does not use (^a ^e ^d ^w ^u ^k ^x ^c ^v) and terminals pass
+    #: through (not ^s ^q ^z, ^b (tmux), ^h ^i ^j ^m = backspace, tab, newline, enter).
     BINDINGS = [
-        Binding("f10", "hangup", N_("Hang up")),
-        Binding("f6", "pause", N_("Pause")),
-        Binding("f8", "self_view", N_("Self-view")),
-        Binding("f9", "switch_avatar", N_("Avatar")),
-        Binding("f7", "recalibrate", N_("Recalib.")),
-        Binding("f1", "emotion('happy')", N_("Happy")),
-        Binding("f2", "emotion('sad')", N_("Sad")),
-        Binding("f3", "emotion('angry')", N_("Angry")),
-        Binding("f4", "emotion('surprised')", N_("Surprised")),
-        Binding("f5", "emotion('neutral')", N_("Neutral")),
-        Binding("f12", "invite", N_("Invite"), show=False),
+        Binding("ctrl+g,f10", "hangup", N_("Hang up")),
+        Binding("ctrl+p,f6", "pause", N_("Pause")),
+        Binding("ctrl+o", "settings", N_("Settings")),
+        Binding("ctrl+t,f9", "switch_avatar", N_("Avatar")),
+        Binding("ctrl+y", "emotions", N_("Emotion")),
+        Binding("ctrl+f,f8", "self_view", N_("Self-view")),
+        Binding("ctrl+r,f7", "recalibrate", N_("Recalib.")),
+        # Not in the footer (80 columns hold the others): the invite box names its key.
+        Binding("ctrl+n,f12", "invite", N_("Invite"), show=False),
+        Binding("f1", "emotion('happy')", N_("Happy"), show=False),
+        Binding("f2", "emotion('sad')", N_("Sad"), show=False),
+        Binding("f3", "emotion('angry')", N_("Angry"), show=False),
+        Binding("f4", "emotion('surprised')", N_("Surprised"), show=False),
+        Binding("f5", "emotion('neutral')", N_("Neutral"), show=False),
     ]
 
     class ChildEvent(Message):
@@ -118,6 +124,9 @@ class CallScreen(Screen[None]):
         def __init__(self, reason: str = "") -> None:
             super().__init__()
             self.reason = reason
+
+    class OpenSettings(Message):
+        """The user wants the settings screen (the app owns saving them)."""
 
     state: reactive[str] = reactive("starting")
     status_message: reactive[str] = reactive("")
@@ -168,7 +177,7 @@ class CallScreen(Screen[None]):
             yield Label(
                 _(
                     "Send this line to the other person, or let them scan the code "
-                    "(F12 hides this):"
+                    "(Ctrl+N hides this and shows it again):"
                 ),
                 classes="dim",
             )
@@ -180,7 +189,8 @@ class CallScreen(Screen[None]):
                 yield Static(id="procs")
                 yield RichLog(wrap=True, markup=False, id="events", max_lines=200, min_width=20)
             yield ChatPane(id="chat")
-        yield Footer()
+        # Compact: at 80 columns every Ctrl key fits, in Korean too.
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#invite").border_title = _("Invite")
@@ -264,8 +274,7 @@ class CallScreen(Screen[None]):
             self._left = True
             self._status("peer_left", event.reason)
         elif isinstance(event, ChatReceived):
-            who = event.sender or self.peer_name or _("peer")
-            self._chat().add_message(who, event.text, mine=False)
+            self._chat().add_theirs(event.sender or self.peer_name, event.text)
         elif isinstance(event, Error | ChildFailed):
             self._error(child, event.message, event.fatal)
         elif isinstance(event, RelayStarted):
@@ -508,7 +517,7 @@ class CallScreen(Screen[None]):
     # -- user actions -------------------------------------------------------------------------
     @on(ChatPane.Send)
     def _send_chat(self, message: ChatPane.Send) -> None:
-        self._chat().add_message(self.request.name or _("me"), message.text, mine=True)
+        self._chat().add_mine(message.text)
         if self.controller is None or not self.controller.chat(message.text):
             self._notice(_("Not sent: the connection process is not running"), error=True)
 
@@ -535,6 +544,32 @@ class CallScreen(Screen[None]):
 
     def action_invite(self) -> None:
         self.show_invite = not self.show_invite
+
+    def action_emotions(self) -> None:
+        """One Ctrl key for the five presets (F1-F5): a small menu chosen by digit or letter."""
+        from tui.screens.emotion import EmotionScreen
+
+        def chosen(name: str | None) -> None:
+            if name:
+                self.action_emotion(name)
+
+        self.app.push_screen(EmotionScreen(self.emotion), chosen)
+
+    def action_settings(self) -> None:
+        self.post_message(self.OpenSettings())
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Saved during the call: smoothing, mirror and language apply now; the rest (relay,
+        TURN, name, defaults) is read when a call starts, so it applies to the next one."""
+        old, self.settings = self.settings, settings
+        if self.controller is not None:
+            if settings.smoothing != old.smoothing:
+                self.controller.smoothing(settings.smoothing)
+            if settings.mirror != old.mirror:
+                self.controller.mirror(settings.mirror)
+        translate_bindings(self)
+        self.refresh_bindings()
+        self._update_header()
 
     def action_switch_avatar(self) -> None:
         from tui.screens.avatar_switch import AvatarSwitchScreen

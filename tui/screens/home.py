@@ -17,7 +17,7 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static
 from call import CallConfig, CallConfigError
 from i18n import N_, _
 from protocol.text import printable
-from tui.devices import Source
+from tui.devices import Source, has_camera
 from tui.joinparse import parse_join_text
 from tui.lang import translate_bindings
 from tui.settings import MAX_NAME_CHARS, Settings
@@ -107,6 +107,9 @@ class HomeScreen(Screen[None]):
                     specs = [s.spec for s in self.sources]
                     initial = self._source if self._source in specs else specs[0]
                     yield Select(options, value=initial, allow_blank=False, id="source")
+                    if not has_camera(self.sources):
+                        yield Label(_("No camera found: using the sample clip."), id="source-hint")
+                    yield Button(_("Choose a video file..."), id="choose-clip")
                 with _titled(Vertical(id="avatar-box", classes="box"), _("Avatar")):
                     yield AvatarPicker(self._avatar, id="avatar-picker")
         yield Footer()
@@ -118,6 +121,23 @@ class HomeScreen(Screen[None]):
         name = self.query_one("#name", Input)
         # A first-time user starts by typing their name; a returning one just creates a room.
         (name if not name.value else self.query_one("#create", Button)).focus()
+
+    @on(Button.Pressed, "#choose-clip")
+    def _choose_clip(self) -> None:
+        from tui.screens.clip import ClipScreen
+
+        self.app.push_screen(ClipScreen(), self._clip_chosen)
+
+    def _clip_chosen(self, path: str | None) -> None:
+        """A checked clip path becomes a source (listed once) and the chosen one."""
+        if not path:
+            return
+        if path not in {s.spec for s in self.sources}:
+            self.sources.append(Source(path, path, "clip"))
+        select: Select[str] = self.query_one("#source", Select)
+        select.set_options([(source_label(s), s.spec) for s in self.sources])
+        select.value = path
+        self._source = path
 
     @on(AvatarPicker.Changed)
     def _avatar_changed(self, event: AvatarPicker.Changed) -> None:

@@ -1,8 +1,13 @@
-"""Settings: edits a copy of :class:`Settings`; dismisses with the new one (or None)."""
+"""Settings: edits a copy of :class:`Settings`; dismisses with the new one (or None).
+
+A value that cannot work is refused with its reason (the field gets the focus) and the screen
+stays open: nothing is saved until every field is valid. The default avatar is chosen from the
+installed packs, never typed. Opened during a call it says which changes apply at once.
+"""
 
 from __future__ import annotations
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -10,8 +15,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select, Switch
 
 from i18n import N_, _
+from tui.avatar_catalog import AvatarChoice, builtin_choices
 from tui.lang import language_options, translate_bindings
 from tui.settings import MAX_NAME_CHARS, Settings
+from tui.settings_form import check_avatar, check_relay, check_smoothing, check_turn
 
 
 class SettingsScreen(ModalScreen[Settings | None]):
@@ -22,9 +29,12 @@ class SettingsScreen(ModalScreen[Settings | None]):
         Binding("ctrl+s", "save", N_("Save"), priority=True),
     ]
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, in_call: bool = False) -> None:
         super().__init__()
         self.settings = settings
+        self.in_call = in_call
+        #: The installed packs (loaded in a worker: packs are validated on load).
+        self.avatars: list[AvatarChoice] = []
         translate_bindings(self)
 
     def compose(self) -> ComposeResult:
@@ -32,6 +42,11 @@ class SettingsScreen(ModalScreen[Settings | None]):
         box = Vertical(id="settings-box", classes="box")
         box.border_title = _("Settings")
         with box:
+            if self.in_call:
+                yield Label(
+                    _("In a call: smoothing, mirror and language apply now, the rest next call."),
+                    id="settings-note",
+                )
             with VerticalScroll():
                 yield Label(_("Language"))
                 yield Select(
@@ -59,7 +74,12 @@ class SettingsScreen(ModalScreen[Settings | None]):
                         id="set-turn-pass",
                     )
                 yield Label(_("Default avatar"))
-                yield Input(s.default_avatar, placeholder=_("e.g. fox"), id="set-avatar")
+                yield Select(
+                    self._avatar_options(),
+                    value=s.default_avatar or Select.NULL,
+                    prompt=_("First in the list"),
+                    id="set-avatar",
+                )
                 yield Label(_("Smoothing (0 = raw, 1 = very smooth)"))
                 yield Input(f"{s.smoothing:g}", type="number", id="set-smoothing")
                 with Horizontal(classes="switch-row"):
@@ -73,32 +93,70 @@ class SettingsScreen(ModalScreen[Settings | None]):
 
     def on_mount(self) -> None:
         self.query_one("#set-name", Input).focus()
+        self._load_avatars()
+
+    def _avatar_options(self) -> list[tuple[str, str]]:
+        """Installed packs by name; a saved id that is not installed is listed as such."""
+        options = [(c.name if c.name == c.id else f"{c.name} ({c.id})", c.id) for c in self.avatars]
+        current = self.settings.default_avatar
+        if current and current not in {c.id for c in self.avatars}:
+            label = _("{ref} (not installed)") if self.avatars else _("{ref} (loading...)")
+            options.insert(0, (label.format(ref=current), current))
+        return options
+
+    @work(thread=True, exclusive=True, group="settings-avatars")
+    def _load_avatars(self) -> None:
+        choices = builtin_choices()
+        self.app.call_from_thread(self._set_avatars, choices)
+
+    def _set_avatars(self, choices: list[AvatarChoice]) -> None:
+        if not self.is_attached:
+            return
+        select: Select[str] = self.query_one("#set-avatar", Select)
+        chosen = select.value
+        self.avatars = choices
+        select.set_options(self._avatar_options())
+        if isinstance(chosen, str) and chosen in {v for _label, v in self._avatar_options()}:
+            select.value = chosen
+
+    def _refuse(self, field: str, reason: str) -> None:
+        self.query_one("#settings-error", Label).update(reason)
+        widget = self.query_one(field)
+        widget.scroll_visible(animate=False)
+        widget.focus()
 
     def collect(self) -> Settings | None:
-        """The edited settings, or None (with a message) if a field is invalid."""
-        try:
-            smoothing = float(self.query_one("#set-smoothing", Input).value or "0")
-        except ValueError:
-            smoothing = -1.0
-        if not 0.0 <= smoothing <= 1.0:
-            self.query_one("#settings-error", Label).update(_("Smoothing must be between 0 and 1."))
+        """The edited settings, or None (the reason shown, the field focused) if one is bad."""
+        smoothing, reason = check_smoothing(self.query_one("#set-smoothing", Input).value)
+        if reason:
+            self._refuse("#set-smoothing", reason)
             return None
         relay = self.query_one("#set-relay", Input).value.strip()
-        if relay and not relay.startswith(("ws://", "wss://")):
-            self.query_one("#settings-error", Label).update(
-                _("The relay must be a ws:// or wss:// URL.")
-            )
+        if reason := check_relay(relay):
+            self._refuse("#set-relay", reason)
             return None
+        turn_url = self.query_one("#set-turn-url", Input).value.strip()
+        if reason := check_turn(turn_url):
+            self._refuse("#set-turn-url", reason)
+            return None
+        avatar = self.query_one("#set-avatar", Select).value
+        avatar = avatar if isinstance(avatar, str) else ""
+        # While the packs load, the saved (unchanged) choice stands.
+        loading = not self.avatars and avatar == self.settings.default_avatar
+        if not loading and (reason := check_avatar(avatar, self.avatars)):
+            self._refuse("#set-avatar", reason)
+            return None
+        self.query_one("#settings-error", Label).update("")
         return Settings(
             display_name=self.query_one("#set-name", Input).value.strip(),
             relay=relay,
             share_on_lan=self.query_one("#set-lan", Switch).value,
-            turn_url=self.query_one("#set-turn-url", Input).value.strip(),
+            turn_url=turn_url,
             turn_username=self.query_one("#set-turn-user", Input).value.strip(),
             turn_credential=self.query_one("#set-turn-pass", Input).value,
             smoothing=smoothing,
             mirror=self.query_one("#set-mirror", Switch).value,
-            default_avatar=self.query_one("#set-avatar", Input).value.strip(),
+            default_avatar=avatar,
             default_source=self.settings.default_source,
             language=self._language(),
         ).validated()

@@ -64,6 +64,15 @@ class ChatPane(Vertical):
         event.input.clear()
         self.post_message(self.Send(text))
 
+    def add_mine(self, text: str) -> None:
+        """A line we sent, labelled "you". Both ends use the same scheme (their own lines
+        "you", the other person's under their name), so the two chats read alike."""
+        self.add_message(_("you"), text, mine=True)
+
+    def add_theirs(self, name: str, text: str) -> None:
+        """A line from the other person, under their name ("peer" before they gave one)."""
+        self.add_message(name or _("peer"), text, mine=False)
+
     def add_message(self, who: str, text: str, *, mine: bool) -> None:
         line = Text()
         line.append(f"{printable(who, 64)}: ", style="bold cyan" if mine else "bold magenta")
