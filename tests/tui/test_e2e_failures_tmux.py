@@ -121,3 +121,23 @@ def test_relay_down_at_80x24(tmux: SmallTmux, tmp_path: Path) -> None:
         "address in Settings." in _flat(screen)
     )
     _no_children_soon(tmux, "host")
+
+
+def test_wrong_code_at_80x24(tmux: SmallTmux, tmp_path: Path, relay_url: str) -> None:
+    """A code nobody is behind is said at once; Back returns home with the reason, and no
+    child of the app is left."""
+    room = new_room_code()
+    tui = f"{shlex.quote(sys.executable)} -m tui"
+    tmux.start(
+        "joiner",
+        f"{tui} --relay {relay_url} --join {room} --name Jo --source synthetic --no-window",
+        app_env(tmp_path, "joiner", ""),
+    )
+    screen = tmux.wait_for(
+        "joiner", lambda s: "Wait for them" in s, END_TIMEOUT_S, "the no-one-here question"
+    )
+    assert f"No one is in room {room}." in _flat(screen)
+    tmux.keys("joiner", "Escape")
+    screen = tmux.wait_for("joiner", lambda s: "Create room" in s, END_TIMEOUT_S, "back home")
+    assert f"No one was in room {room}: check the code" in _flat(screen)
+    _no_children_soon(tmux, "joiner")

@@ -320,12 +320,10 @@ class CallScreen(Screen[None]):
         if wait and self.controller is not None:
             self.controller.open_room()
             self._chat().add_notice(_("Waiting in the room for the other person"))
-        else:
-            self.app.notify(
-                _("No one was in room {room}: check the code").format(room=self.request.room),
-                markup=False,
+        else:  # back home, the reason written there like any other call that could not start
+            self._fail(
+                _("No one was in room {room}: check the code").format(room=self.request.room)
             )
-            self._hangup()
 
     def _peer_emotion(self, event: PeerEmotion) -> None:
         try:
