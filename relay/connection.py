@@ -255,7 +255,11 @@ class Connection:
                 self._pending = None  # drained: an idle connection keeps no deque
                 return
         except ConnectionClosed:
-            pass
+            # Closed under us: by the client, or by trio-websocket's reader over a frame limit,
+            # whose close frame may still wait for the stream. Cancelling ``done`` ends the
+            # connection's handler, which cuts the TCP connection: let that frame out first.
+            with trio.move_on_after(CLOSE_HANDSHAKE_TIMEOUT):
+                await self._ws.wait_close_sent()
         finally:
             self._sending = False
         done.cancel()

@@ -26,6 +26,11 @@ event: memory per idle connection is what bounds how many one relay holds
 
 A ping that arrives after the relay sent its close frame is normal client behaviour; it is left
 unanswered (wsproto cannot send a pong then) instead of failing the connection's handler.
+
+Two tasks may start a close: the relay's connection (``aclose`` from its sender, after the
+``error`` frame) and trio-websocket's reader (a frame limit here, an oversize message, the
+client's own close). Whichever comes second waits for the first one's close frame to be
+written before the TCP connection is closed (:meth:`MeteredWebSocket.wait_close_sent`).
 """
 
 from __future__ import annotations
@@ -168,6 +173,31 @@ class MeteredWebSocket(WebSocketConnection):
         self._ping_payload = struct.pack("!I", random.getrandbits(32))
         await self._send(wsproto.events.Ping(payload=self._ping_payload))
 
+    async def wait_close_sent(self) -> None:
+        """Return once a close frame another task of this connection began to send (ours in
+        :meth:`_refuse`, trio-websocket's 1009 or its reply to the client's close) is written,
+        or its send failed.
+
+        Each of them sets ``_close_reason`` and, without a checkpoint in between, takes or
+        queues for the stream lock, a strict FIFO lock: whoever sees ``_close_reason`` set
+        and then takes the lock finds that frame through. Without this, the sender's
+        ``aclose`` (which returns at once when ``_close_reason`` is set) closed the TCP stream
+        while the reader's close frame still waited for the lock behind the ``error`` frame,
+        and the client never learned why it was cut off."""
+        async with self._stream_lock:
+            pass
+
+    async def _aclose(self, code: int, reason: str | None) -> None:
+        if self._close_reason is not None:
+            # A close frame is already on its way (see wait_close_sent): let it out before
+            # trio-websocket's aclose closes the stream.
+            try:
+                await self.wait_close_sent()
+            finally:
+                await self._close_stream()
+            return
+        await super()._aclose(code, reason)
+
     async def _accept(self, request: Request, subprotocol: str | None,
                       extra_headers: list[tuple[bytes, bytes]]) -> None:
         await super()._accept(request, subprotocol, extra_headers)
@@ -263,6 +293,10 @@ class MeteredWebSocket(WebSocketConnection):
         self._message_size = 0
         text = f"{reason}: {detail}"
         self._close_reason = CloseReason(CLOSE_POLICY, text)
+        if self._wsproto.state is not ConnectionState.OPEN:
+            # The connection's own close frame is out already (wsproto refuses a second one).
+            await self._recv_channel.aclose()
+            return
         with trio.move_on_after(REFUSE_SEND_TIMEOUT):
             try:
                 await self._send(wsproto.events.CloseConnection(code=CLOSE_POLICY, reason=text))
