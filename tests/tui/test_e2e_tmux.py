@@ -224,6 +224,22 @@ def test_two_tuis_call_chat_hang_up_and_clean_up(
     tmux.wait_for("alice", lambda s: "(F1)" in s, STEP_TIMEOUT_S, "the emotion menu")
     tmux.keys("alice", "h")
     tmux.wait_for("bob", lambda s: "Alice shows: happy" in s, STEP_TIMEOUT_S, "the emotion")
+
+    # Alice pauses: her header says so and Send reads 0 with the reason; resuming sends again.
+    tmux.keys("alice", "C-p")
+    tmux.wait_for(
+        "alice",
+        lambda s: "tracking paused" in s and "0 (paused)" in s,
+        STEP_TIMEOUT_S,
+        "Alice's pause on her screen",
+    )
+    tmux.keys("alice", "C-p")
+    tmux.wait_for(
+        "alice",
+        lambda s: "0 (paused)" not in s and stat(s, "Send") > 0,
+        STEP_TIMEOUT_S,
+        "sending again after the pause",
+    )
     tmux.keys("alice", "C-t")
     tmux.wait_for(
         "alice",
