@@ -24,11 +24,10 @@ from pathlib import Path
 import psutil
 import trio
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from relay.config import RelayConfig
+from relay.server import RelayServer, serve_relay
 
-from relay.config import RelayConfig  # noqa: E402
-from relay.server import RelayServer, serve_relay  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 #: Frames kept per allocation traceback; deep enough to see which library line allocated.
 TRACE_FRAMES = 6

@@ -79,7 +79,7 @@ async def hostile_client(seconds: float) -> AttackResult:
                 await asyncio.sleep(0.01)
             await asyncio.sleep(1.5)
             connected = peer.connected
-            pack_chunks = len(peer.chunks)
+            chunks_to_us = len(peer.chunks)
             pack_total = max((c.total for c in peer.chunks), default=1)
     stats, text = victim.stats, victim.text
     leaked = sorted({repr(m) for m in TERMINAL_CONTROL.findall(text)})
@@ -90,12 +90,12 @@ async def hostile_client(seconds: float) -> AttackResult:
         "stayed_connected": connected,
         "throttled_counted": int(stats.get("throttled_frames") or 0) > 0,
         "garbage_counted": int(stats.get("bad_ctl") or 0) > 0,
-        "pack_transfers_capped": pack_chunks <= MAX_PACK_TRANSFERS_PER_MINUTE * pack_total,
+        "pack_transfers_capped": chunks_to_us <= MAX_PACK_TRANSFERS_PER_MINUTE * pack_total,
     }
     figures = {
         "params_sent": seq,
         "avatar_requests": requests,
-        "pack_chunks_sent_to_us": pack_chunks,
+        "pack_chunks_sent_to_us": chunks_to_us,
         "throttled": stats.get("throttled_frames"),
         "bad_ctl": stats.get("bad_ctl"),
         "avatar_requests_refused": stats.get("avatar_requests_refused"),
@@ -128,7 +128,8 @@ def _padded_pack(base: Path) -> tuple[str, bytes]:
     return content_hash(src.files.items()), zip_source(src.files)
 
 
-def _chunks(digest: str, data: bytes) -> list[bytes]:
+def pack_chunks(digest: str, data: bytes) -> list[bytes]:
+    """A pack as the encoded ``AvatarChunk`` messages a peer sends for it."""
     step = ctl.AVATAR_CHUNK_BYTES
     total = max(1, -(-len(data) // step))
     return [
@@ -153,7 +154,7 @@ async def pack_push(seconds: float) -> AttackResult:
             async with HostilePeer(relay.url, room) as peer:
 
                 def serve(request: ctl.AvatarRequest) -> None:
-                    for chunk in _chunks(request.hash, by_hash.get(request.hash, b"")):
+                    for chunk in pack_chunks(request.hash, by_hash.get(request.hash, b"")):
                         peer.ctl.send(chunk)
 
                 peer.on_request = serve

@@ -23,6 +23,7 @@ import pytest
 
 from avatars import load_pack, pack_bytes
 from avatars.received import CALLS_DIR, KEEP_ENV, CallPackDir, sweep_abandoned
+from netlab.attacks.peer_attacks import pack_chunks
 from peer import pack_inbox
 from peer.clock import ClockSync
 from peer.stats import CallStats
@@ -46,15 +47,7 @@ def distinct_packs(base: Path, n: int) -> list[Pack]:
     return out
 
 
-def chunks(digest: str, data: bytes) -> list[bytes]:
-    step = ctl.AVATAR_CHUNK_BYTES
-    total = max(1, -(-len(data) // step))
-    return [
-        ctl.AvatarChunk(
-            hash=digest, index=i, total=total, size=len(data), data=data[i * step : (i + 1) * step]
-        ).encode()
-        for i in range(total)
-    ]
+chunks = pack_chunks
 
 
 class Victim:

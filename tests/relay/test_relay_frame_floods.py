@@ -5,7 +5,6 @@ on the same relay keeps working."""
 from __future__ import annotations
 
 import json
-import os
 import struct
 
 import pytest
@@ -19,33 +18,14 @@ from relay_testkit import (
     wait_until,
 )
 
+from netlab.attacks.wsraw import client_frame, server_frames
+
 pytestmark = pytest.mark.trio
 
 
 def frame(payload: bytes, opcode: int, *, fin: bool) -> bytes:
-    """One masked client frame (small payloads only), FIN as asked."""
-    assert len(payload) < 126
-    mask = os.urandom(4)
-    head = struct.pack("!BB", (0x80 if fin else 0) | opcode, 0x80 | len(payload))
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
-def server_frames(data: bytes) -> list[tuple[int, bytes]]:
-    """(opcode, payload) of the unmasked server frames in ``data`` (a complete prefix)."""
-    out: list[tuple[int, bytes]] = []
-    i = 0
-    while i + 2 <= len(data):
-        opcode, n = data[i] & 0x0F, data[i + 1] & 0x7F
-        i += 2
-        if n == 126:
-            n, i = struct.unpack("!H", data[i:i + 2])[0], i + 2
-        elif n == 127:
-            n, i = struct.unpack("!Q", data[i:i + 8])[0], i + 8
-        if i + n > len(data):
-            break
-        out.append((opcode, data[i:i + n]))
-        i += n
-    return out
+    """One masked client frame, FIN as asked (the attack suite's encoder)."""
+    return client_frame(payload, opcode, fin=fin)
 
 
 async def _joined_raw_client(port: int) -> trio.SocketStream:
@@ -57,8 +37,9 @@ async def _joined_raw_client(port: int) -> trio.SocketStream:
     return stream
 
 
-async def _flood_until_closed(stream: trio.SocketStream, chunk: bytes, limit: int
-                              ) -> tuple[int, bytes]:
+async def _flood_until_closed(
+    stream: trio.SocketStream, chunk: bytes, limit: int
+) -> tuple[int, bytes]:
     """Send ``chunk`` up to ``limit`` times while reading everything back; returns how many
     were sent and all bytes received, once the relay has closed the TCP connection."""
     received = bytearray()
@@ -95,15 +76,16 @@ def _close_frame(received: bytes) -> tuple[int, str]:
 
 
 async def test_endless_empty_continuation_frames_are_cut_off() -> None:
-    async with running_relay(rate=10_000, burst=10_000) as server, \
-            pair(server) as (a, b, _room):
+    async with running_relay(rate=10_000, burst=10_000) as server, pair(server) as (a, b, _room):
         stream = await _joined_raw_client(server.port)
         await stream.send_all(frame(b'{"v":1,', 0x1, fin=False))  # a message that never ends
         empty = frame(b"", 0x0, fin=False)
         sent, received = await _flood_until_closed(stream, empty * 100, 2_000)
         assert sent * 100 < 200_000  # cut long before the client gave up
-        assert _close_frame(received) == (1008, "too_many_fragments: message in more than "
-                                          "128 frames")
+        assert _close_frame(received) == (
+            1008,
+            "too_many_fragments: message in more than 128 frames",
+        )
         await assert_alive(a, b)
         # The handler counts the refusal after the close frame went out: wait for it.
         await wait_until(lambda: server.metrics.rejections["too_many_fragments"] == 1)
@@ -114,8 +96,11 @@ async def test_continuation_frames_count_against_the_rate_budget() -> None:
         stream = await _joined_raw_client(server.port)
         # 50 messages (under the burst of 60) of 20 frames each (under the fragment cap): only
         # counting every frame, not every message, sees the 1,000 frames.
-        message = (frame(b'{"v":1,', 0x1, fin=False) + frame(b"", 0x0, fin=False) * 18
-                   + frame(b'"type":"pong"}', 0x0, fin=True))
+        message = (
+            frame(b'{"v":1,', 0x1, fin=False)
+            + frame(b"", 0x0, fin=False) * 18
+            + frame(b'"type":"pong"}', 0x0, fin=True)
+        )
         _sent, received = await _flood_until_closed(stream, message, 50)
         code, reason = _close_frame(received)
         assert code == 1008 and "rate_limited" in reason

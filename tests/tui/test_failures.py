@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +26,7 @@ from tui.screens.home import HomeScreen
 from tui.settings import Settings
 
 from .conftest import ROOM, SOURCES
+from .test_call_real import wait_until
 
 pytestmark = pytest.mark.asyncio
 MakeApp = Callable[..., AvatarChatApp]
@@ -41,14 +41,6 @@ def _home_error(app: AvatarChatApp) -> str:
 async def _settle(pilot: Any) -> None:
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
-
-
-async def wait_until(pilot: Any, condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        await pilot.pause(0.1)
 
 
 def _alive(pid: int) -> bool:
