@@ -41,7 +41,7 @@ from call import (
     EventCallback,
     RelayStarted,
 )
-from i18n import N_, _
+from i18n import N_, _, current_language
 from protocol.events import (
     ChatReceived,
     Error,
@@ -254,7 +254,10 @@ class CallScreen(Screen[None]):
             if child == "peer" and isinstance(peer, str) and peer and not self.peer_name:
                 self.peer_name = peer[:64]
         elif isinstance(event, Status) and child in ("peer", "call"):
-            self._status(event.state, event.message)
+            # The networking process words its details in English only; in another language
+            # the translated state label stands alone (path and SAS have their own line).
+            english = current_language() == "en"
+            self._status(event.state, event.message if english or child == "call" else "")
         elif isinstance(event, Status):
             if self.child_states.get(child) != event.state:  # say changes, not repeats
                 self.child_states[child] = event.state
