@@ -31,17 +31,15 @@ import secrets
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import psutil
 from websockets.asyncio.client import ClientConnection, connect
 
-from protocol.events import Ready, parse_event
+from netlab.relay_process import metric, scrape, start_relay
 from protocol.stats import percentile, rounded
 
-REPO = Path(__file__).resolve().parent.parent
 #: A realistic aiortc offer is 1-3 KB; the bench uses 2 KB so JSON parsing costs what it would.
 SDP = "v=0\r\n" + "a=candidate:1 1 udp 2130706431 192.0.2.1 50000 typ host\r\n" * 36
 #: An ICE frame as clients send it (~150 bytes).
@@ -205,18 +203,6 @@ async def hold_worker(port: int, count: int) -> None:
     await asyncio.gather(*(ws.close() for ws in held), return_exceptions=True)
 
 
-def scrape(port: int) -> str:
-    return str(urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30)
-               .read().decode())
-
-
-def metric(port: int, name: str) -> int:
-    for line in scrape(port).splitlines():
-        if line.startswith(name + " "):
-            return int(line.split()[1])
-    raise KeyError(name)
-
-
 def rejections(port: int) -> dict[str, int]:
     """The relay's refusals by reason: a healthy run has none beyond 'none'."""
     out = {}
@@ -259,22 +245,6 @@ def held_connections(port: int, total: int, generators: int, relay: psutil.Proce
     return held, (rss1 - rss0) / 1024 / max(held, 1), idle_cpu
 
 
-def start_relay() -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "relay", "--port", "0", "--max-conns-per-ip", "1000000",
-         "--max-connections", "1000000", "--rate", "1000000", "--burst", "1000000",
-         # All load comes from 127.0.0.1: the per-address rates would refuse it.
-         "--conn-rate", "1000000", "--conn-burst", "1000000",
-         "--room-rate", "1000000", "--room-burst", "1000000",
-         "--idle-timeout", "3600", "--handshake-timeout", "60"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout is not None
-    ready = parse_event(proc.stdout.readline())
-    if not isinstance(ready, Ready):
-        raise SystemExit(f"relay did not start: {ready}")
-    return proc, int(ready.info["port"])
-
-
 def main() -> int:
     if len(sys.argv) == 4 and sys.argv[1] == "--worker-hold":
         asyncio.run(hold_worker(int(sys.argv[2]), int(sys.argv[3])))
@@ -304,7 +274,8 @@ def main() -> int:
               f"connections here; holding {most} (connections_requested says what was asked)",
               file=sys.stderr)
     held_target = min(args.connections, (limit - FD_RESERVE) // 2 * 2)
-    proc, port = start_relay()
+    # Rates off too: the bench measures the relay, not its per-connection flood limits.
+    proc, port = start_relay("--rate", "1000000", "--burst", "1000000", "--idle-timeout", "3600")
     relay = psutil.Process(proc.pid)
     try:
         print(f"relay pid {proc.pid} on port {port}", file=sys.stderr)

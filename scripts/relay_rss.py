@@ -21,34 +21,14 @@ import secrets
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
 from websockets.asyncio.client import ClientConnection, connect
 
-REPO = Path(__file__).resolve().parent.parent
+from netlab.relay_process import metric, start_relay
+
 OPEN_CONCURRENCY = 200
-RELAY_FLAGS = ["--port", "0", "--max-conns-per-ip", "1000000", "--max-connections", "1000000",
-               "--conn-rate", "1000000", "--conn-burst", "1000000", "--room-rate", "1000000",
-               "--room-burst", "1000000", "--handshake-timeout", "60"]
-
-
-def start_relay(log: Path | None) -> tuple[subprocess.Popen[str], int]:
-    stderr = log.open("w") if log else subprocess.DEVNULL
-    proc = subprocess.Popen([sys.executable, "-m", "relay", *RELAY_FLAGS], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=stderr, text=True)
-    assert proc.stdout is not None
-    ready = json.loads(proc.stdout.readline())
-    return proc, int(ready["info"]["port"])
-
-
-def gauge(port: int, name: str) -> int:
-    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
-    for line in body.splitlines():
-        if line.startswith(name + " "):
-            return int(line.split()[1])
-    raise KeyError(name)
 
 
 async def crowd(port: int, clients: int) -> list[ClientConnection]:
@@ -74,7 +54,7 @@ async def crowd(port: int, clients: int) -> list[ClientConnection]:
 
 def wait_for_connections(port: int, want: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
-    while gauge(port, "avatarchat_relay_connections") != want:
+    while metric(port, "avatarchat_relay_connections") != want:
         if time.monotonic() > deadline:
             raise RuntimeError(f"relay still has connections, wanted {want}")
         time.sleep(0.1)
@@ -92,7 +72,8 @@ def main() -> int:
     args = parser.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    proc, port = start_relay(args.relay_log)
+    relay_log = args.relay_log.open("w") if args.relay_log else subprocess.DEVNULL
+    proc, port = start_relay(stderr=relay_log)
     relay = psutil.Process(proc.pid)
 
     def rss_mb() -> float:
