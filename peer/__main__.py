@@ -76,6 +76,44 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"end the call when the relay stays unreachable this long (or ${GIVE_UP_ENV}; "
         f"default {GIVE_UP_AFTER_S:.0f})",
     )
+    voice = p.add_argument_group("voice (issue 14)")
+    voice.add_argument(
+        "--no-voice",
+        dest="voice",
+        action="store_false",
+        help="no audio track: text and avatar only (the SDP carries no m=audio)",
+    )
+    voice.add_argument(
+        "--mic",
+        default="default",
+        metavar="SPEC",
+        help="microphone: default | a device name (substring) | file:PATH (WAV, loops) | "
+        "file:PATH,once (then silence) | clip (the tracker's clip, needs --clip) | silence",
+    )
+    voice.add_argument(
+        "--speaker",
+        default="default",
+        metavar="SPEC",
+        help="speaker: default | a device name | file:PATH (WAV 48 kHz mono 16-bit) | none",
+    )
+    voice.add_argument(
+        "--no-echo-cancel",
+        dest="echo_cancel",
+        action="store_false",
+        help="no echo cancellation on the microphone path",
+    )
+    voice.add_argument("--muted", action="store_true", help="start with the microphone muted")
+    voice.add_argument("--deafened", action="store_true", help="start with playback off")
+    voice.add_argument(
+        "--clip", metavar="PATH", help="the clip file the tracker plays (for --mic clip)"
+    )
+    voice.add_argument(
+        "--clip-epoch-ns",
+        type=int,
+        metavar="NS",
+        help="time.monotonic_ns() at which the clip's first frame is due, the same value the "
+        "tracker is given, so the clip's audio and video stay in step (default: now)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     return p
 
@@ -106,6 +144,14 @@ def main(argv: list[str] | None = None) -> int:
         stats_json=args.stats_json,
         join_existing=args.join_existing,
         relay_give_up_s=args.relay_give_up,
+        voice=args.voice,
+        mic=args.mic,
+        speaker=args.speaker,
+        echo_cancel=args.echo_cancel,
+        muted=args.muted,
+        deafened=args.deafened,
+        clip_path=args.clip,
+        clip_epoch_ns=args.clip_epoch_ns,
     )
     try:
         return asyncio.run(run_peer(opts))

@@ -6,7 +6,7 @@ ends by itself). The rest are addressed to one child:
 - tracking: :class:`Pause`, :class:`Recalibrate`, :class:`Mirror`, :class:`SetEmotion`,
   :class:`Smoothing`
 - peer (networking): :class:`Hangup`, :class:`SendChat`, :class:`SetEmotion`,
-  :class:`SetAvatar`
+  :class:`SetAvatar`, :class:`SetMute`, :class:`SetDeafen`
 - render: :class:`ShowPeerAvatar`, :class:`ShowSelfAvatar`, :class:`SelfView`,
   :class:`ShowOverlay`, :class:`ShowPeerName`, :class:`TakeScreenshot`, :class:`ResetStats`,
   :class:`Resize`, :class:`Fullscreen`
@@ -121,6 +121,27 @@ class SetAvatar(_AvatarRef):
     """Networking: our avatar is now ``ref`` (tell the peer, offer the pack)."""
 
     KIND: ClassVar[str] = "avatar"
+
+
+@COMMANDS.register
+@dataclass(frozen=True, slots=True)
+class SetMute(ControlMessage):
+    """Networking: stop (``muted``) or resume sending our voice. While muted the audio track
+    sends silence frames rather than nothing, so the peer's playout keeps its timing and no
+    renegotiation is needed; the microphone is still read for the local level meter."""
+
+    KIND: ClassVar[str] = "set_mute"
+    muted: bool = True
+
+
+@COMMANDS.register
+@dataclass(frozen=True, slots=True)
+class SetDeafen(ControlMessage):
+    """Networking: stop (``deafened``) or resume playing the peer's voice (received audio is
+    still decoded, so the stats and the lip-sync delay stay live)."""
+
+    KIND: ClassVar[str] = "set_deafen"
+    deafened: bool = True
 
 
 @COMMANDS.register
@@ -303,6 +324,8 @@ Command: TypeAlias = (
     | SendChat
     | SetEmotion
     | SetAvatar
+    | SetMute
+    | SetDeafen
     | OpenRoom
     | Pause
     | Recalibrate

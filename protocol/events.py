@@ -3,7 +3,8 @@
 Every child sends ``ready`` once it is up, ``status`` when its state changes, ``stats`` about
 once a second, ``error`` for anything the user should know, and ``bye`` as its last line. The
 networking child adds what it hears from the remote peer (``peer_hello``, ``chat``,
-``peer_avatar``, ``peer_emotion``, ``peer_bye``) and ``chat_sent``; the render window adds
+``peer_avatar``, ``peer_emotion``, ``peer_bye``), ``chat_sent`` and ``voice_level`` (about
+10 Hz while voice is on); the render window adds
 ``avatar_shown``, ``overlay`` and ``screenshot``.
 
 ``ready.info`` and ``stats.values`` are the only free-form maps: what a child reports there
@@ -191,6 +192,24 @@ class ScreenshotSaved(ControlMessage):
     index: int = 0
 
 
+@EVENTS.register
+@dataclass(frozen=True, slots=True)
+class VoiceLevel(ControlMessage):
+    """The networking child's voice meter, about 10 times a second while voice is on (faster
+    than ``stats`` so a level meter moves): ``in_level`` is our microphone's level 0..1 (RMS
+    dBFS mapped from -60..0 dB), ``speaking`` our voice activity, ``peer_speaking`` the peer's
+    (from the audio we receive)."""
+
+    KIND: ClassVar[str] = "voice_level"
+    in_level: float = 0.0
+    speaking: bool = False
+    peer_speaking: bool = False
+
+    def validate(self) -> None:
+        if not 0.0 <= self.in_level <= 1.0:
+            raise DecodeError(f"event 'voice_level': in_level {self.in_level} not in 0..1")
+
+
 def _check_weight(kind: str, weight: float) -> None:
     if not 0.0 <= weight <= 1.0:
         raise DecodeError(f"event {kind!r}: weight {weight} not in 0..1")
@@ -212,6 +231,7 @@ Event: TypeAlias = (
     | AvatarShown
     | OverlayShown
     | ScreenshotSaved
+    | VoiceLevel
 )
 
 

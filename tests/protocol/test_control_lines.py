@@ -26,7 +26,9 @@ from protocol.commands import (
     SelfView,
     SendChat,
     SetAvatar,
+    SetDeafen,
     SetEmotion,
+    SetMute,
     ShowOverlay,
     ShowPeerAvatar,
     ShowPeerName,
@@ -52,6 +54,7 @@ from protocol.events import (
     ScreenshotSaved,
     Stats,
     Status,
+    VoiceLevel,
     parse_event,
 )
 
@@ -84,6 +87,8 @@ GOLDEN_EVENTS: list[tuple[Any, str]] = [
                      index=0),
      '{"event":"screenshot","path":"/tmp/a.png","seq":7,"present_ns":99,"idle_weight":0.25,'
      '"tag":null,"index":0}'),
+    (VoiceLevel(in_level=0.5, speaking=True, peer_speaking=False),
+     '{"event":"voice_level","in_level":0.5,"speaking":true,"peer_speaking":false}'),
 ]
 
 GOLDEN_COMMANDS: list[tuple[Any, str]] = [
@@ -113,6 +118,8 @@ GOLDEN_COMMANDS: list[tuple[Any, str]] = [
     (ResetStats(), '{"cmd":"reset_stats"}'),
     (Resize(width=640, height=480), '{"cmd":"size","width":640,"height":480}'),
     (Fullscreen(on=True), '{"cmd":"fullscreen","on":true}'),
+    (SetMute(muted=True), '{"cmd":"set_mute","muted":true}'),
+    (SetDeafen(deafened=False), '{"cmd":"set_deafen","deafened":false}'),
 ]
 
 
