@@ -9,7 +9,7 @@ ends by itself). The rest are addressed to one child:
   :class:`SetAvatar`, :class:`SetMute`, :class:`SetDeafen`
 - render: :class:`ShowPeerAvatar`, :class:`ShowSelfAvatar`, :class:`SelfView`,
   :class:`ShowOverlay`, :class:`ShowPeerName`, :class:`TakeScreenshot`, :class:`ResetStats`,
-  :class:`Resize`, :class:`Fullscreen`
+  :class:`Resize`, :class:`Fullscreen`, :class:`SetPeerDelay`
 
 A child that gets a command meant for another logs and ignores it, like an unknown one.
 """
@@ -51,6 +51,9 @@ RECALIBRATE_RANGE_S = (0.1, 30.0)
 MAX_SCREENSHOT_BURST = 1000
 #: A window larger than this is a typo (or an attack on the GPU's memory).
 MAX_WINDOW_SIDE = 8192
+#: The most the window will hold the peer's avatar back for lip sync: an audio path slower
+#: than this is broken, and a conversation with a face this late is worse than unsynced lips.
+MAX_PEER_DELAY_MS = 1000.0
 
 
 def _fail(kind: str, what: str) -> DecodeError:
@@ -318,6 +321,22 @@ class Fullscreen(ControlMessage):
     on: bool = True
 
 
+@COMMANDS.register
+@dataclass(frozen=True, slots=True)
+class SetPeerDelay(ControlMessage):
+    """Render: the peer's voice reaches the speaker ``delay_ms`` after it was captured, so
+    show the peer's avatar that late too (lip sync). The window never shows it *earlier* than
+    its own low-latency path allows and moves towards a new delay slowly; 0 (no voice, or no
+    audio flowing) means the low-latency path alone."""
+
+    KIND: ClassVar[str] = "set_peer_delay"
+    delay_ms: float = 0.0
+
+    def validate(self) -> None:
+        if not 0.0 <= self.delay_ms <= MAX_PEER_DELAY_MS:
+            raise _fail(self.KIND, f"delay_ms {self.delay_ms} not in 0..{MAX_PEER_DELAY_MS:g}")
+
+
 Command: TypeAlias = (
     Quit
     | Hangup
@@ -338,6 +357,7 @@ Command: TypeAlias = (
     | ShowPeerName
     | TakeScreenshot
     | ResetStats
+    | SetPeerDelay
     | Resize
     | Fullscreen
 )

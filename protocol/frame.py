@@ -65,6 +65,9 @@ class FrameFlags(enum.IntFlag):
     PAUSED = 8
     #: The pose is held from an earlier frame during a brief tracking loss.
     HELD = 16
+    #: No face: the mouth blendshapes come from the sender's voice (peer.voice.mouth); the
+    #: receiver draws the mouth from them while the rest of the face idles.
+    VOICE_MOUTH = 32
 
 
 class Emotion(enum.IntEnum):
@@ -297,6 +300,7 @@ _KNOWN_FLAGS = int(
     | FrameFlags.MIRRORED
     | FrameFlags.PAUSED
     | FrameFlags.HELD
+    | FrameFlags.VOICE_MOUTH
 )
 
 

@@ -29,6 +29,7 @@ from protocol.commands import (
     SetDeafen,
     SetEmotion,
     SetMute,
+    SetPeerDelay,
     ShowOverlay,
     ShowPeerAvatar,
     ShowPeerName,
@@ -120,6 +121,7 @@ GOLDEN_COMMANDS: list[tuple[Any, str]] = [
     (Fullscreen(on=True), '{"cmd":"fullscreen","on":true}'),
     (SetMute(muted=True), '{"cmd":"set_mute","muted":true}'),
     (SetDeafen(deafened=False), '{"cmd":"set_deafen","deafened":false}'),
+    (SetPeerDelay(delay_ms=82.5), '{"cmd":"set_peer_delay","delay_ms":82.5}'),
 ]
 
 
@@ -155,6 +157,7 @@ def test_command_golden_lines_round_trip_exactly(message: Any, line: str) -> Non
         ('{"cmd":"overlay","state":"party"}', "state 'party' not one of"),
         ('{"cmd":"recalibrate","seconds":1e9}', "not in 0.1..30"),
         ('{"cmd":"chat","text":"   "}', "empty text"),
+        ('{"cmd":"set_peer_delay","delay_ms":-1}', "delay_ms -1.0 not in 0..1000"),
         ('{"cmd":"screenshot","count":100000}', "count 100000 not in 1..1000"),
         ('{"cmd":"smoothing","groups":{"eyes":{"beta":"x"}}}', "eyes.beta must be a number"),
         ("[1,2]", "must be a JSON object, got list"),
