@@ -4,6 +4,7 @@ No sockets here (see ARCHITECTURE.md): only codecs, validation, limits and the s
 """
 
 from .blendshapes import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES, NUM_BLENDSHAPES
+from .body import ArmPose, BodyPose, HandShape, Side
 from .errors import (
     DecodeError,
     EncodeError,
@@ -15,6 +16,7 @@ from .errors import (
 from .frame import (
     FRAME_VERSION,
     MAX_FRAME_BYTES,
+    TARGET_BODY_FRAME_BYTES,
     TARGET_FRAME_BYTES,
     Emotion,
     FrameFlags,
@@ -28,12 +30,16 @@ __all__ = [
     "FRAME_VERSION",
     "MAX_FRAME_BYTES",
     "NUM_BLENDSHAPES",
+    "TARGET_BODY_FRAME_BYTES",
     "TARGET_FRAME_BYTES",
+    "ArmPose",
+    "BodyPose",
     "DecodeError",
     "Emotion",
     "EncodeError",
     "FrameFlags",
     "FrameTooLarge",
+    "HandShape",
     "ParamFrame",
     "ProtocolError",
     "RingError",
@@ -41,5 +47,6 @@ __all__ = [
     "RingRecord",
     "RingWriter",
     "ShmRing",
+    "Side",
     "ValidationError",
 ]

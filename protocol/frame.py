@@ -13,12 +13,14 @@ key   field            encoding
 5     head_translation array of 3 floats (x, y, z; centimetres, camera space) as float16
 6     blendshapes      byte string of 52 bytes, ``round(v * 255)`` in MediaPipe's order
 7     emotion          optional array [preset uint, weight uint 0..255]
+8-12  body             optional upper body and hands, see :mod:`protocol.body`
 ====  ===============  ==========================================================
 
-Keys 8 and above are reserved for extras (hands, gaze, ...); a decoder ignores keys it does not
-know, so older clients keep working when newer ones add channels. A full frame is about 100
-bytes; :data:`TARGET_FRAME_BYTES` is the design target and :data:`MAX_FRAME_BYTES` the hard cap
-checked before decoding.
+Keys 13 and above are reserved for extras (gaze, ...); a decoder ignores keys it does not know,
+so older clients keep working when newer ones add channels (a build from before the body keys
+ignores 8..12 the same way). A face-only frame is about 95 bytes, one with both arms and hands
+about 145; :data:`TARGET_FRAME_BYTES` and :data:`TARGET_BODY_FRAME_BYTES` are the design targets
+and :data:`MAX_FRAME_BYTES` the hard cap checked before decoding.
 """
 
 from __future__ import annotations
@@ -32,11 +34,14 @@ from typing import Any
 
 from . import cbor
 from .blendshapes import BLENDSHAPE_INDEX, MIRROR_PERMUTATION, NUM_BLENDSHAPES
+from .body import BODY_KEYS, BodyPose
 from .errors import DecodeError, EncodeError
 
 FRAME_VERSION = 1
 #: Design target for a full frame (all blendshapes, pose, flags, emotion).
 TARGET_FRAME_BYTES = 128
+#: Design target for a full frame that also carries the upper body and both hands.
+TARGET_BODY_FRAME_BYTES = 200
 #: Hard cap: anything bigger is refused before decoding (a frame is never legitimately this big).
 MAX_FRAME_BYTES = 1024
 
@@ -116,6 +121,8 @@ class ParamFrame:
     version: int = FRAME_VERSION
     #: Decoded keys this version does not interpret (forward compatibility; not re-encoded).
     extras: dict[int, Any] = field(default_factory=dict)
+    #: Upper body and hands (keys 8..12); None when the sender tracks no body (or is older).
+    body: BodyPose | None = None
 
     # -- construction helpers -------------------------------------------------------------
     @classmethod
@@ -130,6 +137,7 @@ class ParamFrame:
         head_translation: tuple[float, float, float] = (0.0, 0.0, 0.0),
         emotion: Emotion | None = None,
         emotion_weight: float = 0.0,
+        body: BodyPose | None = None,
     ) -> ParamFrame:
         """Build a frame from 52 float weights in 0..1 (a list, tuple or numpy array)."""
         values = list(weights)
@@ -144,6 +152,7 @@ class ParamFrame:
             blendshapes=bytes(quantize_unit(float(v)) for v in values),
             emotion=emotion,
             emotion_weight=emotion_weight,
+            body=body,
         )
 
     # -- accessors ------------------------------------------------------------------------
@@ -159,7 +168,8 @@ class ParamFrame:
         return bool(self.flags & FrameFlags.FACE_PRESENT)
 
     def mirrored(self) -> ParamFrame:
-        """This frame as seen in a mirror: left/right channels swap, yaw and roll flip sign."""
+        """This frame as seen in a mirror: left/right channels swap, yaw and roll flip sign; the
+        body's sides swap and its x components flip the same way (:meth:`BodyPose.mirrored`)."""
         pitch, yaw, roll = self.head_rotation
         x, y, z = self.head_translation
         return ParamFrame(
@@ -172,6 +182,7 @@ class ParamFrame:
             emotion=self.emotion,
             emotion_weight=self.emotion_weight,
             version=self.version,
+            body=self.body.mirrored() if self.body is not None else None,
         )
 
     # -- wire form ------------------------------------------------------------------------
@@ -198,6 +209,8 @@ class ParamFrame:
         }
         if self.emotion is not None:
             wire[K_EMOTION] = [int(self.emotion), quantize_unit(self.emotion_weight)]
+        if self.body is not None:
+            wire.update(self.body.to_wire_map())
         return wire
 
     def encode(self) -> bytes:
@@ -248,14 +261,20 @@ class ParamFrame:
             emotion=emotion,
             emotion_weight=emotion_weight,
             version=version,
-            extras={k: v for k, v in raw.items() if isinstance(k, int) and k > K_EMOTION},
+            extras={
+                k: v
+                for k, v in raw.items()
+                if isinstance(k, int) and k > K_EMOTION and k not in BODY_KEYS
+            },
+            body=BodyPose.from_wire_map(raw),
         )
 
     # -- the seed's named view ------------------------------------------------------------
     def to_seed(self) -> dict[str, Any]:
         """The seed's named view: ``headRotation`` (radians), the four named weights and
-        ``timestamp`` (sender's monotonic clock, milliseconds)."""
-        return {
+        ``timestamp`` (sender's monotonic clock, milliseconds); plus, when the frame carries a
+        body, ``body`` with readable names (:meth:`BodyPose.to_seed`)."""
+        seed: dict[str, Any] = {
             "headRotation": [round(v, 4) for v in self.head_rotation],
             "eyeBlinkLeft": round(self.weight("eyeBlinkLeft"), 4),
             "eyeBlinkRight": round(self.weight("eyeBlinkRight"), 4),
@@ -263,6 +282,9 @@ class ParamFrame:
             "smile": round((self.weight("mouthSmileLeft") + self.weight("mouthSmileRight")) / 2, 4),
             "timestamp": self.timestamp_us / 1000.0,
         }
+        if self.body is not None:
+            seed["body"] = self.body.to_seed()
+        return seed
 
     def to_seed_json(self) -> str:
         return json.dumps(self.to_seed(), separators=(",", ":"))
