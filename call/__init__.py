@@ -10,8 +10,11 @@
 - :class:`LocalRelay`: the embedded relay on its own (``avatarchat demo`` shares one between
   two calls); :class:`SharedRelay`: one for a front-end's whole life (the TUI's).
 - :class:`CallError` and its subclasses.
+- :func:`list_audio_devices`, :func:`check_mic`, :func:`check_speaker`: sound devices by name
+  and the microphone/speaker specs (:mod:`call.audio`).
 """
 
+from .audio import AudioDevices, check_mic, check_speaker, list_audio_devices
 from .child import ChildProcess, module_argv
 from .config import CallConfig
 from .errors import CallConfigError, CallError, RelayStartError, SupervisorError
@@ -31,6 +34,7 @@ from .session import Call
 
 __all__ = [
     "CALL",
+    "AudioDevices",
     "Call",
     "CallClosed",
     "CallConfig",
@@ -48,5 +52,8 @@ __all__ = [
     "SharedRelay",
     "SupervisorError",
     "as_record",
+    "check_mic",
+    "check_speaker",
+    "list_audio_devices",
     "module_argv",
 ]

@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from i18n import _
 from protocol.signaling import ROOM_ENV, TURN_PASS_ENV
 
+from .audio import check_mic, check_speaker, list_audio_devices
 from .child import module_argv
 from .errors import CallConfigError
 
 #: Sources the tracker understands without a path (see ``python -m tracking --help``).
 NAMED_SOURCES = ("sample", "synthetic")
+#: The clip ``tracking --source sample`` plays (tracking.sources.SAMPLE_CLIP): ``--mic clip``
+#: hands its path to the networking process, which reads the clip's audio track. Named by path,
+#: not imported: call/ starts the tracker, it does not import it.
+SAMPLE_CLIP = Path(__file__).resolve().parent.parent / "tracking" / "samples" / "d10.mp4"
 
 
 def _camera_device(spec: str) -> str:
@@ -29,6 +35,10 @@ def _camera_device(spec: str) -> str:
     if spec.startswith("camera:") and spec[7:].isdigit():
         return f"/dev/video{int(spec[7:])}"
     return spec if spec.startswith("/dev/") else ""
+
+
+def _is_keyword_or_file(spec: str) -> bool:
+    return spec in ("default", "clip", "silence", "none") or spec.startswith("file:")
 
 
 @dataclass(slots=True)
@@ -75,6 +85,20 @@ class CallConfig:
     ready_timeout_s: float = 60.0
     #: Prefix command (e.g. ``["ip", "netns", "exec", "ns1"]``) for every child.
     wrap: list[str] = field(default_factory=list)
+    #: Voice (issue 14): an Opus track beside the parameters; False = text and avatar only
+    #: (the networking process offers no ``m=audio`` at all).
+    voice: bool = True
+    #: Microphone spec: ``default`` | a device name | ``file:PATH`` | ``clip`` | ``silence``
+    #: (grammar: :mod:`call.audio`).
+    mic: str = "default"
+    #: Speaker spec: ``default`` | a device name | ``file:PATH`` (WAV written) | ``none``.
+    speaker: str = "default"
+    #: Echo cancellation (with noise suppression and gain control) on the microphone path.
+    echo_cancel: bool = True
+    #: Start with the microphone muted / the peer's voice not played (``Call.set_mute`` and
+    #: ``Call.set_deafen`` change them during the call).
+    muted: bool = False
+    deafened: bool = False
 
     def check(self) -> None:
         """Refuse what cannot work before anything is started (CallConfigError: one line for
@@ -107,6 +131,32 @@ class CallConfig:
             raise CallConfigError(
                 _("smoothing {value} is not in 0..1").format(value=self.smoothing)
             )
+        if self.voice:
+            self._check_voice()
+
+    def _check_voice(self) -> None:
+        """A WAV that is not there or a device name that is not on this host is refused here;
+        no sound device at all is not: the call runs silent and the networking process says
+        so once (its ``voice`` stats name why)."""
+        if self.mic == "clip" and not self.clip_path():
+            raise CallConfigError(
+                _("--mic clip needs a clip as the source (sample or a file), not {source}").format(
+                    source=repr(self.source)
+                )
+            )
+        named = [s for s in (self.mic, self.speaker) if not _is_keyword_or_file(s)]
+        devices = list_audio_devices() if named else None  # PortAudio only when a name needs it
+        reason = check_mic(self.mic, devices) or check_speaker(self.speaker, devices)
+        if reason:
+            raise CallConfigError(reason)
+
+    def clip_path(self) -> str:
+        """The clip file the tracker plays ("" for a camera or the synthetic source)."""
+        if self.source == "sample":
+            return str(SAMPLE_CLIP)
+        if self.source in NAMED_SOURCES or _camera_device(self.source) or self.source.isdigit():
+            return ""
+        return self.source
 
     # -- children's command lines ----------------------------------------------------------
     def _argv(self, module: str, *args: str) -> list[str]:
@@ -135,8 +185,28 @@ class CallConfig:
             *(["--turn-only"] if self.turn_only else []),
             *(["--stats-json", self.stats_json] if self.stats_json else []),
             *(["--join-existing"] if self.join_existing else []),
+            *self.voice_args(),
             *self.peer_args,
         )
+
+    def voice_args(self) -> list[str]:
+        """The networking process's voice flags (its defaults are left out)."""
+        if not self.voice:
+            return ["--no-voice"]
+        out: list[str] = []
+        if self.mic != "default":
+            out += ["--mic", self.mic]
+            if self.mic == "clip":
+                out += ["--clip", self.clip_path()]
+        if self.speaker != "default":
+            out += ["--speaker", self.speaker]
+        if not self.echo_cancel:
+            out.append("--no-echo-cancel")
+        if self.muted:
+            out.append("--muted")
+        if self.deafened:
+            out.append("--deafened")
+        return out
 
     def peer_env(self) -> dict[str, str]:
         """The networking process's environment: the room code and the TURN password travel

@@ -4,6 +4,10 @@ exited or failed, the local relay is up, the call is closed.
 Front-ends receive ``on_event(source, event)``: ``source`` names who said it (``tracking``,
 ``peer``, ``render``, ``relay`` or ``call``) and ``event`` is one of :data:`CallEvent`. These
 never cross a pipe, so they are plain dataclasses without a wire encoding.
+
+Voice (issue 14) needs nothing of its own here: the networking process's ``voice_level``
+(:class:`protocol.events.VoiceLevel`, about 10 Hz, for a level meter and the speaking
+indicators) and the ``voice`` map in its ``stats`` reach the front-end like every child event.
 """
 
 from __future__ import annotations

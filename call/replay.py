@@ -2,9 +2,10 @@
 
 A child is started from its command line; everything the user changed since (pause, mirror,
 smoothing, an emotion preset, the self-view, a switched avatar, the peer's avatar, the
-connection overlay) reaches it as commands. When a child crashes and the supervisor starts it
-again, :meth:`CallMemory.replay` gives the commands that bring it back to the same state. One
-place keeps these, so the TUI and the headless ``avatarchat call`` behave the same.
+connection overlay, mute and deafen) reaches it as commands. When a child crashes and the
+supervisor starts it again, :meth:`CallMemory.replay` gives the commands that bring it back
+to the same state. One place keeps these, so the TUI and the headless ``avatarchat call``
+behave the same.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from protocol.commands import (
     Pause,
     SelfView,
     SetAvatar,
+    SetDeafen,
     SetEmotion,
+    SetMute,
     ShowOverlay,
     ShowPeerAvatar,
     ShowPeerName,
@@ -90,6 +93,12 @@ class CallMemory:
     #: The room is ours to be in: a join succeeded, or the user chose to open an empty room.
     #: A restarted networking process then joins without the "someone must be there" check.
     room_opened: bool = False
+    #: Voice (issue 14): the call has an audio track, and the user's mute/deafen state. A
+    #: restarted networking process starts from its command line's (``--muted``...), so both
+    #: are replayed: a crash must never unmute someone.
+    voice: bool = False
+    muted: bool = False
+    deafened: bool = False
 
     def set_emotion(self, preset: int, weight: float) -> None:
         self.emotion = None if preset == Emotion.NEUTRAL else (preset, weight)
@@ -113,6 +122,9 @@ class CallMemory:
                 out.append(SetAvatar(ref=self.avatar, variant=self.variant or None))
             if self.emotion is not None:
                 out.append(SetEmotion(preset=self.emotion[0], weight=self.emotion[1]))
+            if self.voice:
+                out.append(SetMute(muted=self.muted))
+                out.append(SetDeafen(deafened=self.deafened))
         elif child == "render":
             if not self.self_view:
                 out.append(SelfView(on=False))

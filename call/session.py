@@ -40,7 +40,9 @@ from protocol.commands import (
     SelfView,
     SendChat,
     SetAvatar,
+    SetDeafen,
     SetEmotion,
+    SetMute,
     ShowOverlay,
     ShowPeerAvatar,
     ShowPeerName,
@@ -84,7 +86,13 @@ class Call:
     def __init__(self, config: CallConfig, on_event: EventCallback | None = None) -> None:
         self.config = config
         self._on_event = on_event or (lambda _source, _event: None)
-        self.memory = CallMemory(mirror=config.mirror, smoothing=config.smoothing)
+        self.memory = CallMemory(
+            mirror=config.mirror,
+            smoothing=config.smoothing,
+            voice=config.voice,
+            muted=config.muted,
+            deafened=config.deafened,
+        )
         self.local: ShmRing | None = None
         self.remote: ShmRing | None = None
         #: This call's own relay (stopped with it), when none is configured or shared.
@@ -352,6 +360,17 @@ class Call:
         self.memory.avatar, self.memory.variant = ref, variant
         self.send("peer", SetAvatar(ref=ref, variant=variant or None))
         self.send("render", ShowSelfAvatar(ref=ref, variant=variant or None))
+
+    def set_mute(self, muted: bool) -> bool:
+        """Stop (or resume) sending our voice; remembered for a restarted networking process.
+        False if the call has no voice or the networking process is not running."""
+        self.memory.muted = muted
+        return self.memory.voice and self.send("peer", SetMute(muted=muted))
+
+    def set_deafen(self, deafened: bool) -> bool:
+        """Stop (or resume) playing the peer's voice; remembered like :meth:`set_mute`."""
+        self.memory.deafened = deafened
+        return self.memory.voice and self.send("peer", SetDeafen(deafened=deafened))
 
     # -- last resort -------------------------------------------------------------------------
     def pids(self) -> list[int]:
