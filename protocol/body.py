@@ -70,6 +70,12 @@ _HAND_BYTES = 6
 _MIN_VEC_NORM = 100.0
 
 
+#: Hand gestures a tracker recognises and a peer may announce (ctl ``Gesture``, the
+#: ``gesture``/``peer_gesture`` events, the render command ``ShowGesture``). A receiver refuses
+#: any other name: it is shown to the user, so it must come from this fixed set.
+GESTURES = ("thumbs_up", "wave", "peace")
+
+
 class Side(enum.IntEnum):
     LEFT = 0  # the user's anatomical left (like ARKit's eyeBlinkLeft)
     RIGHT = 1

@@ -6,10 +6,10 @@ ends by itself). The rest are addressed to one child:
 - tracking: :class:`Pause`, :class:`Recalibrate`, :class:`Mirror`, :class:`SetEmotion`,
   :class:`Smoothing`
 - peer (networking): :class:`Hangup`, :class:`SendChat`, :class:`SetEmotion`,
-  :class:`SetAvatar`, :class:`SetMute`, :class:`SetDeafen`
+  :class:`SetAvatar`, :class:`SetMute`, :class:`SetDeafen`, :class:`SendGesture`
 - render: :class:`ShowPeerAvatar`, :class:`ShowSelfAvatar`, :class:`SelfView`,
   :class:`ShowOverlay`, :class:`ShowPeerName`, :class:`TakeScreenshot`, :class:`ResetStats`,
-  :class:`Resize`, :class:`Fullscreen`, :class:`SetPeerDelay`
+  :class:`Resize`, :class:`Fullscreen`, :class:`SetPeerDelay`, :class:`ShowGesture`
 
 A child that gets a command meant for another logs and ignores it, like an unknown one.
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeAlias
 
+from .body import GESTURES
 from .control import COMMAND_KEY, COMMANDS, ControlMessage, UnknownMessage
 from .errors import DecodeError
 
@@ -337,6 +338,42 @@ class SetPeerDelay(ControlMessage):
             raise _fail(self.KIND, f"delay_ms {self.delay_ms} not in 0..{MAX_PEER_DELAY_MS:g}")
 
 
+def _check_gesture(kind: str, name: str, side: int) -> None:
+    if name not in GESTURES:
+        raise _fail(kind, f"unknown gesture {name!r:.20}, expected one of {GESTURES}")
+    if side not in (0, 1):
+        raise _fail(kind, f"side {side} is not 0 (left) or 1 (right)")
+
+
+@COMMANDS.register
+@dataclass(frozen=True, slots=True)
+class SendGesture(ControlMessage):
+    """Peer: tell the remote peer we made a hand gesture (ctl ``Gesture``)."""
+
+    KIND: ClassVar[str] = "send_gesture"
+    name: str
+    side: int = 0
+
+    def validate(self) -> None:
+        _check_gesture(self.KIND, self.name, self.side)
+
+
+@COMMANDS.register
+@dataclass(frozen=True, slots=True)
+class ShowGesture(ControlMessage):
+    """Render: the peer made a hand gesture (one of :data:`protocol.body.GESTURES`) with their
+    ``side`` hand (:class:`protocol.body.Side`, the peer's own left = 0): show it briefly (an
+    emoji burst or an avatar reaction). call/ sends it once per gesture the peer announced,
+    already rate-limited by the networking child."""
+
+    KIND: ClassVar[str] = "show_gesture"
+    name: str
+    side: int = 0
+
+    def validate(self) -> None:
+        _check_gesture(self.KIND, self.name, self.side)
+
+
 Command: TypeAlias = (
     Quit
     | Hangup
@@ -360,6 +397,8 @@ Command: TypeAlias = (
     | SetPeerDelay
     | Resize
     | Fullscreen
+    | SendGesture
+    | ShowGesture
 )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from . import cbor
+from .body import GESTURES
 from .errors import DecodeError, EncodeError
 
 CTL_VERSION = 1
@@ -33,12 +34,20 @@ class CtlMessage:
     #: Field name -> cap (characters for str, bytes for bytes).
     LIMITS: ClassVar[dict[str, int]] = {}
 
+    def problem(self) -> str | None:
+        """What is wrong with the values beyond their types (None = nothing); checked on
+        encode and on parse, so a message that names something unknown never gets through."""
+        return None
+
     def encode(self) -> bytes:
         wire: dict[int, Any] = {0: self.TYPE}
         for i, f in enumerate(fields(self), start=1):
             value = getattr(self, f.name)
             _check(type(self), f.name, str(f.type), value, EncodeError)
             wire[i] = value
+        problem = self.problem()
+        if problem is not None:
+            raise EncodeError(f"{type(self).__name__}: {problem}")
         data = cbor.dumps(wire)
         if len(data) > MAX_CTL_BYTES:
             raise EncodeError(f"{type(self).__name__} of {len(data)} bytes exceeds {MAX_CTL_BYTES}")
@@ -140,6 +149,25 @@ class AvatarUnavailable(CtlMessage):
     LIMITS: ClassVar[dict[str, int]] = {"hash": 64, "reason": 200}
 
 
+@dataclass(slots=True)
+class Gesture(CtlMessage):
+    """The sender made a hand gesture (one of :data:`protocol.body.GESTURES`) with its ``side``
+    hand (:class:`protocol.body.Side`: 0 = the sender's own left). Sent once per gesture: the
+    tracker's classifier has a cool-down, and the receiver rate-limits anyway."""
+
+    TYPE: ClassVar[int] = 11
+    name: str = GESTURES[0]  # every field has a default, like every ctl message
+    side: int = 0
+    LIMITS: ClassVar[dict[str, int]] = {"name": 16}
+
+    def problem(self) -> str | None:
+        if self.name not in GESTURES:
+            return f"unknown gesture {self.name!r:.20}"
+        if self.side not in (0, 1):
+            return f"side {self.side} is not 0 (left) or 1 (right)"
+        return None
+
+
 CTL_TYPES: dict[int, type[CtlMessage]] = {
     cls.TYPE: cls
     for cls in (
@@ -153,6 +181,7 @@ CTL_TYPES: dict[int, type[CtlMessage]] = {
         AvatarSwitch,
         Bye,
         AvatarUnavailable,
+        Gesture,
     )
 }
 
@@ -205,4 +234,8 @@ def parse_ctl(data: bytes | bytearray | memoryview) -> CtlMessage:
                 value = float(value)
             _check(cls, f.name, annotation, value, DecodeError)
             values[f.name] = value
-    return cls(**values)
+    msg = cls(**values)
+    problem = msg.problem()
+    if problem is not None:
+        raise DecodeError(f"{cls.__name__}: {problem}")
+    return msg

@@ -3,8 +3,9 @@
 Every child sends ``ready`` once it is up, ``status`` when its state changes, ``stats`` about
 once a second, ``error`` for anything the user should know, and ``bye`` as its last line. The
 networking child adds what it hears from the remote peer (``peer_hello``, ``chat``,
-``peer_avatar``, ``peer_emotion``, ``peer_bye``), ``chat_sent`` and ``voice_level`` (about
-10 Hz while voice is on); the render window adds
+``peer_avatar``, ``peer_emotion``, ``peer_gesture``, ``peer_bye``), ``chat_sent`` and
+``voice_level`` (about 10 Hz while voice is on); tracking adds ``gesture`` (a hand gesture the
+user made, once per gesture); the render window adds
 ``avatar_shown``, ``overlay`` and ``screenshot``.
 
 ``ready.info`` and ``stats.values`` are the only free-form maps: what a child reports there
@@ -21,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeAlias
 
+from .body import GESTURES
 from .control import EVENTS, ControlMessage
 from .errors import DecodeError
 
@@ -210,6 +212,41 @@ class VoiceLevel(ControlMessage):
             raise DecodeError(f"event 'voice_level': in_level {self.in_level} not in 0..1")
 
 
+def _check_gesture(kind: str, name: str, side: int) -> None:
+    if name not in GESTURES:
+        raise DecodeError(f"event {kind!r}: unknown gesture {name!r:.20}")
+    if side not in (0, 1):
+        raise DecodeError(f"event {kind!r}: side {side} is not 0 (left) or 1 (right)")
+
+
+@EVENTS.register
+@dataclass(frozen=True, slots=True)
+class GestureMade(ControlMessage):
+    """Tracking: the user made a hand gesture (one of :data:`protocol.body.GESTURES`) with the
+    ``side`` hand (0 = the user's own left). Sent once per gesture, not once per frame."""
+
+    KIND: ClassVar[str] = "gesture"
+    name: str
+    side: int = 0
+
+    def validate(self) -> None:
+        _check_gesture(self.KIND, self.name, self.side)
+
+
+@EVENTS.register
+@dataclass(frozen=True, slots=True)
+class PeerGesture(ControlMessage):
+    """Networking: the peer made a hand gesture (validated against the known set and
+    rate-limited before it is reported)."""
+
+    KIND: ClassVar[str] = "peer_gesture"
+    name: str
+    side: int = 0
+
+    def validate(self) -> None:
+        _check_gesture(self.KIND, self.name, self.side)
+
+
 def _check_weight(kind: str, weight: float) -> None:
     if not 0.0 <= weight <= 1.0:
         raise DecodeError(f"event {kind!r}: weight {weight} not in 0..1")
@@ -232,6 +269,8 @@ Event: TypeAlias = (
     | OverlayShown
     | ScreenshotSaved
     | VoiceLevel
+    | GestureMade
+    | PeerGesture
 )
 
 

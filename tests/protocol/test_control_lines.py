@@ -25,11 +25,13 @@ from protocol.commands import (
     Resize,
     SelfView,
     SendChat,
+    SendGesture,
     SetAvatar,
     SetDeafen,
     SetEmotion,
     SetMute,
     SetPeerDelay,
+    ShowGesture,
     ShowOverlay,
     ShowPeerAvatar,
     ShowPeerName,
@@ -46,10 +48,12 @@ from protocol.events import (
     ChatReceived,
     ChatSent,
     Error,
+    GestureMade,
     OverlayShown,
     PeerAvatar,
     PeerBye,
     PeerEmotion,
+    PeerGesture,
     PeerHello,
     Ready,
     ScreenshotSaved,
@@ -90,6 +94,8 @@ GOLDEN_EVENTS: list[tuple[Any, str]] = [
      '"tag":null,"index":0}'),
     (VoiceLevel(in_level=0.5, speaking=True, peer_speaking=False),
      '{"event":"voice_level","in_level":0.5,"speaking":true,"peer_speaking":false}'),
+    (GestureMade("wave", 0), '{"event":"gesture","name":"wave","side":0}'),
+    (PeerGesture("peace", 1), '{"event":"peer_gesture","name":"peace","side":1}'),
 ]
 
 GOLDEN_COMMANDS: list[tuple[Any, str]] = [
@@ -122,6 +128,8 @@ GOLDEN_COMMANDS: list[tuple[Any, str]] = [
     (SetMute(muted=True), '{"cmd":"set_mute","muted":true}'),
     (SetDeafen(deafened=False), '{"cmd":"set_deafen","deafened":false}'),
     (SetPeerDelay(delay_ms=82.5), '{"cmd":"set_peer_delay","delay_ms":82.5}'),
+    (SendGesture("thumbs_up", 1), '{"cmd":"send_gesture","name":"thumbs_up","side":1}'),
+    (ShowGesture("wave", 0), '{"cmd":"show_gesture","name":"wave","side":0}'),
 ]
 
 
