@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from i18n import _
 from protocol.signaling import ROOM_ENV, TURN_PASS_ENV
+from protocol.vmc import parse_target
 
 from .audio import check_mic, check_speaker, list_audio_devices
 from .child import module_argv
@@ -39,6 +40,19 @@ def _camera_device(spec: str) -> str:
 
 def _is_keyword_or_file(spec: str) -> bool:
     return spec in ("default", "clip", "silence", "none") or spec.startswith("file:")
+
+
+def check_vmc_target(text: str) -> tuple[str, int]:
+    """A VMC destination the user typed, as (host, port); CallConfigError (translated) if it is
+    not HOST:PORT. Front-ends use it to validate the setting before saving it."""
+    try:
+        return parse_target(text)
+    except ValueError as e:
+        raise CallConfigError(
+            _("VMC address {address} must look like HOST:PORT, e.g. 127.0.0.1:39539").format(
+                address=repr(text.strip())
+            )
+        ) from e
 
 
 @dataclass(slots=True)
@@ -71,6 +85,9 @@ class CallConfig:
     mirror: bool | None = None
     smoothing: float | None = None
     stats_json: str | None = None
+    #: Also send our tracking as VMC (OSC over UDP, unencrypted) to this HOST:PORT; "" = off.
+    #: Outside the call's privacy model, so only ever the one address the user typed.
+    vmc_to: str = ""
     ice_servers: list[str] = field(default_factory=list)
     turn_user: str | None = None
     turn_pass: str | None = None
@@ -127,6 +144,8 @@ class CallConfig:
             raise CallConfigError(_("no camera at {path}").format(path=camera))
         if looks_like_path and not camera and not os.path.exists(src):
             raise CallConfigError(_("no such clip: {path}").format(path=src))
+        if self.vmc_to:
+            check_vmc_target(self.vmc_to)
         if self.smoothing is not None and not 0.0 <= self.smoothing <= 1.0:
             raise CallConfigError(
                 _("smoothing {value} is not in 0..1").format(value=self.smoothing)
@@ -166,6 +185,10 @@ class CallConfig:
         return self._argv(
             "tracking", "--source", self.source, "--ring", local_ring, *self.tracking_args
         )
+
+    def vmc_argv(self, local_ring: str) -> list[str]:
+        """The VMC sender (``peer.vmc_send``), reading the same local ring as the peer."""
+        return self._argv("peer.vmc_send", "--ring", local_ring, "--to", self.vmc_to)
 
     def peer_argv(self, relay_url: str, local_ring: str, remote_ring: str) -> list[str]:
         return self._argv(

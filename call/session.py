@@ -147,6 +147,8 @@ class Call:
             }
             if cfg.window:
                 argvs["render"] = (cfg.render_argv(local, remote), cfg.env)
+            if cfg.vmc_to:  # the user's "also send my tracking to VMC" (peer.vmc_send)
+                argvs["vmc"] = (cfg.vmc_argv(local), cfg.env)
             for name, (argv, env) in argvs.items():
                 self.children[name] = ChildProcess(
                     name,
@@ -183,7 +185,7 @@ class Call:
             # Render and tracking first (they only use rings), the peer last so its ``bye``
             # reaches the other side. Each stop is shielded from a second Ctrl+C.
             cancelled: asyncio.CancelledError | None = None
-            for name in ("render", "tracking", "peer"):
+            for name in ("render", "vmc", "tracking", "peer"):
                 child = self.children.get(name)
                 if child is None:
                     continue

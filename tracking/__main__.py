@@ -37,7 +37,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         "--source",
         default="sample",
         help="camera:N, /dev/videoN, a .mp4/.jpg/.png path, 'sample' (the vendored "
-        "clip) or 'synthetic' (default: sample)",
+        "clip), 'synthetic' or vmc:PORT / vmc:HOST:PORT (a VMC sender such as a phone "
+        "tracker; loopback unless a host is given) (default: sample)",
     )
     p.add_argument("--ring", metavar="NAME", help="attach to this existing shm ring as its writer")
     p.add_argument(
@@ -165,7 +166,9 @@ def run(args: argparse.Namespace) -> int:
             paced=not args.unpaced,
             loop=not args.no_loop,
         )
-        calibration = None if args.no_calibration else load_calibration()
+        # The stored calibration is our camera's resting face; a VMC sender calibrates itself.
+        external = source.kind == "vmc"
+        calibration = None if args.no_calibration or external else load_calibration()
         sha = None if str(args.model_sha256).lower() == "any" else args.model_sha256
         tracker = Tracker(
             model_path=args.model,
@@ -173,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
             mirror=args.mirror,
             smoothing=smoothing,
             calibration=calibration,
-            load_model=source.kind != "synthetic",
+            load_model=source.kind not in ("synthetic", "vmc"),
         )
         if args.calibrate:
             tracker.start_calibration(args.calibrate)

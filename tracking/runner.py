@@ -247,5 +247,6 @@ class TrackingLoop:
             "mirror": self.tracker.mirror,
             "calibrated": self.tracker.calibration is not None,
             "source": self.source.description,
+            **self.source.stats(),
         }
         self.channel.emit(Stats(t=round(time.monotonic(), 6), values=values))

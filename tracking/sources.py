@@ -4,7 +4,8 @@
 Spec strings: ``camera:0`` or ``/dev/video0`` (a webcam), a path to ``.mp4``/``.mov``/``.mkv``/
 ``.webm``/``.avi`` (a clip) or ``.jpg``/``.png``/``.bmp`` (a still), ``sample`` (the vendored
 clip, the built-in "camera" for machines without one), ``synthetic`` (smoothly moving parameters
-and no image at all: exercises everything after inference without a model).
+and no image at all: exercises everything after inference without a model), ``vmc:PORT`` or
+``vmc:HOST:PORT`` (a VMC sender's face, :mod:`tracking.vmc_source`).
 
 Timing: a source stamps each frame with ``time.monotonic_ns()`` at the moment it becomes
 available to the tracker (a camera's grab returned; a clip's or still's pacing deadline came);
@@ -112,6 +113,10 @@ class Source(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the device or file (idempotent)."""
+
+    def stats(self) -> dict[str, object]:
+        """Source-specific figures for the tracker's ``stats`` event (none by default)."""
+        return {}
 
     def convert(self, bgr: Any) -> NDArray[np.uint8]:
         """OpenCV BGR (uint8) -> RGB, resized to the requested size and flipped if asked."""
@@ -295,8 +300,12 @@ def parse_source(
 ) -> Source:
     """Build the source a spec string names (see the module docstring); raises SourceError."""
     from .camera import CameraSource  # camera imports this module
+    from .vmc_source import VmcSource, parse_vmc_spec  # so does vmc_source
 
     spec = spec.strip()
+    vmc = parse_vmc_spec(spec)
+    if vmc is not None:
+        return VmcSource(*vmc)
     if spec == "synthetic":
         return SyntheticSource(fps=fps, paced=paced, flip=flip)
     if spec == "sample":
@@ -321,5 +330,5 @@ def parse_source(
         return StillSource(spec, fps=fps, paced=paced, width=width, height=height, flip=flip)
     raise SourceError(
         f"unknown source {spec!r}: use camera:N, /dev/videoN, a .mp4/.jpg/.png path, "
-        "'sample' or 'synthetic'"
+        "'sample', 'synthetic' or vmc:PORT"
     )

@@ -1,0 +1,482 @@
+"""The VMC protocol (OSC over UDP) as seen from a parameter frame: names, coordinates, and the
+pure frame <-> message mapping. No sockets here: the VMC source in ``tracking/`` (VMC in) and
+the sender in ``peer/`` (VMC out) both import this module, and the tests check it without
+either process.
+
+Spec: https://protocol.vmc.info/marionette-spec (Performer -> Marionette). What we send, one
+OSC bundle per frame, in this order:
+
+- ``/VMC/Ext/OK`` (int loaded=1, int calibration state 0|3, int calibration mode 0,
+  int tracking status 1|0) - v2.7 form; tracking status is 1 while a face is tracked or held.
+- ``/VMC/Ext/T`` (float seconds since the sender started).
+- ``/VMC/Ext/Root/Pos`` (string "root", float px py pz, qx qy qz qw).
+- ``/VMC/Ext/Bone/Pos`` (string "Neck" then "Head", float px py pz, qx qy qz qw).
+- ``/VMC/Ext/Blend/Val`` (string name, float value) for the 52 ARKit ("perfect sync") names and
+  the VRM 0.x presets, then ``/VMC/Ext/Blend/Apply`` (no arguments).
+
+Coordinates. VMC is Unity's: left-handed, +x the avatar's right, +y up, +z the avatar's
+forward; quaternions are sent x, y, z, w; positions in metres. Our pose (``protocol.frame``,
+``tracking/pose.py``) is right-handed camera space: +X the image's right (the subject's own
+left), +Y up, +Z toward the viewer (the subject's forward). So Unity = S * ours with
+``S = diag(-1, 1, 1)``, and a rotation R becomes ``S R S``. With ours
+``R = Ry(yaw) Rx(pitch) Rz(-roll)`` that is ``Ry(-yaw) Rx(pitch) Rz(roll)``: exactly Unity's
+``Quaternion.Euler(pitch, -yaw, roll)`` (Unity applies Z, then X, then Y). In words, on the
+avatar: pitch > 0 nods down (+x rotation in Unity), yaw > 0 turns to the avatar's own left
+(negative Unity y), roll > 0 tilts toward the avatar's own left shoulder (+z in Unity). VMC
+drives the avatar in its own terms, as ours do: no mirroring on either side.
+
+Bones: the whole head rotation goes on ``Head``; ``Neck`` is sent at rest (identity), so a
+receiver that composes the chain gets the same head. On the way in, ``Neck * Head`` is the
+head's rotation (a sender that splits the turn between the two is read correctly). Bone
+positions are a typical adult rig's local offsets: marionettes apply bone rotations only.
+
+Root: its position carries the head's offset from the resting pose (metres, Unity axes) only
+on calibrated frames, where that offset is small; an uncalibrated frame's translation is from
+the camera (about half a metre back) and would move the avatar, so the root stays at the
+origin. On the way in the root is ignored: it is the avatar's place in the sender's scene, not
+a head offset, and our frames carry no translation from VMC.
+
+Blendshapes: the 51 MediaPipe channels go out under their ARKit names in the perfect-sync
+spelling (``EyeBlinkLeft``: the first letter upper case, as perfect-sync VRM clips are named),
+plus ARKit's ``TongueOut`` at 0 (MediaPipe has no tongue). The VRM presets are derived: A/I/U/E/O
+from the mouth, Blink from both eyes (Blink_L/_R carry only the difference, so an avatar with all
+three does not close an eye twice), LookUp/Down/Left/Right from the gaze channels, and
+Joy/Angry/Sorrow from the emotion preset (Fun stays 0: no expression of ours means it). On the
+way in names match without regard to case; a perfect-sync value wins, the presets only fill
+channels the sender did not name (a VRM-only tracker), and Joy/Angry/Sorrow set the emotion.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.osc_packet import OscPacket, ParseError
+
+from .blendshapes import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES, NUM_BLENDSHAPES
+from .errors import DecodeError
+from .frame import Emotion, FrameFlags, ParamFrame, quantize_unit
+
+#: The marionette's port by convention (performers send to it).
+DEFAULT_PORT = 39539
+
+ADDR_OK = "/VMC/Ext/OK"
+ADDR_TIME = "/VMC/Ext/T"
+ADDR_ROOT = "/VMC/Ext/Root/Pos"
+ADDR_BONE = "/VMC/Ext/Bone/Pos"
+ADDR_BLEND = "/VMC/Ext/Blend/Val"
+ADDR_APPLY = "/VMC/Ext/Blend/Apply"
+
+#: Largest datagram the VMC input accepts. A full-body performer's bundle (55 bones, a hundred
+#: blend values) is under 10 KB; anything over this is dropped unread.
+MAX_PACKET_BYTES = 32 * 1024
+
+#: Calibration state values of ``/VMC/Ext/OK``.
+CALIBRATION_UNCALIBRATED = 0
+CALIBRATION_DONE = 3
+
+Quat = tuple[float, float, float, float]
+Vec3 = tuple[float, float, float]
+IDENTITY: Quat = (0.0, 0.0, 0.0, 1.0)
+
+#: Local bone offsets of a typical adult rig, metres (marionettes use the rotations).
+NECK_OFFSET: Vec3 = (0.0, 0.1, 0.0)
+HEAD_OFFSET: Vec3 = (0.0, 0.08, 0.0)
+
+
+def perfect_sync_name(name: str) -> str:
+    """MediaPipe/ARKit ``eyeBlinkLeft`` -> perfect-sync clip name ``EyeBlinkLeft``."""
+    return name[:1].upper() + name[1:]
+
+
+#: The 52 ARKit names, perfect-sync spelling: ours (without MediaPipe's ``_neutral``) + tongue.
+ARKIT_NAMES: tuple[str, ...] = (
+    *(perfect_sync_name(n) for n in BLENDSHAPE_NAMES if n != "_neutral"),
+    "TongueOut",
+)
+assert len(ARKIT_NAMES) == 52
+#: lower-cased ARKit name -> our channel index (TongueOut has none).
+_ARKIT_INDEX: dict[str, int] = {
+    n.lower(): i for i, n in enumerate(BLENDSHAPE_NAMES) if n != "_neutral"
+}
+
+VRM_PRESETS: tuple[str, ...] = (
+    "A", "I", "U", "E", "O",
+    "Blink", "Blink_L", "Blink_R",
+    "Joy", "Angry", "Sorrow", "Fun",
+    "LookUp", "LookDown", "LookLeft", "LookRight",
+)  # fmt: skip
+BLEND_NAMES: tuple[str, ...] = (*ARKIT_NAMES, *VRM_PRESETS)
+
+_EMOTION_PRESET = {Emotion.HAPPY: "Joy", Emotion.ANGRY: "Angry", Emotion.SAD: "Sorrow"}
+_PRESET_EMOTION = {v.lower(): k for k, v in _EMOTION_PRESET.items()}
+
+
+# -- coordinates ---------------------------------------------------------------------------
+def _axis_quat(axis: int, angle: float) -> Quat:
+    s, c = math.sin(angle / 2), math.cos(angle / 2)
+    q = [0.0, 0.0, 0.0, c]
+    q[axis] = s
+    return (q[0], q[1], q[2], q[3])
+
+
+def quat_mul(a: Quat, b: Quat) -> Quat:
+    """Hamilton product ``a * b`` (x, y, z, w): rotate by b, then by a (Unity's ``a * b``)."""
+    ax, ay, az, aw = a
+    bx, by, bz, bw = b
+    return (
+        aw * bx + ax * bw + ay * bz - az * by,
+        aw * by - ax * bz + ay * bw + az * bx,
+        aw * bz + ax * by - ay * bx + az * bw,
+        aw * bw - ax * bx - ay * by - az * bz,
+    )
+
+
+def unity_quat_from_pose(pitch: float, yaw: float, roll: float) -> Quat:
+    """Our (pitch, yaw, roll) radians -> the head's Unity quaternion (x, y, z, w).
+
+    ``Quaternion.Euler(pitch, -yaw, roll)``: Ry(-yaw) * Rx(pitch) * Rz(roll) (module docstring).
+    """
+    q = quat_mul(_axis_quat(1, -yaw), _axis_quat(0, pitch))
+    return quat_mul(q, _axis_quat(2, roll))
+
+
+def pose_from_unity_quat(q: Quat) -> Vec3:
+    """A Unity quaternion (x, y, z, w; any length but zero) -> our (pitch, yaw, roll) radians.
+
+    Builds the Unity rotation matrix, conjugates it by S = diag(-1, 1, 1) into our frame and
+    decomposes it as ``tracking.pose.euler_from_rotation`` does. Raises DecodeError for a zero
+    or non-finite quaternion.
+    """
+    x, y, z, w = q
+    n = x * x + y * y + z * z + w * w
+    if not math.isfinite(n) or n < 1e-12:
+        raise DecodeError(f"not a rotation quaternion: {q!r}")
+    s = 2.0 / n
+    # Unity matrix entries we need (row, column), from the unit quaternion formula.
+    m10 = s * (x * y + w * z)
+    m11 = 1.0 - s * (x * x + z * z)
+    m12 = s * (y * z - w * x)
+    m02 = s * (x * z + w * y)
+    m22 = 1.0 - s * (x * x + y * y)
+    # Ours = S M S: entries (i, j) change sign when exactly one of i, j is 0.
+    r12, r02, r22, r10, r11 = m12, -m02, m22, -m10, m11
+    pitch = math.asin(max(-1.0, min(1.0, -r12)))
+    yaw = math.atan2(r02, r22)
+    roll = -math.atan2(r10, r11)
+    return (pitch, yaw, roll)
+
+
+def unity_position(translation_cm: Vec3) -> Vec3:
+    """Our camera-space centimetres -> Unity metres (x flips: the avatar's right is -X)."""
+    x, y, z = translation_cm
+    return (-x / 100.0, y / 100.0, z / 100.0)
+
+
+# -- frame -> VMC ---------------------------------------------------------------------------
+def _avg(a: float, b: float) -> float:
+    return (a + b) / 2.0
+
+
+def preset_values(frame: ParamFrame) -> dict[str, float]:
+    """The VRM 0.x preset weights a frame implies (module docstring says how)."""
+    w = frame.weight
+    left, right = w("eyeBlinkLeft"), w("eyeBlinkRight")
+    blink = min(left, right)
+    out = {
+        "A": w("jawOpen"),
+        "I": _avg(w("mouthStretchLeft"), w("mouthStretchRight")),
+        "U": w("mouthPucker"),
+        "E": _avg(w("mouthLowerDownLeft"), w("mouthLowerDownRight")),
+        "O": w("mouthFunnel"),
+        "Blink": blink,
+        "Blink_L": left - blink,
+        "Blink_R": right - blink,
+        "Joy": 0.0,
+        "Angry": 0.0,
+        "Sorrow": 0.0,
+        "Fun": 0.0,
+        "LookUp": _avg(w("eyeLookUpLeft"), w("eyeLookUpRight")),
+        "LookDown": _avg(w("eyeLookDownLeft"), w("eyeLookDownRight")),
+        # Looking to one's own left: the left eye looks out, the right eye in.
+        "LookLeft": _avg(w("eyeLookOutLeft"), w("eyeLookInRight")),
+        "LookRight": _avg(w("eyeLookInLeft"), w("eyeLookOutRight")),
+    }
+    if frame.emotion is not None and frame.emotion in _EMOTION_PRESET:
+        out[_EMOTION_PRESET[frame.emotion]] = quantize_unit(frame.emotion_weight) / 255.0
+    return out
+
+
+def frame_messages(frame: ParamFrame, t: float) -> list[tuple[str, list[Any]]]:
+    """The messages of one frame's bundle, in order, as (address, arguments): the readable
+    form tests and the template use. ``t`` is the sender's relative time in seconds."""
+    face = bool(frame.flags & (FrameFlags.FACE_PRESENT | FrameFlags.HELD))
+    calibrated = bool(frame.flags & FrameFlags.CALIBRATED)
+    head = unity_quat_from_pose(*frame.head_rotation) if face else IDENTITY
+    root = unity_position(frame.head_translation) if face and calibrated else (0.0, 0.0, 0.0)
+    state = CALIBRATION_DONE if calibrated else CALIBRATION_UNCALIBRATED
+    messages: list[tuple[str, list[Any]]] = [
+        (ADDR_OK, [1, state, 0, int(face)]),
+        (ADDR_TIME, [float(t)]),
+        (ADDR_ROOT, ["root", *root, *IDENTITY]),
+        (ADDR_BONE, ["Neck", *NECK_OFFSET, *IDENTITY]),
+        (ADDR_BONE, ["Head", *HEAD_OFFSET, *head]),
+    ]
+    weights = frame.blendshapes
+    for name in BLENDSHAPE_NAMES[1:]:
+        messages.append(
+            (ADDR_BLEND, [perfect_sync_name(name), weights[BLENDSHAPE_INDEX[name]] / 255])
+        )
+    messages.append((ADDR_BLEND, ["TongueOut", 0.0]))
+    for name, value in preset_values(frame).items():
+        messages.append((ADDR_BLEND, [name, value]))
+    messages.append((ADDR_APPLY, []))
+    return messages
+
+
+_BUNDLE_HEAD = b"#bundle\x00" + struct.pack(">Q", 1)  # OSC time tag 1 = "immediately"
+_F32 = struct.Struct(">f")
+_I32 = struct.Struct(">i")
+
+
+class BundleEncoder:
+    """Encodes frames to one OSC bundle each, fast enough for every frame at a small CPU cost.
+
+    python-osc builds every message once (the first frame) into a template; each later frame
+    copies the template and overwrites only the numbers, whose byte offsets never move (OSC
+    floats and ints are fixed 4-byte fields, and the names do not change). That keeps a frame
+    at tens of microseconds instead of a couple of milliseconds of builder calls, and the bytes
+    are python-osc's own (the tests parse them with python-osc's dispatcher).
+    """
+
+    def __init__(self) -> None:
+        template = frame_messages(ParamFrame(seq=0, timestamp_us=0), 0.0)
+        parts: list[bytes] = [_BUNDLE_HEAD]
+        #: (byte offset, struct) for every numeric argument, in message order.
+        self._slots: list[tuple[int, struct.Struct]] = []
+        at = len(_BUNDLE_HEAD)
+        for address, args in template:
+            builder = OscMessageBuilder(address)
+            for arg in args:
+                tag = "s" if isinstance(arg, str) else "i" if isinstance(arg, int) else "f"
+                builder.add_arg(arg, tag)
+            data = builder.build().dgram
+            parts.append(_I32.pack(len(data)))
+            parts.append(data)
+            numbers = [a for a in args if not isinstance(a, str)]
+            # The numbers are the message's last 4 * len(numbers) bytes (strings come first).
+            start = at + 4 + len(data) - 4 * len(numbers)
+            for i, arg in enumerate(numbers):
+                self._slots.append((start + 4 * i, _I32 if isinstance(arg, int) else _F32))
+            at += 4 + len(data)
+        self._template = b"".join(parts)
+
+    def encode(self, frame: ParamFrame, t: float) -> bytes:
+        values = [
+            a for _addr, args in frame_messages(frame, t) for a in args if not isinstance(a, str)
+        ]
+        buf = bytearray(self._template)
+        for (offset, fmt), value in zip(self._slots, values, strict=True):
+            fmt.pack_into(buf, offset, value)
+        return bytes(buf)
+
+
+# -- VMC -> frame ---------------------------------------------------------------------------
+@dataclass(slots=True)
+class VmcState:
+    """What a VMC sender has told us so far. VMC values persist until changed, so each
+    ``Blend/Apply`` turns the current state into one frame (:meth:`frame`)."""
+
+    loaded: bool = True
+    tracking: bool = True
+    head: Quat = IDENTITY
+    neck: Quat = IDENTITY
+    #: lower-cased blend name -> value, since the last Apply (cleared after each).
+    blends: dict[str, float] = field(default_factory=dict)
+    #: Last applied weights per our channel (VMC keeps values the sender did not repeat).
+    weights: list[float] = field(default_factory=lambda: [0.0] * NUM_BLENDSHAPES)
+    emotion: Emotion | None = None
+    emotion_weight: float = 0.0
+    #: Messages with a known address but arguments the spec does not allow.
+    bad_messages: int = 0
+    #: Messages whose address we do not use (ignored by design).
+    ignored_messages: int = 0
+
+    def handle(self, address: str, args: list[Any] | tuple[Any, ...]) -> bool:
+        """Apply one message; True when it was ``Blend/Apply`` (a frame is complete)."""
+        try:
+            if address == ADDR_BLEND:
+                name, value = _args(args, "sf")
+                self.blends[str(name).lower()] = min(1.0, max(0.0, float(value)))
+            elif address == ADDR_BONE:
+                name = _bone_name(args)
+                if name in ("head", "neck"):
+                    vals = _args(args, "sfffffff")
+                    quat = (float(vals[4]), float(vals[5]), float(vals[6]), float(vals[7]))
+                    pose_from_unity_quat(quat)  # validates: finite, non-zero
+                    if name == "head":
+                        self.head = quat
+                    else:
+                        self.neck = quat
+            elif address == ADDR_APPLY:
+                self._apply()
+                return True
+            elif address == ADDR_OK:
+                if not args or not _is_int(args[0]) or not all(_is_int(a) for a in args):
+                    raise DecodeError("/VMC/Ext/OK takes ints")
+                self.loaded = bool(args[0])
+                self.tracking = bool(args[3]) if len(args) >= 4 else True
+            elif address in (ADDR_TIME, ADDR_ROOT):
+                pass  # read but unused (module docstring)
+            else:
+                self.ignored_messages += 1
+        except DecodeError:
+            self.bad_messages += 1
+        return False
+
+    def _apply(self) -> None:
+        got = self.blends
+        weights = self.weights
+        named = set()
+        for name, value in got.items():
+            index = _ARKIT_INDEX.get(name)
+            if index is not None:
+                weights[index] = value
+                named.add(index)
+
+        # VRM presets fill only the channels no perfect-sync value named this time.
+        def fill(channel: str, value: float | None) -> None:
+            index = BLENDSHAPE_INDEX[channel]
+            if value is not None and index not in named:
+                weights[index] = value
+
+        blink = got.get("blink")
+        for side, preset in (("Left", "blink_l"), ("Right", "blink_r")):
+            one = got.get(preset)
+            if blink is not None or one is not None:
+                fill(f"eyeBlink{side}", min(1.0, (blink or 0.0) + (one or 0.0)))
+        fill("jawOpen", got.get("a"))
+        fill("mouthPucker", got.get("u"))
+        fill("mouthFunnel", got.get("o"))
+        for side in ("Left", "Right"):
+            fill(f"mouthStretch{side}", got.get("i"))
+            fill(f"mouthLowerDown{side}", got.get("e"))
+            fill(f"eyeLookUp{side}", got.get("lookup"))
+            fill(f"eyeLookDown{side}", got.get("lookdown"))
+        fill("eyeLookOutLeft", got.get("lookleft"))
+        fill("eyeLookInRight", got.get("lookleft"))
+        fill("eyeLookInLeft", got.get("lookright"))
+        fill("eyeLookOutRight", got.get("lookright"))
+        emotions = [(got[k], e) for k, e in _PRESET_EMOTION.items() if k in got]
+        if emotions:
+            weight, emotion = max(emotions, key=lambda p: p[0])
+            self.emotion, self.emotion_weight = (emotion, weight) if weight > 0 else (None, 0.0)
+        self.blends = {}
+
+    @property
+    def face(self) -> bool:
+        return self.loaded and self.tracking
+
+    def rotation(self) -> Vec3:
+        """The head's rotation in our terms: ``Neck * Head`` converted."""
+        return pose_from_unity_quat(quat_mul(self.neck, self.head))
+
+    def frame(self, seq: int, timestamp_us: int) -> ParamFrame:
+        """The current state as a parameter frame (no face: a neutral frame without the flag)."""
+        if not self.face:
+            return ParamFrame(seq=seq, timestamp_us=timestamp_us)
+        return ParamFrame.from_weights(
+            seq,
+            timestamp_us,
+            self.weights,
+            head_rotation=self.rotation(),
+            emotion=self.emotion,
+            emotion_weight=self.emotion_weight,
+        )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _bone_name(args: list[Any] | tuple[Any, ...]) -> str:
+    if not args or not isinstance(args[0], str):
+        raise DecodeError("bone message without a name")
+    return args[0].lower()
+
+
+def _args(args: list[Any] | tuple[Any, ...], types: str) -> list[Any]:
+    """Check a message's arguments against OSC type letters (``s`` string, ``f`` a finite
+    number; extra trailing arguments, which newer spec versions add, are allowed)."""
+    if len(args) < len(types):
+        raise DecodeError(f"expected {len(types)} arguments, got {len(args)}")
+    for value, kind in zip(args, types, strict=False):
+        if kind == "s":
+            if not isinstance(value, str):
+                raise DecodeError("expected a string")
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            raise DecodeError("expected a number")
+        elif not math.isfinite(value):
+            raise DecodeError("non-finite number")
+    return list(args[: len(types)])
+
+
+def packet_messages(data: bytes) -> list[tuple[str, list[Any]]]:
+    """Parse one datagram (an OSC message or bundle, nested bundles flattened) with python-osc.
+    Raises DecodeError for anything that is not well-formed OSC or is over the size cap."""
+    if len(data) > MAX_PACKET_BYTES:
+        raise DecodeError(f"packet of {len(data)} bytes over the cap of {MAX_PACKET_BYTES}")
+    _check_framing(bytes(data))
+    try:
+        packet = OscPacket(data)
+    except ParseError as e:
+        raise DecodeError(f"not OSC: {e}") from e
+    except Exception as e:  # python-osc raises other types on some garbage (IndexError, ...)
+        raise DecodeError(f"not OSC: {type(e).__name__}: {e}") from e
+    return [(m.message.address, list(m.message.params)) for m in packet.messages]
+
+
+def parse_target(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (or ``[IPv6]:PORT``) where VMC goes -> (host, port). Raises ValueError
+    with a sentence for people; the host is not resolved here (no I/O in this module)."""
+    text = text.strip()
+    host, sep, port_text = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError(f"{text!r}: write an IPv6 address in brackets, [ADDRESS]:PORT")
+    if not sep or not host or any(c.isspace() for c in host):
+        raise ValueError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:{DEFAULT_PORT})")
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ValueError(f"{text!r}: the port must be a number in 1..65535")
+    return host, int(port_text)
+
+
+_BUNDLE_TAG = b"#bundle\x00"
+
+
+def _check_framing(data: bytes, depth: int = 0) -> None:
+    """Bundle element sizes must tile the bundle exactly. python-osc is lenient here (an
+    element size past the end is cut short and skipped with a log line), and a datagram that
+    lies about its own structure is malformed, whatever its readable parts say."""
+    if not data or len(data) % 4:
+        raise DecodeError(f"an OSC packet is a non-empty multiple of 4 bytes, not {len(data)}")
+    if not data.startswith(_BUNDLE_TAG):
+        return
+    if depth > 4:
+        raise DecodeError("bundles nested too deep")
+    at = len(_BUNDLE_TAG) + 8
+    if len(data) < at:
+        raise DecodeError("bundle shorter than its header")
+    while at < len(data):
+        if at + 4 > len(data):
+            raise DecodeError("bundle element size cut short")
+        (size,) = _I32.unpack_from(data, at)
+        at += 4
+        if size <= 0 or at + size > len(data):
+            raise DecodeError(f"bundle element of {size} bytes does not fit the packet")
+        _check_framing(data[at : at + size], depth + 1)
+        at += size
