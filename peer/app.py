@@ -13,7 +13,9 @@ vanishing.
 
 Events (:mod:`protocol.events`, through :class:`protocol.channel.ChildChannel`): ``ready``,
 ``status``, ``stats``, ``chat``, ``chat_sent``, ``peer_hello``, ``peer_avatar``,
-``peer_emotion``, ``peer_bye``, ``error``, ``bye``. Commands: :mod:`peer.commands`.
+``peer_emotion``, ``peer_bye``, ``voice_level``, ``error``, ``bye``. Commands:
+:mod:`peer.commands`. Voice (issue 14) lives in :mod:`peer.voice`; this module only starts its
+loops, hands each new link its voice parts and adds its ``voice`` stats.
 """
 
 from __future__ import annotations
@@ -65,6 +67,10 @@ from .options import PeerOptions
 from .report import STATS_INTERVAL_S, StatsReport
 from .signaling import RELAY_UNREACHABLE, SignalingClient
 from .stats import CallStats
+from .voice import Voice
+from .voice.engine import voice_off_stats
+from .voice.sinks import VoiceSinkError
+from .voice.sources import VoiceSourceError
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +105,7 @@ class PeerApp:
         self._local_ring: ShmRing | None = None
         self._remote_ring: ShmRing | None = None
         self.pump: FramePump | None = None
+        self.voice = Voice(opts, emit=self.emit, say=self._note) if opts.voice else None
         self.report = StatsReport(self.stats, self.clock, opts.stats_json, opts.room)
         self.ctl = CtlHandler(
             name=opts.name or os.environ.get("USER", "peer"),
@@ -144,6 +151,11 @@ class PeerApp:
     def quit(self) -> None:
         self._quit.set()
 
+    def _note(self, message: str) -> None:
+        """A line for the user that does not change the state (said once by its caller)."""
+        log.info("%s", message)
+        self.emit(StatusEvent(state=self.state or "starting", message=message))
+
     @property
     def healthy(self) -> bool:
         return self.link is not None and self.link.opened and not self.link.closed
@@ -161,6 +173,12 @@ class PeerApp:
             self.error(f"cannot open the shared-memory rings: {e}", fatal=True)
             return 2
         self.pump = FramePump(reader, writer, self.stats, self.clock)
+        if self.voice is not None:
+            try:
+                await self.voice.start()
+            except (VoiceSourceError, VoiceSinkError) as e:
+                self.error(str(e), fatal=True)
+                return 2
         loop.add_reader(reader.fileno(), self.pump.on_local_wake)
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -173,11 +191,15 @@ class PeerApp:
                 self._start(self._watch_loop())
                 self._start(self._stats_loop())
                 self._start(self._relay_loop())
+                if self.voice is not None:
+                    self._start(self.voice.capture_loop())
+                    self._start(self.voice.playout_loop())
                 info = {
                     "local_ring": self.opts.local_ring,
                     "remote_ring": self.opts.remote_ring,
                     "avatar": self.ctl.avatar.id,
                     "avatar_hash": self.ctl.avatar.hash,
+                    "voice": self.voice is not None,
                 }
                 self.emit(Ready(info=info))
                 self.channel.start()
@@ -194,6 +216,8 @@ class PeerApp:
             try:
                 await self._shutdown(reader, writer)
             finally:
+                if self.voice is not None:
+                    self.voice.close()
                 self.ctl.close()  # the packs received in this call die with it, whatever failed
         return self._exit_code
 
@@ -362,6 +386,7 @@ class PeerApp:
             on_ctl=self.ctl.handle,
             on_open=self._on_link_open,
             on_failed=self._on_link_failed,
+            voice=self.voice.link_parts() if self.voice is not None else None,
         )
 
     def _replace_link(self, link: PeerLink | None) -> None:
@@ -369,6 +394,8 @@ class PeerApp:
         if self.pump is not None:
             self.pump.attach(None, lambda: 0)
         if old is not None:
+            if self.voice is not None:
+                self.voice.drop_link(old.voice)
             self._start(old.close())  # bounded by PeerLink.close's own timeout
 
     async def _create_offer(self, gen: int) -> None:
@@ -474,13 +501,22 @@ class PeerApp:
             await apply_command(self, await self._commands.get())
 
     def _stats_event(self) -> dict[str, Any]:
-        return self.report.event(
+        event = self.report.event(
             state=self.state,
             gen=self.neg.gen,
             link=self.link if self.healthy else None,
             relay_connected=self.signaling.connected,
             peer=self.ctl.peer_name or None,
         )
+        if self.voice is None:
+            event["voice"] = voice_off_stats()
+        else:
+            rtt_us = self.clock.rtt_us
+            event["voice"] = self.voice.stats(None if rtt_us is None else rtt_us / 1000)
+            event["voice"]["agreed"] = self.link is not None and self.link.audio_agreed
+        if self.link is not None:  # the media sections negotiated (tests check m=audio rules)
+            event["voice"]["sdp"] = self.link.sections()
+        return event
 
     async def _stats_loop(self) -> None:
         while True:

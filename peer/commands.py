@@ -1,8 +1,8 @@
 """Commands from the parent (:mod:`protocol.commands`), carried out on the networking process.
 
 ``quit`` (also: EOF on stdin), ``hangup`` (say bye to the peer, then quit), ``chat``,
-``emotion``, ``avatar``. They arrive through :class:`protocol.channel.ChildChannel`, whose
-reader thread hands each one to the event loop.
+``emotion``, ``avatar``, ``set_mute``, ``set_deafen``. They arrive through
+:class:`protocol.channel.ChildChannel`, whose reader thread hands each one to the event loop.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from protocol.commands import (
     Quit,
     SendChat,
     SetAvatar,
+    SetDeafen,
     SetEmotion,
+    SetMute,
 )
 from protocol.events import ChatSent
 
@@ -50,5 +52,12 @@ async def apply_command(app: PeerApp, cmd: Command) -> None:
     elif isinstance(cmd, SetAvatar):
         avatar = await asyncio.to_thread(load_local_avatar, cmd.ref)
         app.ctl.switch_avatar(avatar)
+    elif isinstance(cmd, SetMute | SetDeafen):
+        if app.voice is None:
+            log.info("ignoring %s: voice is off", cmd.KIND)
+        elif isinstance(cmd, SetMute):
+            app.voice.set_muted(cmd.muted)
+        else:
+            app.voice.set_deafened(cmd.deafened)
     else:
         log.warning("ignoring %s: not a networking command", cmd.KIND)

@@ -9,8 +9,14 @@ creates which channel:
   late frame is never retransmitted in front of a newer one.
 - ``ctl`` (id 1): reliable and ordered -- hello, ping/pong, chat, avatar transfer, bye.
 
-No media tracks are ever added, and :func:`check_sdp` refuses any SDP with a section other than
-``m=application`` (ours or the peer's) so a tampering relay cannot smuggle in audio/video.
+With voice on (issue 14) one Opus audio track rides beside them (:mod:`peer.voice`). No video
+track is ever added, and :func:`check_sdp` enforces the sections on every SDP, ours and the
+peer's: exactly one ``m=application``, ``m=audio`` only where voice was agreed, never
+``m=video`` (a peer offering video is refused: the link is dropped with that reason), so a
+tampering relay cannot smuggle in a camera. A peer without voice answers a voice offer with
+the audio section ``a=inactive`` (an answer must mirror every offered section, RFC 3264) and
+a voice offer is never sent by it, so a voice peer and a no-voice peer connect text-and-avatar
+only.
 
 aiortc gathers all candidates before ``setLocalDescription`` returns and puts them in the SDP,
 so no trickle ICE is needed: an offer or answer is one relay message.
@@ -38,6 +44,8 @@ from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
 from .errors import NegotiationError
 from .negotiation import LinkProbe
+from .voice import LinkVoice
+from .voice.playout import install_tap
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +67,29 @@ _CANDIDATE_TYPE = re.compile(r"^a=candidate:.* typ (\w+)", re.MULTILINE)
 SAS_DIGITS = 6
 
 
-def check_sdp(sdp: str) -> None:
-    """Raise NegotiationError unless ``sdp`` has exactly one section and it is ``m=application``."""
+def check_sdp(sdp: str, *, audio: bool = False) -> None:
+    """Raise NegotiationError unless ``sdp`` has exactly one ``m=application`` and, if
+    ``audio``, at most one ``m=audio``; ``m=video`` (or anything else) is always refused."""
     kinds = _M_LINE.findall(sdp)
-    if kinds != ["application"]:
+    if "video" in kinds:
         raise NegotiationError(
-            f"refusing an SDP with media sections {kinds or 'none'}: only one m=application "
-            "(DataChannels) is allowed"
+            "refusing an SDP that offers video: avatarchat never sends or receives video "
+            f"(media sections {kinds})"
         )
+    allowed = ["application", "audio"] if audio else ["application"]
+    if (
+        kinds.count("application") != 1
+        or any(k not in allowed for k in kinds)
+        or kinds.count("audio") > 1
+    ):
+        what = "one m=application and at most one m=audio" if audio else "one m=application"
+        raise NegotiationError(
+            f"refusing an SDP with media sections {kinds or 'none'}: only {what} is allowed"
+        )
+
+
+def has_audio(sdp: str) -> bool:
+    return "audio" in _M_LINE.findall(sdp)
 
 
 def candidate_types(sdp: str) -> set[str]:
@@ -140,9 +163,14 @@ class PeerLink:
         on_ctl: Callable[[bytes], None],
         on_open: Callable[[PeerLink], None],
         on_failed: Callable[[PeerLink, str], None],
+        voice: LinkVoice | None = None,
     ) -> None:
         self.gen = gen
         self.pc = RTCPeerConnection(configuration)
+        #: Our voice parts (None: --no-voice); ``audio_agreed`` once both SDPs carry audio
+        #: that we send and receive.
+        self.voice = voice
+        self.audio_agreed = False
         self.params: RTCDataChannel = self.pc.createDataChannel(
             "params", ordered=False, maxRetransmits=0, negotiated=True, id=PARAMS_CHANNEL_ID
         )
@@ -177,34 +205,59 @@ class PeerLink:
     # -- negotiation -----------------------------------------------------------------------
     async def create_offer(self) -> str:
         try:
+            if self.voice is not None:
+                self.pc.addTrack(self.voice.track)  # m=audio sendrecv
             await self.pc.setLocalDescription(await self.pc.createOffer())
         except Exception as e:  # aiortc raises assorted exceptions from deep inside
             raise NegotiationError(f"could not create an offer: {e}") from e
-        return self._local()
+        return self._local(audio=self.voice is not None)
 
     async def accept_offer(self, sdp: str) -> str:
-        check_sdp(sdp)
+        check_sdp(sdp, audio=True)  # audio is answered (inactive without voice); video never
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            for transceiver in self._audio_transceivers():
+                if self.voice is not None:
+                    self.pc.addTrack(self.voice.track)  # joins the offered audio section
+                    install_tap(transceiver.receiver, self.voice.playout)
+                else:
+                    transceiver.direction = "inactive"
             await self.pc.setLocalDescription(await self.pc.createAnswer())
         except Exception as e:
             raise NegotiationError(f"could not answer the peer's offer: {e}") from e
         self.remote_sdp = sdp
-        return self._local()
+        local = self._local(audio=has_audio(sdp))
+        self.audio_agreed = self.voice is not None and has_audio(sdp)
+        return local
 
     async def accept_answer(self, sdp: str) -> None:
-        check_sdp(sdp)
+        offered_audio = self.voice is not None
+        check_sdp(sdp, audio=offered_audio)
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+            if self.voice is not None:
+                for transceiver in self._audio_transceivers():
+                    install_tap(transceiver.receiver, self.voice.playout)
         except Exception as e:
             raise NegotiationError(f"could not apply the peer's answer: {e}") from e
         self.remote_sdp = sdp
+        self.audio_agreed = offered_audio and has_audio(sdp) and "a=inactive" not in sdp
 
-    def _local(self) -> str:
+    def sections(self) -> dict[str, list[str]]:
+        """The media sections (``m=`` kinds) of our SDP and the peer's, for stats and tests."""
+        return {
+            "local": _M_LINE.findall(self.local_sdp or ""),
+            "remote": _M_LINE.findall(self.remote_sdp or ""),
+        }
+
+    def _audio_transceivers(self) -> list[Any]:
+        return [t for t in self.pc.getTransceivers() if t.kind == "audio"]
+
+    def _local(self, *, audio: bool) -> str:
         desc = self.pc.localDescription
         if desc is None:
             raise NegotiationError("no local description after negotiation")
-        check_sdp(desc.sdp)
+        check_sdp(desc.sdp, audio=audio)
         self.local_sdp = desc.sdp
         return desc.sdp
 

@@ -1,0 +1,273 @@
+"""Adaptive playout of the peer's voice: our jitter buffer, Opus decoding and loss concealment.
+
+What this changes in aiortc, and why
+------------------------------------
+aiortc's ``RTCRtpReceiver`` puts every audio RTP packet in a fixed ``JitterBuffer(capacity=16,
+prefetch=4)`` and decodes on a thread into the remote track's queue. Prefetch 4 means a packet
+waits until four 20 ms packets are queued behind it: about 80 ms of delay on every path, even a
+clean loopback, and a lost packet is simply skipped (a click and a 20 ms hole, no
+concealment). That fixed buffer is too slow for a conversation on a clean path and has no
+concealment for a lossy one.
+
+So for the audio receiver of each link, :func:`install_tap` replaces that one receiver's jitter
+buffer object (aiortc's private ``_RTCRtpReceiver__jitter_buffer``, an instance attribute set
+in its constructor) with :class:`PacketTap`, a ``JitterBuffer`` subclass whose ``add`` hands
+every depayloaded Opus packet to our :class:`PlayoutBuffer` and never returns a frame, so
+aiortc's decoder thread stays idle. Nothing else in aiortc is touched: SRTP, RTCP receiver
+reports, SSRC tracking and statistics all still run in aiortc. The replacement is done here,
+by name, only on the receivers we install it on; a future aiortc that renames the attribute
+makes :func:`install_tap` raise instead of silently keeping the fixed buffer.
+
+The playout buffer
+------------------
+The playout loop asks for one 20 ms block per tick (:meth:`PlayoutBuffer.pull`). The buffer
+plays packets in RTP timestamp order from a cursor and adapts its depth to measured jitter:
+
+- jitter: each packet's relative transit ``arrival - ts / 48 kHz``; over the last
+  :data:`JITTER_WINDOW` packets, the spread of the 95th percentile above the minimum is how
+  late a packet can be compared to the earliest. ``target_ms = 20 ms + spread + 5 ms margin``
+  (20 ms: the frame at the cursor must be there at the tick), within
+  [:data:`MIN_TARGET_MS`, :data:`MAX_TARGET_MS`]. A clean loopback settles at ~25-30 ms; with
+  40 +- 10 ms network delay the spread is ~20 ms and the target ~45-50 ms.
+- underrun (nothing at or after the cursor: the next packet is late): play a concealment block
+  and *do not* advance, which adds 20 ms of delay exactly when the path needed it.
+- loss (the cursor's packet is missing but later ones are here and the buffer is at or above
+  its target): conceal and advance.
+- too deep (the lowest buffer level over the last :data:`SHRINK_WINDOW` ticks exceeds the
+  target by a frame): skip one packet (half a second later, again if still too deep).
+
+Concealment: the last decoded block repeated with a 0.5 gain per repeat (after three in a row,
+silence), faded in and out over 2.5 ms to avoid clicks. Cheap and good enough for isolated 20
+ms losses at 5%, where speech stays intelligible; Opus' own PLC would need the raw libopus API,
+which PyAV does not expose.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.rtcrtpreceiver import RTCRtpReceiver
+from aiortc.rtp import RtpPacket
+
+from .sources import BLOCK, BLOCK_MS, PCM, SAMPLE_RATE, silence
+
+log = logging.getLogger(__name__)
+
+#: Packets in the jitter estimate (2 s of 20 ms packets).
+JITTER_WINDOW = 100
+MIN_TARGET_MS = 20.0
+MAX_TARGET_MS = 300.0
+MARGIN_MS = 5.0
+#: Ticks over which the buffer's lowest level must exceed the target before a packet is skipped.
+SHRINK_WINDOW = 25
+#: More buffered than this is not jitter but a stall (or a sender clock jump): restart.
+RESET_MS = 1000.0
+#: Repeats of the last block before concealment becomes silence.
+MAX_CONCEAL = 3
+_FADE = SAMPLE_RATE // 400  # 2.5 ms
+_ATTR = "_RTCRtpReceiver__jitter_buffer"
+
+
+@dataclass(slots=True)
+class _Packet:
+    payload: bytes
+    arrival_ns: int
+
+
+class OpusDecoder:
+    """PyAV's libopus decoder, mono 48 kHz int16 out."""
+
+    def __init__(self) -> None:
+        from av import CodecContext
+
+        self.codec: Any = CodecContext.create("libopus", "r")
+        self.codec.format = "s16"
+        self.codec.layout = "mono"
+        self.codec.sample_rate = SAMPLE_RATE
+
+    def decode(self, payload: bytes) -> PCM | None:
+        from av import Packet
+
+        try:
+            frames = self.codec.decode(Packet(payload))
+        except Exception as e:  # a corrupt packet from the network: conceal it
+            log.debug("opus decode failed: %s", e)
+            return None
+        if not frames:
+            return None
+        pcm = np.concatenate([f.to_ndarray().reshape(-1) for f in frames]).astype(np.int16)
+        if len(pcm) != BLOCK:
+            pcm = np.resize(pcm, BLOCK) if len(pcm) else silence()
+        return pcm
+
+
+class PlayoutBuffer:
+    """One link's received voice: packets in, one 20 ms block per :meth:`pull` out."""
+
+    def __init__(self) -> None:
+        self.decoder = OpusDecoder()
+        self.packets: dict[int, _Packet] = {}
+        self.cursor: int | None = None  # unwrapped RTP timestamp of the next block to play
+        self._last_ts32: int | None = None
+        self._ts_base = 0  # unwrapped = ts32 + _ts_base
+        self._transits: collections.deque[float] = collections.deque(maxlen=JITTER_WINDOW)
+        self._levels: collections.deque[float] = collections.deque(maxlen=SHRINK_WINDOW)
+        self._last: PCM = silence()
+        self._concealed_run = 0
+        self.target_ms = MIN_TARGET_MS + MARGIN_MS
+        # counters (since the link came up)
+        self.received = 0
+        self.late = 0  # arrived after their turn had passed
+        self.played = 0
+        self.concealed = 0
+        self.lost = 0
+        self.skipped = 0
+        self.underruns = 0
+        #: Time packets spent here, arrival to playout (ms), smoothed.
+        self.wait_ms = 0.0
+
+    # -- input (from PacketTap, on the event loop) -------------------------------------------
+    def push(self, ts32: int, payload: bytes, arrival_ns: int) -> None:
+        ts = self._unwrap(ts32)
+        self.received += 1
+        self._transits.append(arrival_ns / 1e6 - ts * 1000 / SAMPLE_RATE)
+        if self.cursor is not None and ts < self.cursor:
+            self.late += 1
+            return
+        self.packets[ts] = _Packet(payload, arrival_ns)
+
+    def _unwrap(self, ts32: int) -> int:
+        if self._last_ts32 is not None:
+            delta = (ts32 - self._last_ts32) & 0xFFFFFFFF
+            if delta >= 1 << 31:  # backwards (reordered)
+                delta -= 1 << 32
+            unwrapped = self._last_ts32 + self._ts_base + delta
+            self._ts_base = unwrapped - ts32
+        self._last_ts32 = ts32
+        return ts32 + self._ts_base
+
+    # -- jitter ---------------------------------------------------------------------------
+    def _update_target(self) -> None:
+        if len(self._transits) < 5:
+            return
+        values = np.fromiter(self._transits, dtype=np.float64)
+        spread = float(np.percentile(values, 95) - values.min())
+        self.target_ms = min(MAX_TARGET_MS, max(MIN_TARGET_MS, BLOCK_MS + spread + MARGIN_MS))
+
+    def level_ms(self) -> float:
+        """Voice buffered from the cursor to the newest packet (ms, 0 if none)."""
+        if self.cursor is None or not self.packets:
+            return 0.0
+        newest = max(self.packets)
+        return max(0.0, (newest + BLOCK - self.cursor) * 1000 / SAMPLE_RATE)
+
+    # -- output (from the playout loop, once per 20 ms tick) -------------------------------
+    def pull(self, now_ns: int) -> PCM | None:
+        """The block to play now; None before the first packet's turn (play silence)."""
+        self._update_target()
+        if self.cursor is None:
+            if not self.packets:
+                return None
+            first = min(self.packets)
+            # Start once the first packet has waited the jitter margin beyond one frame.
+            if (now_ns - self.packets[first].arrival_ns) / 1e6 < self.target_ms - BLOCK_MS:
+                return None
+            self.cursor = first
+        level = self.level_ms()
+        if level > RESET_MS:
+            log.info("voice buffer %.0f ms deep: restarting playout at the newest packet", level)
+            newest = max(self.packets)
+            self.packets = {t: p for t, p in self.packets.items() if t >= newest - BLOCK}
+            self.cursor = min(self.packets)
+            level = self.level_ms()
+        self._levels.append(level)
+        if (
+            len(self._levels) == SHRINK_WINDOW
+            and min(self._levels) > self.target_ms + BLOCK_MS
+            and self.cursor in self.packets
+        ):
+            self._skip_one()
+        packet = self.packets.pop(self.cursor, None) if self.cursor is not None else None
+        assert self.cursor is not None
+        if packet is not None:
+            pcm = self.decoder.decode(packet.payload)
+            self.wait_ms += 0.1 * ((now_ns - packet.arrival_ns) / 1e6 - self.wait_ms)
+            self.cursor += BLOCK
+            if pcm is None:
+                self.lost += 1
+                return self._conceal()
+            return self._play(pcm)
+        if self.packets and max(self.packets) > self.cursor and level >= self.target_ms:
+            self.lost += 1
+            self.cursor += BLOCK
+        else:
+            self.underruns += 1  # late: wait for it, 20 ms more delay from now on
+        return self._conceal()
+
+    def _skip_one(self) -> None:
+        """Drop the packet at the cursor (buffer deeper than needed). It is still decoded, so
+        the decoder's state stays continuous."""
+        assert self.cursor is not None
+        self.decoder.decode(self.packets.pop(self.cursor).payload)
+        self.cursor += BLOCK
+        self.skipped += 1
+        self._levels.clear()
+
+    def _play(self, pcm: PCM) -> PCM:
+        if self._concealed_run:  # fade in after concealment
+            ramp = np.linspace(0.0, 1.0, _FADE, dtype=np.float32)
+            pcm = pcm.copy()
+            pcm[:_FADE] = (pcm[:_FADE].astype(np.float32) * ramp).astype(np.int16)
+        self._concealed_run = 0
+        self._last = pcm
+        self.played += 1
+        return pcm
+
+    def _conceal(self) -> PCM:
+        self._concealed_run += 1
+        self.concealed += 1
+        if self._concealed_run > MAX_CONCEAL:
+            return silence()
+        out = self._last.astype(np.float32) * 0.5**self._concealed_run
+        if self._concealed_run == MAX_CONCEAL:  # the last repeat fades out
+            out[-_FADE:] *= np.linspace(1.0, 0.0, _FADE, dtype=np.float32)
+        return out.astype(np.int16)
+
+    # -- stats ----------------------------------------------------------------------------
+    def loss_pct(self) -> float:
+        expected = self.played + self.lost
+        return 100.0 * self.lost / expected if expected else 0.0
+
+    def concealed_pct(self) -> float:
+        total = self.played + self.concealed
+        return 100.0 * self.concealed / total if total else 0.0
+
+
+class PacketTap(JitterBuffer):
+    """Stands in for aiortc's audio jitter buffer on one receiver (see the module docstring):
+    every packet goes to the :class:`PlayoutBuffer`; aiortc's decoder never gets a frame."""
+
+    def __init__(self, playout: PlayoutBuffer) -> None:
+        super().__init__(capacity=16)
+        self.playout = playout
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        data = getattr(packet, "_data", b"")  # aiortc's depayloaded payload
+        if data:
+            self.playout.push(packet.timestamp, bytes(data), time.monotonic_ns())
+        return False, None
+
+
+def install_tap(receiver: RTCRtpReceiver, playout: PlayoutBuffer) -> None:
+    """Replace ``receiver``'s fixed audio jitter buffer with a :class:`PacketTap`."""
+    if not isinstance(getattr(receiver, _ATTR, None), JitterBuffer):
+        raise RuntimeError(
+            f"aiortc's RTCRtpReceiver has no {_ATTR}: this aiortc version is not supported"
+        )
+    setattr(receiver, _ATTR, PacketTap(playout))

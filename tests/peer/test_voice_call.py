@@ -1,0 +1,180 @@
+"""Voice in real calls on loopback: a real relay, two real calls (tracker + networking
+processes), real aiortc with the Opus track. Speech synthesised by espeak-ng is the microphone
+(``--mic file:``) on one side and is recorded as played on the other (``--speaker file:``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection
+from websockets.asyncio.client import connect
+
+from peer.voice.sources import SAMPLE_RATE
+from peer.voice.stats import dbfs
+from protocol.commands import SetMute
+from protocol.signaling import Join, Offer, new_room_code
+
+from .helpers import Side, call_pair, connected, relay_running
+from .voice_helpers import best_match, espeak_wav, heard, load
+
+pytestmark = [pytest.mark.slow, pytest.mark.asyncio]
+
+
+@pytest.fixture
+def speech(tmp_path: Path) -> Path:
+    wav = espeak_wav(tmp_path / "speech.wav")
+    if wav is None:
+        pytest.skip("espeak-ng is not installed (scripts/system-deps.sh installs it)")
+    return wav
+
+
+def voice(side: Side) -> dict[str, Any]:
+    return dict(side.stats().get("voice") or {})
+
+
+async def wait_packets(side: Side, count: int, timeout: float) -> None:
+    await side.log.wait_for(
+        lambda: voice(side).get("packets_received", 0) >= count, timeout, f"{count} voice packets"
+    )
+
+
+@pytest.mark.timeout(120)
+async def test_speech_arrives_then_mute_gives_silence(speech: Path, tmp_path: Path) -> None:
+    rec = tmp_path / "heard.wav"
+    async with (
+        relay_running() as relay,
+        call_pair(
+            relay.url,
+            new_room_code(),
+            per_side=(
+                {"mic": f"file:{speech}", "speaker": "none"},
+                {"mic": "silence", "speaker": f"file:{rec}"},
+            ),
+        ) as (alice, bob),
+    ):
+        await connected(alice, bob, timeout=60)
+        sent = load(speech)
+        period_s = len(sent) / SAMPLE_RATE
+        # Two loops of the sentence (plus the buffer's start) heard by bob.
+        await wait_packets(bob, int(2.2 * period_s * 50), 40)
+        vb, va = voice(bob), voice(alice)
+        assert va["agreed"] and vb["agreed"]
+        assert va["sdp"]["local"].count("audio") == 1 and "video" not in va["sdp"]["remote"]
+        muted_at = time.monotonic_ns()
+        assert alice.session.send("peer", SetMute(muted=True))
+        await alice.log.wait_for(lambda: voice(alice).get("muted"), 5, "alice muted")
+        start = bob.log.mark()
+        await bob.log.wait_for(lambda: len(bob.log.since(start, "stats")) >= 3, 10, "3 s muted")
+        mic_epoch, spk_start = va["mic_epoch_ns"], vb["speaker_start_ns"]
+        assert vb["jitter_buffer_ms"] <= 80, vb
+    recorded = load(rec)  # closed by bob's peer on exit
+    muted_s = (muted_at - spk_start) / 1e9
+    got = heard(sent, mic_epoch, recorded, spk_start, until_s=muted_s)
+    print(
+        f"clean: median window correlation {got.correlation:.3f} over {len(got.lags_s)} windows,"
+        f" mouth-to-ear p50 {got.delay_ms(50):.0f} ms p95 {got.delay_ms(95):.0f} ms"
+    )
+    # A lossless Opus round trip of espeak speech correlates > 0.9 per window; 0.7 leaves room
+    # for a concealed or skipped frame inside a window, while noise or the wrong place scores
+    # < 0.3 (test_recording_helpers_find_a_known_delay).
+    assert len(got.lags_s) >= 8 and got.correlation > 0.7, got
+    assert 20 < got.delay_ms(50) < 250, got
+    # Muted: from 0.5 s after the command (buffer and playout drain) bob hears digital silence.
+    muted_from = int(((muted_at - spk_start) / 1e9 + 0.5) * SAMPLE_RATE)
+    tail = recorded[muted_from:]
+    assert len(tail) > SAMPLE_RATE, len(tail)
+    assert dbfs(tail) < -55, dbfs(tail)
+    assert dbfs(recorded[muted_from - 2 * SAMPLE_RATE : muted_from - SAMPLE_RATE]) > -40
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("no_voice", ["alice", "bob"])
+async def test_no_voice_side_connects_without_audio(no_voice: str, tmp_path: Path) -> None:
+    """A no-voice offer has no m=audio; a no-voice answer to a voice offer mirrors the audio
+    section as inactive (which side offers depends on the join order; both are run). Either
+    way both sides connect, frames flow, and no audio is agreed."""
+    sides = {"alice": 0, "bob": 1}
+    per_side: list[dict[str, Any]] = [{"mic": "silence", "speaker": "none"} for _ in range(2)]
+    per_side[sides[no_voice]] = {"voice": False}
+    async with (
+        relay_running() as relay,
+        call_pair(relay.url, new_room_code(), per_side=(per_side[0], per_side[1])) as (a, b),
+    ):
+        await connected(a, b, timeout=60)
+        await a.log.wait_for(lambda: "sdp" in voice(a) and "sdp" in voice(b), 10, "sections")
+        off, on = (a, b) if no_voice == "alice" else (b, a)
+        assert voice(off)["on"] is False and voice(on)["on"] is True
+        assert voice(on)["agreed"] is False
+        off_sdp, on_sdp = voice(off)["sdp"], voice(on)["sdp"]
+        assert on_sdp["remote"] == off_sdp["local"] and off_sdp["remote"] == on_sdp["local"]
+        if "audio" in on_sdp["local"]:  # the voice side offered: the answer mirrors, inactive
+            assert off_sdp["local"] == on_sdp["local"] == ["audio", "application"]
+        else:  # the no-voice side offered: no m=audio anywhere
+            assert off_sdp["local"] == on_sdp["local"] == ["application"]
+        assert "video" not in voice(off)["sdp"]["local"] + voice(on)["sdp"]["local"]
+
+
+@pytest.mark.timeout(90)
+async def test_an_offer_with_video_is_refused() -> None:
+    room = new_room_code()
+    async with (
+        relay_running() as relay,
+        call_pair(relay.url, room, per_side=({"mic": "silence", "speaker": "none"}, {})) as (
+            alice,
+            bob,
+        ),
+    ):
+        await bob.session.close()
+        await alice.log.wait_for(lambda: alice.session.state == "waiting", 15, "alice alone")
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.createDataChannel("params", negotiated=True, id=0)
+        pc.addTransceiver("video")
+        mark = alice.log.mark()
+        try:
+            async with connect(f"{relay.url}/ws?room={room}", compression=None) as ws:
+                await ws.send(Join(room=room).to_json())
+                joined = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                assert joined.get("peer_present"), joined
+                await pc.setLocalDescription(await pc.createOffer())
+                assert "m=video" in pc.localDescription.sdp
+                await ws.send(Offer(sdp=pc.localDescription.sdp, gen=5).to_json())
+                errors = await alice.log.wait_for(
+                    lambda: [e for e in alice.log.since(mark, "error") if "video" in e["message"]],
+                    15,
+                    "the video offer refused",
+                )
+                assert "never sends or receives video" in errors[0]["message"]
+                # No answer came back and alice is still alive, not connected to it.
+                with pytest.raises(TimeoutError):
+                    async with asyncio.timeout(1.0):
+                        while True:
+                            if json.loads(await ws.recv()).get("type") == "answer":
+                                break
+                assert alice.session.state != "connected"
+                assert not alice.session.closed
+        finally:
+            await pc.close()
+
+
+def test_recording_helpers_find_a_known_delay() -> None:
+    """The correlation used above finds a delay it was given (and nothing in noise)."""
+    rng = np.random.default_rng(1)
+    sent = (rng.standard_normal(SAMPLE_RATE) * 3000).astype(np.int16)
+    recorded = np.concatenate([np.zeros(4800, np.int16), sent, np.zeros(2400, np.int16)])
+    match = best_match(sent, recorded)
+    assert match.correlation > 0.99 and abs(match.lag_s - 0.1) < 0.001
+    noise = (rng.standard_normal(3 * SAMPLE_RATE) * 3000).astype(np.int16)
+    assert best_match(sent, noise).correlation < 0.2
+    # heard(): the same known delay on the shared timeline, per window
+    loop = np.tile(sent, 3)
+    recorded = np.concatenate([np.zeros(4800, np.int16), loop])[: len(loop)]
+    got = heard(sent, 0, recorded, 0)
+    assert got.lags_s and all(abs(lag - 0.1) < 0.001 for lag in got.lags_s)
+    assert got.correlation > 0.99
+    assert heard(sent, 0, noise, 0).correlation < 0.3
