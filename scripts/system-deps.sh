@@ -33,6 +33,9 @@ PACKAGES=(
   iproute2 procps iptables
   # tracking privacy test: the syscall check runs the tracker under strace.
   strace
+  # voice tests and scripts/bench_voice.py: speech synthesised by espeak-ng is the microphone
+  # (the command line writes the WAV; netlab.speech loads libespeak-ng1 for phoneme timings).
+  espeak-ng
 )
 # setup.sh makes .venv with "python3 -m venv", which on Debian needs python3-venv (ensurepip).
 if [ ! -x .venv/bin/python ] && ! "${PYTHON:-python3}" -c 'import ensurepip' 2>/dev/null; then
