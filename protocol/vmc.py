@@ -54,11 +54,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pythonosc.osc_message_builder import OscMessageBuilder
-from pythonosc.osc_packet import OscPacket, ParseError
 
 from .blendshapes import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES, NUM_BLENDSHAPES
 from .errors import DecodeError
 from .frame import Emotion, FrameFlags, ParamFrame, quantize_unit
+
+# Re-exported: the VMC input reads datagrams with these (protocol.vmc_osc says why).
+from .vmc_osc import MAX_PACKET_BYTES as MAX_PACKET_BYTES
+from .vmc_osc import packet_messages as packet_messages
 
 #: The marionette's port by convention (performers send to it).
 DEFAULT_PORT = 39539
@@ -69,10 +72,6 @@ ADDR_ROOT = "/VMC/Ext/Root/Pos"
 ADDR_BONE = "/VMC/Ext/Bone/Pos"
 ADDR_BLEND = "/VMC/Ext/Blend/Val"
 ADDR_APPLY = "/VMC/Ext/Blend/Apply"
-
-#: Largest datagram the VMC input accepts. A full-body performer's bundle (55 bones, a hundred
-#: blend values) is under 10 KB; anything over this is dropped unread.
-MAX_PACKET_BYTES = 32 * 1024
 
 #: Calibration state values of ``/VMC/Ext/OK``.
 CALIBRATION_UNCALIBRATED = 0
@@ -237,6 +236,29 @@ def frame_messages(frame: ParamFrame, t: float) -> list[tuple[str, list[Any]]]:
     return messages
 
 
+_CHANNELS = tuple(range(1, NUM_BLENDSHAPES))  # every channel but MediaPipe's _neutral
+
+
+def frame_numbers(frame: ParamFrame, t: float) -> list[float]:
+    """Just the numbers of :func:`frame_messages`, in the same order (the encoder's hot path:
+    no names, no tuples; a test holds the two equal)."""
+    face = bool(frame.flags & (FrameFlags.FACE_PRESENT | FrameFlags.HELD))
+    calibrated = bool(frame.flags & FrameFlags.CALIBRATED)
+    head = unity_quat_from_pose(*frame.head_rotation) if face else IDENTITY
+    root = unity_position(frame.head_translation) if face and calibrated else (0.0, 0.0, 0.0)
+    state = CALIBRATION_DONE if calibrated else CALIBRATION_UNCALIBRATED
+    weights = frame.blendshapes
+    return [
+        1, state, 0, int(face), float(t),
+        *root, *IDENTITY,
+        *NECK_OFFSET, *IDENTITY,
+        *HEAD_OFFSET, *head,
+        *[weights[i] / 255 for i in _CHANNELS],
+        0.0,  # TongueOut
+        *preset_values(frame).values(),
+    ]  # fmt: skip
+
+
 _BUNDLE_HEAD = b"#bundle\x00" + struct.pack(">Q", 1)  # OSC time tag 1 = "immediately"
 _F32 = struct.Struct(">f")
 _I32 = struct.Struct(">i")
@@ -275,9 +297,7 @@ class BundleEncoder:
         self._template = b"".join(parts)
 
     def encode(self, frame: ParamFrame, t: float) -> bytes:
-        values = [
-            a for _addr, args in frame_messages(frame, t) for a in args if not isinstance(a, str)
-        ]
+        values = frame_numbers(frame, t)
         buf = bytearray(self._template)
         for (offset, fmt), value in zip(self._slots, values, strict=True):
             fmt.pack_into(buf, offset, value)
@@ -308,9 +328,15 @@ class VmcState:
     def handle(self, address: str, args: list[Any] | tuple[Any, ...]) -> bool:
         """Apply one message; True when it was ``Blend/Apply`` (a frame is complete)."""
         try:
-            if address == ADDR_BLEND:
-                name, value = _args(args, "sf")
-                self.blends[str(name).lower()] = min(1.0, max(0.0, float(value)))
+            if address == ADDR_BLEND:  # the hot one: ~70 a frame, checked inline
+                if len(args) < 2 or not isinstance(args[0], str):
+                    raise DecodeError("Blend/Val takes a name and a value")
+                value = args[1]
+                if type(value) is not float and (type(value) is not int):
+                    raise DecodeError("Blend/Val value must be a number")
+                if not math.isfinite(value):
+                    raise DecodeError("non-finite blend value")
+                self.blends[args[0].lower()] = min(1.0, max(0.0, float(value)))
             elif address == ADDR_BONE:
                 name = _bone_name(args)
                 if name in ("head", "neck"):
@@ -424,21 +450,6 @@ def _args(args: list[Any] | tuple[Any, ...], types: str) -> list[Any]:
     return list(args[: len(types)])
 
 
-def packet_messages(data: bytes) -> list[tuple[str, list[Any]]]:
-    """Parse one datagram (an OSC message or bundle, nested bundles flattened) with python-osc.
-    Raises DecodeError for anything that is not well-formed OSC or is over the size cap."""
-    if len(data) > MAX_PACKET_BYTES:
-        raise DecodeError(f"packet of {len(data)} bytes over the cap of {MAX_PACKET_BYTES}")
-    _check_framing(bytes(data))
-    try:
-        packet = OscPacket(data)
-    except ParseError as e:
-        raise DecodeError(f"not OSC: {e}") from e
-    except Exception as e:  # python-osc raises other types on some garbage (IndexError, ...)
-        raise DecodeError(f"not OSC: {type(e).__name__}: {e}") from e
-    return [(m.message.address, list(m.message.params)) for m in packet.messages]
-
-
 def parse_target(text: str) -> tuple[str, int]:
     """``HOST:PORT`` (or ``[IPv6]:PORT``) where VMC goes -> (host, port). Raises ValueError
     with a sentence for people; the host is not resolved here (no I/O in this module)."""
@@ -453,30 +464,3 @@ def parse_target(text: str) -> tuple[str, int]:
     if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
         raise ValueError(f"{text!r}: the port must be a number in 1..65535")
     return host, int(port_text)
-
-
-_BUNDLE_TAG = b"#bundle\x00"
-
-
-def _check_framing(data: bytes, depth: int = 0) -> None:
-    """Bundle element sizes must tile the bundle exactly. python-osc is lenient here (an
-    element size past the end is cut short and skipped with a log line), and a datagram that
-    lies about its own structure is malformed, whatever its readable parts say."""
-    if not data or len(data) % 4:
-        raise DecodeError(f"an OSC packet is a non-empty multiple of 4 bytes, not {len(data)}")
-    if not data.startswith(_BUNDLE_TAG):
-        return
-    if depth > 4:
-        raise DecodeError("bundles nested too deep")
-    at = len(_BUNDLE_TAG) + 8
-    if len(data) < at:
-        raise DecodeError("bundle shorter than its header")
-    while at < len(data):
-        if at + 4 > len(data):
-            raise DecodeError("bundle element size cut short")
-        (size,) = _I32.unpack_from(data, at)
-        at += 4
-        if size <= 0 or at + size > len(data):
-            raise DecodeError(f"bundle element of {size} bytes does not fit the packet")
-        _check_framing(data[at : at + size], depth + 1)
-        at += size

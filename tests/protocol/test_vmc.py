@@ -25,6 +25,7 @@ from protocol.vmc import (
     BundleEncoder,
     VmcState,
     frame_messages,
+    frame_numbers,
     packet_messages,
     parse_target,
     pose_from_unity_quat,
@@ -157,6 +158,15 @@ def test_bundle_is_python_osc_and_matches_the_readable_messages() -> None:
             else:
                 assert g == w and type(g) is type(w), address
     assert parsed[-1] == (ADDR_APPLY, [])
+
+
+@pytest.mark.parametrize(
+    "flags", [FrameFlags(0), FrameFlags.FACE_PRESENT, FrameFlags.HELD | FrameFlags.CALIBRATED]
+)
+def test_the_encoders_numbers_are_the_readable_messages_numbers(flags: FrameFlags) -> None:
+    frame = sample_frame(flags)
+    readable = [a for _, args in frame_messages(frame, 3.0) for a in args if not isinstance(a, str)]
+    assert frame_numbers(frame, 3.0) == readable
 
 
 def test_golden_bundle_head() -> None:
@@ -314,3 +324,66 @@ def test_every_channel_is_sent_under_its_arkit_name() -> None:
     for name in BLENDSHAPE_NAMES[1:]:
         assert blends[name[0].upper() + name[1:]] == frame.weight(name)
     assert blends["TongueOut"] == 0.0
+
+
+# -- the OSC reader: fast path against python-osc ---------------------------------------------
+def osc(address: str, *args: object, tags: str | None = None) -> bytes:
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    builder = OscMessageBuilder(address)
+    for i, arg in enumerate(args):
+        builder.add_arg(arg, tags[i] if tags else None)
+    return bytes(builder.build().dgram)
+
+
+def bundle(*elements: bytes) -> bytes:
+    return (
+        b"#bundle\x00"
+        + struct.pack(">Q", 1)
+        + b"".join(struct.pack(">i", len(e)) + e for e in elements)
+    )
+
+
+def test_fast_reader_agrees_with_python_osc() -> None:
+    from protocol.vmc_osc import _python_osc
+
+    ours = BundleEncoder().encode(sample_frame(), 4.25)
+    samples = [
+        ours,
+        osc("/VMC/Ext/Blend/Val", "한글", 0.5),
+        osc("/VMC/Ext/OK", 1, 3, 0, 1),
+        bundle(osc("/a", "x", 1, 2.5, "yz"), bundle(osc("/b")), osc("/c", 7)),
+    ]
+    for data in samples:
+        assert packet_messages(data) == _python_osc(data)
+
+
+def test_other_osc_types_go_through_python_osc() -> None:
+    data = bundle(
+        osc("/VMC/Ext/Blend/Val", "JawOpen", 0.5),
+        osc("/x", True, 2.5, b"blob", tags="Tdb"),
+    )
+    assert packet_messages(data) == [
+        ("/VMC/Ext/Blend/Val", ["JawOpen", 0.5]),
+        ("/x", [True, 2.5, b"blob"]),
+    ]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"/abc",  # no terminator, no tags
+        b"/abc\x00\x00\x00\x00",  # no type tags
+        b"/abc\x00\x00\x00\x00,s\x00\x00abcd",  # string without terminator
+        b"/abc\x00\x00\x00\x00,ff\x00\x00\x00\x00\x00",  # arguments past the end
+        osc("/a", 1.0) + b"\x00\x00\x00\x00",  # bytes left over
+        bundle(bundle(bundle(bundle(bundle(osc("/deep")))))),  # nested too deep
+        bundle(osc("/a"))[:-4],  # element cut short
+        b"#bundle\x00" + bytes(8) + b"\x00\x00\x00\x00",  # an empty element
+        b"xyz\x00",  # neither a message nor a bundle
+        b"/a\x00\x00,s\x00\x00\xff\xfe\x00\x00",  # a string that is not UTF-8
+    ],
+)
+def test_fast_reader_refuses_malformed(data: bytes) -> None:
+    with pytest.raises(DecodeError):
+        packet_messages(data)
