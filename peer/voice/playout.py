@@ -31,10 +31,10 @@ plays packets in RTP timestamp order from a cursor and adapts its depth to measu
   40 +- 10 ms network delay the spread is ~20 ms and the target ~45-50 ms.
 - underrun (nothing at or after the cursor: the next packet is late): play a concealment block
   and *do not* advance, which adds 20 ms of delay exactly when the path needed it.
-- loss (the cursor's packet is missing but later ones are here and the buffer is at or above
-  its target): conceal and advance.
+- loss (the cursor's packet is missing but the next one is here, or later ones are and the
+  buffer is at or above its target): conceal and advance.
 - too deep (the lowest buffer level over the last :data:`SHRINK_WINDOW` ticks exceeds the
-  target by a frame): skip one packet (half a second later, again if still too deep).
+  target by a frame): skip one packet (200 ms later, again if still too deep).
 
 Concealment: the last decoded block repeated with a 0.5 gain per repeat (after three in a row,
 silence), faded in and out over 2.5 ms to avoid clicks. Cheap and good enough for isolated 20
@@ -65,7 +65,7 @@ MIN_TARGET_MS = 20.0
 MAX_TARGET_MS = 300.0
 MARGIN_MS = 5.0
 #: Ticks over which the buffer's lowest level must exceed the target before a packet is skipped.
-SHRINK_WINDOW = 25
+SHRINK_WINDOW = 10
 #: More buffered than this is not jitter but a stall (or a sender clock jump): restart.
 RESET_MS = 1000.0
 #: Repeats of the last block before concealment becomes silence.
@@ -203,7 +203,9 @@ class PlayoutBuffer:
                 self.lost += 1
                 return self._conceal()
             return self._play(pcm)
-        if self.packets and max(self.packets) > self.cursor and level >= self.target_ms:
+        if (self.cursor + BLOCK) in self.packets or (
+            self.packets and max(self.packets) > self.cursor and level >= self.target_ms
+        ):
             self.lost += 1
             self.cursor += BLOCK
         else:
