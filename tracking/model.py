@@ -85,25 +85,31 @@ def native_stderr_quiet() -> Iterator[None]:
         os.close(saved)
 
 
-def load_model_bytes(path: str | Path | None = None, sha256: str | None = MODEL_SHA256) -> bytes:
-    """Read the model and verify its digest; raises :class:`ModelError` with a one-line reason."""
+def load_model_bytes(
+    path: str | Path | None = None,
+    sha256: str | None = MODEL_SHA256,
+    *,
+    what: str = "face landmarker",
+) -> bytes:
+    """Read the model and verify its digest; raises :class:`ModelError` with a one-line reason.
+    ``what`` names the model in those reasons (the hand and pose models use this too)."""
     model = Path(path) if path is not None else DEFAULT_MODEL
     try:
         size = model.stat().st_size
         if size > MAX_MODEL_BYTES:
-            raise ModelError(f"model {model} is {size} bytes, too large to be a face landmarker")
+            raise ModelError(f"model {model} is {size} bytes, too large to be a {what}")
         data = model.read_bytes()
     except FileNotFoundError as e:
-        raise ModelError(f"face landmarker model not found: {model}") from e
+        raise ModelError(f"{what} model not found: {model}") from e
     except IsADirectoryError as e:
-        raise ModelError(f"face landmarker model path is a directory: {model}") from e
+        raise ModelError(f"{what} model path is a directory: {model}") from e
     except OSError as e:
-        raise ModelError(f"cannot read face landmarker model {model}: {e.strerror}") from e
+        raise ModelError(f"cannot read {what} model {model}: {e.strerror}") from e
     if sha256 is not None:
         digest = hashlib.sha256(data).hexdigest()
         if digest != sha256.lower():
             raise ModelError(
-                f"face landmarker model {model} is corrupt or not the expected file "
+                f"{what} model {model} is corrupt or not the expected file "
                 f"(SHA-256 {digest[:16]}..., expected {sha256[:16]}...)"
             )
     return data

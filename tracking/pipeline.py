@@ -23,6 +23,11 @@ last face the last pose and expression are held (HELD flag), so a frame or two o
 does not snap the avatar; after that the frame is neutral and the filters reset, so the face that
 comes back is tracked afresh.
 
+Body (``body=True``): :class:`tracking.body.BodyTracker` runs the hand and pose models on their
+turns on the same image (the flipped one when mirroring; its :class:`BodyPose` is mirrored back
+like the face's parameters) and every frame carries the latest body; gestures it recognises
+wait in :meth:`Tracker.take_gestures`, with the side already the user's own.
+
 Privacy: pausing stops inference entirely; paused frames carry only the PAUSED flag.
 """
 
@@ -39,11 +44,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from protocol.blendshapes import NUM_BLENDSHAPES
+from protocol.body import BodyPose, Side
 from protocol.frame import MAX_ROTATION_RAD, MAX_TRANSLATION_CM, Emotion, FrameFlags, ParamFrame
 
+from .body import DEFAULT_BODY_PERIOD, BodyTracker
 from .calibration import Calibration, CalibrationRecorder
 from .emotion import apply_emotion
 from .errors import CalibrationError
+from .gestures import GestureEvent
 from .model import MODEL_SHA256, create_landmarker, load_model_bytes, native_stderr_quiet
 from .params import RawParams
 from .smoothing import Smoother, SmoothingConfig
@@ -86,6 +94,8 @@ class Tracker:
         calibration: Calibration | None = None,
         grace_s: float = DEFAULT_GRACE_S,
         load_model: bool = True,
+        body: bool = False,
+        body_period: int = DEFAULT_BODY_PERIOD,
     ) -> None:
         self._model_path = model_path
         self._model_sha256 = model_sha256
@@ -110,6 +120,14 @@ class Tracker:
         self._save_calibration = True
         #: Set when a calibration finishes: the new Calibration, or the CalibrationError.
         self.calibration_result: Calibration | CalibrationError | None = None
+        #: Hands and upper body (None = face only).
+        self.body_tracker: BodyTracker | None = (
+            BodyTracker(period=body_period, load_model=load_model) if body else None
+        )
+        self._body: BodyPose | None = None
+        self._body_mirror = mirror
+        #: Milliseconds the body models took on the last frame (part of ``times.inference``).
+        self.body_ms = 0.0
 
     # -- model --------------------------------------------------------------------------------
     def _ensure_model(self) -> Any:
@@ -119,10 +137,21 @@ class Tracker:
         return self._landmarker
 
     def close(self) -> None:
-        """Close the landmarker explicitly (its finaliser is noisy at interpreter exit)."""
+        """Close the landmarkers explicitly (their finalisers are noisy at interpreter exit)."""
         if self._landmarker is not None:
             self._landmarker.close()
             self._landmarker = None
+        if self.body_tracker is not None:
+            self.body_tracker.close()
+
+    def take_gestures(self) -> list[GestureEvent]:
+        """Gestures recognised since the last call, sides in the user's own left/right."""
+        if self.body_tracker is None:
+            return []
+        events = self.body_tracker.take_gestures()
+        if self._body_mirror:
+            events = [GestureEvent(e.name, Side(1 - e.side), e.media_ns) for e in events]
+        return events
 
     def __enter__(self) -> Tracker:
         return self
@@ -159,6 +188,7 @@ class Tracker:
         if frame.rgb is not None:
             return self._process_image(frame.rgb, frame.capture_ns, media_ns)
         self.last_raw = frame.raw
+        self._body = None
         return self._finish(frame.raw, frame.capture_ns, media_ns)
 
     def process(
@@ -176,6 +206,7 @@ class Tracker:
         does not apply (flip + correct is the identity on parameters)."""
         self.times = StageTimes()
         self.last_raw = raw
+        self._body = None
         return self._finish(raw, capture_ns, capture_ns if media_ns is None else media_ns)
 
     def paused_frame(self, capture_ns: int) -> ParamFrame:
@@ -185,6 +216,10 @@ class Tracker:
         self._held = None
         self._last_face_ns = None
         self.smoother.reset()
+        self._body = None
+        if self.body_tracker is not None:
+            self.body_tracker.reset()
+            self.body_tracker.take_gestures()
         return ParamFrame(seq=self.seq, timestamp_us=capture_ns // 1000, flags=FrameFlags.PAUSED)
 
     def _process_image(self, rgb: NDArray[np.uint8], capture_ns: int, media_ns: int) -> ParamFrame:
@@ -208,8 +243,24 @@ class Tracker:
         self.last_raw = raw
         if raw is not None and mirror:
             raw = raw.mirrored()  # back to the subject's own left/right
+        self._body = self._track_body(image, ts_ms, media_ns, mirror)
         self.times.inference = (time.perf_counter() - t0) * 1000
         return self._finish(raw, capture_ns, media_ns)
+
+    def _track_body(self, image: Any, ts_ms: int, media_ns: int, mirror: bool) -> BodyPose | None:
+        body_tracker = self.body_tracker
+        if body_tracker is None:
+            return None
+        if mirror != self._body_mirror:
+            body_tracker.reset()  # positions and filters were in the other image's coordinates
+            body_tracker.take_gestures()
+            self._body_mirror = mirror
+        t0 = time.perf_counter()
+        body = body_tracker.process(image, ts_ms, media_ns)
+        self.body_ms = (time.perf_counter() - t0) * 1000
+        if body is not None and mirror:
+            body = body.mirrored()  # back to the subject's own left/right
+        return body
 
     def _finish(self, raw: RawParams | None, capture_ns: int, media_ns: int) -> ParamFrame:
         """Everything after inference. ``capture_ns`` stamps the frame; ``media_ns`` drives
@@ -257,6 +308,7 @@ class Tracker:
             head_translation=_vec3(translation, MAX_TRANSLATION_CM),
             emotion=self.emotion,
             emotion_weight=self.emotion_weight,
+            body=self._body,
         )
         self.times.params = (time.perf_counter() - t0) * 1000
         return frame
