@@ -61,6 +61,9 @@ class Settings:
     turn_url: str = ""
     turn_username: str = ""
     turn_credential: str = ""
+    #: Also send my tracking as VMC (OSC over UDP) to this HOST:PORT - VSeeFace, Warudo, ... -
+    #: during calls; blank = off. Plain UDP, unencrypted: outside the call's privacy model.
+    vmc_to: str = ""
     #: Tracking smoothing, 0 (raw) .. 1 (very smooth); passed to the tracker.
     smoothing: float = 0.5
     #: The camera delivers a mirrored (selfie) image: the tracker swaps left and right so the

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from call import CallConfigError
+from call.config import check_vmc_target
 from i18n import _
 from tui.avatar_catalog import AvatarChoice
 
@@ -53,6 +55,17 @@ def check_turn(url: str) -> str:
     host = rest.lstrip("/").split("?")[0].split(":")[0]
     if scheme not in ("turn", "turns") or not host:
         return _("The TURN server must look like turn:HOST:3478, not {url}.").format(url=repr(url))
+    return ""
+
+
+def check_vmc(address: str) -> str:
+    """ "" or why ``address`` is not where VMC can go (blank is fine: VMC is off)."""
+    if not address:
+        return ""
+    try:
+        check_vmc_target(address)
+    except CallConfigError as e:
+        return str(e)
     return ""
 
 

@@ -151,6 +151,8 @@ class HomeScreen(Screen[None]):
             room=room,
             relay=relay,
             lan=self._lan or self.settings.share_on_lan,
+            # "Also send my tracking to VMC at ..." (Settings): a fourth child, peer.vmc_send.
+            vmc_to=self.settings.vmc_to,
             name=self.query_one("#name", Input).value.strip(),
             source=source if isinstance(source, str) else "sample",
             avatar=self._avatar,

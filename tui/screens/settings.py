@@ -18,7 +18,7 @@ from i18n import N_, _
 from tui.avatar_catalog import AvatarChoice, builtin_choices
 from tui.lang import language_options, translate_bindings
 from tui.settings import MAX_NAME_CHARS, Settings
-from tui.settings_form import check_avatar, check_relay, check_smoothing, check_turn
+from tui.settings_form import check_avatar, check_relay, check_smoothing, check_turn, check_vmc
 
 
 class SettingsScreen(ModalScreen[Settings | None]):
@@ -73,6 +73,15 @@ class SettingsScreen(ModalScreen[Settings | None]):
                         password=True,
                         id="set-turn-pass",
                     )
+                yield Label(_("Also send my tracking to VMC at (HOST:PORT; blank = off)"))
+                yield Input(s.vmc_to, placeholder="127.0.0.1:39539", id="set-vmc")
+                yield Label(
+                    _(
+                        "VMC leaves the call's privacy: plain UDP, not encrypted, readable on "
+                        "the way. Only to this address; keep it on this machine or your network."
+                    ),
+                    classes="dim",
+                )
                 yield Label(_("Default avatar"))
                 yield Select(
                     self._avatar_options(),
@@ -139,6 +148,10 @@ class SettingsScreen(ModalScreen[Settings | None]):
         if reason := check_turn(turn_url):
             self._refuse("#set-turn-url", reason)
             return None
+        vmc_to = self.query_one("#set-vmc", Input).value.strip()
+        if reason := check_vmc(vmc_to):
+            self._refuse("#set-vmc", reason)
+            return None
         avatar = self.query_one("#set-avatar", Select).value
         avatar = avatar if isinstance(avatar, str) else ""
         # While the packs load, the saved (unchanged) choice stands.
@@ -150,6 +163,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
         return Settings(
             display_name=self.query_one("#set-name", Input).value.strip(),
             relay=relay,
+            vmc_to=vmc_to,
             share_on_lan=self.query_one("#set-lan", Switch).value,
             turn_url=turn_url,
             turn_username=self.query_one("#set-turn-user", Input).value.strip(),
