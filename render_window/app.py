@@ -32,6 +32,7 @@ from protocol.commands import (
     ResetStats,
     Resize,
     SelfView,
+    SetPeerDelay,
     ShowOverlay,
     ShowPeerAvatar,
     ShowPeerName,
@@ -286,6 +287,10 @@ class RenderApp:
                 self._screenshots.append(cmd.fields())
             elif isinstance(cmd, ResetStats):
                 self.stats.reset_run()
+            elif isinstance(cmd, SetPeerDelay):
+                # Lip sync: show the peer as late as their voice plays (render_window.lipsync).
+                self.peer.motion.lipsync.set_target(cmd.delay_ms)
+                self.stats.peer_delay_ms = cmd.delay_ms
             elif isinstance(cmd, Resize):
                 self.window.set_size(cmd.width, cmd.height)
                 self._layout()
@@ -354,6 +359,9 @@ class RenderApp:
             self.stats.presented(time.perf_counter(), time.perf_counter() - t0)
             for shown in sample.newly_shown:
                 self.stats.shown(shown, present_ns)
+            lips = self.peer.motion.lipsync
+            if sample.shown_seq >= 0 and (sample.idle_weight < 1.0 or lips.mouth_w > 0.0):
+                self.stats.lip(present_ns, lips.shown_ns)
             if pixels is not None:
                 for shot in shots:
                     self._save(shot, pixels, sample, present_ns)
@@ -439,6 +447,9 @@ class RenderApp:
             "playout_delay_ms": round(m.delay * 1000, 2),
             "jitter_ms": round(m.jitter * 1000, 2),
             "idle": round(m.idle_weight, 3),
+            "peer_delay_ms": round(m.lipsync.applied * 1000.0, 1),
+            "peer_delay_target_ms": round(m.lipsync.target * 1000.0, 1),
+            "voice_mouth": round(m.lipsync.mouth_w, 3),
         }
         self.channel.emit(Stats(t=round(time.monotonic(), 6), values=values))
 

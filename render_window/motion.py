@@ -26,6 +26,7 @@ from avatars.params import POSE_PARAMS
 from protocol.frame import FrameFlags, ParamFrame
 
 from .idle import IdleLife
+from .lipsync import LipSync, voice_mouth
 from .params import PARAM_INDEX, Vector, frame_to_vector, neutral_vector
 
 #: Jitter multiplier: 3x mean deviation covers nearly all late frames on a normal path.
@@ -45,8 +46,9 @@ CORRECTION_TAU_S = 0.05
 OFFSET_CREEP = 0.002
 #: A transit this far above the baseline means the sender's clock jumped (restart): re-anchor.
 OFFSET_RESET_S = 1.0
-#: Frames kept for interpolation (about 1 s at 30 Hz).
-HISTORY = 32
+#: Frames kept for interpolation: about 2 s at 60 Hz, enough for a lip-sync delay (at most
+#: 1 s, protocol.commands.MAX_PEER_DELAY_MS) at any tracker rate.
+HISTORY = 128
 
 # Channels that must stay in 0..1 after extrapolation (blendshapes and derived weights).
 _UNIT = np.ones(len(PARAM_INDEX), dtype=bool)
@@ -118,6 +120,8 @@ class Motion:
         self._last_tracked = neutral_vector()
         self.frames_received = 0
         self.late_frames = 0
+        #: Lip sync: the audio path's delay and the mouth drawn from the voice.
+        self.lipsync = LipSync()
 
     # -- input ---------------------------------------------------------------------------
     @property
@@ -171,6 +175,7 @@ class Motion:
             self._correction = self._correction + self._last_tracked - fixed
             self._last_extrapolating = False
         self._last_arrival = arrival
+        self.lipsync.observe(capture, capture_ns)
         self.frames_received += 1
 
     def reset(self) -> None:
@@ -219,7 +224,8 @@ class Motion:
         out = Sample(params=self._last_tracked)
         tracked = self._last_tracked
         if self._frames and self._offset is not None:
-            s = now - self._offset - self.delay
+            self.lipsync.step(dt)
+            s = self.lipsync.sample_time(now, now - self._offset - self.delay, self._offset)
             tracked, hi, out.extrapolating = self._tracked_at(s)
             upper = self._frames[hi]
             out.shown_seq = upper.seq
@@ -251,6 +257,9 @@ class Motion:
         pose = np.array(pose, dtype=np.float64)
         if self.breathe:
             pose[_BREATH] = self.idle.breath(now)
+        fresh = bool(self._frames) and now - self._last_arrival <= STALE_AFTER_S
+        voice = fresh and voice_mouth(self._frames[-1].flags)
+        self.lipsync.draw_mouth(pose, tracked + self._correction, voice, dt)
         out.params = pose
         out.idle_weight = self._idle_w
         out.settled = (

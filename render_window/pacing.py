@@ -60,6 +60,12 @@ class FrameStats:
     frame's capture time, already mapped onto this host's CLOCK_MONOTONIC, into the ring slot,
     so ``present_ns - capture_ns`` needs no clock of ours to synchronise and no per-frame
     event round trip through the parent.
+
+    A/V skew (lip sync): while the peer's voice plays (``peer_delay_ms`` > 0, the audio's
+    capture -> playout delay from :class:`protocol.commands.SetPeerDelay`), every presented
+    frame shows the peer as captured at some instant ``C`` (our clock; interpolated between
+    frames); the audio captured at ``C`` plays at ``C + peer_delay_ms``; the skew is
+    ``present - (C + peer_delay_ms)`` (+ the face is late, - it is early).
     """
 
     def __init__(self) -> None:
@@ -67,6 +73,10 @@ class FrameStats:
         self._work = Series(window=WINDOW, long=0)
         self._e2e_present = Series()
         self._ring_to_present = Series(long=0)
+        self._av_skew = Series()
+        self._av_skew_signed = Series()
+        #: The peer's audio capture -> playout delay (ms), 0 without voice.
+        self.peer_delay_ms = 0.0
         self._last_present: float | None = None
         self.frames = 0
         self._window_start = time.perf_counter()
@@ -77,6 +87,8 @@ class FrameStats:
         """Start the whole-run percentiles afresh (e.g. after a benchmark's warm-up)."""
         self._intervals.clear_long()
         self._e2e_present.clear_long()
+        self._av_skew.clear_long()
+        self._av_skew_signed.clear_long()
 
     def run_percentile(self, q: float) -> float | None:
         """The ``q``-th percentile (0..100) of all frame intervals since the last reset, ms."""
@@ -102,6 +114,13 @@ class FrameStats:
             return
         self._e2e_present.add(e2e)
         self._ring_to_present.add(max(0.0, present_ns / 1e6 - frame.arrival * 1000.0))
+
+    def lip(self, present_ns: int, shown_ns: int) -> None:
+        """A presented frame showed the peer as captured at ``shown_ns`` (see above)."""
+        if self.peer_delay_ms > 0.0 and shown_ns:
+            skew = (present_ns - shown_ns) / 1e6 - self.peer_delay_ms
+            self._av_skew.add(abs(skew))
+            self._av_skew_signed.add(skew)
 
     def work_p50(self, cap: float) -> float:
         """Median frame work (s) over the window, at most ``cap``; 0 before the first frame."""
@@ -129,4 +148,7 @@ class FrameStats:
         out["e2e_present_ms"] = self._e2e_present.summary()
         out["run_e2e_present_ms"] = self._e2e_present.summary(whole=True)
         out["ring_to_present_ms"] = self._ring_to_present.summary(digits=3)
+        out["av_skew_ms"] = self._av_skew.summary(qs=(50, 95, 99))
+        out["run_av_skew_ms"] = self._av_skew.summary(whole=True, qs=(50, 95, 99))
+        out["run_av_skew_signed_ms"] = self._av_skew_signed.summary(whole=True, qs=(5, 50, 95))
         return out
