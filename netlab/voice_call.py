@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -30,8 +31,19 @@ from .lab import Lab
 from .relay_process import start_relay
 
 RELAY_PORT = 8771
+SENTENCE = "The quick brown fox jumps over the lazy dog. Can you hear me now?"
 #: Correlation runs on an 8 kHz copy: speech's intelligibility band, and a cheap lag search.
 XCORR_RATE = 8000
+
+
+def espeak_wav(path: Path, text: str = SENTENCE) -> Path | None:
+    """Synthesise ``text`` with the espeak-ng command line to ``path`` (its own 22.05 kHz; read
+    back resampled to 48 kHz exactly as ``--mic file:PATH`` does); None without espeak-ng."""
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        return None
+    subprocess.run([exe, "-v", "en", "-s", "160", "-w", str(path), text], check=True)
+    return path
 
 
 def decimate(pcm: NDArray[np.int16], rate: int = SAMPLE_RATE) -> NDArray[np.float64]:
@@ -66,6 +78,7 @@ def heard(
     speaker_start_ns: int,
     *,
     until_s: float | None = None,
+    settle_s: float = 0.0,
     window_s: float = 0.5,
     max_delay_s: float = 0.5,
 ) -> Heard:
@@ -74,8 +87,9 @@ def heard(
     ``sent`` loops from ``mic_epoch_ns`` (sample n captured at epoch + n/fs); the recording's
     sample m played at ``speaker_start_ns`` + m/fs. The sent signal is laid on the recording's
     timeline and each voiced window is searched for in the recording 0..``max_delay_s`` later.
-    Windows before the recording has any sound (the call was not up yet) and after ``until_s``
-    (seconds into the recording) are left out. Each window's lag is that window's mouth-to-ear
+    Windows before the recording has any sound (the call was not up yet), in the ``settle_s``
+    after that (the jitter buffer finding its depth) and after ``until_s`` (seconds into the
+    recording) are left out. Each window's lag is that window's mouth-to-ear
     delay: a delay that changes during the call shows as a distribution, and a skipped or
     stretched frame only moves the windows after it."""
     fs = XCORR_RATE
@@ -87,7 +101,7 @@ def heard(
     idx = (np.arange(len(a_rec)) + round(offset * fs)) % len(b_sent)
     aligned = b_sent[idx]
     audible = np.flatnonzero(np.abs(a_rec) > 30)
-    first = int(audible[0]) if len(audible) else len(a_rec)
+    first = (int(audible[0]) if len(audible) else len(a_rec)) + int(settle_s * fs)
     end = len(a_rec) if until_s is None else min(len(a_rec), int(until_s * fs))
     w, d = int(window_s * fs), int(max_delay_s * fs)
     lags: list[float] = []
@@ -166,8 +180,10 @@ async def voice_call(
     lab: Lab | None = None,
     voice: bool = True,
     connect_timeout: float = 60,
+    settle_s: float = 1.0,
 ) -> VoiceCallResult:
-    """A says ``speech`` (looping) for ``seconds`` after both are connected; B records it."""
+    """A says ``speech`` (looping) for ``seconds`` after both are connected; B records it.
+    The first ``settle_s`` of what B heard is not scored (see :func:`heard`)."""
     workdir.mkdir(parents=True, exist_ok=True)
     rec = workdir / "heard.wav"
     relay: subprocess.Popen[Any]
@@ -223,7 +239,7 @@ async def voice_call(
     if voice and rec.exists() and "speaker_start_ns" in voice_b and "mic_epoch_ns" in voice_a:
         got = heard(
             read_wav(str(speech)), voice_a["mic_epoch_ns"], read_wav(str(rec)),
-            voice_b["speaker_start_ns"],
+            voice_b["speaker_start_ns"], settle_s=settle_s,
         )  # fmt: skip
     return VoiceCallResult(
         heard=got,

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 #: VoiceLevel events are sent every this many blocks (5 x 20 ms = 10 Hz).
 LEVEL_EVERY = 5
 #: The playout clock re-anchors after falling this far behind (a stalled process), instead of
-#: pulling a burst of blocks.
+#: pulling a burst of blocks (not for a WAV sink, whose timeline must stay exact).
 MAX_BEHIND_NS = 200_000_000
 
 
@@ -153,10 +153,10 @@ class Voice:
         while True:
             due = start + k * BLOCK_NS
             now = time.monotonic_ns()
-            if now - due > MAX_BEHIND_NS:  # stalled: re-anchor rather than burst
+            if now - due > MAX_BEHIND_NS and not isinstance(self.sink, WavSink):
+                # A sound card that stalled plays on from now. A WAV file instead catches up
+                # (blocks written at once), so its sample n stays at start + n / 48 kHz.
                 start, k, due = now, 0, now
-                if isinstance(self.sink, WavSink):
-                    log.info("playout stalled; the WAV timeline restarts")
             elif due > now:
                 await asyncio.sleep((due - now) / 1e9)
             k += 1

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 import netlab
-from netlab.voice_call import voice_call
-from tests.peer.voice_helpers import espeak_wav
+from netlab.voice_call import espeak_wav, voice_call
 
 pytestmark = [pytest.mark.usefixtures("netns_ok"), pytest.mark.slow]
 

@@ -1,36 +1,19 @@
-"""Shared pieces of the voice tests and ``scripts/bench_voice.py``: espeak-ng speech as a WAV,
-and cross-correlation of what was sent with what the other side played.
-
-Speech comes from the espeak-ng command line (Debian ``espeak-ng``), written at its own 22.05
-kHz and read back through :func:`peer.voice.sources.read_wav` (resampled to 48 kHz), exactly
-what ``--mic file:PATH`` does with it.
-"""
+"""Shared pieces of the voice tests: espeak-ng speech as a WAV and cross-correlation of what
+was sent with what the other side played (the call runner and per-window scoring live in
+:mod:`netlab.voice_call`, shared with ``scripts/bench_voice.py``)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from netlab.voice_call import XCORR_RATE, Heard, decimate, heard
+from netlab.voice_call import SENTENCE, XCORR_RATE, Heard, decimate, espeak_wav, heard
 from peer.voice.sources import read_wav
 
-__all__ = ["Heard", "best_match", "espeak_wav", "heard", "load"]
-
-SENTENCE = "The quick brown fox jumps over the lazy dog. Can you hear me now?"
-
-
-def espeak_wav(path: Path, text: str = SENTENCE) -> Path | None:
-    """Synthesise ``text`` to ``path``; None when espeak-ng is not installed."""
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        return None
-    subprocess.run([exe, "-v", "en", "-s", "160", "-w", str(path), text], check=True)
-    return path
+__all__ = ["SENTENCE", "Heard", "best_match", "espeak_wav", "heard", "load"]
 
 
 @dataclass(frozen=True, slots=True)

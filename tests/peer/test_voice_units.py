@@ -1,0 +1,228 @@
+"""Voice pieces on their own: the SDP rules, the adaptive playout buffer on simulated arrival
+times (real Opus packets, explicit clocks: no sleeping), sources and sinks."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import time
+import wave
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from peer.connection import check_sdp
+from peer.errors import NegotiationError
+from peer.voice.playout import MIN_TARGET_MS, PlayoutBuffer
+from peer.voice.sinks import Sink, WavSink, open_sink
+from peer.voice.sources import (
+    BLOCK,
+    SAMPLE_RATE,
+    PacedSource,
+    VoiceSourceError,
+    open_source,
+    read_clip_audio,
+    read_wav,
+)
+from peer.voice.stats import Vad, level
+
+SDP_DC = "v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+SDP_AUDIO = "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+SDP_VIDEO = "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+SAMPLE_CLIP = Path(__file__).resolve().parents[2] / "tracking" / "samples" / "d10.mp4"
+MS = 1_000_000
+
+
+def test_sdp_rules() -> None:
+    check_sdp(SDP_DC)
+    check_sdp(SDP_AUDIO + SDP_DC, audio=True)
+    with pytest.raises(NegotiationError, match="only one m=application"):
+        check_sdp(SDP_AUDIO + SDP_DC)  # voice off: no audio of ours
+    with pytest.raises(NegotiationError, match="never sends or receives video"):
+        check_sdp(SDP_DC + SDP_VIDEO, audio=True)
+    with pytest.raises(NegotiationError, match="at most one m=audio"):
+        check_sdp(SDP_AUDIO + SDP_AUDIO + SDP_DC, audio=True)
+    with pytest.raises(NegotiationError):
+        check_sdp(SDP_AUDIO, audio=True)  # no DataChannels at all
+
+
+def _tone(seconds: float, freq: float = 220.0) -> np.ndarray:
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    return (np.sin(2 * np.pi * freq * t) * 8000 * (1 + np.sin(2 * np.pi * 3 * t)) / 2).astype(
+        np.int16
+    )
+
+
+def _opus_packets(pcm: np.ndarray) -> list[bytes]:
+    codec = av.CodecContext.create("libopus", "w")
+    codec.sample_rate = SAMPLE_RATE
+    codec.layout = "mono"
+    codec.format = "s16"
+    codec.bit_rate = 32000
+    codec.time_base = fractions.Fraction(1, SAMPLE_RATE)
+    out: list[bytes] = []
+    for i in range(0, len(pcm) - BLOCK + 1, BLOCK):
+        frame = av.AudioFrame.from_ndarray(pcm[i : i + BLOCK].reshape(1, -1), "s16", "mono")
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = i
+        out += [bytes(p) for p in codec.encode(frame)]
+    return out
+
+
+def _run(
+    packets: list[bytes],
+    delays_ms: list[float],
+    lost: frozenset[int] = frozenset(),
+    phase_ms: float = 7.0,
+) -> PlayoutBuffer:
+    """Packet i sent at i*20 ms, arriving after delays_ms[i]; pulls every 20 ms until every
+    packet was played, concealed as lost or skipped."""
+    buf = PlayoutBuffer()
+    arrivals = sorted(
+        (i * 20 * MS + int(delays_ms[i] * MS), i) for i in range(len(packets)) if i not in lost
+    )
+    ts0 = 4_294_966_000  # wraps during the run: unwrapping is exercised
+    k = 0
+    t = int(phase_ms * MS)
+    end = len(packets) * 20 * MS + 500 * MS
+    while t < end and buf.played + buf.lost + buf.skipped < len(packets):
+        while k < len(arrivals) and arrivals[k][0] <= t:
+            arrival, i = arrivals[k]
+            buf.push((ts0 + i * BLOCK) & 0xFFFFFFFF, packets[i], arrival)
+            k += 1
+        buf.pull(t)
+        t += 20 * MS
+    return buf
+
+
+def test_clean_path_plays_everything_with_a_small_buffer() -> None:
+    packets = _opus_packets(_tone(3.0))
+    buf = _run(packets, [1.0] * len(packets))
+    assert buf.lost == 0 and buf.underruns == 0 and buf.late == 0
+    assert buf.played == len(packets)
+    assert buf.target_ms <= MIN_TARGET_MS + 10
+    assert buf.wait_ms < 25
+
+
+def test_jitter_grows_the_buffer_and_playout_keeps_up() -> None:
+    rng = np.random.default_rng(3)
+    packets = _opus_packets(_tone(4.0))
+    delays = list(40 + rng.uniform(-10, 10, len(packets)))
+    buf = _run(packets, delays)
+    assert 35 <= buf.target_ms <= 60, buf.target_ms
+    assert buf.lost == 0
+    # After the estimate settles, late packets are rare: a few underruns at the start at most.
+    assert buf.underruns + buf.late <= 6, (buf.underruns, buf.late)
+    assert buf.played >= len(packets) - 6
+
+
+def test_loss_is_concealed_and_does_not_add_delay() -> None:
+    packets = _opus_packets(_tone(4.0))
+    lost = frozenset(range(10, len(packets), 20))  # 5%, one in twenty
+    buf = _run(packets, [1.0] * len(packets), lost)
+    assert buf.lost == len(lost)
+    assert 4.0 <= buf.loss_pct() <= 6.0
+    assert buf.concealed >= len(lost) - 1
+    assert buf.wait_ms < 30  # a loss is concealed at once, not waited for
+
+
+def test_a_deep_buffer_shrinks() -> None:
+    """Delay that drops from 120 ms to 1 ms leaves 120 ms queued; packets are skipped."""
+    packets = _opus_packets(_tone(5.0))
+    delays = [120.0] * 50 + [1.0] * (len(packets) - 50)
+    buf = _run(packets, delays)
+    assert buf.skipped >= 3
+    assert buf.level_ms() <= buf.target_ms + 40
+
+
+def test_concealment_repeats_then_fades_to_silence() -> None:
+    packets = _opus_packets(_tone(1.0))
+    buf = PlayoutBuffer()
+    for i in range(10):
+        buf.push(i * BLOCK, packets[i], i * 20 * MS)
+    out = [buf.pull(i * 20 * MS + 30 * MS) for i in range(16)]
+    played = [o for o in out if o is not None]
+    assert len(played) >= 14
+    tail = played[-4:]  # nothing more arrived: concealment, decaying, then silence
+    assert np.abs(tail[-1]).max() == 0
+    assert buf.underruns >= 4
+
+
+def test_wav_source_loops_and_once_ends_in_silence(tmp_path: Path) -> None:
+    path = tmp_path / "s.wav"
+    pcm = (np.arange(3 * BLOCK // 2) % 1000).astype(np.int16)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes(np.repeat(pcm, 2).tobytes())
+    assert np.array_equal(read_wav(str(path)), pcm)  # stereo averaged back to mono
+
+    async def blocks(spec: str) -> list[np.ndarray]:
+        source, reason = open_source(spec)
+        assert reason is None and isinstance(source, PacedSource)
+        source.epoch_ns = time.monotonic_ns() - 10**9  # already due: no waiting
+        return [(await source.next_block()).pcm for _ in range(3)]
+
+    looped = np.concatenate(asyncio.run(blocks(f"file:{path}")))
+    assert np.array_equal(looped[: len(pcm)], pcm) and np.array_equal(looped[len(pcm) :], pcm)
+    once = np.concatenate(asyncio.run(blocks(f"file:{path},once")))
+    assert np.array_equal(once[: len(pcm)], pcm) and not once[len(pcm) :].any()
+
+
+def test_bad_source_specs_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(VoiceSourceError, match="cannot read the WAV"):
+        open_source(f"file:{tmp_path}/missing.wav")
+    with pytest.raises(VoiceSourceError, match="needs --clip"):
+        open_source("clip")
+    with pytest.raises(VoiceSourceError, match="unknown option"):
+        open_source(f"file:{tmp_path}/x.wav,backwards")
+
+
+def test_paced_source_stamps_blocks_on_its_epoch() -> None:
+    async def run() -> list[int]:
+        source = PacedSource(np.zeros(0, np.int16), loop=False, description="silence")
+        source.epoch_ns = time.monotonic_ns() - 10**9
+        return [(await source.next_block()).capture_ns - source.epoch_ns for _ in range(3)]
+
+    assert asyncio.run(run()) == [20 * MS, 40 * MS, 60 * MS]
+
+
+def test_clip_audio_loops_with_the_video_duration() -> None:
+    samples, duration = read_clip_audio(str(SAMPLE_CLIP))
+    assert 14.0 < duration < 15.5  # 448 frames at 30 fps
+    assert len(samples) == round(duration * SAMPLE_RATE)
+    assert level(samples) > 0.3  # it has speech
+
+
+def test_no_sound_system_runs_silent_and_says_why() -> None:
+    source, reason = open_source("default")
+    sink, sink_reason = open_sink("default")
+    if reason is None:
+        pytest.skip("this machine has a sound device")
+    assert "sound" in reason and source.description == "none"
+    assert type(sink) is Sink and sink_reason
+
+
+def test_wav_sink_writes_48k_mono(tmp_path: Path) -> None:
+    sink = WavSink(str(tmp_path / "out.wav"))
+    block = (np.arange(BLOCK) % 100).astype(np.int16)
+    sink.write(block, 5)
+    sink.write(block, 20 * MS + 5)
+    sink.close()
+    assert sink.start_ns == 5
+    with wave.open(str(tmp_path / "out.wav")) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (SAMPLE_RATE, 1, 2)
+        assert w.getnframes() == 2 * BLOCK
+
+
+def test_vad_has_a_hangover() -> None:
+    vad = Vad()
+    loud = (np.sin(np.arange(BLOCK) / 5) * 5000).astype(np.int16)
+    quiet = np.zeros(BLOCK, np.int16)
+    assert vad.update(loud)
+    assert all(vad.update(quiet) for _ in range(14))  # 280 ms of hangover
+    assert not any(vad.update(quiet) for _ in range(2))
+    assert level(quiet) == 0.0 and 0.6 < level(loud) < 1.0
