@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import signal
 import time
@@ -31,6 +32,7 @@ import psutil
 
 from i18n import _
 from protocol.commands import (
+    MAX_PEER_DELAY_MS,
     Command,
     Hangup,
     Mirror,
@@ -43,6 +45,7 @@ from protocol.commands import (
     SetDeafen,
     SetEmotion,
     SetMute,
+    SetPeerDelay,
     ShowOverlay,
     ShowPeerAvatar,
     ShowPeerName,
@@ -70,6 +73,9 @@ from .replay import (
 log = logging.getLogger(__name__)
 
 CHILDREN = ("tracking", "peer", "render")
+#: The peer's audio delay is passed on to the window when it moves by this much (ms): its
+#: estimate wobbles by a few ms from second to second and the window ignores that anyway.
+PEER_DELAY_STEP_MS = 2.0
 
 
 def _alive(pid: int) -> bool:
@@ -104,6 +110,8 @@ class Call:
         self.state = "starting"
         #: Each child's last ``stats`` event.
         self.stats: dict[str, Stats] = {}
+        #: The last lip-sync delay sent to the window (ms); None = not yet / window restarted.
+        self._peer_delay_sent: float | None = None
         #: The relay URL to give the other person (the LAN address of an embedded relay).
         self.share_url = config.relay
         #: The peer said bye and has not come back yet.
@@ -248,8 +256,12 @@ class Call:
         if isinstance(event, Ready):
             for command in self.memory.replay(source):
                 self.send(source, command)
+            if source == "render":
+                self._peer_delay_sent = None  # a (re)started window starts at 0: say it again
         elif isinstance(event, Stats):
             self.stats[source] = event
+            if source == "peer":
+                self._route_peer_delay(event)
         elif isinstance(event, Status) and source == "peer":
             self._route_peer_state(event)
         elif isinstance(event, Status) and source == "tracking":
@@ -272,6 +284,22 @@ class Call:
             self.peer_left = True
             self._show_overlay("peer_left")
         self._on_event(source, event)
+
+    def _route_peer_delay(self, event: Stats) -> None:
+        """Lip sync: the window shows the peer's avatar as late as the peer's voice plays
+        (``voice.audio_delay_ms`` of the networking process's stats, about once a second).
+        No voice, no audio flowing (0) or deafened (nobody hears it): 0, the window's
+        low-latency path. Sent when it moves by :data:`PEER_DELAY_STEP_MS` or more."""
+        voice = event.values.get("voice")
+        delay = 0.0
+        if isinstance(voice, dict) and voice.get("on") and not voice.get("deafened"):
+            raw = voice.get("audio_delay_ms")
+            if isinstance(raw, int | float) and math.isfinite(raw):
+                delay = min(MAX_PEER_DELAY_MS, max(0.0, float(raw)))
+        last = self._peer_delay_sent
+        moved = last is None or abs(delay - last) >= PEER_DELAY_STEP_MS or (delay == 0.0 < last)
+        if moved and self.send("render", SetPeerDelay(delay_ms=round(delay, 1))):
+            self._peer_delay_sent = delay
 
     def _route_peer_state(self, event: Status) -> None:
         """The networking process's state, as the window's banner."""
