@@ -27,6 +27,12 @@ counts are final).
     python scripts/soak.py --calls 2 --minutes 0.5 --loss 5 --delay 40 --jitter 10 \\
         --json docs/bench/soak-impaired.json
 
+``--voice``: both clients talk (espeak-ng speech as ``--mic file:``, looping) and record what
+they hear (``--speaker file:``); each call's result gains ``voice``: per direction, the median
+window correlation of heard vs said speech, mouth-to-ear p50/p95 (``netlab.voice_call.heard``),
+and the receiver's loss, concealment and jitter buffer. Without it the clients run with
+``--no-voice``, as before voice existed, so earlier soak results stay comparable.
+
 Needs root (namespaces). Writes JSON (``--json``), and a Markdown summary plus PNG plots next
 to it (see ``netlab/soak_report.py``).
 """
@@ -57,6 +63,8 @@ import psutil
 import netlab
 from call import Call, CallConfig, CallEvent, as_record
 from netlab import soak_report
+from netlab.voice_call import espeak_wav, heard
+from peer.voice.sources import read_wav
 from protocol.errors import DecodeError
 from protocol.frame import ParamFrame
 from protocol.ring import HEADER_BYTES, SHM_DIR, SLOT_HEADER_BYTES, SLOT_META, slot_crc
@@ -68,6 +76,8 @@ REPO = Path(__file__).resolve().parent.parent
 FACES = Path(os.environ.get("AVATARCHAT_SHARED", REPO.parent / "shared")) / "testdata" / "faces"
 SAMPLE_CLIP = REPO / "tracking" / "samples" / "d10.mp4"
 RELAY_PORT = 8765
+#: The receiver's voice stats kept per direction in ``--voice`` mode.
+VOICE_KEYS = ("loss_pct", "concealed_pct", "jitter_buffer_ms", "audio_delay_ms", "underruns")
 #: The issue's success criteria.
 CONNECT_LIMIT_S = 5.0
 MAX_GAP_S = 2.0
@@ -268,6 +278,7 @@ async def run_call(index: int, args: argparse.Namespace, workdir: Path) -> dict[
                 window=args.windows, turn_only=args.turn_only, env=env,
                 log_dir=str(calldir / name), wrap=lab.argv(name, []),
                 stats_json=str(calldir / f"{name}-stats.json"),
+                **_voice_config(args, calldir, name),
             )  # fmt: skip
             os.makedirs(cfg.log_dir or "", exist_ok=True)
             side = Side(name)
@@ -279,9 +290,59 @@ async def run_call(index: int, args: argparse.Namespace, workdir: Path) -> dict[
                 f.write("t_monotonic_s,e2e_ms,seq\n")
                 f.writelines(f"{t:.6f},{e2e:.3f},{seq}\n" for t, e2e, seq in side.frames)
         result["clips"] = [Path(s.session.config.source).name for s in sides]
+        if args.voice:
+            result["voice"] = _voice_result(args, calldir, sides)
         # How late the delay shim released packets (should be ~0: it runs SCHED_FIFO).
         result["shim"] = lab.shim_stats() if lab.shim is not None else None
         return result
+
+
+def _voice_config(args: argparse.Namespace, calldir: Path, name: str) -> dict[str, Any]:
+    """The voice fields of one client's CallConfig (``--voice``: speak and record)."""
+    if not args.voice:
+        return {"voice": False}
+    return {
+        "voice": True,
+        "mic": f"file:{args.speech}",
+        "speaker": f"file:{calldir / f'heard-{name}.wav'}",
+    }
+
+
+def _voice_result(args: argparse.Namespace, calldir: Path, sides: list[Side]) -> dict[str, Any]:
+    """Per direction: what the receiver heard vs what the sender said, and its buffer."""
+    said = read_wav(str(args.speech))
+    out: dict[str, Any] = {}
+    for tx, rx in ((sides[0], sides[1]), (sides[1], sides[0])):
+        v_tx = _last_voice(tx, "mic_epoch_ns")
+        v_rx = _last_voice(rx, "speaker_start_ns", receiving=True)
+        rec = calldir / f"heard-{rx.name}.wav"
+        entry: dict[str, Any] = {k: v_rx.get(k) for k in VOICE_KEYS}
+        if v_tx and v_rx and rec.exists():
+            got = heard(
+                said,
+                v_tx["mic_epoch_ns"],
+                read_wav(str(rec)),
+                v_rx["speaker_start_ns"],
+                settle_s=1.0,
+            )
+            entry.update(
+                speech_correlation=round(got.correlation, 3),
+                windows=len(got.lags_s),
+                mouth_to_ear_ms_p50=round(got.delay_ms(50), 1) if got.lags_s else None,
+                mouth_to_ear_ms_p95=round(got.delay_ms(95), 1) if got.lags_s else None,
+            )
+        out[f"{tx.name}_to_{rx.name}"] = entry
+    return out  # fmt: skip
+
+
+def _last_voice(side: Side, key: str, *, receiving: bool = False) -> dict[str, Any]:
+    """The side's last ``voice`` stats that carry ``key`` (and, ``receiving``, were taken while
+    voice was arriving: not after the link closed at the end)."""
+    for event in reversed(side.stats):
+        voice = event.get("voice") or {}
+        if key in voice and (not receiving or voice.get("audio_delay_ms")):
+            return dict(voice)
+    return {}
 
 
 async def _drive(
@@ -400,6 +461,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--turn-only", action="store_true", help="no route between the clients")
     p.add_argument("--windows", action="store_true", help="render windows on a private Xvfb")
     p.add_argument(
+        "--voice",
+        action="store_true",
+        help="both clients talk (espeak-ng speech) and record what they hear; scored per call",
+    )
+    p.add_argument(
         "--connect-limit",
         type=float,
         default=CONNECT_LIMIT_S,
@@ -487,6 +553,13 @@ def main(argv: list[str] | None = None) -> int:
         os.sched_setaffinity(0, args.cpus)  # inherited by every child: trackers, peers, relay
     # SIGTERM (a CI timeout, kill) unwinds like Ctrl+C, so namespaces and children go too.
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    args.speech = None
+    if args.voice:
+        speech_dir = Path(tempfile.mkdtemp(prefix="avc-soak-speech-"))
+        args.speech = espeak_wav(speech_dir / "speech.wav")
+        if args.speech is None:
+            print("soak: --voice needs espeak-ng (scripts/system-deps.sh)", file=sys.stderr)
+            return 2
     with xvfb(args.windows) as display:
         args.display = display
         summary = asyncio.run(soak(args))

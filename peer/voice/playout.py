@@ -31,8 +31,11 @@ plays packets in RTP timestamp order from a cursor and adapts its depth to measu
   40 +- 10 ms network delay the spread is ~20 ms and the target ~45-50 ms.
 - underrun (nothing at or after the cursor: the next packet is late): play a concealment block
   and *do not* advance, which adds 20 ms of delay exactly when the path needed it.
-- loss (the cursor's packet is missing but the next one is here, or later ones are and the
-  buffer is at or above its target): conceal and advance.
+- loss (the cursor's packet is missing but the next one has already waited the jitter
+  allowance, ``target - 20 ms``, so the missing one is later than jitter explains; or later
+  ones are here and the buffer is at or above its target): conceal and advance. A sender
+  that bursts (a busy machine sends two packets back to back) and network jitter reorder
+  packets; the allowance keeps a reordered packet from being taken for a lost one.
 - too deep (the lowest buffer level over the last :data:`SHRINK_WINDOW` ticks exceeds the
   target by a frame): skip one packet (200 ms later, again if still too deep).
 
@@ -203,9 +206,10 @@ class PlayoutBuffer:
                 self.lost += 1
                 return self._conceal()
             return self._play(pcm)
-        if (self.cursor + BLOCK) in self.packets or (
-            self.packets and max(self.packets) > self.cursor and level >= self.target_ms
-        ):
+        after = self.packets.get(self.cursor + BLOCK)
+        if (
+            after is not None and (now_ns - after.arrival_ns) / 1e6 >= self.target_ms - BLOCK_MS
+        ) or (self.packets and max(self.packets) > self.cursor and level >= self.target_ms):
             self.lost += 1
             self.cursor += BLOCK
         else:
