@@ -37,6 +37,14 @@ _SIMPLE_TAGS = frozenset("ifs")
 
 Message = tuple[str, list[Any]]
 
+#: Messages already read, by their bytes. A VMC sender repeats most of them byte for byte from
+#: frame to frame (the bones at rest, every blendshape that did not move, the presets at 0), so
+#: a frame costs a dictionary lookup for those instead of a parse. Bounded: cleared when full,
+#: so a sender of ever-new messages costs a little memory, never more. Callers must not
+#: mutate the argument lists they get (they are shared).
+MEMO_ENTRIES = 4096
+_MEMO: dict[bytes, Message] = {}
+
 
 class _Unsupported(Exception):
     """A type tag the fast path does not read: use python-osc for this datagram."""
@@ -88,7 +96,14 @@ def _walk(data: bytes, start: int, end: int, depth: int, out: list[Message]) -> 
         return
     if data[start] != 0x2F:  # "/"
         raise DecodeError("an OSC message starts with '/'")
-    out.append(_message(data, start, end))
+    raw = data[start:end]
+    message = _MEMO.get(raw)
+    if message is None:
+        message = _message(data, start, end)
+        if len(_MEMO) >= MEMO_ENTRIES:
+            _MEMO.clear()
+        _MEMO[raw] = message
+    out.append(message)
 
 
 def _string(data: bytes, at: int, end: int) -> tuple[str, int]:
