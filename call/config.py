@@ -84,6 +84,9 @@ class CallConfig:
     #: Tracker settings replayed at every (re)start; None = the tracker's own default.
     mirror: bool | None = None
     smoothing: float | None = None
+    #: Track hands and upper body beside the face (issue 17): True/False = ``--body on|off``,
+    #: None = the tracker decides (on when the CPU allows it).
+    body: bool | None = None
     stats_json: str | None = None
     #: Also send our tracking as VMC (OSC over UDP, unencrypted) to this HOST:PORT; "" = off.
     #: Outside the call's privacy model, so only ever the one address the user typed.
@@ -182,8 +185,9 @@ class CallConfig:
         return [*self.wrap, *module_argv(module, *args)]
 
     def tracking_argv(self, local_ring: str) -> list[str]:
+        body = [] if self.body is None else ["--body", "on" if self.body else "off"]
         return self._argv(
-            "tracking", "--source", self.source, "--ring", local_ring, *self.tracking_args
+            "tracking", "--source", self.source, "--ring", local_ring, *body, *self.tracking_args
         )
 
     def vmc_argv(self, local_ring: str) -> list[str]:

@@ -41,18 +41,31 @@ from protocol.commands import (
     Recalibrate,
     SelfView,
     SendChat,
+    SendGesture,
     SetAvatar,
     SetDeafen,
     SetEmotion,
     SetMute,
     SetPeerDelay,
+    ShowGesture,
     ShowOverlay,
     ShowPeerAvatar,
     ShowPeerName,
     ShowSelfAvatar,
     Smoothing,
 )
-from protocol.events import Error, Event, PeerAvatar, PeerBye, PeerHello, Ready, Stats, Status
+from protocol.events import (
+    Error,
+    Event,
+    GestureMade,
+    PeerAvatar,
+    PeerBye,
+    PeerGesture,
+    PeerHello,
+    Ready,
+    Stats,
+    Status,
+)
 from protocol.ring import ShmRing, sweep_stale_segments
 
 from .child import ChildProcess
@@ -283,6 +296,12 @@ class Call:
         elif isinstance(event, PeerBye):
             self.peer_left = True
             self._show_overlay("peer_left")
+        elif isinstance(event, GestureMade) and source == "tracking":
+            # Ours: to the peer (the tracker's classifier already fires once per gesture).
+            self.send("peer", SendGesture(name=event.name, side=event.side))
+        elif isinstance(event, PeerGesture) and source == "peer":
+            # Theirs (name checked and rate-limited by the networking process): to the window.
+            self.send("render", ShowGesture(name=event.name, side=event.side))
         self._on_event(source, event)
 
     def _route_peer_delay(self, event: Stats) -> None:

@@ -1,7 +1,7 @@
 """Commands from the parent (:mod:`protocol.commands`), carried out on the networking process.
 
 ``quit`` (also: EOF on stdin), ``hangup`` (say bye to the peer, then quit), ``chat``,
-``emotion``, ``avatar``, ``set_mute``, ``set_deafen``. They arrive through
+``emotion``, ``avatar``, ``set_mute``, ``set_deafen``, ``send_gesture``. They arrive through
 :class:`protocol.channel.ChildChannel`, whose reader thread hands each one to the event loop.
 """
 
@@ -17,6 +17,7 @@ from protocol.commands import (
     OpenRoom,
     Quit,
     SendChat,
+    SendGesture,
     SetAvatar,
     SetDeafen,
     SetEmotion,
@@ -47,6 +48,8 @@ async def apply_command(app: PeerApp, cmd: Command) -> None:
             app.error("chat not sent: not connected")
     elif isinstance(cmd, SetEmotion):
         app.ctl.emotion(cmd.preset, cmd.weight)
+    elif isinstance(cmd, SendGesture):
+        app.ctl.gesture(cmd.name, cmd.side)  # not connected: a gesture is not worth queueing
     elif isinstance(cmd, OpenRoom):
         await app.signaling.open_room()
     elif isinstance(cmd, SetAvatar):

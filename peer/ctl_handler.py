@@ -3,7 +3,10 @@
 Everything that arrives is parsed strictly (:func:`protocol.ctl.parse_ctl`); garbage is counted
 (``bad_ctl``) and dropped, never raised. Events for the parent go out through ``emit(event,
 **fields)``: ``peer_hello`` {name, avatar_id, avatar_hash, app_version}, ``chat`` {text, from},
-``peer_emotion`` {preset, weight}, ``peer_avatar`` {ref, pending, id}, ``peer_bye`` {reason}.
+``peer_emotion`` {preset, weight}, ``peer_avatar`` {ref, pending, id}, ``peer_bye`` {reason},
+``peer_gesture`` {name, side} (the name checked against the known set by the parser, and at
+most :data:`GESTURE_BURST` at once / :data:`GESTURES_PER_SECOND` sustained reach the user: a
+hostile peer cannot fill the window with emoji).
 
 Custom avatars travel peer-to-peer: when the peer's hello (or a later switch) names a pack we
 lack, we ask for it and the peer sends the deterministic zip in chunks, paced so the shared SCTP
@@ -38,6 +41,7 @@ from protocol.events import (
     Event,
     PeerBye,
     PeerEmotion,
+    PeerGesture,
     PeerHello,
 )
 
@@ -53,6 +57,10 @@ APP_VERSION = "0.1.0"
 PACK_SEND_HIGH_WATER = 64 * 1024
 #: At most this many chat messages per second from the peer reach the user (flood guard).
 CHAT_PER_SECOND = 5
+#: Gestures from the peer that reach the user: an honest tracker announces one every couple of
+#: seconds at most (its classifier cools down), so a burst of 3 and one every 2 s sustained.
+GESTURES_PER_SECOND = 0.5
+GESTURE_BURST = 3.0
 #: ctl message budget: 1 Hz pings, the odd chat, and a whole pack's chunks in one burst
 #: (8 MiB / 16 KiB = 512) pass; a peer flooding ctl is cut off and counted.
 CTL_RATE_PER_S = 100.0
@@ -154,6 +162,9 @@ class CtlHandler:
         #: Runs a pack transfer or install as a task the networking process owns.
         self._start = start
         self._bucket = TokenBucket(CTL_RATE_PER_S, CTL_BURST)
+        self._gesture_bucket = TokenBucket(GESTURES_PER_SECOND, GESTURE_BURST)
+        #: Peer gestures dropped by the rate limit.
+        self.gestures_dropped = 0
         #: Each link gets a new number; a transfer stops when its link is gone.
         self._link = 0
         #: (link, hash) of the pack transfer in flight, and of the one request waiting behind it.
@@ -216,6 +227,10 @@ class CtlHandler:
     def emotion(self, preset: int, weight: float) -> bool:
         weight = min(1.0, max(0.0, weight)) if math.isfinite(weight) else 0.0
         return self.send(ctl.EmotionPreset(preset=preset, weight=weight))
+
+    def gesture(self, name: str, side: int) -> bool:
+        """Tell the peer we made a hand gesture (False: not connected, or not a known one)."""
+        return self.send(ctl.Gesture(name=name, side=side))
 
     def switch_avatar(self, avatar: LocalAvatar) -> bool:
         self.avatar = avatar
@@ -285,6 +300,11 @@ class CtlHandler:
         elif isinstance(message, ctl.EmotionPreset):
             weight = min(1.0, max(0.0, round(message.weight, 3)))
             self._emit(PeerEmotion(preset=message.preset, weight=weight))
+        elif isinstance(message, ctl.Gesture):
+            if self._gesture_bucket.take():
+                self._emit(PeerGesture(name=message.name, side=message.side))
+            else:
+                self.gestures_dropped += 1
         elif isinstance(message, ctl.AvatarRequest):
             self._serve_pack(message.hash)
         elif isinstance(message, ctl.AvatarChunk):

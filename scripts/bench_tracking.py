@@ -9,6 +9,13 @@ delay that best aligns emitted with raw MediaPipe values on the clip itself.
 
     scripts/bench_tracking.py --source sample --json out.json
     scripts/bench_tracking.py --source all-shared --json out.json --cpu-seconds 5
+    scripts/bench_tracking.py --body on --json out.json    # face + hands + pose
+
+``--body on`` runs the hand and pose models beside the face (as ``python -m tracking --body on``)
+and, by default, on the sample clip and ../shared's bodies/s29.mp4 (hands and upper body in
+view); it adds ``hands_detected_ratio`` and ``pose_detected_ratio`` (share of the hand / pose
+model's turns that found something), ``frame_bytes_body_p99`` (encoded frame size) and
+``body_ms_p50``. With ``--body off`` (the default) the figures and keys are the face-only ones.
 
 JSON: top level holds the figures over all clips (frames pooled) with the keys ``frames``,
 ``faces_detected``, ``fps_unpaced``, ``frame_ms_p50``, ``frame_ms_p95``, ``cpu_pct_at_30fps``,
@@ -41,6 +48,7 @@ from tracking.stats import STAGES, FrameStats
 REPO = Path(__file__).resolve().parent.parent
 
 SHARED_FACES = Path(os.environ.get("AVATARCHAT_SHARED", REPO.parent / "shared")) / "testdata/faces"
+SHARED_BODY_CLIP = SHARED_FACES.parent / "bodies" / "s29.mp4"
 #: The paced pass skips its first second: model warm-up and the first detection are not steady.
 WARMUP_S = 1.0
 
@@ -50,6 +58,10 @@ def clip_paths(specs: list[str]) -> list[Path]:
     for spec in specs:
         if spec == "sample":
             paths.append(SAMPLE_CLIP)
+        elif spec == "bodies":
+            if not SHARED_BODY_CLIP.is_file():
+                raise SystemExit(f"no body clip at {SHARED_BODY_CLIP}")
+            paths.append(SHARED_BODY_CLIP)
         elif spec == "all-shared":
             found = sorted(SHARED_FACES.glob("*.mp4"), key=lambda p: int("0" + p.stem[1:]))
             if not found:
@@ -73,15 +85,22 @@ def fitted_lag_ms(raw: np.ndarray, out: np.ndarray, fps: float) -> float:
     return best
 
 
-def unpaced_pass(path: Path, ring: ShmRing, max_frames: int | None) -> dict[str, Any]:
+def unpaced_pass(
+    path: Path, ring: ShmRing, max_frames: int | None, body: bool = False
+) -> dict[str, Any]:
     source = ClipSource(path, loop=False, paced=False)
     source.open()
     raw_w, out_w, raw_r, out_r = [], [], [], []
+    sizes: list[float] = []
+    body_ms: list[float] = []
     stats = FrameStats(keep_all=True)
     writer = ring.writer()
-    with Tracker() as tracker:
+    with Tracker(body=body) as tracker:
 
         def collect(frame: Any) -> None:
+            if body:
+                sizes.append(float(len(frame.encode())))
+                body_ms.append(tracker.body_ms)
             if tracker.last_raw is not None and frame.face_present:
                 raw_w.append(tracker.last_raw.weights)
                 out_w.append(frame.weights())
@@ -94,6 +113,8 @@ def unpaced_pass(path: Path, ring: ShmRing, max_frames: int | None) -> dict[str,
         t0 = time.perf_counter()
         loop.run()
         wall = time.perf_counter() - t0
+        bt = tracker.body_tracker
+        body_counts = (bt.hand_runs, bt.hand_hits, bt.pose_runs, bt.pose_hits) if bt else None
     writer.close()
     source.close()
     every = stats.all_values()
@@ -107,6 +128,15 @@ def unpaced_pass(path: Path, ring: ShmRing, max_frames: int | None) -> dict[str,
     }
     for stage in STAGES:
         result[f"{stage}_ms_p50"] = rounded(percentile(every[stage], 50), 3)
+    if body_counts is not None:
+        hand_runs, hand_hits, pose_runs, pose_hits = body_counts
+        result["hands_detected_ratio"] = round(hand_hits / max(hand_runs, 1), 3)
+        result["pose_detected_ratio"] = round(pose_hits / max(pose_runs, 1), 3)
+        result["frame_bytes_body_p99"] = rounded(percentile(sizes, 99), 1)
+        result["body_ms_p50"] = rounded(percentile(body_ms, 50), 3)
+        result["_body_counts"] = body_counts
+        result["_sizes"] = sizes
+        result["_body_ms"] = body_ms
     lag: dict[str, float] = {}
     if len(raw_w) > 30:
         rw, ow = np.array(raw_w), np.array(out_w)
@@ -122,13 +152,13 @@ def unpaced_pass(path: Path, ring: ShmRing, max_frames: int | None) -> dict[str,
     return result
 
 
-def paced_cpu(path: Path, ring: ShmRing, seconds: float) -> float:
+def paced_cpu(path: Path, ring: ShmRing, seconds: float, body: bool = False) -> float:
     """Percent of one core while tracking ``path`` paced at 30 FPS for ``seconds``."""
     source = ClipSource(path, loop=True, paced=True, fps=30.0)
     source.open()
     writer = ring.writer()
     stop = threading.Event()
-    with Tracker() as tracker:
+    with Tracker(body=body) as tracker:
         TrackingLoop(source, tracker, ring=writer, duration_s=WARMUP_S, stop=stop).run()
         meter = CpuMeter()
         TrackingLoop(source, tracker, ring=writer, duration_s=seconds, stop=stop).run()
@@ -154,16 +184,24 @@ def main(argv: list[str] | None = None) -> int:
         help="length of the paced 30 FPS pass per clip (0 skips it)",
     )
     parser.add_argument("--max-frames", type=int, help="cap the unpaced pass per clip")
+    parser.add_argument(
+        "--body",
+        choices=("on", "off"),
+        default="off",
+        help="also track hands and upper body (default sources: sample and bodies/s29)",
+    )
     args = parser.parse_args(argv)
     quiet_native_logs()
-    paths = clip_paths(args.source or ["sample"])
+    body = args.body == "on"
+    default = ["sample", "bodies"] if body and SHARED_BODY_CLIP.is_file() else ["sample"]
+    paths = clip_paths(args.source or default)
 
     clips: list[dict[str, Any]] = []
     with ShmRing.create("bench") as ring:
         for path in paths:
-            result = unpaced_pass(path, ring, args.max_frames)
+            result = unpaced_pass(path, ring, args.max_frames, body)
             result["cpu_pct_at_30fps"] = (
-                paced_cpu(path, ring, args.cpu_seconds) if args.cpu_seconds > 0 else None
+                paced_cpu(path, ring, args.cpu_seconds, body) if args.cpu_seconds > 0 else None
             )
             clips.append(result)
 
@@ -183,6 +221,14 @@ def main(argv: list[str] | None = None) -> int:
     }
     for stage in STAGES:
         summary[f"{stage}_ms_p50"] = rounded(percentile(pooled[stage], 50), 3)
+    if body:
+        counts = np.sum([c.pop("_body_counts") for c in clips], axis=0)
+        sizes = [v for c in clips for v in c.pop("_sizes")]
+        body_ms = [v for c in clips for v in c.pop("_body_ms")]
+        summary["hands_detected_ratio"] = round(float(counts[1]) / max(float(counts[0]), 1), 3)
+        summary["pose_detected_ratio"] = round(float(counts[3]) / max(float(counts[2]), 1), 3)
+        summary["frame_bytes_body_p99"] = rounded(percentile(sizes, 99), 1)
+        summary["body_ms_p50"] = rounded(percentile(body_ms, 50), 3)
     fitted: dict[str, list[float]] = {}
     for c in clips:
         for group, ms in c.pop("_lag").items():
@@ -204,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         *[f"{s}_ms_p50" for s in STAGES],
     ]
     short = ["frames", "faces", "fps", "p50ms", "p95ms", "cpu%30", *[s[:5] for s in STAGES]]
+    if body:
+        cols += ["hands_detected_ratio", "pose_detected_ratio", "frame_bytes_body_p99"]
+        short += ["hands", "pose", "bytes99"]
     print(f"{'clip':<10}" + "".join(f"{h:>9}" for h in short))
     for row in [*clips, {"clip": "ALL", **summary}]:
         print(f"{row['clip']:<10}" + "".join(f"{_fmt(row[c]):>9}" for c in cols))

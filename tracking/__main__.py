@@ -83,9 +83,28 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         help="record S seconds of neutral face at start (saved to the config dir)",
     )
     p.add_argument("--no-calibration", action="store_true", help="ignore the stored calibration")
+    p.add_argument(
+        "--body",
+        choices=("on", "off", "auto"),
+        default="auto",
+        help="track hands and upper body beside the face (auto: on when the machine has at "
+        "least 2 CPU cores)",
+    )
     p.add_argument("--list-cameras", action="store_true", help="list cameras and exit")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     return p
+
+
+def body_enabled(choice: str) -> bool:
+    """``--body``: on, off, or auto = on when the CPU allows it. The hand and pose models add
+    about 5 ms per frame on average (they take turns, see tracking.body), which one core of a
+    2-core machine absorbs within the budget; a single core shared with the render window and
+    the call would not."""
+    if choice == "auto":
+        import os
+
+        return (os.cpu_count() or 1) >= 2
+    return choice == "on"
 
 
 def last_seq(ring: ShmRing) -> int:
@@ -177,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
             smoothing=smoothing,
             calibration=calibration,
             load_model=source.kind not in ("synthetic", "vmc"),
+            body=body_enabled(args.body) and source.kind not in ("synthetic", "vmc"),
         )
         if args.calibrate:
             tracker.start_calibration(args.calibrate)
@@ -198,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
             "ring": ring.name if ring is not None else None,
             "calibrated": calibration is not None,
             "mirror": args.mirror,
+            "body": tracker.body_tracker is not None,
         }
         channel.emit(Ready(info=info))
         if child:

@@ -4,8 +4,9 @@ channel to its parent.
 Child contract (``protocol.control``): typed events on stdout through
 :class:`protocol.channel.ChildChannel` - ``ready``, ``status`` with state one of ``running``,
 ``no_face``, ``paused``, ``calibrating``, ``calibrated``, ``camera_error``; ``stats`` about once a
-second; ``error``; ``bye``. Commands (:mod:`protocol.commands`): ``quit`` (EOF on stdin and
-SIGTERM do the same), ``pause``, ``recalibrate``, ``mirror``, ``emotion``, ``smoothing``.
+second; ``gesture`` once per hand gesture recognised (body tracking on); ``error``; ``bye``.
+Commands (:mod:`protocol.commands`): ``quit`` (EOF on stdin and SIGTERM do the same), ``pause``,
+``recalibrate``, ``mirror``, ``emotion``, ``smoothing``.
 
 Only parameter frames (into the ring) and these small JSON lines leave the process: images stay
 in this process's memory and are never written anywhere.
@@ -30,7 +31,7 @@ from protocol.commands import (
     SetEmotion,
     Smoothing,
 )
-from protocol.events import Error, Stats, Status
+from protocol.events import Error, GestureMade, Stats, Status
 from protocol.frame import Emotion, ParamFrame
 from protocol.ring import RingWriter
 
@@ -227,6 +228,8 @@ class TrackingLoop:
                 self.stop.set()
         self.stats.record(times, frame.face_present)
         self.last_frame = frame
+        for gesture in tracker.take_gestures():
+            self.channel.emit(GestureMade(name=gesture.name, side=int(gesture.side)))
         if self.on_frame is not None:
             self.on_frame(frame)
         self._report_calibration()
@@ -245,6 +248,7 @@ class TrackingLoop:
             "face_present": face,
             "paused": self.paused,
             "mirror": self.tracker.mirror,
+            "body": self.tracker.body_tracker is not None,
             "calibrated": self.tracker.calibration is not None,
             "source": self.source.description,
             **self.source.stats(),

@@ -311,8 +311,15 @@ def test_json_mode_prints_seed_frames(spawn_tracking: Any) -> None:
     assert proc.returncode == 0, err
     lines = out.splitlines()
     assert len(lines) == 5
+    bodies = 0
     for line in lines:
         seed = json.loads(line)
+        # body tracking is on by default (2 cores here): once the pose model has had its first
+        # turn (frame 2) its readable names ride along
+        body = seed.pop("body", None)
+        if body is not None:
+            bodies += 1
+            assert {"shoulderShrug", "torsoRoll", "leftArm", "rightHand"} <= set(body)
         assert set(seed) == {
             "headRotation",
             "eyeBlinkLeft",
@@ -324,3 +331,4 @@ def test_json_mode_prints_seed_frames(spawn_tracking: Any) -> None:
         back = ParamFrame.from_seed(seed).to_seed()
         for key, value in seed.items():  # smile is a mean of two bytes: re-quantised, 1 LSB
             assert back[key] == pytest.approx(value, abs=1 / 255), key
+    assert bodies >= 3

@@ -1,0 +1,47 @@
+"""``Call._route`` for gestures and the body setting, without processes: our tracker's gesture
+goes to the peer, the peer's goes to the window, and ``body`` becomes the tracker's flag."""
+
+from __future__ import annotations
+
+import pytest
+
+from call import Call, CallConfig
+from protocol.commands import Command, SendGesture, ShowGesture
+from protocol.events import GestureMade, PeerGesture
+
+Routed = tuple[Call, list[tuple[str, Command]]]
+
+
+@pytest.fixture
+def call(monkeypatch: pytest.MonkeyPatch) -> Routed:
+    sent: list[tuple[str, Command]] = []
+    c = Call(CallConfig(room="gestureRoom0123456789", relay="ws://127.0.0.1:1", window=True))
+
+    def send(child: str, command: Command) -> bool:
+        sent.append((child, command))
+        return True
+
+    monkeypatch.setattr(c, "send", send)
+    return c, sent
+
+
+def test_our_gesture_goes_to_the_peer_theirs_to_the_window(call: Routed) -> None:
+    c, sent = call
+    c._route("tracking", GestureMade(name="thumbs_up", side=1))
+    c._route("peer", PeerGesture(name="wave", side=0))
+    assert sent == [
+        ("peer", SendGesture(name="thumbs_up", side=1)),
+        ("render", ShowGesture(name="wave", side=0)),
+    ]
+    # only from the child that owns the event: a window saying "gesture" sends nothing anywhere
+    c._route("render", GestureMade(name="peace", side=0))
+    c._route("tracking", PeerGesture(name="peace", side=0))
+    assert len(sent) == 2
+
+
+@pytest.mark.parametrize(("body", "flag"), [(None, []), (True, ["on"]), (False, ["off"])])
+def test_body_setting_becomes_the_trackers_flag(body: bool | None, flag: list[str]) -> None:
+    cfg = CallConfig(room="gestureRoom0123456789", body=body)
+    argv = cfg.tracking_argv("ring0")
+    got = [argv[i + 1] for i, a in enumerate(argv) if a == "--body"]
+    assert got == flag
