@@ -10,7 +10,9 @@ OSC bundle per frame, in this order:
   int tracking status 1|0) - v2.7 form; tracking status is 1 while a face is tracked or held.
 - ``/VMC/Ext/T`` (float seconds since the sender started).
 - ``/VMC/Ext/Root/Pos`` (string "root", float px py pz, qx qy qz qw).
-- ``/VMC/Ext/Bone/Pos`` (string "Neck" then "Head", float px py pz, qx qy qz qw).
+- ``/VMC/Ext/Bone/Pos`` (string "Neck" then "Head", float px py pz, qx qy qz qw); then, for a
+  frame that carries a body (``ParamFrame.body``), UpperChest, the shoulders, arms, hands and
+  the fingers' three joints (:mod:`protocol.vmc_body`).
 - ``/VMC/Ext/Blend/Val`` (string name, float value) for the 52 ARKit ("perfect sync") names and
   the VRM 0.x presets, then ``/VMC/Ext/Blend/Apply`` (no arguments).
 
@@ -56,8 +58,10 @@ from typing import Any
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from .blendshapes import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES, NUM_BLENDSHAPES
+from .body import REST as REST_BODY
 from .errors import DecodeError
 from .frame import Emotion, FrameFlags, ParamFrame, quantize_unit
+from .vmc_body import body_bones
 
 # Re-exported: the VMC input reads datagrams with these (protocol.vmc_osc says why).
 from .vmc_osc import MAX_PACKET_BYTES as MAX_PACKET_BYTES
@@ -224,6 +228,9 @@ def frame_messages(frame: ParamFrame, t: float) -> list[tuple[str, list[Any]]]:
         (ADDR_BONE, ["Neck", *NECK_OFFSET, *IDENTITY]),
         (ADDR_BONE, ["Head", *HEAD_OFFSET, *head]),
     ]
+    if frame.body is not None:
+        for name, position, rotation in body_bones(frame.body):
+            messages.append((ADDR_BONE, [name, *position, *rotation]))
     weights = frame.blendshapes
     for name in BLENDSHAPE_NAMES[1:]:
         messages.append(
@@ -248,11 +255,16 @@ def frame_numbers(frame: ParamFrame, t: float) -> list[float]:
     root = unity_position(frame.head_translation) if face and calibrated else (0.0, 0.0, 0.0)
     state = CALIBRATION_DONE if calibrated else CALIBRATION_UNCALIBRATED
     weights = frame.blendshapes
+    body: list[float] = []
+    if frame.body is not None:
+        for _name, position, rotation in body_bones(frame.body):
+            body += [*position, *rotation]
     return [
         1, state, 0, int(face), float(t),
         *root, *IDENTITY,
         *NECK_OFFSET, *IDENTITY,
         *HEAD_OFFSET, *head,
+        *body,
         *[weights[i] / 255 for i in _CHANNELS],
         0.0,  # TongueOut
         *preset_values(frame).values(),
@@ -275,33 +287,42 @@ class BundleEncoder:
     """
 
     def __init__(self) -> None:
-        template = frame_messages(ParamFrame(seq=0, timestamp_us=0), 0.0)
-        parts: list[bytes] = [_BUNDLE_HEAD]
-        #: (byte offset, struct) for every numeric argument, in message order.
-        self._slots: list[tuple[int, struct.Struct]] = []
-        at = len(_BUNDLE_HEAD)
-        for address, args in template:
-            builder = OscMessageBuilder(address)
-            for arg in args:
-                tag = "s" if isinstance(arg, str) else "i" if isinstance(arg, int) else "f"
-                builder.add_arg(arg, tag)
-            data = builder.build().dgram
-            parts.append(_I32.pack(len(data)))
-            parts.append(data)
-            numbers = [a for a in args if not isinstance(a, str)]
-            # The numbers are the message's last 4 * len(numbers) bytes (strings come first).
-            start = at + 4 + len(data) - 4 * len(numbers)
-            for i, arg in enumerate(numbers):
-                self._slots.append((start + 4 * i, _I32 if isinstance(arg, int) else _F32))
-            at += 4 + len(data)
-        self._template = b"".join(parts)
+        #: Two layouts: with the body's bones and without (a frame carries a body or not).
+        self._layouts = {
+            False: _layout(ParamFrame(seq=0, timestamp_us=0)),
+            True: _layout(ParamFrame(seq=0, timestamp_us=0, body=REST_BODY)),
+        }
 
     def encode(self, frame: ParamFrame, t: float) -> bytes:
+        template, slots = self._layouts[frame.body is not None]
         values = frame_numbers(frame, t)
-        buf = bytearray(self._template)
-        for (offset, fmt), value in zip(self._slots, values, strict=True):
+        buf = bytearray(template)
+        for (offset, fmt), value in zip(slots, values, strict=True):
             fmt.pack_into(buf, offset, value)
         return bytes(buf)
+
+
+def _layout(frame: ParamFrame) -> tuple[bytes, list[tuple[int, struct.Struct]]]:
+    """A bundle template built by python-osc, and (byte offset, struct) for every number in
+    it, in message order."""
+    parts: list[bytes] = [_BUNDLE_HEAD]
+    slots: list[tuple[int, struct.Struct]] = []
+    at = len(_BUNDLE_HEAD)
+    for address, args in frame_messages(frame, 0.0):
+        builder = OscMessageBuilder(address)
+        for arg in args:
+            tag = "s" if isinstance(arg, str) else "i" if isinstance(arg, int) else "f"
+            builder.add_arg(arg, tag)
+        data = builder.build().dgram
+        parts.append(_I32.pack(len(data)))
+        parts.append(data)
+        numbers = [a for a in args if not isinstance(a, str)]
+        # The numbers are the message's last 4 * len(numbers) bytes (strings come first).
+        start = at + 4 + len(data) - 4 * len(numbers)
+        for i, arg in enumerate(numbers):
+            slots.append((start + 4 * i, _I32 if isinstance(arg, int) else _F32))
+        at += 4 + len(data)
+    return b"".join(parts), slots
 
 
 # -- VMC -> frame ---------------------------------------------------------------------------
