@@ -17,7 +17,7 @@ from websockets.asyncio.client import connect
 
 from peer.voice.sources import SAMPLE_RATE
 from peer.voice.stats import dbfs
-from protocol.commands import SetMute
+from protocol.commands import SetDeafen, SetMute
 from protocol.signaling import Join, Offer, new_room_code
 
 from .helpers import Side, call_pair, connected, relay_running
@@ -45,7 +45,7 @@ async def wait_packets(side: Side, count: int, timeout: float) -> None:
 
 
 @pytest.mark.timeout(120)
-async def test_speech_arrives_then_mute_gives_silence(speech: Path, tmp_path: Path) -> None:
+async def test_speech_arrives_deafen_and_mute_give_silence(speech: Path, tmp_path: Path) -> None:
     rec = tmp_path / "heard.wav"
     async with (
         relay_running() as relay,
@@ -66,16 +66,38 @@ async def test_speech_arrives_then_mute_gives_silence(speech: Path, tmp_path: Pa
         vb, va = voice(bob), voice(alice)
         assert va["agreed"] and vb["agreed"]
         assert va["sdp"]["local"].count("audio") == 1 and "video" not in va["sdp"]["remote"]
+        # Deafened: bob plays silence but still decodes (the peer's speaking indicator lives).
+        deaf_at = time.monotonic_ns()
+        mark = bob.log.mark()
+        assert bob.session.send("peer", SetDeafen(deafened=True))
+        await bob.log.wait_for(
+            lambda: any(
+                e["voice"]["deafened"] and e["voice"]["peer_speaking"]
+                for e in bob.log.since(mark, "stats")
+            ),
+            10,
+            "bob deafened, alice still heard speaking",
+        )
+        await bob.log.wait_for(lambda: len(bob.log.since(mark, "stats")) >= 2, 10, "2 s deaf")
+        undeaf_at = time.monotonic_ns()
+        mark = bob.log.mark()
+        assert bob.session.send("peer", SetDeafen(deafened=False))
+        await bob.log.wait_for(lambda: len(bob.log.since(mark, "stats")) >= 2, 10, "2 s hearing")
         muted_at = time.monotonic_ns()
         assert alice.session.send("peer", SetMute(muted=True))
         await alice.log.wait_for(lambda: voice(alice).get("muted"), 5, "alice muted")
         start = bob.log.mark()
         await bob.log.wait_for(lambda: len(bob.log.since(start, "stats")) >= 3, 10, "3 s muted")
         mic_epoch, spk_start = va["mic_epoch_ns"], vb["speaker_start_ns"]
-        assert vb["jitter_buffer_ms"] <= 80, vb
+        # What bob reported as the audio path's delay while he heard the speech (the figure
+        # the render window delays the avatar by for lip sync).
+        reported = [
+            e["voice"]["audio_delay_ms"]
+            for e in bob.log.of("stats")
+            if e["voice"].get("audio_delay_ms") and e["t"] * 1e9 < deaf_at
+        ]
     recorded = load(rec)  # closed by bob's peer on exit
-    muted_s = (muted_at - spk_start) / 1e9
-    got = heard(sent, mic_epoch, recorded, spk_start, until_s=muted_s)
+    got = heard(sent, mic_epoch, recorded, spk_start, until_s=(deaf_at - spk_start) / 1e9)
     print(
         f"clean: median window correlation {got.correlation:.3f} over {len(got.lags_s)} windows,"
         f" mouth-to-ear p50 {got.delay_ms(50):.0f} ms p95 {got.delay_ms(95):.0f} ms"
@@ -84,13 +106,25 @@ async def test_speech_arrives_then_mute_gives_silence(speech: Path, tmp_path: Pa
     # for a concealed or skipped frame inside a window, while noise or the wrong place scores
     # < 0.3 (test_recording_helpers_find_a_known_delay).
     assert len(got.lags_s) >= 8 and got.correlation > 0.7, got
-    assert 20 < got.delay_ms(50) < 250, got
+    # At least the 20 ms of packetisation; and what bob reports (packetisation + rtt/2 + its
+    # buffer's wait) is the measured delay within 40 ms. The delay itself depends on the
+    # jitter the buffer measured (a loaded machine delays packets too), so it is not bounded
+    # here: bench_voice.py measures it on a quiet machine.
+    assert got.delay_ms(50) > 20, got
+    assert reported and abs(float(np.median(reported)) - got.delay_ms(50)) < 40, (reported, got)
     # Muted: from 0.5 s after the command (buffer and playout drain) bob hears digital silence.
     muted_from = int(((muted_at - spk_start) / 1e9 + 0.5) * SAMPLE_RATE)
     tail = recorded[muted_from:]
     assert len(tail) > SAMPLE_RATE, len(tail)
     assert dbfs(tail) < -55, dbfs(tail)
     assert dbfs(recorded[muted_from - 2 * SAMPLE_RATE : muted_from - SAMPLE_RATE]) > -40
+
+    def at(t_ns: int, after_s: float) -> int:
+        return int(((t_ns - spk_start) / 1e9 + after_s) * SAMPLE_RATE)
+
+    deaf = recorded[at(deaf_at, 0.3) : at(undeaf_at, 0.0)]
+    assert len(deaf) > SAMPLE_RATE and dbfs(deaf) < -55, dbfs(deaf)
+    assert dbfs(recorded[at(undeaf_at, 0.3) : at(muted_at, 0.0)]) > -40
 
 
 @pytest.mark.timeout(120)
