@@ -23,13 +23,16 @@ from collections.abc import Coroutine
 from typing import Any
 
 from call import Call, CallConfig, CallError, CallEvent, ChildFailed, RelayStarted
+from call.gestures import GESTURE_EMOJI, gesture_sentence
 from cli.helptext import plain
 from i18n import N_, _
 from protocol.events import (
     AvatarShown,
     ChatReceived,
     Error,
+    GestureMade,
     OverlayShown,
+    PeerGesture,
     PeerHello,
     Stats,
     Status,
@@ -102,6 +105,11 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="the camera image is mirrored (selfie): swap left and right back",
     )
+    p.add_argument(
+        "--body",
+        choices=("on", "off"),
+        help="track hands and upper body beside the face (default: on when the CPU allows it)",
+    )
     p.add_argument("--stats-json", metavar="FILE", help="keep FILE updated with call stats")
     p.add_argument("--duration", type=float, metavar="S", help="hang up after S seconds")
     p.add_argument(
@@ -164,6 +172,8 @@ class CallPrinter:
         self.fatal: str | None = None
         #: We joined with an invitation's code and nobody is in that room.
         self.no_room = False
+        #: The peer's display name from its hello (untrusted; printable where shown).
+        self.peer_name = ""
 
     def say(self, text: str) -> None:
         self.stream.write(f"{self.prefix}{text}\n")
@@ -188,7 +198,12 @@ class CallPrinter:
             self.say(_("tracking: {status}").format(status=status))
         elif isinstance(ev, ChatReceived):
             self.say(f"<{printable(ev.sender or _('peer'), 64)}> {printable(ev.text)}")
+        elif isinstance(ev, PeerGesture):
+            self.say(gesture_sentence(ev.name, self.peer_name))
+        elif isinstance(ev, GestureMade) and not self.quiet:
+            self.say(_("you: {emoji} sent").format(emoji=GESTURE_EMOJI.get(ev.name, "?")))
         elif isinstance(ev, PeerHello):
+            self.peer_name = ev.name
             name, avatar = printable(ev.name or "?", 64), printable(ev.avatar_id)
             self.say(_("peer: {name} (avatar {avatar})").format(name=name, avatar=avatar))
         elif isinstance(ev, OverlayShown):
@@ -266,6 +281,7 @@ async def run_call(args: argparse.Namespace) -> int:
         avatar=args.avatar,
         window=args.window,
         mirror=True if args.mirror else None,
+        body=None if args.body is None else args.body == "on",
         stats_json=args.stats_json,
         ice_servers=args.ice_server,
         turn_user=args.turn_user,

@@ -74,6 +74,9 @@ class Settings:
     default_source: str = ""
     #: Interface language: "auto" (the locale), "en" or "ko" ($AVATARCHAT_LANG wins for a run).
     language: str = "auto"
+    #: Track hands and upper body beside the face (issue 17) when the computer can afford it
+    #: (the tracker decides: 2+ cores); off = face only, on every machine.
+    body: bool = True
 
     def validated(self) -> Settings:
         """A copy with every field coerced into range (hand-edited files can hold anything)."""

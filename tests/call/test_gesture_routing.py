@@ -45,3 +45,28 @@ def test_body_setting_becomes_the_trackers_flag(body: bool | None, flag: list[st
     argv = cfg.tracking_argv("ring0")
     got = [argv[i + 1] for i, a in enumerate(argv) if a == "--body"]
     assert got == flag
+
+
+def test_cli_status_lines_for_gestures() -> None:
+    import io
+
+    import i18n
+    from cli.cmd_call import CallPrinter
+    from protocol.events import PeerHello
+
+    out = io.StringIO()
+    printer = CallPrinter(stream=out)
+    printer("peer", PeerGesture(name="peace", side=0))  # before the hello: no name yet
+    printer("peer", PeerHello(name="Mina\x07"))
+    printer("peer", PeerGesture(name="wave", side=1))
+    printer("tracking", GestureMade(name="thumbs_up", side=1))
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "the other person made a peace sign ✌️"
+    assert lines[2] == "Mina\ufffd waved 👋"
+    assert lines[3] == "you: 👍 sent"
+    try:
+        i18n.set_language("ko")
+        printer("peer", PeerGesture(name="wave", side=1))
+    finally:
+        i18n.set_language("en")
+    assert out.getvalue().splitlines()[-1] == "Mina\ufffd 님이 손을 흔들었어요 👋"

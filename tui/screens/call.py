@@ -41,13 +41,16 @@ from call import (
     EventCallback,
     RelayStarted,
 )
+from call.gestures import GESTURE_EMOJI, gesture_sentence
 from i18n import N_, _, current_language
 from protocol.events import (
     ChatReceived,
     Error,
+    GestureMade,
     PeerAvatar,
     PeerBye,
     PeerEmotion,
+    PeerGesture,
     PeerHello,
     Ready,
     Stats,
@@ -271,6 +274,11 @@ class CallScreen(Screen[None]):
             self.peer_avatar = event.avatar_id or event.ref
         elif isinstance(event, PeerEmotion):
             self._peer_emotion(event)
+        elif isinstance(event, PeerGesture):  # checked and rate-limited by the peer process
+            self._chat().add_notice(gesture_sentence(event.name, self.peer_name))
+        elif isinstance(event, GestureMade):
+            emoji = GESTURE_EMOJI.get(event.name, "?")
+            self._notice(_("you: {emoji} sent").format(emoji=emoji))
         elif isinstance(event, PeerBye):
             if not self._left:
                 self._chat().add_notice(about_peer("left", self.peer_name))

@@ -153,6 +153,8 @@ class HomeScreen(Screen[None]):
             lan=self._lan or self.settings.share_on_lan,
             # "Also send my tracking to VMC at ..." (Settings): a fourth child, peer.vmc_send.
             vmc_to=self.settings.vmc_to,
+            # Hands and upper body: on = the tracker's own choice (on when the CPU allows it).
+            body=None if self.settings.body else False,
             name=self.query_one("#name", Input).value.strip(),
             source=source if isinstance(source, str) else "sample",
             avatar=self._avatar,

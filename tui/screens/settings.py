@@ -94,6 +94,9 @@ class SettingsScreen(ModalScreen[Settings | None]):
                 with Horizontal(classes="switch-row"):
                     yield Switch(s.mirror, id="set-mirror")
                     yield Label(_("Camera image is mirrored (selfie camera): swap left and right"))
+                with Horizontal(classes="switch-row"):
+                    yield Switch(s.body, id="set-body")
+                    yield Label(_("Track hands and upper body (if this computer is fast enough)"))
             yield Label("", id="settings-error")
             with Horizontal(classes="buttons"):
                 yield Button(_("Save"), variant="primary", id="save")
@@ -170,6 +173,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
             turn_credential=self.query_one("#set-turn-pass", Input).value,
             smoothing=smoothing,
             mirror=self.query_one("#set-mirror", Switch).value,
+            body=self.query_one("#set-body", Switch).value,
             default_avatar=avatar,
             default_source=self.settings.default_source,
             language=self._language(),
