@@ -28,6 +28,8 @@ from peer.voice.sources import (
 )
 from peer.voice.stats import Vad, level
 
+from .voice_helpers import best_match, heard
+
 SDP_DC = "v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
 SDP_AUDIO = "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
 SDP_VIDEO = "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
@@ -226,3 +228,21 @@ def test_vad_has_a_hangover() -> None:
     assert all(vad.update(quiet) for _ in range(14))  # 280 ms of hangover
     assert not any(vad.update(quiet) for _ in range(2))
     assert level(quiet) == 0.0 and 0.6 < level(loud) < 1.0
+
+
+def test_recording_helpers_find_a_known_delay() -> None:
+    """The correlation used above finds a delay it was given (and nothing in noise)."""
+    rng = np.random.default_rng(1)
+    sent = (rng.standard_normal(SAMPLE_RATE) * 3000).astype(np.int16)
+    recorded = np.concatenate([np.zeros(4800, np.int16), sent, np.zeros(2400, np.int16)])
+    match = best_match(sent, recorded)
+    assert match.correlation > 0.99 and abs(match.lag_s - 0.1) < 0.001
+    noise = (rng.standard_normal(3 * SAMPLE_RATE) * 3000).astype(np.int16)
+    assert best_match(sent, noise).correlation < 0.2
+    # heard(): the same known delay on the shared timeline, per window
+    loop = np.tile(sent, 3)
+    recorded = np.concatenate([np.zeros(4800, np.int16), loop])[: len(loop)]
+    got = heard(sent, 0, recorded, 0)
+    assert got.lags_s and all(abs(lag - 0.1) < 0.001 for lag in got.lags_s)
+    assert got.correlation > 0.99
+    assert heard(sent, 0, noise, 0).correlation < 0.3
