@@ -69,6 +69,7 @@ from .signaling import RELAY_UNREACHABLE, SignalingClient
 from .stats import CallStats
 from .voice import Voice
 from .voice.engine import voice_off_stats
+from .voice.mouth_frames import VoiceDsp, install
 from .voice.sinks import VoiceSinkError
 from .voice.sources import VoiceSourceError
 
@@ -106,6 +107,8 @@ class PeerApp:
         self._remote_ring: ShmRing | None = None
         self.pump: FramePump | None = None
         self.voice = Voice(opts, emit=self.emit, say=self._note) if opts.voice else None
+        #: Echo cancellation and the mouth from the voice (peer.voice.mouth_frames).
+        self.dsp: VoiceDsp | None = None
         self.report = StatsReport(self.stats, self.clock, opts.stats_json, opts.room)
         self.ctl = CtlHandler(
             name=opts.name or os.environ.get("USER", "peer"),
@@ -179,6 +182,7 @@ class PeerApp:
             except (VoiceSourceError, VoiceSinkError) as e:
                 self.error(str(e), fatal=True)
                 return 2
+            self.dsp = install(self.voice, self.pump, echo_cancel=self.opts.echo_cancel)
         loop.add_reader(reader.fileno(), self.pump.on_local_wake)
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -194,6 +198,8 @@ class PeerApp:
                 if self.voice is not None:
                     self._start(self.voice.capture_loop())
                     self._start(self.voice.playout_loop())
+                if self.dsp is not None:
+                    self._start(self.dsp.mouth.own_frames_loop(self.pump))
                 info = {
                     "local_ring": self.opts.local_ring,
                     "remote_ring": self.opts.remote_ring,
@@ -514,6 +520,8 @@ class PeerApp:
             rtt_us = self.clock.rtt_us
             event["voice"] = self.voice.stats(None if rtt_us is None else rtt_us / 1000)
             event["voice"]["agreed"] = self.link is not None and self.link.audio_agreed
+            if self.dsp is not None:
+                event["voice"].update(self.dsp.stats())
         if self.link is not None:  # the media sections negotiated (tests check m=audio rules)
             event["voice"]["sdp"] = self.link.sections()
         return event

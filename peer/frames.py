@@ -76,6 +76,9 @@ class FramePump:
         self._bucket = TokenBucket(RECV_RATE_HZ, RECV_BURST)
         self.last_rx = 0.0  # monotonic s of the last valid frame
         self.last_local_write = 0.0
+        #: Rewrites each tracker frame on its way out (the mouth from the voice when there is
+        #: no face: peer.voice.mouth_frames); None = sent as written.
+        self.outgoing: Callable[[bytes], bytes] | None = None
 
     def attach(self, send: Callable[[bytes], None] | None, buffered: Callable[[], int]) -> None:
         """Send on a (new) link's params channel; None while there is no open link."""
@@ -102,13 +105,14 @@ class FramePump:
         if self._buffered() > MAX_BUFFERED_BYTES:
             self.stats.send_dropped_backlog += 1
             return
+        payload = record.payload if self.outgoing is None else self.outgoing(record.payload)
         try:
-            send(record.payload)
+            send(payload)
         except Exception as e:  # the channel closed between the check and the send
             log.debug("params send failed: %s", e)
             self.stats.send_dropped_closed += 1
             return
-        self.stats.on_sent(len(record.payload))
+        self.stats.on_sent(len(payload))
         self.stats.tx_ring_to_send.add((now_ns - record.written_ns) / 1e6)
         # Our own tracker's stage: camera frame -> ring slot (same clock, same host).
         try:
@@ -116,6 +120,24 @@ class FramePump:
         except DecodeError:
             return
         self.stats.tx_capture_to_ring.add((record.written_ns / 1000 - frame.timestamp_us) / 1000)
+
+    def send_extra(self, payload: bytes) -> None:
+        """Send a frame made here, not by the tracker (the voice mouth with no camera), with
+        the same rules: nothing without a link, dropped rather than queued."""
+        send = self._send
+        if send is None:
+            self.stats.send_dropped_closed += 1
+            return
+        if self._buffered() > MAX_BUFFERED_BYTES:
+            self.stats.send_dropped_backlog += 1
+            return
+        try:
+            send(payload)
+        except Exception as e:
+            log.debug("params send failed: %s", e)
+            self.stats.send_dropped_closed += 1
+            return
+        self.stats.on_sent(len(payload))
 
     # -- receiving -------------------------------------------------------------------------
     def on_params(self, data: bytes) -> None:
