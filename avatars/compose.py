@@ -9,6 +9,7 @@ It is meant for a handful of frames, not for 60 FPS.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from avatars.bones import IDENTITY, Mat, apply, bone_angle, bone_stretch, local_mat, mul
 from avatars.model import AvatarPack, Layer, binding_value, select_sprite
 
 Matrix = np.ndarray
@@ -70,17 +72,65 @@ def local_matrix(layer: Layer, st: LayerState) -> Matrix:
     return out
 
 
+def pose_layers(
+    layers: Sequence[Layer], params: Mapping[str, float]
+) -> list[tuple[Mat, LayerState]]:
+    """Each layer's canvas transform and state, in ``layers`` order (parents first).
+
+    A bone (FORMAT.md, "Bones") turns to its segment's direction relative to the nearest
+    ancestor bone and stretches along its length; the stretch belongs to the bone's own image:
+    its children keep the unstretched orientation and scale but move with the stretched point
+    under their pivot (a hand stays at the end of a foreshortened forearm, undistorted).
+    """
+    p = params if isinstance(params, dict) else dict(params)
+    index: dict[str, int] = {}
+    plain: list[Mat] = []  # what children inherit
+    angles: list[float] = []  # absolute bone angle in effect (0 above the first bone)
+    out: list[tuple[Mat, LayerState]] = []
+    for i, layer in enumerate(layers):
+        st = layer_state(layer, p)
+        parent = index.get(layer.parent) if layer.parent is not None else None
+        base_angle = angles[parent] if parent is not None else 0.0
+        rotate, stretch, angle = st.rotate, 1.0, base_angle
+        if layer.bone is not None:
+            angle = bone_angle(layer.bone, p)
+            rotate += angle - base_angle
+            stretch = bone_stretch(layer.bone, p)
+        own = local_mat(layer.pivot, st.offset, rotate, st.scale)
+        full = own
+        if stretch != 1.0:
+            full = local_mat(layer.pivot, st.offset, rotate, (st.scale[0], st.scale[1] * stretch))
+        frame = IDENTITY
+        if parent is not None:
+            frame = plain[parent]
+            drawn = out[parent][0]
+            if drawn is not frame:  # the parent is stretched: attach to its stretched point
+                x, y = layer.pivot
+                fx, fy = apply(drawn, x, y)
+                nx, ny = apply(frame, x, y)
+                frame = (
+                    frame[0],
+                    frame[1],
+                    frame[2] + fx - nx,
+                    frame[3],
+                    frame[4],
+                    frame[5] + fy - ny,
+                )
+        world = mul(frame, own)
+        out.append((world if full is own else mul(frame, full), st))
+        plain.append(world)
+        angles.append(angle)
+        index[layer.id] = i
+    return out
+
+
 def world_matrices(
     pack: AvatarPack, params: dict[str, float]
 ) -> dict[str, tuple[Matrix, LayerState]]:
-    """Each layer's canvas transform (parent's world @ own local) and its state."""
+    """Each layer's canvas transform (3x3, for PIL) and its state (:func:`pose_layers`)."""
     out: dict[str, tuple[Matrix, LayerState]] = {}
-    for layer in pack.layers:  # parents come first
-        st = layer_state(layer, params)
-        m = local_matrix(layer, st)
-        if layer.parent is not None and layer.parent in out:
-            m = out[layer.parent][0] @ m
-        out[layer.id] = (m, st)
+    for layer, (m, st) in zip(pack.layers, pose_layers(pack.layers, params), strict=True):
+        out[layer.id] = (np.array([[m[0], m[1], m[2]], [m[3], m[4], m[5]], [0.0, 0.0, 1.0]]), st)
     return out
 
 

@@ -46,6 +46,20 @@ class Binding:
 
 
 @dataclass(frozen=True)
+class Bone:
+    """A layer that follows one tracked arm segment (FORMAT.md, "Bones").
+
+    Its image is drawn hanging straight down from its pivot (the joint); the renderer turns it
+    to the segment's on-screen direction (relative to the nearest ancestor bone, so a forearm
+    points where the forearm points whatever the upper arm does) and shortens it along its
+    length by ``foreshorten`` times what pointing at the camera would hide.
+    """
+
+    driver: str
+    foreshorten: float = 1.0
+
+
+@dataclass(frozen=True)
 class Layer:
     id: str
     image: Path
@@ -57,6 +71,7 @@ class Layer:
     bindings: list[Binding]
     #: image size in pixels (width, height); sprites and variant textures have the same size.
     size: tuple[int, int]
+    bone: Bone | None = None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from avatars.bones import check_bone, check_bone_chains
 from avatars.model import (
     DEFAULT_VARIANT_ID,
     RGBA,
@@ -19,6 +20,7 @@ from avatars.model import (
     TARGETS,
     AvatarPack,
     Binding,
+    Bone,
     Layer,
     Variant,
 )
@@ -53,7 +55,7 @@ PACK_KEYS = {
     "description",
 }
 # fmt: on
-LAYER_KEYS = {"id", "image", "parent", "position", "pivot", "z", "mesh", "bindings"}
+LAYER_KEYS = {"id", "image", "parent", "position", "pivot", "z", "mesh", "bindings", "bone"}
 BINDING_KEYS = {"param", "target", "gain", "offset", "min", "max", "sprites"}
 VARIANT_KEYS = {"id", "name", "textures", "tint"}
 
@@ -287,6 +289,7 @@ class _Checker:
                     f"{where} mesh: each of [cols, rows] must be 1..{MAX_MESH}, got {list(mesh)}"
                 )
             bindings = self.bindings(where, t.get("bindings", []), size)
+            bone = self.bone(where, t.get("bone"), pos, pivot, size)
             built.append(
                 Layer(
                     id=lid,
@@ -298,9 +301,22 @@ class _Checker:
                     mesh=(int(mesh[0]), int(mesh[1])) if mesh else (1, 1),
                     bindings=bindings,
                     size=size or (0, 0),
+                    bone=bone,
                 )
             )
         return self.order(built)
+
+    def bone(
+        self,
+        where: str,
+        t: Any,
+        pos: tuple[float, float] | None,
+        pivot: tuple[float, float] | None,
+        size: tuple[int, int] | None,
+    ) -> Bone | None:
+        bone, problems = check_bone(where, t, pos, pivot, size)
+        self.problems.extend(problems)
+        return bone
 
     def order(self, layers: list[Layer]) -> list[Layer]:
         """Parents before children (stable); reports unknown parents and cycles."""
@@ -311,6 +327,7 @@ class _Checker:
                     f"{MANIFEST} layer {layer.id!r}: unknown parent {layer.parent!r}"
                     f"{_suggest(layer.parent, by_id)}"
                 )
+        self.problems.extend(check_bone_chains(MANIFEST, layers, by_id))
         reported: set[str] = set()
         for layer in layers:
             chain = [layer.id]

@@ -11,6 +11,9 @@ import random
 
 import numpy as np
 
+from avatars.params import FINGERS
+from protocol.body import REST_HAND
+
 from .params import PARAM_INDEX, Vector, neutral_vector
 
 #: People blink every 2-6 s at rest (about 15 per minute); a blink takes ~150 ms.
@@ -26,6 +29,10 @@ BREATH_HZ = 0.25
 SWAY_YAW = 0.07
 SWAY_PITCH = 0.03
 SWAY_ROLL = 0.04
+#: Arms at rest hang a little away from the body and swing slightly (radians) with the sway;
+#: hands rest half-open (protocol.body.REST_HAND).
+ARM_REST_ANGLE = 0.08
+ARM_SWAY = 0.035
 #: Gaze saccades: a new fixation every 1-4 s, within a third of the eye's range.
 GAZE_INTERVAL_S = (1.0, 4.0)
 GAZE_RANGE = 0.3
@@ -121,4 +128,19 @@ class IdleLife:
         # A hint of a resting smile: a blank face reads as cold.
         vec[PARAM_INDEX["smile"]] = 0.08
         vec[PARAM_INDEX["breath"]] = self.breath(t)
+        self._rest_body(vec, t, roll)
         return np.asarray(vec)
+
+    @staticmethod
+    def _rest_body(vec: Vector, t: float, roll: float) -> None:
+        """Arms hanging relaxed (a little outward, + toward the subject's left), swaying with
+        the head's roll and a slower swing; hands half-open."""
+        swing = 0.6 * roll + 0.4 * math.sin(2 * math.pi * 0.09 * t)
+        for side, out in (("Left", 1.0), ("Right", -1.0)):
+            base = out * ARM_REST_ANGLE + ARM_SWAY * swing
+            vec[PARAM_INDEX[f"upperArmAngle{side}"]] = base
+            vec[PARAM_INDEX[f"forearmAngle{side}"]] = base + out * 0.04
+            vec[PARAM_INDEX[f"handAngle{side}"]] = base + out * 0.06
+            for finger, curl in zip(FINGERS, REST_HAND.curls, strict=True):
+                vec[PARAM_INDEX[f"{finger}Curl{side}"]] = curl
+            vec[PARAM_INDEX[f"fingerSpread{side}"]] = REST_HAND.spread

@@ -1,18 +1,17 @@
 """The 2D layered renderer: an avatar pack as textured quads/meshes in one draw call.
 
-Per frame the CPU only evaluates the bindings (:func:`avatars.compose.layer_state`, the same
-semantics as the software compositor) and composes each layer's 2x3 canvas transform through the
-parent chain; the results go to the GPU as small uniform arrays. The vertex shader applies the
-transforms and the mesh warps (``warp_open``, ``warp_smile``, ``warp_squash``); sprite swaps
-change a layer's atlas rectangle. Textures are built once at load (one premultiplied atlas), so
-nothing is uploaded per frame.
+Per frame the CPU only evaluates the bindings and bones and composes each layer's 2x3 canvas
+transform through the parent chain (:func:`avatars.compose.pose_layers`, the very code the
+software compositor uses); the results go to the GPU as small uniform arrays. The vertex shader
+applies the transforms and the mesh warps (``warp_open``, ``warp_smile``, ``warp_squash``);
+sprite swaps change a layer's atlas rectangle. Textures are built once at load (one
+premultiplied atlas), so nothing is uploaded per frame.
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,7 +21,7 @@ import pyglet
 from pyglet import gl
 from pyglet.graphics.shader import Shader, ShaderProgram
 
-from avatars.compose import layer_state
+from avatars.compose import pose_layers
 from avatars.model import WARP_TARGETS, AvatarPack, Layer
 
 from .atlas import Atlas, AtlasRect, build_atlas
@@ -173,9 +172,7 @@ class Layered2DRenderer(Renderer):
         layers: list[Layer] = list(pack.layers)
         self._n = n = len(layers)
         self._index = {la.id: i for i, la in enumerate(layers)}
-        self._parent = [self._index.get(la.parent, -1) if la.parent else -1 for la in layers]
         self._pos = [la.position for la in layers]
-        self._pivot = [la.pivot for la in layers]
 
         # Every image a layer can show (rest image and sprites), and the union of their opaque
         # boxes: the mesh only covers that box, which saves llvmpipe most of its fill work.
@@ -355,30 +352,8 @@ class Layered2DRenderer(Renderer):
         """Per-layer uniforms (transform, opacity, sprite rectangle, warps) for ``params``."""
         if self.pack is None:
             return
-        p = params if isinstance(params, dict) else dict(params)
-        mats: list[tuple[float, float, float, float, float, float]] = []
         m0, m1, uv, geo, warp = self._m0, self._m1, self._uv, self._geo, self._warp
-        for i, la in enumerate(self.pack.layers):
-            st = layer_state(la, p)
-            px, py = self._pivot[i]
-            cos, sin = math.cos(st.rotate), math.sin(st.rotate)
-            sx, sy = st.scale
-            # back(pivot + offset) @ rot @ scale @ to_pivot(-pivot), as avatars/compose.py
-            a, b, c, d = cos * sx, -sin * sy, sin * sx, cos * sy
-            tx = px + st.offset[0] - (a * px + b * py)
-            ty = py + st.offset[1] - (c * px + d * py)
-            parent = self._parent[i]
-            if 0 <= parent < i:  # packs list parents first; anything else is drawn as a root
-                pa, pb, ptx, pc, pd, pty = mats[parent]
-                a, b, tx, c, d, ty = (
-                    pa * a + pb * c,
-                    pa * b + pb * d,
-                    pa * tx + pb * ty + ptx,
-                    pc * a + pd * c,
-                    pc * b + pd * d,
-                    pc * tx + pd * ty + pty,
-                )
-            mats.append((a, b, tx, c, d, ty))
+        for i, ((a, b, tx, c, d, ty), st) in enumerate(pose_layers(self.pack.layers, params)):
             # Fold the layer's rest position into the matrix: vertices are image pixels.
             qx, qy = self._pos[i]
             m0[i] = (a, b, a * qx + b * qy + tx, st.opacity)

@@ -22,12 +22,20 @@ from typing import NamedTuple
 
 import numpy as np
 
-from avatars.params import POSE_PARAMS
+from avatars.params import POSE_PARAMS, SIGNED_BODY_PARAMS
 from protocol.frame import FrameFlags, ParamFrame
 
 from .idle import IdleLife
 from .lipsync import LipSync, voice_mouth
-from .params import PARAM_INDEX, Vector, frame_to_vector, neutral_vector
+from .params import (
+    GROUP_INDEX,
+    GROUP_NAMES,
+    PARAM_INDEX,
+    Vector,
+    body_presence,
+    frame_to_vector,
+    neutral_vector,
+)
 
 #: Jitter multiplier: 3x mean deviation covers nearly all late frames on a normal path.
 JITTER_K = 3.0
@@ -46,13 +54,16 @@ CORRECTION_TAU_S = 0.05
 OFFSET_CREEP = 0.002
 #: A transit this far above the baseline means the sender's clock jumped (restart): re-anchor.
 OFFSET_RESET_S = 1.0
+#: A body group missing for less than this keeps its pose (a hand model that runs every other
+#: frame, one missed detection); longer, it eases to rest.
+BODY_GRACE_S = 0.15
 #: Frames kept for interpolation: about 2 s at 60 Hz, enough for a lip-sync delay (at most
 #: 1 s, protocol.commands.MAX_PEER_DELAY_MS) at any tracker rate.
 HISTORY = 128
 
 # Channels that must stay in 0..1 after extrapolation (blendshapes and derived weights).
 _UNIT = np.ones(len(PARAM_INDEX), dtype=bool)
-for _name in (*POSE_PARAMS, "breath"):
+for _name in (*POSE_PARAMS, "breath", *SIGNED_BODY_PARAMS):
     _UNIT[PARAM_INDEX[_name]] = False
 _BREATH = PARAM_INDEX["breath"]
 
@@ -65,6 +76,7 @@ class _Entry:
     vec: Vector
     flags: FrameFlags
     capture_ns: int  # capture on *our* CLOCK_MONOTONIC (the ring slot's), ns; 0 = unknown
+    present: tuple[bool, ...] = ()  # per body group (params.GROUP_NAMES): seen in this frame
 
 
 class Shown(NamedTuple):
@@ -87,7 +99,8 @@ class Sample:
     shown_seq: int = -1
     idle_weight: float = 1.0
     extrapolating: bool = False
-    #: True when the pose equals the shown frame exactly (no blend, no pending correction).
+    #: True when the pose equals the shown frame exactly (no blend, no pending correction; body
+    #: groups not in the frame are fully at rest, none is between rest and tracking).
     settled: bool = False
 
 
@@ -118,6 +131,12 @@ class Motion:
         self._last_s: float | None = None
         self._last_extrapolating = False
         self._last_tracked = neutral_vector()
+        #: One idle spring per body group (params.GROUP_NAMES): an arm or hand that leaves the
+        #: picture eases to rest on its own while the face stays tracked.
+        self._group_w = np.ones(len(GROUP_NAMES))
+        self._group_v = np.zeros(len(GROUP_NAMES))
+        self._group_seen = np.full(len(GROUP_NAMES), -math.inf)  # our clock, last arrival seen
+        self._weights = np.ones(len(PARAM_INDEX))
         self.frames_received = 0
         self.late_frames = 0
         #: Lip sync: the audio path's delay and the mouth drawn from the voice.
@@ -165,8 +184,18 @@ class Motion:
             gap = capture - prev.capture
             if 0.004 < gap < 0.25:
                 self._interval += (gap - self._interval) / 8.0
+        vec = frame_to_vector(frame)
+        present = body_presence(frame)
+        self._group_seen[np.array(present, dtype=bool)] = arrival
+        if self._frames:
+            # A side not seen holds its last pose in the stream (its spring eases it to rest
+            # from there), so interpolation never snaps a raised arm down between two frames.
+            held = self._frames[-1].vec
+            for seen, idx in zip(present, GROUP_INDEX, strict=True):
+                if not seen:
+                    vec[idx] = held[idx]
         self._frames.append(
-            _Entry(capture, arrival, frame.seq, frame_to_vector(frame), frame.flags, capture_ns)
+            _Entry(capture, arrival, frame.seq, vec, frame.flags, capture_ns, present)
         )
         if self._last_s is not None and self._last_extrapolating:
             # The last drawn pose was a guess past the newest frame; this frame may contradict
@@ -251,9 +280,14 @@ class Motion:
             if (w - target) * (self._idle_w - target) < 0 or abs(w - target) < 1e-4:
                 w, v = target, 0.0  # no overshoot past the target
         self._idle_w, self._idle_v = min(1.0, max(0.0, w)), v
+        self._step_groups(now, dt)
+        weights = self._weights
+        weights[:] = self._idle_w
+        for gw, idx in zip(self._group_w, GROUP_INDEX, strict=True):
+            weights[idx] = gw
         pose = tracked + self._correction
-        if self._idle_w > 0.0:
-            pose = pose + (self.idle.pose(now) - pose) * self._idle_w
+        if np.any(weights > 0.0):
+            pose = pose + (self.idle.pose(now) - pose) * weights
         pose = np.array(pose, dtype=np.float64)
         if self.breathe:
             pose[_BREATH] = self.idle.breath(now)
@@ -264,15 +298,40 @@ class Motion:
         out.idle_weight = self._idle_w
         out.settled = (
             self._idle_w == 0.0
+            and bool(np.all((self._group_w == 0.0) | (self._group_w == 1.0)))
             and not out.extrapolating
             and float(np.max(np.abs(self._correction))) < 1e-3
         )
         self._last_out = pose
         return out
 
+    def _step_groups(self, now: float, dt: float) -> None:
+        """The body groups' springs: toward rest when the group is not in the newest frame (or
+        the stream stopped or paused), toward tracking when it is. Independent of the face:
+        hands can be seen while the face is not, and the other way round."""
+        stopped = not self._frames or now - self._last_arrival > STALE_AFTER_S
+        stopped = stopped or bool(self._frames[-1].flags & FrameFlags.PAUSED)
+        missing = now - self._group_seen > BODY_GRACE_S
+        target = np.where(missing | stopped, 1.0, 0.0)
+        if dt <= 0:
+            return
+        w, v = self._group_w, self._group_v
+        acc = -2.0 * IDLE_OMEGA * v - IDLE_OMEGA * IDLE_OMEGA * (w - target)
+        nv = v + acc * dt
+        nw = w + nv * dt
+        done = ((nw - target) * (w - target) < 0) | (np.abs(nw - target) < 1e-4)
+        nw = np.where(done, target, nw)
+        nv = np.where(done, 0.0, nv)
+        self._group_w, self._group_v = np.clip(nw, 0.0, 1.0), nv
+
     @property
     def idle_weight(self) -> float:
         return self._idle_w
+
+    @property
+    def body_weights(self) -> dict[str, float]:
+        """Each body group's idle weight (1 = at rest, 0 = tracked), for tests and stats."""
+        return dict(zip(GROUP_NAMES, self._group_w.tolist(), strict=True))
 
     @property
     def last_flags(self) -> FrameFlags:

@@ -7,11 +7,14 @@ motion code works on fixed-order float vectors (fast to interpolate with numpy);
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
-from avatars.params import PARAM_NAMES
+from avatars.params import BODY_GROUPS, BONE_DRIVERS, FINGERS, PARAM_NAMES, SIDES
 from protocol.blendshapes import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES
+from protocol.body import ArmPose, BodyPose, HandShape, Side, Vec3
 from protocol.frame import Emotion, FrameFlags, ParamFrame
 
 Vector = npt.NDArray[np.float64]
@@ -89,6 +92,8 @@ def frame_to_vector(frame: ParamFrame) -> Vector:
     ) / 2.0
     if frame.emotion is not None and frame.emotion in _EMOTION_PARAM:
         vec[PARAM_INDEX[_EMOTION_PARAM[frame.emotion]]] = _clamp(frame.emotion_weight, 0.0, 1.0)
+    if frame.body is not None:
+        put_body(vec, frame.body)  # sides not seen stay at rest (0); motion holds them instead
     return vec
 
 
@@ -102,6 +107,74 @@ _EYE_LOOK = (
     "eyeLookDownLeft",
     "eyeLookDownRight",
 )
+
+
+#: Body parameter groups (:data:`avatars.params.BODY_GROUPS`) as index arrays, in a fixed order:
+#: what :func:`body_presence` reports on and the motion layer eases one by one.
+GROUP_NAMES: tuple[str, ...] = tuple(BODY_GROUPS)
+GROUP_INDEX: tuple[npt.NDArray[np.intp], ...] = tuple(
+    np.array([PARAM_INDEX[n] for n in BODY_GROUPS[g]], dtype=np.intp) for g in GROUP_NAMES
+)
+#: An arm pointing this close to straight across the chest is where its angle wraps: the far
+#: side of the body, where an upper arm or forearm rarely points, so interpolation between
+#: frames (and easing to rest) never sweeps the long way round.
+_WRAP = 0.75 * math.pi
+
+
+def segment_angle(v: Vec3, side: Side) -> float:
+    """The direction ``v`` (body frame) projected on the frontal plane, as an angle from hanging
+    down, + toward the subject's left; continuous over every direction that arm can reach
+    (wrapping only across the chest toward the other side)."""
+    a = math.atan2(v[0], -v[1])
+    if side is Side.LEFT and a < -_WRAP:
+        a += 2.0 * math.pi
+    elif side is Side.RIGHT and a > _WRAP:
+        a -= 2.0 * math.pi
+    return a
+
+
+def _put_arm(vec: Vector, side: Side, arm: ArmPose) -> None:
+    s = SIDES[side]
+    for bone, v in (("upperArm", arm.upper_arm), ("forearm", arm.forearm), ("hand", arm.hand)):
+        angle, forward = BONE_DRIVERS[f"{bone}{s}"]
+        vec[PARAM_INDEX[angle]] = segment_angle(v, side)
+        vec[PARAM_INDEX[forward]] = _clamp(v[2], -1.0, 1.0)
+    vec[PARAM_INDEX[f"palmFacing{s}"]] = _clamp(arm.palm_normal[2], -1.0, 1.0)
+
+
+def _put_hand(vec: Vector, side: Side, hand: HandShape) -> None:
+    s = SIDES[side]
+    for finger, curl in zip(FINGERS, hand.curls, strict=True):
+        vec[PARAM_INDEX[f"{finger}Curl{s}"]] = _clamp(curl, 0.0, 1.0)
+    vec[PARAM_INDEX[f"fingerSpread{s}"]] = _clamp(hand.spread, 0.0, 1.0)
+
+
+def put_body(vec: Vector, body: BodyPose) -> None:
+    """Write ``body``'s parameters into ``vec``; a side not seen is left as it is."""
+    vec[PARAM_INDEX["shoulderShrugLeft"]] = _clamp(body.shoulder_shrug[0], 0.0, 1.0)
+    vec[PARAM_INDEX["shoulderShrugRight"]] = _clamp(body.shoulder_shrug[1], 0.0, 1.0)
+    vec[PARAM_INDEX["torsoRoll"]] = _clamp(body.torso_roll, -math.pi / 2, math.pi / 2)
+    for side in Side:
+        arm, hand = body.arms[side], body.hands[side]
+        if arm is not None:
+            _put_arm(vec, side, arm)
+        if hand is not None:
+            _put_hand(vec, side, hand)
+
+
+def body_presence(frame: ParamFrame) -> tuple[bool, ...]:
+    """Which :data:`GROUP_NAMES` the frame carries (all False without a body)."""
+    body = frame.body
+    if body is None:
+        return (False,) * len(GROUP_NAMES)
+    seen = {
+        "torso": True,
+        "armLeft": body.arms[Side.LEFT] is not None,
+        "armRight": body.arms[Side.RIGHT] is not None,
+        "handLeft": body.hands[Side.LEFT] is not None,
+        "handRight": body.hands[Side.RIGHT] is not None,
+    }
+    return tuple(seen[g] for g in GROUP_NAMES)
 
 
 def vector_to_dict(vec: Vector) -> dict[str, float]:

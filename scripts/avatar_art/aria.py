@@ -5,6 +5,7 @@ from __future__ import annotations
 from PIL import ImageChops, ImageFilter
 
 from . import rig
+from .arms import ArmStyle, with_arms
 from .kit import (
     SS,
     AvatarSpec,
@@ -22,6 +23,14 @@ EYE_Y = 250
 EYES = {"Right": 207.0, "Left": 305.0}  # subject's right eye is on the viewer's left
 MOUTH_Y = 322
 LINE = hexc("5a3426")
+
+
+ARMS = ArmStyle(
+    shoulder=(138, 450), upper=86, forearm=80, palm=50, finger=34,
+    upper_w=38, fore_w=31, palm_w=50, finger_w=12,
+    upper_paint=lambda c: c["shirt"], fore_paint=lambda c: c["skin"],
+    hand_paint=lambda c: c["skin"], ink=LINE,
+)  # fmt: skip
 
 
 def _eye_pts(cx: float, cy: float, mirror: bool) -> list[Pt]:
@@ -456,4 +465,4 @@ def spec() -> AvatarSpec:
             },
         ),
     ]
-    return AvatarSpec("aria", "Aria", layers, variants, base)
+    return AvatarSpec("aria", "Aria", with_arms(layers, ARMS), variants, base)

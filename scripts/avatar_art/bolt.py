@@ -5,6 +5,7 @@ from __future__ import annotations
 from PIL import Image
 
 from . import rig
+from .arms import ArmStyle, with_arms
 from .kit import (
     AvatarSpec,
     LayerSpec,
@@ -21,6 +22,14 @@ EYE_Y = 236
 EYES = {"Right": 200.0, "Left": 312.0}
 MOUTH_Y = 318
 INK = hexc("1c2026")
+
+
+ARMS = ArmStyle(
+    shoulder=(132, 450), upper=80, forearm=76, palm=46, finger=30,
+    upper_w=34, fore_w=30, palm_w=52, finger_w=13,
+    upper_paint=lambda c: c["paint"], fore_paint=lambda c: shade(c["paint"], -0.15),
+    hand_paint=lambda c: hexc("6c737c"), ink=INK, outline=2.5,
+)  # fmt: skip
 
 
 def rrect(x0: float, y0: float, x1: float, y1: float, r: float) -> list[Pt]:
@@ -243,4 +252,4 @@ def spec() -> AvatarSpec:
             "mint", "Mint", {"paint": hexc("7fd6b8"), "led": hexc("ff6fb5"), "led2": hexc("fff36a")}
         ),
     ]
-    return AvatarSpec("bolt", "Bolt", layers, variants, base)
+    return AvatarSpec("bolt", "Bolt", with_arms(layers, ARMS), variants, base)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PIL import ImageChops, ImageFilter
 
 from . import rig
+from .arms import ArmStyle, with_arms
 from .kit import (
     SS,
     AvatarSpec,
@@ -22,6 +23,14 @@ EYE_Y = 236
 EYES = {"Right": 202.0, "Left": 310.0}
 MOUTH_Y = 334
 INK = hexc("2b1a14")
+
+
+ARMS = ArmStyle(
+    shoulder=(140, 450), upper=82, forearm=76, palm=44, finger=24,
+    upper_w=40, fore_w=34, palm_w=52, finger_w=15,
+    upper_paint=lambda c: c["fur"], fore_paint=lambda c: c["fur"],
+    hand_paint=lambda c: c["ear"], ink=INK,
+)  # fmt: skip
 
 
 def _eye_pts(cx: float, cy: float, mirror: bool) -> list[Pt]:
@@ -398,4 +407,4 @@ def spec() -> AvatarSpec:
             {"fur": hexc("4a4550"), "eyes": hexc("f0c030"), "scarf": hexc("c8324a")},
         ),
     ]
-    return AvatarSpec("fox", "Fox", layers, variants, base)
+    return AvatarSpec("fox", "Fox", with_arms(layers, ARMS), variants, base)

@@ -239,6 +239,11 @@ class LayerSpec:
     bindings: list[dict[str, Any]] = field(default_factory=list)
     #: layers with the same group share one crop box (so warps line up across them)
     group: str | None = None
+    #: canvas offset added to the drawn position: parts that hang below the 512 canvas at rest
+    #: (arms) are drawn higher up on the pen and placed where they belong
+    shift: Pt = (0.0, 0.0)
+    #: [layers.bone] table (FORMAT.md, "Bones"), or None
+    bone: dict[str, Any] | None = None
 
 
 @dataclass
@@ -338,13 +343,15 @@ def build(spec: AvatarSpec, out: Path) -> dict[str, Any]:
             "id": ls.id,
             "image": f"layers/{ls.id}.png",
             "parent": ls.parent,
-            "position": [x0, y0],
+            "position": [x0 + round(ls.shift[0]), y0 + round(ls.shift[1])],
             "pivot": [float(ls.pivot[0]), float(ls.pivot[1])],
             "z": ls.z,
             "mesh": list(ls.mesh),
         }
         if ls.bindings:
             entry["bindings"] = ls.bindings
+        if ls.bone:
+            entry["bone"] = ls.bone
         layers_toml.append(entry)
     for vt in variants_toml:
         if not vt["textures"]:

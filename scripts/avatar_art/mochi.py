@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from . import rig
+from .arms import ArmStyle, with_arms
 from .kit import (
     AvatarSpec,
     LayerSpec,
@@ -21,6 +22,14 @@ EYE_Y = 294
 EYES = {"Right": 204.0, "Left": 308.0}
 MOUTH_Y = 340
 INK = hexc("3a2a30")
+
+
+ARMS = ArmStyle(
+    shoulder=(112, 352), upper=40, forearm=38, palm=30, finger=12,
+    upper_w=34, fore_w=32, palm_w=38, finger_w=12,
+    upper_paint=lambda c: c["dough"], fore_paint=lambda c: c["dough"],
+    hand_paint=lambda c: c["dough"], ink=INK, upper_z=11,
+)  # fmt: skip
 
 
 def body(p: Pen, c: Palette) -> None:
@@ -298,4 +307,4 @@ def spec() -> AvatarSpec:
             },
         ),
     ]
-    return AvatarSpec("mochi", "Mochi", layers, variants, base)
+    return AvatarSpec("mochi", "Mochi", with_arms(layers, ARMS), variants, base)
