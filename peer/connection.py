@@ -46,6 +46,7 @@ from .errors import NegotiationError
 from .negotiation import LinkProbe
 from .voice import LinkVoice
 from .voice.playout import install_tap
+from .voice.track import install_encoder
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +207,7 @@ class PeerLink:
     async def create_offer(self) -> str:
         try:
             if self.voice is not None:
-                self.pc.addTrack(self.voice.track)  # m=audio sendrecv
+                install_encoder(self.pc.addTrack(self.voice.track))  # m=audio sendrecv
             await self.pc.setLocalDescription(await self.pc.createOffer())
         except Exception as e:  # aiortc raises assorted exceptions from deep inside
             raise NegotiationError(f"could not create an offer: {e}") from e
@@ -218,7 +219,8 @@ class PeerLink:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             for transceiver in self._audio_transceivers():
                 if self.voice is not None:
-                    self.pc.addTrack(self.voice.track)  # joins the offered audio section
+                    # joins the offered audio section
+                    install_encoder(self.pc.addTrack(self.voice.track))
                     install_tap(transceiver.receiver, self.voice.playout)
                 else:
                     transceiver.direction = "inactive"

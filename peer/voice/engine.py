@@ -159,9 +159,11 @@ class Voice:
                 start, k, due = now, 0, now
             elif due > now:
                 await asyncio.sleep((due - now) / 1e9)
+            else:  # catching up: let the received packets in between blocks
+                await asyncio.sleep(0)
             k += 1
             parts = self.current
-            pcm = parts.playout.pull(due) if parts is not None else None
+            pcm = parts.playout.pull(time.monotonic_ns()) if parts is not None else None
             if pcm is None:
                 pcm = silence()
             self.peer_speaking = self._peer_vad.update(pcm)

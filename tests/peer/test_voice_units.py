@@ -246,3 +246,49 @@ def test_recording_helpers_find_a_known_delay() -> None:
     assert got.lags_s and all(abs(lag - 0.1) < 0.001 for lag in got.lags_s)
     assert got.correlation > 0.99
     assert heard(sent, 0, noise, 0).correlation < 0.3
+
+
+def test_audio_level_matches_aiortcs() -> None:
+    """The numpy audio level the voice track installs in aiortc gives aiortc's own values."""
+    import aiortc.rtp
+
+    from peer.voice import track
+
+    assert aiortc.rtp.compute_audio_level_dbov is track._audio_level_dbov
+    rng = np.random.default_rng(5)
+    for scale in (0, 1, 30, 300, 3000, 30000):
+        pcm = np.clip(rng.standard_normal(BLOCK) * scale, -32768, 32767).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        assert track._audio_level_dbov(frame) == _aiortc_level(frame), scale
+
+
+def _aiortc_level(frame: av.AudioFrame) -> int:
+    """aiortc 1.x's compute_audio_level_dbov, verbatim in substance (RFC 6465 Appendix A)."""
+    import math
+    import struct
+
+    rms = 0.0
+    for (sample,) in struct.Struct("h").iter_unpack(bytes(frame.planes[0])[: 2 * frame.samples]):
+        rms += sample * sample
+    rms = math.sqrt(rms / (frame.samples * 32767 * 32767))
+    db = max(20 * math.log10(rms), -127) if rms > 0 else -127
+    return round(min(db, 0))
+
+
+def test_mono_encoder_round_trips_through_the_playout_decoder() -> None:
+    from peer.voice.track import MonoOpusEncoder
+
+    enc = MonoOpusEncoder()
+    tone = _tone(0.5)
+    buf = PlayoutBuffer()
+    payloads: list[bytes] = []
+    for i in range(0, len(tone) - BLOCK + 1, BLOCK):
+        frame = av.AudioFrame.from_ndarray(tone[i : i + BLOCK].reshape(1, -1), "s16", "mono")
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = i
+        out, _ = enc.encode(frame)
+        payloads += out
+    assert len(payloads) >= 20 and max(len(p) for p in payloads) < 200  # 32 kbit/s: ~80 B
+    decoded = [buf.decoder.decode(p) for p in payloads]
+    assert all(d is not None and len(d) == BLOCK for d in decoded)
