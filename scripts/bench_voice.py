@@ -23,6 +23,10 @@ shape.
   ``speech_correlation_impaired``.
 - ``cpu``: ``cpu_pct_voice``: the networking process's CPU (its own ``cpu`` stat, % of one
   core) with voice minus without, on loopback, averaged over the two clients.
+- ``lipsync`` (no call): ``lipsync_open_acc``, ``lipsync_vowel_acc``: the voice-driven mouth
+  scored against espeak-ng's phoneme timings; ``aec`` (no call): ``aec_erle_db`` through
+  synthetic echo paths; ``av_skew`` (a call with a window, Xvfb if no display):
+  ``av_skew_ms_p50/p95``. What each measures: :mod:`netlab.lipsync_bench`.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import netlab
+from netlab import lipsync_bench
 from netlab.voice_call import VoiceCallResult, espeak_wav, voice_call
 
 Measurement = Callable[[argparse.Namespace, Path], dict[str, Any]]
@@ -112,11 +117,27 @@ def cpu(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     }
 
 
+def lipsync(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    return lipsync_bench.lipsync()
+
+
+def aec(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    return lipsync_bench.echo()
+
+
+def av_skew(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    # The sample clip: a face speaking, its audio track the microphone (--mic clip).
+    return lipsync_bench.av_skew("sample", workdir, seconds=args.seconds)
+
+
 #: name -> measurement, run in this order. Other voice measurements are added here.
 MEASUREMENTS: dict[str, Measurement] = {
     "transport": transport,
     "impaired": impaired,
     "cpu": cpu,
+    "lipsync": lipsync,
+    "aec": aec,
+    "av_skew": av_skew,
 }
 
 
