@@ -63,8 +63,9 @@ HAND_GRACE_S = 0.4
 #: A pose (or a side's last position) older than this is not used to tell hands apart.
 IDENTITY_FRESH_S = 0.35
 #: A hand farther than this (normalised image units) from every wrist the pose sees is not
-#: this person's.
-MAX_WRIST_DISTANCE = 0.2
+#: this person's. Her own hands sit within ~0.05 of the pose's wrists on s29 (the pose is at
+#: most two frames older); the friend's hand there is 0.17 below her right wrist.
+MAX_WRIST_DISTANCE = 0.1
 #: Smoothing for arms (direction components) and hands (curls, spread), like the head's: the
 #: samples come at ~10 Hz, so a lower cutoff than the face's.
 ARM_FILTER = FilterParams(min_cutoff=2.0, beta=1.0, d_cutoff=1.0)

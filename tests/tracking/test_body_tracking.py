@@ -3,7 +3,9 @@ vendored models' pins, and the face staying exactly as good with the body on."""
 
 from __future__ import annotations
 
+import itertools
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -133,7 +135,9 @@ def test_s5_pointing_hand_shape(testdata: Path) -> None:
         tracker.close()
 
 
-def _run_clip(path: Path, *, body: bool, limit: int) -> tuple[list[ParamFrame], Tracker]:
+def _run_clip(
+    path: Path, *, body: bool, limit: int, each: Callable[[Tracker], None] | None = None
+) -> tuple[list[ParamFrame], Tracker]:
     source = ClipSource(path, loop=False, paced=False)
     source.open()
     stop = threading.Event()
@@ -145,26 +149,41 @@ def _run_clip(path: Path, *, body: bool, limit: int) -> tuple[list[ParamFrame], 
             if captured is None:
                 break
             frames.append(tracker.process_captured(captured))
+            if each is not None:
+                each(tracker)
     finally:
         source.close()
     return frames, tracker
 
 
-def test_s29_both_hands_and_arms_and_no_strangers_hand(testdata: Path) -> None:
-    frames, tracker = _run_clip(testdata / "bodies" / "s29.mp4", body=True, limit=75)
+def test_s29_arms_her_left_hand_and_no_strangers_hand(testdata: Path) -> None:
+    """s29: both arms in view; her left hand holds her cup (the hand model rarely finds her
+    right one); a friend's hand holds a second cup at the bottom edge (y ~0.9) right below her
+    right wrist: it must never be taken for one of hers once the pose has been seen."""
+    wrists: list[tuple[tuple[float, float] | None, tuple[float, float] | None]] = []
+
+    def record(tracker: Tracker) -> None:
+        bt = tracker.body_tracker
+        if bt is not None and bt.last_ran == "hands" and bt.pose_runs:
+            wrists.append((bt.wrist_xy(Side.LEFT), bt.wrist_xy(Side.RIGHT)))
+
+    frames, tracker = _run_clip(testdata / "bodies" / "s29.mp4", body=True, limit=90, each=record)
     try:
         bodies = [f.body for f in frames[6:]]
         assert all(b is not None for b in bodies)
         both_arms = sum(b.arms[0] is not None and b.arms[1] is not None for b in bodies)  # type: ignore[union-attr]
         left_hand = sum(b.hands[Side.LEFT] is not None for b in bodies)  # type: ignore[union-attr]
         assert both_arms / len(bodies) > 0.9
-        assert left_hand / len(bodies) > 0.8  # her left hand, holding the cup
+        assert left_hand / len(bodies) > 0.8
+        # left stays left: one hand run to the next, her left wrist moves smoothly along her
+        # lap (x 0.25..0.45) and never jumps to the other hand
+        lefts = [w[0] for w in wrists if w[0] is not None]
+        assert len(lefts) >= 20
+        assert all(0.2 < x < 0.5 for x, _y in lefts)
+        assert all(abs(a[0] - b[0]) < 0.08 for a, b in itertools.pairwise(lefts))
+        assert all(w is None or w[1] < 0.85 for pair in wrists for w in pair), wrists
         body_tracker = tracker.body_tracker
         assert body_tracker is not None
-        # a friend's hand holds a second cup at the bottom edge (y ~0.97): never one of hers
-        for side in Side:
-            seen = body_tracker.wrist_xy(side)
-            assert seen is None or seen[1] < 0.85
         assert body_tracker.hand_hits / body_tracker.hand_runs > 0.9
         assert body_tracker.pose_hits / body_tracker.pose_runs > 0.9
         assert max(len(f.encode()) for f in frames) <= TARGET_BODY_FRAME_BYTES
