@@ -248,9 +248,8 @@ async def _av_call(clip: str, workdir: Path, seconds: float, env: dict[str, str]
         "av_window_fps": render.get("fps"),
         "av_clip": clip,
     }
-    reported = voice_b.get("audio_delay_ms")
-    if isinstance(reported, int | float) and signed.get("p50") is not None:
-        out["av_video_delay_ms_p50"] = round(float(reported) + float(signed["p50"]), 1)
+    video = render.get("run_peer_video_delay_ms") or {}
+    out["av_video_delay_ms_p50"] = video.get("p50")
     if rec.exists() and "speaker_start_ns" in voice_b and "mic_epoch_ns" in voice_a:
         sent = _clip_audio(CallConfig(relay=url, room=room, source=clip).clip_path())
         got = heard(sent, voice_a["mic_epoch_ns"], read_wav(str(rec)), voice_b["speaker_start_ns"])

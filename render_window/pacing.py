@@ -75,6 +75,7 @@ class FrameStats:
         self._ring_to_present = Series(long=0)
         self._av_skew = Series()
         self._av_skew_signed = Series()
+        self._video_delay = Series()
         #: The peer's audio capture -> playout delay (ms), 0 without voice.
         self.peer_delay_ms = 0.0
         self._last_present: float | None = None
@@ -89,6 +90,7 @@ class FrameStats:
         self._e2e_present.clear_long()
         self._av_skew.clear_long()
         self._av_skew_signed.clear_long()
+        self._video_delay.clear_long()
 
     def run_percentile(self, q: float) -> float | None:
         """The ``q``-th percentile (0..100) of all frame intervals since the last reset, ms."""
@@ -118,7 +120,9 @@ class FrameStats:
     def lip(self, present_ns: int, shown_ns: int) -> None:
         """A presented frame showed the peer as captured at ``shown_ns`` (see above)."""
         if self.peer_delay_ms > 0.0 and shown_ns:
-            skew = (present_ns - shown_ns) / 1e6 - self.peer_delay_ms
+            video = (present_ns - shown_ns) / 1e6
+            skew = video - self.peer_delay_ms
+            self._video_delay.add(video)
             self._av_skew.add(abs(skew))
             self._av_skew_signed.add(skew)
 
@@ -151,4 +155,5 @@ class FrameStats:
         out["av_skew_ms"] = self._av_skew.summary(qs=(50, 95, 99))
         out["run_av_skew_ms"] = self._av_skew.summary(whole=True, qs=(50, 95, 99))
         out["run_av_skew_signed_ms"] = self._av_skew_signed.summary(whole=True, qs=(5, 50, 95))
+        out["run_peer_video_delay_ms"] = self._video_delay.summary(whole=True, qs=(5, 50, 95))
         return out
