@@ -19,11 +19,13 @@ block, and are safe to call from the front-end's event loop.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import math
 import os
 import signal
+import statistics
 import time
 from pathlib import Path
 from types import TracebackType
@@ -89,6 +91,9 @@ CHILDREN = ("tracking", "peer", "render")
 #: The peer's audio delay is passed on to the window when it moves by this much (ms): its
 #: estimate wobbles by a few ms from second to second and the window ignores that anyway.
 PEER_DELAY_STEP_MS = 2.0
+#: ... and as the median of this many reports: one report far off (a stall in the networking
+#: process inflates its buffer-wait average for a second) must not pull the avatar along.
+PEER_DELAY_MEDIAN_OF = 5
 
 
 def _alive(pid: int) -> bool:
@@ -125,6 +130,7 @@ class Call:
         self.stats: dict[str, Stats] = {}
         #: The last lip-sync delay sent to the window (ms); None = not yet / window restarted.
         self._peer_delay_sent: float | None = None
+        self._peer_delays: collections.deque[float] = collections.deque(maxlen=PEER_DELAY_MEDIAN_OF)
         #: The relay URL to give the other person (the LAN address of an embedded relay).
         self.share_url = config.relay
         #: The peer said bye and has not come back yet.
@@ -307,14 +313,20 @@ class Call:
     def _route_peer_delay(self, event: Stats) -> None:
         """Lip sync: the window shows the peer's avatar as late as the peer's voice plays
         (``voice.audio_delay_ms`` of the networking process's stats, about once a second).
-        No voice, no audio flowing (0) or deafened (nobody hears it): 0, the window's
-        low-latency path. Sent when it moves by :data:`PEER_DELAY_STEP_MS` or more."""
+        No voice, no audio flowing (0) or deafened (nobody hears it): 0 at once, the window's
+        low-latency path. Otherwise the median of the last :data:`PEER_DELAY_MEDIAN_OF`
+        reports, sent when it moves by :data:`PEER_DELAY_STEP_MS` or more."""
         voice = event.values.get("voice")
         delay = 0.0
         if isinstance(voice, dict) and voice.get("on") and not voice.get("deafened"):
             raw = voice.get("audio_delay_ms")
             if isinstance(raw, int | float) and math.isfinite(raw):
                 delay = min(MAX_PEER_DELAY_MS, max(0.0, float(raw)))
+        if delay > 0.0:
+            self._peer_delays.append(delay)
+            delay = statistics.median_low(self._peer_delays)
+        else:
+            self._peer_delays.clear()
         last = self._peer_delay_sent
         moved = last is None or abs(delay - last) >= PEER_DELAY_STEP_MS or (delay == 0.0 < last)
         if moved and self.send("render", SetPeerDelay(delay_ms=round(delay, 1))):

@@ -46,7 +46,10 @@ def test_the_audio_delay_goes_to_the_window(call: Routed) -> None:
     c._route("peer", stats({"on": True, "audio_delay_ms": 87.26}))
     assert sent == [("render", SetPeerDelay(delay_ms=87.3))]
     c._route("peer", stats({"on": True, "audio_delay_ms": 88.5}))  # a wobble: not sent
-    c._route("peer", stats({"on": True, "audio_delay_ms": 120.0}))
+    c._route("peer", stats({"on": True, "audio_delay_ms": 480.0}))  # one far off: ignored
+    assert delays(sent) == [87.3]
+    for _ in range(3):  # the path really got slower: followed once it is the majority
+        c._route("peer", stats({"on": True, "audio_delay_ms": 120.0}))
     assert delays(sent) == [87.3, 120.0]
 
 
