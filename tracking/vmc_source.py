@@ -15,6 +15,9 @@ socket, so the in -> ring time is a parse and a ring write. While no sender talk
 :data:`IDLE_FRAME_S`, a no-face frame goes out (the tracker's hold covers a short gap; the
 loop keeps answering its commands and reporting stats).
 
+A sender faster than :data:`MAX_FRAME_HZ` is merged down to that rate (the newest state wins),
+so a flood on the VMC port cannot make us flood the peer.
+
 Untrusted input: a datagram that is not OSC, is cut short or is over
 :data:`protocol.vmc.MAX_PACKET_BYTES` is counted (``vmc_packets_dropped``) and dropped; a
 known address with arguments the spec does not allow is counted (``vmc_messages_bad``) and
@@ -40,6 +43,10 @@ from .sources import CapturedFrame, Source
 
 log = logging.getLogger(__name__)
 
+#: At most this many frames a second go into the ring, whatever the sender does: faster frames
+#: are merged into the newest (VMC values persist, so nothing is lost but the in-between
+#: states). Trackers send 30-60 Hz; a flood must not reach the peer, which throttles us at 120.
+MAX_FRAME_HZ = 100.0
 #: With no VMC frame for this long, a no-face frame keeps the loop (and the ring) alive.
 IDLE_FRAME_S = 0.1
 LOOPBACK = "127.0.0.1"
@@ -70,9 +77,13 @@ class VmcSource(Source):
         self.idle_s = idle_s
         self.description = f"VMC on {host}:{port}"
         self.state = VmcState()
+        self.min_interval_s = 1.0 / MAX_FRAME_HZ
         self.packets = 0
         self.packets_dropped = 0
         self.frames = 0
+        #: Frames handed to the tracker (the rest were merged: a sender over MAX_FRAME_HZ).
+        self.frames_out = 0
+        self._next_frame_at = 0.0
         self._sock: socket.socket | None = None
 
     @property
@@ -103,16 +114,23 @@ class VmcSource(Source):
         sock = self._sock
         assert sock is not None
         deadline = time.monotonic() + self.idle_s
+        pending: CapturedFrame | None = None
         while not stop.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
+            now = time.monotonic()
+            if pending is not None and now >= self._next_frame_at:
+                self._next_frame_at = now + self.min_interval_s
+                self.frames_out += 1
+                return pending
+            left = deadline - now
+            if pending is None and left <= 0:
                 return CapturedFrame(time.monotonic_ns(), raw=None)
-            ready, _, _ = select.select([sock], [], [], min(left, 0.1))
-            if not ready:
-                continue
-            frame = self._drain(sock)
-            if frame is not None:
-                return frame
+            # With a frame in hand, wait only until it may go (reading what else arrives).
+            wait = self._next_frame_at - now if pending is not None else min(left, 0.1)
+            ready, _, _ = select.select([sock], [], [], max(0.0, wait))
+            if ready:
+                frame = self._drain(sock)
+                if frame is not None:
+                    pending = frame
         return None
 
     def _drain(self, sock: socket.socket) -> CapturedFrame | None:
@@ -158,6 +176,7 @@ class VmcSource(Source):
             "vmc_messages_bad": self.state.bad_messages,
             "vmc_messages_ignored": self.state.ignored_messages,
             "vmc_frames": self.frames,
+            "vmc_frames_merged": self.frames - self.frames_out,
         }
 
     def close(self) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from tracking.errors import SourceError
 from tracking.pipeline import Tracker
 from tracking.smoothing import SmoothingConfig
 from tracking.sources import parse_source
-from tracking.vmc_source import VmcSource, parse_vmc_spec
+from tracking.vmc_source import MAX_FRAME_HZ, VmcSource, parse_vmc_spec
 
 from .conftest import track_clip
 from .test_child import Child, next_frame
@@ -116,6 +117,44 @@ def test_hostile_packets_are_counted_and_dropped(source: VmcSource) -> None:
     assert source.state.bad_messages == 1  # JawOpen = +inf
     stats = source.stats()
     assert stats["vmc_packets_dropped"] == 4 and stats["vmc_packets"] == 6
+
+
+def test_a_flood_is_merged_down_to_the_frame_cap(source: VmcSource) -> None:
+    """A sender at ~1000 frames a second: the tracker gets at most MAX_FRAME_HZ of them, and
+    the last one it gets is the newest state."""
+    encoder = BundleEncoder()
+    stop = threading.Event()
+    total = 300
+
+    def flood() -> None:
+        sock = plain_socket(source)
+        try:
+            for k in range(1, total + 1):
+                weights = [0.0] * 52
+                weights[25] = k / total  # jawOpen
+                sock.send(encoder.encode(ParamFrame.from_weights(k, k, weights), 0.0))
+                time.sleep(0.001)  # the flood's pace is what is under test
+        finally:
+            sock.close()
+
+    sender = threading.Thread(target=flood)
+    start = time.monotonic()
+    sender.start()
+    got = []
+    try:
+        while time.monotonic() - start < 10:
+            captured = source.read(stop)
+            assert captured is not None and captured.raw is not None
+            got.append(captured.raw.weights[25])
+            if got[-1] == pytest.approx(1.0):
+                break
+        elapsed = time.monotonic() - start
+    finally:
+        sender.join(10)
+    assert got[-1] == pytest.approx(1.0)  # the newest state came through
+    assert len(got) <= elapsed * MAX_FRAME_HZ + 2
+    assert source.frames > 2 * len(got)  # most were merged, not queued
+    assert source.stats()["vmc_frames_merged"] == source.frames - len(got)
 
 
 def test_silence_gives_no_face_frames_and_stop_ends_read() -> None:
