@@ -6,6 +6,13 @@ its settings replayed), the window shows the connection state, and a compact sta
 printed once a second. Typed lines on an interactive stdin are sent as chat. Text from the peer
 (names, chat, reasons) is shown with control characters replaced: it must not be able to
 drive the user's terminal.
+
+Voice is on: the default microphone is sent beside the avatar's parameters (never any video)
+and the peer's voice is played on the default speaker, with echo cancellation. --no-voice
+makes the call text and avatar only; --mic and --speaker choose a device by name or a WAV file
+(file:PATH: what tests and soaks use); --mic clip sends the audio of the --source clip. With no
+sound device the call runs silent and says so once. The status line and --stats-json carry the
+voice figures (the networking process's "voice" map: audio delay, jitter buffer, loss, ...).
 """
 
 from __future__ import annotations
@@ -122,6 +129,33 @@ def register(subparsers: Any) -> None:
     p.add_argument("--turn-user", help="TURN username for --ice-server")
     p.add_argument("--turn-pass", help="TURN password for --ice-server")
     p.add_argument("--turn-only", action="store_true", help="connect through TURN only")
+    voice = p.add_argument_group("voice")
+    voice.add_argument(
+        "--no-voice",
+        dest="voice",
+        action="store_false",
+        help="no audio track: text and avatar only (nothing about sound is opened)",
+    )
+    voice.add_argument(
+        "--mic",
+        default="default",
+        metavar="SPEC",
+        help="microphone: default | a device name (part of it) | file:PATH (a WAV file, "
+        "looped; file:PATH,once plays it once) | clip (the --source clip's audio) | silence",
+    )
+    voice.add_argument(
+        "--speaker",
+        default="default",
+        metavar="SPEC",
+        help="speaker: default | a device name | file:PATH (writes a WAV, 48 kHz mono) | none",
+    )
+    voice.add_argument(
+        "--no-echo-cancel",
+        dest="echo_cancel",
+        action="store_false",
+        help="no echo cancellation (fine with headphones; speakers then echo to the peer)",
+    )
+    voice.add_argument("--muted", action="store_true", help="start with the microphone muted")
     p.add_argument("--log-dir", help="write each child's stderr to DIR/<child>.log")
     p.add_argument("--quiet", action="store_true", help="no per-second status line")
     p.set_defaults(func=run)
@@ -154,7 +188,44 @@ def format_stats(ev: dict[str, Any], render: dict[str, Any] | None = None) -> st
         parts.append(str(ev["candidate_pair"]))
     if ev.get("sas"):
         parts.append(f"SAS {ev['sas']}")
+    voice = ev.get("voice")
+    if isinstance(voice, dict):
+        parts.append(format_voice(voice))
     return "  ".join(parts)
+
+
+def _num(value: Any, unit: str, decimals: int = 0) -> str:
+    """A figure the networking process reported, or "-" (unknown is never shown as 0)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "-"
+    return f"{value:.{decimals}f}{unit}"
+
+
+def format_voice(voice: dict[str, Any]) -> str:
+    """The voice part of the status line: ``voice delay 48 ms buf 40 ms loss 1.5%`` and the
+    mute/deafen state, or why there is no voice."""
+    if voice.get("on") is False:
+        return "voice off"
+    # Before any of the peer's voice arrived, delay and loss are reported as 0: not a perfect
+    # path, no path yet.
+    received = voice.get("packets_received")
+    heard = not isinstance(received, int) or received > 0
+    parts = [
+        "voice",
+        f"delay {_num(voice.get('audio_delay_ms') if heard else None, ' ms')}",
+        f"buf {_num(voice.get('jitter_buffer_ms'), ' ms')}",
+        f"loss {_num(voice.get('loss_pct') if heard else None, '%', 1)}",
+        f"in {_num(voice.get('in_level'), '', 2)}",
+    ]
+    if voice.get("muted"):
+        parts.append("MUTED")
+    if voice.get("deafened"):
+        parts.append("DEAFENED")
+    if voice.get("speaking"):
+        parts.append("you speak")
+    if voice.get("peer_speaking"):
+        parts.append("peer speaks")
+    return " ".join(parts)
 
 
 class CallPrinter:
@@ -288,6 +359,11 @@ async def run_call(args: argparse.Namespace) -> int:
         turn_pass=args.turn_pass,
         turn_only=args.turn_only,
         log_dir=args.log_dir,
+        voice=args.voice,
+        mic=args.mic,
+        speaker=args.speaker,
+        echo_cancel=args.echo_cancel,
+        muted=args.muted,
     )
     call = Call(cfg, printer)
     try:
@@ -307,6 +383,8 @@ async def run_call(args: argparse.Namespace) -> int:
             k: printer.last_stats.get(k)
             for k in ("frames_sent", "frames_received", "seq_gaps", "bad_frames", "e2e_ms")
         }
+        if isinstance(printer.last_stats.get("voice"), dict):
+            summary["voice"] = printer.last_stats["voice"]
         # "summary:" stays English in every language: scripts parse this line.
         print("summary: " + json.dumps(summary), flush=True)
     if printer.fatal:

@@ -37,7 +37,8 @@ def write_room_file(room: str, relay_url: str) -> None:
 
 def start_call(request: CallConfig, settings: Settings, on_event: EventCallback) -> Call:
     """The :class:`call.Call` for a request from the home screen, with the user's settings
-    (TURN server, mirror, smoothing) and the app's log directory filled in."""
+    (TURN server, mirror, smoothing, voice and sound devices) and the app's log directory
+    filled in."""
     log_dir = state_dir() / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     request.ice_servers = [settings.turn_url] if settings.turn_url else []
@@ -45,6 +46,11 @@ def start_call(request: CallConfig, settings: Settings, on_event: EventCallback)
     request.turn_pass = settings.turn_credential or None
     request.mirror = settings.mirror
     request.smoothing = settings.smoothing
+    # Voice: the setting can only turn it off (a request made without voice stays without).
+    request.voice = request.voice and settings.voice
+    request.echo_cancel = settings.echo_cancel
+    request.mic = settings.mic
+    request.speaker = settings.speaker
     request.log_dir = str(log_dir)
     # The children (the avatar window's banners) speak the language the app speaks.
     request.env = i18n.child_env(request.env)

@@ -77,6 +77,16 @@ class Settings:
     #: Track hands and upper body beside the face (issue 17) when the computer can afford it
     #: (the tracker decides: 2+ cores); off = face only, on every machine.
     body: bool = True
+    #: Voice (issue 14): calls carry our voice and play the peer's. Off = text and avatar only
+    #: (the same as ``avatarchat call --no-voice``).
+    voice: bool = True
+    #: Echo cancellation (with noise suppression and gain control) on the microphone: on, so
+    #: speakers instead of headphones do not send the peer their own voice back.
+    echo_cancel: bool = True
+    #: Microphone and speaker: "default" or a device name as sounddevice lists it (call.audio;
+    #: a ``file:`` spec typed into the file works too, for tests).
+    mic: str = "default"
+    speaker: str = "default"
 
     def validated(self) -> Settings:
         """A copy with every field coerced into range (hand-edited files can hold anything)."""
@@ -97,6 +107,8 @@ class Settings:
         out.display_name = out.display_name[:MAX_NAME_CHARS]
         if out.language not in SETTING_CHOICES:
             out.language = "auto"
+        out.mic = out.mic or "default"
+        out.speaker = out.speaker or "default"
         return out
 
 

@@ -1,7 +1,7 @@
 """Live call statistics: the numbers behind the call screen's sparklines.
 
 Each child reports ``stats`` about once a second with its own fields; this module maps exactly
-those fields onto the seven metrics the call screen shows and keeps a short history per metric.
+those fields onto the metrics the call screen shows and keeps a short history per metric.
 The fields are the ones the children really send (built by ``tracking/stats.py`` +
 ``tracking/runner.py``, ``peer/stats.py`` + ``peer/report.py``, ``render_window/pacing.py`` +
 ``render_window/app.py``), and the unit tests feed it payloads made by those functions, so a
@@ -13,6 +13,11 @@ a flat line instead of a frozen one.
 What a figure shows must still be true: a child that has not reported for :data:`STALE_S` shows
 "-" (not its last value), the peer's figures (receive rate, frame size, RTT, latency) show "-"
 while no peer is connected, and while our tracking is paused "Send" is 0 and says why.
+
+Voice (issue 14): the networking process's ``stats`` carry a ``voice`` map (audio delay, jitter
+buffer, loss, mute state, who is speaking). Its figures follow the same rules, and show "-" too
+while the call has no voice (``voice.on`` false or no ``voice`` map at all: an older peer);
+:attr:`StatsModel.voice` keeps the whole map for the voice bar.
 
 Latency is capture -> present from the render window (it measures it from the capture times the
 networking process writes into the ring); a call without a window, or before the clock offset is
@@ -59,6 +64,8 @@ class Metric:
     explain: str = ""
     #: Describes the link to the peer: meaningless (shown "-") while no peer is connected.
     needs_peer: bool = False
+    #: A voice figure: meaningless (shown "-") while the call carries no voice.
+    needs_voice: bool = False
 
 
 METRICS: tuple[Metric, ...] = (
@@ -123,6 +130,36 @@ METRICS: tuple[Metric, ...] = (
         needs_peer=True,
     ),
     Metric(
+        "audio_delay",
+        N_("Audio delay"),
+        "ms",
+        (Source("peer", "voice", "audio_delay_ms"),),
+        0,
+        N_("peer's microphone to your speaker (the avatar waits as long)"),
+        needs_peer=True,
+        needs_voice=True,
+    ),
+    Metric(
+        "jitter_buffer",
+        N_("Jitter buf."),
+        "ms",
+        (Source("peer", "voice", "jitter_buffer_ms"),),
+        0,
+        N_("how long received voice waits to smooth out network jitter"),
+        needs_peer=True,
+        needs_voice=True,
+    ),
+    Metric(
+        "audio_loss",
+        N_("Audio loss"),
+        "%",
+        (Source("peer", "voice", "loss_pct"),),
+        1,
+        N_("voice packets lost on the way (gaps are filled in)"),
+        needs_peer=True,
+        needs_voice=True,
+    ),
+    Metric(
         "cpu",
         N_("CPU (1 core)"),
         "%",
@@ -139,6 +176,10 @@ EXTRAS: dict[str, Source] = {
     "sas": Source("peer", "sas"),
 }
 METRIC_KEYS = tuple(m.key for m in METRICS)
+#: The voice figures (the panel can leave them out of a call without voice).
+VOICE_KEYS = tuple(m.key for m in METRICS if m.needs_voice)
+#: Voice figures about what we receive: unknown (not 0) until a packet has arrived.
+RECEIVED_AUDIO_KEYS = frozenset({"audio_delay", "audio_loss"})
 
 
 def _number(value: Any, part: str | None) -> float | None:
@@ -167,16 +208,23 @@ class StatsModel:
         #: Text extras the header shows (path, SAS) once the networking process reports them.
         self.extras: dict[str, str] = {}
         self._known: dict[Source, float | None] = {}
+        #: The networking process's last ``voice`` map (issue 14); empty = no voice reported.
+        self.voice: dict[str, Any] = {}
 
     def ingest(self, child: str, values: Mapping[str, Any]) -> None:
         """Take one child's ``stats`` values. A field the child left out or sent as null is
         unknown until its next report says otherwise."""
         self._reported_at[child] = self._clock()
+        if child == "peer":
+            voice = values.get("voice")
+            self.voice = dict(voice) if isinstance(voice, Mapping) else {}
         for metric in METRICS:
             if any(s.child == child for s in metric.sources):
                 for source in metric.sources:
                     if source.child == child:
                         self._known[source] = _number(values.get(source.field), source.part)
+                        if metric.key in RECEIVED_AUDIO_KEYS and not self._audio_received():
+                            self._known[source] = None
                 self._resolve(metric)
         for key, source in EXTRAS.items():
             text = values.get(source.field) if source.child == child else None
@@ -198,6 +246,8 @@ class StatsModel:
         metric = BY_KEY[key]
         if metric.needs_peer and not self.peer_connected:
             return None
+        if metric.needs_voice and not self.voice_on:
+            return None
         if key == "send_hz" and self.paused:
             return 0.0
         origin = self._origin.get(key)
@@ -207,6 +257,19 @@ class StatsModel:
                 return None
         return self.current[key]
 
+    def _audio_received(self) -> bool:
+        """Some of the peer's voice has arrived: until then the networking process reports its
+        delay and loss as 0, which would read as a perfect path rather than no path yet."""
+        received = self.voice.get("packets_received")
+        return not isinstance(received, int) or received > 0
+
+    @property
+    def voice_on(self) -> bool:
+        """The networking process's last report says the call carries voice, and is current."""
+        reported = self._reported_at.get("peer")
+        current = reported is not None and self._clock() - reported <= STALE_S
+        return current and self.voice.get("on") is True
+
     def set(self, key: str, value: float | None) -> None:
         self.current[key] = value
 
@@ -215,6 +278,8 @@ class StatsModel:
         another source falls back to it)."""
         for source in [s for s in self._known if s.child == child]:
             del self._known[source]
+        if child == "peer":
+            self.voice = {}
         for metric in METRICS:
             if any(s.child == child for s in metric.sources):
                 self._resolve(metric)

@@ -16,6 +16,7 @@ from textual.widgets import Input
 
 import tui.screens.settings as settings_screen
 import tui.widgets.avatar_picker as avatar_picker
+from call import AudioDevices
 from tui.app import AppOptions, AvatarChatApp
 from tui.avatar_catalog import AvatarChoice
 from tui.screens.call import CallScreen
@@ -29,6 +30,8 @@ PINNED = [
     AvatarChoice("aria", "Aria", [("brunette", "Brunette"), ("ginger", "Ginger")], "brunette"),
     AvatarChoice("fox", "Fox", [("red", "Red fox")], "red"),
 ]
+
+PINNED_AUDIO = AudioDevices(inputs=["USB Headset Mic"], outputs=["USB Headset", "HDMI 1"])
 
 
 def _picture(ref: str, variant: str | None) -> Image.Image:
@@ -47,6 +50,8 @@ def pinned_avatars(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(avatar_picker, "builtin_choices", lambda: list(PINNED))
     monkeypatch.setattr(avatar_picker, "preview_image", _picture)
     monkeypatch.setattr(settings_screen, "builtin_choices", lambda: list(PINNED))
+    # The sound devices of the machine running the tests must not change the settings' picture.
+    monkeypatch.setattr(settings_screen, "list_audio_devices", lambda: PINNED_AUDIO)
     yield
 
 

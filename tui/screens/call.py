@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Callable
 
 import psutil
@@ -55,6 +56,7 @@ from protocol.events import (
     Ready,
     Stats,
     Status,
+    VoiceLevel,
 )
 from protocol.frame import Emotion
 from protocol.signaling import relay_address
@@ -76,6 +78,7 @@ from tui.stats_model import StatsModel
 from tui.widgets.chat import ChatPane
 from tui.widgets.picture import QrCode
 from tui.widgets.stats import StatsPanel
+from tui.widgets.voice import VoiceBar
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +108,9 @@ class CallScreen(Screen[None]):
         Binding("ctrl+r,f7", "recalibrate", N_("Recalib.")),
         # Not in the footer (80 columns hold the others): the invite box names its key.
         Binding("ctrl+n,f12", "invite", N_("Invite"), show=False),
+        # Voice (issue 14): the voice line names both keys; ^l and ^\ are the Ctrl keys left.
+        Binding("ctrl+l,f11", "mute", N_("Mute"), show=False),
+        Binding("ctrl+backslash", "deafen", N_("Deafen"), show=False),
         Binding("f1", "emotion('happy')", N_("Happy"), show=False),
         Binding("f2", "emotion('sad')", N_("Sad"), show=False),
         Binding("f3", "emotion('angry')", N_("Angry"), show=False),
@@ -142,6 +148,8 @@ class CallScreen(Screen[None]):
     self_view: reactive[bool] = reactive(True)
     emotion: reactive[str] = reactive("neutral")
     show_invite: reactive[bool] = reactive(False)
+    muted: reactive[bool] = reactive(False)
+    deafened: reactive[bool] = reactive(False)
 
     def __init__(
         self,
@@ -168,6 +176,10 @@ class CallScreen(Screen[None]):
         self._cpu: dict[int, psutil.Process] = {}
         self.set_reactive(CallScreen.share_url, request.relay)
         self.set_reactive(CallScreen.show_invite, request.created)
+        # The voice setting can turn voice off for this call (start_call does the same).
+        request.voice = request.voice and settings.voice
+        self.set_reactive(CallScreen.muted, request.muted)
+        self.set_reactive(CallScreen.deafened, request.deafened)
         translate_bindings(self)
 
     # -- layout -------------------------------------------------------------------------------
@@ -175,6 +187,7 @@ class CallScreen(Screen[None]):
         with Vertical(id="call-header"):
             yield Static(id="call-state")
             yield Static(id="call-info")
+            yield VoiceBar(id="voice")
         with Vertical(id="invite", classes="box"):
             yield Label(id="invite-code")
             yield Label(
@@ -203,6 +216,9 @@ class CallScreen(Screen[None]):
         self._update_invite()
         self._update_procs()
         self.watch_show_invite(self.show_invite)
+        voice = self.query_one(VoiceBar)
+        voice.enabled = self.request.voice
+        voice.muted, voice.deafened = self.muted, self.deafened
         self.query_one("#chat-input").focus()
         if self._stats_interval:
             self.set_interval(self._stats_interval, self.tick)
@@ -249,8 +265,14 @@ class CallScreen(Screen[None]):
     @on(ChildEvent)
     def _child_event(self, message: ChildEvent) -> None:
         event, child = message.event, message.source
-        if isinstance(event, Stats):
+        if isinstance(event, VoiceLevel):
+            self.query_one(VoiceBar).take_level(
+                event.in_level, event.speaking, event.peer_speaking, time.monotonic()
+            )
+        elif isinstance(event, Stats):
             self.stats.ingest(child, event.values)
+            if child == "peer" and self.request.voice:
+                self.query_one(VoiceBar).take_stats(self.stats.voice)
             self.path = self.stats.extras.get("path", self.path)
             self.sas = self.stats.extras.get("sas", self.sas)
             peer = event.values.get("peer")
@@ -399,6 +421,7 @@ class CallScreen(Screen[None]):
             self.stats.set("cpu", self._cpu_percent())
         self.stats.sample()
         self.query_one(StatsPanel).refresh_from(self.stats)
+        self.query_one(VoiceBar).tick(time.monotonic())
 
     def _cpu_percent(self) -> float:
         """This app plus its children, in percent of one core (psutil reads /proc: cheap)."""
@@ -486,6 +509,7 @@ class CallScreen(Screen[None]):
 
     def watch_state(self, state: str) -> None:
         self.stats.peer_connected = state in CONNECTED_STATES
+        self.query_one(StatsPanel).show_voice = self.request.voice and self.stats.peer_connected
         self._update_header()
 
     def watch_status_message(self) -> None:
@@ -550,6 +574,30 @@ class CallScreen(Screen[None]):
         self.self_view = not self.self_view
         if self.controller is not None:
             self.controller.self_view(self.self_view)
+
+    def action_mute(self) -> None:
+        if not self.request.voice:
+            self.notify(_("This call has no voice (Settings: voice)"), timeout=4)
+            return
+        self.muted = not self.muted
+        if self.controller is not None:
+            self.controller.set_mute(self.muted)
+
+    def action_deafen(self) -> None:
+        if not self.request.voice:
+            self.notify(_("This call has no voice (Settings: voice)"), timeout=4)
+            return
+        self.deafened = not self.deafened
+        if self.controller is not None:
+            self.controller.set_deafen(self.deafened)
+
+    def watch_muted(self, muted: bool) -> None:
+        if self.is_mounted:
+            self.query_one(VoiceBar).muted = muted
+
+    def watch_deafened(self, deafened: bool) -> None:
+        if self.is_mounted:
+            self.query_one(VoiceBar).deafened = deafened
 
     def action_invite(self) -> None:
         self.show_invite = not self.show_invite

@@ -3,18 +3,26 @@
 A value that cannot work is refused with its reason (the field gets the focus) and the screen
 stays open: nothing is saved until every field is valid. The default avatar is chosen from the
 installed packs, never typed. Opened during a call it says which changes apply at once.
+
+Voice (issue 14): on/off, echo cancellation, and the microphone and speaker chosen by name from
+the devices sounddevice lists (in a worker: PortAudio can take a while to probe). A host with
+no sound device says so here, plainly: calls then run silent, which is not an error.
 """
 
 from __future__ import annotations
 
+from rich.console import RenderableType
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, Select, Switch
+from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
+from call import AudioDevices, list_audio_devices
 from i18n import N_, _
+from protocol.text import printable
 from tui.avatar_catalog import AvatarChoice, builtin_choices
 from tui.lang import language_options, translate_bindings
 from tui.settings import MAX_NAME_CHARS, Settings
@@ -35,6 +43,8 @@ class SettingsScreen(ModalScreen[Settings | None]):
         self.in_call = in_call
         #: The installed packs (loaded in a worker: packs are validated on load).
         self.avatars: list[AvatarChoice] = []
+        #: The sound devices (None until the worker has listed them).
+        self.audio: AudioDevices | None = None
         translate_bindings(self)
 
     def compose(self) -> ComposeResult:
@@ -97,6 +107,28 @@ class SettingsScreen(ModalScreen[Settings | None]):
                 with Horizontal(classes="switch-row"):
                     yield Switch(s.body, id="set-body")
                     yield Label(_("Track hands and upper body (if this computer is fast enough)"))
+                with Horizontal(classes="switch-row"):
+                    yield Switch(s.voice, id="set-voice")
+                    yield Label(_("Voice: send my voice and play the peer's (off = text only)"))
+                with Horizontal(classes="switch-row"):
+                    yield Switch(s.echo_cancel, id="set-echo")
+                    yield Label(_("Echo cancellation (needed with speakers, not headphones)"))
+                yield Label(_("Microphone"))
+                yield Select(
+                    self._device_options(s.mic, inputs=True),
+                    value=s.mic,
+                    allow_blank=False,
+                    id="set-mic",
+                )
+                yield Label(_("Speaker"))
+                yield Select(
+                    self._device_options(s.speaker, inputs=False),
+                    value=s.speaker,
+                    allow_blank=False,
+                    id="set-speaker",
+                )
+                # A Static wraps: the reason there is no sound can be a long line.
+                yield Static(_("Looking for sound devices..."), id="set-audio-note")
             yield Label("", id="settings-error")
             with Horizontal(classes="buttons"):
                 yield Button(_("Save"), variant="primary", id="save")
@@ -106,6 +138,7 @@ class SettingsScreen(ModalScreen[Settings | None]):
     def on_mount(self) -> None:
         self.query_one("#set-name", Input).focus()
         self._load_avatars()
+        self._load_audio()
 
     def _avatar_options(self) -> list[tuple[str, str]]:
         """Installed packs by name; a saved id that is not installed is listed as such."""
@@ -130,6 +163,52 @@ class SettingsScreen(ModalScreen[Settings | None]):
         select.set_options(self._avatar_options())
         if isinstance(chosen, str) and chosen in {v for _label, v in self._avatar_options()}:
             select.value = chosen
+
+    def _device_options(self, current: str, *, inputs: bool) -> list[tuple[RenderableType, str]]:
+        """ "Default" first, then the devices by name; a saved one this host does not have is
+        kept and said (a headset that is unplugged now may be back for the call)."""
+        # Device names are the drivers' text: shown as Text, never read as markup.
+        options: list[tuple[RenderableType, str]] = [(_("Default device"), "default")]
+        if inputs:
+            options.append((_("None (send silence)"), "silence"))
+        else:
+            options.append((_("None (do not play)"), "none"))
+        names = (self.audio.inputs if inputs else self.audio.outputs) if self.audio else []
+        options += [(Text(printable(name, 80)), name) for name in names]
+        if current not in {value for _label, value in options}:
+            if self.audio is None:
+                label = _("{ref} (loading...)")
+            elif current.startswith("file:"):
+                label = "{ref}"
+            else:
+                label = _("{ref} (not found)")
+            options.append((Text(label.format(ref=printable(current, 80))), current))
+        return options
+
+    @work(thread=True, exclusive=True, group="settings-audio")
+    def _load_audio(self) -> None:
+        devices = list_audio_devices()
+        self.app.call_from_thread(self._set_audio, devices)
+
+    def _set_audio(self, devices: AudioDevices) -> None:
+        if not self.is_attached:
+            return
+        self.audio = devices
+        for field, inputs in (("#set-mic", True), ("#set-speaker", False)):
+            select: Select[str] = self.query_one(field, Select)
+            chosen = select.value
+            current = chosen if isinstance(chosen, str) else "default"
+            select.set_options(self._device_options(current, inputs=inputs))
+            select.value = current
+        if devices.any:
+            note = _("{inputs} microphone(s), {outputs} speaker(s) found").format(
+                inputs=len(devices.inputs), outputs=len(devices.outputs)
+            )
+        else:
+            note = _("No sound device here ({why}): calls run without sound.").format(
+                why=devices.error
+            )
+        self.query_one("#set-audio-note", Static).update(Text(note, style="dim"))
 
     def _refuse(self, field: str, reason: str) -> None:
         self.query_one("#settings-error", Label).update(reason)
@@ -177,7 +256,15 @@ class SettingsScreen(ModalScreen[Settings | None]):
             default_avatar=avatar,
             default_source=self.settings.default_source,
             language=self._language(),
+            voice=self.query_one("#set-voice", Switch).value,
+            echo_cancel=self.query_one("#set-echo", Switch).value,
+            mic=self._choice("#set-mic"),
+            speaker=self._choice("#set-speaker"),
         ).validated()
+
+    def _choice(self, field: str) -> str:
+        value = self.query_one(field, Select).value
+        return value if isinstance(value, str) else "default"
 
     def _language(self) -> str:
         value = self.query_one("#set-language", Select).value

@@ -1,14 +1,19 @@
 """The live statistics panel: one row per metric with its value, a sparkline and, where the
-panel is wide enough, one line saying what the figure measures (always in the row's tooltip)."""
+panel is wide enough, one line saying what the figure measures (always in the row's tooltip).
+
+The voice rows (audio delay, jitter buffer, loss) are there only while they can mean something:
+in a call with voice, connected to the peer (:attr:`StatsPanel.show_voice`). Otherwise they could
+only read "-", and at 80x24 with the invitation open their three rows are the chat's."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
 from textual.widgets import Label, Sparkline
 
 from i18n import _
-from tui.stats_model import METRICS, StatsModel
+from tui.stats_model import METRICS, VOICE_KEYS, StatsModel
 
 #: How many samples each sparkline shows (the widget squeezes them into its width).
 SPARK_SAMPLES = 60
@@ -28,14 +33,21 @@ class StatsPanel(Vertical):
     StatsPanel .metric-explain { width: 2fr; color: $text-muted; padding-left: 1; }
     """
 
+    show_voice: reactive[bool] = reactive(False)
+
     def compose(self) -> ComposeResult:
         for metric in METRICS:
             with Horizontal(classes="metric", id=f"row-{metric.key}") as row:
+                row.display = not metric.needs_voice
                 row.tooltip = _(metric.explain)
                 yield Label(_(metric.label), classes="metric-label")
                 yield Label("-", classes="metric-value", id=f"value-{metric.key}")
                 yield Sparkline([0.0], id=f"spark-{metric.key}")
                 yield Label(_(metric.explain), classes="metric-explain")
+
+    def watch_show_voice(self, show: bool) -> None:
+        for key in VOICE_KEYS:
+            self.query_one(f"#row-{key}").display = show
 
     def on_resize(self) -> None:
         wide = self.size.width >= EXPLAIN_MIN_WIDTH
