@@ -146,6 +146,9 @@ class MouthEstimator:
         self._vowel: str | None = None
         self._end_ns = 0
         self.hops = 0
+        #: False: track levels only (no LPC: ~10x cheaper), while nobody needs the shapes (the
+        #: face is tracked); the noise floor and speech level stay warm for when they are.
+        self.formants = True
 
     # -- input -----------------------------------------------------------------------------
     def feed(self, pcm: npt.ArrayLike, capture_ns: int = 0) -> list[MouthShape]:
@@ -196,7 +199,7 @@ class MouthEstimator:
         f1 = f2 = 0.0
         vowel: str | None = None
         nasal = False
-        if gate > 0.0:
+        if gate > 0.0 and self.formants:
             f1, f2, high_share = _formants(frame, self._window)
             if high_share < NASAL_HIGH_SHARE and f1 < 450.0:
                 nasal = True  # a murmur with nothing above 2 kHz: the lips are shut (m, b)

@@ -55,6 +55,8 @@ BLEND_S = 0.25
 NO_TRACKER_S = 0.2
 #: Rate of the frames we send ourselves.
 OWN_HZ = 30.0
+#: Formants are computed until this long after the last frame that needed the voice mouth.
+KEEP_FORMANTS_S = 2.0
 #: Shapes kept to match a frame's timestamp (10 ms each): 0.5 s.
 SHAPES_KEPT = 50
 _MOUTH_IDX = np.array([BLENDSHAPE_INDEX[n] for n in MOUTH_CHANNELS], dtype=np.intp)
@@ -78,12 +80,17 @@ class VoiceMouth:
         self._shift = 0
         self.own_frames = 0
         self.filled_frames = 0
+        #: When (our clock) a frame last needed the voice's mouth (no face, or our own frame).
+        self._needed_at = -1e9
 
     # -- audio ---------------------------------------------------------------------------------
     def on_mic_audio(self, pcm: PCM, capture_ns: int) -> None:
         """Every microphone block (after echo cancellation)."""
         if self.voice is not None and self.voice.muted:
             pcm = np.zeros_like(pcm)  # muted: the lips must not say what the peer cannot hear
+        # While the face is tracked nobody needs the shapes: levels only (cheap), formants
+        # again as soon as a frame without a face goes out (within one block of audio).
+        self.estimator.formants = self._clock() - self._needed_at < KEEP_FORMANTS_S
         self.shapes.extend(self.estimator.feed(pcm, capture_ns))
 
     def shape_at(self, t_ns: int) -> MouthShape | None:
@@ -111,6 +118,8 @@ class VoiceMouth:
             return payload  # the pump's own checks deal with it
         tracked = frame.flags & FrameFlags.FACE_PRESENT and not frame.flags & FrameFlags.PAUSED
         audio = self.shapes and not (self.voice is not None and self.voice.muted)
+        if not tracked:
+            self._needed_at = self._clock()
         w = self._blend_toward(0.0 if tracked or not audio else 1.0)
         seq = (frame.seq + self._shift) & _SEQ_MASK
         if self._last_seq is not None and not _after(seq, self._last_seq):
@@ -135,6 +144,7 @@ class VoiceMouth:
         """A frame of our own (no tracker frames): the newest voice mouth, nothing else."""
         if not self.shapes or (self.voice is not None and self.voice.muted):
             return None
+        self._needed_at = self._clock()
         shape = self.shapes[-1]
         ts = max(shape.at_ns // 1000, self._last_ts + 1)
         seq = 0 if self._last_seq is None else (self._last_seq + 1) & _SEQ_MASK

@@ -130,3 +130,18 @@ def test_no_audio_yet_leaves_frames_alone() -> None:
     assert mouth.own_frame() is None
     assert mouth.outgoing(b"\xff garbage") == b"\xff garbage"
     assert np.isfinite(mouth.weight)
+
+
+def test_formants_are_analysed_only_while_someone_needs_the_voice_mouth() -> None:
+    mouth, clock = fed_mouth()
+    # Nothing sent yet without a face: the estimator tracked levels only.
+    assert not mouth.estimator.formants
+    assert all(s.vowel is None for s in mouth.shapes)
+    mouth.outgoing(tracker_frame(1, START_NS, FrameFlags(0)))
+    block = np.zeros(BLOCK, np.int16)
+    mouth.on_mic_audio(block, START_NS + 10**10)
+    assert mouth.estimator.formants
+    clock.t += 5.0  # the face has been back for a while
+    mouth.outgoing(tracker_frame(2, START_NS, FrameFlags.FACE_PRESENT))
+    mouth.on_mic_audio(block, START_NS + 2 * 10**10)
+    assert not mouth.estimator.formants
