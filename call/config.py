@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from i18n import _
 from protocol.signaling import ROOM_ENV, TURN_PASS_ENV
-from protocol.vmc import parse_target
+from protocol.vmc import parse_source_spec, parse_target
 
 from .audio import check_mic, check_speaker, list_audio_devices
 from .child import module_argv
@@ -51,6 +51,19 @@ def check_vmc_target(text: str) -> tuple[str, int]:
         raise CallConfigError(
             _("VMC address {address} must look like HOST:PORT, e.g. 127.0.0.1:39539").format(
                 address=repr(text.strip())
+            )
+        ) from e
+
+
+def check_vmc_source(spec: str) -> None:
+    """CallConfigError (translated) for a ``vmc:`` source spec with a bad port; other specs
+    pass (they are checked elsewhere)."""
+    try:
+        parse_source_spec(spec)
+    except ValueError as e:
+        raise CallConfigError(
+            _("VMC source {source} must look like vmc:PORT or vmc:HOST:PORT").format(
+                source=repr(spec)
             )
         ) from e
 
@@ -149,6 +162,7 @@ class CallConfig:
             raise CallConfigError(_("no such clip: {path}").format(path=src))
         if self.vmc_to:
             check_vmc_target(self.vmc_to)
+        check_vmc_source(src)
         if self.smoothing is not None and not 0.0 <= self.smoothing <= 1.0:
             raise CallConfigError(
                 _("smoothing {value} is not in 0..1").format(value=self.smoothing)

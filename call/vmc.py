@@ -18,7 +18,7 @@ from protocol.events import Stats
 from protocol.ring import ShmRing, sweep_stale_segments
 
 from .child import ChildProcess, module_argv
-from .config import check_vmc_target
+from .config import check_vmc_source, check_vmc_target
 from .events import CallEvent, EventCallback
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ class VmcBridge:
     async def start(self) -> None:
         """Check the address (CallConfigError), create the ring, start both children."""
         check_vmc_target(self.to)
+        check_vmc_source(self.source)
         sweep_stale_segments()
         self.ring = ShmRing.create("local")
         name = self.ring.name

@@ -485,3 +485,20 @@ def parse_target(text: str) -> tuple[str, int]:
     if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
         raise ValueError(f"{text!r}: the port must be a number in 1..65535")
     return host, int(port_text)
+
+
+#: Where ``--source vmc:PORT`` listens when no host is given: this machine only.
+LISTEN_LOOPBACK = "127.0.0.1"
+
+
+def parse_source_spec(spec: str) -> tuple[str, int] | None:
+    """``vmc:PORT`` or ``vmc:HOST:PORT`` (the tracker's VMC source) -> (host, port) to listen
+    on; None if ``spec`` is not a VMC spec. ValueError (a sentence) for a bad one. Here, not in
+    ``tracking/``, so front-ends can refuse a bad spec before any process starts."""
+    if not spec.startswith("vmc:"):
+        return None
+    host, _, port_text = spec[4:].rpartition(":")
+    host = host.strip("[]") or LISTEN_LOOPBACK
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ValueError(f"bad VMC source {spec!r}: use vmc:PORT or vmc:HOST:PORT (1..65535)")
+    return host, int(port_text)

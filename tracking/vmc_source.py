@@ -35,7 +35,7 @@ import time
 import numpy as np
 
 from protocol.errors import DecodeError
-from protocol.vmc import MAX_PACKET_BYTES, VmcState, packet_messages
+from protocol.vmc import MAX_PACKET_BYTES, VmcState, packet_messages, parse_source_spec
 
 from .errors import SourceError
 from .params import RawParams
@@ -49,20 +49,15 @@ log = logging.getLogger(__name__)
 MAX_FRAME_HZ = 100.0
 #: With no VMC frame for this long, a no-face frame keeps the loop (and the ring) alive.
 IDLE_FRAME_S = 0.1
-LOOPBACK = "127.0.0.1"
 
 
 def parse_vmc_spec(spec: str) -> tuple[str, int] | None:
     """``vmc:PORT`` or ``vmc:HOST:PORT`` -> (host, port); None if ``spec`` is not a VMC spec.
     Raises SourceError for a VMC spec with a bad port."""
-    if not spec.startswith("vmc:"):
-        return None
-    rest = spec[4:]
-    host, _, port_text = rest.rpartition(":")
-    host = host.strip("[]") or LOOPBACK
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise SourceError(f"bad VMC source {spec!r}: use vmc:PORT or vmc:HOST:PORT (1..65535)")
-    return host, int(port_text)
+    try:
+        return parse_source_spec(spec)
+    except ValueError as e:
+        raise SourceError(str(e)) from e
 
 
 class VmcSource(Source):

@@ -62,6 +62,14 @@ def test_a_bad_vmc_address_is_refused_before_start(bad: str) -> None:
         config.check()
 
 
+@pytest.mark.parametrize("bad", ["vmc:", "vmc:port", "vmc:0", "vmc:127.0.0.1:70000"])
+def test_a_bad_vmc_source_is_refused_before_start(bad: str) -> None:
+    config = CallConfig(room=ROOM, relay="ws://127.0.0.1:8765", source=bad)
+    with pytest.raises(CallConfigError, match="VMC source"):
+        config.check()
+    CallConfig(room=ROOM, relay="ws://127.0.0.1:8765", source="vmc:0.0.0.0:39539").check()
+
+
 def test_the_sender_reads_the_calls_local_ring() -> None:
     config = CallConfig(room=ROOM, source="synthetic", vmc_to="127.0.0.1:39539")
     argv = config.vmc_argv("avatarchat-local-abc")
