@@ -159,10 +159,10 @@ class Voice:
                 start, k, due = now, 0, now
             elif due > now:
                 await asyncio.sleep((due - now) / 1e9)
-            else:  # catching up: let the received packets in between blocks
-                await asyncio.sleep(0)
             k += 1
             parts = self.current
+            # Catching up (a starved process), blocks are pulled back to back, like a sound card
+            # that underran: what has arrived is played, the rest concealed (and waited for).
             pcm = parts.playout.pull(time.monotonic_ns()) if parts is not None else None
             if pcm is None:
                 pcm = silence()

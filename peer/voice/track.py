@@ -64,13 +64,17 @@ class MonoOpusEncoder:
 
     aiortc's own ``OpusEncoder`` upmixes every frame to stereo, re-chunks it through a
     resampler and encodes stereo at 96 kbit/s: for one voice from one microphone that is
-    three times the bits for nothing and ~1.7x the encoding CPU. This one encodes our mono 20
-    ms blocks as they are, at 32 kbit/s in Opus' VoIP mode (transparent for speech; the SDP
-    still says ``opus/48000/2`` as RFC 7587 requires, and every Opus decoder plays a mono
-    stream). Same interface as aiortc's encoders (``encode(frame, force_keyframe)`` ->
-    payloads and an RTP timestamp offset, ``pack``)."""
+    more bits than one voice needs and ~1.7x the encoding CPU. This one encodes our mono 20
+    ms blocks as they are, at 64 kbit/s in Opus' VoIP mode. At that rate libopus codes speech
+    in CELT, which keeps the waveform (espeak speech through encode+decode correlates 0.97
+    with the original, against 0.91 at 32 kbit/s where it switches to SILK/hybrid, whose
+    parametric low band does not) and costs less CPU than the hybrid modes (0.5 ms against
+    0.76 ms per 20 ms block, encode + decode, on this machine). The SDP still says
+    ``opus/48000/2`` as RFC 7587 requires; every Opus decoder plays a mono stream. Same
+    interface as aiortc's encoders (``encode(frame, force_keyframe)`` -> payloads and an RTP
+    timestamp offset, ``pack``)."""
 
-    BITRATE = 32_000
+    BITRATE = 64_000
 
     def __init__(self) -> None:
         self.codec: Any = av.CodecContext.create("libopus", "w")
