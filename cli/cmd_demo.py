@@ -4,6 +4,12 @@ Starts a relay on a free loopback port and two headless clients ("alice" and "bo
 cameras are the vendored sample clip (``--synthetic`` swaps in the synthetic face, which needs
 no MediaPipe), prints both sides' stats once a second (RTT, end-to-end latency, rates,
 bytes/frame) and a summary at the end. ``--window`` also opens both render windows.
+
+Voice: alice's microphone is the sample clip's audio (silence with ``--synthetic``) and bob's
+speaker plays it, so you hear the clip's speech with the avatar's lips in step; bob sends
+silence and alice plays nothing. Two clients on one machine must not both open the microphone
+and the speaker: each would hear the other's output and the sound would feed back.
+``--no-voice``: no audio track.
 """
 
 from __future__ import annotations
@@ -36,6 +42,12 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="use the synthetic face instead of the sample clip (no MediaPipe)",
     )
+    p.add_argument(
+        "--no-voice",
+        dest="voice",
+        action="store_false",
+        help="no audio track (default: bob plays alice's clip audio on the speaker)",
+    )
     p.add_argument("--json", metavar="FILE", help="write the summary as JSON to FILE")
     p.set_defaults(func=run)
 
@@ -59,7 +71,15 @@ def _summary(
         "bad_frames": stats.get("bad_frames"),
         "candidate_pair": stats.get("candidate_pair"),
         "sas": stats.get("sas"),
+        "voice": stats.get("voice"),
     }
+
+
+#: Who sends and who plays in the demo (see the module docstring): (mic, speaker) per client.
+def demo_voice(name: str, source: str) -> tuple[str, str]:
+    if name == "alice":
+        return ("clip" if source == "sample" else "silence"), "none"
+    return "silence", "default"
 
 
 async def run_demo(args: argparse.Namespace) -> int:
@@ -82,7 +102,11 @@ async def run_demo(args: argparse.Namespace) -> int:
             flush=True,
         )
         for name in ("alice", "bob"):
+            mic, speaker = demo_voice(name, source)
             cfg = CallConfig(
+                voice=args.voice,
+                mic=mic,
+                speaker=speaker,
                 relay=url,
                 room=room,
                 source=source,
