@@ -19,6 +19,7 @@ CHILD_NAMES = {
     "peer": N_("Connection"),
     "relay": N_("Local relay"),
     "call": N_("Call"),
+    "vmc": N_("VMC sender"),  # the setting "also send my tracking to VMC" (peer.vmc_send)
 }
 #: What each call or child state is called on screen (unknown states: the word itself).
 STATE_LABELS = {
