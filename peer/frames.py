@@ -79,11 +79,14 @@ class FramePump:
         #: Rewrites each tracker frame on its way out (the mouth from the voice when there is
         #: no face: peer.voice.mouth_frames); None = sent as written.
         self.outgoing: Callable[[bytes], bytes] | None = None
+        #: When the current link's channel was attached (monotonic s; 0 = no link).
+        self.attached_at = 0.0
 
     def attach(self, send: Callable[[bytes], None] | None, buffered: Callable[[], int]) -> None:
         """Send on a (new) link's params channel; None while there is no open link."""
         self._send = send
         self._buffered = buffered
+        self.attached_at = time.monotonic() if send is not None else 0.0
 
     # -- sending ---------------------------------------------------------------------------
     def on_local_wake(self) -> None:

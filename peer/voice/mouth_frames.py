@@ -51,8 +51,16 @@ log = logging.getLogger(__name__)
 
 #: The mouth eases between the tracked face's and the voice's over this long.
 BLEND_S = 0.25
-#: No tracker frame for this long: the face source is gone, we send frames ourselves.
+#: No tracker frame for this long after it had sent some: the face source is gone (tracker
+#: crashed, camera unplugged), we send frames ourselves.
 NO_TRACKER_S = 0.2
+#: A link open this long without a single tracker frame: there is no camera at all. (Not
+#: sooner: a tracker loading its model takes seconds, and frames of ours before its first
+#: would shift its sequence numbers for the whole call.)
+NO_CAMERA_S = 10.0
+#: The voice mouth is used while the microphone was voiced this recently; after a longer
+#: silence (or with a silent source: no sound device) the face idles as before.
+VOICE_HOLD_S = 1.0
 #: Rate of the frames we send ourselves.
 OWN_HZ = 30.0
 #: Formants are computed until this long after the last frame that needed the voice mouth.
@@ -82,6 +90,7 @@ class VoiceMouth:
         self.filled_frames = 0
         #: When (our clock) a frame last needed the voice's mouth (no face, or our own frame).
         self._needed_at = -1e9
+        self._voiced_ns: int | None = None  # the newest shape with any voice in it
 
     # -- audio ---------------------------------------------------------------------------------
     def on_mic_audio(self, pcm: PCM, capture_ns: int) -> None:
@@ -91,7 +100,18 @@ class VoiceMouth:
         # While the face is tracked nobody needs the shapes: levels only (cheap), formants
         # again as soon as a frame without a face goes out (within one block of audio).
         self.estimator.formants = self._clock() - self._needed_at < KEEP_FORMANTS_S
-        self.shapes.extend(self.estimator.feed(pcm, capture_ns))
+        for shape in self.estimator.feed(pcm, capture_ns):
+            self.shapes.append(shape)
+            if shape.gate > 0.0:
+                self._voiced_ns = shape.at_ns
+
+    def voiced(self) -> bool:
+        """The microphone carried voice within :data:`VOICE_HOLD_S` (and we are not muted)."""
+        if not self.shapes or self._voiced_ns is None:
+            return False
+        if self.voice is not None and self.voice.muted:
+            return False
+        return self.shapes[-1].at_ns - self._voiced_ns < VOICE_HOLD_S * 1e9
 
     def shape_at(self, t_ns: int) -> MouthShape | None:
         """The shape captured nearest ``t_ns`` (None before any audio)."""
@@ -117,7 +137,7 @@ class VoiceMouth:
         except DecodeError:
             return payload  # the pump's own checks deal with it
         tracked = frame.flags & FrameFlags.FACE_PRESENT and not frame.flags & FrameFlags.PAUSED
-        audio = self.shapes and not (self.voice is not None and self.voice.muted)
+        audio = self.voiced()
         if not tracked:
             self._needed_at = self._clock()
         w = self._blend_toward(0.0 if tracked or not audio else 1.0)
@@ -142,7 +162,7 @@ class VoiceMouth:
 
     def own_frame(self) -> bytes | None:
         """A frame of our own (no tracker frames): the newest voice mouth, nothing else."""
-        if not self.shapes or (self.voice is not None and self.voice.muted):
+        if not self.voiced():
             return None
         self._needed_at = self._clock()
         shape = self.shapes[-1]
@@ -160,11 +180,17 @@ class VoiceMouth:
         return frame.encode()
 
     async def own_frames_loop(self, pump: FramePump) -> None:
-        """Send our own frames at ~30 Hz while the tracker sends none."""
+        """Send our own frames at ~30 Hz while the tracker sends none (see the constants)."""
         period = 1.0 / OWN_HZ
         while True:
             await asyncio.sleep(period)
-            if time.monotonic() - pump.last_local_write < NO_TRACKER_S:
+            now = time.monotonic()
+            if not pump.attached_at:
+                continue  # no link: nothing to send on (and no sequence number to spend)
+            if pump.last_local_write:
+                if now - pump.last_local_write < NO_TRACKER_S:
+                    continue
+            elif now - pump.attached_at < NO_CAMERA_S:
                 continue
             payload = self.own_frame()
             if payload is not None:

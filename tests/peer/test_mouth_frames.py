@@ -145,3 +145,15 @@ def test_formants_are_analysed_only_while_someone_needs_the_voice_mouth() -> Non
     mouth.outgoing(tracker_frame(2, START_NS, FrameFlags.FACE_PRESENT))
     mouth.on_mic_audio(block, START_NS + 2 * 10**10)
     assert not mouth.estimator.formants
+
+
+def test_a_silent_microphone_leaves_the_face_to_idle() -> None:
+    # No sound device (a silence source) or a long pause: frames pass untouched, no own frames.
+    clock = Clock()
+    mouth = VoiceMouth(None, clock)
+    for i in range(100):
+        mouth.on_mic_audio(np.zeros(BLOCK, np.int16), START_NS + i * 20_000_000)
+    clock.t += 1.0
+    raw = tracker_frame(1, START_NS, FrameFlags(0))
+    assert mouth.outgoing(raw) == raw
+    assert mouth.own_frame() is None
