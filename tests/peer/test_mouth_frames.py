@@ -4,15 +4,23 @@ tracker sends none; sequence numbers stay increasing; muted lips do not move."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+
 import numpy as np
 import pytest
 
 from netlab.speech import SpeechUnavailable, synthesize
+from peer.clock import ClockSync
+from peer.frames import FramePump
 from peer.options import PeerOptions
+from peer.stats import CallStats
 from peer.voice import Voice
 from peer.voice.mouth_frames import BLEND_S, VoiceMouth
 from protocol.blendshapes import BLENDSHAPE_INDEX, NUM_BLENDSHAPES
 from protocol.frame import FrameFlags, ParamFrame
+from protocol.ring import ShmRing
 
 RATE = 48000
 BLOCK = 960
@@ -157,3 +165,44 @@ def test_a_silent_microphone_leaves_the_face_to_idle() -> None:
     raw = tracker_frame(1, START_NS, FrameFlags(0))
     assert mouth.outgoing(raw) == raw
     assert mouth.own_frame() is None
+
+
+@pytest.mark.asyncio
+async def test_own_frames_flow_on_a_link_when_the_tracker_stops() -> None:
+    mouth, _clock = fed_mouth()
+    local, remote = ShmRing.create("local"), ShmRing.create("remote")
+    reader, writer = local.reader(), remote.writer()
+    pump = FramePump(reader, writer, CallStats(), ClockSync())
+    sent: list[bytes] = []
+    got = asyncio.Event()
+
+    def send(payload: bytes) -> None:
+        sent.append(payload)
+        if len(sent) >= 5:
+            got.set()
+
+    task = asyncio.create_task(mouth.own_frames_loop(pump))
+    try:
+        # No link: nothing is made (no sequence number is spent either).
+        await asyncio.sleep(0.15)
+        assert not sent and mouth.own_frames == 0
+        pump.attach(send, lambda: 0)
+        # The tracker wrote frames until a second ago, then stopped (camera gone).
+        pump.last_local_write = time.monotonic() - 1.0
+        await asyncio.wait_for(got.wait(), 5)
+        frames = [ParamFrame.decode(p) for p in sent]
+        assert all(f.flags == FrameFlags.VOICE_MOUTH for f in frames)
+        assert [f.seq for f in frames] == list(range(frames[0].seq, frames[0].seq + len(frames)))
+        # The tracker is back: we stop at once.
+        pump.last_local_write = time.monotonic() + 3600
+        count = len(sent)
+        await asyncio.sleep(0.15)
+        assert len(sent) == count
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        reader.close()
+        writer.close()
+        local.close()
+        remote.close()
