@@ -258,3 +258,24 @@ async def test_the_voice_line_in_korean_at_80x24(make_app: MakeApp) -> None:
         panel = call.query_one(StatsPanel)
         label = panel.query_one("#row-audio_delay Label", Label)
         assert str(label.render()) == "음성 지연"
+
+
+def test_the_voice_settings_reach_the_networking_process_flags(tmp_path: Any) -> None:
+    """What Settings saved is what the networking process is started with (tui.invite)."""
+    from call import CallConfig
+    from peer.__main__ import build_parser
+    from tui.invite import start_call
+
+    wav = tmp_path / "in.wav"
+    settings = Settings(mic=f"file:{wav}", speaker="none", echo_cancel=False)
+    call = start_call(CallConfig(room="voiceRoom0123456789abc"), settings, lambda *_: None)
+    argv = call.config.peer_argv("ws://127.0.0.1:1", "a", "b")
+    args = build_parser().parse_args(argv[argv.index("--relay") :])
+    assert (args.voice, args.mic, args.speaker, args.echo_cancel) == (
+        True,
+        f"file:{wav}",
+        "none",
+        False,
+    )
+    off = start_call(CallConfig(room="voiceRoom0123456789abc"), Settings(voice=False), print)
+    assert "--no-voice" in off.config.peer_argv("ws://127.0.0.1:1", "a", "b")
