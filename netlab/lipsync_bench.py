@@ -229,8 +229,7 @@ async def _av_call(clip: str, workdir: Path, seconds: float, env: dict[str, str]
         await asyncio.sleep(seconds)
         await asyncio.sleep(1.2)
         render = b.render[-1]
-        voice_a = dict(logs[0].peer[-1].get("voice") or {})
-        voice_b = dict(b.peer[-1].get("voice") or {})
+        voice_a, voice_b = _last_voice(logs[0]), _last_voice(b)
     finally:
         for call in calls:
             with contextlib.suppress(Exception):
@@ -256,6 +255,16 @@ async def _av_call(clip: str, workdir: Path, seconds: float, env: dict[str, str]
         if got.lags_s:
             out["av_audio_measured_ms_p50"] = _round(got.delay_ms(50), 1)
     return out
+
+
+def _last_voice(log: _Log) -> dict[str, Any]:
+    """The newest ``voice`` stats of a side that had audio flowing (the very last one may
+    come from a link already closing)."""
+    for ev in reversed(log.peer):
+        voice = ev.get("voice") or {}
+        if voice.get("packets_received") or voice.get("mic_epoch_ns"):
+            return dict(voice)
+    return {}
 
 
 def _clip_audio(clip: str) -> npt.NDArray[np.int16]:
