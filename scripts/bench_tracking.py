@@ -14,8 +14,9 @@ delay that best aligns emitted with raw MediaPipe values on the clip itself.
 ``--body on`` runs the hand and pose models beside the face (as ``python -m tracking --body on``)
 and, by default, on the sample clip and ../shared's bodies/s29.mp4 (hands and upper body in
 view); it adds ``hands_detected_ratio`` and ``pose_detected_ratio`` (share of the hand / pose
-model's turns that found something), ``frame_bytes_body_p99`` (encoded frame size) and
-``body_ms_p50``. With ``--body off`` (the default) the figures and keys are the face-only ones.
+model's runs that found something), ``hand_turns_skipped_ratio`` (hand turns skipped because
+the pose saw no wrist), ``frame_bytes_body_p99`` (encoded frame size) and ``body_ms_p50``.
+With ``--body off`` (the default) the figures and keys are the face-only ones.
 
 JSON: top level holds the figures over all clips (frames pooled) with the keys ``frames``,
 ``faces_detected``, ``fps_unpaced``, ``frame_ms_p50``, ``frame_ms_p95``, ``cpu_pct_at_30fps``,
@@ -114,7 +115,9 @@ def unpaced_pass(
         loop.run()
         wall = time.perf_counter() - t0
         bt = tracker.body_tracker
-        body_counts = (bt.hand_runs, bt.hand_hits, bt.pose_runs, bt.pose_hits) if bt else None
+        body_counts = (
+            (bt.hand_runs, bt.hand_hits, bt.pose_runs, bt.pose_hits, bt.hand_skips) if bt else None
+        )
     writer.close()
     source.close()
     every = stats.all_values()
@@ -129,8 +132,9 @@ def unpaced_pass(
     for stage in STAGES:
         result[f"{stage}_ms_p50"] = rounded(percentile(every[stage], 50), 3)
     if body_counts is not None:
-        hand_runs, hand_hits, pose_runs, pose_hits = body_counts
+        hand_runs, hand_hits, pose_runs, pose_hits, hand_skips = body_counts
         result["hands_detected_ratio"] = round(hand_hits / max(hand_runs, 1), 3)
+        result["hand_turns_skipped_ratio"] = round(hand_skips / max(hand_runs + hand_skips, 1), 3)
         result["pose_detected_ratio"] = round(pose_hits / max(pose_runs, 1), 3)
         result["frame_bytes_body_p99"] = rounded(percentile(sizes, 99), 1)
         result["body_ms_p50"] = rounded(percentile(body_ms, 50), 3)
@@ -227,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
         body_ms = [v for c in clips for v in c.pop("_body_ms")]
         summary["hands_detected_ratio"] = round(float(counts[1]) / max(float(counts[0]), 1), 3)
         summary["pose_detected_ratio"] = round(float(counts[3]) / max(float(counts[2]), 1), 3)
+        turns = float(counts[0] + counts[4])
+        summary["hand_turns_skipped_ratio"] = round(float(counts[4]) / max(turns, 1), 3)
         summary["frame_bytes_body_p99"] = rounded(percentile(sizes, 99), 1)
         summary["body_ms_p50"] = rounded(percentile(body_ms, 50), 3)
     fitted: dict[str, list[float]] = {}

@@ -5,7 +5,10 @@ the hand (~6 ms) and pose (~9 ms) models together would more than double it if b
 frame. So the face runs every frame and the body models take turns on the others: with the
 default period of 3, frame n runs hands when ``n % 3 == 1`` and pose when ``n % 3 == 2`` (each
 at 10 Hz from a 30 FPS camera). Arms and hands move slower than eyelids, a wave is 2-4 Hz, and the
-receiver interpolates anyway; every frame still carries the latest body.
+receiver interpolates anyway; every frame still carries the latest body. The hands' turn is
+skipped while the pose sees the person but neither wrist (:meth:`BodyTracker.hands_out_of_view`):
+the usual face-and-shoulders framing of a call, where the hand model would only run its palm
+detector, its dearest part, for nothing.
 
 Hand identity ("left stays left"), in order of trust:
 
@@ -138,6 +141,8 @@ class BodyTracker:
         self.hand_hits = 0
         self.pose_runs = 0
         self.pose_hits = 0
+        #: Hand turns skipped because the pose saw the person but neither wrist.
+        self.hand_skips = 0
 
     def close(self) -> None:
         for model in (self._hands, self._pose):
@@ -173,7 +178,9 @@ class BodyTracker:
         self.last_ran = ""
         ts_ms = max(ts_ms, self._last_ts_ms + 1)
         self._last_ts_ms = ts_ms
-        if turn == 1 and self._hands is not None:
+        if turn == 1 and self._hands is not None and self.hands_out_of_view(media_ns):
+            self.hand_skips += 1  # the most common call framing: face and shoulders only
+        elif turn == 1 and self._hands is not None:
             self.last_ran = "hands"
             self.hand_runs += 1
             result = _quiet_first(self._hands, image, ts_ms, self.hand_runs == 1)
@@ -188,6 +195,16 @@ class BodyTracker:
             self.pose_hits += pose is not None
             self.observe_pose(pose, media_ns)
         return self.current(media_ns)
+
+    def hands_out_of_view(self, media_ns: int) -> bool:
+        """The pose model (fresh) sees the person but neither wrist: no hand can be in view, so
+        the hand model's turn is skipped. Its palm detector is its most expensive part and runs
+        on every turn while it tracks fewer hands than it looks for, which is every turn of a
+        face-and-shoulders call. It also keeps the hand model from finding "hands" in an ear or a
+        collar (faces/d12). A wrist coming into view is seen by the next pose turn."""
+        if self._last_pose is None or media_ns - self._last_pose_ns > IDENTITY_FRESH_S * 1e9:
+            return False
+        return all(w is None for w in self._last_pose.wrists_xy)
 
     def observe_pose(self, pose: PoseObservation | None, media_ns: int) -> None:
         if pose is None:

@@ -43,7 +43,7 @@ def _rgb(path: Path) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def _still(path: Path, *, mirror: bool = False, frames: int = 6) -> Tracker:
+def _still(path: Path, *, mirror: bool = False, frames: int = 21) -> Tracker:
     """A still shown as a short video (the VIDEO-mode models settle over a few frames); the
     caller closes the tracker."""
     rgb = _rgb(path)
@@ -70,8 +70,9 @@ def test_vendored_models_are_pinned(tmp_path: Path) -> None:
 # in the image (wrist x ~0.15) with her left forearm coming across her lap (wrist x ~0.38), both
 # elbows in view; s5 - her left hand points at the book (x ~0.57; her right hand holding the book
 # is not found as a hand), both elbows and wrists in view; bodies/s22 - the monkey's left hand
-# reaching across (x ~0.47), no person for the pose model; d12 - no arm in view; the hand model
-# finds one "hand" at his right ear (x ~0.24), on the subject's right.
+# reaching across (x ~0.47), no person for the pose model; d12 - no hand and no arm in view
+# (the hand model alone finds a "hand" at his right ear; with the pose seeing him but no wrist,
+# the hand model does not run and nothing is reported).
 @pytest.mark.parametrize("mirror", [False, True], ids=["plain", "mirrored"])
 def test_s3_two_hands_two_arms_sides_right(testdata: Path, mirror: bool) -> None:
     tracker = _still(testdata / "faces" / "s3.jpg", mirror=mirror)
@@ -91,7 +92,7 @@ def test_s3_two_hands_two_arms_sides_right(testdata: Path, mirror: bool) -> None
         assert lx is not None and rx is not None
         if mirror:  # positions are in the flipped image the models saw: sides stay the user's
             lx, rx = (1 - rx[0], rx[1]), (1 - lx[0], lx[1])
-        assert lx[0] == pytest.approx(0.38, abs=0.06) and rx[0] == pytest.approx(0.15, abs=0.06)
+        assert lx[0] == pytest.approx(0.38, abs=0.08) and rx[0] == pytest.approx(0.15, abs=0.08)
     finally:
         tracker.close()
 
@@ -101,7 +102,6 @@ def test_s3_two_hands_two_arms_sides_right(testdata: Path, mirror: bool) -> None
     [
         ("faces/s5.jpg", Side.LEFT, 0.57, True),
         ("bodies/s22.jpg", Side.LEFT, 0.47, False),
-        ("faces/d12.jpg", Side.RIGHT, 0.24, False),
     ],
 )
 def test_one_hand_on_the_right_side(
@@ -114,12 +114,23 @@ def test_one_hand_on_the_right_side(
         assert body.hands[hand_side] is not None and body.hands[hand_side.other] is None
         assert tracker.body_tracker is not None
         seen = tracker.body_tracker.wrist_xy(hand_side)
-        assert seen is not None and seen[0] == pytest.approx(wrist_x, abs=0.06)
+        assert seen is not None and seen[0] == pytest.approx(wrist_x, abs=0.1)
         assert (body.arms[Side.LEFT] is not None and body.arms[Side.RIGHT] is not None) is arms
         if not arms:
             assert body.arms == (None, None)
         frame = tracker.last_frame  # type: ignore[attr-defined]
         assert len(frame.encode()) <= TARGET_BODY_FRAME_BYTES
+    finally:
+        tracker.close()
+
+
+def test_d12_no_hands_no_arms(testdata: Path) -> None:
+    tracker = _still(testdata / "faces" / "d12.jpg")
+    try:
+        body = tracker.last_frame.body  # type: ignore[attr-defined]
+        assert body is not None  # he is seen (shoulders), with no arm or hand in view
+        assert body.arms == (None, None) and body.hands == (None, None)
+        assert tracker.body_tracker is not None and tracker.body_tracker.hand_skips >= 5
     finally:
         tracker.close()
 
