@@ -89,6 +89,7 @@ class Voice:
         self.peer_speaking = False
         self._blocks = 0
         self.capture_ns_last = 0
+        self._silent_note = ""
 
     async def start(self) -> None:
         """Open the source and sink; a missing sound system is said once, never fatal. A bad
@@ -100,8 +101,11 @@ class Voice:
         )
         self.sink, self.speaker_reason = open_sink(opts.speaker)
         reasons = [r for r in (self.mic_reason, self.speaker_reason) if r]
-        if reasons:
-            self._say("voice runs silent: " + "; ".join(dict.fromkeys(reasons)))
+        #: Said once by the capture loop, i.e. after the process's ``ready`` (a parent reads
+        #: status lines only from then on).
+        self._silent_note = (
+            "voice runs silent: " + "; ".join(dict.fromkeys(reasons)) if reasons else ""
+        )
 
     def link_parts(self) -> LinkVoice:
         """Fresh sending track and playout buffer for a new link (it becomes current)."""
@@ -124,6 +128,8 @@ class Voice:
     # -- loops ------------------------------------------------------------------------------
     async def capture_loop(self) -> None:
         assert self.source is not None
+        if self._silent_note:
+            self._say(self._silent_note)
         while True:
             block = await self.source.next_block()
             pcm = block.pcm

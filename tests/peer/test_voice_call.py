@@ -15,7 +15,7 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 from websockets.asyncio.client import connect
 
-from peer.voice.sources import SAMPLE_RATE
+from peer.voice.sources import SAMPLE_RATE, sounddevice_or_reason
 from peer.voice.stats import dbfs
 from protocol.commands import SetDeafen, SetMute
 from protocol.signaling import Join, Offer, new_room_code
@@ -156,13 +156,11 @@ async def test_no_voice_side_connects_without_audio(no_voice: str, tmp_path: Pat
 
 @pytest.mark.timeout(90)
 async def test_an_offer_with_video_is_refused() -> None:
+    """A peer offering video gets no answer and an error naming why; the victim lives on."""
     room = new_room_code()
     async with (
         relay_running() as relay,
-        call_pair(relay.url, room, per_side=({"mic": "silence", "speaker": "none"}, {})) as (
-            alice,
-            bob,
-        ),
+        call_pair(relay.url, room) as (alice, bob),
     ):
         await bob.session.close()
         await alice.log.wait_for(lambda: alice.session.state == "waiting", 15, "alice alone")
@@ -192,5 +190,43 @@ async def test_an_offer_with_video_is_refused() -> None:
                                 break
                 assert alice.session.state != "connected"
                 assert not alice.session.closed
+
+                # Defaults (the default microphone and speaker) on a machine without sound:
+                # said once, the call goes on silent.
+                def silent() -> list[dict[str, Any]]:
+                    return [
+                        e
+                        for e in alice.log.of("status")
+                        if "voice runs silent" in (e.get("message") or "")
+                    ]
+
+                if sounddevice_or_reason()[0] is None:  # no sound system here (CI)
+                    await alice.log.wait_for(silent, 15, "the no-sound note")
+                    await alice.log.wait_for(lambda: "voice" in alice.stats(), 5, "stats")
+                    assert len(silent()) == 1, alice.log.of("status")
+                    assert voice(alice)["mic"].startswith("none (")
         finally:
             await pc.close()
+
+
+@pytest.mark.timeout(120)
+async def test_the_sample_clip_is_camera_and_microphone(tmp_path: Path) -> None:
+    """``--source sample --mic clip``: the clip's own speech is what the other side hears."""
+    rec = tmp_path / "heard.wav"
+    async with (
+        relay_running() as relay,
+        call_pair(
+            relay.url,
+            new_room_code(),
+            sources=("sample", "synthetic"),
+            per_side=(
+                {"mic": "clip", "speaker": "none"},
+                {"mic": "silence", "speaker": f"file:{rec}"},
+            ),
+        ) as (alice, bob),
+    ):
+        await connected(alice, bob, timeout=60)
+        assert voice(alice)["mic"].startswith("clip ")
+        await wait_packets(bob, 250, 40)
+    heard_pcm = load(rec)
+    assert dbfs(heard_pcm[-4 * SAMPLE_RATE :]) > -45  # the clip's talking, not silence
