@@ -33,6 +33,7 @@ from protocol.commands import (
     Resize,
     SelfView,
     SetPeerDelay,
+    ShowGesture,
     ShowOverlay,
     ShowPeerAvatar,
     ShowPeerName,
@@ -50,6 +51,7 @@ from protocol.events import (
 from protocol.frame import FrameFlags
 
 from .capture import read_pixels, save_png_async
+from .gesture import GestureBursts
 from .motion import seq_after
 from .overlay import CallOverlay, banner_font, window_title
 from .pacing import FramePacer, FrameStats
@@ -127,6 +129,9 @@ class RenderApp:
         self.banner_font = banner_font()
         # Draw order: peer 1, the veil over a peer who left 2, inset 3-4, banner 5-6.
         self.overlay = CallOverlay(self.batch, self.banner_font, veil_order=2, banner_order=5)
+        #: The peer's gestures: over their avatar, under our inset and the banner (beside the
+        #: veil, which only covers a peer who left and so sends no gestures).
+        self.gestures = GestureBursts(self.batch, self.banner_font, order=2)
         self._screenshots: list[dict[str, Any]] = []
         self.stats = FrameStats()
         self._last_stats = time.monotonic()
@@ -259,6 +264,7 @@ class RenderApp:
             self.self_view.hide()
             self._inset_bg.visible = False
         self.overlay.layout(ww, wh, right)
+        self.gestures.layout(0, 0, ww, wh)
 
     # -- commands ------------------------------------------------------------------------
     def handle(self, cmd: Command) -> None:
@@ -281,6 +287,8 @@ class RenderApp:
                 self._layout()
             elif isinstance(cmd, ShowOverlay):
                 self.overlay.command(cmd, time.monotonic())
+            elif isinstance(cmd, ShowGesture):
+                self.gestures.show(cmd.name, cmd.side)
             elif isinstance(cmd, ShowPeerName):
                 self.window.set_caption(window_title(cmd.name))
             elif isinstance(cmd, TakeScreenshot):
@@ -373,6 +381,7 @@ class RenderApp:
     def update(self, now: float) -> Any:
         """Advance motion and renderer state to ``now`` (no drawing)."""
         self._update_overlay(now)
+        self.gestures.update(now)
         sample = self.peer.update(now)
         if self.show_self:
             self.self_view.update(now)
@@ -454,6 +463,7 @@ class RenderApp:
         self.channel.emit(Stats(t=round(time.monotonic(), 6), values=values))
 
     def close(self) -> None:
+        self.gestures.close()
         self.peer.close()
         self.self_view.close()
         self.window.close()

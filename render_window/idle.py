@@ -101,8 +101,10 @@ class IdleLife:
     def breath(t: float) -> float:
         return math.sin(2.0 * math.pi * BREATH_HZ * t)
 
-    def pose(self, t: float) -> Vector:
-        """The full idle pose (head sway, blinks, gaze; ``breath`` included) at ``t``."""
+    def pose(self, t: float, sway_arms: bool = True) -> Vector:
+        """The full idle pose (head sway, blinks, gaze, arms at rest; ``breath`` included) at
+        ``t``. ``sway_arms`` False holds the arms still (the window's ``--no-breath``: a
+        steady picture for tests)."""
         vec = neutral_vector()
         self._schedule(t)
         p = self._phase
@@ -128,14 +130,14 @@ class IdleLife:
         # A hint of a resting smile: a blank face reads as cold.
         vec[PARAM_INDEX["smile"]] = 0.08
         vec[PARAM_INDEX["breath"]] = self.breath(t)
-        self._rest_body(vec, t, roll)
+        self._rest_body(vec, t, roll if sway_arms else None)
         return np.asarray(vec)
 
     @staticmethod
-    def _rest_body(vec: Vector, t: float, roll: float) -> None:
+    def _rest_body(vec: Vector, t: float, roll: float | None) -> None:
         """Arms hanging relaxed (a little outward, + toward the subject's left), swaying with
-        the head's roll and a slower swing; hands half-open."""
-        swing = 0.6 * roll + 0.4 * math.sin(2 * math.pi * 0.09 * t)
+        the head's roll and a slower swing (none when ``roll`` is None); hands half-open."""
+        swing = 0.0 if roll is None else 0.6 * roll + 0.4 * math.sin(2 * math.pi * 0.09 * t)
         for side, out in (("Left", 1.0), ("Right", -1.0)):
             base = out * ARM_REST_ANGLE + ARM_SWAY * swing
             vec[PARAM_INDEX[f"upperArmAngle{side}"]] = base

@@ -259,11 +259,14 @@ class Motion:
             upper = self._frames[hi]
             out.shown_seq = upper.seq
             reported = self._reported_seq
-            for e in self._frames:
-                if e.capture > upper.capture:
-                    break
-                if reported is None or seq_after(e.seq, reported):
-                    out.newly_shown.append(Shown(e.seq, e.capture_ns, e.arrival))
+            # Newest first from the upper frame back to the last one reported (the history is
+            # long enough for a lip-sync delay; walking all of it every frame would not be).
+            k = hi
+            while k >= 0 and (reported is None or seq_after(self._frames[k].seq, reported)):
+                e = self._frames[k]
+                out.newly_shown.append(Shown(e.seq, e.capture_ns, e.arrival))
+                k -= 1
+            out.newly_shown.reverse()
             if out.newly_shown:
                 self._reported_seq = out.newly_shown[-1].seq
             self._last_tracked = tracked
@@ -287,7 +290,7 @@ class Motion:
             weights[idx] = gw
         pose = tracked + self._correction
         if np.any(weights > 0.0):
-            pose = pose + (self.idle.pose(now) - pose) * weights
+            pose = pose + (self.idle.pose(now, sway_arms=self.breathe) - pose) * weights
         pose = np.array(pose, dtype=np.float64)
         if self.breathe:
             pose[_BREATH] = self.idle.breath(now)
