@@ -6,10 +6,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from protocol.body import Side
 from tracking.body_geometry import HandObservation, hand_shape
 from tracking.gestures import COOLDOWN_S, GestureClassifier, static_gesture
+from tracking.pipeline import Tracker
 
 BONE = 0.03  # metres per finger segment
 
@@ -164,3 +166,25 @@ def test_sides_are_independent() -> None:
         ("thumbs_up", Side.LEFT),
         ("thumbs_up", Side.RIGHT),
     ]
+
+
+def _thumbs_up() -> HandObservation:
+    sideways = np.array([-1.0, 0.0, 0.0])
+    hand = make_hand(FIST, thumb_up=True, up=sideways)
+    points = hand.points.copy()
+    points[1:5] = [np.array([0.0, 0.02, 0.0]) + np.array([0.0, BONE * k, 0.0]) for k in range(4)]
+    return HandObservation(Side.RIGHT, 0.9, (0.3, 0.5), points)
+
+
+@pytest.mark.parametrize(("mirror", "side"), [(False, Side.RIGHT), (True, Side.LEFT)])
+def test_tracker_hands_out_gestures_once_with_the_users_side(mirror: bool, side: Side) -> None:
+    """Through the tracker's body path (no models): a held thumbs-up is one event; when the
+    tracker mirrors (the models saw a flipped image) the side comes out as the user's own."""
+    tracker = Tracker(load_model=False, body=True, mirror=mirror)
+    bt = tracker.body_tracker
+    assert bt is not None
+    for i in range(12):  # 1.2 s of samples at 10 Hz
+        bt.observe_hands([_thumbs_up()], i * 100_000_000)
+    got = tracker.take_gestures()
+    assert [(g.name, g.side) for g in got] == [("thumbs_up", side)]
+    assert tracker.take_gestures() == []
