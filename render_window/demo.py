@@ -1,5 +1,7 @@
 """Synthetic "tracked" motion for ``--demo`` and the benchmark: a face that talks, looks around,
-blinks, winks and smiles, as 30 Hz parameter frames, so the avatar can be seen without a camera.
+blinks, winks and smiles, and arms that give a thumbs-up and wave (each arm unseen the rest of
+the time, so it eases to rest as a real one leaving the picture does), as 30 Hz parameter
+frames, so the avatar can be seen without a camera.
 """
 
 from __future__ import annotations
@@ -7,6 +9,7 @@ from __future__ import annotations
 import math
 
 from protocol.blendshapes import BLENDSHAPE_INDEX, NUM_BLENDSHAPES
+from protocol.body import ArmPose, BodyPose, HandShape, Vec3
 from protocol.frame import FrameFlags, ParamFrame
 
 #: The tracker's usual rate; the window interpolates up to the display rate.
@@ -19,6 +22,40 @@ def _pulse(t: float, start: float, length: float) -> float:
     """0 -> 1 -> 0 over ``length`` seconds from ``start`` (smooth)."""
     x = (t - start) / length
     return math.sin(math.pi * x) ** 2 if 0.0 <= x <= 1.0 else 0.0
+
+
+def _dir(angle: float, forward: float = 0.0) -> Vec3:
+    """A unit body-frame direction at ``angle`` from hanging down (+ toward the user's left)."""
+    k = math.sqrt(max(0.0, 1.0 - forward * forward))
+    return (k * math.sin(angle), -k * math.cos(angle), forward)
+
+
+def _arm(upper: float, fore: float, hand: float) -> ArmPose:
+    return ArmPose(_dir(upper), _dir(fore), _dir(hand), (0.0, 0.0, 1.0))
+
+
+def demo_body(t: float) -> BodyPose:
+    """A thumbs-up with the right hand (2-5 s into the cycle), a wave with the left (6-11 s)."""
+    c = t % CYCLE_S
+    arms: list[ArmPose | None] = [None, None]
+    hands: list[HandShape | None] = [None, None]
+    wave = _pulse(c, 6.0, 5.0) ** 0.5
+    if wave > 0.02:
+        flap = 0.35 * math.sin(2 * math.pi * 2.2 * t) * wave
+        arms[0] = _arm(1.2 * wave, 2.9 * wave + flap, 2.9 * wave + 1.3 * flap)
+        hands[0] = HandShape(curls=(0.1, 0.05, 0.05, 0.05, 0.1), spread=0.2 + 0.5 * wave)
+    thumb = _pulse(c, 2.0, 3.0) ** 0.5
+    if thumb > 0.02:
+        arms[1] = _arm(-0.3 * thumb, -2.0 * thumb, -2.3 * thumb)
+        curl = 0.2 + 0.8 * thumb
+        hands[1] = HandShape(curls=(0.0, curl, curl, curl, curl), spread=0.1)
+    shrug = 0.5 * _pulse(c, 3.0, 1.2)
+    return BodyPose(
+        shoulder_shrug=(shrug, shrug),
+        torso_roll=0.05 * math.sin(2 * math.pi * t / 9.0),
+        arms=(arms[0], arms[1]),
+        hands=(hands[0], hands[1]),
+    )
 
 
 def demo_frame(seq: int, t: float, timestamp_us: int | None = None) -> ParamFrame:
@@ -53,4 +90,5 @@ def demo_frame(seq: int, t: float, timestamp_us: int | None = None) -> ParamFram
         w,
         flags=FrameFlags.FACE_PRESENT | FrameFlags.CALIBRATED,
         head_rotation=(pitch, yaw, roll),
+        body=demo_body(t),
     )
