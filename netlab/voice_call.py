@@ -156,6 +156,8 @@ class VoiceCallResult:
     connected_s: float
     stayed_connected: bool
     errors: list[str]
+    #: each networking process's last stats event (flat), e.g. ``e2e_ms`` of the frames
+    last_stats: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
 
 
 def _lab_relay(lab: Lab, log_path: Path) -> subprocess.Popen[bytes]:
@@ -221,6 +223,7 @@ async def voice_call(
             stayed = stayed and all(s.state == "connected" for s in sides)
         await asyncio.sleep(1.2)  # one more stats line each
         voice_a, voice_b = sides[0].voice(), sides[1].voice()
+        last = [s.stats[-1] if s.stats else {} for s in sides]
         cpus = [
             [float(e["cpu"]) for e in s.stats[m:] if e.get("cpu") is not None]
             for s, m in zip(sides, marks, strict=True)
@@ -250,4 +253,5 @@ async def voice_call(
         connected_s=connected_s,
         stayed_connected=stayed,
         errors=sides[0].errors + sides[1].errors,
+        last_stats=(last[0], last[1]),
     )

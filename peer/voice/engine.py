@@ -34,7 +34,7 @@ from ..options import PeerOptions
 from .playout import PlayoutBuffer
 from .sinks import Sink, WavSink, open_sink
 from .sources import BLOCK_MS, BLOCK_NS, PCM, MicSource, PacedSource, open_source, silence
-from .stats import Vad, level
+from .stats import Vad, dbfs, level_of
 from .track import MicTrack
 
 log = logging.getLogger(__name__)
@@ -136,8 +136,9 @@ class Voice:
             if self.hooks.mic_filter is not None:
                 pcm = self.hooks.mic_filter(pcm, block.capture_ns)
             self.capture_ns_last = block.capture_ns
-            self.in_level = level(pcm)
-            self.speaking = self._vad.update(pcm) and not self.muted
+            db = dbfs(pcm)
+            self.in_level = level_of(db)
+            self.speaking = self._vad.update(pcm, db) and not self.muted
             for hook in self.hooks.on_mic_audio:
                 hook(pcm, block.capture_ns)
             if self.current is not None:

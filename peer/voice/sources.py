@@ -100,6 +100,9 @@ class PacedSource(MicSource):
         if n == 0:
             return silence()
         if self.loop:
+            start %= n
+            if start + BLOCK <= n:
+                return self.samples[start : start + BLOCK]
             idx = np.arange(start, start + BLOCK) % n
             return self.samples[idx]
         if start >= n:

@@ -24,13 +24,19 @@ HANGOVER_MS = 300
 def dbfs(pcm: PCM) -> float:
     if len(pcm) == 0:
         return FLOOR_DBFS
-    rms = math.sqrt(float(np.mean(np.square(pcm.astype(np.float32)))))
+    x = pcm.astype(np.float32)
+    rms = math.sqrt(float(np.dot(x, x)) / len(x))
     return FLOOR_DBFS if rms < 1.0 else max(FLOOR_DBFS, 20 * math.log10(rms / 32768.0))
+
+
+def level_of(db: float) -> float:
+    """0..1 for a level meter, from a block's dBFS."""
+    return round(min(1.0, max(0.0, (db - FLOOR_DBFS) / -FLOOR_DBFS)), 3)
 
 
 def level(pcm: PCM) -> float:
     """0..1 for a level meter."""
-    return round(min(1.0, max(0.0, (dbfs(pcm) - FLOOR_DBFS) / -FLOOR_DBFS)), 3)
+    return level_of(dbfs(pcm))
 
 
 class Vad:
@@ -39,8 +45,9 @@ class Vad:
     def __init__(self) -> None:
         self._hold_ms = 0.0
 
-    def update(self, pcm: PCM) -> bool:
-        if dbfs(pcm) > VAD_DBFS:
+    def update(self, pcm: PCM, db: float | None = None) -> bool:
+        """One 20 ms block (or its dBFS, when already measured)."""
+        if (dbfs(pcm) if db is None else db) > VAD_DBFS:
             self._hold_ms = HANGOVER_MS
         else:
             self._hold_ms = max(0.0, self._hold_ms - BLOCK_MS)
