@@ -150,6 +150,8 @@ class _Loader:
         skins = [self._skin(i) for i in range(len(self.g.skins or []))]
         roots = self._roots(nodes)
         version, humanoid, exprs, lookat = "", {}, {}, "bone"
+        meta = (ext.get("VRMC_vrm") or {}).get("meta") or (ext.get("VRM") or {}).get("meta") or {}
+        title = meta.get("name") or meta.get("title") if isinstance(meta, dict) else None
         if "VRMC_vrm" in ext:
             vrm = ext["VRMC_vrm"]
             version = "1.0"
@@ -199,6 +201,7 @@ class _Loader:
             expressions=exprs,
             lookat_type=lookat,
             size_bytes=len(self.data),
+            name=str(title)[:64] if title else self.id,
         )
 
     # -- buffers and accessors -----------------------------------------------------------
@@ -338,7 +341,8 @@ class _Loader:
         tt = ((bct or {}).get("extensions") or {}).get("KHR_texture_transform") or {}
         ext = m.get("extensions") or {}
         mt = ext.get("VRMC_materials_mtoon") or {}
-        shade = np.array(mt.get("shadeColorFactor", base[:3] * 0.7), np.float32).reshape(3)
+        plain_shade = (base[:3] * 0.6).tolist()  # no MToon: a darker base colour
+        shade = np.array(mt.get("shadeColorFactor", plain_shade), np.float32).reshape(3)
         mat = Material(
             name=str(m.get("name", f"material{i}")),
             base_color=base,
@@ -350,6 +354,7 @@ class _Loader:
             alpha_cutoff=float(m.get("alphaCutoff", 0.5)),
             double_sided=bool(m.get("doubleSided", False)),
             shade_color=shade,
+            shade_textured=not mt or "shadeMultiplyTexture" in mt,
             emission=np.array(m.get("emissiveFactor", [0, 0, 0]), np.float32).reshape(3),
         )
         if mt:

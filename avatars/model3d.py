@@ -77,6 +77,9 @@ class Material:
     alpha_cutoff: float
     double_sided: bool
     shade_color: F32
+    #: MToon shade = shade colour x this material's texture (shadeMultiplyTexture, assumed to
+    #: be the base colour texture, as VRoid and UniVRM export it); plain glTF: 0.6 x base.
+    shade_textured: bool = False
     shading_shift: float = -0.05
     shading_toony: float = 0.9
     rim_color: F32 = field(default_factory=lambda: np.zeros(3, np.float32))
@@ -107,6 +110,8 @@ class Model:
     size_bytes: int = 0
     #: For :class:`Renderer` plug-ins: a 3D model has no 2D variants.
     default_variant: str | None = None
+    #: Display name (VRM meta name/title, else the id).
+    name: str = ""
 
     @property
     def perfect_sync(self) -> bool:

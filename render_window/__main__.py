@@ -42,8 +42,41 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="playout delay from jitter only, extrapolating between frames (~1 frame less "
         "latency, brief overshoot on sudden stops)",
     )
+    p.add_argument(
+        "--screenshot",
+        type=Path,
+        metavar="OUT.png",
+        help="render one posed frame of --avatar to OUT.png and exit (no rings needed)",
+    )
+    p.add_argument("--pose", metavar="JSON", help='with --screenshot: {"headYaw": 0.3, ...}')
+    p.add_argument("--emotion", metavar="NAME[:WEIGHT]", help="with --screenshot: happy:0.8")
+    p.add_argument("--time", type=float, default=0.0, help="with --screenshot: animation time (s)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
+
+
+def _screenshot(args: argparse.Namespace) -> int:
+    """One frame to a PNG (render_window/shot.py); exit 0, or 2 with the reason."""
+    _software_gl_threads()
+    from .shot import ShotError, parse_pose, screenshot
+
+    try:
+        pose = parse_pose(args.pose, args.emotion)
+        used = screenshot(
+            args.avatar or "aria",
+            args.screenshot,
+            pose,
+            width=args.width,
+            height=args.height,
+            renderer=args.renderer,
+            t=args.time,
+            variant=args.variant,
+        )
+    except ShotError as e:
+        print(f"render_window: {e}", file=sys.stderr)
+        return 2
+    print(f"{args.screenshot} ({used})")
+    return 0
 
 
 log = logging.getLogger(__name__)
@@ -69,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="render_window: %(levelname)s %(name)s: %(message)s",
     )
+    if args.screenshot is not None:
+        return _screenshot(args)
     import i18n
     from protocol.channel import ChildChannel, private_stdout
     from protocol.events import Bye, Error

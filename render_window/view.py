@@ -11,7 +11,9 @@ import time
 from typing import Any
 
 from avatars.errors import PackError
-from avatars.pack import AvatarPack, load_pack
+from avatars.avatar3d import load_avatar
+from avatars.model3d import Model
+from avatars.pack import AvatarPack
 from protocol.errors import DecodeError, RingError
 from protocol.frame import ParamFrame
 from protocol.ring import RingReader, ShmRing
@@ -49,7 +51,7 @@ class AvatarView:
         self.preferred_renderer = renderer
         self.motion = Motion(IdleLife(seed=seed, start=time.monotonic()))
         self.renderer: Renderer | None = None
-        self.pack: AvatarPack | None = None
+        self.pack: AvatarPack | Model | None = None
         self.variant: str | None = None
         self.ring: ShmRing | None = None
         self.reader: RingReader | None = None
@@ -108,7 +110,7 @@ class AvatarView:
     def set_avatar(self, ref: str, variant: str | None = None) -> None:
         """Load ``ref`` (built-in id or path); on failure the current avatar stays."""
         try:
-            pack = load_pack(ref, variant=variant)
+            pack = load_avatar(ref, variant)  # a 2D pack, or a glTF/VRM for the 3D renderer
         except PackError as e:
             raise AvatarLoadError(str(e)) from e
         try:

@@ -1,0 +1,116 @@
+"""GLSL 3.30 core shaders of the 3D renderer: skinning from a joint texture, the glTF texture
+transform plus MToon UV animation, and MToon-like toon shading (shade colour and shade step,
+rim, inverted-hull outline).
+
+Joint matrices live in a float texture (4 texels per joint) rather than uniforms: VRoid models
+have 100-200 joints per skin, more than GL 3.3 promises in uniform space (64 mat4).
+"""
+
+from __future__ import annotations
+
+VERTEX = """#version 330 core
+layout(location = 0) in vec3 a_pos;
+layout(location = 1) in vec3 a_normal;
+layout(location = 2) in vec2 a_uv;
+layout(location = 3) in vec4 a_joints;
+layout(location = 4) in vec4 a_weights;
+
+uniform mat4 u_model;
+uniform mat4 u_view;
+uniform mat4 u_proj;
+uniform int u_skinned;
+uniform sampler2D u_joint_tex;
+uniform float u_outline;     // outline extrusion (model units); 0 for the lit pass
+uniform vec4 u_uvx;          // texture transform: scale.xy, offset.zw
+uniform vec3 u_uvanim;       // MToon: scroll.xy (uv/s) and rotation (rad/s) ...
+uniform float u_time;        // ... at this time (s)
+uniform float u_uvrot;       // KHR_texture_transform rotation (rad)
+
+out vec3 v_normal;
+out vec3 v_pos;
+out vec2 v_uv;
+
+mat4 joint(int j) {
+    return mat4(texelFetch(u_joint_tex, ivec2(0, j), 0), texelFetch(u_joint_tex, ivec2(1, j), 0),
+                texelFetch(u_joint_tex, ivec2(2, j), 0), texelFetch(u_joint_tex, ivec2(3, j), 0));
+}
+
+void main() {
+    mat4 m = u_model;
+    if (u_skinned == 1) {
+        m = a_weights.x * joint(int(a_joints.x)) + a_weights.y * joint(int(a_joints.y))
+          + a_weights.z * joint(int(a_joints.z)) + a_weights.w * joint(int(a_joints.w));
+    }
+    vec4 wp = m * vec4(a_pos, 1.0);
+    vec3 wn = normalize(mat3(m) * a_normal);
+    wp.xyz += wn * u_outline;
+    vec4 vp = u_view * wp;
+    v_pos = vp.xyz;
+    v_normal = mat3(u_view) * wn;
+    gl_Position = u_proj * vp;
+    float c = cos(u_uvrot), s = sin(u_uvrot);
+    vec2 uv = mat2(c, -s, s, c) * (a_uv * u_uvx.xy) + u_uvx.zw;
+    uv += u_uvanim.xy * u_time;
+    float r = u_uvanim.z * u_time;
+    vec2 d = uv - 0.5;
+    uv = vec2(cos(r) * d.x - sin(r) * d.y, sin(r) * d.x + cos(r) * d.y) + 0.5;
+    v_uv = uv;
+}
+"""
+
+FRAGMENT = """#version 330 core
+in vec3 v_normal;
+in vec3 v_pos;
+in vec2 v_uv;
+
+uniform sampler2D u_tex;
+uniform int u_has_tex;
+uniform vec4 u_color;
+uniform vec3 u_shade;
+uniform int u_shade_tex;
+uniform vec3 u_rim;
+uniform vec3 u_emission;
+uniform float u_shift;
+uniform float u_toony;
+uniform int u_alpha_mode;    // 0 opaque, 1 mask, 2 blend
+uniform float u_cutoff;
+uniform int u_outline_pass;
+uniform vec3 u_outline_color;
+uniform vec3 u_light;        // view-space direction toward the light
+
+out vec4 o_color;
+
+void main() {
+    vec4 tex = u_has_tex == 1 ? texture(u_tex, v_uv) : vec4(1.0);
+    vec4 base = u_color * tex;
+    if (u_alpha_mode == 1 && base.a < u_cutoff) discard;
+    float alpha = u_alpha_mode == 2 ? base.a : 1.0;
+    if (u_outline_pass == 1) {
+        o_color = vec4(u_outline_color, alpha);
+        return;
+    }
+    vec3 n = normalize(v_normal);
+    if (!gl_FrontFacing) n = -n;
+    // MToon: a hard-ish step from shade to lit, moved by shadingShift, sharpened by toony.
+    float k = dot(n, u_light) + u_shift;
+    float lo = -1.0 + u_toony, hi = 1.0 - u_toony;
+    float lit = clamp((k - lo) / max(hi - lo, 1e-4), 0.0, 1.0);
+    vec3 shade = u_shade * (u_shade_tex == 1 ? tex.rgb : vec3(1.0));
+    vec3 col = mix(shade, base.rgb, lit);
+    vec3 view_dir = normalize(-v_pos);
+    col += u_rim * pow(clamp(1.0 - dot(n, view_dir), 0.0, 1.0), 5.0);
+    col += u_emission;
+    o_color = vec4(col, alpha);
+}
+"""
+
+#: Draws nothing: the program of the one-vertex list that puts the renderer into the window's
+#: pyglet batch (the renderer draws from that list's group).
+STUB_VERTEX = """#version 330 core
+in vec2 position;
+void main() { gl_Position = vec4(position, 2.0, 1.0); }
+"""
+STUB_FRAGMENT = """#version 330 core
+out vec4 o_color;
+void main() { o_color = vec4(0.0); }
+"""
