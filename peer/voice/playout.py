@@ -36,8 +36,10 @@ plays packets in RTP timestamp order from a cursor and adapts its depth to measu
   ones are here and the buffer is at or above its target): conceal and advance. A sender
   that bursts (a busy machine sends two packets back to back) and network jitter reorder
   packets; the allowance keeps a reordered packet from being taken for a lost one.
-- too deep (the lowest buffer level over the last :data:`SHRINK_WINDOW` ticks exceeds the
-  target by a frame): skip one packet (200 ms later, again if still too deep).
+- too deep: a block of silence (a pause between words) is dropped as soon as the buffer has
+  been a frame deeper than its target for 60 ms (inaudible, so it can be quick); in speech
+  without pauses, one packet is skipped once the lowest level over the last
+  :data:`SHRINK_WINDOW` ticks (200 ms) exceeds the target by a frame.
 
 Concealment: the last decoded block repeated with a 0.5 gain per repeat (after three in a row,
 silence), faded in and out over 2.5 ms to avoid clicks. Cheap and good enough for isolated 20
@@ -59,6 +61,7 @@ from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from aiortc.rtp import RtpPacket
 
 from .sources import BLOCK, BLOCK_MS, PCM, SAMPLE_RATE, silence
+from .stats import dbfs
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,10 @@ MAX_TARGET_MS = 300.0
 MARGIN_MS = 5.0
 #: Ticks over which the buffer's lowest level must exceed the target before a packet is skipped.
 SHRINK_WINDOW = 10
+#: Pulls over which the buffer must stay a frame too deep before a pause is dropped, and how
+#: quiet a pause is (dBFS: below the voice activity threshold of :mod:`peer.voice.stats`).
+QUIET_WINDOW = 3
+QUIET_DBFS = -45.0
 #: More buffered than this is not jitter but a stall (or a sender clock jump): restart.
 RESET_MS = 1000.0
 #: Repeats of the last block before concealment becomes silence.
@@ -207,8 +214,16 @@ class PlayoutBuffer:
         assert self.cursor is not None
         if packet is not None:
             pcm = self.decoder.decode(packet.payload)
-            self.wait_ms += 0.1 * ((now_ns - packet.arrival_ns) / 1e6 - self.wait_ms)
             self.cursor += BLOCK
+            if pcm is not None and self._quiet_skip(pcm):
+                # Too deep and this block is a pause: drop it and play the next one now.
+                # Shedding delay in pauses is inaudible, so it needs no waiting window.
+                self.skipped += 1
+                nxt = self.packets.pop(self.cursor, None)
+                if nxt is not None:
+                    packet, pcm = nxt, self.decoder.decode(nxt.payload)
+                    self.cursor += BLOCK
+            self.wait_ms += 0.1 * ((now_ns - packet.arrival_ns) / 1e6 - self.wait_ms)
             if pcm is None:
                 self.lost += 1
                 return self._conceal()
@@ -222,6 +237,19 @@ class PlayoutBuffer:
         else:
             self.underruns += 1  # late: wait for it, 20 ms more delay from now on
         return self._conceal()
+
+    def _quiet_skip(self, pcm: PCM) -> bool:
+        """True when the buffer has been a frame deeper than its target over the last
+        :data:`QUIET_WINDOW` pulls, the next block is already here, and ``pcm`` is a pause."""
+        if len(self._levels) < QUIET_WINDOW or self.cursor is None:
+            return False
+        recent = list(self._levels)[-QUIET_WINDOW:]
+        if min(recent) <= self.target_ms + BLOCK_MS or self.cursor not in self.packets:
+            return False
+        if dbfs(pcm) >= QUIET_DBFS:
+            return False
+        self._levels.clear()
+        return True
 
     def _skip_one(self) -> None:
         """Drop the packet at the cursor (buffer deeper than needed). It is still decoded, so

@@ -310,3 +310,29 @@ def test_mono_encoder_round_trips_through_the_playout_decoder() -> None:
     assert len(payloads) >= 20 and np.mean([len(p) for p in payloads]) < 250  # 64 kbit/s: 160 B
     decoded = [buf.decoder.decode(p) for p in payloads]
     assert all(d is not None and len(d) == BLOCK for d in decoded)
+
+
+def test_excess_delay_is_shed_in_pauses() -> None:
+    """Speech with pauses (200 ms on, 200 ms off) after the path's delay fell by 150 ms: the
+    pauses are cut (not the words) and the buffer is back near its target within 3 s: the 2 s
+    jitter window still holds the old, slower packets (a step looks like jitter until it has
+    passed), then a second of pauses sheds the rest."""
+    tone = _tone(6.0)
+    gate = (np.arange(len(tone)) // (SAMPLE_RATE // 5)) % 2 == 0
+    packets = _opus_packets(np.where(gate, tone, 0).astype(np.int16))
+    change = 100  # packet index (2 s) where the delay drops
+    delays = [151.0] * change + [1.0] * (len(packets) - change)
+    buf = PlayoutBuffer()
+    ts0 = 1000
+    arrivals = sorted((i * 20 * MS + int(delays[i] * MS), i) for i in range(len(packets)))
+    k, t, levels = 0, 3 * MS, []
+    while buf.played + buf.skipped + buf.lost < len(packets) and t < 10**10:
+        while k < len(arrivals) and arrivals[k][0] <= t:
+            buf.push(ts0 + arrivals[k][1] * BLOCK, packets[arrivals[k][1]], arrivals[k][0])
+            k += 1
+        buf.pull(t)
+        levels.append((t, buf.level_ms(), buf.target_ms))
+        t += 20 * MS
+    settled = [lv - tg for tt, lv, tg in levels if tt > (change * 20 + 3000) * MS and lv]
+    assert settled and max(settled) <= 45, max(settled)
+    assert buf.skipped >= 5
