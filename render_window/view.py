@@ -10,8 +10,8 @@ import logging
 import time
 from typing import Any
 
-from avatars.errors import PackError
 from avatars.avatar3d import load_avatar
+from avatars.errors import PackError
 from avatars.model3d import Model
 from avatars.pack import AvatarPack
 from protocol.errors import DecodeError, RingError

@@ -1,0 +1,146 @@
+"""The 3D renderer as a user drives it: ``python -m render_window --screenshot`` under a real
+Xvfb with Mesa, on the VRM conformance models, malformed files and the built-in 3D avatar."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[2]
+VRM_DIR = REPO.parent / "shared" / "testdata" / "vrm"
+IS_BINARY = VRM_DIR / "VRMC_vrm_expressions_isBinary_Overridden.vrm"
+UV_ANIM = VRM_DIR / "VRMC_materials_mtoon_UV_Animation_Test.vrm"
+needs_shared = pytest.mark.skipif(
+    not IS_BINARY.exists(), reason="conformance models need ../shared/testdata/vrm"
+)
+Pixels = npt.NDArray[np.uint8]
+
+
+def shoot(
+    display: str, out: Path, avatar: str | Path, *extra: str, size: tuple[int, int] = (640, 360)
+) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, DISPLAY=display)
+    return subprocess.run(
+        [
+            sys.executable, "-m", "render_window", "--avatar", str(avatar),
+            "--screenshot", str(out), "--width", str(size[0]), "--height", str(size[1]), *extra,
+        ],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def picture(display: str, tmp: Path, avatar: str | Path, *extra: str) -> Pixels:
+    out = tmp / f"shot{len(list(tmp.glob('*.png')))}.png"
+    r = shoot(display, out, avatar, *extra)
+    assert r.returncode == 0, r.stderr
+    assert "(gltf3d)" in r.stdout, r.stdout  # drawn by the 3D renderer, not a fallback
+    return np.asarray(Image.open(out).convert("RGB"))
+
+
+def red_pixels(img: Pixels) -> int:
+    """The conformance model's failure colour: its cross cells are (214, 59, 29)."""
+    r, g, b = (img[..., k].astype(int) for k in range(3))
+    return int(((r > 150) & (g < 110) & (b < 90)).sum())
+
+
+def green_pixels(img: Pixels) -> int:
+    """Its pass colour: the check cells are (45, 145, 1)."""
+    r, g, b = (img[..., k].astype(int) for k in range(3))
+    return int(((g > 100) & (r < 110) & (b < 60)).sum())
+
+
+@needs_shared
+def test_red_detector_sees_the_conformance_failure_cells() -> None:
+    """The pixel check can fail: the model's own texture is mostly red cross cells."""
+    from avatars.gltf import load_model
+
+    tex = load_model(IS_BINARY).images[0][..., :3]
+    assert red_pixels(tex) > tex.shape[0] * tex.shape[1] // 2
+    assert green_pixels(tex) > 1000
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    ("pose", "emotion"),
+    [
+        ('{"eyeBlinkLeft": 1, "eyeBlinkRight": 1}', "happy:0.5"),  # blink suppressed by happy
+        ('{"eyeBlinkLeft": 1, "eyeBlinkRight": 1}', "happy:0.02"),
+        ('{"eyeBlinkLeft": 1, "eyeBlinkRight": 1}', "happy:1"),
+        ('{"eyeBlinkLeft": 1, "eyeBlinkRight": 1}', "happy:0"),  # blink alone: binary 1
+        ('{"eyeBlinkLeft": 0.4, "eyeBlinkRight": 0.4}', "happy:0"),  # binary 0
+    ],
+)
+def test_is_binary_overridden_renders_only_green(
+    xvfb_display: str, tmp_path: Path, pose: str, emotion: str
+) -> None:
+    """Driven as the model's README says: the validation window shows only check marks."""
+    img = picture(xvfb_display, tmp_path, IS_BINARY, "--pose", pose, "--emotion", emotion)
+    assert green_pixels(img) > 20_000, "validation window not drawn"
+    # Texture filtering at the window's border may blend one texel row of a neighbour cell.
+    assert red_pixels(img) < 200, f"red (wrong expression rules): {red_pixels(img)} px"
+
+
+@needs_shared
+def test_is_binary_meters_show_the_output_weights(xvfb_display: str, tmp_path: Path) -> None:
+    """The yellow bars below the window are the output weights: happy's grows with happy."""
+
+    def yellow(img: Pixels) -> int:
+        r, g, b = (img[..., k].astype(int) for k in range(3))
+        return int(((r > 200) & (g > 150) & (b < 80)).sum())
+
+    low = picture(xvfb_display, tmp_path, IS_BINARY, "--emotion", "happy:0.2")
+    high = picture(xvfb_display, tmp_path, IS_BINARY, "--emotion", "happy:0.9")
+    assert yellow(high) > 2 * yellow(low) > 0
+
+
+@needs_shared
+def test_mtoon_uv_animation_animates(xvfb_display: str, tmp_path: Path) -> None:
+    frames = [picture(xvfb_display, tmp_path, UV_ANIM, "--time", t) for t in ("0", "0.3", "0.6")]
+    for a, b in itertools.pairwise(frames):
+        changed = np.abs(a.astype(int) - b.astype(int)).sum(axis=2) > 60
+        assert changed.sum() > 2000  # the arrows scrolled and turned
+    dark = (frames[0].sum(axis=2) < 100).sum()
+    assert dark > 3000  # the black arrows are drawn, not an empty frame
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    ("cut", "message"),
+    [(100, "truncated"), (16, "truncated"), (0, "truncated")],
+)
+def test_malformed_vrm_is_a_precise_error_not_a_crash(
+    xvfb_display: str, tmp_path: Path, cut: int, message: str
+) -> None:
+    bad = tmp_path / "bad.vrm"
+    bad.write_bytes(IS_BINARY.read_bytes()[:cut])
+    r = shoot(xvfb_display, tmp_path / "x.png", bad)
+    assert r.returncode == 2
+    assert message in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_hostile_uri_is_refused(xvfb_display: str, tmp_path: Path) -> None:
+    import json
+    import struct
+
+    doc = {
+        "asset": {"version": "2.0"},
+        "buffers": [{"uri": "file:///etc/passwd", "byteLength": 10}],
+    }
+    js = json.dumps(doc).encode()
+    js += b" " * (-len(js) % 4)
+    data = struct.pack("<III", 0x46546C67, 2, 20 + len(js)) + struct.pack(
+        "<II", len(js), 0x4E4F534A
+    )
+    bad = tmp_path / "hostile.glb"
+    bad.write_bytes(data + js)
+    r = shoot(xvfb_display, tmp_path / "x.png", bad)
+    assert r.returncode == 2 and "external URI" in r.stderr, r.stderr
