@@ -26,6 +26,15 @@ from .test_voice import VOICE
 MakeApp = Callable[..., AvatarChatApp]
 SnapCompare = Callable[..., bool]
 SIZES = [(80, 24), (120, 40)]
+#: The networking process's other figures, as in the call snapshots.
+PEER = {
+    "send_hz": 30.0,
+    "recv_hz": 30.0,
+    "bytes_per_frame": 91,
+    "rtt_ms": 1.5,
+    "candidate_pair": "host",
+    "sas": "045 571",
+}
 
 
 async def _talking(pilot: Any, *, mute: bool = False) -> None:
@@ -35,7 +44,11 @@ async def _talking(pilot: Any, *, mute: bool = False) -> None:
     assert isinstance(call, CallScreen)
     for i in range(8):
         voice = {**VOICE, "audio_delay_ms": 46.0 + i % 4, "loss_pct": 0.5 * (i % 3)}
-        post(call, event="stats", child="peer", send_hz=30.0, voice=voice)
+        post(call, event="stats", child="peer", voice=voice, **PEER)
+        # The others report too: a figure not reported for 3 s reads "-", and a loaded
+        # machine can take that long between the connected call's last report and here.
+        post(call, event="stats", child="tracking", fps=29.0)
+        post(call, event="stats", child="render", fps=60.0, e2e_present_ms={"p50": 47.0})
         await pilot.pause()
         call.tick()
     post(call, event="voice_level", child="peer", in_level=0.75, speaking=True)
