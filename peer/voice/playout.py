@@ -67,6 +67,11 @@ log = logging.getLogger(__name__)
 
 #: Packets in the jitter estimate (2 s of 20 ms packets).
 JITTER_WINDOW = 100
+#: The target for the first second of a link, before the estimate has half a window: the
+#: first seconds after connecting are the burstiest (DTLS just done, hello, avatar offers,
+#: clock sync on both event loops), and a start without underruns is worth 30 ms for one second
+#: (shed in the first pauses afterwards).
+START_TARGET_MS = 60.0
 #: The target is recomputed every this many pulls (100 ms).
 TARGET_EVERY = 5
 MIN_TARGET_MS = 20.0
@@ -132,7 +137,7 @@ class PlayoutBuffer:
         self._levels: collections.deque[float] = collections.deque(maxlen=SHRINK_WINDOW)
         self._last: PCM = silence()
         self._concealed_run = 0
-        self.target_ms = MIN_TARGET_MS + MARGIN_MS
+        self.target_ms = START_TARGET_MS
         self._pulls = 0
         # counters (since the link came up)
         self.received = 0
@@ -175,7 +180,8 @@ class PlayoutBuffer:
         values = np.fromiter(self._transits, dtype=np.float64)
         k = int(0.95 * (len(values) - 1))
         spread = float(np.partition(values, k)[k] - values.min())
-        self.target_ms = min(MAX_TARGET_MS, max(MIN_TARGET_MS, BLOCK_MS + spread + MARGIN_MS))
+        floor = MIN_TARGET_MS if len(values) >= JITTER_WINDOW // 2 else START_TARGET_MS
+        self.target_ms = min(MAX_TARGET_MS, max(floor, BLOCK_MS + spread + MARGIN_MS))
 
     def level_ms(self) -> float:
         """Voice buffered from the cursor to the newest packet (ms, 0 if none)."""

@@ -103,9 +103,10 @@ def test_clean_path_plays_everything_with_a_small_buffer() -> None:
     packets = _opus_packets(_tone(3.0))
     buf = _run(packets, [1.0] * len(packets))
     assert buf.lost == 0 and buf.underruns == 0 and buf.late == 0
-    assert buf.played == len(packets)
+    # Everything played, except pauses dropped while the start-up depth was shed.
+    assert buf.played + buf.skipped == len(packets) and buf.skipped <= 3
     assert buf.target_ms <= MIN_TARGET_MS + 10
-    assert buf.wait_ms < 25
+    assert buf.wait_ms < 30  # one frame and the tick phase
 
 
 def test_jitter_grows_the_buffer_and_playout_keeps_up() -> None:
