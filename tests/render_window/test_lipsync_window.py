@@ -57,11 +57,12 @@ def test_peer_delay_shifts_the_presented_frame(xvfb_display: str, tmp_path: Path
         # what is left is the window's error in predicting that flip (a few ms on a quiet
         # machine; on two cores shared with other tests a flip is often a refresh late).
         # The benchmark (scripts/bench_voice.py, av_skew_ms_*) measures it through a call.
-        assert skew["p50"] < 34.0
+        late = max(34.0, 2.0 * held["run_frame_ms_p50"])  # two refreshes (or two slow frames)
+        assert skew["p50"] < late
         # A frame counts as shown once the pose starts moving toward it, up to one 30 Hz frame
         # interval before its own instant: capture -> present is the delay less 0..33 ms,
         # plus the same flip error.
-        assert DELAY_MS - 40.0 < p50 < DELAY_MS + 34.0
+        assert DELAY_MS - 40.0 < p50 < DELAY_MS + late
         assert base_p50 < DELAY_MS - 50  # the shift is the delay's, not the window's own
 
         win.cmd("set_peer_delay", delay_ms=0.0)
