@@ -77,7 +77,7 @@ def lipsync() -> dict[str, Any]:
         audio += pcm.size / RATE
         phonemes += [Phoneme(p.name, offset + p.start, offset + p.end) for p in speech.phonemes]
         offset += speech.seconds + 1.0
-    score = score_lipsync(estimates, tuple(phonemes))
+    score = score_lipsync(estimates, tuple(phonemes), voice="en-us")
     return {
         "lipsync_open_acc": _round(score.open_acc),
         "lipsync_vowel_acc": _round(score.vowel_acc),

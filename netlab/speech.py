@@ -195,6 +195,16 @@ VOWEL_CLASS: dict[str, str] = {
     **dict.fromkeys(("O", "O:", "0", "oU", "OI", "o@", "O@", "o", "0@"), "O"),
     **dict.fromkeys(("U", "u:", "U@", "u"), "U"),
 }
+#: American English (``en-us``) says espeak's ``0`` (lot, dog, Bob) as an open unrounded [ɑ]:
+#: an A mouth there, where British English rounds it.
+VOWEL_CLASS_EN_US: dict[str, str] = {**VOWEL_CLASS, "0": "A"}
+
+
+def vowel_classes(voice: str) -> dict[str, str]:
+    """The vowel classes of ``voice``'s phonemes."""
+    return VOWEL_CLASS_EN_US if voice.startswith("en-us") else VOWEL_CLASS
+
+
 #: Vowels with no vowel class of their own (still open mouths).
 REDUCED_VOWELS = frozenset({"@", "3", "3:", "a#", "@2", "@5", "@L", "I#", "i@3"})
 #: Lips together: the bilabials, and silence (espeak's pauses).
@@ -234,15 +244,18 @@ class LipsyncScore:
 
 
 def score_lipsync(
-    estimates: list[tuple[float, bool, str | None]], phonemes: tuple[Phoneme, ...]
+    estimates: list[tuple[float, bool, str | None]],
+    phonemes: tuple[Phoneme, ...],
+    voice: str = "en",
 ) -> LipsyncScore:
     """Score ``(time s, mouth open, vowel class or None)`` estimates against the phonemes.
 
     Open/closed: vowels must read open; pauses, the time before the first phoneme and ``m``
     closed; other consonants are not scored (the mouth is half open for them). Vowel class:
-    over frames inside a vowel with a class (see :data:`VOWEL_CLASS`), the estimate must name
-    that class (None counts as wrong).
+    over frames inside a vowel with a class (:func:`vowel_classes` of the espeak ``voice`` that
+    spoke), the estimate must name that class (None counts as wrong).
     """
+    classes = vowel_classes(voice)
     starts = np.array([p.start for p in phonemes])
     ok = n = vok = vn = 0
     for t, is_open, vowel in estimates:
@@ -264,7 +277,7 @@ def score_lipsync(
             continue
         n += 1
         ok += is_open == (truth == "open")
-        want = VOWEL_CLASS.get(p.name)
+        want = classes.get(p.name)
         if want is None:
             continue
         if p.name in DIPHTHONGS and (t - p.start) > (p.end - p.start) / 2:

@@ -61,7 +61,8 @@ MOUTH_CHANNELS: tuple[str, ...] = (
     "mouthUpperUpRight",
 )
 VOWELS = ("A", "E", "I", "O", "U")
-#: Peterson & Barney (1952), adult male averages (F1, F2 Hz), by the class their lips take.
+#: Peterson & Barney (1952), adult male averages (F1, F2 Hz), by the class their lips take
+#: (American English vowels).
 _PROTOTYPES: tuple[tuple[str, float, float], ...] = (
     ("I", 270, 2290),  # i (beet)
     ("I", 390, 1990),  # I (bit)
@@ -70,6 +71,7 @@ _PROTOTYPES: tuple[tuple[str, float, float], ...] = (
     ("A", 730, 1090),  # a (father)
     ("A", 640, 1190),  # V (but)
     ("O", 570, 840),  # O (bought)
+    ("O", 497, 910),  # o (boat; Hillenbrand et al. 1995: P&B have no /o/)
     ("U", 440, 1020),  # U (book)
     ("U", 300, 870),  # u (boot)
 )

@@ -38,13 +38,14 @@ def estimate(pcm: np.ndarray, block: int = 960) -> list[MouthShape]:
 def test_mouth_agrees_with_the_phonemes(text: str) -> None:
     speech = speak(text)
     shapes = estimate(speech.resampled(RATE))
-    score = score_lipsync([(s.at_ns / 1e9, s.open, s.vowel) for s in shapes], speech.phonemes)
+    estimates = [(s.at_ns / 1e9, s.open, s.vowel) for s in shapes]
+    score = score_lipsync(estimates, speech.phonemes, voice="en-us")
     print(f"{text[:20]!r}: {score}")
     assert score.open_frames > 100 and score.vowel_frames > 50
-    # Generous bounds for one sentence; the benchmark scores all of them against the issue's
-    # targets (open/closed >= 0.92, vowel class >= 0.6).
-    assert score.open_acc >= 0.85
-    assert score.vowel_acc >= 0.45
+    # The estimator is deterministic; the margins are for other espeak-ng versions. The
+    # benchmark pools every sentence against the targets (>= 0.92, >= 0.6).
+    assert score.open_acc >= 0.9
+    assert score.vowel_acc >= 0.6
 
 
 def test_silence_keeps_the_mouth_shut_and_speech_opens_it() -> None:
