@@ -35,26 +35,31 @@ class MicTrack(MediaStreamTrack):
 
     def __init__(self) -> None:
         super().__init__()
-        self._queue: asyncio.Queue[PCM] = asyncio.Queue(maxsize=MAX_QUEUED)
-        self._samples = 0
+        self._queue: asyncio.Queue[tuple[PCM, int]] = asyncio.Queue(maxsize=MAX_QUEUED)
+        self._fed = 0
         self.sent_blocks = 0
 
     def feed(self, pcm: PCM) -> None:
+        """The next captured block. Each keeps its capture index: blocks dropped here (aiortc's
+        sender not keeping up on a starved machine) leave a gap in the RTP timestamps, which
+        the receiver conceals as loss. Numbering only the blocks sent instead would make the
+        timestamps run slower than real time, a step the receiver's jitter estimate reads as
+        hundreds of ms of jitter (seen: a 300 ms buffer for 2 s after one stall)."""
         if self.readyState != "live":
             return
         if self._queue.full():
             self._queue.get_nowait()
-        self._queue.put_nowait(pcm)
+        self._queue.put_nowait((pcm, self._fed))
+        self._fed += 1
 
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
-        pcm = await self._queue.get()
+        pcm, index = await self._queue.get()
         frame = av.AudioFrame.from_ndarray(pcm.reshape(1, BLOCK), format="s16", layout="mono")
         frame.sample_rate = SAMPLE_RATE
-        frame.pts = self._samples
+        frame.pts = index * BLOCK
         frame.time_base = TIME_BASE
-        self._samples += BLOCK
         self.sent_blocks += 1
         return frame
 
@@ -90,9 +95,12 @@ class MonoOpusEncoder:
         packets = self.codec.encode(frame)
         if not packets:
             return [], None
+        # One 20 ms frame in, one packet out: the RTP timestamp is the frame's own capture
+        # position (MicTrack.feed), gaps included, not the encoder's count of what it got.
+        pts = frame.pts or 0
         if self._first_pts is None:
-            self._first_pts = int(packets[0].pts)
-        return [bytes(p) for p in packets], int(packets[0].pts) - self._first_pts
+            self._first_pts = pts
+        return [bytes(p) for p in packets], pts - self._first_pts
 
     def pack(self, packet: Any) -> tuple[list[bytes], int]:
         raise NotImplementedError("the voice track sends raw frames only")

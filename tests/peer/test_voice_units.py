@@ -337,3 +337,22 @@ def test_excess_delay_is_shed_in_pauses() -> None:
     settled = [lv - tg for tt, lv, tg in levels if tt > (change * 20 + 3000) * MS and lv]
     assert settled and max(settled) <= 45, max(settled)
     assert buf.skipped >= 5
+
+
+def test_blocks_dropped_before_sending_leave_a_timestamp_gap() -> None:
+    """A sender that fell behind drops the oldest blocks; the RTP timestamps of what it sends
+    still follow capture time (so the receiver sees loss, not a slower clock)."""
+    from peer.voice.track import MAX_QUEUED, MicTrack, MonoOpusEncoder
+
+    async def run() -> list[int]:
+        track = MicTrack()
+        enc = MonoOpusEncoder()
+        track.feed(np.zeros(BLOCK, np.int16))  # block 0
+        stamps = [enc.encode(await track.recv())[1]]
+        for _ in range(MAX_QUEUED + 2):  # blocks 1 .. MAX_QUEUED+2: 1 and 2 are dropped
+            track.feed(np.zeros(BLOCK, np.int16))
+        for _ in range(MAX_QUEUED):
+            stamps.append(enc.encode(await track.recv())[1])
+        return stamps
+
+    assert asyncio.run(run()) == [0] + [i * BLOCK for i in range(3, MAX_QUEUED + 3)]
