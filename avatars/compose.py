@@ -60,18 +60,6 @@ def layer_state(layer: Layer, params: dict[str, float]) -> LayerState:
     )
 
 
-def local_matrix(layer: Layer, st: LayerState) -> Matrix:
-    """Scale about the pivot, rotate about the pivot (clockwise on screen), then offset."""
-    px, py = layer.pivot
-    c, s = math.cos(st.rotate), math.sin(st.rotate)
-    to_pivot = np.array([[1, 0, -px], [0, 1, -py], [0, 0, 1]], dtype=float)
-    scale = np.diag([st.scale[0], st.scale[1], 1.0])
-    rot = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]], dtype=float)
-    back = np.array([[1, 0, px + st.offset[0]], [0, 1, py + st.offset[1]], [0, 0, 1]], dtype=float)
-    out: Matrix = back @ rot @ scale @ to_pivot
-    return out
-
-
 def pose_layers(
     layers: Sequence[Layer], params: Mapping[str, float]
 ) -> list[tuple[Mat, LayerState]]:
