@@ -158,11 +158,17 @@ async def test_no_sound_device_is_said_on_the_voice_line(make_app: MakeApp) -> N
     app = make_app(AppOptions(name="Alice"))
     async with app.run_test(size=(120, 40)) as pilot:
         call = await _call(app, pilot)
-        why = "no sound device here"
+        # What the networking process says without PortAudio (peer.voice.sources).
+        why = "none (no sound system (PortAudio library not found))"
         post(call, event="stats", child="peer", voice={**VOICE, "mic": why, "speaker": why})
         await pilot.pause()
-        state = _text(call, "#voice-state")
-        assert state.count(why) == 1 and "mic on" in state
+        assert _text(call, "#voice-keys").count("no sound device") == 1
+        assert "mic on" in _text(call, "#voice-state")
+        assert why in str(call.query_one(VoiceBar).tooltip)  # the whole reason, on hover
+        # A device in use is no problem: nothing is added to the line.
+        post(call, event="stats", child="peer", voice=VOICE)
+        await pilot.pause()
+        assert "no sound" not in _text(call, "#voice-keys")
 
 
 @pytest.mark.asyncio

@@ -73,7 +73,8 @@ class LevelMeter(Widget):
 
 
 class VoiceBar(Horizontal):
-    """One line: ``Voice: on/MUTED  [meter]  You: speaking  Peer: quiet  ^l mute ^\\ deafen``."""
+    """One line: ``Voice: mic on/MUTED  [meter]  ● You  ○ Peer  ^l mute  ^\\ deafen  (problem)``,
+    most important first: a narrow terminal cuts it from the right."""
 
     DEFAULT_CSS = """
     VoiceBar { height: 1; width: 1fr; }
@@ -134,8 +135,6 @@ class VoiceBar(Horizontal):
             state.append(_("MUTED"), style="bold reverse red")
         else:
             state.append(_("mic on"), style="green")
-        if self.problem:
-            state.append(f" ({printable(self.problem, 60)})", style="yellow")
         self.query_one("#voice-state", Static).update(state)
         you = Text()
         you.append("● " if self.speaking and not self.muted else "○ ", style="green")
@@ -151,7 +150,10 @@ class VoiceBar(Horizontal):
         self.query_one("#voice-peer", Static).update(peer)
         keys = _("^l unmute") if self.muted else _("^l mute")
         keys += "  " + (_("^\\ hear again") if self.deafened else _("^\\ deafen"))
-        self.query_one("#voice-keys", Static).update(Text(keys, no_wrap=True, overflow="ellipsis"))
+        line = Text(keys, no_wrap=True, overflow="ellipsis")
+        if self.problem:  # last: the keys matter more at 80 columns (the tooltip has it all)
+            line.append(f"  {printable(self.problem, 60)}", style="yellow")
+        self.query_one("#voice-keys", Static).update(line)
 
     def take_level(self, in_level: float, speaking: bool, peer_speaking: bool, now: float) -> None:
         """A ``voice_level`` event arrived (``now``: monotonic seconds, for :meth:`tick`)."""
@@ -164,10 +166,21 @@ class VoiceBar(Horizontal):
         if voice.get("on") is False:
             self.enabled = False
             return
-        problems = [
-            str(voice.get(k, "")) for k in ("mic", "speaker") if _is_problem(str(voice.get(k, "")))
-        ]
-        self.problem = "; ".join(dict.fromkeys(problems))
+        devices = {k: str(voice.get(k, "")) for k in ("mic", "speaker")}
+        problems = [d for d in devices.values() if _is_problem(d)]
+        # The line says it short (in the user's language); the tooltip has the whole reason.
+        if any("no sound" in p.lower() for p in problems):
+            self.problem = _("no sound device")
+        else:
+            self.problem = "; ".join(dict.fromkeys(problems))
+        self.tooltip = "\n".join(
+            f"{label}: {printable(name, 120)}"
+            for label, name in (
+                (_("Microphone"), devices["mic"]),
+                (_("Speaker"), devices["speaker"]),
+            )
+            if name
+        )
 
     def tick(self, now: float) -> None:
         """Called by the screen's stats timer: a meter that stopped hearing falls silent."""
