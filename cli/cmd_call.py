@@ -225,6 +225,9 @@ def format_voice(voice: dict[str, Any]) -> str:
         parts.append("you speak")
     if voice.get("peer_speaking"):
         parts.append("peer speaks")
+    sdp = voice.get("sdp")
+    if voice.get("agreed") is False and isinstance(sdp, dict) and sdp.get("remote"):
+        parts.append("(the peer has voice off)")
     return " ".join(parts)
 
 

@@ -117,10 +117,13 @@ def test_two_calls_carry_voice_figures_in_lines_and_stats_json(
 
 @pytest.mark.slow
 @pytest.mark.timeout(150)
-def test_no_voice_is_said_in_the_status_line(relay_url: str, tmp_path: Path) -> None:
+def test_no_voice_is_said_on_both_sides(relay_url: str, tmp_path: Path) -> None:
+    """carol calls with --no-voice, dave with voice: carol's line says "voice off", dave's
+    that the peer has voice off (the SDPs agreed on no audio), and the call itself works."""
     room = new_room_code()
-    procs = [
-        subprocess.Popen(
+    flags = {"carol": ["--no-voice"], "dave": ["--mic", "silence", "--speaker", "none"]}
+    procs = {
+        name: subprocess.Popen(
             [
                 *AVATARCHAT,
                 "call",
@@ -132,17 +135,20 @@ def test_no_voice_is_said_in_the_status_line(relay_url: str, tmp_path: Path) -> 
                 "synthetic",
                 "--duration",
                 "8",
-                "--no-voice",
                 "--name",
                 name,
+                *extra,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for name in ("carol", "dave")
-    ]
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, (out[-2000:], err[-2000:])
-        assert "voice off" in out and "  voice delay" not in out
+        for name, extra in flags.items()
+    }
+    outs = {name: proc.communicate(timeout=120) for name, proc in procs.items()}
+    for name, (out, err) in outs.items():
+        assert procs[name].returncode == 0, (name, out[-2000:], err[-2000:])
+    carol, dave = outs["carol"][0], outs["dave"][0]
+    assert "voice off" in carol and "  voice delay" not in carol
+    connected = [line for line in dave.splitlines() if line.startswith("[connected]")]
+    assert connected and "(the peer has voice off)" in connected[-1], dave[-2000:]

@@ -169,6 +169,15 @@ async def test_no_sound_device_is_said_on_the_voice_line(make_app: MakeApp) -> N
         post(call, event="stats", child="peer", voice=VOICE)
         await pilot.pause()
         assert "no sound" not in _text(call, "#voice-keys")
+        # The peer called with voice off: the SDPs agreed on no audio. Said, not left silent.
+        no_audio = {
+            **VOICE,
+            "agreed": False,
+            "sdp": {"local": ["application"], "remote": ["application"]},
+        }
+        post(call, event="stats", child="peer", voice=no_audio)
+        await pilot.pause()
+        assert "the peer's voice is off" in _text(call, "#voice-keys")
 
 
 @pytest.mark.asyncio

@@ -170,9 +170,10 @@ class VoiceBar(Horizontal):
         problems = [d for d in devices.values() if _is_problem(d)]
         # The line says it short (in the user's language); the tooltip has the whole reason.
         if any("no sound" in p.lower() for p in problems):
-            self.problem = _("no sound device")
-        else:
-            self.problem = "; ".join(dict.fromkeys(problems))
+            problems = [_("no sound device")]
+        if _peer_without_voice(voice):
+            problems.append(_("the peer's voice is off"))
+        self.problem = "; ".join(dict.fromkeys(problems))
         self.tooltip = "\n".join(
             f"{label}: {printable(name, 120)}"
             for label, name in (
@@ -187,6 +188,14 @@ class VoiceBar(Horizontal):
         if self._heard_at is not None and now - self._heard_at > LEVEL_STALE_S:
             self._heard_at = None
             self.expire()
+
+
+def _peer_without_voice(voice: Mapping[str, Any]) -> bool:
+    """Connected (the peer's SDP is known) but no audio agreed: they called with voice off (or
+    an older client), so nothing we say is heard and nothing will be heard from them."""
+    sdp = voice.get("sdp")
+    remote = sdp.get("remote") if isinstance(sdp, Mapping) else None
+    return voice.get("agreed") is False and bool(remote)
 
 
 def _is_problem(device: str) -> bool:
