@@ -111,6 +111,9 @@ def _shoot(
     from .params import neutral_vector, vector_to_dict
     from .renderer import RendererError, load_renderer
 
+    from .gl3d import Gltf3DRenderer
+
+    Gltf3DRenderer.warmup_limit_ms = math.inf  # one frame: no frame budget to refuse a model by
     try:
         pack = load_avatar(ref, variant)
     except PackError as e:

@@ -144,3 +144,67 @@ def test_hostile_uri_is_refused(xvfb_display: str, tmp_path: Path) -> None:
     bad.write_bytes(data + js)
     r = shoot(xvfb_display, tmp_path / "x.png", bad)
     assert r.returncode == 2 and "external URI" in r.stderr, r.stderr
+
+
+# -- the built-in 3D avatar ------------------------------------------------------------------
+
+
+def iris(img: Pixels) -> npt.NDArray[np.bool_]:
+    """Iris pixels in the upper half (the face; the teal sweater below has similar rims)."""
+    r, g, b = (img[..., k].astype(int) for k in range(3))
+    out = (b > 110) & (r < 90) & (g > 75) & (b > g + 20)  # iris, not the purple hair
+    out[img.shape[0] // 2 :] = False
+    return out
+
+
+def mouth(img: Pixels) -> npt.NDArray[np.bool_]:
+    r, g, b = (img[..., k].astype(int) for k in range(3))
+    return (r > 70) & (r < 170) & (g < 60) & (b < 80) & (r > 2.5 * g)  # not the outlines
+
+
+def test_builtin_avatar_has_every_arkit_target_moving() -> None:
+    from avatars.avatar3d import builtin3d_ids, load_avatar
+    from avatars.model3d import Model
+    from avatars.vrm import ARKIT_NAMES
+
+    assert "nova" in builtin3d_ids()
+    m = load_avatar("nova")
+    assert isinstance(m, Model) and m.perfect_sync and m.vrm_version == "1.0"
+    face = next(x for x in m.meshes if x.target_names)
+    assert face.target_names == list(ARKIT_NAMES)
+    for k, name in enumerate(face.target_names):
+        moved = max(float(np.abs(p.targets[k][0]).max()) for p in face.primitives)
+        assert moved > 0.001, f"{name} moves nothing"
+    assert {"happy", "aa", "blink", "blinkLeft", "lookUp"} <= set(m.expressions)
+
+
+def test_builtin_avatar_blink_closes_only_that_eye(xvfb_display: str, tmp_path: Path) -> None:
+    rest = iris(picture(xvfb_display, tmp_path, "nova"))
+    half = rest.shape[1] // 2
+    assert rest[:, :half].sum() > 30 and rest[:, half:].sum() > 30  # two open eyes
+    # The avatar's own left eye is on the right of the picture (it faces us).
+    left = iris(picture(xvfb_display, tmp_path, "nova", "--pose", '{"eyeBlinkLeft": 1}'))
+    assert left[:, half:].sum() < 0.1 * rest[:, half:].sum()
+    assert abs(int(left[:, :half].sum()) - int(rest[:, :half].sum())) < 0.1 * rest[:, :half].sum()
+
+
+def test_builtin_avatar_jaw_smile_and_yaw(xvfb_display: str, tmp_path: Path) -> None:
+    rest = picture(xvfb_display, tmp_path, "nova")
+    jaw = picture(xvfb_display, tmp_path, "nova", "--pose", '{"jawOpen": 1}')
+    assert mouth(jaw).sum() > 3 * mouth(rest).sum() > 0  # the mouth opens
+
+    smile = picture(
+        xvfb_display, tmp_path, "nova", "--pose", '{"mouthSmileLeft": 1, "mouthSmileRight": 1}'
+    )
+
+    rows_rest = np.flatnonzero(mouth(rest).any(axis=1))
+    rows_smile = np.flatnonzero(mouth(smile).any(axis=1))
+    assert mouth(smile).sum() > 1.2 * mouth(rest).sum()  # a grin, not a line
+    assert rows_smile[0] < rows_rest[0]  # the corners go up ...
+    assert rows_smile[-1] > rows_rest[-1]  # ... and the lower lip curves down
+
+    yaw = picture(xvfb_display, tmp_path, "nova", "--pose", '{"headYaw": 0.5}')
+    x_rest = np.flatnonzero(iris(rest).any(axis=0)).mean()
+    x_yaw = np.flatnonzero(iris(yaw).any(axis=0)).mean()
+    assert x_yaw > x_rest + 8  # turned toward its own left, our right
+    assert np.abs(yaw.astype(int) - rest.astype(int)).sum(axis=2).astype(bool).sum() > 2000
