@@ -55,12 +55,44 @@ def feed(rings: list[ShmRing], stop: threading.Event) -> None:
         w.close()
 
 
+def measure_load_ms(ref: str, display: str, width: int, height: int) -> dict[str, float]:
+    """For a 3D avatar: ``load_ms`` = parsing and checking the file (avatars.gltf, in this
+    process, after a first untimed load pays the imports) + the renderer's GL upload (the
+    ``--screenshot`` CLI logs it); the warm-up frames are reported apart (``warmup_ms``)."""
+    import re
+    import tempfile
+
+    from avatars.avatar3d import load_avatar
+
+    load_avatar(ref)
+    t0 = time.perf_counter()
+    load_avatar(ref)
+    parse_ms = (time.perf_counter() - t0) * 1000
+    with tempfile.TemporaryDirectory() as tmp:
+        out = subprocess.run(
+            [sys.executable, "-m", "render_window", "--avatar", ref, "--screenshot",
+             str(Path(tmp) / "shot.png"), "--width", str(width), "--height", str(height)],
+            capture_output=True, text=True, cwd=REPO, env=dict(os.environ, DISPLAY=display),
+            timeout=120,
+        )  # fmt: skip
+    m = re.search(r"loaded in (\d+) ms, warm-up ([\d.]+) ms/frame", out.stderr)
+    if m is None:
+        raise SystemExit(f"bench_render: {ref} did not load in 3D: {out.stderr.strip()[-300:]}")
+    gl_ms, warm = float(m.group(1)), float(m.group(2))
+    return {
+        "load_ms": round(parse_ms + gl_ms, 1),
+        "parse_ms": round(parse_ms, 1),
+        "gl_load_ms": gl_ms,
+        "warmup_ms": warm,
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10.0, help="measured time (after warm-up)")
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--json", type=Path, help="write the results here")
-    ap.add_argument("--avatar", default="aria")
+    ap.add_argument("--avatar", default="aria", help="2D pack, 3D id (nova) or .vrm/.glb path")
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--height", type=int, default=720)
     ap.add_argument("--no-self-view", action="store_true")
@@ -70,6 +102,13 @@ def main() -> int:
         xvfb, display = start_xvfb(args.width, args.height)
     except (OSError, RuntimeError) as e:
         raise SystemExit(f"bench_render: cannot start Xvfb: {e}") from e
+    from avatars.avatar3d import is_3d_ref
+
+    loads = (
+        measure_load_ms(args.avatar, display, args.width, args.height)
+        if is_3d_ref(args.avatar)
+        else {}
+    )
     remote, local = ShmRing.create("remote"), ShmRing.create("local")
     stop = threading.Event()
     feeder = threading.Thread(target=feed, args=([remote, local], stop), daemon=True)
@@ -102,6 +141,7 @@ def main() -> int:
     assert win.stdout is not None
     events = read_events(win.stdout)
     result: dict[str, Any] = {}
+    shown_renderer = None  # which plug-in drew the peer avatar (gltf3d, or a 2D fallback)
     try:
         while True:
             event = events.get(timeout=60)
@@ -110,6 +150,7 @@ def main() -> int:
             ev = flat(event)
             if ev["event"] == "ready":
                 result["gl_renderer"] = ev.get("gl_renderer")
+                shown_renderer = ev.get("renderer")
                 break
         feeder.start()
         proc = psutil.Process(win.pid)
@@ -133,6 +174,8 @@ def main() -> int:
             ev = flat(event)
             if ev["event"] == "stats":
                 stats.append(ev)
+            elif ev["event"] == "avatar_shown" and ev.get("view") == "peer":
+                shown_renderer = ev.get("renderer")
         cpu = proc.cpu_percent(None)
         frames = [s["frames"] for s in stats]
         p50 = [s["frame_ms_p50"] for s in stats if "frame_ms_p50" in s]
@@ -161,6 +204,8 @@ def main() -> int:
             capture_to_present_ms_p50=present.get("p50"),
             capture_to_present_ms_p99=present.get("p99"),
             playout_delay_ms=last.get("playout_delay_ms"),
+            renderer=shown_renderer,
+            **loads,
         )
     finally:
         stop.set()
