@@ -37,6 +37,7 @@ from .metrics import (
     REASON_NOT_FOUND,
     Metrics,
 )
+from .static import SECURITY_HEADERS, StaticFile, StaticSite
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,8 @@ class _Handler:
         self.config = server.hub.config
         self.websocket = websocket
         self.metrics = metrics
+        #: The browser peer's page (relay.static), on the public port only.
+        self.site = StaticSite() if websocket else None
 
     async def __call__(self, stream: trio.abc.Stream) -> None:
         """One connection; a bug here must cost that connection only, never the relay."""
@@ -193,9 +196,22 @@ class _Handler:
         elif request.path == "/metrics" and self.metrics:
             await self._send(stream, 200, render_metrics(hub).rstrip("\n"),
                              "text/plain; version=0.0.4; charset=utf-8")
+        elif self.site is not None and (page := self.site.lookup(request.path)) is not None:
+            await self._send_page(stream, page, head=request.method == "HEAD")
         else:
             hub.metrics.reject(REASON_NOT_FOUND)
             await self._send(stream, 404, "not found")
+
+    async def _send_page(self, stream: trio.abc.Stream, page: StaticFile, *, head: bool) -> None:
+        data = response(200, page.body, page.content_type, SECURITY_HEADERS)
+        if head:
+            data = data[: len(data) - len(page.body)]
+        with trio.move_on_after(self.config.handshake_timeout * 4):
+            try:
+                await stream.send_all(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError, ssl.SSLError):
+                pass
+        await trio.aclose_forcefully(stream)
 
     async def _websocket(self, stream: trio.abc.Stream, handover: list[HttpRequest],
                          deadline: float) -> None:

@@ -36,6 +36,9 @@ PACKAGES=(
   # voice tests and scripts/bench_voice.py: speech synthesised by espeak-ng is the microphone
   # (the command line writes the WAV; netlab.speech loads libespeak-ng1 for phoneme timings).
   espeak-ng
+  # browser peer tests (tests/web) and scripts/bench_browser.py: Playwright drives Debian's
+  # Chromium (executable_path; Playwright's own browser download is never used).
+  chromium
 )
 # setup.sh makes .venv with "python3 -m venv", which on Debian needs python3-venv (ensurepip).
 if [ ! -x .venv/bin/python ] && ! "${PYTHON:-python3}" -c 'import ensurepip' 2>/dev/null; then

@@ -1,0 +1,134 @@
+"""A real Chromium calls a real headless Python peer through the real relay, which also serves
+the page: frames both ways (the browser's decoded by protocol.frame and byte-equal to what the
+page sent), chat both ways in Korean, the same SAS, hang-up seen by the other side; the page is
+served with its CSP and asks nothing of any other origin."""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from call import Call, CallConfig
+from protocol.frame import ParamFrame
+from protocol.signaling import new_room_code
+
+from ..peer.helpers import EventLog, RingTap, relay_running
+from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+
+pytestmark = [pytest.mark.slow, pytest.mark.asyncio, needs_chromium]
+
+BROWSER_NAME = "브라우저 Kim"
+
+
+@pytest.mark.timeout(90)
+async def test_browser_and_python_peer_call(tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright
+
+    room = new_room_code()
+    async with relay_running() as relay:
+        log = EventLog()
+        session = Call(
+            CallConfig(relay=relay.url, room=room, source="synthetic", name="파이썬",
+                       voice=False, env=dict(os.environ)),
+            log,
+        )
+        await session.start()
+        tap: RingTap | None = None
+        try:
+            assert session.remote is not None
+            tap = RingTap(session.remote.name)
+            async with async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = await browser.new_page(viewport={"width": 600, "height": 900})
+                requests: list[str] = []
+                page.on("request", lambda r: requests.append(r.url))
+                origin = f"http://127.0.0.1:{relay.port}"
+                response = await page.goto(f"{origin}/#room={room}")
+                assert response is not None and response.status == 200
+                csp = response.headers["content-security-policy"]
+                assert "default-src 'self'" in csp and "connect-src 'self'" in csp
+                assert "unsafe-inline" not in csp and "unsafe-eval'" not in csp.replace(
+                    "wasm-unsafe-eval'", "")
+                assert await page.input_value("#room") == room  # from the fragment
+                await page.fill("#name", BROWSER_NAME)
+                await page.click("#join")
+
+                await page.wait_for_function(
+                    "() => window.avatarchat.state === 'connected'"
+                    " && window.avatarchat.framesReceived > 30",
+                    timeout=30_000,
+                )
+                await log.wait_for(
+                    lambda: session.state == "connected"
+                    and ((log.last_stats() or {}).get("recv_hz") or 0) > 0,
+                    20, "the Python peer connected and receiving",
+                )
+                # The browser's frames, as the Python networking process received them.
+                await log.wait_for(lambda: len(tap.frames) >= 30, 10, "30 browser frames")
+                sent: dict[str, str] = await page.evaluate("window.avatarchat.sent")
+                common = sorted(set(tap.frames) & {int(k) for k in sent})
+                assert len(common) >= 20
+                for seq in common:
+                    assert tap.frames[seq].hex() == sent[str(seq)]  # byte for byte
+                frames = [ParamFrame.decode(tap.frames[s]) for s in common]
+                jaw = {f.weight("jawOpen") for f in frames}
+                assert max(jaw) - min(jaw) > 0.2  # the page's mouth moves
+                assert all(f.face_present for f in frames)
+                assert all(len(tap.frames[s]) <= 128 for s in common)
+
+                # The Python peer's frames, as the page decoded them.
+                last = await page.evaluate("window.avatarchat.lastFrame")
+                assert len(last["blendshapes"]) == 52 and len(last["rotation"]) == 3
+
+                # Hello both ways; SAS equal; clock sync runs (the page answers pings).
+                hello = await log.wait_for(lambda: log.of("peer_hello"), 10, "browser hello")
+                assert hello[-1]["name"] == BROWSER_NAME and hello[-1]["avatar_id"] == "aria"
+                await page.wait_for_function(
+                    "() => window.avatarchat.peerHello && window.avatarchat.rttMs !== null "
+                    "&& window.avatarchat.sas", timeout=10_000)
+                assert (await page.evaluate("window.avatarchat.peerHello.name")) == "파이썬"
+                stats = await log.wait_for(
+                    lambda: (s := log.last_stats()) and s.get("clock_offset_ms") is not None
+                    and s.get("sas") and s, 10, "Python stats with clock sync")
+                page_sas = await page.evaluate("window.avatarchat.sas")
+                assert stats["sas"] == page_sas
+                assert await page.inner_text("#sas") == page_sas
+                assert stats["bad_frames"] == 0
+
+                # Chat both ways, Korean included; peer text is shown as text, never HTML.
+                assert session.chat("안녕하세요 <b>bold?</b>")
+                await page.wait_for_function(
+                    "() => window.avatarchat.chats.some(c => c.from === 'peer')", timeout=10_000)
+                assert await page.locator("#chat-log li").last.inner_text() == (
+                    "파이썬: 안녕하세요 <b>bold?</b>")
+                assert await page.locator("#chat-log b").count() == 0
+                await page.fill("#chat-input", "반가워요 👋")
+                await page.press("#chat-input", "Enter")
+                chat = await log.wait_for(lambda: log.of("chat"), 10, "chat from the browser")
+                assert chat[-1]["text"] == "반가워요 👋" and chat[-1]["sender"] == BROWSER_NAME
+
+                # The peer's avatar moves on the page (the Python side's synthetic face).
+                canvas = page.locator("#peer")
+                shots = [await canvas.screenshot() for _ in range(4)]
+                assert len(set(shots)) > 1
+                shot_dir = Path(os.environ.get("AVATARCHAT_SCREENSHOT_DIR", tmp_path))
+                await page.screenshot(path=str(shot_dir / "browser_call.png"))
+
+                # Hang-up from the page reaches the Python peer.
+                await page.click("#hangup")
+                bye = await log.wait_for(lambda: log.of("peer_bye"), 10, "bye at the Python peer")
+                assert bye[-1]["reason"] == "hangup"
+                await page.wait_for_function(
+                    "() => window.avatarchat.state === 'ended'", timeout=5000)
+
+                # Nothing left the origin (the WebSocket included).
+                hosts = {urllib.parse.urlsplit(u).netloc for u in requests}
+                assert hosts == {f"127.0.0.1:{relay.port}"}, requests
+                await browser.close()
+        finally:
+            if tap is not None:
+                tap.close()
+            await session.close(hangup=False)
