@@ -46,7 +46,7 @@ def demo_body(t: float) -> BodyPose:
         hands[0] = HandShape(curls=(0.1, 0.05, 0.05, 0.05, 0.1), spread=0.2 + 0.5 * wave)
     thumb = _pulse(c, 2.0, 3.0) ** 0.5
     if thumb > 0.02:
-        arms[1] = _arm(-0.3 * thumb, -2.0 * thumb, -2.3 * thumb)
+        arms[1] = _arm(0.25 * thumb, -2.3 * thumb, -1.7 * thumb)
         curl = 0.2 + 0.8 * thumb
         hands[1] = HandShape(curls=(0.0, curl, curl, curl, curl), spread=0.1)
     shrug = 0.5 * _pulse(c, 3.0, 1.2)

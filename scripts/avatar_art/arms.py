@@ -198,7 +198,7 @@ def _side_layers(st: ArmStyle, suffix: str, side: str, x: float, outward: float)
             thumb,
             parent=f"hand_{suffix}",
             pivot=(tx, ty),
-            z=st.front_z + 1,
+            z=st.front_z + 3,  # over the palm: a curled thumb folds across it
             shift=hand_shift,
             bindings=[
                 # curling folds the thumb in across the palm and shortens it
