@@ -9,6 +9,7 @@ they come from.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -132,6 +133,10 @@ class CallConfig:
     #: ``Call.set_deafen`` change them during the call).
     muted: bool = False
     deafened: bool = False
+    #: With ``mic="clip"`` the tracker shows the clip's frames and the networking process plays
+    #: its audio: both place them on one CLOCK_MONOTONIC timeline starting here (set once, at
+    #: the first command line, so restarted children rejoin the same timeline).
+    clip_epoch_ns: int | None = None
 
     def check(self) -> None:
         """Refuse what cannot work before anything is started (CallConfigError: one line for
@@ -198,10 +203,25 @@ class CallConfig:
     def _argv(self, module: str, *args: str) -> list[str]:
         return [*self.wrap, *module_argv(module, *args)]
 
+    def clip_timeline(self) -> list[str]:
+        """``--clip-epoch-ns`` for both children when the clip is camera and microphone."""
+        if not (self.voice and self.mic == "clip"):
+            return []
+        if self.clip_epoch_ns is None:
+            self.clip_epoch_ns = time.monotonic_ns()
+        return ["--clip-epoch-ns", str(self.clip_epoch_ns)]
+
     def tracking_argv(self, local_ring: str) -> list[str]:
         body = [] if self.body is None else ["--body", "on" if self.body else "off"]
         return self._argv(
-            "tracking", "--source", self.source, "--ring", local_ring, *body, *self.tracking_args
+            "tracking",
+            "--source",
+            self.source,
+            "--ring",
+            local_ring,
+            *body,
+            *self.clip_timeline(),
+            *self.tracking_args,
         )
 
     def vmc_argv(self, local_ring: str) -> list[str]:
@@ -238,7 +258,7 @@ class CallConfig:
         if self.mic != "default":
             out += ["--mic", self.mic]
             if self.mic == "clip":
-                out += ["--clip", self.clip_path()]
+                out += ["--clip", self.clip_path(), *self.clip_timeline()]
         if self.speaker != "default":
             out += ["--speaker", self.speaker]
         if not self.echo_cancel:

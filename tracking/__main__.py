@@ -47,6 +47,14 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument(
         "--fps", type=float, help="pace clips/stills/synthetic at this rate; ask a camera for it"
     )
+    p.add_argument(
+        "--clip-epoch-ns",
+        type=int,
+        metavar="NS",
+        help="play a clip on this CLOCK_MONOTONIC timeline (frame k at NS + k/fps, skipping "
+        "frames rather than falling behind): the call passes the same instant to the networking "
+        "process, which plays the clip's audio, so voice and face stay together",
+    )
     p.add_argument("--width", type=int, help="frame width (camera request, or resize)")
     p.add_argument("--height", type=int, help="frame height")
     p.add_argument(
@@ -184,6 +192,7 @@ def run(args: argparse.Namespace) -> int:
             flip=args.flip,
             paced=not args.unpaced,
             loop=not args.no_loop,
+            clip_epoch_ns=args.clip_epoch_ns,
         )
         # The stored calibration is our camera's resting face; a VMC sender calibrates itself.
         external = source.kind == "vmc"

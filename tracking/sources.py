@@ -79,6 +79,38 @@ class Pacer:
         return not stop.is_set()
 
 
+class EpochPacer:
+    """Deadlines on a timeline shared with another process: frame ``k`` is due at
+    ``epoch + k / fps``. Used when the networking process plays the same clip's audio
+    (``--mic clip``): both children get one epoch from the call and place every frame or sample
+    at its instant on it, so voice and face stay together without a channel between them.
+
+    Unlike :class:`Pacer` it never re-anchors: a source that falls behind (the model was still
+    loading at the epoch, a stall) *skips* the frames whose instants have passed, so frame ``k``
+    always shows what the clip shows at ``epoch + k / fps``."""
+
+    def __init__(self, fps: float, epoch_ns: int) -> None:
+        self.period_ns = int(1e9 / fps)
+        self.epoch_ns = epoch_ns
+        self.index = 0  # the next frame to show
+
+    def wait(self, stop: threading.Event) -> int | None:
+        """Sleep until the next frame's instant; how many frames were skipped to stay on the
+        timeline (0 normally), or None if ``stop`` was set meanwhile."""
+        now = time.monotonic_ns()
+        due = self.epoch_ns + self.index * self.period_ns
+        skipped = 0
+        if now - due >= self.period_ns:
+            target = (now - self.epoch_ns) // self.period_ns
+            skipped = int(target - self.index)
+            self.index = int(target)
+            due = self.epoch_ns + self.index * self.period_ns
+        if due > now and stop.wait((due - now) / 1e9):
+            return None
+        self.index += 1
+        return None if stop.is_set() else skipped
+
+
 class Source(abc.ABC):
     """Something that yields :class:`CapturedFrame`s. Not thread-safe: one reader."""
 
@@ -143,16 +175,20 @@ class ClipSource(Source):
         width: int | None = None,
         height: int | None = None,
         flip: bool = False,
+        epoch_ns: int | None = None,
     ) -> None:
         super().__init__(width=width, height=height, flip=flip)
         self.path = Path(path)
+        #: Shared timeline with the networking process's clip audio (see :class:`EpochPacer`).
+        self.epoch_ns = epoch_ns
+        self.frames_skipped = 0
         self.loop = loop
         self.paced = paced
         self.requested_fps = fps
         self.description = f"clip {self.path.name}"
         self.frames_read = 0
         self._cap: cv2.VideoCapture | None = None
-        self._pacer: Pacer | None = None
+        self._pacer: Pacer | EpochPacer | None = None
 
     def open(self) -> None:
         if not self.path.is_file():
@@ -163,28 +199,31 @@ class ClipSource(Source):
         native = cap.get(cv2.CAP_PROP_FPS)
         self.fps = self.requested_fps or (native if native and 1 <= native <= 240 else DEFAULT_FPS)
         self._cap = cap
-        self._pacer = Pacer(self.fps) if self.paced else None
+        if not self.paced:
+            self._pacer = None
+        elif self.epoch_ns is not None:
+            self._pacer = EpochPacer(self.fps, self.epoch_ns)
+        else:
+            self._pacer = Pacer(self.fps)
 
     def read(self, stop: threading.Event) -> CapturedFrame | None:
         if self._cap is None:
             self.open()
         assert self._cap is not None
-        if self._pacer is not None and not self._pacer.wait(stop):
+        if isinstance(self._pacer, EpochPacer):
+            skipped = self._pacer.wait(stop)
+            if skipped is None:
+                return None
+            self._skip(skipped)
+        elif self._pacer is not None and not self._pacer.wait(stop):
             return None
         if stop.is_set():
             return None
         capture_ns = time.monotonic_ns()
         t0 = time.perf_counter()
-        ok, bgr = self._cap.read()
-        if not ok:
-            if not self.loop or self.frames_read == 0:
-                if self.frames_read == 0:
-                    raise SourceError(f"clip {self.path} has no readable frames")
-                return None
-            self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-            ok, bgr = self._cap.read()
-            if not ok:
-                raise SourceError(f"clip {self.path} cannot be rewound")
+        ok, bgr = self._read_looping()
+        if ok is None:
+            return None
         self.frames_read += 1
         rgb = self.convert(bgr)
         return CapturedFrame(
@@ -193,6 +232,33 @@ class ClipSource(Source):
             decode_ms=(time.perf_counter() - t0) * 1000,
             media_ns=self.media_time(),
         )
+
+    def stats(self) -> dict[str, object]:
+        return {"clip_frames_skipped": self.frames_skipped} if self.epoch_ns is not None else {}
+
+    def _skip(self, count: int) -> None:
+        """Pass over ``count`` frames without converting them (grab only decodes)."""
+        assert self._cap is not None
+        for _ in range(count):
+            if not self._cap.grab():
+                self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                self._cap.grab()
+        self.frames_skipped += count
+
+    def _read_looping(self) -> tuple[bool | None, Any]:
+        """The next frame, rewinding at the end when looping; (None, None) at a real end."""
+        assert self._cap is not None
+        ok, bgr = self._cap.read()
+        if not ok:
+            if not self.loop or self.frames_read == 0:
+                if self.frames_read == 0:
+                    raise SourceError(f"clip {self.path} has no readable frames")
+                return None, None
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, bgr = self._cap.read()
+            if not ok:
+                raise SourceError(f"clip {self.path} cannot be rewound")
+        return True, bgr
 
     def close(self) -> None:
         if self._cap is not None:
@@ -297,8 +363,10 @@ def parse_source(
     flip: bool = False,
     paced: bool = True,
     loop: bool = True,
+    clip_epoch_ns: int | None = None,
 ) -> Source:
-    """Build the source a spec string names (see the module docstring); raises SourceError."""
+    """Build the source a spec string names (see the module docstring); raises SourceError.
+    ``clip_epoch_ns`` puts a clip on a timeline shared with the clip's audio (EpochPacer)."""
     from .camera import CameraSource  # camera imports this module
     from .vmc_source import VmcSource, parse_vmc_spec  # so does vmc_source
 
@@ -310,7 +378,14 @@ def parse_source(
         return SyntheticSource(fps=fps, paced=paced, flip=flip)
     if spec == "sample":
         return ClipSource(
-            SAMPLE_CLIP, loop=loop, paced=paced, fps=fps, width=width, height=height, flip=flip
+            SAMPLE_CLIP,
+            loop=loop,
+            paced=paced,
+            fps=fps,
+            width=width,
+            height=height,
+            flip=flip,
+            epoch_ns=clip_epoch_ns,
         )
     index: int | None = None
     if spec == "camera":
@@ -324,7 +399,14 @@ def parse_source(
     suffix = Path(spec).suffix.lower()
     if suffix in CLIP_SUFFIXES:
         return ClipSource(
-            spec, loop=loop, paced=paced, fps=fps, width=width, height=height, flip=flip
+            spec,
+            loop=loop,
+            paced=paced,
+            fps=fps,
+            width=width,
+            height=height,
+            flip=flip,
+            epoch_ns=clip_epoch_ns,
         )
     if suffix in STILL_SUFFIXES:
         return StillSource(spec, fps=fps, paced=paced, width=width, height=height, flip=flip)

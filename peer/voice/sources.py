@@ -45,6 +45,9 @@ BLOCK = SAMPLE_RATE * BLOCK_MS // 1000  # 960 samples
 BLOCK_NS = BLOCK_MS * 1_000_000
 
 PCM = NDArray[np.int16]
+#: A paced source further behind its timeline than this skips ahead (a short stall is caught
+#: up block by block; a late start is not replayed as a burst).
+MAX_BACKLOG_NS = 250_000_000
 
 
 class VoiceSourceError(Exception):
@@ -85,10 +88,22 @@ class PacedSource(MicSource):
         self.epoch_ns = time.monotonic_ns() if epoch_ns is None else epoch_ns
         self.description = description
         self.index = 0  # blocks handed out
+        self.blocks_skipped = 0
 
     async def next_block(self) -> Block:
         due = self.epoch_ns + (self.index + 1) * BLOCK_NS
-        delay = due - time.monotonic_ns()
+        now = time.monotonic_ns()
+        delay = due - now
+        if -delay > MAX_BACKLOG_NS:
+            # Far behind the timeline (the epoch passed while this process was starting, a long
+            # stall): skip to the block due now instead of bursting seconds of audio, which
+            # would only sit in the far end's jitter buffer as delay. Sample n still belongs to
+            # instant epoch + n / 48000.
+            behind = (now - self.epoch_ns) // BLOCK_NS - 1
+            self.blocks_skipped += behind - self.index
+            self.index = behind
+            due = self.epoch_ns + (self.index + 1) * BLOCK_NS
+            delay = due - now
         # Overdue (a busy machine): still yield, so the sender gets each block before the next.
         await asyncio.sleep(max(0.0, delay / 1e9))
         start = self.index * BLOCK

@@ -166,7 +166,7 @@ def test_wav_source_loops_and_once_ends_in_silence(tmp_path: Path) -> None:
     async def blocks(spec: str) -> list[np.ndarray]:
         source, reason = open_source(spec)
         assert reason is None and isinstance(source, PacedSource)
-        source.epoch_ns = time.monotonic_ns() - 10**9  # already due: no waiting
+        source.epoch_ns = time.monotonic_ns() - 200 * MS  # already due: no waiting
         return [(await source.next_block()).pcm for _ in range(3)]
 
     looped = np.concatenate(asyncio.run(blocks(f"file:{path}")))
@@ -187,10 +187,36 @@ def test_bad_source_specs_are_clear_errors(tmp_path: Path) -> None:
 def test_paced_source_stamps_blocks_on_its_epoch() -> None:
     async def run() -> list[int]:
         source = PacedSource(np.zeros(0, np.int16), loop=False, description="silence")
-        source.epoch_ns = time.monotonic_ns() - 10**9
+        source.epoch_ns = time.monotonic_ns() - 100 * MS  # a short stall: caught up block by block
         return [(await source.next_block()).capture_ns - source.epoch_ns for _ in range(3)]
 
     assert asyncio.run(run()) == [20 * MS, 40 * MS, 60 * MS]
+
+
+def test_paced_source_far_behind_its_timeline_skips_ahead() -> None:
+    """A clip source started after the shared epoch (the call's other child got there first)
+    joins the timeline where it is now instead of bursting the missed seconds, and every block
+    still carries the samples of its own instant."""
+    ramp = np.arange(48_000 * 3, dtype=np.int64).astype(np.int16)  # sample n holds n (mod 2**16)
+
+    async def run() -> tuple[PacedSource, list[tuple[int, int]]]:
+        source = PacedSource(ramp, loop=True, description="ramp")
+        source.epoch_ns = time.monotonic_ns() - 10**9
+        out = []
+        for _ in range(3):
+            block = await source.next_block()
+            out.append((block.capture_ns - source.epoch_ns, int(block.pcm[0])))
+        return source, out
+
+    source, blocks = asyncio.run(run())
+    assert 45 <= source.blocks_skipped <= 60
+    first_ns = blocks[0][0]
+    assert 1000 * MS - 40 * MS <= first_ns <= 1000 * MS + 200 * MS
+    for offset_ns, first_sample in blocks:
+        # the block ending at epoch + offset starts 20 ms earlier on the timeline
+        n = (offset_ns - 20 * MS) * SAMPLE_RATE // 10**9
+        assert first_sample == ramp[n % len(ramp)], (offset_ns, first_sample)
+    assert [b[0] - first_ns for b in blocks] == [0, 20 * MS, 40 * MS]
 
 
 def test_clip_audio_loops_with_the_video_duration() -> None:
