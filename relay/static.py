@@ -82,17 +82,19 @@ class StaticSite:
     def _load(self, path: str) -> StaticFile | None:
         rel = unquote(path).lstrip("/") or "index.html"
         parts = PurePosixPath(rel).parts
-        if not parts or any(p.startswith(".") or p in _NEVER or "\\" in p for p in parts):
+        if "\x00" in rel or not parts or any(
+            p.startswith(".") or p in _NEVER or "\\" in p for p in parts
+        ):
             return None
         content_type = CONTENT_TYPES.get(PurePosixPath(rel).suffix.lower())
         if content_type is None:
             return None
-        candidate = (self.root / rel).resolve()
-        if not candidate.is_relative_to(self.root) or not candidate.is_file():
-            return None
         try:
+            candidate = (self.root / rel).resolve()
+            if not candidate.is_relative_to(self.root) or not candidate.is_file():
+                return None
             body = candidate.read_bytes()
-        except OSError as e:
-            log.warning("cannot read %s: %s", candidate, e)
+        except (OSError, ValueError) as e:
+            log.warning("cannot serve %r: %s", rel[:80], e)
             return None
         return StaticFile(body, content_type)

@@ -1,0 +1,90 @@
+"""The relay serves the browser peer's page on its own port: the files of web/ with the CSP and
+security headers, nothing outside that folder, nothing but the allow-listed kinds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import trio
+
+import web
+from relay.static import CSP, StaticSite
+
+from ..relay.relay_testkit import running_relay
+
+pytestmark = pytest.mark.trio
+
+
+async def raw_request(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async with stream:
+        await stream.send_all(request)
+        data = b""
+        with trio.fail_after(5):
+            while chunk := await stream.receive_some(65536):
+                data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split(" ")[1]), headers, body
+
+
+def get(path: str, method: str = "GET") -> bytes:
+    return f"{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+
+
+async def test_page_and_modules_are_served_with_the_csp() -> None:
+    async with running_relay() as server:
+        status, headers, body = await raw_request(server.port, get("/"))
+        assert status == 200
+        assert body == (web.ROOT / "index.html").read_bytes()
+        assert headers["content-type"] == "text/html; charset=utf-8"
+        assert headers["content-security-policy"] == CSP
+        assert "default-src 'self'" in CSP and "connect-src 'self';" in CSP
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "no-referrer"
+        status, headers, body = await raw_request(server.port, get("/vendor/cbor-x/decode.js"))
+        assert status == 200 and headers["content-type"].startswith("text/javascript")
+        assert int(headers["content-length"]) == len(body) > 1000
+        # HEAD: the headers (with the real length), no body.
+        status, headers, body = await raw_request(server.port, get("/app.js", "HEAD"))
+        assert status == 200 and body == b""
+        assert int(headers["content-length"]) == len((web.ROOT / "app.js").read_bytes())
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/../pyproject.toml", "/%2e%2e/pyproject.toml", "/vendor/../../relay/server.py",
+        "/__init__.py", "/node_modules/cbor-x/package.json", "/package.json",
+        "/package-lock.json", "/.gitignore", "/refresh-vendor.sh", "/nope.js", "/vendor",
+        "/%00.js", "/" + "a" * 300 + ".js",
+    ],
+)
+async def test_nothing_else_is_served(path: str) -> None:
+    async with running_relay() as server:
+        status, headers, _ = await raw_request(server.port, get(path))
+        assert status in (400, 404), path
+        assert "content-security-policy" not in headers
+
+
+async def test_websocket_upgrades_and_healthz_are_unchanged() -> None:
+    async with running_relay() as server:
+        status, _, body = await raw_request(server.port, get("/healthz"))
+        assert (status, body) == (200, b"ok\n")
+        status, _, _ = await raw_request(server.port, get("/ws"))  # a GET without the upgrade
+        assert status == 404
+
+
+async def test_lookup_stays_inside_its_folder(tmp_path: Path) -> None:
+    root = tmp_path / "site"
+    root.mkdir()
+    (root / "index.html").write_text("<p>hi</p>")
+    (tmp_path / "secret.js").write_text("no")
+    (root / "link.js").symlink_to(tmp_path / "secret.js")
+    site = StaticSite(root)
+    page = site.lookup("/")
+    assert page is not None and page.body == b"<p>hi</p>"
+    assert site.lookup("/link.js") is None  # resolves outside the folder
+    assert site.lookup("/../secret.js") is None
