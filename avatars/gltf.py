@@ -63,9 +63,10 @@ def load_model(source: str | Path | bytes, model_id: str | None = None) -> Model
     """Load and check a .vrm/.glb from a path or bytes. Raises :class:`ModelError` only."""
     if isinstance(source, bytes):
         data, mid = source, model_id or "model"
+        where = mid
     else:
         path = Path(source)
-        mid = model_id or path.stem
+        mid, where = model_id or path.stem, path.name
         try:
             size = path.stat().st_size
             if size > MAX_MODEL_BYTES:
@@ -75,11 +76,14 @@ def load_model(source: str | Path | bytes, model_id: str | None = None) -> Model
             raise ModelError(f"cannot read model {path}: {e.strerror or e}") from e
     try:
         return _Loader(data, mid).load()
-    except ModelError:
-        raise
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, struct.error) as e:
+    except ModelError as e:
+        raise ModelError(f"{where}: {e}") from e.__cause__
+    except (
+        ValueError, TypeError, KeyError, IndexError, AttributeError, struct.error, OverflowError,
+        RecursionError, EOFError, SyntaxError,
+    ) as e:  # fmt: skip
         # pygltflib or a malformed field we did not anticipate: still one precise error class.
-        raise ModelError(f"{mid}: malformed glTF: {type(e).__name__}: {e}") from e
+        raise ModelError(f"{where}: malformed glTF: {type(e).__name__}: {e}") from e
 
 
 def split_glb(data: bytes) -> tuple[dict[str, Any], bytes]:
@@ -343,7 +347,7 @@ class _Loader:
 
     # -- images, materials ---------------------------------------------------------------
     def _image(self, i: int) -> NDArray[np.uint8]:
-        from PIL import Image, UnidentifiedImageError
+        from PIL import Image
 
         im = (self.g.images or [])[i]
         if im.uri is not None and not str(im.uri).startswith("data:"):
@@ -363,8 +367,11 @@ class _Loader:
                 if max(img.size) > MAX_TEXTURE_SIDE:
                     raise ModelError(f"image {i}: {img.size} over {MAX_TEXTURE_SIDE} px")
                 return np.asarray(img.convert("RGBA"), np.uint8).copy()
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
-            raise ModelError(f"image {i}: cannot decode: {e}") from e
+        except ModelError:
+            raise
+        except Exception as e:
+            # zlib.error, ... on broken data: every one of them means "not a usable image"
+            raise ModelError(f"image {i}: cannot decode: {type(e).__name__}: {e}") from e
 
     def _tex(self, info: Any) -> int | None:
         if not isinstance(info, dict) or "index" not in info:

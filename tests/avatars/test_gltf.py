@@ -182,6 +182,10 @@ def test_container_errors(conformance: tuple[dict[str, Any], bytes], tmp_path: P
     ]:
         with pytest.raises(ModelError, match=message):
             load_model(data)
+    broken_png = bytearray(good)
+    broken_png[-3000:] = bytes(3000)  # the last image's PNG chunks are zeros now
+    with pytest.raises(ModelError, match=r"image \d: cannot decode"):
+        load_model(bytes(broken_png))
     with pytest.raises(ModelError, match="cannot read"):
         load_model(tmp_path / "missing.vrm")
 

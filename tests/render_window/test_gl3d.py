@@ -208,3 +208,47 @@ def test_builtin_avatar_jaw_smile_and_yaw(xvfb_display: str, tmp_path: Path) -> 
     x_yaw = np.flatnonzero(iris(yaw).any(axis=0)).mean()
     assert x_yaw > x_rest + 8  # turned toward its own left, our right
     assert np.abs(yaw.astype(int) - rest.astype(int)).sum(axis=2).astype(bool).sum() > 2000
+
+
+# -- in the real window ----------------------------------------------------------------------
+
+
+@needs_shared
+def test_window_falls_back_to_2d_with_the_reason(xvfb_display: str, tmp_path: Path) -> None:
+    """A broken VRM never takes the window down: a 2D avatar shows, the error says why."""
+    from .harness import Window
+
+    bad = tmp_path / "broken.vrm"
+    data = bytearray(IS_BINARY.read_bytes())
+    data[-3000:] = b"\0" * 3000  # the last image's PNG bytes are now garbage
+    bad.write_bytes(bytes(data))
+    win = Window(xvfb_display, ["--avatar", str(bad), "--no-self-view"], tmp_path)
+    try:
+        ready = win.wait("ready")
+        assert ready["renderer"] == "layered2d" and ready["avatar"] == "aria"
+        errors = [e for e in win.all_events if e["event"] == "error"]
+        assert errors and not errors[0]["fatal"]
+        assert "broken.vrm" in errors[0]["message"] and "cannot decode" in errors[0]["message"]
+        img = win.shot()
+        assert img.std() > 10  # the 2D avatar is drawn
+    finally:
+        assert win.close() == 0
+
+
+def test_window_draws_the_builtin_3d_avatar(xvfb_display: str, tmp_path: Path) -> None:
+    """--avatar nova in the window: the 3D renderer draws it (or, on a machine too slow for
+    it, the 2D fallback says so: the warm-up is measured, not assumed)."""
+    from .harness import Window
+
+    win = Window(xvfb_display, ["--avatar", "nova", "--no-self-view", "--seed", "1"], tmp_path)
+    try:
+        ready = win.wait("ready")
+        if ready["renderer"] != "gltf3d":
+            errors = [e["message"] for e in win.all_events if e["event"] == "error"]
+            assert any("too slow" in m for m in errors), errors
+            pytest.skip(f"this machine is too busy for the 3D avatar now: {errors}")
+        assert ready["avatar"] == "nova"
+        img = win.shot()
+        assert iris(img).sum() > 40  # eyes drawn
+    finally:
+        assert win.close() == 0
