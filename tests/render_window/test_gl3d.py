@@ -252,3 +252,95 @@ def test_window_draws_the_builtin_3d_avatar(xvfb_display: str, tmp_path: Path) -
         assert iris(img).sum() > 40  # eyes drawn
     finally:
         assert win.close() == 0
+
+
+def skinned_bar() -> bytes:
+    """A two-bone bar (hips below, head above) skinned to its bones: the GPU skinning path."""
+    import json
+    import struct
+
+    xs, ys = (-0.1, 0.1), (0.0, 0.5, 1.0)
+    pos = np.array([[x, y, 0.0] for y in ys for x in xs], np.float32)
+    nrm = np.tile(np.array([0, 0, 1], np.float32), (6, 1))
+    joints = np.array([[0 if y == 0.0 else 1, 0, 0, 0] for y in ys for _ in xs], np.uint16)
+    weights = np.tile(np.array([1, 0, 0, 0], np.float32), (6, 1))
+    idx = np.array([0, 1, 3, 0, 3, 2, 2, 3, 5, 2, 5, 4], np.uint32)
+    ibm = np.stack([np.eye(4, dtype=np.float32)] * 2)
+    ibm[1][1, 3] = -0.5  # inverse of the head's bind translation
+    ibm_cols = ibm.transpose(0, 2, 1).copy()  # glTF stores matrices column-major
+    arrays = [pos, nrm, joints, weights, idx, ibm_cols]
+    blob, views, accs = b"", [], []
+    kinds = ["VEC3", "VEC3", "VEC4", "VEC4", "SCALAR", "MAT4"]
+    comps = [5126, 5126, 5123, 5126, 5125, 5126]
+    for a, kind, comp in zip(arrays, kinds, comps, strict=True):
+        data = a.tobytes()
+        views.append({"buffer": 0, "byteOffset": len(blob), "byteLength": len(data)})
+        count = a.shape[0] if kind != "SCALAR" else a.size
+        acc = {"bufferView": len(views) - 1, "componentType": comp, "count": count, "type": kind}
+        if len(accs) == 0:
+            acc.update(min=[-0.1, 0.0, 0.0], max=[0.1, 1.0, 0.0])
+        accs.append(acc)
+        blob += data + b"\0" * (-len(data) % 4)
+    doc = {
+        "asset": {"version": "2.0"},
+        "scene": 0,
+        "scenes": [{"nodes": [0, 2]}],
+        "nodes": [
+            {"name": "hips", "children": [1]},
+            {"name": "head", "translation": [0, 0.5, 0]},
+            {"name": "bar", "mesh": 0, "skin": 0},
+        ],
+        "skins": [{"joints": [0, 1], "inverseBindMatrices": 5}],
+        "meshes": [
+            {
+                "primitives": [
+                    {
+                        "attributes": {"POSITION": 0, "NORMAL": 1, "JOINTS_0": 2, "WEIGHTS_0": 3},
+                        "indices": 4,
+                        "material": 0,
+                    }
+                ]
+            }
+        ],
+        "materials": [
+            {"pbrMetallicRoughness": {"baseColorFactor": [0.9, 0.2, 0.2, 1]}, "doubleSided": True}
+        ],
+        "buffers": [{"byteLength": len(blob)}],
+        "bufferViews": views,
+        "accessors": accs,
+        "extensions": {
+            "VRMC_vrm": {
+                "specVersion": "1.0",
+                "humanoid": {"humanBones": {"hips": {"node": 0}, "head": {"node": 1}}},
+            }
+        },
+    }
+    js = json.dumps(doc).encode()
+    js += b" " * (-len(js) % 4)
+    body = struct.pack("<II", len(js), 0x4E4F534A) + js + struct.pack("<II", len(blob), 0x004E4942)
+    body += blob
+    return struct.pack("<III", 0x46546C67, 2, 12 + len(body)) + body
+
+
+def test_skinning_moves_the_vertices_bound_to_the_head(xvfb_display: str, tmp_path: Path) -> None:
+    model = tmp_path / "bar.vrm"
+    model.write_bytes(skinned_bar())
+    rest = picture(xvfb_display, tmp_path, model)
+    rolled = picture(xvfb_display, tmp_path, model, "--pose", '{"headRoll": 0.8}')
+
+    def reddish(img: Pixels) -> npt.NDArray[np.bool_]:
+        r, g = img[..., 0].astype(int), img[..., 1].astype(int)
+        return (r > 100) & (r > 2 * g)
+
+    def centre_x(mask: npt.NDArray[np.bool_]) -> float:
+        return float(np.flatnonzero(mask.any(axis=0)).mean())
+
+    h = rest.shape[0]
+    top, bottom = slice(0, h // 8), slice(h - h // 16, h)
+    assert reddish(rest)[top].sum() > 500 and reddish(rest)[bottom].sum() > 200
+    # The bar's upper half (bound to the head) swings sideways about the head joint; its
+    # lower end (toward the hips, below the picture) hardly moves.
+    top_shift = centre_x(reddish(rolled)[top]) - centre_x(reddish(rest)[top])
+    bottom_shift = centre_x(reddish(rolled)[bottom]) - centre_x(reddish(rest)[bottom])
+    assert top_shift < -40  # a positive roll turns the head toward our left
+    assert abs(bottom_shift) < abs(top_shift) / 3
