@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -268,8 +269,10 @@ def skinned_bar() -> bytes:
     ibm = np.stack([np.eye(4, dtype=np.float32)] * 2)
     ibm[1][1, 3] = -0.5  # inverse of the head's bind translation
     ibm_cols = ibm.transpose(0, 2, 1).copy()  # glTF stores matrices column-major
-    arrays = [pos, nrm, joints, weights, idx, ibm_cols]
-    blob, views, accs = b"", [], []
+    arrays: list[npt.NDArray[Any]] = [pos, nrm, joints, weights, idx, ibm_cols]
+    blob = b""
+    views: list[dict[str, Any]] = []
+    accs: list[dict[str, Any]] = []
     kinds = ["VEC3", "VEC3", "VEC4", "VEC4", "SCALAR", "MAT4"]
     comps = [5126, 5126, 5123, 5126, 5125, 5126]
     for a, kind, comp in zip(arrays, kinds, comps, strict=True):
