@@ -114,7 +114,9 @@ export class Call {
         this.scheduleOffer(SECOND_OFFER_DELAY_MS);
         break;
       case "peer_left":
-        if (this.state !== "connected") this.setState("waiting", "peer left the relay");
+        if (this.state !== "connected" && this.state !== "ended") {
+          this.setState("waiting", "peer left the relay");
+        }
         break;
       case "offer":
         await this.answer(msg.sdp, msg.gen);
@@ -292,6 +294,7 @@ export class Call {
 
   /** @param {ArrayBuffer} data */
   onCtl(data) {
+    if (this.state === "ended") return; // after a bye (a quitting peer sends a second one)
     const t4 = nowUs();
     if (!(data instanceof ArrayBuffer)) { this.stats.badCtl += 1; return; }
     let msg;

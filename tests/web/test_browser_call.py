@@ -124,6 +124,21 @@ async def test_browser_and_python_peer_call(tmp_path: Path) -> None:
                 await page.wait_for_function(
                     "() => window.avatarchat.state === 'ended'", timeout=5000)
 
+                # The page comes back (a reload): it offers, the Python peer answers; then the
+                # Python side hangs up and the page says so.
+                again = await browser.new_page()
+                again.on("request", lambda r: requests.append(r.url))
+                await again.goto(f"{origin}/#room={room}")
+                await again.fill("#name", BROWSER_NAME)
+                await again.click("#join")
+                await again.wait_for_function(
+                    "() => window.avatarchat.state === 'connected'"
+                    " && window.avatarchat.framesReceived > 5", timeout=20_000)
+                assert session.hangup()
+                await again.wait_for_function(
+                    "() => window.avatarchat.peerBye === 'hangup'", timeout=10_000)
+                assert await again.evaluate("window.avatarchat.state") == "ended"
+
                 # Nothing left the origin (the WebSocket included).
                 hosts = {urllib.parse.urlsplit(u).netloc for u in requests}
                 assert hosts == {f"127.0.0.1:{relay.port}"}, requests
