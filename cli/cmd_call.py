@@ -44,7 +44,7 @@ from protocol.events import (
     Stats,
     Status,
 )
-from protocol.signaling import ROOM_ENV, new_room_code
+from protocol.signaling import ROOM_ENV, new_room_code, web_link
 from protocol.text import printable
 
 log = logging.getLogger(__name__)
@@ -234,8 +234,12 @@ def format_voice(voice: dict[str, Any]) -> str:
 class CallPrinter:
     """Turns call events into terse terminal lines (and remembers what a summary needs)."""
 
-    def __init__(self, prefix: str = "", quiet: bool = False, stream: Any = None) -> None:
+    def __init__(
+        self, prefix: str = "", quiet: bool = False, stream: Any = None, room: str = ""
+    ) -> None:
         self.prefix = prefix
+        #: The room, for the browser link printed when an embedded relay starts.
+        self.room = room
         self.quiet = quiet
         self.stream = stream or sys.stdout
         self.connected_once = False
@@ -298,6 +302,9 @@ class CallPrinter:
                     url=ev.share_url, where=where
                 )
             )
+            if self.room:
+                link = web_link(ev.share_url, self.room)
+                self.say(_("or in a browser: {link}").format(link=link))
         elif isinstance(ev, Error | ChildFailed):
             message = printable(ev.message)
             self.say(_("error ({source}): {message}").format(source=source, message=message))
@@ -344,7 +351,10 @@ async def run_call(args: argparse.Namespace) -> int:
     room = args.join or args.room or new_room_code()
     if not args.room and not args.join:
         print(_("room: {room}  (the peer joins with --room {room})").format(room=room), flush=True)
-    printer = CallPrinter(quiet=args.quiet)
+        if args.relay:
+            link = web_link(args.relay, room)
+            print(_("or in a browser: {link}").format(link=link), flush=True)
+    printer = CallPrinter(quiet=args.quiet, room=room)
     cfg = CallConfig(
         relay=args.relay,
         lan=args.lan,

@@ -65,6 +65,19 @@ def relay_address(relay: str) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def web_link(relay: str, room: str) -> str:
+    """The browser peer's join link for a relay URL: the page that relay serves (``relay.static``)
+    with the room code in the fragment (``#room=CODE``), which browsers never send to a server,
+    so the code stays out of every access log. ``ws://h:p`` -> ``http://h:p/#room=CODE``; a
+    relay behind a proxy at ``wss://h/x/ws`` -> ``https://h/x/#room=CODE``."""
+    parts = urllib.parse.urlsplit(relay)
+    scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
+    path = parts.path.removesuffix("ws") if parts.path.endswith("/ws") else parts.path
+    if not path.endswith("/"):
+        path += "/"
+    return urllib.parse.urlunsplit((scheme, parts.netloc, path, "", f"room={room}"))
+
+
 class ErrorCode(enum.StrEnum):
     """Machine-readable error codes the relay sends (and clients show)."""
 

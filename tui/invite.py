@@ -1,6 +1,7 @@
 """What the person who created a room gives the other person: one line to paste.
 
-When ``AVATARCHAT_ROOM_FILE`` is set, the app also writes ``{room, relay, join_command}``
+When ``AVATARCHAT_ROOM_FILE`` is set, the app also writes ``{room, relay, join_command,
+web_link}`` (``web_link``: the browser peer's page on that relay, room code in the fragment)
 there once a room exists, so scripts and the end-to-end test can hand the code to the other
 side without scraping the screen.
 """
@@ -12,6 +13,7 @@ import os
 
 import i18n
 from call import Call, CallConfig, EventCallback
+from protocol.signaling import web_link
 
 from .settings import Settings, state_dir
 
@@ -28,7 +30,12 @@ def write_room_file(room: str, relay_url: str) -> None:
     path = os.environ.get(ROOM_FILE_ENV)
     if not path:
         return
-    data = {"room": room, "relay": relay_url, "join_command": join_command(relay_url, room)}
+    data = {
+        "room": room,
+        "relay": relay_url,
+        "join_command": join_command(relay_url, room),
+        "web_link": web_link(relay_url, room),
+    }
     tmp = f"{path}.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(data, f)

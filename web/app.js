@@ -86,8 +86,11 @@ function join(name, room) {
   };
   let peerName = "peer";
   let bytesLast = 0;
-  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const call = new Call({ wsUrl: `${scheme}//${location.host}/ws`, room, name, avatarId: "aria" }, {
+  // The relay's WebSocket beside the page (a proxy may serve both under a path prefix).
+  const ws = new URL("ws", location.href);
+  ws.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  ws.hash = "";
+  const call = new Call({ wsUrl: ws.href, room, name, avatarId: "aria" }, {
     onState: (state, detail) => {
       debug.state = state; debug.detail = detail;
       $("state").textContent = `${state}: ${detail}`;

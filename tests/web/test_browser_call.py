@@ -13,7 +13,7 @@ import pytest
 
 from call import Call, CallConfig
 from protocol.frame import ParamFrame
-from protocol.signaling import new_room_code
+from protocol.signaling import new_room_code, web_link
 
 from ..peer.helpers import EventLog, RingTap, relay_running
 from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
@@ -46,7 +46,9 @@ async def test_browser_and_python_peer_call(tmp_path: Path) -> None:
                 requests: list[str] = []
                 page.on("request", lambda r: requests.append(r.url))
                 origin = f"http://127.0.0.1:{relay.port}"
-                response = await page.goto(f"{origin}/#room={room}")
+                link = web_link(relay.url, room)  # what `avatarchat call` and the TUI hand out
+                assert link == f"{origin}/#room={room}"
+                response = await page.goto(link)
                 assert response is not None and response.status == 200
                 csp = response.headers["content-security-policy"]
                 assert "default-src 'self'" in csp and "connect-src 'self'" in csp

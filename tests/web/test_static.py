@@ -9,6 +9,7 @@ import pytest
 import trio
 
 import web
+from protocol.signaling import web_link
 from relay.static import CSP, StaticSite
 
 from ..relay.relay_testkit import running_relay
@@ -88,3 +89,16 @@ async def test_lookup_stays_inside_its_folder(tmp_path: Path) -> None:
     assert page is not None and page.body == b"<p>hi</p>"
     assert site.lookup("/link.js") is None  # resolves outside the folder
     assert site.lookup("/../secret.js") is None
+
+
+@pytest.mark.parametrize(
+    ("relay", "link"),
+    [
+        ("ws://127.0.0.1:8765", "http://127.0.0.1:8765/#room=C"),
+        ("ws://10.0.0.5:8765/ws", "http://10.0.0.5:8765/#room=C"),
+        ("wss://relay.example/avatar/ws", "https://relay.example/avatar/#room=C"),
+        ("wss://relay.example", "https://relay.example/#room=C"),
+    ],
+)
+async def test_web_link_puts_the_room_in_the_fragment(relay: str, link: str) -> None:
+    assert web_link(relay, "C") == link
