@@ -146,7 +146,8 @@ class RenderApp:
             minor_version=3,
             forward_compatible=True,
             double_buffer=True,
-            depth_size=0,
+            # The 3D renderer (gl3d) depth-tests; the 2D one ignores it (a ~0.3 ms clear).
+            depth_size=24,
         )
         try:
             # Fullscreen takes the screen's size: passing width/height as well would ask

@@ -127,6 +127,12 @@ class Gltf3DRenderer(Renderer):
         if not isinstance(pack, Model):
             raise RendererError("not a glTF/VRM model")
         t0 = time.perf_counter()
+        bits = gl.GLint(0)
+        gl.glGetFramebufferAttachmentParameteriv(
+            gl.GL_FRAMEBUFFER, gl.GL_DEPTH, gl.GL_FRAMEBUFFER_ATTACHMENT_DEPTH_SIZE, bits
+        )
+        if bits.value == 0:  # without depth the model would draw inside out
+            raise RendererError("the window has no depth buffer")
         self._free()
         self.model = pack
         self._cam = None
