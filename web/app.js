@@ -20,7 +20,10 @@ const debug = {
   /** seq -> hex of the last frames sent (the test compares them with what Python received) */
   sent: /** @type {Record<number, string>} */ ({}),
   rttMs: /** @type {number | null} */ (null), renderFrames: 0,
+  /** ms from the Join click to both channels open (the first time) */
+  setupMs: /** @type {number | null} */ (null),
   /** @type {Call | null} */ call: null,
+  /** @type {AvatarView | null} */ view: null,
 };
 Object.defineProperty(window, "avatarchat", { value: debug });
 
@@ -71,6 +74,7 @@ function main() {
 
 /** @param {string} name @param {string} room */
 function join(name, room) {
+  const joinedAt = performance.now();
   $("join-form").hidden = true;
   $("call").hidden = false;
   const view = new AvatarView(/** @type {HTMLCanvasElement} */ ($("peer")));
@@ -93,7 +97,8 @@ function join(name, room) {
   const call = new Call({ wsUrl: ws.href, room, name, avatarId: "aria" }, {
     onState: (state, detail) => {
       debug.state = state; debug.detail = detail;
-      $("state").textContent = `${state}: ${detail}`;
+      if (state === "connected" && debug.setupMs === null) debug.setupMs = performance.now() - joinedAt;
+      $("state").textContent = detail || state;
     },
     onFrame: (frame, bytes) => {
       view.update(frame);
@@ -106,6 +111,7 @@ function join(name, room) {
     onBye: (reason) => { debug.peerBye = reason; },
   });
   debug.call = call;
+  debug.view = view;
   call.start();
 
   let seq = 0;

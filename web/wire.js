@@ -17,6 +17,7 @@ export const CLIENT_NAME = "avatarchat-web/0.1";
 export const SECOND_OFFER_DELAY_MS = 3000;
 export const LOST_AFTER_MS = 2500;
 const GATHER_TIMEOUT_MS = 3000;
+const E2E_WINDOW = 3000;
 const PARAMS_ID = 0;
 const CTL_ID = 1;
 const ROOM_CODE_RE = /^[A-Za-z0-9_-]{22,64}$/;
@@ -55,6 +56,11 @@ export class Call {
     this.ended = false;
     this.lastRx = 0;
     this.rttMs = /** @type {number | null} */ (null);
+    /** The peer's clock minus ours (µs), from the lowest-RTT of the recent pongs (NTP-style). */
+    this.offsetUs = /** @type {number | null} */ (null);
+    /** @type {{rtt: number, offset: number}[]} */ this.clockSamples = [];
+    /** Capture (peer) -> receive (here) per frame, ms, the last E2E_WINDOW frames. */
+    /** @type {number[]} */ this.e2eMs = [];
     this.pingSeq = 0;
     /** @type {Map<number, number>} */ this.pings = new Map();
     this.chatId = 0;
@@ -283,12 +289,17 @@ export class Call {
 
   /** @param {ArrayBuffer} data */
   onParams(data) {
+    const received = nowUs();
     if (!(data instanceof ArrayBuffer)) { this.stats.badFrames += 1; return; }
     let frame;
     try { frame = decodeFrame(new Uint8Array(data)); } catch { this.stats.badFrames += 1; return; }
     this.lastRx = performance.now();
     this.stats.framesReceived += 1;
     this.stats.bytesReceived += data.byteLength;
+    if (this.offsetUs !== null) {
+      this.e2eMs.push((received - (frame.timestampUs - this.offsetUs)) / 1000);
+      if (this.e2eMs.length > E2E_WINDOW) this.e2eMs.shift();
+    }
     this.ev.onFrame(frame, data.byteLength);
   }
 
@@ -308,8 +319,12 @@ export class Call {
         const t1 = this.pings.get(Number(msg.seq));
         if (t1 === undefined || t1 !== msg.t1_us) { this.stats.badCtl += 1; break; }
         this.pings.delete(Number(msg.seq));
-        const rtt = (t4 - t1 - (Number(msg.t3_us) - Number(msg.t2_us))) / 1000;
+        const t2 = Number(msg.t2_us), t3 = Number(msg.t3_us);
+        const rtt = (t4 - t1 - (t3 - t2)) / 1000;
         this.rttMs = Math.max(0, rtt);
+        this.clockSamples.push({ rtt, offset: ((t2 - t1) + (t3 - t4)) / 2 });
+        if (this.clockSamples.length > 10) this.clockSamples.shift();
+        this.offsetUs = this.clockSamples.reduce((a, b) => (b.rtt < a.rtt ? b : a)).offset;
         break;
       }
       case "hello": this.ev.onHello(msg); break;
