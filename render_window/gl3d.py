@@ -43,6 +43,23 @@ WARMUP_FRAMES = 4
 #: View-space direction toward the key light: above, a little to the left, from the front.
 LIGHT = np.array([-0.35, 0.55, 0.75], np.float32) / np.linalg.norm([-0.35, 0.55, 0.75])
 ALPHA_MODES = {"OPAQUE": 0, "MASK": 1, "BLEND": 2}
+INT_UNIFORMS = frozenset(
+    {
+        "u_skinned",
+        "u_has_tex",
+        "u_alpha_mode",
+        "u_shade_tex",
+        "u_outline_pass",
+        "u_tex",
+        "u_joint_tex",
+    }
+)
+_UNIFORM_F: dict[int, Any] = {
+    1: gl.glUniform1f,
+    2: gl.glUniform2f,
+    3: gl.glUniform3f,
+    4: gl.glUniform4f,
+}
 UNIFORMS = (
     "u_model u_view u_proj u_skinned u_joint_tex u_outline u_uvx u_uvanim u_time u_uvrot u_tex "
     "u_has_tex u_color u_shade u_shade_tex u_rim u_emission u_shift u_toony u_alpha_mode "
@@ -114,6 +131,7 @@ class Gltf3DRenderer(Renderer):
         self.posed: Posed | None = None
         self.t = 0.0
         self._loc: dict[str, int] = {}
+        self._ucache: dict[str, tuple[float, ...]] = {}
         self._saved_viewport = (gl.GLint * 4)()
         self.load_ms = 0.0
         self.warmup_ms = 0.0
@@ -142,6 +160,7 @@ class Gltf3DRenderer(Renderer):
             raise RendererError(f"3D shaders do not compile here: {e}") from e
         self.stub = ShaderProgram(Shader(STUB_VERTEX, "vertex"), Shader(STUB_FRAGMENT, "fragment"))
         pid = self.program.id
+        self._ucache = {}
         for name in UNIFORMS.split():
             self._loc[name] = gl.glGetUniformLocation(pid, name.encode())
         self.poser = Poser(pack)
@@ -320,10 +339,10 @@ class Gltf3DRenderer(Renderer):
         loc = self._loc
         gl.glUniformMatrix4fv(loc["u_view"], 1, gl.GL_TRUE, _fptr(np.ascontiguousarray(view)))
         gl.glUniformMatrix4fv(loc["u_proj"], 1, gl.GL_TRUE, _fptr(np.ascontiguousarray(proj)))
-        gl.glUniform3f(loc["u_light"], *(float(v) for v in LIGHT))
-        gl.glUniform1f(loc["u_time"], float(self.t))
-        gl.glUniform1i(loc["u_tex"], 0)
-        gl.glUniform1i(loc["u_joint_tex"], 1)
+        self._u("u_light", *(float(v) for v in LIGHT))
+        self._u("u_time", float(self.t))
+        self._u("u_tex", 0)
+        self._u("u_joint_tex", 1)
         blend = [d for d in self.draws if self._mat_alpha(d) == 2]
         solid = [d for d in self.draws if self._mat_alpha(d) != 2]
         gl.glDisable(gl.GL_BLEND)
@@ -359,7 +378,7 @@ class Gltf3DRenderer(Renderer):
         mi = d.material
         node = self.model.nodes[d.node]
         skinned = node.skin is not None and d.prim.joints is not None
-        gl.glUniform1i(loc["u_skinned"], int(skinned))
+        self._u("u_skinned", int(skinned))
         if skinned:
             gl.glActiveTexture(gl.GL_TEXTURE1)
             gl.glBindTexture(gl.GL_TEXTURE_2D, self.joint_tex[int(node.skin or 0)])
@@ -368,11 +387,11 @@ class Gltf3DRenderer(Renderer):
         gl.glUniformMatrix4fv(loc["u_model"], 1, gl.GL_TRUE, _fptr(model_m))
         if mat is None:
             color, shade = (1.0, 1.0, 1.0, 1.0), (0.6, 0.6, 0.6)
-            gl.glUniform1i(loc["u_has_tex"], 0)
-            gl.glUniform4f(loc["u_uvx"], 1.0, 1.0, 0.0, 0.0)
-            gl.glUniform3f(loc["u_uvanim"], 0.0, 0.0, 0.0)
-            gl.glUniform1f(loc["u_uvrot"], 0.0)
-            gl.glUniform1i(loc["u_alpha_mode"], 0)
+            self._u("u_has_tex", 0)
+            self._u("u_uvx", 1.0, 1.0, 0.0, 0.0)
+            self._u("u_uvanim", 0.0, 0.0, 0.0)
+            self._u("u_uvrot", 0.0)
+            self._u("u_alpha_mode", 0)
             rim = emission = outline_c = (0.0, 0.0, 0.0)
             shift, toony, shade_tex = 0.0, 0.9, 0
         else:
@@ -383,29 +402,29 @@ class Gltf3DRenderer(Renderer):
             outline_c = self._color(mi, "outlineColor", (*mat.outline_color, 1.0))[:3]
             ds = binds.tex_scale.get(mi, (0.0, 0.0))
             do = binds.tex_offset.get(mi, (0.0, 0.0))
-            gl.glUniform4f(
-                loc["u_uvx"], float(mat.tex_scale[0] + ds[0]), float(mat.tex_scale[1] + ds[1]),
+            self._u(
+                "u_uvx", float(mat.tex_scale[0] + ds[0]), float(mat.tex_scale[1] + ds[1]),
                 float(mat.tex_offset[0] + do[0]), float(mat.tex_offset[1] + do[1]),
             )  # fmt: skip
-            gl.glUniform3f(loc["u_uvanim"], *mat.uv_scroll, mat.uv_rotation_speed)
-            gl.glUniform1f(loc["u_uvrot"], mat.tex_rotation)
+            self._u("u_uvanim", *mat.uv_scroll, mat.uv_rotation_speed)
+            self._u("u_uvrot", mat.tex_rotation)
             has_tex = mat.texture is not None and mat.texture < len(self.textures)
-            gl.glUniform1i(loc["u_has_tex"], int(has_tex))
+            self._u("u_has_tex", int(has_tex))
             if has_tex:
                 gl.glBindTexture(gl.GL_TEXTURE_2D, self.textures[int(mat.texture or 0)])
-            gl.glUniform1i(loc["u_alpha_mode"], ALPHA_MODES.get(mat.alpha_mode, 0))
-            gl.glUniform1f(loc["u_cutoff"], mat.alpha_cutoff)
+            self._u("u_alpha_mode", ALPHA_MODES.get(mat.alpha_mode, 0))
+            self._u("u_cutoff", mat.alpha_cutoff)
             shift, toony, shade_tex = mat.shading_shift, mat.shading_toony, int(mat.shade_textured)
-        gl.glUniform4f(loc["u_color"], *(float(c) for c in color))
-        gl.glUniform3f(loc["u_shade"], *(float(c) for c in shade))
-        gl.glUniform1i(loc["u_shade_tex"], shade_tex)
-        gl.glUniform3f(loc["u_rim"], *(float(c) for c in rim))
-        gl.glUniform3f(loc["u_emission"], *(float(c) for c in emission))
-        gl.glUniform3f(loc["u_outline_color"], *(float(c) for c in outline_c))
-        gl.glUniform1f(loc["u_shift"], float(shift))
-        gl.glUniform1f(loc["u_toony"], float(toony))
-        gl.glUniform1i(loc["u_outline_pass"], int(outline))
-        gl.glUniform1f(loc["u_outline"], float(mat.outline_width) if outline and mat else 0.0)
+        self._u("u_color", *(float(c) for c in color))
+        self._u("u_shade", *(float(c) for c in shade))
+        self._u("u_shade_tex", shade_tex)
+        self._u("u_rim", *(float(c) for c in rim))
+        self._u("u_emission", *(float(c) for c in emission))
+        self._u("u_outline_color", *(float(c) for c in outline_c))
+        self._u("u_shift", float(shift))
+        self._u("u_toony", float(toony))
+        self._u("u_outline_pass", int(outline))
+        self._u("u_outline", float(mat.outline_width) if outline and mat else 0.0)
         if outline:
             gl.glEnable(gl.GL_CULL_FACE)
             gl.glCullFace(gl.GL_FRONT)  # inverted hull: only the extruded back faces show
@@ -416,6 +435,18 @@ class Gltf3DRenderer(Renderer):
             gl.glDisable(gl.GL_CULL_FACE)
         gl.glBindVertexArray(d.vao)
         gl.glDrawElements(gl.GL_TRIANGLES, d.count, gl.GL_UNSIGNED_INT, 0)
+
+    def _u(self, name: str, *values: float) -> None:
+        """Set a uniform of our program unless it already holds ``values`` (uniforms keep
+        their values between frames): about half the GL calls of a frame are skipped."""
+        if self._ucache.get(name) == values:
+            return
+        self._ucache[name] = values
+        loc = self._loc[name]
+        if name in INT_UNIFORMS:
+            gl.glUniform1i(loc, int(values[0]))
+        else:
+            _UNIFORM_F[len(values)](loc, *(float(v) for v in values))
 
     def _color(
         self, mi: int, kind: str, base: tuple[float, ...]
