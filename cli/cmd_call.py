@@ -117,6 +117,13 @@ def register(subparsers: Any) -> None:
         choices=("on", "off"),
         help="track hands and upper body beside the face (default: on when the CPU allows it)",
     )
+    p.add_argument(
+        "--vmc-to",
+        default="",
+        metavar="HOST:PORT",
+        help="also send our tracking to a VMC receiver (VSeeFace, Warudo, ...) at HOST:PORT: "
+        "plain UDP, unencrypted, outside the call's privacy",
+    )
     p.add_argument("--stats-json", metavar="FILE", help="keep FILE updated with call stats")
     p.add_argument("--duration", type=float, metavar="S", help="hang up after S seconds")
     p.add_argument(
@@ -366,6 +373,7 @@ async def run_call(args: argparse.Namespace) -> int:
         window=args.window,
         mirror=True if args.mirror else None,
         body=None if args.body is None else args.body == "on",
+        vmc_to=args.vmc_to,
         stats_json=args.stats_json,
         ice_servers=args.ice_server,
         turn_user=args.turn_user,
