@@ -186,6 +186,7 @@ class Voice:
         parts = self.current
         playout = parts.playout if parts is not None else None
         receiving = playout is not None and playout.cursor is not None
+        heard = playout is not None and playout.received > 0
         one_way = (rtt_ms or 0.0) / 2
         values: dict[str, Any] = {
             "on": True,
@@ -198,12 +199,13 @@ class Voice:
             "peer_speaking": self.peer_speaking,
             # capture -> playout of a block's first sample: 20 ms of packetisation, the one-way
             # network delay (half the rtt the clock sync measures), its wait in our buffer.
+            # None (not 0) until audio arrives: a front-end shows "unknown", not "no delay".
             "audio_delay_ms": round(BLOCK_MS + one_way + playout.wait_ms, 1)
             if receiving and playout is not None
-            else 0.0,
-            "jitter_buffer_ms": round(playout.target_ms, 1) if playout else 0.0,
-            "loss_pct": round(playout.loss_pct(), 2) if playout else 0.0,
-            "concealed_pct": round(playout.concealed_pct(), 2) if playout else 0.0,
+            else None,
+            "jitter_buffer_ms": round(playout.target_ms, 1) if playout else None,
+            "loss_pct": round(playout.loss_pct(), 2) if heard and playout else None,
+            "concealed_pct": round(playout.concealed_pct(), 2) if heard and playout else None,
             "packets_received": playout.received if playout else 0,
             "underruns": playout.underruns if playout else 0,
             "skipped": playout.skipped if playout else 0,
