@@ -122,6 +122,10 @@ class Gltf3DRenderer(Renderer):
         self.model: Model | None = None
         self.poser: Poser | None = None
         self.program: ShaderProgram | None = None
+        #: The same shaders with the alpha-mask ``discard``: a shader that may discard turns
+        #: off llvmpipe's early depth test, so only MASK materials pay for it.
+        self.mask_program: ShaderProgram | None = None
+        self._pid = 0  # the program in use
         self.stub: ShaderProgram | None = None  # made in load(): no GL before a context
         self._stub_list: Any = None
         self.viewport = (0, 0, 1, 1)
@@ -130,8 +134,9 @@ class Gltf3DRenderer(Renderer):
         self.joint_tex: dict[int, int] = {}
         self.posed: Posed | None = None
         self.t = 0.0
-        self._loc: dict[str, int] = {}
-        self._ucache: dict[str, tuple[float, ...]] = {}
+        self._locs: dict[int, dict[str, int]] = {}
+        self._ucaches: dict[int, dict[str, tuple[float, ...]]] = {}
+        self._cull = -1
         self._saved_viewport = (gl.GLint * 4)()
         self.load_ms = 0.0
         self.warmup_ms = 0.0
@@ -156,13 +161,17 @@ class Gltf3DRenderer(Renderer):
         self._cam = None
         try:
             self.program = ShaderProgram(Shader(VERTEX, "vertex"), Shader(FRAGMENT, "fragment"))
+            masked = FRAGMENT.replace("#version 330 core", "#version 330 core\n#define ALPHA_MASK")
+            self.mask_program = ShaderProgram(Shader(VERTEX, "vertex"), Shader(masked, "fragment"))
         except Exception as e:  # GLSL compile/link errors come as pyglet's own types
             raise RendererError(f"3D shaders do not compile here: {e}") from e
         self.stub = ShaderProgram(Shader(STUB_VERTEX, "vertex"), Shader(STUB_FRAGMENT, "fragment"))
-        pid = self.program.id
-        self._ucache = {}
-        for name in UNIFORMS.split():
-            self._loc[name] = gl.glGetUniformLocation(pid, name.encode())
+        for prog in (self.program, self.mask_program):
+            pid = prog.id
+            self._ucaches[pid] = {}
+            self._locs[pid] = {
+                n: gl.glGetUniformLocation(pid, n.encode()) for n in UNIFORMS.split()
+            }
         self.poser = Poser(pack)
         self.textures = [self._texture(img) for img in pack.images]
         for k, nd in enumerate(pack.nodes):
@@ -336,24 +345,24 @@ class Gltf3DRenderer(Renderer):
         gl.glDisable(gl.GL_SCISSOR_TEST)
         gl.glEnable(gl.GL_DEPTH_TEST)
         gl.glDepthFunc(gl.GL_LEQUAL)
-        self.program.use()
         if self._cam is None or self._cam[0] != (w, h):
             self._cam = ((w, h), *frame_camera(self.poser, w / h))
-        _, view, proj = self._cam
-        loc = self._loc
-        gl.glUniformMatrix4fv(loc["u_view"], 1, gl.GL_TRUE, _fptr(np.ascontiguousarray(view)))
-        gl.glUniformMatrix4fv(loc["u_proj"], 1, gl.GL_TRUE, _fptr(np.ascontiguousarray(proj)))
-        self._u("u_light", *(float(v) for v in LIGHT))
-        self._u("u_time", float(self.t))
-        self._u("u_tex", 0)
-        self._u("u_joint_tex", 1)
+        self._use(self.program)
         blend = [d for d in self.draws if self._mat_alpha(d) == 2]
-        solid = [d for d in self.draws if self._mat_alpha(d) != 2]
+        solid = sorted((d for d in self.draws if self._mat_alpha(d) == 0), key=self._sided)
+        mask = sorted((d for d in self.draws if self._mat_alpha(d) == 1), key=self._sided)
+        self._cull = -1
+        gl.glDisable(gl.GL_CULL_FACE)
         gl.glDisable(gl.GL_BLEND)
         for d in solid:
             self._draw_one(d, outline=False)
-        for d in solid:
+        for d in solid + mask:
             self._draw_one(d, outline=True)
+        if mask:
+            self._use(self.mask_program)
+            for d in mask:
+                self._draw_one(d, outline=False)
+            self._use(self.program)
         gl.glEnable(gl.GL_BLEND)
         gl.glBlendFunc(gl.GL_SRC_ALPHA, gl.GL_ONE_MINUS_SRC_ALPHA)
         gl.glDepthMask(gl.GL_FALSE)
@@ -366,6 +375,25 @@ class Gltf3DRenderer(Renderer):
         gl.glViewport(*self._saved_viewport)
         self.program.stop()
 
+    def _use(self, prog: ShaderProgram | None) -> None:
+        """Make ``prog`` current and give it this frame's camera, light and time."""
+        assert prog is not None and self._cam is not None
+        prog.use()
+        self._pid = prog.id
+        _, view, proj = self._cam
+        loc = self._locs[self._pid]
+        gl.glUniformMatrix4fv(loc["u_view"], 1, gl.GL_TRUE, _fptr(np.ascontiguousarray(view)))
+        gl.glUniformMatrix4fv(loc["u_proj"], 1, gl.GL_TRUE, _fptr(np.ascontiguousarray(proj)))
+        self._u("u_light", *(float(v) for v in LIGHT))
+        self._u("u_time", float(self.t))
+        self._u("u_tex", 0)
+        self._u("u_joint_tex", 1)
+
+    def _sided(self, d: _Draw) -> bool:
+        """Sort key: single-sided draws together (fewer cull state changes)."""
+        mats = self.model.materials if self.model else []
+        return bool(0 <= d.material < len(mats) and mats[d.material].double_sided)
+
     def _mat_alpha(self, d: _Draw) -> int:
         if self.model is None or not 0 <= d.material < len(self.model.materials):
             return 0
@@ -373,7 +401,7 @@ class Gltf3DRenderer(Renderer):
 
     def _draw_one(self, d: _Draw, outline: bool) -> None:
         assert self.model is not None and self.posed is not None
-        loc = self._loc
+        loc = self._locs[self._pid]
         mats = self.model.materials
         mat = mats[d.material] if 0 <= d.material < len(mats) else None
         if outline and (mat is None or mat.outline_width <= 0):
@@ -429,24 +457,26 @@ class Gltf3DRenderer(Renderer):
         self._u("u_toony", float(toony))
         self._u("u_outline_pass", int(outline))
         self._u("u_outline", float(mat.outline_width) if outline and mat else 0.0)
-        if outline:
-            gl.glEnable(gl.GL_CULL_FACE)
-            gl.glCullFace(gl.GL_FRONT)  # inverted hull: only the extruded back faces show
-        elif mat is not None and not mat.double_sided:
-            gl.glEnable(gl.GL_CULL_FACE)
-            gl.glCullFace(gl.GL_BACK)
-        else:
-            gl.glDisable(gl.GL_CULL_FACE)
+        # Inverted hull: the outline pass shows only the extruded back faces.
+        cull = gl.GL_FRONT if outline else (gl.GL_BACK if mat and not mat.double_sided else 0)
+        if cull != self._cull:  # llvmpipe re-validates its pipeline on every state change
+            self._cull = cull
+            if cull:
+                gl.glEnable(gl.GL_CULL_FACE)
+                gl.glCullFace(cull)
+            else:
+                gl.glDisable(gl.GL_CULL_FACE)
         gl.glBindVertexArray(d.vao)
         gl.glDrawElements(gl.GL_TRIANGLES, d.count, gl.GL_UNSIGNED_INT, 0)
 
     def _u(self, name: str, *values: float) -> None:
         """Set a uniform of our program unless it already holds ``values`` (uniforms keep
         their values between frames): about half the GL calls of a frame are skipped."""
-        if self._ucache.get(name) == values:
+        cache = self._ucaches[self._pid]
+        if cache.get(name) == values:
             return
-        self._ucache[name] = values
-        loc = self._loc[name]
+        cache[name] = values
+        loc = self._locs[self._pid][name]
         if name in INT_UNIFORMS:
             gl.glUniform1i(loc, int(values[0]))
         else:
@@ -474,9 +504,11 @@ class Gltf3DRenderer(Renderer):
         if self._stub_list is not None:
             self._stub_list.delete()
             self._stub_list = None
-        if self.program is not None:
-            self.program.delete()
-            self.program = None
+        for prog in (self.program, self.mask_program):
+            if prog is not None:
+                prog.delete()
+        self.program = self.mask_program = None
+        self._locs, self._ucaches = {}, {}
         if self.stub is not None:
             self.stub.delete()
             self.stub = None

@@ -83,7 +83,9 @@ out vec4 o_color;
 void main() {
     vec4 tex = u_has_tex == 1 ? texture(u_tex, v_uv) : vec4(1.0);
     vec4 base = u_color * tex;
+#ifdef ALPHA_MASK
     if (u_alpha_mode == 1 && base.a < u_cutoff) discard;
+#endif
     float alpha = u_alpha_mode == 2 ? base.a : 1.0;
     if (u_outline_pass == 1) {
         o_color = vec4(u_outline_color, alpha);
