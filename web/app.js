@@ -147,6 +147,15 @@ function join(name, room) {
     if (text && call.chat(text)) { addChat(text, name, true); input.value = ""; }
   });
   $("hangup").addEventListener("click", () => call.hangup());
+  // Emotion presets (protocol.frame.Emotion): buttons, or keys 0-4 outside the chat field.
+  const emotion = (/** @type {number} */ preset) => call.emotion(preset, preset === 0 ? 0 : 1);
+  for (const button of $("emotions").querySelectorAll("button")) {
+    button.addEventListener("click", () => emotion(Number(button.dataset.preset)));
+  }
+  document.addEventListener("keydown", (e) => {
+    if (e.target instanceof HTMLInputElement || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key >= "0" && e.key <= "4") emotion(Number(e.key));
+  });
 }
 
 main();

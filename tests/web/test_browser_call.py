@@ -142,6 +142,15 @@ async def test_browser_and_python_peer_call(tmp_path: Path) -> None:
                 shot_dir = Path(os.environ.get("AVATARCHAT_SCREENSHOT_DIR", tmp_path))
                 await page.screenshot(path=str(shot_dir / "browser_call.png"))
 
+                # Emotion presets: a button and a key (0-4) reach the Python peer over ctl.
+                await page.click("#emotions button[data-preset='1']")
+                emo = await log.wait_for(lambda: log.of("peer_emotion"), 10, "emotion")
+                assert (emo[-1]["preset"], emo[-1]["weight"]) == (1, 1.0)
+                await page.keyboard.press("4")
+                emo = await log.wait_for(
+                    lambda: [e for e in log.of("peer_emotion") if e["preset"] == 4], 10, "key 4")
+                assert emo[-1]["weight"] == 1.0
+
                 # Hang-up from the page reaches the Python peer.
                 await page.click("#hangup")
                 bye = await log.wait_for(lambda: log.of("peer_bye"), 10, "bye at the Python peer")
