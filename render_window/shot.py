@@ -108,10 +108,9 @@ def _shoot(
     from avatars.errors import PackError
 
     from .capture import read_pixels
+    from .gl3d import Gltf3DRenderer
     from .params import neutral_vector, vector_to_dict
     from .renderer import RendererError, load_renderer
-
-    from .gl3d import Gltf3DRenderer
 
     Gltf3DRenderer.warmup_limit_ms = math.inf  # one frame: no frame budget to refuse a model by
     try:
