@@ -5,7 +5,9 @@ and renderer state for the expected flip time: now plus the median frame work), 
 (clear + ``batch.draw()``), read back a requested screenshot, flip, record capture -> present for
 the peer's frames that just reached the screen (reported in ``stats``; the capture time comes
 from the ring slot, already on this host's clock), then wait for the next 1/60 s deadline
-(:class:`FramePacer`).
+(:class:`FramePacer`) - or, without a lip-sync delay, sooner: from the moment the peer's next
+frame first shows (its arrival, read at once on the remote ring's wake-up socket, or a moment
+later when the playout clock reaches it), so it is not held to the next tick.
 """
 
 from __future__ import annotations
@@ -49,12 +51,13 @@ from protocol.events import (
     Stats,
 )
 from protocol.frame import FrameFlags
+from protocol.ring import RingReader
 
 from .capture import read_pixels, save_png_async
 from .gesture import GestureBursts
 from .motion import seq_after
 from .overlay import CallOverlay, banner_font, window_title
-from .pacing import FramePacer, FrameStats
+from .pacing import ARRIVAL, FramePacer, FrameStats
 from .view import AvatarLoadError, AvatarView
 
 log = logging.getLogger(__name__)
@@ -134,6 +137,7 @@ class RenderApp:
         self.gestures = GestureBursts(self.batch, self.banner_font, order=2)
         self._screenshots: list[dict[str, Any]] = []
         self.stats = FrameStats()
+        self.pacer = FramePacer(opts.fps)
         self._last_stats = time.monotonic()
         self.window.push_handlers(
             on_resize=self._on_resize, on_close=self._on_close, on_key_press=self._on_key
@@ -174,7 +178,7 @@ class RenderApp:
         o = self.opts
         try:
             if o.remote_ring:
-                self.peer.attach_ring(o.remote_ring)
+                self.peer.attach_ring(o.remote_ring, wake=True)
             if o.local_ring:
                 self.self_view.attach_ring(o.local_ring)
         except AvatarLoadError as e:
@@ -344,8 +348,36 @@ class RenderApp:
             self.channel.emit(OverlayShown(state=state))
 
     # -- the loop ------------------------------------------------------------------------
+    def _arrival_wake(self) -> RingReader | None:
+        """The remote ring's reader to wake the pacer on, or None: with a lip-sync delay the
+        peer is shown as late as their voice plays, so presenting on arrival gains nothing
+        (the voice path keeps the fixed clock and its even frames)."""
+        reader = self.peer.reader
+        if reader is None or not self.peer.wakes or self.peer.motion.lipsync.target > 0.0:
+            return None
+        return reader
+
+    def _peer_due(self, work_s: float) -> float | None:
+        """perf_counter time to start the frame that first shows the peer's next frame: the
+        moment it shows (Motion.next_shown_at) less the frame's work (each frame is posed for
+        its flip time), or None."""
+        at = self.peer.motion.next_shown_at()
+        if at is None:
+            return None
+        return at - work_s - time.monotonic() + time.perf_counter()
+
+    def _wait(self, pacer: FramePacer) -> None:
+        """Until the next frame starts: the pacer's tick, or sooner for a peer frame that
+        arrives (read at once, so its moment on screen is known) and is due to show."""
+        wake = self._arrival_wake()
+        work = self.stats.work_p50(pacer.period)
+        due = self._peer_due(work) if wake is not None else None
+        while pacer.wait(wake, due) == ARRIVAL and self.running:
+            self.peer.poll(time.monotonic())
+            due = self._peer_due(work)
+
     def run(self) -> None:
-        pacer = FramePacer(self.opts.fps)
+        pacer = self.pacer = FramePacer(self.opts.fps)
         while self.running:
             t0 = time.perf_counter()
             self.window.dispatch_events()
@@ -377,7 +409,7 @@ class RenderApp:
             if now - self._last_stats >= STATS_PERIOD_S:
                 self._last_stats = now
                 self._emit_stats()
-            pacer.wait()
+            self._wait(pacer)
 
     def update(self, now: float) -> Any:
         """Advance motion and renderer state to ``now`` (no drawing)."""
@@ -460,6 +492,7 @@ class RenderApp:
             "peer_delay_ms": round(m.lipsync.applied * 1000.0, 1),
             "peer_delay_target_ms": round(m.lipsync.target * 1000.0, 1),
             "voice_mouth": round(m.lipsync.mouth_w, 3),
+            "presented_early": self.pacer.early,
         }
         self.channel.emit(Stats(t=round(time.monotonic(), 6), values=values))
 

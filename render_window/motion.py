@@ -215,6 +215,25 @@ class Motion:
         self._last_s = None
 
     # -- output --------------------------------------------------------------------------
+    def next_shown_at(self) -> float | None:
+        """Our monotonic time (s) at which the oldest received frame not yet on screen is first
+        shown by :meth:`sample` (becomes the frame the pose moves toward: the playout clock
+        passes the frame before it); in the past when it already could be; None when every
+        received frame was shown, or while a lip-sync delay holds the peer back (then the
+        frame's moment follows the voice, not this clock). What the window's pacer presents
+        on (render_window.pacing)."""
+        frames, reported = self._frames, self._reported_seq
+        if not frames or self._offset is None or self.lipsync.applied > 0.0:
+            return None
+        if reported is not None and not seq_after(frames[-1].seq, reported):
+            return None
+        k = len(frames) - 1
+        while k > 0 and (reported is None or seq_after(frames[k - 1].seq, reported)):
+            k -= 1
+        if k == 0:
+            return -math.inf
+        return frames[k - 1].capture + self._offset + self.delay
+
     def _tracked_at(self, s: float) -> tuple[Vector, int, bool]:
         """Interpolated pose at sender time ``s``: (vector, index of upper frame, extrapolating)."""
         frames = self._frames

@@ -5,12 +5,24 @@ pyglet's ``clock.schedule_interval`` sleeps with coarse OS timers and drifts int
 the next deadline on ``time.perf_counter``, sleeping most of the way and spinning the last
 stretch. Deadlines advance by a fixed period (no drift); after a long stall the schedule is
 re-anchored instead of racing to catch up.
+
+Presenting when a peer frame shows: a fixed 60 Hz clock makes a peer frame wait up to a whole
+period (16.7 ms, ~8 ms on average) for the next tick after the moment it could first be seen -
+the largest single wait on the no-voice capture -> present path. That moment is when the motion's
+playout clock reaches the frame (:meth:`render_window.motion.Motion.next_shown_at`): on arrival
+when it is late for the playout clock, otherwise a moment computable as soon as it has arrived.
+So the pacer also takes a ``due`` time and wakes on the remote ring's wake-up socket (the caller
+then reads the ring and asks again with the new due time); it starts a frame at ``due`` when that
+comes before the next tick, no sooner than ``MIN_GAP`` of a period after the previous frame
+started (a stream of frames cannot run the window at more than twice the display rate), then
+re-anchors the clock one period after that frame: the ticks that show interpolated motion
+between frames follow the frames' phase.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from protocol.stats import CpuMeter, Series, latency_ms, rounded
 
@@ -24,6 +36,20 @@ SPIN_S = 0.0005
 #: Frame-time history for the live percentiles (about 2 s at 60 fps). The whole-run ones use
 #: the Series' long window (10 minutes at 60 fps; a longer run keeps its most recent part).
 WINDOW = 120
+#: Earliest start of a frame for a peer frame (DUE) after the previous frame started, as a
+#: fraction of the period. Half a period: a frame waits at most ~8 ms for the window (not 16.7), and
+#: two presents are never closer than that (llvmpipe drawing is ~5-10 ms a frame here anyway).
+MIN_GAP = 0.5
+
+
+class Wakeable(Protocol):
+    """What :meth:`FramePacer.wait` needs of a ring reader opened with ``wake=True``."""
+
+    def wait(self, timeout: float | None) -> bool: ...
+
+
+#: What ended a :meth:`FramePacer.wait`.
+TICK, DUE, ARRIVAL = "tick", "due", "arrival"
 
 
 class FramePacer:
@@ -31,20 +57,47 @@ class FramePacer:
 
     def __init__(self, fps: float = 60.0) -> None:
         self.period = 1.0 / fps
-        self._next = time.perf_counter() + self.period
+        self.min_gap = self.period * MIN_GAP
+        now = time.perf_counter()
+        self._next = now + self.period
+        #: When the current frame started (the previous :meth:`wait` returned TICK or DUE).
+        self._started = now
+        #: Frames started early for a peer frame (DUE), for stats and tests.
+        self.early = 0
 
-    def wait(self) -> None:
+    def wait(self, wake: Wakeable | None = None, due: float | None = None) -> str:
+        """Wait for the next frame's start: the next tick (TICK), or ``due`` (perf_counter s)
+        if that is sooner (DUE; no sooner than ``min_gap`` after this frame started), or, with
+        ``wake``, a write into the ring (ARRIVAL: nothing started; read the ring, call again)."""
         now = time.perf_counter()
         if now > self._next + self.period:
             # More than a whole frame late: re-anchor rather than fire a burst of frames.
-            self._next = now + self.period
-            return
-        remaining = self._next - now
+            self._started, self._next = now, now + self.period
+            return TICK
+        deadline, early = self._next, False
+        if due is not None:
+            due = max(due, self._started + self.min_gap)
+            if due < deadline:
+                deadline, early = due, True
+        if wake is not None and wake.wait(max(0.0, deadline - SPIN_S - now)):
+            return ARRIVAL
+        self._sleep_until(deadline)
+        if early:
+            self._started = max(deadline, time.perf_counter())
+            self._next = self._started + self.period
+            self.early += 1
+            return DUE
+        self._started = self._next
+        self._next += self.period
+        return TICK
+
+    @staticmethod
+    def _sleep_until(deadline: float) -> None:
+        remaining = deadline - time.perf_counter()
         if remaining > SPIN_S:
             time.sleep(remaining - SPIN_S)
-        while time.perf_counter() < self._next:
+        while time.perf_counter() < deadline:
             pass
-        self._next += self.period
 
     def time_left(self) -> float:
         """Seconds until the next deadline (negative when late)."""

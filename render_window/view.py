@@ -55,6 +55,8 @@ class AvatarView:
         self.variant: str | None = None
         self.ring: ShmRing | None = None
         self.reader: RingReader | None = None
+        #: The reader has a wake-up socket (``attach_ring(wake=True)``).
+        self.wakes = False
         self.decode_errors = 0
         self.last_seq = -1
         self.writer_seen = False
@@ -67,12 +69,15 @@ class AvatarView:
         self.frozen = False
 
     # -- inputs --------------------------------------------------------------------------
-    def attach_ring(self, ring_name: str) -> None:
+    def attach_ring(self, ring_name: str, *, wake: bool = False) -> None:
+        """Read frames from ``ring_name``; ``wake`` also subscribes to its wake-up socket (the
+        peer's view: the window's pacer presents a frame when it arrives)."""
         try:
             self.ring = ShmRing.attach(ring_name)
+            self.reader = self.ring.reader(wake=wake)
+            self.wakes = wake
         except RingError as e:
             raise AvatarLoadError(str(e)) from e
-        self.reader = self.ring.reader()
 
     def start_demo(self) -> None:
         self._demo_start = time.monotonic()
@@ -80,6 +85,7 @@ class AvatarView:
     def poll(self, now: float) -> None:
         """Take the newest frame from the ring (or the demo clock) into the motion state."""
         if self.reader is not None:
+            self.reader.drain()  # this read covers the wake-ups so far: no wasted early frame
             rec = self.reader.read_latest()
             if rec is not None:
                 self.writer_seen = True
