@@ -330,6 +330,44 @@ def _goals(s: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
     ]
 
 
+#: Per direction of a ``--voice`` call: what was heard against what was said (netlab.voice_call).
+VOICE_COLUMNS = (
+    ("speech correlation", "speech_correlation"),
+    ("mouth-to-ear p50/p95 ms", ("mouth_to_ear_ms_p50", "mouth_to_ear_ms_p95")),
+    ("audio delay ms (reported)", "audio_delay_ms"),
+    ("jitter buffer ms", "jitter_buffer_ms"),
+    ("loss %", "loss_pct"),
+    ("concealed %", "concealed_pct"),
+    ("underruns", "underruns"),
+)
+
+
+def _voice_table(per_call: list[dict[str, Any]]) -> list[str]:
+    """The voice figures of each call and direction (none without ``--voice``)."""
+    rows = [
+        (r["index"], direction, figures)
+        for r in per_call
+        for direction, figures in sorted((r.get("voice") or {}).items())
+        if isinstance(figures, dict)
+    ]
+    if not rows:
+        return []
+    out = [
+        "",
+        "| call | direction | " + " | ".join(name for name, _ in VOICE_COLUMNS) + " |",
+        "|---|---|" + "---|" * len(VOICE_COLUMNS),
+    ]
+    for index, direction, f in rows:
+        cells = []
+        for _, key in VOICE_COLUMNS:
+            if isinstance(key, tuple):
+                cells.append("/".join(str(f.get(k, "-")) for k in key))
+            else:
+                cells.append(str(f.get(key, "-")))
+        out.append(f"| {index} | {direction.replace('_to_', '>')} | " + " | ".join(cells) + " |")
+    return out
+
+
 def write_report(summary: dict[str, Any], json_path: Path) -> list[Path]:
     """Markdown summary and PNG plots beside ``json_path``; returns the files written."""
     from netlab.soak_plots import plots  # matplotlib only when plotting (the test extra)
@@ -377,6 +415,7 @@ def write_report(summary: dict[str, Any], json_path: Path) -> list[Path]:
             f"{r['rss_growth_mb_max']} | {cpu} | "
             f"{'; '.join(r['failures'])} |"
         )
+    lines += _voice_table(summary["per_call"])
     lines += ["", *[f"![{p.stem}]({p.name})" for p in pngs], ""]
     md = stem.with_suffix(".md")
     md.write_text("\n".join(lines))

@@ -100,3 +100,17 @@ def test_report_for_many_calls_flags_drift_in_markdown_and_plots(tmp_path: Path)
     md = (tmp_path / "soak-x.md").read_text()
     assert "| latency drift max (ms) | 15.0 | < 10 | NO |" in md
     assert all(p.stat().st_size > 1000 for p in written)
+
+
+def test_voice_calls_get_a_voice_table_per_direction() -> None:
+    call = _call(lambda t: 10.0, seconds=30)
+    call["voice"] = {
+        "a_to_b": {"speech_correlation": 0.93, "mouth_to_ear_ms_p50": 52.0,
+                   "mouth_to_ear_ms_p95": 71.5, "loss_pct": 0.0},
+        "b_to_a": {"speech_correlation": 0.91, "loss_pct": 5.1},
+    }  # fmt: skip
+    table = soak_report._voice_table([call])
+    assert table[1].startswith("| call | direction | speech correlation |")
+    assert "| 0 | a>b | 0.93 | 52.0/71.5 | - | - | 0.0 | - | - |" in table
+    assert "| 0 | b>a | 0.91 | -/- | - | - | 5.1 | - | - |" in table
+    assert soak_report._voice_table([_call(lambda t: 10.0, seconds=30)]) == []
