@@ -206,6 +206,8 @@ def run(args: argparse.Namespace) -> int:
             calibration=calibration,
             load_model=source.kind not in ("synthetic", "vmc"),
             body=body_enabled(args.body) and source.kind not in ("synthetic", "vmc"),
+            # The face frame goes into the ring before this image's hand/pose model runs.
+            defer_body=True,
         )
         if args.calibrate:
             tracker.start_calibration(args.calibrate)

@@ -226,6 +226,8 @@ class TrackingLoop:
                 self.json_out.flush()
             except (BrokenPipeError, OSError):
                 self.stop.set()
+        # The face frame is out: now this image's hand or pose model (Tracker.defer_body).
+        tracker.track_pending_body()
         self.stats.record(times, frame.face_present)
         self.last_frame = frame
         for gesture in tracker.take_gestures():
