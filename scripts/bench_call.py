@@ -16,7 +16,16 @@ independently of the product's own stats (both are reported):
   ``run_e2e_present_ms``, reset after setup; worst of the two clients);
 - ``recv_hz``, ``bytes_per_frame``: frames and payload sizes seen in the remote rings;
 - ``cpu_pct_per_client``: CPU time of one client's processes (tracking, networking, render),
-  percent of one core, averaged over the two clients (psutil), measured after setup.
+  percent of one core, averaged over the two clients (psutil), measured after setup;
+- ``breakdown_ms``: where capture -> present goes, {p50, p99} per stage, both directions
+  pooled: ``tracking`` (capture -> the sender's local ring: inference, body models, encode),
+  ``network`` (local ring -> the receiver's remote ring, the same frame by seq: both networking
+  processes and the relay), ``window`` (remote ring -> present, the window's own
+  ``ring_to_present_ms``, worst client) and ``presented_early`` (per client: frames the window
+  started before its tick because a peer frame was due on screen).
+
+Voice is off unless ``--voice on``: issue 14's capture -> present target is for calls without
+voice (with voice the window delays the avatar to the voice's playout on purpose).
 """
 
 from __future__ import annotations
@@ -45,13 +54,18 @@ from protocol.stats import percentile, rounded
 
 
 class Tap:
-    """Wake-up reader on a remote ring: latency and size of every frame that lands there."""
+    """Wake-up reader on a ring: latency and size of every frame that lands there; ``source``
+    is the ring the frames were first written to (the sender's local ring's tap), for the
+    ring -> ring time of the same frame."""
 
-    def __init__(self, ring_name: str) -> None:
+    def __init__(self, ring_name: str, source: Tap | None = None) -> None:
         self.ring = ShmRing.attach(ring_name)
         self.reader = self.ring.reader(wake=True)
+        self.source = source
         self.first_at: float | None = None
         self.latencies_ms: list[float] = []
+        self.hop_ms: list[float] = []
+        self.written_ns: dict[int, int] = {}
         self.sizes: list[int] = []
         self.count = 0
         asyncio.get_running_loop().add_reader(self.reader.fileno(), self._wake)
@@ -67,6 +81,20 @@ class Tap:
         self.count += 1
         self.sizes.append(len(record.payload))
         self.latencies_ms.append((record.written_ns / 1000 - frame.timestamp_us) / 1000)
+        if self.source is None:
+            self.written_ns[frame.seq] = record.written_ns
+            if len(self.written_ns) > 4096:
+                self.written_ns.pop(next(iter(self.written_ns)))
+        else:
+            sent = self.source.written_ns.get(frame.seq)
+            if sent is not None:
+                self.hop_ms.append((record.written_ns - sent) / 1e6)
+
+    def clear(self) -> None:
+        self.latencies_ms.clear()
+        self.hop_ms.clear()
+        self.sizes.clear()
+        self.count = 0
 
     def close(self) -> None:
         asyncio.get_running_loop().remove_reader(self.reader.fileno())
@@ -109,6 +137,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     stats_dir = Path(tempfile.mkdtemp(prefix="bench-call-"))
     sessions: list[Call] = []
     taps: list[Tap] = []
+    local_taps: list[Tap] = []
     try:
         t0 = time.monotonic()
         for name in ("alice", "bob"):
@@ -121,13 +150,17 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 env=env,
                 stats_json=str(stats_dir / f"{name}.json"),
                 tracking_args=["--no-calibration"],
+                voice=args.voice == "on",
                 log_dir=args.log_dir,
             )
             session = Call(cfg)
             sessions.append(session)
             await session.start()
-            assert session.remote is not None
+            assert session.remote is not None and session.local is not None
+            local_taps.append(Tap(session.local.name))
             taps.append(Tap(session.remote.name))
+        # The frames in alice's remote ring were written to bob's local ring first, and back.
+        taps[0].source, taps[1].source = local_taps[1], local_taps[0]
         deadline = t0 + args.setup_timeout
         while any(t.first_at is None for t in taps):
             if time.monotonic() > deadline:
@@ -135,10 +168,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.sleep(0.01)
         setup_s = max(t.first_at for t in taps if t.first_at) - t0
         # Measure from here on (setup excluded): reset the taps and the CPU baseline.
-        for tap in taps:
-            tap.latencies_ms.clear()
-            tap.sizes.clear()
-            tap.count = 0
+        for tap in taps + local_taps:
+            tap.clear()
         for session in sessions:
             session.send("render", ResetStats())  # the window's run figures from here on
         cpu0 = [_client_cpu_seconds(s) for s in sessions]
@@ -148,12 +179,14 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         cpu1 = [_client_cpu_seconds(s) for s in sessions]
         counts = [t.count for t in taps]
         lat = [v for t in taps for v in t.latencies_ms]
+        tracking = [v for t in local_taps for v in t.latencies_ms]
+        network = [v for t in taps for v in t.hop_ms]
         sizes = [v for t in taps for v in t.sizes]
         await asyncio.sleep(1.2)  # one more stats-json write with the whole window in it
         product = [json.loads((stats_dir / f"{n}.json").read_text()) for n in ("alice", "bob")]
         render = [s.stats["render"].values if "render" in s.stats else {} for s in sessions]
     finally:
-        for tap in taps:
+        for tap in taps + local_taps:
             tap.close()
         for session in sessions:
             await session.close()
@@ -184,12 +217,31 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             }
             for p, r in zip(product, render, strict=True)
         ],
+        "breakdown_ms": {
+            "tracking": _p50_p99(tracking),
+            "network": _p50_p99(network),
+            "window": _worst([r.get("ring_to_present_ms") for r in render]),
+            "presented_early": [r.get("presented_early") for r in render],
+        },
+        "voice": args.voice == "on",
         "host": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }
     if args.window and all(present):
         result["e2e_present_ms_p50"] = max(p["p50"] for p in present if p)
         result["e2e_present_ms_p99"] = max(p["p99"] for p in present if p)
     return result
+
+
+def _p50_p99(values: list[float]) -> dict[str, float | None]:
+    return {"p50": rounded(percentile(values, 50)), "p99": rounded(percentile(values, 99))}
+
+
+def _worst(summaries: list[Any]) -> dict[str, float] | None:
+    """The larger of each percentile over the clients' ``{p50, p99}`` summaries."""
+    have = [s for s in summaries if isinstance(s, dict) and s.get("p50") is not None]
+    if not have:
+        return None
+    return {q: max(float(s[q]) for s in have) for q in ("p50", "p99")}
 
 
 def main() -> int:
@@ -201,6 +253,12 @@ def main() -> int:
     p.add_argument("--xvfb", action="store_true", help="start a private Xvfb for --window")
     p.add_argument("--setup-timeout", type=float, default=60.0)
     p.add_argument("--log-dir", help="keep each child's stderr in DIR/<child>.log")
+    p.add_argument(
+        "--voice",
+        choices=("on", "off"),
+        default="off",
+        help="voice in the call (default off: the capture -> present target is without voice)",
+    )
     args = p.parse_args()
     result = asyncio.run(bench(args))
     text = json.dumps(result, indent=1)
