@@ -90,14 +90,24 @@ class LocalAvatar:
     id: str
     version: str = ""
     hash: str = ""
-    #: The loaded avatars.model.AvatarPack (None if loading failed).
+    #: The loaded avatars.model.AvatarPack, or avatars.model3d.Model (None if loading failed).
     pack: Any = None
-    #: The pack's deterministic zip, built on the first request and reused for every transfer.
+    #: The pack's deterministic zip, built on the first request and reused for every transfer
+    #: (a 3D avatar: the .vrm/.glb file's bytes, read when it was loaded).
     zip_bytes: bytes | None = field(default=None, repr=False, compare=False)
 
 
 def load_local_avatar(ref: str) -> LocalAvatar:
-    """Load ``ref`` (built-in id or path); never raises (announce the bare id on failure)."""
+    """Load ``ref`` (built-in id or path); never raises (announce the bare id on failure).
+
+    A 3D avatar (built-in 3D id or .vrm/.glb path) is announced with the SHA-256 of its file and
+    sent as that file (:mod:`avatars.model_transfer`); it is validated here first, so a model
+    we could not draw ourselves is never offered to the peer.
+    """
+    from avatars.avatar3d import is_3d_ref
+
+    if is_3d_ref(ref):
+        return _load_local_model(ref)
     try:
         from avatars.pack import load_pack
 
@@ -108,11 +118,27 @@ def load_local_avatar(ref: str) -> LocalAvatar:
     return LocalAvatar(ref=ref, id=pack.id, version=pack.version, hash=pack.content_hash, pack=pack)
 
 
+def _load_local_model(ref: str) -> LocalAvatar:
+    try:
+        from avatars.model_transfer import load_local_model
+
+        local = load_local_model(ref)
+    except Exception as e:  # ModelError, ImportError: still call, just without a hash
+        log.warning("3D avatar %r could not be loaded (%s); announcing its id only", ref, e)
+        return LocalAvatar(ref=ref, id=Path(ref).stem[:64])
+    # The file itself is what a transfer sends: kept as the "zip" (built once, reused).
+    return LocalAvatar(
+        ref=ref, id=local.id, hash=local.hash, pack=local.model, zip_bytes=local.data
+    )
+
+
 def warm_builtin_hashes() -> None:
     """Load every built-in's content hash once, in a thread, so hellos are answered at once."""
+    from avatars.model_transfer import warm_builtin3d_hashes
     from avatars.pack import warm_builtin_hashes as warm
 
     warm()
+    warm_builtin3d_hashes()
 
 
 class CtlHandler:

@@ -121,9 +121,12 @@ class PackInbox:
     # -- the peer's avatar -----------------------------------------------------------------
     def lookup(self, digest: str) -> str | None:
         """A local ref for this pack (built-in, the pack cache, this call's folder), else None."""
+        from avatars.model_transfer import find_model_ref
         from avatars.pack import find_pack_ref
 
         known = find_pack_ref(digest, self.cache_dir)
+        if known is None:  # a 3D avatar: built-in, kept, or received in this call
+            known = find_model_ref(digest, self.cache_dir, self.call_dir.path)
         if known is None and (path := self.call_dir.lookup(digest)) is not None:
             known = str(path)
         return known
@@ -214,8 +217,13 @@ class PackInbox:
         self._start(self._install(data, inc))
 
     def _install_sync(self, data: bytes, digest: str) -> Path:
+        from avatars.model_transfer import install_model_bytes, is_model_bytes
         from avatars.pack import install_pack_bytes
 
+        if is_model_bytes(data):  # a .vrm/.glb: its SHA-256 checked, then parsed in full
+            folder = self.cache_dir if self.keep else self.call_dir.ensure()
+            keep = {self._current} if self.keep else set()
+            return install_model_bytes(data, folder, digest, keep=keep)
         if self.keep:  # the user keeps the peer's packs: the bounded cache, never evict ours
             return install_pack_bytes(data, self.cache_dir, digest, keep={self._current})
         return install_pack_bytes(data, self.call_dir.ensure(), digest)
@@ -223,9 +231,13 @@ class PackInbox:
     async def _install(self, data: bytes, inc: _Incoming) -> None:
         try:
             path = await asyncio.to_thread(self._install_sync, data, inc.digest)
-        except Exception as e:  # PackIntegrityError / PackValidationError / OSError
+        except Exception as e:  # PackIntegrityError / PackValidationError / ModelError / OSError
             self.stats.bad_ctl += 1
+            log.warning("refused the peer's avatar %s: %s", log_text(inc.avatar_id, 64), e)
             self._emit(Error(message=f"peer's avatar was refused: {e}"))
+            # Drawn with the built-in it showed while pending, now for good (not pending).
+            fallback = inc.avatar_id if _is_builtin(inc.avatar_id) else FALLBACK_AVATAR
+            self._emit(PeerAvatar(ref=fallback, avatar_id=inc.avatar_id, pending=False))
             return
         log.info("installed peer avatar %s at %s", log_text(inc.avatar_id, 64), path)
         self._emit(PeerAvatar(ref=str(path), avatar_id=inc.avatar_id, pending=False))

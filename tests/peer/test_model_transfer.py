@@ -1,0 +1,225 @@
+"""A VRM avatar travels peer to peer (issue 19): hashed, validated, stored, drawn -- or refused.
+
+The handler-level tests feed a real CtlHandler the chunks a peer sends; the call tests run two
+real networking processes through the real relay, and a hostile aiortc peer serving a broken
+model. A model is a file, so its hash is the file's SHA-256 and the receiver must end up with
+byte-identical bytes that parse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import struct
+from pathlib import Path
+
+import pytest
+
+from avatars.avatar3d import builtin3d_dir
+from avatars.gltf import load_model
+from avatars.model3d import ModelError
+from avatars.model_transfer import MODEL_FILE, find_model_ref, install_model_bytes
+from avatars.received import CALLS_DIR
+from netlab.attacks.hostile_peer import HostilePeer
+from peer.ctl_handler import load_local_avatar
+from protocol import ctl
+from protocol.events import Error
+from protocol.signaling import new_room_code
+
+from .helpers import call_pair, relay_running
+from .test_pack_limits import Victim, chunks
+
+NOVA = builtin3d_dir() / "nova.vrm"
+
+
+def variant_vrm(name: str) -> bytes:
+    """nova with another display name: a valid VRM whose hash no built-in has."""
+    data = NOVA.read_bytes()
+    jlen, jtype = struct.unpack_from("<II", data, 12)
+    doc = json.loads(data[20 : 20 + jlen])
+    doc.setdefault("asset", {})["generator"] = f"test {name}"
+    body = json.dumps(doc, separators=(",", ":")).encode()
+    body += b" " * (-len(body) % 4)
+    rest = data[20 + jlen :]
+    out = struct.pack("<II", len(body), jtype) + body + rest
+    return struct.pack("<III", 0x46546C67, 2, 12 + len(out)) + out
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_our_vrm_is_announced_with_its_files_sha256(tmp_path: Path) -> None:
+    path = tmp_path / "mine.vrm"
+    path.write_bytes(variant_vrm("mine"))
+    local = load_local_avatar(str(path))
+    assert local.id == "mine" and local.hash == sha(path.read_bytes())
+    assert local.zip_bytes == path.read_bytes() and local.pack is not None
+    built_in = load_local_avatar("nova")
+    assert built_in.id == "nova" and built_in.hash == sha(NOVA.read_bytes())
+    # A broken model is never offered: announced as a bare id, no hash to ask for.
+    broken = tmp_path / "broken.vrm"
+    broken.write_bytes(path.read_bytes()[:5000])
+    assert load_local_avatar(str(broken)).hash == ""
+
+
+def test_a_received_vrm_is_verified_parsed_stored_and_found_again(tmp_path: Path) -> None:
+    data = variant_vrm("a")
+    digest = sha(data)
+
+    async def scenario() -> Victim:
+        victim = Victim(tmp_path / "cache")
+        await victim.offer(0, digest, data)
+        await victim.offer(0, digest, data)  # announced again: found, not fetched again
+        return victim
+
+    victim = asyncio.run(scenario())
+    assert victim.requests() == [digest]
+    shown = victim.shown(0)
+    assert len(shown) == 2 and shown[0] == shown[1]
+    got = Path(shown[0])
+    assert got.name == MODEL_FILE and got.parent.name == digest
+    assert got.parent.parent.parent == tmp_path / "cache" / CALLS_DIR
+    assert sha(got.read_bytes()) == digest
+    assert load_model(got).meshes
+    victim.handler.close()  # the call ends: the peer's model is gone with it
+    assert not got.exists()
+
+
+def test_the_built_in_3d_avatar_is_never_transferred(tmp_path: Path) -> None:
+    assert find_model_ref(sha(NOVA.read_bytes())) == "nova"
+
+    async def scenario() -> Victim:
+        victim = Victim(tmp_path / "cache")
+        await victim.offer(0, sha(NOVA.read_bytes()), b"")
+        return victim
+
+    victim = asyncio.run(scenario())
+    assert victim.requests() == [] and victim.shown(0) == ["nova"]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda d: d[: len(d) // 2], id="truncated"),
+        pytest.param(lambda d: d[:20] + b"\xff" * 64 + d[84:], id="garbled-json"),
+        pytest.param(
+            lambda d: d.replace(b'"byteLength":', b'"byteLength":9', 1), id="bad-buffer-length"
+        ),
+    ],
+)
+def test_a_broken_vrm_is_refused_and_the_peer_drawn_with_a_built_in(
+    tmp_path: Path, damage: object
+) -> None:
+    assert callable(damage)
+    data = damage(variant_vrm("bad"))
+    assert data[:4] == b"glTF"
+    digest = sha(data)  # the hash matches: only validation can catch it
+
+    async def scenario() -> Victim:
+        victim = Victim(tmp_path / "cache")
+        await victim.offer(0, digest, data)
+        return victim
+
+    victim = asyncio.run(scenario())
+    assert victim.requests() == [digest]
+    assert victim.shown(0) == ["aria"]  # fallen back for good, not left pending
+    errors = [e.message for e in victim.events if isinstance(e, Error)]
+    assert len(errors) == 1 and "refused" in errors[0]
+    assert victim.stats.bad_ctl == 1
+    assert list(tmp_path.rglob(MODEL_FILE)) == []
+    victim.handler.close()
+
+
+def test_a_vrm_under_another_hash_is_not_installed(tmp_path: Path) -> None:
+    data = variant_vrm("x")
+    with pytest.raises(Exception, match="does not match"):
+        install_model_bytes(data, tmp_path, sha(variant_vrm("y")))
+    with pytest.raises(ModelError):
+        install_model_bytes(data[:100], tmp_path, sha(data[:100]))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+@pytest.mark.timeout(120)
+async def test_alice_vrm_reaches_bob_through_a_real_call(tmp_path: Path) -> None:
+    mine = tmp_path / "alice.vrm"
+    mine.write_bytes(variant_vrm("alice"))
+    digest = sha(mine.read_bytes())
+    cache = tmp_path / "cache"
+    async with (
+        relay_running() as relay,
+        call_pair(
+            relay.url,
+            new_room_code(),
+            env={"AVATARCHAT_PACK_CACHE": str(cache)},
+            per_side=({"avatar": str(mine)}, {}),
+        ) as (_alice, bob),
+    ):
+        hello = await bob.log.wait_for(lambda: bob.log.of("peer_hello"), 30, "alice's hello")
+        drawn = await bob.log.wait_for(
+            lambda: [e for e in bob.log.of("peer_avatar") if not e["pending"]],
+            30,
+            "bob has alice's model",
+        )
+        ref = Path(drawn[-1]["ref"])
+        received = ref.read_bytes()
+        model = load_model(ref)
+        stats = await bob.log.wait_for(
+            lambda: (bob.stats().get("avatar_bytes_received") or 0) and bob.stats(),
+            15,
+            "bob's transfer stats",
+        )
+    assert hello[0]["avatar_id"] == "alice" and hello[0]["avatar_hash"] == digest
+    assert ref.name == MODEL_FILE and sha(received) == digest
+    assert received == mine.read_bytes() and model.meshes
+    assert stats["avatar_bytes_received"] == len(received)
+    assert not ref.exists()  # bob's call is over: alice's model went with it
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+@pytest.mark.timeout(120)
+async def test_a_hostile_peer_serving_a_broken_vrm_leaves_the_call_up(tmp_path: Path) -> None:
+    broken = variant_vrm("hostile")
+    broken = broken[: len(broken) - 4096]  # truncated: the GLB header promises more
+    digest = sha(broken)
+    room = new_room_code()
+    cache = tmp_path / "cache"
+    async with (
+        relay_running() as relay,
+        call_pair(relay.url, room, env={"AVATARCHAT_PACK_CACHE": str(cache)}) as (alice, bob),
+    ):
+        await bob.session.close()
+        await alice.log.wait_for(lambda: alice.session.state == "waiting", 15, "alice alone")
+        hostile = HostilePeer(relay.url, room, gen=7)
+        ctl_ch = hostile.ctl
+
+        def serve(request: ctl.AvatarRequest) -> None:
+            for chunk in chunks(request.hash, broken):
+                ctl_ch.send(chunk)
+
+        hostile.on_request = serve
+        async with hostile:
+            ctl_ch.send(ctl.Hello(name="h", avatar_id="evil", avatar_hash=digest).encode())
+            await alice.log.wait_for(
+                lambda: [e for e in alice.log.of("error") if "refused" in e["message"]],
+                30,
+                "alice refuses the model",
+            )
+            drawn = await alice.log.wait_for(
+                lambda: [e for e in alice.log.of("peer_avatar") if not e["pending"]],
+                10,
+                "alice draws a built-in",
+            )
+            mark = len(hostile.params_in)
+            await alice.log.wait_for(
+                lambda: len(hostile.params_in) > mark + 20, 10, "alice still sending"
+            )
+            state = alice.session.state
+    assert drawn[-1]["ref"] == "aria"
+    assert state == "connected"
+    assert alice.session.peer is not None and alice.session.peer.restarts == 0
+    assert list(cache.rglob(MODEL_FILE)) == []
