@@ -22,7 +22,8 @@ independently of the product's own stats (both are reported):
   ``network`` (local ring -> the receiver's remote ring, the same frame by seq: both networking
   processes and the relay), ``window`` (remote ring -> present, the window's own
   ``ring_to_present_ms``, worst client) and ``presented_early`` (per client: frames the window
-  started before its tick because a peer frame was due on screen).
+  started before its tick because a peer frame was due on screen), ``playout_delay`` and
+  ``jitter`` (per client, the window's last figures: the playout clock's share of ``window``).
 
 Voice is off unless ``--voice on``: issue 14's capture -> present target is for calls without
 voice (with voice the window delays the avatar to the voice's playout on purpose).
@@ -222,6 +223,10 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             "network": _p50_p99(network),
             "window": _worst([r.get("ring_to_present_ms") for r in render]),
             "presented_early": [r.get("presented_early") for r in render],
+            # Part of "window": a frame first shows when the playout clock reaches it (one
+            # frame interval + 3x jitter after its predecessor, render_window.motion).
+            "playout_delay": [r.get("playout_delay_ms") for r in render],
+            "jitter": [r.get("jitter_ms") for r in render],
         },
         "voice": args.voice == "on",
         "host": {"cpus": os.cpu_count(), "python": platform.python_version()},
