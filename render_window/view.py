@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
-from avatars.avatar3d import load_avatar
+from avatars.avatar3d import is_3d_ref, load_avatar
 from avatars.errors import PackError
 from avatars.model3d import Model
 from avatars.pack import AvatarPack
+from i18n import _
 from protocol.errors import DecodeError, RingError
 from protocol.frame import ParamFrame
 from protocol.ring import RingReader, ShmRing
@@ -29,6 +31,15 @@ log = logging.getLogger(__name__)
 
 class AvatarLoadError(Exception):
     """An avatar could not be loaded or drawn (message is user-facing)."""
+
+
+def fell_back_3d(name: str, reason: str) -> str:
+    """Why a 3D avatar is not on screen, in the user's language (the window's ``error`` event
+    reaches the TUI as it is, so the sentence is translated here; the reason stays technical).
+    The caller keeps, or loads, a 2D avatar in its place."""
+    return _(
+        "The 3D avatar {name} could not be shown ({reason}); a 2D avatar is shown instead."
+    ).format(name=repr(name[:64]), reason=reason)
 
 
 class AvatarView:
@@ -118,6 +129,8 @@ class AvatarView:
         try:
             pack = load_avatar(ref, variant)  # a 2D pack, or a glTF/VRM for the 3D renderer
         except PackError as e:
+            if is_3d_ref(ref):
+                raise AvatarLoadError(fell_back_3d(Path(ref).stem, str(e))) from e
             raise AvatarLoadError(str(e)) from e
         try:
             renderer = load_renderer(
@@ -128,6 +141,8 @@ class AvatarView:
                 order=self.order,
             )
         except RendererError as e:
+            if isinstance(pack, Model):  # failed to load on the GPU, or too slow to draw
+                raise AvatarLoadError(fell_back_3d(pack.id, str(e))) from e
             raise AvatarLoadError(f"cannot draw avatar {pack.id!r}: {e}") from e
         if self.renderer is not None:
             self.renderer.close()

@@ -11,8 +11,11 @@ import functools
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 from PIL import Image
+
+from i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,14 @@ class AvatarChoice:
     variants: list[tuple[str, str]] = field(default_factory=list)  # (id, display name)
     default_variant: str = ""
     error: str = ""
+    #: A glTF/VRM model, drawn by the window's 3D renderer (2D fallback if it cannot).
+    three_d: bool = False
+
+    @property
+    def label(self) -> str:
+        """What the list shows: the name, the id when it differs, and "3D" for models."""
+        text = self.name if self.name == self.id else f"{self.name} ({self.id})"
+        return _("{name} · 3D").format(name=text) if self.three_d else text
 
 
 def builtin_choices() -> list[AvatarChoice]:
@@ -58,11 +69,73 @@ def _load_builtin_choices() -> list[AvatarChoice]:
             continue
         variants = [(v.id, v.name or v.id) for v in pack.variants.values()]
         choices.append(AvatarChoice(pack.id, pack.name, variants, pack.default_variant))
+    choices += _builtin3d_choices()
     return choices or [AvatarChoice(FALLBACK_AVATAR, FALLBACK_AVATAR, error="no built-in packs")]
 
 
+def _builtin3d_choices() -> list[AvatarChoice]:
+    """The built-in 3D avatars (``avatars/builtin3d/*.vrm``), after the 2D ones. Not parsed
+    here (the window checks and, if it must, falls back to 2D with the reason)."""
+    try:
+        from avatars.avatar3d import builtin3d_ids
+    except ImportError as e:  # numpy/pygltflib missing: the 2D avatars still work
+        log.warning("3D avatars unavailable: %s", e)
+        return []
+    return [AvatarChoice(i, i, three_d=True) for i in builtin3d_ids()]
+
+
+def own_choice(ref: str) -> AvatarChoice:
+    """A path the user gave before (command line, settings), listed unchecked by its name."""
+    from avatars.gltf import is_model_ref
+
+    path = Path(ref).expanduser()
+    name = path.stem if is_model_ref(path) else path.name
+    return AvatarChoice(ref, name or ref, three_d=is_model_ref(path))
+
+
+def check_avatar_file(text: str) -> tuple[AvatarChoice | None, str]:
+    """A user's own avatar: a .vrm/.glb model, a pack folder or a pack .zip, checked in full.
+
+    Returns (the choice, "") or (None, why not). Parsing a model or validating a pack reads
+    the whole file: call it from a thread worker.
+    """
+    from avatars.gltf import is_model_ref, load_model
+    from avatars.pack import validate_pack
+
+    raw = text.strip()
+    if not raw:
+        return None, _("Type the path of a .vrm/.glb file, a pack folder or a .zip.")
+    path = Path(raw).expanduser().resolve()
+    if not path.exists():
+        return None, _("No such file or folder: {path}").format(path=path)
+    if is_model_ref(path):
+        try:
+            model = load_model(path)
+        except Exception as e:  # ModelError (or anything else): the reason, never a crash
+            return None, _("Not a usable 3D avatar: {error}").format(error=e)
+        return AvatarChoice(str(path), model.name or path.stem, three_d=True), ""
+    if not (path.is_dir() or path.suffix.lower() == ".zip"):
+        return None, _("Not an avatar: expected a .vrm/.glb file, a pack folder or a .zip.")
+    problems = validate_pack(path)
+    if problems:
+        return None, _("Not a valid avatar pack: {error}").format(error=problems[0])
+    try:
+        from avatars.pack import load_pack
+
+        pack = load_pack(path)
+    except Exception as e:
+        return None, _("Not a valid avatar pack: {error}").format(error=e)
+    variants = [(v.id, v.name or v.id) for v in pack.variants.values()]
+    return AvatarChoice(str(path), pack.name or pack.id, variants, pack.default_variant), ""
+
+
 def preview_image(ref: str, variant: str | None = None) -> Image.Image | None:
-    """The pack's preview (a composite of its layers at rest when it ships none)."""
+    """The pack's preview (a composite of its layers at rest when it ships none); for a 3D
+    built-in the PNG committed beside it (``python -m render_window --screenshot``), for a
+    user's model none (drawing one needs the window's GL)."""
+    three_d = _preview_3d(ref)
+    if three_d is not None:
+        return three_d or None
     try:
         from avatars.pack import load_pack
 
@@ -80,6 +153,27 @@ def preview_image(ref: str, variant: str | None = None) -> Image.Image | None:
         except OSError as e:
             log.warning("bad preview image %s: %s", preview, e)
     return _composite(pack, variant)
+
+
+def _preview_3d(ref: str) -> Image.Image | Literal[False] | None:
+    """None: not a 3D ref; False: a 3D ref without a preview; else the preview image."""
+    try:
+        from avatars.avatar3d import builtin3d_dir, builtin3d_ids, is_3d_ref
+    except ImportError:
+        return None
+    if not is_3d_ref(ref):
+        return None
+    if ref not in builtin3d_ids():
+        return False
+    png = builtin3d_dir() / f"{ref}.png"
+    if not png.is_file():
+        return False
+    try:
+        with Image.open(png) as img:
+            return img.convert("RGBA")
+    except OSError as e:
+        log.warning("bad preview image %s: %s", png, e)
+        return False
 
 
 def _composite(pack: object, variant: str | None) -> Image.Image | None:

@@ -14,11 +14,17 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import Label, OptionList, Select
+from textual.widgets import Button, Label, OptionList, Select
 from textual.widgets.option_list import Option
 
 from i18n import N_, _
-from tui.avatar_catalog import FALLBACK_AVATAR, AvatarChoice, builtin_choices, preview_image
+from tui.avatar_catalog import (
+    FALLBACK_AVATAR,
+    AvatarChoice,
+    builtin_choices,
+    own_choice,
+    preview_image,
+)
 from tui.widgets.picture import Picture
 
 
@@ -32,6 +38,7 @@ class AvatarPicker(Horizontal):
     AvatarPicker Select { width: 1fr; }
     AvatarPicker Picture { width: 26; height: 13; margin-left: 1; }
     AvatarPicker #avatar-error { color: $error; height: auto; }
+    AvatarPicker #avatar-file { width: 1fr; }
     """
 
     class Changed(Message):
@@ -56,6 +63,7 @@ class AvatarPicker(Horizontal):
             yield OptionList(id="avatar-list")
             yield Select[str]([], prompt=_("Variant"), allow_blank=True, id="variant-select")
             yield Label("", id="avatar-error")
+            yield Button(_("Your own avatar file..."), id="avatar-file")
         yield Picture(id="avatar-preview")
 
     def on_mount(self) -> None:
@@ -75,15 +83,42 @@ class AvatarPicker(Horizontal):
         self.choices = choices
         options = self.query_one(OptionList)
         options.clear_options()
-        options.add_options(
-            [Option(c.name if c.name == c.id else f"{c.name} ({c.id})", id=c.id) for c in choices]
-        )
+        options.add_options([Option(c.label, id=c.id) for c in choices])
         ids = [c.id for c in choices]
+        looks_like_path = "/" in self._initial or "." in self._initial
+        if self._initial and self._initial not in ids and looks_like_path:
+            # A path given on the command line or kept from a pick: listed as it is (the
+            # window checks it and falls back with the reason if it cannot draw it).
+            self._add_option(own_choice(self._initial))
+            ids.append(self._initial)
         start = ids.index(self._initial) if self._initial in ids else 0
         options.highlighted = start
         if self.screen.focused is None or self.screen.focused is options:
             options.focus()  # keys pressed while loading land on the list, not nowhere
         self._select(choices[start].id)
+
+    def _add_option(self, choice: AvatarChoice) -> None:
+        self.choices.append(choice)
+        self.query_one(OptionList).add_option(Option(choice.label, id=choice.id))
+
+    @on(Button.Pressed, "#avatar-file")
+    def _pick_file(self, event: Button.Pressed) -> None:
+        event.stop()
+        from tui.screens.avatar_file import AvatarFileScreen
+
+        self.app.push_screen(AvatarFileScreen(), self._file_chosen)
+
+    def _file_chosen(self, choice: AvatarChoice | None) -> None:
+        """A checked file or pack becomes a choice (listed once) and the chosen one."""
+        if choice is None or not self.is_attached:
+            return
+        if self.choice(choice.id) is None:
+            self._add_option(choice)
+        options = self.query_one(OptionList)
+        index = next(i for i, c in enumerate(self.choices) if c.id == choice.id)
+        options.highlighted = index
+        options.focus()
+        self._select(choice.id)
 
     def choice(self, ref: str) -> AvatarChoice | None:
         return next((c for c in self.choices if c.id == ref), None)
