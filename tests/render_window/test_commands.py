@@ -58,7 +58,7 @@ def test_commands_drive_the_window(xvfb_display: str, tmp_path: Path) -> None:
 
         # Garbage on the control pipe: reported once, counted, and the window keeps obeying.
         assert win.proc.stdin is not None
-        win.proc.stdin.write("\x1b[2J not json\n{\"cmd\": 5}\n{\"cmd\": \"warp\"}\n")
+        win.proc.stdin.write('\x1b[2J not json\n{"cmd": 5}\n{"cmd": "warp"}\n')
         win.proc.stdin.flush()
         assert "bad command line" in win.wait("error")["message"]
 
@@ -122,7 +122,9 @@ def test_commands_drive_the_window(xvfb_display: str, tmp_path: Path) -> None:
         # Capture -> present, measured by the window from the slots' capture times.
         stats = win.wait("stats", lambda e: bool(e.get("e2e_present_ms")))
         live, run, ring = (
-            stats["e2e_present_ms"], stats["run_e2e_present_ms"], stats["ring_to_present_ms"]
+            stats["e2e_present_ms"],
+            stats["run_e2e_present_ms"],
+            stats["ring_to_present_ms"],
         )
         assert 0.0 <= live["p50"] <= live["p99"] < 1000.0
         assert 0.0 <= run["p50"] <= run["p99"] < 1000.0
