@@ -248,8 +248,9 @@ def build_head() -> list[Prim]:
 
 def build_hair() -> list[Prim]:
     """A cap, a fringe of locks over the forehead, side locks framing the cheeks, a bob at the
-    back and one stray strand on top: all one primitive, outlined."""
+    back and one stray strand on top: one primitive, plus the fringe's shadow on the forehead."""
     parts: list[Prim] = []
+    shadows: list[Prim] = []
 
     def keep_cap(c: V) -> V:
         rel = (c - HAIR_C) / HAIR_R
@@ -269,6 +270,10 @@ def build_hair() -> list[Prim]:
         pz = np.array([hair_z(a, b) for a, b in zip(px, py, strict=True)])
         pz = pz - 0.004 + (1 + unit[:, 2]) * 0.007 * taper
         parts.append(prim_of(np.stack([px, py, pz], -1), tris, "hair"))
+        # Its shadow on the forehead: the lock's outline, lower, flat on the skin.
+        sy = py - 0.008
+        sz = np.array([face_z(a, b, 0.0006) for a, b in zip(px, sy, strict=True)])
+        shadows.append(prim_of(np.stack([px, sy, sz], -1), tris, "neck"))
     # Side locks in front of the ears, down to the jaw, curling toward the cheeks.
     for sgn in (1, -1):
         for dx, dz, ln in ((0.0, 0.045, 0.085), (0.01, 0.015, 0.095)):
@@ -293,12 +298,12 @@ def build_hair() -> list[Prim]:
                   tilt=0.5, tip=0.15, n=(6, 8))  # fmt: skip
     strand[:, 1] = 2 * 0.245 - strand[:, 1]  # point up
     parts.append(Prim(*shape(strand, sphere_grid(6, 8)[1][:, [0, 2, 1]]), "hair"))
-    return [merge(parts)]
+    return [merge(parts), merge(shadows)]
 
 
 def build_eyes() -> list[Prim]:
     whites, irises, darks = [], [], []
-    look = 0.009
+    look, vlook = 0.0065, 0.005  # the iris stays inside the white
     for side, sgn in (("Left", 1), ("Right", -1)):
         ex = sgn * EYE_X
         white = Prim(*disc(ex, EYE_Y, EYE_RX, EYE_RY, 0.001, n=28), "eyewhite")
@@ -320,15 +325,15 @@ def build_eyes() -> list[Prim]:
                 for k, dx, dy in (
                     ("o", sgn * look, 0),
                     ("i", -sgn * look, 0),
-                    ("u", 0, look),
-                    ("d", 0, -look),
+                    ("u", 0, vlook),
+                    ("d", 0, -vlook),
                 )
             }
             # Looking toward the avatar's own left (+X) is "out" for the left eye.
             p.add(f"eyeLookOut{side}", np.stack([sgn * look * one, z, dz["o"]], -1))
             p.add(f"eyeLookIn{side}", np.stack([-sgn * look * one, z, dz["i"]], -1))
-            p.add(f"eyeLookUp{side}", np.stack([z, look * one, dz["u"]], -1))
-            p.add(f"eyeLookDown{side}", np.stack([z, -look * one, dz["d"]], -1))
+            p.add(f"eyeLookUp{side}", np.stack([z, vlook * one, dz["u"]], -1))
+            p.add(f"eyeLookDown{side}", np.stack([z, -vlook * one, dz["d"]], -1))
             return p
 
         iy = EYE_Y - 0.002
@@ -358,6 +363,15 @@ def build_eyes() -> list[Prim]:
             f"eyeWide{side}", np.stack([zero, np.clip(ly - EYE_Y, 0, 1) / EYE_RY * 0.005, zero], -1)
         )
         darks.append(lash)
+        # A short lower lash at the outer corner.
+        b = np.linspace(-0.55 * np.pi, -0.08 * np.pi, 8)
+        lpts = np.stack(
+            [ex + sgn * 1.05 * EYE_RX * np.cos(b), EYE_Y + 1.04 * EYE_RY * np.sin(b)], -1
+        )
+        lz = np.array([face_z(px, py, 0.0066) for px, py in lpts])
+        low = Prim(*strip(lpts, 0.0004 + 0.0007 * np.linspace(0, 1, 8), lz), "lash")
+        low.add(f"cheekSquint{side}", np.full((len(low.pos), 3), [0.0, 0.004, 0.0]))
+        darks.append(low)
         # Brow: an arched ribbon, thick at the inner end.
         t = np.linspace(0, 1, 12)
         bx = sgn * (0.024 + 0.046 * t)
