@@ -394,8 +394,16 @@ def mouth_morphs(p: Prim, cy: float, open_extra: float = 0.0) -> None:
     lower, upper = np.clip(-my, 0, 1), np.clip(my, 0, 1)
     left, right = np.clip(mx, 0, 1), np.clip(-mx, 0, 1)
 
+    x0, y0 = p.pos[:, 0], p.pos[:, 1]
+    z0 = np.array([face_z(a, b) for a, b in zip(x0, y0, strict=True)])
+
     def mv(dx: V, dy: V) -> V:
-        return np.stack([dx, dy, zero], -1)
+        """(dx, dy) on the face, never sinking under it: a corner rising toward the cheek comes
+        forward with the surface; a lip moving down where the face recedes stays in front (the
+        jaw's skin, moving down too, would cover it)."""
+        dx, dy = dx + zero, dy + zero
+        z1 = np.array([face_z(a, b) for a, b in zip(x0 + dx, y0 + dy, strict=True)])
+        return np.stack([dx, dy, np.maximum(z1 - z0, 0.0)], -1)
 
     p.add("jawOpen", mv(zero, -(0.028 + open_extra) * lower))
     p.add("mouthClose", mv(zero, 0.012 * lower))
@@ -412,7 +420,8 @@ def mouth_morphs(p: Prim, cy: float, open_extra: float = 0.0) -> None:
         corner = sel**3
         # A smile: corners up and out, the lower lip's middle dips into a curve.
         middle = lower * (1 - np.abs(mx))
-        p.add(f"mouthSmile{side}", mv(sgn * 0.008 * corner, 0.018 * corner - 0.005 * middle))
+        up = sel**2  # wider than the corner alone: the raised ends stay a few pixels thick
+        p.add(f"mouthSmile{side}", mv(sgn * 0.008 * corner, 0.014 * up - 0.006 * middle))
         p.add(f"mouthFrown{side}", mv(zero, -0.01 * corner))
         p.add(f"mouthDimple{side}", mv(sgn * 0.005 * corner, 0.002 * corner))
         p.add(f"mouthStretch{side}", mv(sgn * 0.01 * corner, -0.002 * corner))
@@ -482,7 +491,7 @@ def build_body() -> list[Prim]:
     pos[:, 1] -= 0.055 * slope * up  # shoulders slope down from the neck
     pos[:, 0] *= 1 - 0.08 * np.clip(-u[:, 1], 0, 1)
     pos[:, 2] *= 1 - 0.25 * up * np.clip(np.abs(pos[:, 0]) / 0.19, 0, 1)  # round shoulders
-    pos[:, 1] = np.maximum(pos[:, 1], -0.12)  # cut flat below the picture's edge
+    pos[:, 1] = np.maximum(pos[:, 1], -0.08)  # cut flat: the picture frames a head, not a torso
     torso = Prim(*shape(pos, tris), "clothes")
     # Rolled collar: a torus around the base of the neck.
     ut, vt = np.meshgrid(np.linspace(0, 2 * np.pi, 25), np.linspace(0, 2 * np.pi, 7), indexing="ij")
