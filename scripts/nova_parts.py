@@ -498,9 +498,9 @@ def build_body() -> list[Prim]:
     cx, cz = np.sin(ut), np.cos(ut)
     pos = np.stack(
         [
-            (0.054 + 0.015 * np.cos(vt)) * cx,
+            (0.062 + 0.013 * np.cos(vt)) * cx,
             0.129 + 0.002 * cz + 0.013 * np.sin(vt),
-            (0.051 + 0.015 * np.cos(vt)) * cz,
+            (0.058 + 0.013 * np.cos(vt)) * cz - 0.004,
         ],
         -1,
     ).reshape(-1, 3)
