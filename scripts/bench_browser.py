@@ -34,8 +34,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from call import Call, CallConfig, CallEvent, as_record
 from protocol.signaling import new_room_code, web_link
 from protocol.stats import summarize

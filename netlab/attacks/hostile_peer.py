@@ -65,11 +65,20 @@ class HostilePeer:
     async def __aenter__(self) -> HostilePeer:
         opened = asyncio.Event()
         self.ctl.on("open", opened.set)
-        ws = self._ws = await connect(f"{self.relay_url}/ws?room={self.room}", compression=None)
-        await ws.send(Join(room=self.room).to_json())
-        joined = json.loads(await asyncio.wait_for(ws.recv(), 10))
-        if joined.get("type") != "joined" or not joined.get("peer_present"):
-            raise RuntimeError(f"the victim is not in the room: {joined}")
+        # The victim prints "waiting" a moment before the relay has it in the room (a loaded
+        # machine stretches that moment): until it is there, leave and knock again.
+        async with asyncio.timeout(30):
+            while True:
+                ws = await connect(f"{self.relay_url}/ws?room={self.room}", compression=None)
+                await ws.send(Join(room=self.room).to_json())
+                joined = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                if joined.get("type") == "joined" and joined.get("peer_present"):
+                    break
+                await ws.close()
+                if joined.get("type") != "joined":
+                    raise RuntimeError(f"the relay refused the hostile peer: {joined}")
+                await asyncio.sleep(0.2)
+        self._ws = ws
         await self.pc.setLocalDescription(await self.pc.createOffer())
         await ws.send(Offer(sdp=self.pc.localDescription.sdp, gen=self.gen).to_json())
         answer: Any = None
