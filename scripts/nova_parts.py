@@ -394,16 +394,11 @@ def mouth_morphs(p: Prim, cy: float, open_extra: float = 0.0) -> None:
     lower, upper = np.clip(-my, 0, 1), np.clip(my, 0, 1)
     left, right = np.clip(mx, 0, 1), np.clip(-mx, 0, 1)
 
-    x0, y0 = p.pos[:, 0], p.pos[:, 1]
-    z0 = np.array([face_z(a, b) for a, b in zip(x0, y0, strict=True)])
-
     def mv(dx: V, dy: V) -> V:
-        """(dx, dy) on the face, never sinking under it: a corner rising toward the cheek comes
-        forward with the surface; a lip moving down where the face recedes stays in front (the
-        jaw's skin, moving down too, would cover it)."""
-        dx, dy = dx + zero, dy + zero
-        z1 = np.array([face_z(a, b) for a, b in zip(x0 + dx, y0 + dy, strict=True)])
-        return np.stack([dx, dy, np.maximum(z1 - z0, 0.0)], -1)
+        """(dx, dy) in the face's plane. Following the surface (z) was tried: the raised corners
+        then showed so much more mouth on a tracked face's constant slight smile that the jaw
+        no longer stood out in a call."""
+        return np.stack([dx + zero, dy + zero, zero], -1)
 
     p.add("jawOpen", mv(zero, -(0.028 + open_extra) * lower))
     p.add("mouthClose", mv(zero, 0.012 * lower))
@@ -420,8 +415,8 @@ def mouth_morphs(p: Prim, cy: float, open_extra: float = 0.0) -> None:
         corner = sel**3
         # A smile: corners up and out, the lower lip's middle dips into a curve.
         middle = lower * (1 - np.abs(mx))
-        up = sel**2  # wider than the corner alone: the raised ends stay a few pixels thick
-        p.add(f"mouthSmile{side}", mv(sgn * 0.008 * corner, 0.014 * up - 0.006 * middle))
+        # A curve, not a grin: a tracked face smiles a little all the time.
+        p.add(f"mouthSmile{side}", mv(sgn * 0.008 * corner, 0.016 * corner - 0.004 * middle))
         p.add(f"mouthFrown{side}", mv(zero, -0.01 * corner))
         p.add(f"mouthDimple{side}", mv(sgn * 0.005 * corner, 0.002 * corner))
         p.add(f"mouthStretch{side}", mv(sgn * 0.01 * corner, -0.002 * corner))
