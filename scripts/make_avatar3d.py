@@ -21,13 +21,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from avatar_art.nova_parts import (
+    EYE_X,
+    EYE_Y,
+    Prim,
+    build_body,
+    build_face,
+    build_hair,
+    build_neck,
+)
+
+from avatars.vrm import ARKIT_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from nova_parts import EYE_X, EYE_Y, Prim, build_body, build_face, build_hair, build_neck  # noqa: E402
-
-from avatars.vrm import ARKIT_NAMES  # noqa: E402
 
 OUT = REPO / "avatars" / "builtin3d" / "nova.vrm"
 

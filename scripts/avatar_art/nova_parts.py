@@ -9,13 +9,9 @@ Head-local metres, +Y up, the face looks toward +Z, its left is +X.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from avatars.vrm import ARKIT_NAMES
 
