@@ -24,14 +24,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import socket
 import sys
 import threading
 import time
-from types import FrameType
 
-from protocol.channel import ChildChannel, private_stdout
+from protocol.channel import ChildChannel, private_stdout, stop_on_signals
 from protocol.commands import Quit
 from protocol.errors import DecodeError, RingError
 from protocol.events import Bye, Error, Ready, Stats
@@ -163,13 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     out = private_stdout()
     channel = ChildChannel(output=out)
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = stop_on_signals()
     ring: ShmRing | None = None
     reader: RingReader | None = None
     sender: VmcSender | None = None

@@ -22,9 +22,11 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable
+from types import FrameType
 from typing import IO, TextIO
 
 from .commands import Command, Quit, parse_command
@@ -53,6 +55,19 @@ def private_stdout() -> TextIO:
         return sys.stdout
     sys.stdout = sys.stderr
     return os.fdopen(fd, "w", encoding="utf-8", buffering=1)
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT: a thread-based child's loops poll it and wind down
+    through their ``finally`` blocks (rings detached, ``bye`` said) instead of dying mid-write."""
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return stop
 
 
 class ChildChannel:

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
-from types import FrameType
 from typing import TYPE_CHECKING
 
 from .model import MODEL_SHA256, keep_unused_libraries_out, quiet_native_logs
@@ -140,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     quiet_native_logs()
     keep_unused_libraries_out()
     # Imports after these two: mediapipe reads the glog settings when first loaded.
-    from protocol.channel import ChildChannel, private_stdout
+    from protocol.channel import ChildChannel, private_stdout, stop_on_signals
     from protocol.errors import RingError
     from protocol.events import Bye, Error, Ready
     from protocol.ring import ShmRing
@@ -165,13 +162,7 @@ def run(args: argparse.Namespace) -> int:
     child = not args.json
     out = private_stdout()
     channel = ChildChannel(output=out, quiet=not child)
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = stop_on_signals()
 
     ring: ShmRing | None = None
     tracker: Tracker | None = None
