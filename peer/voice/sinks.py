@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .sources import BLOCK, PCM, SAMPLE_RATE, silence, sounddevice_or_reason
+from .sources import PCM, SAMPLE_RATE, silence, sounddevice_or_reason, start_stream
 
 log = logging.getLogger(__name__)
 
@@ -82,17 +82,7 @@ class DeviceSink(Sink):
     def __init__(self, sd: Any, device: str | None) -> None:
         self._fifo: collections.deque[PCM] = collections.deque(maxlen=self.MAX_QUEUED)
         self._lock = threading.Lock()
-        self._stream = sd.OutputStream(
-            samplerate=SAMPLE_RATE,
-            channels=1,
-            dtype="int16",
-            blocksize=BLOCK,
-            device=device,
-            callback=self._callback,
-        )
-        info = sd.query_devices(self._stream.device)
-        self.description = str(info.get("name", device or "default"))
-        self._stream.start()
+        self._stream, self.description = start_stream(sd.OutputStream, sd, device, self._callback)
 
     def _callback(self, outdata: Any, frames: int, _time: Any, _status: Any) -> None:
         with self._lock:

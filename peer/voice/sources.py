@@ -188,23 +188,30 @@ def read_clip_audio(path: str) -> tuple[PCM, float]:
     return fitted, duration
 
 
+def start_stream(kind: Any, sd: Any, device: str | None, callback: Any) -> tuple[Any, str]:
+    """Open and start a sounddevice stream (``kind`` is ``sd.InputStream`` or
+    ``sd.OutputStream``) in our one format, 20 ms blocks of mono int16 at 48 kHz; returns it
+    and the device's name for the stats."""
+    stream = kind(
+        samplerate=SAMPLE_RATE,
+        channels=1,
+        dtype="int16",
+        blocksize=BLOCK,
+        device=device,
+        callback=callback,
+    )
+    info = sd.query_devices(stream.device)
+    stream.start()
+    return stream, str(info.get("name", device or "default"))
+
+
 class DeviceSource(MicSource):
     """A microphone through sounddevice (PortAudio), 20 ms blocks from its callback thread."""
 
     def __init__(self, sd: Any, device: str | None) -> None:
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[Block] = asyncio.Queue(maxsize=50)
-        self._stream = sd.InputStream(
-            samplerate=SAMPLE_RATE,
-            channels=1,
-            dtype="int16",
-            blocksize=BLOCK,
-            device=device,
-            callback=self._callback,
-        )
-        info = sd.query_devices(self._stream.device)
-        self.description = str(info.get("name", device or "default"))
-        self._stream.start()
+        self._stream, self.description = start_stream(sd.InputStream, sd, device, self._callback)
         self._closed = threading.Event()
 
     def _callback(self, indata: Any, frames: int, _time: Any, _status: Any) -> None:
