@@ -35,6 +35,7 @@ import time
 import numpy as np
 
 from protocol.errors import DecodeError
+from protocol.text import log_text
 from protocol.vmc import MAX_PACKET_BYTES, VmcState, packet_messages, parse_source_spec
 
 from .errors import SourceError
@@ -145,7 +146,7 @@ class VmcSource(Source):
                 messages = packet_messages(data)
             except DecodeError as e:
                 self.packets_dropped += 1
-                log.debug("dropped a VMC packet: %s", e)
+                log.debug("dropped a VMC packet: %s", log_text(str(e)))
                 continue
             for address, args in messages:
                 if self.state.handle(address, args):
