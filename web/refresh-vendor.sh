@@ -11,4 +11,16 @@ mkdir -p vendor/cbor-x
 for f in encode.js decode.js LICENSE; do
     cp "node_modules/cbor-x/$f" vendor/cbor-x/
 done
-echo "cbor-x $(node -p 'require("./node_modules/cbor-x/package.json").version')" > vendor/VERSIONS
+# smol-toml parses avatar.toml (built-in and received packs); fflate unzips a received pack.
+rm -rf vendor/smol-toml vendor/fflate
+mkdir -p vendor/smol-toml vendor/fflate
+for f in date.js error.js extract.js index.js parse.js primitive.js stringify.js struct.js util.js; do
+    cp "node_modules/smol-toml/dist/$f" vendor/smol-toml/
+done
+cp node_modules/smol-toml/LICENSE vendor/smol-toml/
+cp node_modules/fflate/esm/browser.js node_modules/fflate/LICENSE vendor/fflate/
+{
+    for pkg in cbor-x smol-toml fflate; do
+        echo "$pkg $(node -p "require('./node_modules/$pkg/package.json').version")"
+    done
+} > vendor/VERSIONS
