@@ -2,20 +2,16 @@
 
 Pure data, no GL: the render window's 3D renderer draws a :class:`Model`, and the pack validator
 and the P2P transfer check untrusted files with :func:`load_model` before anything uses them.
-pygltflib's dataclasses give the JSON its types; the binary container, the buffers and every
-accessor are checked here by hand, because a received file is hostile until proven otherwise:
-truncated chunks, accessors reaching past their buffer views, absurd counts and external or
-``file:``/``http:`` URIs all raise one error class, :class:`ModelError`, never anything else.
-Only embedded buffers (the GLB binary chunk) and ``data:`` URIs up to a cap are read, so loading
-a model never touches the file system or the network.
+This module gives the document its meaning (textures, materials, meshes, skins, nodes, the VRM
+extensions); :mod:`avatars.glb` reads and bounds-checks the bytes under it (container, buffers,
+accessors). pygltflib's dataclasses give the JSON its types. Any fault, anticipated or not,
+leaves :func:`load_model` as one error class, :class:`ModelError`, naming the part.
 """
 
 from __future__ import annotations
 
 import base64
-import dataclasses
 import io
-import json
 import logging
 import math
 import struct
@@ -25,33 +21,29 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from avatars.glb import (
+    GLB_MAGIC,
+    MAX_ACCESSOR_COUNT,
+    MAX_DATA_URI_BYTES,
+    MAX_MODEL_BYTES,
+    MAX_TEXTURE_SIDE,
+    Buffers,
+    split_glb,
+    typed_document,
+)
 from avatars.model3d import F32, Material, Mesh, Model, ModelError, Node, Primitive, Skin
 from avatars.vrm import parse_expressions
 
 log = logging.getLogger(__name__)
 
-#: Largest model file accepted (a VRoid avatar is 10-40 MB).
-MAX_MODEL_BYTES = 64 * 1024 * 1024
-#: Largest ``data:`` URI payload (after base64 decoding).
-MAX_DATA_URI_BYTES = 16 * 1024 * 1024
-#: Most elements one accessor may have (a detailed avatar has ~100k vertices).
-MAX_ACCESSOR_COUNT = 4_000_000
-#: Largest decoded texture side, in pixels.
-MAX_TEXTURE_SIDE = 4096
-
-GLB_MAGIC = 0x46546C67  # b"glTF"
-CHUNK_JSON = 0x4E4F534A
-CHUNK_BIN = 0x004E4942
-
-_COMPONENTS: dict[int, np.dtype[Any]] = {
-    5120: np.dtype(np.int8),
-    5121: np.dtype(np.uint8),
-    5122: np.dtype("<i2"),
-    5123: np.dtype("<u2"),
-    5125: np.dtype("<u4"),
-    5126: np.dtype("<f4"),
-}
-_WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
+__all__ = [
+    "GLB_MAGIC",
+    "MAX_ACCESSOR_COUNT",
+    "MAX_MODEL_BYTES",
+    "is_model_ref",
+    "load_model",
+    "split_glb",
+]
 
 
 def is_model_ref(ref: str | Path) -> bool:
@@ -86,86 +78,6 @@ def load_model(source: str | Path | bytes, model_id: str | None = None) -> Model
         raise ModelError(f"{where}: malformed glTF: {type(e).__name__}: {e}") from e
 
 
-def split_glb(data: bytes) -> tuple[dict[str, Any], bytes]:
-    """The JSON document and binary chunk of a GLB container, checked."""
-    if len(data) > MAX_MODEL_BYTES:
-        raise ModelError(f"model is {len(data)} bytes, over the {MAX_MODEL_BYTES} cap")
-    if len(data) < 20:
-        raise ModelError("truncated GLB: shorter than its header")
-    magic, version, length = struct.unpack_from("<III", data, 0)
-    if magic != GLB_MAGIC:
-        raise ModelError("not a GLB/VRM file (bad magic)")
-    if version != 2:
-        raise ModelError(f"GLB version {version} unsupported (need 2)")
-    if length > len(data):
-        raise ModelError(f"truncated GLB: header says {length} bytes, file has {len(data)}")
-    pos, doc, binary = 12, None, b""
-    while pos + 8 <= length:
-        clen, ctype = struct.unpack_from("<II", data, pos)
-        pos += 8
-        if pos + clen > length:
-            raise ModelError(f"truncated GLB: chunk of {clen} bytes at {pos} runs past the end")
-        chunk = data[pos : pos + clen]
-        pos += clen + (-clen % 4)
-        if ctype == CHUNK_JSON and doc is None:
-            try:
-                doc = json.loads(chunk.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-                raise ModelError(f"GLB JSON chunk is not valid JSON: {e}") from e
-        elif ctype == CHUNK_BIN and not binary:
-            binary = chunk
-    if not isinstance(doc, dict):
-        raise ModelError("GLB has no JSON chunk")
-    return doc, binary
-
-
-def _make(cls: Any, d: Any) -> Any:
-    """``cls`` (a pygltflib dataclass) from the JSON object ``d``, unknown keys dropped."""
-    if not isinstance(d, dict):
-        raise ModelError(f"{cls.__name__}: expected a JSON object, got {type(d).__name__}")
-    names = _FIELDS.setdefault(cls, {f.name for f in dataclasses.fields(cls)})
-    return cls(**{k: v for k, v in d.items() if k in names})
-
-
-_FIELDS: dict[Any, set[str]] = {}
-
-
-def typed_document(doc: dict[str, Any]) -> Any:
-    """pygltflib's typed objects for the parts the loader reads.
-
-    Built field by field instead of ``GLTF2.from_dict``: dataclasses_json took 2.4 s for the
-    ~1000 accessors of a model with 52 morph targets, far past the 1 s a load may take.
-    """
-    import pygltflib as g
-
-    def many(key: str, cls: Any) -> list[Any]:
-        items = doc.get(key) or []
-        if not isinstance(items, list):
-            raise ModelError(f"{key} must be a JSON array")
-        return [_make(cls, d) for d in items]
-
-    accessors = many("accessors", g.Accessor)
-    for a in accessors:
-        if a.sparse is not None:
-            sp = _make(g.Sparse, a.sparse)
-            sp.indices = _make(g.AccessorSparseIndices, sp.indices)
-            sp.values = _make(g.AccessorSparseValues, sp.values)
-            a.sparse = sp
-    meshes = many("meshes", g.Mesh)
-    for m in meshes:
-        m.primitives = [_make(g.Primitive, p) for p in m.primitives or []]
-    return g.GLTF2(
-        accessors=accessors,
-        buffers=many("buffers", g.Buffer),
-        bufferViews=many("bufferViews", g.BufferView),
-        images=many("images", g.Image),
-        textures=many("textures", g.Texture),
-        meshes=meshes,
-        nodes=many("nodes", g.Node),
-        skins=many("skins", g.Skin),
-    )
-
-
 def _quat_ok(q: F32) -> F32:
     n = float(np.linalg.norm(q))
     return q / n if n > 1e-8 and math.isfinite(n) else np.array([0, 0, 0, 1], np.float32)
@@ -181,7 +93,7 @@ class _Loader:
         ext = doc.get("extensions") or {}
         self.doc = doc
         self.g = typed_document(doc)
-        self.buffers = [self._buffer(i, b) for i, b in enumerate(self.g.buffers or [])]
+        self.bufs = Buffers(self.g, self.binary)
         self.images = [self._image(i) for i in range(len(self.g.images or []))]
         tex_src = [t.source for t in (self.g.textures or [])]
         self.tex_src = tex_src
@@ -251,100 +163,6 @@ class _Loader:
             name=str(title)[:64] if title else self.id,
         )
 
-    # -- buffers and accessors -----------------------------------------------------------
-    def _buffer(self, i: int, b: Any) -> bytes:
-        uri = b.uri
-        if uri is None:
-            if i != 0:
-                raise ModelError(f"buffer {i} has no URI and is not the GLB binary chunk")
-            data = self.binary
-        elif isinstance(uri, str) and uri.startswith("data:"):
-            head, _, payload = uri.partition(",")
-            if not head.endswith(";base64"):
-                raise ModelError(f"buffer {i}: only base64 data: URIs are accepted")
-            if len(payload) * 3 // 4 > MAX_DATA_URI_BYTES:
-                raise ModelError(f"buffer {i}: data: URI over {MAX_DATA_URI_BYTES} bytes")
-            try:
-                data = base64.b64decode(payload, validate=True)
-            except ValueError as e:
-                raise ModelError(f"buffer {i}: bad base64 in data: URI") from e
-        else:
-            shown = str(uri)[:60]
-            raise ModelError(
-                f"buffer {i} refers to an external URI {shown!r}: only embedded buffers are read"
-            )
-        if b.byteLength is None or b.byteLength > len(data):
-            raise ModelError(f"buffer {i}: byteLength {b.byteLength} but only {len(data)} bytes")
-        return data
-
-    def _view(self, index: int | None, what: str) -> tuple[bytes, int, int, int | None]:
-        views = self.g.bufferViews or []
-        if index is None or not 0 <= index < len(views):
-            raise ModelError(f"{what}: bufferView {index} does not exist")
-        v = views[index]
-        if v.buffer is None or not 0 <= v.buffer < len(self.buffers):
-            raise ModelError(f"{what}: bufferView {index} names a missing buffer {v.buffer}")
-        buf = self.buffers[v.buffer]
-        off, length = int(v.byteOffset or 0), int(v.byteLength or 0)
-        if off < 0 or length < 0 or off + length > len(buf):
-            raise ModelError(f"{what}: bufferView {index} runs past its buffer")
-        return buf, off, length, v.byteStride
-
-    def accessor(self, index: Any, what: str) -> NDArray[Any]:
-        """Accessor ``index`` as an (count, width) array (float32 for normalized ints)."""
-        accs = self.g.accessors or []
-        if not isinstance(index, int) or not 0 <= index < len(accs):
-            raise ModelError(f"{what}: accessor {index} does not exist")
-        a = accs[index]
-        what = f"{what} (accessor {index})"
-        dtype = _COMPONENTS.get(a.componentType)
-        width = _WIDTH.get(str(a.type))
-        count = a.count
-        if dtype is None or width is None:
-            raise ModelError(f"{what}: bad componentType {a.componentType} or type {a.type}")
-        if not isinstance(count, int) or not 0 < count <= MAX_ACCESSOR_COUNT:
-            raise ModelError(f"{what}: count {count} outside 1..{MAX_ACCESSOR_COUNT}")
-        elem = dtype.itemsize * width
-        if a.bufferView is None:
-            out = np.zeros((count, width), dtype)
-        else:
-            buf, off, length, stride = self._view(a.bufferView, what)
-            stride = int(stride or elem)
-            start = off + int(a.byteOffset or 0)
-            if stride < elem or stride > 252 or start % dtype.itemsize or stride % dtype.itemsize:
-                raise ModelError(f"{what}: bad stride {stride} / offset for {elem}-byte elements")
-            if int(a.byteOffset or 0) + stride * (count - 1) + elem > length:
-                raise ModelError(f"{what}: {count} elements run past bufferView {a.bufferView}")
-            raw = np.frombuffer(buf, np.uint8, stride * (count - 1) + elem, start)
-            rows = np.lib.stride_tricks.as_strided(raw, (count, elem), (stride, 1)).copy()
-            out = rows.view(dtype).reshape(count, width)
-        if a.sparse is not None:
-            self._sparse(a.sparse, out, what)
-        if a.normalized and dtype.kind in "iu":
-            info = np.iinfo(dtype)
-            return np.maximum(out.astype(np.float32) / info.max, -1.0)
-        return out
-
-    def _sparse(self, sparse: Any, out: NDArray[Any], what: str) -> None:
-        n = int(sparse.count or 0)
-        if not 0 < n <= out.shape[0]:
-            raise ModelError(f"{what}: sparse count {n} out of range")
-        ib, ioff, ilen, _ = self._view(sparse.indices.bufferView, what + " sparse indices")
-        idt = _COMPONENTS.get(sparse.indices.componentType)
-        if idt is None or idt.kind != "u":
-            raise ModelError(f"{what}: sparse index type {sparse.indices.componentType}")
-        istart = ioff + int(sparse.indices.byteOffset or 0)
-        if int(sparse.indices.byteOffset or 0) + n * idt.itemsize > ilen:
-            raise ModelError(f"{what}: sparse indices run past their bufferView")
-        idx = np.frombuffer(ib, idt, n, istart).astype(np.int64)
-        if idx.size and (idx.max() >= out.shape[0]):
-            raise ModelError(f"{what}: sparse index past the accessor")
-        vb, voff, vlen, _ = self._view(sparse.values.bufferView, what + " sparse values")
-        vstart = voff + int(sparse.values.byteOffset or 0)
-        if int(sparse.values.byteOffset or 0) + n * out.itemsize * out.shape[1] > vlen:
-            raise ModelError(f"{what}: sparse values run past their bufferView")
-        out[idx] = np.frombuffer(vb, out.dtype, n * out.shape[1], vstart).reshape(n, -1)
-
     # -- images, materials ---------------------------------------------------------------
     def _image(self, i: int) -> NDArray[np.uint8]:
         from PIL import Image
@@ -358,7 +176,7 @@ class _Loader:
                 raise ModelError(f"image {i}: data: URI too large or not base64")
             raw = base64.b64decode(payload)
         else:
-            buf, off, length, _ = self._view(im.bufferView, f"image {i}")
+            buf, off, length, _ = self.bufs.view(im.bufferView, f"image {i}")
             raw = buf[off : off + length]
         try:
             with Image.open(io.BytesIO(raw)) as img:
@@ -444,7 +262,7 @@ class _Loader:
         attrs = raw.get("attributes") or {}
         if "POSITION" not in attrs:
             raise ModelError(f"{what}: no POSITION")
-        pos = self.accessor(attrs["POSITION"], what + " POSITION").astype(np.float32)
+        pos = self.bufs.accessor(attrs["POSITION"], what + " POSITION").astype(np.float32)
         n = pos.shape[0]
         if pos.shape[1] != 3 or not np.isfinite(pos).all():
             raise ModelError(f"{what}: POSITION must be finite VEC3")
@@ -452,7 +270,7 @@ class _Loader:
         def attr(name: str, width: int) -> NDArray[Any] | None:
             if name not in attrs:
                 return None
-            a = self.accessor(attrs[name], f"{what} {name}")
+            a = self.bufs.accessor(attrs[name], f"{what} {name}")
             if a.shape != (n, width):
                 raise ModelError(f"{what}: {name} has {a.shape}, expected ({n}, {width})")
             return a
@@ -462,7 +280,7 @@ class _Loader:
         joints = attr("JOINTS_0", 4)
         weights = attr("WEIGHTS_0", 4)
         if "indices" in raw and raw["indices"] is not None:
-            idx = self.accessor(raw["indices"], what + " indices")
+            idx = self.bufs.accessor(raw["indices"], what + " indices")
             if idx.shape[1] != 1 or idx.dtype.kind != "u":
                 raise ModelError(f"{what}: indices must be unsigned SCALAR")
             idx = idx.reshape(-1).astype(np.uint32)
@@ -473,8 +291,10 @@ class _Loader:
         idx = idx[: idx.size - idx.size % 3]
         targets: list[tuple[F32, F32]] = []
         for k, t in enumerate(raw.get("targets") or []):
-            dp = self.accessor(t["POSITION"], f"{what} target {k}") if "POSITION" in t else None
-            dn = self.accessor(t["NORMAL"], f"{what} target {k}") if "NORMAL" in t else None
+            dp = (
+                self.bufs.accessor(t["POSITION"], f"{what} target {k}") if "POSITION" in t else None
+            )
+            dn = self.bufs.accessor(t["NORMAL"], f"{what} target {k}") if "NORMAL" in t else None
             z = np.zeros((n, 3), np.float32)
             for a in (dp, dn):
                 if a is not None and a.shape != (n, 3):
@@ -523,7 +343,7 @@ class _Loader:
         if s.inverseBindMatrices is None:
             ibm = np.tile(np.eye(4, dtype=np.float32), (len(joints), 1, 1))
         else:
-            a = self.accessor(s.inverseBindMatrices, f"skin {i} inverseBindMatrices")
+            a = self.bufs.accessor(s.inverseBindMatrices, f"skin {i} inverseBindMatrices")
             if a.shape != (len(joints), 16):
                 raise ModelError(f"skin {i}: {a.shape[0]} inverse bind matrices for {len(joints)}")
             ibm = a.astype(np.float32).reshape(-1, 4, 4).transpose(0, 2, 1).copy()
