@@ -10,10 +10,18 @@ the URL fragment, which browsers do not send).
 Only an allow-list of extensions under :data:`web.ROOT` is served, never a dotfile, never
 ``node_modules`` or Python files, never a path that resolves outside the folder. Files are
 read once and kept (the page is a few hundred KB).
+
+The built-in avatar packs are served under ``/packs/<id>/...`` straight from the installed
+``avatars`` package's ``builtin/`` folder (found with :func:`importlib.util.find_spec`, which
+locates a package without importing it: the relay runs none of the avatar code), and
+``/packs/index.json`` lists each built-in's files so the page can fetch them and compute the
+pack's content hash (avatars/FORMAT.md, "Identity") itself, as it does for a received pack.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -49,6 +57,7 @@ CONTENT_TYPES = {
     ".svg": "image/svg+xml",
     ".wasm": "application/wasm",
     ".task": "application/octet-stream",
+    ".toml": "text/plain; charset=utf-8",
 }
 _NEVER = frozenset({"node_modules", "__pycache__"})
 #: Longest request path looked up (anything longer is not one of our files).
@@ -61,11 +70,50 @@ class StaticFile:
     content_type: str
 
 
-class StaticSite:
-    """Path -> file lookup over one folder (``web.ROOT`` unless a test gives another)."""
+#: URL prefix of the built-in packs.
+PACKS_PREFIX = "/packs/"
 
-    def __init__(self, root: Path | None = None) -> None:
+
+def builtin_packs_root() -> Path | None:
+    """``avatars/builtin`` of the installed package, located without importing ``avatars``."""
+    try:
+        spec = importlib.util.find_spec("avatars")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(next(iter(spec.submodule_search_locations))) / "builtin"
+    return root if root.is_dir() else None
+
+
+def _pack_files(folder: Path) -> list[str]:
+    """A pack folder's files as sorted ``/``-separated paths, hidden ones left out (as a pack's
+    identity leaves them out)."""
+    return sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
+def packs_index(root: Path) -> bytes:
+    """``{"packs": [{"id", "files"}]}`` for every folder of ``root`` holding an avatar.toml."""
+    packs = [
+        {"id": d.name, "files": _pack_files(d)}
+        for d in sorted(root.iterdir())
+        if d.is_dir() and not d.name.startswith(".") and (d / "avatar.toml").is_file()
+    ]
+    return json.dumps({"packs": packs}, separators=(",", ":")).encode()
+
+
+class StaticSite:
+    """Path -> file lookup over one folder (``web.ROOT`` unless a test gives another), plus the
+    built-in packs under :data:`PACKS_PREFIX` (``packs_root``; the installed ones by default)."""
+
+    def __init__(self, root: Path | None = None, packs_root: Path | None = None) -> None:
         self.root = (root or web.ROOT).resolve()
+        found = packs_root or builtin_packs_root()
+        self.packs_root = found.resolve() if found is not None else None
         self._cache: dict[str, StaticFile | None] = {}
 
     def lookup(self, path: str) -> StaticFile | None:
@@ -80,6 +128,17 @@ class StaticSite:
         return found
 
     def _load(self, path: str) -> StaticFile | None:
+        root = self.root
+        if path.startswith(PACKS_PREFIX):
+            if self.packs_root is None:
+                return None
+            root, path = self.packs_root, path[len(PACKS_PREFIX) - 1 :]
+            if path == "/index.json":
+                try:
+                    return StaticFile(packs_index(root), "application/json")
+                except OSError as e:
+                    log.warning("cannot list the built-in packs: %s", e)
+                    return None
         rel = unquote(path).lstrip("/") or "index.html"
         parts = PurePosixPath(rel).parts
         if "\x00" in rel or not parts or any(
@@ -90,8 +149,8 @@ class StaticSite:
         if content_type is None:
             return None
         try:
-            candidate = (self.root / rel).resolve()
-            if not candidate.is_relative_to(self.root) or not candidate.is_file():
+            candidate = (root / rel).resolve()
+            if not candidate.is_relative_to(root) or not candidate.is_file():
                 return None
             body = candidate.read_bytes()
         except (OSError, ValueError) as e:

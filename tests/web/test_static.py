@@ -102,3 +102,38 @@ async def test_lookup_stays_inside_its_folder(tmp_path: Path) -> None:
 )
 async def test_web_link_puts_the_room_in_the_fragment(relay: str, link: str) -> None:
     assert web_link(relay, "C") == link
+
+
+async def test_builtin_packs_are_served_from_the_avatars_package() -> None:
+    """The page draws the real built-ins: /packs/index.json lists each one's files (hidden ones
+    left out, as a pack's identity leaves them out), /packs/<id>/<file> serves them, and the
+    relay found the folder without importing ``avatars``."""
+    import json
+    import subprocess
+    import sys
+
+    site = StaticSite()
+    index = site.lookup("/packs/index.json")
+    assert index is not None and index.content_type == "application/json"
+    packs = {p["id"]: p["files"] for p in json.loads(index.body)["packs"]}
+    assert set(packs) >= {"aria", "bolt", "fox", "mochi"}
+    assert "avatar.toml" in packs["fox"] and "preview.png" in packs["fox"]
+    assert all(not part.startswith(".") for f in packs["aria"] for part in f.split("/"))
+    assert site.packs_root is not None
+    toml = site.lookup("/packs/aria/avatar.toml")
+    assert toml is not None and toml.body == (site.packs_root / "aria" / "avatar.toml").read_bytes()
+    png = site.lookup(f"/packs/fox/{packs['fox'][-1]}")
+    assert png is not None and png.content_type == "image/png"
+    for bad in ("/packs/../compose.py", "/packs/%2e%2e/pack.py", "/packs/aria/../../pack.py",
+                "/packs/aria/../../../pyproject.toml", "/packs/", "/packs/aria/"):
+        assert site.lookup(bad) is None, bad
+    probe = "import sys, relay.static as s; s.StaticSite(); print('avatars' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+async def test_packs_route_absent_without_a_packs_folder(tmp_path: Path) -> None:
+    site = StaticSite(tmp_path, packs_root=None)
+    site.packs_root = None  # as when the avatars package is not installed
+    assert site.lookup("/packs/index.json") is None
+    assert site.lookup("/packs/aria/avatar.toml") is None
