@@ -11,6 +11,9 @@ Only an allow-list of extensions under :data:`web.ROOT` is served, never a dotfi
 ``node_modules`` or Python files, never a path that resolves outside the folder. Files are
 read once and kept (the page is a few hundred KB).
 
+The face model is served from the tracker's package (:data:`web.BORROWED`): one copy of the file,
+the one the Python tracker verifies; the relay locates it without importing ``tracking``.
+
 The built-in avatar packs are served under ``/packs/<id>/...`` straight from the installed
 ``avatars`` package's ``builtin/`` folder (found with :func:`importlib.util.find_spec`, which
 locates a package without importing it: the relay runs none of the avatar code), and
@@ -122,7 +125,7 @@ class StaticSite:
             return None
         if path in self._cache:
             return self._cache[path]
-        found = self._load(path)
+        found = _borrowed(path) if path in web.BORROWED else self._load(path)
         if len(self._cache) < 512:  # bounded: 404 probes must not grow it forever
             self._cache[path] = found
         return found
@@ -157,3 +160,17 @@ class StaticSite:
             log.warning("cannot serve %r: %s", rel[:80], e)
             return None
         return StaticFile(body, content_type)
+
+
+def _borrowed(path: str) -> StaticFile | None:
+    """A file of another package the page needs (web.BORROWED), read once like the rest."""
+    found = web.borrowed_file(path)
+    if found is None:
+        log.warning("cannot serve %s: its package file is missing", path)
+        return None
+    try:
+        body = found.read_bytes()
+    except OSError as e:
+        log.warning("cannot serve %s: %s", path, e)
+        return None
+    return StaticFile(body, CONTENT_TYPES[found.suffix.lower()])

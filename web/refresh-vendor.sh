@@ -19,8 +19,20 @@ for f in date.js error.js extract.js index.js parse.js primitive.js stringify.js
 done
 cp node_modules/smol-toml/LICENSE vendor/smol-toml/
 cp node_modules/fflate/esm/browser.js node_modules/fflate/LICENSE vendor/fflate/
+# MediaPipe's face tracking (tracking_worker.js): the ES bundle and the ES-module build of the
+# WASM runtime (SIMD; every browser the page supports has WASM SIMD), loaded in a module worker.
+# The other variants (non-module, no-SIMD) are never fetched: the worker names its files itself.
+# The face model is not copied: the relay serves tracking/models/face_landmarker.task.
+rm -rf vendor/tasks-vision
+mkdir -p vendor/tasks-vision
+cp node_modules/@mediapipe/tasks-vision/vision_bundle.mjs \
+    node_modules/@mediapipe/tasks-vision/wasm/vision_wasm_module_internal.js \
+    node_modules/@mediapipe/tasks-vision/wasm/vision_wasm_module_internal.wasm vendor/tasks-vision/
+# The package ships no LICENSE file; its package.json says Apache-2.0.
+node -p "'@mediapipe/tasks-vision ' + require('./node_modules/@mediapipe/tasks-vision/package.json').license" \
+    > vendor/tasks-vision/LICENSE
 {
-    for pkg in cbor-x smol-toml fflate; do
+    for pkg in cbor-x smol-toml fflate @mediapipe/tasks-vision; do
         echo "$pkg $(node -p "require('./node_modules/$pkg/package.json').version")"
     done
 } > vendor/VERSIONS
