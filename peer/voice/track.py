@@ -1,9 +1,9 @@
-"""The audio track we send: 20 ms blocks from the voice engine, as aiortc ``AudioFrame`` s.
+"""The audio track we send: 20 ms blocks from the voice engine, as Opus packets for aiortc.
 
 One :class:`MicTrack` per link (aiortc's sender of a closed RTCPeerConnection may stop its
 track, so a new link gets a fresh one); the engine's capture loop feeds the current link's
-track through :meth:`MicTrack.feed`. aiortc's sender pulls :meth:`recv` and Opus-encodes each
-frame (its ``OpusEncoder``, 20 ms frames, in a worker thread).
+track through :meth:`MicTrack.feed`. aiortc's sender pulls :meth:`recv`, which encodes the block
+(:class:`MonoOpusEncoder`, on the event loop) and yields the Opus packet for aiortc to send.
 
 While muted the engine feeds silence, so the peer's playout keeps its timing and no
 renegotiation is needed (the "send silence" choice: Opus codes digital silence in a few bytes
@@ -13,13 +13,12 @@ per packet, and unmuting is instant).
 from __future__ import annotations
 
 import asyncio
+import collections
 import fractions
-import math
 from typing import Any
 
 import av
-import numpy as np
-from aiortc import RTCRtpSender, rtp
+from aiortc import RTCRtpSender
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from .sources import BLOCK, PCM, SAMPLE_RATE
@@ -31,12 +30,17 @@ MAX_QUEUED = 3
 
 
 class MicTrack(MediaStreamTrack):
+    """Yields Opus packets, not frames: see :class:`MonoOpusEncoder` for why the encoding is
+    done here, on the event loop."""
+
     kind = "audio"
 
     def __init__(self) -> None:
         super().__init__()
         self._queue: asyncio.Queue[tuple[PCM, int]] = asyncio.Queue(maxsize=MAX_QUEUED)
         self._fed = 0
+        self._pending: collections.deque[av.Packet[Any]] = collections.deque()
+        self.encoder = MonoOpusEncoder()
         self.sent_blocks = 0
 
     def feed(self, pcm: PCM) -> None:
@@ -52,32 +56,40 @@ class MicTrack(MediaStreamTrack):
         self._queue.put_nowait((pcm, self._fed))
         self._fed += 1
 
-    async def recv(self) -> av.AudioFrame:
+    async def recv(self) -> av.Packet[Any]:  # aiortc takes Frame | Packet
         if self.readyState != "live":
             raise MediaStreamError
-        pcm, index = await self._queue.get()
-        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, BLOCK), format="s16", layout="mono")
-        frame.sample_rate = SAMPLE_RATE
-        frame.pts = index * BLOCK
-        frame.time_base = TIME_BASE
-        self.sent_blocks += 1
-        return frame
+        while not self._pending:
+            pcm, index = await self._queue.get()
+            self._pending.extend(self.encoder.packets(pcm, index))
+            self.sent_blocks += 1
+        return self._pending.popleft()
 
 
 class MonoOpusEncoder:
-    """What aiortc's sender encodes our track with (:func:`install_encoder`).
+    """Our Opus encoder: mono 20 ms blocks, 64 kbit/s, VoIP mode, run by :class:`MicTrack`.
 
-    aiortc's own ``OpusEncoder`` upmixes every frame to stereo, re-chunks it through a
-    resampler and encodes stereo at 96 kbit/s: for one voice from one microphone that is
-    more bits than one voice needs and ~1.7x the encoding CPU. This one encodes our mono 20
-    ms blocks as they are, at 64 kbit/s in Opus' VoIP mode. At that rate libopus codes speech
-    in CELT, which keeps the waveform (espeak speech through encode+decode correlates 0.97
-    with the original, against 0.91 at 32 kbit/s where it switches to SILK/hybrid, whose
-    parametric low band does not) and costs less CPU than the hybrid modes (0.5 ms against
-    0.76 ms per 20 ms block, encode + decode, on this machine). The SDP still says
-    ``opus/48000/2`` as RFC 7587 requires; every Opus decoder plays a mono stream. Same
-    interface as aiortc's encoders (``encode(frame, force_keyframe)`` -> payloads and an RTP
-    timestamp offset, ``pack``)."""
+    What this changes in aiortc's sender, and why:
+
+    - **Mono at 64 kbit/s.** aiortc's own ``OpusEncoder`` upmixes every frame to stereo,
+      re-chunks it through a resampler and encodes stereo at 96 kbit/s: for one voice from one
+      microphone that is more bits than one voice needs and ~1.7x the encoding CPU. At 64
+      kbit/s libopus codes speech in CELT, which keeps the waveform (espeak speech through
+      encode+decode correlates 0.97 with the original, against 0.91 at 32 kbit/s where it
+      switches to SILK/hybrid, whose parametric low band does not) and costs less CPU than the
+      hybrid modes (0.5 ms against 0.76 ms per 20 ms block, encode + decode, on this
+      machine). The SDP still says ``opus/48000/2`` as RFC 7587 requires; every Opus decoder
+      plays a mono stream.
+    - **Encoded on the event loop, handed to aiortc as packets.** aiortc's sender encodes each
+      *frame* a track yields in its thread pool (``run_in_executor``): per 20 ms block a
+      future, a work-queue put, a worker wake-up, a self-pipe write and two GIL hand-overs,
+      which on a busy 2-core machine cost more CPU than the 0.2 ms encode itself (profiled:
+      a quarter of the networking thread's voice time sat in that hand-over). A track that
+      yields encoded *packets* takes aiortc's other, documented path (``Encoder.pack``, used
+      for pre-encoded media), which runs inline; so :class:`MicTrack` encodes and yields
+      packets, and :class:`OpusPacker` packs them. A side effect: aiortc computes the RFC 6465
+      audio level header only for frames, so our packets carry none (nothing we talk to uses
+      it; it was a Python loop over every sample before we replaced it anyway)."""
 
     BITRATE = 64_000
 
@@ -89,48 +101,48 @@ class MonoOpusEncoder:
         self.codec.sample_rate = SAMPLE_RATE
         self.codec.time_base = TIME_BASE
         self.codec.options = {"application": "voip"}
+
+    def packets(self, pcm: PCM, index: int) -> list[av.Packet[Any]]:
+        """Block number ``index`` (of the capture timeline) encoded. One 20 ms block in, one
+        packet out, stamped with the block's own capture position (gaps included), not the
+        encoder's count of what it got."""
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, BLOCK), format="s16", layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = index * BLOCK
+        frame.time_base = TIME_BASE
+        out: list[av.Packet[Any]] = list(self.codec.encode(frame))
+        for packet in out:
+            packet.pts = index * BLOCK
+            packet.time_base = TIME_BASE
+        return out
+
+
+class OpusPacker:
+    """What aiortc's sender "encodes" our track with (:func:`install_encoder`): the packets are
+    Opus already (:class:`MonoOpusEncoder`); each goes out as one RTP payload whose timestamp
+    is its capture position from the first one sent. Same interface as aiortc's encoders."""
+
+    def __init__(self) -> None:
         self._first_pts: int | None = None
 
     def encode(self, frame: av.AudioFrame, force_keyframe: bool = False) -> tuple[list[bytes], Any]:
-        packets = self.codec.encode(frame)
-        if not packets:
-            return [], None
-        # One 20 ms frame in, one packet out: the RTP timestamp is the frame's own capture
-        # position (MicTrack.feed), gaps included, not the encoder's count of what it got.
-        pts = frame.pts or 0
+        raise NotImplementedError("the voice track yields Opus packets, not frames")
+
+    def pack(self, packet: av.Packet[Any]) -> tuple[list[bytes], int]:
+        pts = packet.pts or 0
         if self._first_pts is None:
             self._first_pts = pts
-        return [bytes(p) for p in packets], pts - self._first_pts
-
-    def pack(self, packet: Any) -> tuple[list[bytes], int]:
-        raise NotImplementedError("the voice track sends raw frames only")
+        return [bytes(packet)], pts - self._first_pts
 
 
 _ENCODER_ATTR = "_RTCRtpSender__encoder"
 
 
 def install_encoder(sender: RTCRtpSender) -> None:
-    """Give ``sender`` a :class:`MonoOpusEncoder` before it starts (aiortc creates its own only
-    when the attribute is still None). Raises on an aiortc without that attribute rather than
-    silently sending stereo."""
+    """Give ``sender`` an :class:`OpusPacker` before it starts (aiortc creates its own encoder
+    only when the attribute is still None: a stereo Opus encoder we would never use, or for a
+    non-Opus codec one that would mislabel our Opus packets). Raises on an aiortc without
+    that attribute rather than sending something else."""
     if not hasattr(sender, _ENCODER_ATTR) or getattr(sender, _ENCODER_ATTR) is not None:
         raise RuntimeError(f"aiortc's RTCRtpSender has no unset {_ENCODER_ATTR}: unsupported")
-    setattr(sender, _ENCODER_ATTR, MonoOpusEncoder())
-
-
-def _audio_level_dbov(frame: av.AudioFrame) -> int:
-    """aiortc.rtp.compute_audio_level_dbov (RFC 6465 Appendix A) with numpy: the same number,
-    without a Python loop over every sample of every frame on the event loop."""
-    pcm = np.frombuffer(bytes(frame.planes[0]), dtype=np.int16)[: frame.samples]
-    rms = math.sqrt(float(np.sum(np.square(pcm.astype(np.float64)))) / (frame.samples * 32767**2))
-    if rms <= 0:
-        return -127
-    return max(-127, min(0, round(20 * math.log10(rms))))
-
-
-#: aiortc's sender computes the RFC 6465 audio level of every audio frame it sends with a
-#: Python loop over the samples (0.15 ms per 20 ms frame, on the event loop). It looks the
-#: function up on its ``aiortc.rtp`` module at each call; this process only ever sends our voice
-#: track, so the module's function is replaced here, once, by a numpy version that returns the
-#: same value (tests/peer/test_voice_units.py checks it against aiortc's).
-rtp.compute_audio_level_dbov = _audio_level_dbov
+    setattr(sender, _ENCODER_ATTR, OpusPacker())
