@@ -13,9 +13,9 @@ Method, every 10 ms hop over a 25 ms window (decimated to 16 kHz):
   (slow rise, fast fall) and a tracked speech level (fast rise, slow fall); the position of
   the level between the two gives a 0..1 "gate". Silence and bilabial closures (p, b, m: the
   lips stop the sound, or only a nasal murmur gets out) are quiet, vowels are loud.
-- **Vowel shape from formants.** Linear prediction (order 18, autocorrelation method,
-  Levinson-Durbin) on the pre-emphasised window; the roots of the predictor give the
-  resonances; F1 and F2 (the two lowest with a narrow bandwidth) place the vowel: F1 grows
+- **Vowel shape from formants.** Linear prediction (order 18, autocorrelation method) on the
+  pre-emphasised window; the peaks of the predictor's envelope give the resonances; F1 and F2
+  (the two lowest with a narrow bandwidth) place the vowel: F1 grows
   with the jaw opening, F2 falls with rounding and backing. The nearest of Peterson & Barney's
   (1952) average vowels (in a log-frequency plane) gives the class A/E/I/O/U, and F1 also sets
   how far the jaw opens. A murmur with almost no energy above 2 kHz and a low F1 is a nasal
@@ -26,7 +26,10 @@ Method, every 10 ms hop over a 25 ms window (decimated to 16 kHz):
   smoothed with a fast attack (~10 ms) and a slower release (~25 ms): lips open quickly and
   close a touch slower, which reads as natural and hides 10 ms hop jitter.
 
-Cost: about 0.2 ms of CPU per 10 ms hop (LPC and a degree-18 root find), i.e. ~2% of a core.
+Cost: the level every 10 ms hop, the formants every 20 ms (:data:`FORMANT_EVERY`: LPC by one
+linear solve, resonances from one FFT of the predictor instead of its roots): about 1% of a
+core while voiced (``mouth_cpu_pct`` of ``scripts/bench_voice.py --only lipsync``), less in
+pauses; while the face is tracked only the level runs (:attr:`MouthEstimator.formants`).
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ RATE = 16000
 HOP_S = 0.010
 WINDOW_S = 0.025
 LPC_ORDER = 18
+#: Formants are analysed every this many hops (20 ms), the level every hop.
+FORMANT_EVERY = 2
 PRE_EMPHASIS = 0.97
 #: Mouth channels this module writes (others in a frame are left alone).
 MOUTH_CHANNELS: tuple[str, ...] = (
@@ -105,6 +110,9 @@ _SHAPES: dict[str, tuple[float, float, float, float, float]] = {
 }
 
 Floats = npt.NDArray[np.float64]
+#: Per-hop smoothing steps toward a rising / falling target.
+_UP = 1.0 - math.exp(-HOP_S / ATTACK_S)
+_DOWN = 1.0 - math.exp(-HOP_S / RELEASE_S)
 
 
 @dataclass(slots=True)
@@ -148,6 +156,7 @@ class MouthEstimator:
         self._vowel: str | None = None
         self._end_ns = 0
         self.hops = 0
+        self._formants_of: tuple[float, float, float] | None = None  # the last (F1, F2, high)
         #: False: track levels only (no LPC: ~10x cheaper), while nobody needs the shapes (the
         #: face is tracked); the noise floor and speech level stay warm for when they are.
         self.formants = True
@@ -202,24 +211,29 @@ class MouthEstimator:
         vowel: str | None = None
         nasal = False
         if gate > 0.0 and self.formants:
-            f1, f2, high_share = _formants(frame, self._window)
+            # Formants every FORMANT_EVERY hops (the vocal tract moves slower than the level;
+            # frames go out at 30 Hz), the level and gate every hop.
+            if self._formants_of is None or self.hops % FORMANT_EVERY == 0:
+                self._formants_of = _formants(frame, self._window)
+            f1, f2, high_share = self._formants_of
             if high_share < NASAL_HIGH_SHARE and f1 < 450.0:
                 nasal = True  # a murmur with nothing above 2 kHz: the lips are shut (m, b)
             elif f1 > 250.0 and f2 > f1:
                 vowel = _classify(f1, f2)
+        else:
+            self._formants_of = None
         if vowel is not None:
             self._vowel = vowel
         target = _shape(gate, f1, vowel or self._vowel, nasal)
         self._smooth(target)
-        weights = {k: round(v, 4) for k, v in self._smoothed.items()}
-        return MouthShape(weights, at_ns, level, gate, f1, f2, vowel, nasal)
+        return MouthShape(dict(self._smoothed), at_ns, level, gate, f1, f2, vowel, nasal)
 
     def _smooth(self, target: dict[str, float]) -> None:
-        up = 1.0 - math.exp(-HOP_S / ATTACK_S)
-        down = 1.0 - math.exp(-HOP_S / RELEASE_S)
+        up, down = _UP, _DOWN
         for k, t in target.items():
             v = self._smoothed[k]
-            self._smoothed[k] = v + (t - v) * (up if t > v else down)
+            v += (t - v) * (up if t > v else down)
+            self._smoothed[k] = v if v >= 1e-4 else 0.0  # a closed mouth is exactly closed
 
     def rest(self) -> dict[str, float]:
         """The current smoothed weights (what a frame built now should carry)."""
@@ -251,44 +265,81 @@ def _shape(gate: float, f1: float, vowel: str | None, nasal: bool) -> dict[str, 
 def _formants(frame: Floats, window: Floats) -> tuple[float, float, float]:
     """(F1, F2, share of spectral energy above 2 kHz) of one window; F = 0 when not found."""
     x = np.append(frame[0], frame[1:] - PRE_EMPHASIS * frame[:-1]) * window
-    spec = np.abs(np.fft.rfft(frame * window, 512)) ** 2
-    cut = int(2000 / (RATE / 512))
+    spec = np.abs(np.fft.rfft(frame * window, _NFFT)) ** 2
     total = float(spec.sum()) + 1e-20
-    high_share = float(spec[cut:].sum()) / total
+    high_share = float(spec[_CUT_2K:].sum()) / total
     a = _lpc(x, LPC_ORDER)
     if a is None:
         return 0.0, 0.0, high_share
-    roots = np.roots(a)
-    roots = roots[np.imag(roots) > 0.01]
-    freqs = np.angle(roots) * RATE / (2 * math.pi)
-    bws = -RATE / math.pi * np.log(np.maximum(np.abs(roots), 1e-9))
-    keep = (freqs > 150.0) & (freqs < 4000.0) & (bws < 500.0)
-    found = np.sort(freqs[keep])
-    f1 = float(found[0]) if found.size > 0 else 0.0
-    f2 = float(found[1]) if found.size > 1 else 0.0
+    found = _resonances(a)
+    f1 = found[0] if len(found) > 0 else 0.0
+    f2 = found[1] if len(found) > 1 else 0.0
     return f1, f2, high_share
 
 
-def _lpc(x: Floats, order: int) -> Floats | None:
-    """Predictor polynomial [1, a1..ap] by autocorrelation and Levinson-Durbin."""
-    n = x.size
-    full = np.correlate(x, x, mode="full")
-    r = full[n - 1 : n + order]
+#: Spectrum size: 31.25 Hz bins at 16 kHz (peaks are placed between bins, see _resonances).
+_NFFT = 512
+_HZ_PER_BIN = RATE / _NFFT
+_CUT_2K = int(2000 / _HZ_PER_BIN)
+_LO_BIN = int(150 / _HZ_PER_BIN)
+_HI_BIN = int(4000 / _HZ_PER_BIN) + 2
+#: A resonance this wide or wider is not a formant (the bandwidth a pole at radius r has:
+#: -fs/pi ln r).
+MAX_BANDWIDTH_HZ = 500.0
+
+
+def _resonances(a: Floats) -> list[float]:
+    """Centre frequencies (Hz, ascending, 150..4000) of the predictor's narrow resonances.
+
+    The LPC envelope 1/|A(f)|^2 is evaluated with one FFT of the polynomial and its peaks
+    are placed by a parabola through the log-envelope at the peak bin and its neighbours. The
+    parabola's curvature gives the bandwidth: near a single pole pair the envelope is
+    1/((f - F)^2 + (B/2)^2), whose log has second derivative -8/B^2 at F. This replaces the
+    roots of the degree-18 polynomial (an 18x18 eigenvalue problem, ~70% of the estimator's
+    CPU) and gives the same F1/F2 to within a few Hz on speech (tests/peer/test_mouth.py),
+    far below the spacing of the vowel prototypes."""
+    log_env = -np.log(np.abs(np.fft.rfft(a, _NFFT)[: _HI_BIN + 1]) ** 2 + 1e-30)
+    mid = log_env[1:-1]
+    peaks = np.flatnonzero((mid > log_env[:-2]) & (mid >= log_env[2:])) + 1
+    out: list[float] = []
+    for k in peaks:
+        if k < _LO_BIN:
+            continue
+        left, centre, right = log_env[k - 1], log_env[k], log_env[k + 1]
+        curve = left - 2.0 * centre + right  # per bin^2, negative at a peak
+        if curve >= 0.0:
+            continue
+        shift = 0.5 * (left - right) / curve
+        freq = (k + shift) * _HZ_PER_BIN
+        bandwidth = math.sqrt(-8.0 / curve) * _HZ_PER_BIN
+        if 150.0 < freq < 4000.0 and bandwidth < MAX_BANDWIDTH_HZ:
+            out.append(freq)
+    return out
+
+
+#: Indices of the autocorrelation (Toeplitz) matrix of the normal equations.
+_TOEPLITZ = np.abs(np.subtract.outer(np.arange(LPC_ORDER), np.arange(LPC_ORDER)))
+
+
+def _lpc(x: Floats, order: int = LPC_ORDER) -> Floats | None:
+    """Predictor polynomial [1, a1..ap] by the autocorrelation method: the normal equations
+    R a = -r solved directly (one LAPACK call; the same solution Levinson-Durbin's recursion
+    gives, which in Python was a loop of small numpy calls and half the estimator's CPU).
+    None when the window has no energy or the system is not positive definite (the recursion's
+    "error <= 0": an unstable predictor)."""
+    if order != LPC_ORDER:
+        raise ValueError(f"order {order}: only {LPC_ORDER} is precomputed")
+    r = np.correlate(np.concatenate((x, np.zeros(order))), x, mode="valid")[: order + 1].copy()
     if r[0] <= 1e-12:
         return None
-    r = r.copy()
-    r[0] *= 1.0 + 1e-9  # white-noise correction: keeps the recursion stable
-    a = np.zeros(order + 1)
-    a[0] = 1.0
-    err = r[0]
-    for i in range(1, order + 1):
-        acc = r[i] + float(np.dot(a[1:i], r[i - 1 : 0 : -1]))
-        k = -acc / err
-        a[1 : i + 1] = a[1 : i + 1] + k * a[i - 1 :: -1][:i]
-        err *= 1.0 - k * k
-        if err <= 0:
-            return None
-    return a
+    r[0] *= 1.0 + 1e-9  # white-noise correction: keeps the system well conditioned
+    try:
+        coef = np.linalg.solve(r[_TOEPLITZ], -r[1:])
+    except np.linalg.LinAlgError:
+        return None
+    if r[0] + float(np.dot(coef, r[1:])) <= 0:  # prediction error: not positive
+        return None
+    return np.concatenate(([1.0], coef))
 
 
 def _classify(f1: float, f2: float) -> str:

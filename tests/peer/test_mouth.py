@@ -81,3 +81,37 @@ def test_shapes_are_stamped_with_the_audio_they_describe() -> None:
 def test_bad_rates_are_refused() -> None:
     with pytest.raises(ValueError, match="multiple of 16000"):
         MouthEstimator(44100)
+
+
+def test_envelope_peaks_give_the_formants_the_predictor_roots_give() -> None:
+    """The resonances come from the peaks of the LPC envelope (one FFT) instead of the roots
+    of the predictor (an eigenvalue problem): on speech both place F1 and F2 alike and put
+    the vowel in the same class."""
+    from peer.voice import mouth
+
+    pcm = speak(TEXTS[2]).resampled(16000).astype(np.float64) / 32768.0
+    window = np.hamming(400)
+    diffs: list[float] = []
+    same = total = 0
+    for i in range(0, pcm.size - 400, 160):
+        frame = pcm[i : i + 400]
+        if np.sqrt(np.mean(frame * frame)) < 1e-3:
+            continue
+        x = np.append(frame[0], frame[1:] - mouth.PRE_EMPHASIS * frame[:-1]) * window
+        a = mouth._lpc(x)
+        assert a is not None
+        roots = np.roots(a)
+        roots = roots[np.imag(roots) > 0.01]
+        freqs = np.angle(roots) * 16000 / (2 * np.pi)
+        bws = -16000 / np.pi * np.log(np.abs(roots))
+        want = np.sort(freqs[(freqs > 150) & (freqs < 4000) & (bws < 500)])
+        got = mouth._resonances(a)
+        if len(want) < 2 or len(got) < 2:
+            continue
+        diffs += [abs(got[0] - want[0]), abs(got[1] - want[1])]
+        if want[0] > 250 and want[1] > want[0] and got[0] > 250 and got[1] > got[0]:
+            total += 1
+            same += mouth._classify(got[0], got[1]) == mouth._classify(want[0], want[1])
+    assert len(diffs) > 200
+    assert np.median(diffs) < 10.0  # Hz; the vowel prototypes are 100+ Hz apart
+    assert total > 100 and same / total >= 0.95, (same, total)
