@@ -3,13 +3,21 @@
 //
 // Until face tracking runs in the page, the frames sent are a synthetic animation (head
 // sway, blinks, talking mouth): the UI says so. Peer text is only ever set as textContent.
+//
+// Avatars are the real packs drawn with WebGL: ours (picked on the join form from the
+// built-ins' previews) in the small self-view, driven by the frames we send; the peer's large,
+// the built-in its hello names, or its own pack received over ctl (a bad one is refused with a
+// message and the peer stays drawn with a built-in).
 
 import { Call, nowUs, validRoom } from "./wire.js";
 import { AvatarView } from "./avatar.js";
+import { builtinIndex, loadBuiltin } from "./pack.js";
 import { BLENDSHAPE_INDEX, NUM_BLENDSHAPES } from "./blendshapes.js";
 import { FLAGS, quantizeUnit } from "./frame.js";
 
 const SEND_HZ = 30;
+/** The built-in every client has: what a peer is drawn with until (or unless) its own pack is. */
+const FALLBACK_AVATAR = "aria";
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
 /** Test and debugging hooks (read-only use): what the page saw and sent. */
@@ -24,6 +32,13 @@ const debug = {
   setupMs: /** @type {number | null} */ (null),
   /** @type {Call | null} */ call: null,
   /** @type {AvatarView | null} */ view: null,
+  /** @type {AvatarView | null} */ selfView: null,
+  /** what the peer is drawn with: {id, hash, source: "builtin" | "received" | "fallback"} */
+  peerAvatar: /** @type {{id: string, hash: string, source: string} | null} */ (null),
+  avatarNote: "",
+  /** frames per second of the page's own face tracking (set by the tracker), null without */
+  trackingFps: /** @type {number | null} */ (null),
+  e2eP50Ms: /** @type {number | null} */ (null),
 };
 Object.defineProperty(window, "avatarchat", { value: debug });
 
@@ -53,8 +68,66 @@ export function syntheticFrame(t, seq) {
 
 const hex = (/** @type {Uint8Array} */ b) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 
+/** @type {Promise<{id: string, files: string[]}[]>} */
+const packIndex = builtinIndex().catch(() => []);
+/** @type {Map<string, Promise<import("./pack.js").Pack>>} */
+const builtins = new Map();
+/** A built-in pack, fetched and parsed once. @param {string} id */
+async function builtin(id) {
+  let pending = builtins.get(id);
+  if (!pending) {
+    const entry = (await packIndex).find((p) => p.id === id);
+    if (!entry) throw new Error(`no built-in avatar ${id}`);
+    pending = loadBuiltin(entry);
+    builtins.set(id, pending);
+  }
+  return pending;
+}
+
+/** The avatar picker: one radio per built-in with its preview. */
+async function fillAvatars() {
+  const box = $("avatars");
+  const saved = localStorage.getItem("avatarchat.avatar") ?? FALLBACK_AVATAR;
+  const packs = await packIndex;
+  if (!packs.length) { $("avatars-error").textContent = "The relay serves no avatars."; return; }
+  for (const p of packs) {
+    const label = document.createElement("label");
+    const input = document.createElement("input");
+    input.type = "radio"; input.name = "avatar"; input.value = p.id;
+    input.checked = p.id === saved || (p.id === FALLBACK_AVATAR && !packs.some((q) => q.id === saved));
+    const img = document.createElement("img");
+    img.alt = ""; img.src = `packs/${p.id}/preview.png`;
+    const name = document.createElement("span");
+    name.textContent = p.id;
+    label.append(input, img, name);
+    box.append(label);
+  }
+}
+
+/** Camera and microphone lists (labels appear once the page may use the devices). */
+async function fillDevices() {
+  if (!navigator.mediaDevices?.enumerateDevices) return;
+  const devices = await navigator.mediaDevices.enumerateDevices().catch(() => []);
+  for (const [kind, id, word] of [["videoinput", "camera", "camera"], ["audioinput", "mic", "microphone"]]) {
+    const select = /** @type {HTMLSelectElement} */ ($(id));
+    const saved = localStorage.getItem(`avatarchat.${id}`) ?? "";
+    devices.filter((d) => d.kind === kind && d.deviceId && d.deviceId !== "default").forEach((d, i) => {
+      const option = document.createElement("option");
+      option.value = d.deviceId;
+      option.textContent = d.label || `${word} ${i + 1}`;
+      option.selected = d.deviceId === saved;
+      select.append(option);
+    });
+  }
+}
+
+/** The devices and avatar chosen on the form (the tracker reads `camera`). */
+export const choices = { avatar: FALLBACK_AVATAR, camera: "", mic: "", voice: true };
+
 function main() {
   const form = /** @type {HTMLFormElement} */ ($("join-form"));
+  fillAvatars().catch(() => {});
+  fillDevices().catch(() => {});
   const nameInput = /** @type {HTMLInputElement} */ ($("name"));
   const roomInput = /** @type {HTMLInputElement} */ ($("room"));
   const fragmentRoom = new URLSearchParams(location.hash.slice(1)).get("room");
@@ -68,17 +141,56 @@ function main() {
       return;
     }
     localStorage.setItem("avatarchat.name", nameInput.value);
-    join(nameInput.value.trim() || "guest", room);
+    const picked = /** @type {HTMLInputElement | null} */ (form.querySelector("input[name=avatar]:checked"));
+    choices.avatar = picked?.value ?? FALLBACK_AVATAR;
+    choices.camera = /** @type {HTMLSelectElement} */ ($("camera")).value;
+    choices.mic = /** @type {HTMLSelectElement} */ ($("mic")).value;
+    choices.voice = /** @type {HTMLInputElement} */ ($("voice")).checked;
+    for (const key of /** @type {const} */ (["avatar", "camera", "mic"])) localStorage.setItem(`avatarchat.${key}`, choices[key]);
+    join(nameInput.value.trim() || "guest", room).catch((err) => {
+      $("state").textContent = `error: ${err instanceof Error ? err.message : err}`;
+    });
   });
 }
 
 /** @param {string} name @param {string} room */
-function join(name, room) {
+async function join(name, room) {
   const joinedAt = performance.now();
   $("join-form").hidden = true;
   $("call").hidden = false;
   const view = new AvatarView(/** @type {HTMLCanvasElement} */ ($("peer")));
-  view.start();
+  const selfView = new AvatarView(/** @type {HTMLCanvasElement} */ ($("self")));
+  debug.view = view; debug.selfView = selfView;
+  view.start(); selfView.start();
+  const note = (/** @type {string} */ text) => { debug.avatarNote = text; $("avatar-note").textContent = text; };
+  // Our own avatar: its content hash goes in the hello, as a Python peer's does.
+  /** @type {import("./pack.js").Pack | null} */
+  let own = null;
+  try {
+    own = await builtin(choices.avatar);
+    await selfView.setPack(own);
+  } catch (e) {
+    note(`Your avatar could not be loaded: ${e instanceof Error ? e.message : e}`);
+  }
+  // The peer is drawn with the fallback until its hello names its avatar.
+  builtin(FALLBACK_AVATAR).then((p) => { if (!debug.peerAvatar) view.setPack(p); }).catch(() => {});
+  /** The peer's avatar (hello or switch): the built-in of that id when its hash matches (or
+   * none is given), else ask for the peer's own pack and draw a built-in meanwhile.
+   * @param {string} id @param {string} hash */
+  const peerAvatar = async (id, hash) => {
+    const known = (await packIndex).some((p) => p.id === id);
+    const shown = await builtin(known ? id : FALLBACK_AVATAR);
+    if (known && (!hash || hash.toLowerCase() === shown.hash)) {
+      debug.peerAvatar = { id, hash: shown.hash, source: "builtin" };
+      await view.setPack(shown);
+      note("");
+      return;
+    }
+    debug.peerAvatar = { id: shown.id, hash: shown.hash, source: "fallback" };
+    await view.setPack(shown);
+    note(`Receiving the peer's avatar ${id}…`);
+    call.inbox.request(id, hash);
+  };
   const log = $("chat-log");
   const addChat = (/** @type {string} */ text, /** @type {string} */ from, /** @type {boolean} */ mine) => {
     const li = document.createElement("li");
@@ -94,7 +206,10 @@ function join(name, room) {
   const ws = new URL("ws", location.href);
   ws.protocol = location.protocol === "https:" ? "wss:" : "ws:";
   ws.hash = "";
-  const call = new Call({ wsUrl: ws.href, room, name, avatarId: "aria" }, {
+  const call = new Call({
+    wsUrl: ws.href, room, name, avatarId: own?.id ?? FALLBACK_AVATAR, avatarVersion: own?.version ?? "",
+    avatarHash: own?.hash ?? "", voice: choices.voice, micId: choices.mic,
+  }, {
     onState: (state, detail) => {
       debug.state = state; debug.detail = detail;
       if (state === "connected" && debug.setupMs === null) debug.setupMs = performance.now() - joinedAt;
@@ -109,16 +224,31 @@ function join(name, room) {
     onSas: (sas) => { debug.sas = sas; $("sas").textContent = sas; },
     onHello: (hello) => { debug.peerHello = hello; peerName = String(hello.name || "peer"); },
     onBye: (reason) => { debug.peerBye = reason; },
+    onPeerAvatar: (id, hash) => { peerAvatar(id, hash).catch((e) => note(String(e))); },
+    onPeerPack: (pack) => {
+      view.setPack(pack).then(() => {
+        debug.peerAvatar = { id: pack.id, hash: pack.hash, source: "received" };
+        note("");
+      }).catch((e) => note(`The peer's avatar could not be drawn: ${e instanceof Error ? e.message : e}`));
+    },
+    onPackRefused: (message) => note(`${message} (drawn with a built-in)`),
   });
   debug.call = call;
-  debug.view = view;
   call.start();
+  const mute = $("mute");
+  mute.hidden = !choices.voice;
+  mute.addEventListener("click", () => {
+    call.setMuted(!call.muted);
+    mute.setAttribute("aria-pressed", String(call.muted));
+    mute.textContent = call.muted ? "Unmute" : "Mute";
+  });
 
   let seq = 0;
   const t0 = performance.now();
   setInterval(() => {
     const frame = syntheticFrame((performance.now() - t0) / 1000, seq);
     const data = call.sendFrame(frame);
+    selfView.update(frame);
     if (data) {
       debug.sent[seq] = hex(data);
       delete debug.sent[seq - 300];
@@ -136,6 +266,11 @@ function join(name, room) {
     $("stat-render").textContent = `${((view.frames - last.render) / dt).toFixed(0)} fps`;
     $("stat-rtt").textContent = call.rttMs === null ? "–" : `${call.rttMs.toFixed(1)} ms`;
     $("stat-bytes").textContent = bytesLast ? `${bytesLast} B` : "–";
+    const p50 = call.e2ePercentile(0.5);
+    debug.e2eP50Ms = p50;
+    $("stat-latency").textContent = p50 === null ? "–" : `${p50.toFixed(1)} ms`;
+    $("stat-tracking").textContent = debug.trackingFps === null ? "–" : `${debug.trackingFps.toFixed(0)} fps`;
+    $("stat-voice").textContent = !call.audioAgreed ? "off" : call.muted ? "muted" : "on";
     debug.rttMs = call.rttMs; debug.renderFrames = view.frames;
     last = { rx: s.framesReceived, tx: s.framesSent, render: view.frames, t: now };
   }, 1000);

@@ -34,7 +34,7 @@ export async function certificateFingerprints(pc) {
 }
 
 /** @param {Uint8Array} data @returns {Promise<Uint8Array>} */
-async function sha256(data) {
+export async function sha256(data) {
   if (globalThis.crypto?.subtle) {
     return new Uint8Array(await crypto.subtle.digest("SHA-256", data));
   }

@@ -11,6 +11,7 @@
 import { encodeCtl, decodeCtl, MAX_CHAT_CHARS, MAX_NAME_CHARS, CTL_VERSION } from "./ctl.js";
 import { encodeFrame, decodeFrame } from "./frame.js";
 import { certificateFingerprints, sdpFingerprint, shortAuthString } from "./sas.js";
+import { PackInbox } from "./inbox.js";
 
 export const SIGNAL_VERSION = 1;
 export const CLIENT_NAME = "avatarchat-web/0.1";
@@ -36,11 +37,31 @@ export function validRoom(code) { return ROOM_CODE_RE.test(code); }
  * @property {(sas: string) => void} onSas
  * @property {(hello: Record<string, unknown>) => void} onHello
  * @property {(reason: string) => void} onBye
+ * @property {(avatarId: string, hash: string) => void} onPeerAvatar  hello or avatar_switch
+ * @property {(pack: import("./pack.js").Pack) => void} onPeerPack  the peer's pack, received and checked
+ * @property {(message: string) => void} onPackRefused  why the peer's own pack is not drawn
  */
+
+/** The m= kinds of an SDP. @param {string} sdp */
+export const sdpKinds = (sdp) => Array.from(sdp.matchAll(/^m=(\w+)/gm), (m) => m[1]);
+
+/** Why an SDP breaks peer/connection.py's check_sdp, or "": exactly one m=application, at most
+ * one m=audio and only where audio is allowed, never m=video. @param {string} sdp @param {boolean} audio */
+export function sdpProblem(sdp, audio) {
+  const kinds = sdpKinds(sdp);
+  const allowed = audio ? ["application", "audio"] : ["application"];
+  if (kinds.some((k) => !allowed.includes(k)) || kinds.filter((k) => k === "application").length !== 1
+      || kinds.filter((k) => k === "audio").length > 1) {
+    return `refusing a description with ${kinds.join(", ") || "no media"}`;
+  }
+  return "";
+}
 
 export class Call {
   /**
-   * @param {{wsUrl: string, room: string, name: string, avatarId: string}} opts
+   * @param {{wsUrl: string, room: string, name: string, avatarId: string, avatarVersion?: string,
+   *   avatarHash?: string, voice?: boolean, micId?: string}} opts  voice: offer and answer
+   *   audio with the microphone (`micId`: a deviceId from enumerateDevices)
    * @param {CallEvents} events
    */
   constructor(opts, events) {
@@ -69,6 +90,15 @@ export class Call {
     /** @type {ReturnType<typeof setTimeout> | null} */ this.offerTimer = null;
     /** @type {ReturnType<typeof setInterval> | null} */ this.tickTimer = null;
     /** @type {MediaStream | null} */ this.mic = null;
+    this.muted = false;
+    /** True once both descriptions of the current link carry audio we send. */
+    this.audioAgreed = false;
+    /** The receiving half of pack transfer (peer/pack_inbox.py's rules). */
+    this.inbox = new PackInbox({
+      send: (kind, values) => this.sendCtl(kind, values),
+      onPack: (pack) => this.ev.onPeerPack(pack),
+      onRefused: (message) => this.ev.onPackRefused(message),
+    });
   }
 
   /** @param {string} state @param {string} detail */
@@ -129,7 +159,11 @@ export class Call {
         break;
       case "answer":
         if (msg.gen === this.linkGen && this.pc && this.pc.signalingState === "have-local-offer") {
+          const offeredAudio = sdpKinds(this.pc.localDescription?.sdp ?? "").includes("audio");
+          const problem = sdpProblem(msg.sdp, offeredAudio);
+          if (problem) { this.fail(problem); return; }
           await this.pc.setRemoteDescription({ type: "answer", sdp: msg.sdp });
+          this.audioAgreed = offeredAudio && /^m=audio/m.test(msg.sdp) && !/^a=inactive/m.test(msg.sdp);
           await this.updateSas();
         }
         break;
@@ -159,6 +193,8 @@ export class Call {
   /** A fresh RTCPeerConnection numbered `gen`, replacing the current one. @param {number} gen */
   newLink(gen) {
     this.closeLink();
+    this.inbox.newLink();
+    this.audioAgreed = false;
     this.linkGen = gen;
     this.gen = Math.max(this.gen, gen);
     const pc = new RTCPeerConnection({ iceServers: this.iceServers });
@@ -203,6 +239,13 @@ export class Call {
   async offer() {
     const gen = this.gen + 1;
     const pc = this.newLink(gen);
+    if (this.opts.voice) {
+      // Page voice: we offer m=audio with the microphone (the Python peer answers it, inactive
+      // when its own voice is off); without a microphone the offer stays data-only.
+      const track = await this.microphone();
+      if (pc !== this.pc) return;
+      if (track) pc.addTransceiver(track, { direction: "sendrecv", streams: [/** @type {MediaStream} */ (this.mic)] });
+    }
     await pc.setLocalDescription(await pc.createOffer());
     await this.gathered(pc);
     if (pc !== this.pc) return;
@@ -212,16 +255,18 @@ export class Call {
 
   /** @param {string} sdp @param {number} gen */
   async answer(sdp, gen) {
-    if (/^m=video/m.test(sdp)) { this.fail("refusing an offer with video"); return; }
+    const problem = sdpProblem(sdp, true); // audio is answered (inactive without voice); video never
+    if (problem) { this.fail(problem); return; }
     if (this.offerTimer) { clearTimeout(this.offerTimer); this.offerTimer = null; }
     const pc = this.newLink(gen);
     await pc.setRemoteDescription({ type: "offer", sdp });
     for (const t of pc.getTransceivers()) {
       if (t.receiver.track.kind !== "audio") continue;
-      // The Python side offered voice: answer with the microphone if we may use it.
-      const track = await this.microphone();
-      if (track) { await t.sender.replaceTrack(track); t.direction = "sendrecv"; }
-      else t.direction = "recvonly";
+      // The peer offered voice: answer with the microphone when our voice is on and we may use
+      // it; without voice the section is answered inactive (peer/connection.py's rule).
+      const track = this.opts.voice === false ? null : await this.microphone();
+      if (track) { await t.sender.replaceTrack(track); t.direction = "sendrecv"; this.audioAgreed = true; }
+      else t.direction = this.opts.voice === false ? "inactive" : "recvonly";
     }
     await pc.setLocalDescription(await pc.createAnswer());
     await this.gathered(pc);
@@ -234,8 +279,11 @@ export class Call {
   async microphone() {
     if (!navigator.mediaDevices?.getUserMedia) return null;
     try {
-      this.mic ??= await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
-      return this.mic.getAudioTracks()[0] ?? null;
+      const audio = this.opts.micId ? { deviceId: { exact: this.opts.micId } } : true;
+      this.mic ??= await navigator.mediaDevices.getUserMedia({ audio, video: false });
+      const track = this.mic.getAudioTracks()[0] ?? null;
+      if (track) track.enabled = !this.muted;
+      return track;
     } catch { return null; }
   }
 
@@ -266,7 +314,8 @@ export class Call {
     this.updateSas().catch(() => {});
     this.sendCtl("hello", {
       name: this.opts.name.slice(0, MAX_NAME_CHARS), avatar_id: this.opts.avatarId,
-      avatar_version: "", avatar_hash: "", app_version: CLIENT_NAME, protocol: CTL_VERSION,
+      avatar_version: this.opts.avatarVersion ?? "", avatar_hash: this.opts.avatarHash ?? "",
+      app_version: CLIENT_NAME, protocol: CTL_VERSION,
     });
   }
 
@@ -327,12 +376,24 @@ export class Call {
         this.offsetUs = this.clockSamples.reduce((a, b) => (b.rtt < a.rtt ? b : a)).offset;
         break;
       }
-      case "hello": this.ev.onHello(msg); break;
+      case "hello":
+        this.ev.onHello(msg);
+        this.ev.onPeerAvatar(String(msg.avatar_id ?? ""), String(msg.avatar_hash ?? ""));
+        break;
+      case "avatar_switch":
+        this.ev.onPeerAvatar(String(msg.avatar_id ?? ""), String(msg.avatar_hash ?? ""));
+        break;
+      case "avatar_chunk":
+        if (!this.inbox.chunk(msg)) this.stats.badCtl += 1;
+        break;
+      case "avatar_unavailable":
+        this.inbox.unavailable(msg);
+        break;
       case "chat":
         if (typeof msg.text === "string") this.ev.onChat(msg.text, "peer");
         break;
-      case "avatar_request": // the page has no pack of its own to send (yet)
-        this.sendCtl("avatar_unavailable", { hash: msg.hash, reason: "the browser peer sends no packs yet" });
+      case "avatar_request": // the page draws built-ins only: every peer has them
+        this.sendCtl("avatar_unavailable", { hash: msg.hash, reason: "the browser peer sends no packs" });
         break;
       case "bye":
         this.setState("ended", `peer hung up (${String(msg.reason || "bye")})`);
@@ -363,6 +424,19 @@ export class Call {
   chat(text) {
     this.chatId += 1;
     return this.sendCtl("chat", { msg_id: this.chatId, text: text.slice(0, MAX_CHAT_CHARS) });
+  }
+
+  /** Mute or unmute the microphone (the track stays, sending silence). @param {boolean} muted */
+  setMuted(muted) {
+    this.muted = muted;
+    for (const t of this.mic?.getAudioTracks() ?? []) t.enabled = !muted;
+  }
+
+  /** Capture (peer) -> receive (here) latency percentile in ms, or null. @param {number} q 0..1 */
+  e2ePercentile(q) {
+    if (!this.e2eMs.length) return null;
+    const sorted = [...this.e2eMs].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   }
 
   /** @param {number} preset @param {number} weight */

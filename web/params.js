@@ -1,0 +1,86 @@
+// The named parameters avatar bindings read (avatars/FORMAT.md, "Parameters"), and a received
+// frame as a vector of them: render_window/params.py's frame_to_vector, so a pack moves in the
+// page exactly as in the Python window. The order equals avatars.params.PARAM_NAMES
+// (tests/web/test_page_units.py checks it), so vectors can be interpolated index by index.
+
+import { BLENDSHAPE_NAMES, BLENDSHAPE_INDEX } from "./blendshapes.js";
+import { FLAGS } from "./frame.js";
+
+export const POSE_PARAMS = Object.freeze([
+  "headPitch", "headYaw", "headRoll", "headX", "headY", "headZ", "gazeX", "gazeY",
+]);
+const DERIVED = [
+  ...POSE_PARAMS, "mouthOpen", "smile", "breath",
+  "emotionHappy", "emotionSad", "emotionAngry", "emotionSurprised",
+];
+export const SIDES = Object.freeze(["Left", "Right"]);
+export const BONES = Object.freeze(["upperArm", "forearm", "hand"]);
+export const FINGERS = Object.freeze(["thumb", "index", "middle", "ring", "pinky"]);
+/** Bone driver ("forearmLeft") -> [angle parameter, forward parameter]. */
+/** @type {Readonly<Record<string, [string, string]>>} */
+export const BONE_DRIVERS = Object.freeze(Object.fromEntries(SIDES.flatMap((side) => BONES.map(
+  (bone) => [`${bone}${side}`, [`${bone}Angle${side}`, `${bone}Forward${side}`]]))));
+/** @param {string} side */
+const armParams = (side) => [
+  ...BONES.flatMap((bone) => BONE_DRIVERS[`${bone}${side}`]), `palmFacing${side}`];
+/** @param {string} side */
+const handParams = (side) => [...FINGERS.map((f) => `${f}Curl${side}`), `fingerSpread${side}`];
+/** Upper-body groups (avatars.params.BODY_GROUPS): each eases to rest on its own. */
+export const BODY_GROUPS = Object.freeze({
+  torso: ["shoulderShrugLeft", "shoulderShrugRight", "torsoRoll"],
+  armLeft: armParams("Left"), armRight: armParams("Right"),
+  handLeft: handParams("Left"), handRight: handParams("Right"),
+});
+const BODY_PARAMS = Object.values(BODY_GROUPS).flat();
+const SIGNED_BODY = BODY_PARAMS.filter((n) => /Angle|Forward|Facing/.test(n) || n === "torsoRoll");
+
+/** @type {readonly string[]} */
+export const PARAM_NAMES = Object.freeze([
+  ...BLENDSHAPE_NAMES.filter((n) => n !== "_neutral"), ...DERIVED, ...BODY_PARAMS,
+]);
+/** @type {Readonly<Record<string, number>>} */
+export const PARAM_INDEX = Object.freeze(Object.fromEntries(PARAM_NAMES.map((n, i) => [n, i])));
+export const NUM_PARAMS = PARAM_NAMES.length;
+/** Which parameters stay within 0..1 after extrapolation (weights, not angles). */
+export const UNIT = Uint8Array.from(PARAM_NAMES, (n) =>
+  (POSE_PARAMS.includes(n) || n === "breath" || SIGNED_BODY.includes(n) ? 0 : 1));
+/** Indices of the body parameters (the page's frames carry no body yet: they stay at rest). */
+export const BODY_INDEX = Uint16Array.from(BODY_PARAMS, (n) => PARAM_INDEX[n]);
+
+/** Head translation (cm from the calibrated rest) that maps to +-1 (render_window/params.py). */
+export const HEAD_TRANSLATION_RANGE_CM = 10.0;
+const EMOTION_PARAM = ["", "emotionHappy", "emotionSad", "emotionAngry", "emotionSurprised"];
+const clamp = (/** @type {number} */ v, /** @type {number} */ lo, /** @type {number} */ hi) =>
+  (v < lo ? lo : v > hi ? hi : v);
+
+/**
+ * The frame's parameters in PARAM_NAMES order (render_window.params.frame_to_vector; breath 0,
+ * the renderer's idle life makes it).
+ * @param {import("./frame.js").ParamFrame} frame
+ * @returns {Float64Array}
+ */
+export function frameToVector(frame) {
+  const vec = new Float64Array(NUM_PARAMS);
+  const b = frame.blendshapes;
+  const w = (/** @type {string} */ name) => b[BLENDSHAPE_INDEX[name]] / 255;
+  for (let i = 1; i < BLENDSHAPE_NAMES.length; i++) vec[i - 1] = b[i] / 255;
+  const [pitch, yaw, roll] = frame.rotation;
+  vec[PARAM_INDEX.headPitch] = pitch;
+  vec[PARAM_INDEX.headYaw] = yaw;
+  vec[PARAM_INDEX.headRoll] = roll;
+  if (frame.flags & FLAGS.CALIBRATED) {
+    ["headX", "headY", "headZ"].forEach((axis, k) => {
+      vec[PARAM_INDEX[axis]] = clamp(frame.translation[k] / HEAD_TRANSLATION_RANGE_CM, -1, 1);
+    });
+  }
+  vec[PARAM_INDEX.gazeX] = clamp((w("eyeLookOutLeft") + w("eyeLookInRight")
+    - w("eyeLookInLeft") - w("eyeLookOutRight")) / 2, -1, 1);
+  vec[PARAM_INDEX.gazeY] = clamp((w("eyeLookUpLeft") + w("eyeLookUpRight")
+    - w("eyeLookDownLeft") - w("eyeLookDownRight")) / 2, -1, 1);
+  vec[PARAM_INDEX.mouthOpen] = w("jawOpen");
+  vec[PARAM_INDEX.smile] = (w("mouthSmileLeft") + w("mouthSmileRight")) / 2;
+  if (frame.emotion && EMOTION_PARAM[frame.emotion[0]]) {
+    vec[PARAM_INDEX[EMOTION_PARAM[frame.emotion[0]]]] = clamp(frame.emotion[1] / 255, 0, 1);
+  }
+  return vec;
+}
