@@ -2,147 +2,41 @@
 
 Every problem is collected (not just the first) with where it is, so ``avatarchat avatar
 validate`` can list all of them for a pack author at once.
+
+The checker is built in layers, one module each: :mod:`avatars.validate_fields` (the problem
+list, single values, the format's limits), :mod:`avatars.validate_layers` (the layers, their
+bindings, sprites and bones) and this one (the manifest's top level, the pack table, variants).
 """
 
 from __future__ import annotations
 
-import difflib
-import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from avatars.bones import check_bone, check_bone_chains
-from avatars.model import (
-    DEFAULT_VARIANT_ID,
-    RGBA,
-    TARGET_SET,
-    TARGETS,
-    AvatarPack,
-    Binding,
-    Bone,
-    Layer,
-    Variant,
+from avatars.model import DEFAULT_VARIANT_ID, RGBA, AvatarPack, Layer, Variant
+from avatars.source import MAX_PACK_BYTES, PackSource, content_hash
+from avatars.validate_fields import (
+    FORMAT_VERSION,
+    MANIFEST,
+    MAX_CANVAS_SIDE,
+    MAX_NAMED_UNREFERENCED,
+    MAX_VARIANTS,
+    PACK_ID_RE,
+    PACK_KEYS,
+    TOP_LEVEL,
+    VARIANT_ID_RE,
+    VARIANT_KEYS,
+    is_num,
+    suggest,
 )
-from avatars.params import PARAM_NAMES, PARAM_SET
-from avatars.png import png_decode_error, png_size
-from avatars.source import MAX_PACK_BYTES, PackSource, content_hash, unsafe_path_reason
+from avatars.validate_layers import LayerChecker
 
-FORMAT_VERSION = 1
-MANIFEST = "avatar.toml"
-#: FORMAT.md Limits.
-MAX_LAYERS = 64
-MAX_IMAGE_SIDE = 2048
-#: A canvas is a design space, not a texture; 4096 leaves room for hi-dpi art.
-MAX_CANVAS_SIDE = 4096
-#: Mesh grids beyond this add vertices without visible benefit for 2D warps.
-MAX_MESH = 64
-#: An unreferenced-files problem names at most this many (a hostile pack may hold hundreds).
-MAX_NAMED_UNREFERENCED = 5
-#: Bounds that keep a hostile manifest cheap to evaluate per frame.
-MAX_BINDINGS_PER_LAYER = 32
-MAX_SPRITES = 16
-MAX_VARIANTS = 32
-
-PACK_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
-LAYER_ID_RE = re.compile(r"^[a-z0-9_]{1,32}$")
-VARIANT_ID_RE = PACK_ID_RE
-
-TOP_LEVEL = ("pack", "variants", "layers")
-# fmt: off
-PACK_KEYS = {
-    "format", "id", "name", "version", "author", "license", "canvas", "default_variant",
-    "description",
-}
-# fmt: on
-LAYER_KEYS = {"id", "image", "parent", "position", "pivot", "z", "mesh", "bindings", "bone"}
-BINDING_KEYS = {"param", "target", "gain", "offset", "min", "max", "sprites"}
-VARIANT_KEYS = {"id", "name", "textures", "tint"}
+__all__ = ["FORMAT_VERSION", "MANIFEST", "PACK_ID_RE", "check_source"]
 
 
-def _suggest(name: str, choices: Any) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-class _Checker:
-    def __init__(self, source: PackSource, root: Path) -> None:
-        self.src = source
-        self.root = root
-        self.problems: list[str] = list(source.problems)
-        self.sizes: dict[str, tuple[int, int]] = {}
-        #: Every path the manifest names (layer images, sprites, variant textures, previews):
-        #: whatever else the pack holds is refused (:meth:`unreferenced`).
-        self.referenced: set[str] = {MANIFEST}
-
-    def bad(self, msg: str) -> None:
-        self.problems.append(msg)
-
-    # -- primitives ----------------------------------------------------------------------------
-    def image(self, where: str, rel: Any, expect: tuple[int, int] | None = None) -> Path | None:
-        """Check a PNG path inside the pack; returns its absolute path when usable."""
-        if not isinstance(rel, str):
-            self.bad(f"{where}: image path must be a string, got {rel!r}")
-            return None
-        reason = unsafe_path_reason(rel)
-        if reason:
-            self.bad(f"{where}: path {rel!r} {reason}; paths must stay inside the pack")
-            return None
-        self.referenced.add(rel)
-        data = self.src.files.get(rel)
-        if data is None:
-            self.bad(f"{where}: image {rel!r} does not exist in the pack")
-            return None
-        size = png_size(data)
-        if size is None:
-            self.bad(f"{where}: {rel!r} is not a PNG file (bad signature)")
-            return None
-        w, h = size
-        if w > MAX_IMAGE_SIDE or h > MAX_IMAGE_SIDE or w < 1 or h < 1:
-            self.bad(
-                f"{where}: image {rel!r} is {w}x{h}, larger than the "
-                f"{MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE} limit"
-                if w >= 1 and h >= 1
-                else f"{where}: image {rel!r} has an empty size"
-            )
-            return None
-        if expect is not None and size != expect:
-            self.bad(
-                f"{where}: image {rel!r} is {w}x{h} but the layer image is "
-                f"{expect[0]}x{expect[1]}; replacements must have the same size"
-            )
-            return None
-        if rel not in self.sizes:
-            broken = png_decode_error(data)
-            if broken:
-                self.bad(f"{where}: {rel!r} is not a readable PNG ({broken})")
-                return None
-        self.sizes[rel] = size
-        return self.root / rel
-
-    def pair(self, where: str, v: Any, *, integer: bool = False) -> tuple[float, float] | None:
-        ok = (
-            isinstance(v, list)
-            and len(v) == 2
-            and all(
-                (isinstance(x, int) and not isinstance(x, bool)) if integer else _is_num(x)
-                for x in v
-            )
-        )
-        if not ok:
-            kind = "integers" if integer else "numbers"
-            self.bad(f"{where}: must be a list of two {kind}, got {v!r}")
-            return None
-        return (v[0], v[1])
-
-    def unknown_keys(self, where: str, table: dict[str, Any], known: set[str]) -> None:
-        for key in table:
-            if key not in known:
-                self.bad(f"{where}: unknown key {key!r}{_suggest(key, known)}")
+class _Checker(LayerChecker):
+    """The manifest's top level, its [pack] table and its variants, over the layer checks."""
 
     # -- manifest ------------------------------------------------------------------------------
     def run(self) -> AvatarPack | None:
@@ -166,7 +60,7 @@ class _Checker:
         for key in doc:
             if key not in TOP_LEVEL:
                 self.bad(
-                    f"{MANIFEST}: unknown top-level table {key!r}{_suggest(key, TOP_LEVEL)} "
+                    f"{MANIFEST}: unknown top-level table {key!r}{suggest(key, TOP_LEVEL)} "
                     f"(expected {', '.join(TOP_LEVEL)})"
                 )
         head = self.pack_table(doc.get("pack"))
@@ -246,205 +140,6 @@ class _Checker:
         out["canvas"] = (int(canvas[0]), int(canvas[1])) if canvas else (0, 0)
         return out
 
-    def layers(self, arr: Any) -> list[Layer] | None:
-        if arr is None:
-            self.bad(f"{MANIFEST}: missing [[layers]] (a pack needs at least one layer)")
-            return None
-        if not isinstance(arr, list) or not all(isinstance(x, dict) for x in arr):
-            self.bad(f"{MANIFEST}: 'layers' must be an array of tables ([[layers]])")
-            return None
-        if not arr:
-            self.bad(f"{MANIFEST}: [[layers]] is empty (a pack needs at least one layer)")
-            return None
-        if len(arr) > MAX_LAYERS:
-            self.bad(f"{MANIFEST}: {len(arr)} layers, more than the limit of {MAX_LAYERS}")
-        seen: dict[str, int] = {}
-        built: list[Layer] = []
-        for i, t in enumerate(arr):
-            lid = t.get("id")
-            where = f"{MANIFEST} layers[{i}]" + (f" {lid!r}" if isinstance(lid, str) else "")
-            self.unknown_keys(where, t, LAYER_KEYS)
-            if not isinstance(lid, str) or not LAYER_ID_RE.match(lid):
-                self.bad(f"{where}: id {lid!r} must match {LAYER_ID_RE.pattern}")
-                lid = f"#{i}"
-            elif lid in seen:
-                self.bad(f"{where}: duplicate layer id {lid!r} (first used by layers[{seen[lid]}])")
-            else:
-                seen[lid] = i
-            img = self.image(where, t.get("image"))
-            size = self.sizes.get(t.get("image")) if img else None
-            parent = t.get("parent", "")
-            if not isinstance(parent, str):
-                self.bad(f"{where}: parent must be a string ('' for none), got {parent!r}")
-                parent = ""
-            pos = self.pair(f"{where} position", t.get("position", [0, 0]))
-            pivot = self.pair(f"{where} pivot", t.get("pivot", [0, 0]))
-            z = t.get("z", 0)
-            if not isinstance(z, int) or isinstance(z, bool):
-                self.bad(f"{where}: z must be an integer, got {z!r}")
-                z = 0
-            mesh = self.pair(f"{where} mesh", t.get("mesh", [1, 1]), integer=True)
-            if mesh is not None and not all(1 <= m <= MAX_MESH for m in mesh):
-                self.bad(
-                    f"{where} mesh: each of [cols, rows] must be 1..{MAX_MESH}, got {list(mesh)}"
-                )
-            bindings = self.bindings(where, t.get("bindings", []), size)
-            bone = self.bone(where, t.get("bone"), pos, pivot, size)
-            built.append(
-                Layer(
-                    id=lid,
-                    image=img or self.root / str(t.get("image")),
-                    parent=parent or None,
-                    position=pos or (0.0, 0.0),
-                    pivot=pivot or (0.0, 0.0),
-                    z=z,
-                    mesh=(int(mesh[0]), int(mesh[1])) if mesh else (1, 1),
-                    bindings=bindings,
-                    size=size or (0, 0),
-                    bone=bone,
-                )
-            )
-        return self.order(built)
-
-    def bone(
-        self,
-        where: str,
-        t: Any,
-        pos: tuple[float, float] | None,
-        pivot: tuple[float, float] | None,
-        size: tuple[int, int] | None,
-    ) -> Bone | None:
-        bone, problems = check_bone(where, t, pos, pivot, size)
-        self.problems.extend(problems)
-        return bone
-
-    def order(self, layers: list[Layer]) -> list[Layer]:
-        """Parents before children (stable); reports unknown parents and cycles."""
-        by_id = {layer.id: layer for layer in layers}
-        for layer in layers:
-            if layer.parent is not None and layer.parent not in by_id:
-                self.bad(
-                    f"{MANIFEST} layer {layer.id!r}: unknown parent {layer.parent!r}"
-                    f"{_suggest(layer.parent, by_id)}"
-                )
-        self.problems.extend(check_bone_chains(MANIFEST, layers, by_id))
-        reported: set[str] = set()
-        for layer in layers:
-            chain = [layer.id]
-            cur = layer.parent
-            while cur is not None and cur in by_id:
-                if cur in chain:
-                    cycle = [*chain[chain.index(cur) :], cur]
-                    if not reported & set(cycle):
-                        self.bad(f"{MANIFEST}: parent cycle: {' -> '.join(cycle)}")
-                        reported.update(cycle)
-                    break
-                chain.append(cur)
-                cur = by_id[cur].parent
-        out: list[Layer] = []
-        placed: set[str] = set()
-        pending = list(layers)
-        while pending:
-            rest = []
-            for layer in pending:
-                if layer.parent is None or layer.parent in placed or layer.parent not in by_id:
-                    out.append(layer)
-                    placed.add(layer.id)
-                else:
-                    rest.append(layer)
-            if len(rest) == len(pending):  # cycle (already reported): keep manifest order
-                out.extend(rest)
-                break
-            pending = rest
-        return out
-
-    def bindings(self, lwhere: str, arr: Any, size: tuple[int, int] | None) -> list[Binding]:
-        if not isinstance(arr, list) or not all(isinstance(x, dict) for x in arr):
-            self.bad(f"{lwhere}: 'bindings' must be an array of tables ([[layers.bindings]])")
-            return []
-        if len(arr) > MAX_BINDINGS_PER_LAYER:
-            self.bad(f"{lwhere}: {len(arr)} bindings, more than {MAX_BINDINGS_PER_LAYER}")
-        out: list[Binding] = []
-        for j, t in enumerate(arr):
-            where = f"{lwhere} bindings[{j}]"
-            self.unknown_keys(where, t, BINDING_KEYS)
-            param, target = t.get("param"), t.get("target")
-            ok = True
-            if not isinstance(param, str) or param not in PARAM_SET:
-                self.bad(f"{where}: unknown parameter {param!r}{_suggest(str(param), PARAM_NAMES)}")
-                ok = False
-            if not isinstance(target, str) or target not in TARGET_SET:
-                self.bad(
-                    f"{where}: unknown target {target!r}{_suggest(str(target), TARGETS)} "
-                    f"(targets: {', '.join(TARGETS)})"
-                )
-                ok = False
-            nums: dict[str, float | None] = {}
-            for key, default in (("gain", 1.0), ("offset", 0.0), ("min", None), ("max", None)):
-                v = t.get(key, default)
-                if v is not None and not _is_num(v):
-                    self.bad(f"{where}: {key} must be a number, got {v!r}")
-                    ok = False
-                    v = default
-                nums[key] = None if v is None else float(v)
-            lo, hi = nums["min"], nums["max"]
-            if lo is not None and hi is not None and lo > hi:
-                self.bad(f"{where}: min {lo} is greater than max {hi}")
-                ok = False
-            sprites = self.sprites(where, t.get("sprites"), target, size)
-            if sprites is None:
-                ok = False
-            if ok:
-                out.append(
-                    Binding(
-                        param=param,
-                        target=target,
-                        gain=nums["gain"] or 0.0,
-                        offset=nums["offset"] or 0.0,
-                        min=lo,
-                        max=hi,
-                        sprites=sprites or [],
-                    )
-                )
-        return out
-
-    def sprites(
-        self, where: str, arr: Any, target: Any, size: tuple[int, int] | None
-    ) -> list[tuple[float, Path]] | None:
-        if target != "sprite":
-            if arr is not None:
-                self.bad(f"{where}: 'sprites' is only allowed with target = \"sprite\"")
-                return None
-            return []
-        if not isinstance(arr, list) or not arr:
-            self.bad(f"{where}: a sprite binding needs a non-empty 'sprites' list")
-            return None
-        if len(arr) > MAX_SPRITES:
-            self.bad(f"{where}: {len(arr)} sprites, more than {MAX_SPRITES}")
-            return None
-        out: list[tuple[float, Path]] = []
-        ok = True
-        last: float | None = None
-        for k, item in enumerate(arr):
-            swhere = f"{where} sprites[{k}]"
-            if not (isinstance(item, list) and len(item) == 2 and _is_num(item[0])):
-                self.bad(f'{swhere}: must be [threshold, "path.png"], got {item!r}')
-                ok = False
-                continue
-            threshold = float(item[0])
-            if last is not None and threshold <= last:
-                self.bad(
-                    f"{where}: sprite thresholds must be ascending, but {threshold} follows {last}"
-                )
-                ok = False
-            last = threshold
-            path = self.image(swhere, item[1], expect=size)
-            if path is None:
-                ok = False
-            else:
-                out.append((threshold, path))
-        return out if ok else None
-
     def variants(
         self, arr: Any, head: dict[str, Any] | None, layers: list[Layer] | None
     ) -> tuple[dict[str, Variant], str]:
@@ -481,7 +176,7 @@ class _Checker:
                 tex = {}
             for lid, rel in tex.items():
                 if lid not in layer_sizes:
-                    self.bad(f"{where} textures: unknown layer {lid!r}{_suggest(lid, layer_sizes)}")
+                    self.bad(f"{where} textures: unknown layer {lid!r}{suggest(lid, layer_sizes)}")
                     continue
                 p = self.image(f"{where} textures.{lid}", rel, expect=layer_sizes[lid] or None)
                 if p is not None:
@@ -493,12 +188,12 @@ class _Checker:
                 tint = {}
             for lid, rgba in tint.items():
                 if lid not in layer_sizes:
-                    self.bad(f"{where} tint: unknown layer {lid!r}{_suggest(lid, layer_sizes)}")
+                    self.bad(f"{where} tint: unknown layer {lid!r}{suggest(lid, layer_sizes)}")
                     continue
                 if not (
                     isinstance(rgba, list)
                     and len(rgba) == 4
-                    and all(_is_num(c) and 0.0 <= c <= 1.0 for c in rgba)
+                    and all(is_num(c) and 0.0 <= c <= 1.0 for c in rgba)
                 ):
                     self.bad(f"{where} tint.{lid}: must be four numbers 0..1, got {rgba!r}")
                     continue
@@ -509,7 +204,7 @@ class _Checker:
         elif default not in out:
             self.bad(
                 f"{MANIFEST} [pack]: default_variant {default!r} is not a variant id"
-                f"{_suggest(str(default), out)} (variants: {', '.join(out)})"
+                f"{suggest(str(default), out)} (variants: {', '.join(out)})"
             )
         return out, default
 
