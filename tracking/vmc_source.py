@@ -36,7 +36,8 @@ import numpy as np
 
 from protocol.errors import DecodeError
 from protocol.text import log_text
-from protocol.vmc import MAX_PACKET_BYTES, VmcState, packet_messages, parse_source_spec
+from protocol.vmc import MAX_PACKET_BYTES, packet_messages, parse_source_spec
+from protocol.vmc_in import VmcState
 
 from .errors import SourceError
 from .params import RawParams

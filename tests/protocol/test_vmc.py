@@ -23,7 +23,6 @@ from protocol.vmc import (
     MAX_PACKET_BYTES,
     VRM_PRESETS,
     BundleEncoder,
-    VmcState,
     frame_messages,
     frame_numbers,
     packet_messages,
@@ -32,6 +31,7 @@ from protocol.vmc import (
     quat_mul,
     unity_quat_from_pose,
 )
+from protocol.vmc_in import VmcState
 from tracking.pose import rotation_from_euler
 
 DEG = math.pi / 180
