@@ -68,106 +68,51 @@ class Metric:
     needs_voice: bool = False
 
 
-METRICS: tuple[Metric, ...] = (
-    Metric(
-        "track_fps",
-        N_("Tracking"),
-        "fps",
-        (Source("tracking", "fps"),),
-        1,
-        N_("camera frames your face was tracked in, per second"),
-    ),
-    Metric(
-        "render_fps",
-        N_("Render"),
-        "fps",
-        (Source("render", "fps"),),
-        1,
-        N_("frames the avatar window drew, per second"),
-    ),
-    Metric(
-        "send_hz",
-        N_("Send"),
-        "Hz",
-        (Source("peer", "send_hz"),),
-        1,
-        N_("expression frames sent to your peer per second"),
-    ),
-    Metric(
-        "recv_hz",
-        N_("Receive"),
-        "Hz",
-        (Source("peer", "recv_hz"),),
-        1,
-        N_("expression frames received from your peer per second"),
-        needs_peer=True,
-    ),
-    Metric(
-        "bytes",
-        N_("Bytes/frame"),
-        "B",
-        (Source("peer", "bytes_per_frame"),),
-        0,
-        N_("size of one received frame (no video is ever sent)"),
-        needs_peer=True,
-    ),
-    Metric(
-        "rtt",
-        N_("RTT"),
-        "ms",
-        (Source("peer", "rtt_ms"),),
-        1,
-        N_("network round trip to your peer and back"),
-        needs_peer=True,
-    ),
-    Metric(
-        "latency",
-        N_("Latency"),
-        "ms",
-        (Source("render", "e2e_present_ms", "p50"), Source("peer", "e2e_ms", "p50")),
-        1,
-        N_("peer's camera to your screen, median of recent frames"),
-        needs_peer=True,
-    ),
-    Metric(
-        "audio_delay",
-        N_("Audio delay"),
-        "ms",
-        (Source("peer", "voice", "audio_delay_ms"),),
-        0,
-        N_("peer's microphone to your speaker (the avatar waits as long)"),
-        needs_peer=True,
-        needs_voice=True,
-    ),
-    Metric(
-        "jitter_buffer",
-        N_("Jitter buf."),
-        "ms",
-        (Source("peer", "voice", "jitter_buffer_ms"),),
-        0,
-        N_("how long received voice waits to smooth out network jitter"),
-        needs_peer=True,
-        needs_voice=True,
-    ),
-    Metric(
-        "audio_loss",
-        N_("Audio loss"),
-        "%",
-        (Source("peer", "voice", "loss_pct"),),
-        1,
-        N_("voice packets lost on the way (gaps are filled in)"),
-        needs_peer=True,
-        needs_voice=True,
-    ),
-    Metric(
-        "cpu",
-        N_("CPU (1 core)"),
-        "%",
-        (),
-        0,
-        N_("this call's processes; 100% = one full core of this machine"),
-    ),
+def _metric(
+    key: str, label: str, unit: str, decimals: int, sources: str, needs: str, explain: str
+) -> Metric:
+    """One row of :data:`METRICS`: ``sources`` is ``child.field[.part]`` words, preferred first
+    ("" = the TUI computes it); ``needs`` holds "peer" and/or "voice"."""
+    return Metric(
+        key,
+        label,
+        unit,
+        tuple(Source(*word.split(".", 2)) for word in sources.split()),
+        decimals,
+        explain,
+        needs_peer="peer" in needs.split(),
+        needs_voice="voice" in needs.split(),
+    )
+
+
+# fmt: off
+#: key, label, unit, decimals, where the value comes from, what it needs, what it measures.
+_ROWS = (
+    ("track_fps", N_("Tracking"), "fps", 1, "tracking.fps", "",
+     N_("camera frames your face was tracked in, per second")),
+    ("render_fps", N_("Render"), "fps", 1, "render.fps", "",
+     N_("frames the avatar window drew, per second")),
+    ("send_hz", N_("Send"), "Hz", 1, "peer.send_hz", "",
+     N_("expression frames sent to your peer per second")),
+    ("recv_hz", N_("Receive"), "Hz", 1, "peer.recv_hz", "peer",
+     N_("expression frames received from your peer per second")),
+    ("bytes", N_("Bytes/frame"), "B", 0, "peer.bytes_per_frame", "peer",
+     N_("size of one received frame (no video is ever sent)")),
+    ("rtt", N_("RTT"), "ms", 1, "peer.rtt_ms", "peer",
+     N_("network round trip to your peer and back")),
+    ("latency", N_("Latency"), "ms", 1, "render.e2e_present_ms.p50 peer.e2e_ms.p50", "peer",
+     N_("peer's camera to your screen, median of recent frames")),
+    ("audio_delay", N_("Audio delay"), "ms", 0, "peer.voice.audio_delay_ms", "peer voice",
+     N_("peer's microphone to your speaker (the avatar waits as long)")),
+    ("jitter_buffer", N_("Jitter buf."), "ms", 0, "peer.voice.jitter_buffer_ms", "peer voice",
+     N_("how long received voice waits to smooth out network jitter")),
+    ("audio_loss", N_("Audio loss"), "%", 1, "peer.voice.loss_pct", "peer voice",
+     N_("voice packets lost on the way (gaps are filled in)")),
+    ("cpu", N_("CPU (1 core)"), "%", 0, "", "",
+     N_("this call's processes; 100% = one full core of this machine")),
 )
+# fmt: on
+METRICS: tuple[Metric, ...] = tuple(_metric(*row) for row in _ROWS)
 BY_KEY = {m.key: m for m in METRICS}
 #: Header extras (text): path = the selected ICE candidate type (host/srflx/relay), sas = the
 #: short authentication string derived from both DTLS fingerprints.
