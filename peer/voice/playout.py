@@ -31,9 +31,12 @@ plays packets in RTP timestamp order from a cursor and adapts its depth to measu
   40 +- 10 ms network delay the spread is ~20 ms and the target ~45-50 ms.
 - underrun (nothing at or after the cursor: the next packet is late): play a concealment block
   and *do not* advance, which adds 20 ms of delay exactly when the path needed it.
-- loss (the cursor's packet is missing but the next one has already waited the jitter
-  allowance, ``target - 20 ms``, so the missing one is later than jitter explains; or later
-  ones are here and the buffer is at or above its target): conceal and advance. A sender
+- loss (the cursor's packet is missing, a later one is here, and the missing one is later
+  than 95% of packets arrive: its arrival deadline, ``ts / 48 kHz`` + the window's lowest
+  transit + the spread + margin, has passed; or the next one has already waited the jitter
+  allowance, ``target - 20 ms``; or the buffer is at or above its target): conceal and
+  advance at once. Waiting one more tick for a packet that is not coming would add 20 ms
+  of delay that stays until a pause sheds it. A sender
   that bursts (a busy machine sends two packets back to back) and network jitter reorder
   packets; the allowance keeps a reordered packet from being taken for a lost one.
 - too deep: a block of silence (a pause between words) is dropped as soon as the buffer has
@@ -139,6 +142,10 @@ class PlayoutBuffer:
         self._concealed_run = 0
         self.target_ms = START_TARGET_MS
         self._pulls = 0
+        #: The jitter estimate: the lowest relative transit of the window (ms; None until the
+        #: first estimate) and how much later than that the 95th percentile arrives.
+        self._base_transit: float | None = None
+        self._spread = 0.0
         # counters (since the link came up)
         self.received = 0
         self.late = 0  # arrived after their turn had passed
@@ -179,7 +186,9 @@ class PlayoutBuffer:
             return
         values = np.fromiter(self._transits, dtype=np.float64)
         k = int(0.95 * (len(values) - 1))
-        spread = float(np.partition(values, k)[k] - values.min())
+        self._base_transit = float(values.min())
+        spread = float(np.partition(values, k)[k]) - self._base_transit
+        self._spread = spread
         floor = MIN_TARGET_MS if len(values) >= JITTER_WINDOW // 2 else START_TARGET_MS
         self.target_ms = min(MAX_TARGET_MS, max(floor, BLOCK_MS + spread + MARGIN_MS))
 
@@ -236,13 +245,28 @@ class PlayoutBuffer:
             return self._play(pcm)
         after = self.packets.get(self.cursor + BLOCK)
         if (
-            after is not None and (now_ns - after.arrival_ns) / 1e6 >= self.target_ms - BLOCK_MS
-        ) or (self.packets and max(self.packets) > self.cursor and level >= self.target_ms):
+            (after is not None and (now_ns - after.arrival_ns) / 1e6 >= self.target_ms - BLOCK_MS)
+            or (self.packets and max(self.packets) > self.cursor and level >= self.target_ms)
+            or self._overdue(now_ns)
+        ):
             self.lost += 1
             self.cursor += BLOCK
         else:
             self.underruns += 1  # late: wait for it, 20 ms more delay from now on
         return self._conceal()
+
+    def _overdue(self, now_ns: int) -> bool:
+        """The cursor's packet is later than 95% of packets arrive (its relative transit
+        would exceed the window's lowest by more than the measured spread, plus the margin)
+        while a later packet is here: lost, conceal it now. Waiting for it (an underrun) would
+        add 20 ms of delay that stays until the next pause sheds it: at 5% loss that is most
+        of the impaired path's p95."""
+        if self._base_transit is None or self.cursor is None or not self.packets:
+            return False
+        if max(self.packets) <= self.cursor:
+            return False  # nothing after it: a stall, not a loss
+        due_ms = self.cursor * 1000 / SAMPLE_RATE + self._base_transit + self._spread + MARGIN_MS
+        return now_ns / 1e6 >= due_ms
 
     def _quiet_skip(self, pcm: PCM) -> bool:
         """True when the buffer has been a frame deeper than its target over the last

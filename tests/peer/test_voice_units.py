@@ -131,6 +131,40 @@ def test_loss_is_concealed_and_does_not_add_delay() -> None:
     assert buf.wait_ms < 30  # a loss is concealed at once, not waited for
 
 
+def test_loss_under_jitter_is_concealed_without_waiting() -> None:
+    """5% loss on a 40 +- 10 ms path (the impaired target's network): a lost packet is
+    concealed once it is later than 95% of packets arrive, not waited for a tick longer, so
+    the delay stays what the jitter alone needs (waiting added 20 ms per loss until a pause
+    shed it: p95 +20 ms on this run)."""
+    rng = np.random.default_rng(3)
+    packets = _opus_packets(_tone(8.0))
+    delays = list(40 + rng.uniform(-10, 10, len(packets)))
+    lost = frozenset(int(i) for i in np.flatnonzero(rng.random(len(packets)) < 0.05))
+    assert len(lost) >= 10
+
+    def delays_after(buf_lost: frozenset[int]) -> tuple[PlayoutBuffer, list[float]]:
+        played_delay: list[float] = []
+        buf = PlayoutBuffer()
+        arrivals = sorted(
+            (i * 20 * MS + int(delays[i] * MS), i) for i in range(len(packets)) if i not in buf_lost
+        )
+        k, t = 0, 7 * MS
+        while t < len(packets) * 20 * MS:
+            while k < len(arrivals) and arrivals[k][0] <= t:
+                buf.push(1000 + arrivals[k][1] * BLOCK, packets[arrivals[k][1]], arrivals[k][0])
+                k += 1
+            buf.pull(t)
+            if buf.cursor is not None and t > 2000 * MS:  # index of the block just played
+                played_delay.append(t / MS - ((buf.cursor - 1000) / BLOCK - 1) * 20)
+            t += 20 * MS
+        return buf, played_delay
+
+    _, clean_delays = delays_after(frozenset())
+    lossy, lossy_delays = delays_after(lost)
+    assert lossy.lost >= len(lost) - 2 and lossy.underruns <= 2, (lossy.lost, lossy.underruns)
+    assert np.percentile(lossy_delays, 95) <= np.percentile(clean_delays, 95) + 5
+
+
 def test_a_deep_buffer_shrinks() -> None:
     """Delay that drops from 120 ms to 1 ms leaves 120 ms queued; packets are skipped."""
     packets = _opus_packets(_tone(5.0))
