@@ -28,6 +28,8 @@ def toml_value(value: Any) -> str:
         return repr(value)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):  # an inline table (a layer's ``bone``)
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
     raise TypeError(f"no TOML literal for {value!r}")
 
 
@@ -36,8 +38,9 @@ def _keys(table: Table, indent: str = "") -> list[str]:
 
 
 def manifest_toml(pack: Table, variants: Sequence[Table], layers: Sequence[Table]) -> str:
-    """``avatar.toml`` text. A dict value in a variant is a sub-table (``[variants.tint]``);
-    a layer's ``bindings`` list becomes its ``[[layers.bindings]]`` entries."""
+    """``avatar.toml`` text. A dict value in a variant is a sub-table (``[variants.tint]``),
+    in a layer an inline table (``bone = { driver = "handLeft" }``); a layer's ``bindings``
+    list becomes its ``[[layers.bindings]]`` entries."""
     out = ["[pack]", *_keys(pack)]
     for variant in variants:
         out += ["", "[[variants]]", *_keys(variant)]
@@ -46,7 +49,7 @@ def manifest_toml(pack: Table, variants: Sequence[Table], layers: Sequence[Table
                 out += [f"[variants.{key}]", *_keys(sub)]
     for layer in layers:
         fields = {k: v for k, v in layer.items() if k != "bindings"}
-        out += ["", "[[layers]]", *_keys(fields)]
+        out += ["", "[[layers]]", *(f"{k} = {toml_value(v)}" for k, v in fields.items())]
         for binding in layer.get("bindings", ()):
             out += ["", "  [[layers.bindings]]", *_keys(binding, "  ")]
     return "\n".join(out) + "\n"

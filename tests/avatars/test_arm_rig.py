@@ -6,84 +6,58 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from avatars import PackValidationError, builtin_ids, load_pack, validate_pack
 from avatars.bones import MIN_STRETCH, apply
 from avatars.compose import compose, pose_layers
 from avatars.model import AvatarPack
+from tests.avatars.packkit import solid, write_pack
 
 Edit = Callable[[Path, str, str], None]
 
 #: A one-arm pack: the subject's left arm (drawn on the viewer's right) hanging from x = 300.
-MANIFEST = """\
-[pack]
-format = 1
-id = "armtest"
-name = "Arm test"
-version = "1.0.0"
-canvas = [400, 400]
-
-[[layers]]
-id = "body"
-image = "layers/body.png"
-position = [100, 250]
-pivot = [200, 400]
-
-[[layers]]
-id = "upper_arm_left"
-image = "layers/seg.png"
-parent = "body"
-position = [290, 200]
-pivot = [300, 200]
-z = 2
-bone = { driver = "upperArmLeft", foreshorten = 1.0 }
-
-[[layers]]
-id = "forearm_left"
-image = "layers/seg.png"
-parent = "upper_arm_left"
-position = [290, 300]
-pivot = [300, 300]
-z = 3
-bone = { driver = "forearmLeft" }
-
-[[layers]]
-id = "hand_left"
-image = "layers/hand.png"
-parent = "forearm_left"
-position = [285, 400]
-pivot = [300, 400]
-z = 4
-bone = { driver = "handLeft", foreshorten = 0.5 }
-
-[[layers]]
-id = "index_left"
-image = "layers/finger.png"
-parent = "hand_left"
-position = [296, 430]
-pivot = [300, 430]
-z = 5
-bindings = [{ param = "indexCurlLeft", target = "scale_y", gain = -0.7, min = 0.0, max = 1.0 }]
-"""
+ARM_PACK: dict[str, Any] = {
+    "format": 1,
+    "id": "armtest",
+    "name": "Arm test",
+    "version": "1.0.0",
+    "canvas": [400, 400],
+}
+INDEX_CURL = {"param": "indexCurlLeft", "target": "scale_y", "gain": -0.7, "min": 0.0, "max": 1.0}
+# fmt: off
+#: id, image, parent, position, pivot, z, and the rest of the layer (its bone or bindings).
+ARM_LAYERS: list[tuple[str, str, str, list[int], list[int], int, dict[str, Any]]] = [
+    ("body", "body", "", [100, 250], [200, 400], 0, {}),
+    ("upper_arm_left", "seg", "body", [290, 200], [300, 200], 2,
+     {"bone": {"driver": "upperArmLeft", "foreshorten": 1.0}}),
+    ("forearm_left", "seg", "upper_arm_left", [290, 300], [300, 300], 3,
+     {"bone": {"driver": "forearmLeft"}}),
+    ("hand_left", "hand", "forearm_left", [285, 400], [300, 400], 4,
+     {"bone": {"driver": "handLeft", "foreshorten": 0.5}}),
+    ("index_left", "finger", "hand_left", [296, 430], [300, 430], 5, {"bindings": [INDEX_CURL]}),
+]
+# fmt: on
+ARM_IMAGES = {
+    "body": ((200, 150), (40, 80, 200, 255)),
+    "seg": ((20, 100), (220, 180, 150, 255)),
+    "hand": ((30, 30), (200, 150, 120, 255)),
+    "finger": ((8, 25), (180, 120, 100, 255)),
+}
 
 
 @pytest.fixture
 def arm_pack(tmp_path: Path) -> Path:
-    root = tmp_path / "armtest"
-    (root / "layers").mkdir(parents=True)
-    (root / "avatar.toml").write_text(MANIFEST, encoding="utf-8")
-    for name, size, color in (
-        ("body", (200, 150), (40, 80, 200, 255)),
-        ("seg", (20, 100), (220, 180, 150, 255)),
-        ("hand", (30, 30), (200, 150, 120, 255)),
-        ("finger", (8, 25), (180, 120, 100, 255)),
-    ):
-        Image.new("RGBA", size, color).save(root / "layers" / f"{name}.png")
-    return root
+    keys = ("id", "image", "parent", "position", "pivot", "z")
+    layers = [
+        dict(zip(keys, (lid, f"layers/{image}.png", *row), strict=True)) | more
+        for lid, image, *row, more in ARM_LAYERS
+    ]
+    images = {f"layers/{name}.png": solid(*spec) for name, spec in ARM_IMAGES.items()}
+    return write_pack(tmp_path / "armtest", ARM_PACK, [], layers, images)
 
 
 def poses(pack: AvatarPack, params: dict[str, float]) -> dict[str, tuple[float, ...]]:
@@ -203,7 +177,7 @@ def test_validator_refuses_bad_rigs_precisely(
         load_pack(arm_pack)
 
 
-ARM_LAYERS = ("upper_arm", "forearm", "hand", "thumb", "index", "middle", "ring", "pinky")
+ARM_PARTS = ("upper_arm", "forearm", "hand", "thumb", "index", "middle", "ring", "pinky")
 
 
 @pytest.mark.parametrize("avatar_id", builtin_ids())
@@ -211,7 +185,7 @@ def test_every_builtin_has_a_rigged_arm_per_side(avatar_id: str) -> None:
     pack = load_pack(avatar_id)
     assert validate_pack(avatar_id) == []
     for side, param_side in (("left", "Left"), ("right", "Right")):
-        for part in ARM_LAYERS:
+        for part in ARM_PARTS:
             layer = pack.layer(f"{part}_{side}")
             if part in ("upper_arm", "forearm", "hand"):
                 driver = {"upper_arm": "upperArm", "forearm": "forearm", "hand": "hand"}[part]
