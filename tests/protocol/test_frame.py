@@ -143,8 +143,10 @@ def test_mirroring_swaps_sides() -> None:
     assert mirrored.mirrored().blendshapes == frame.blendshapes
 
 
-def _wire(**overrides: object) -> bytes:
-    base = full_frame().to_wire_map()
+def wire_with(frame: ParamFrame, **overrides: object) -> bytes:
+    """``frame``'s CBOR with map keys replaced (``k6=...``) or, given ``...``, left out: the
+    bad inputs the decoder must refuse, each one key away from a good frame."""
+    base = frame.to_wire_map()
     for key, value in overrides.items():
         k = int(key.lstrip("k"))
         if value is ...:
@@ -152,6 +154,10 @@ def _wire(**overrides: object) -> bytes:
         else:
             base[k] = value
     return cbor2.dumps(base)
+
+
+def _wire(**overrides: object) -> bytes:
+    return wire_with(full_frame(), **overrides)
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ from protocol.body import (
     rest_arm,
 )
 
-from .test_frame import GOLDEN_FULL, full_frame
+from .test_frame import GOLDEN_FULL, full_frame, wire_with
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -112,14 +112,7 @@ def test_unseen_sides_are_absent_keys_and_none() -> None:
 
 
 def _wire(**overrides: object) -> bytes:
-    base = body_frame().to_wire_map()
-    for key, value in overrides.items():
-        k = int(key.lstrip("k"))
-        if value is ...:
-            del base[k]
-        else:
-            base[k] = value
-    return cbor2.dumps(base)
+    return wire_with(body_frame(), **overrides)
 
 
 @pytest.mark.parametrize(
