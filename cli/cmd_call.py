@@ -31,9 +31,11 @@ from typing import Any
 
 from call import Call, CallConfig, CallError, CallEvent, ChildFailed, RelayStarted
 from call.gestures import GESTURE_EMOJI, gesture_sentence
+from call.progress import TransferNotice
 from cli.helptext import plain
 from i18n import N_, _
 from protocol.events import (
+    AvatarProgress,
     AvatarShown,
     ChatReceived,
     Error,
@@ -259,6 +261,7 @@ class CallPrinter:
         self.no_room = False
         #: The peer's display name from its hello (untrusted; printable where shown).
         self.peer_name = ""
+        self.transfer = TransferNotice()
 
     def say(self, text: str) -> None:
         self.stream.write(f"{self.prefix}{text}\n")
@@ -285,6 +288,9 @@ class CallPrinter:
             self.say(f"<{printable(ev.sender or _('peer'), 64)}> {printable(ev.text)}")
         elif isinstance(ev, PeerGesture):
             self.say(gesture_sentence(ev.name, self.peer_name))
+        elif isinstance(ev, AvatarProgress):
+            if (line := self.transfer.line(ev)) is not None:
+                self.say(line)
         elif isinstance(ev, GestureMade) and not self.quiet:
             self.say(_("you: {emoji} sent").format(emoji=GESTURE_EMOJI.get(ev.name, "?")))
         elif isinstance(ev, PeerHello):

@@ -4,8 +4,12 @@ When the peer's hello (or a later switch) names a pack whose content hash we hav
 built-in nor on disk, we ask for it; the peer sends the deterministic zip in
 :data:`~protocol.ctl.AVATAR_CHUNK_BYTES` chunks; we refuse anything over
 :data:`~protocol.ctl.MAX_AVATAR_PACK_BYTES`, and install only after the content hash matches and
-the pack validates (:func:`avatars.pack.install_pack_bytes`). Until then the peer is drawn with
-a built-in (``peer_avatar`` with ``pending: true``).
+the pack validates (:func:`avatars.pack.install_pack_bytes`). A 3D avatar is one .vrm/.glb file
+(recognised by its first chunk's GLB magic) and may be up to
+:data:`~protocol.ctl.MAX_AVATAR_MODEL_BYTES`: SHA-256 and a full parse before use
+(:func:`avatars.model_transfer.install_model_bytes`). Until then the peer is drawn with a
+built-in (``peer_avatar`` with ``pending: true``) and ``avatar_progress`` events say how much has
+arrived, a few times a second.
 
 What a peer can make us download is bounded per call (one networking process; reconnects do
 not reset it): at most :data:`MAX_RECEIVED_PACKS_PER_CALL` distinct packs and
@@ -25,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -32,7 +37,7 @@ from typing import Any
 from avatars.cache import is_digest
 from avatars.received import CallPackDir, keep_received, sweep_abandoned
 from protocol import ctl
-from protocol.events import Error, Event, PeerAvatar
+from protocol.events import AvatarProgress, Error, Event, PeerAvatar
 from protocol.text import log_text
 
 from .stats import CallStats
@@ -46,10 +51,13 @@ FALLBACK_AVATAR = "aria"
 #: a pack re-sent after a reconnect (same hash: not a new one), while a peer cycling through
 #: made-up packs is stopped at the seventh.
 MAX_RECEIVED_PACKS_PER_CALL = 6
-#: Bytes of pack chunks a peer may send us in one call: four packs at the 8 MiB format limit,
-#: or six typical ones many times over. Counted as chunks arrive, so transfers a peer starts
-#: and abandons (or that fail to validate) use it up too.
-MAX_RECEIVED_BYTES_PER_CALL = 32 * 1024 * 1024
+#: Bytes of avatar chunks a peer may send us in one call: two VRMs at the 48 MiB cap (a switch
+#: to a second own model, or one re-sent after a reconnect), or a dozen packs at the 8 MiB
+#: format limit. Counted as chunks arrive, so transfers a peer starts and abandons (or that fail
+#: to validate) use it up too; one transfer is held in memory at a time.
+MAX_RECEIVED_BYTES_PER_CALL = 2 * ctl.MAX_AVATAR_MODEL_BYTES + 8 * 1024 * 1024
+#: ``avatar_progress`` at most this often (seconds) while chunks arrive, plus once at the end.
+PROGRESS_INTERVAL_S = 0.25
 
 
 class _Incoming:
@@ -59,6 +67,10 @@ class _Incoming:
         self.chunks: list[bytes] = []
         self.size = 0
         self.total = 0
+        #: Bytes this transfer may have: set by the first chunk (a model's or a pack's cap).
+        self.cap = ctl.MAX_AVATAR_PACK_BYTES
+        self.received = 0
+        self.progress_at = -math.inf  # monotonic time of the last avatar_progress
 
 
 class PackInbox:
@@ -154,6 +166,15 @@ class PackInbox:
         self._incoming = _Incoming(digest, avatar_id)
         self._send(ctl.AvatarRequest(hash=digest))
 
+    def expecting(self) -> bool:
+        """Whether a transfer we asked for is under way."""
+        return self._incoming is not None
+
+    def expects(self, digest: str) -> bool:
+        """Whether a chunk of ``digest`` is one we asked for (the ctl flood guard lets these
+        through: their count and bytes are bounded by the transfer's cap and the call's budget)."""
+        return self._incoming is not None and self._incoming.digest == digest
+
     def unavailable(self, digest: str) -> None:
         """The peer cannot send the pack we asked for."""
         if self._incoming and self._incoming.digest == digest:
@@ -186,8 +207,10 @@ class PackInbox:
             self.stats.bad_ctl += 1  # unsolicited
             return
         expected_total = math.ceil(chunk.size / ctl.AVATAR_CHUNK_BYTES) if chunk.size else 0
+        if not inc.chunks:
+            inc.cap = ctl.transfer_cap(chunk.data)
         if (
-            chunk.size > ctl.MAX_AVATAR_PACK_BYTES
+            chunk.size > inc.cap
             or chunk.total != expected_total
             or chunk.index != len(inc.chunks)
             or (inc.total and (chunk.total != inc.total or chunk.size != inc.size))
@@ -207,6 +230,8 @@ class PackInbox:
         self.stats.avatar_bytes_received += len(chunk.data)
         inc.total, inc.size = chunk.total, chunk.size
         inc.chunks.append(chunk.data)
+        inc.received += len(chunk.data)
+        self._progress(inc)
         if len(inc.chunks) < inc.total:
             return
         data = b"".join(inc.chunks)
@@ -215,6 +240,16 @@ class PackInbox:
             self.stats.bad_ctl += 1
             return
         self._start(self._install(data, inc))
+
+    def _progress(self, inc: _Incoming) -> None:
+        """Say how far the transfer is, a few times a second and once when all has arrived."""
+        now = time.monotonic()
+        done = len(inc.chunks) >= inc.total
+        if not done and now - inc.progress_at < PROGRESS_INTERVAL_S:
+            return
+        inc.progress_at = now
+        received = min(inc.received, inc.size)
+        self._emit(AvatarProgress(avatar_id=inc.avatar_id, received=received, total=inc.size))
 
     def _install_sync(self, data: bytes, digest: str) -> Path:
         from avatars.model_transfer import install_model_bytes, is_model_bytes

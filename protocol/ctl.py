@@ -22,10 +22,21 @@ CTL_VERSION = 1
 AVATAR_CHUNK_BYTES = 16 * 1024
 #: A whole avatar pack may be at most this large on the wire.
 MAX_AVATAR_PACK_BYTES = 8 * 1024 * 1024
+#: A 3D avatar travels as its own .vrm/.glb file, which may be this large: VRoid exports are
+#: 10-40 MB, mostly textures. Its chunks are paced behind ``params`` like a pack's.
+MAX_AVATAR_MODEL_BYTES = 48 * 1024 * 1024
+#: The first bytes of a GLB/VRM file (a pack zip starts with ``PK``).
+GLB_MAGIC_BYTES = b"glTF"
 MAX_CTL_BYTES = AVATAR_CHUNK_BYTES + 1024
 MAX_CHAT_CHARS = 2000
 MAX_NAME_CHARS = 64
 _MAX_UINT = (1 << 63) - 1
+
+
+def transfer_cap(head: bytes) -> int:
+    """The most bytes an avatar transfer may have, by its first bytes: a GLB/VRM model may be
+    :data:`MAX_AVATAR_MODEL_BYTES`, anything else (a pack zip) :data:`MAX_AVATAR_PACK_BYTES`."""
+    return MAX_AVATAR_MODEL_BYTES if head[:4] == GLB_MAGIC_BYTES else MAX_AVATAR_PACK_BYTES
 
 
 @dataclass(slots=True)

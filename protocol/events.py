@@ -3,10 +3,10 @@
 Every child sends ``ready`` once it is up, ``status`` when its state changes, ``stats`` about
 once a second, ``error`` for anything the user should know, and ``bye`` as its last line. The
 networking child adds what it hears from the remote peer (``peer_hello``, ``chat``,
-``peer_avatar``, ``peer_emotion``, ``peer_gesture``, ``peer_bye``), ``chat_sent`` and
-``voice_level`` (about 10 Hz while voice is on); tracking adds ``gesture`` (a hand gesture the
-user made, once per gesture); the render window adds
-``avatar_shown``, ``overlay`` and ``screenshot``.
+``peer_avatar``, ``avatar_progress``, ``peer_emotion``, ``peer_gesture``, ``peer_bye``),
+``chat_sent`` and ``voice_level`` (about 10 Hz while voice is on); tracking adds ``gesture`` (a
+hand gesture the user made, once per gesture); the render window adds ``avatar_shown``,
+``overlay`` and ``screenshot``.
 
 ``ready.info`` and ``stats.values`` are the only free-form maps: what a child reports there
 differs per child and grows with features, so the envelope is typed and the contents are
@@ -130,6 +130,23 @@ class PeerAvatar(ControlMessage):
     def validate(self) -> None:
         if not self.ref:
             raise DecodeError("event 'peer_avatar': empty ref")
+
+
+@EVENTS.register
+@dataclass(frozen=True, slots=True)
+class AvatarProgress(ControlMessage):
+    """The peer's own avatar is arriving: ``received`` of ``total`` bytes so far (a few times a
+    second and once at the end; a 40 MB VRM takes a while, and a stand-in with no word of
+    progress looks like a bug). ``peer_avatar`` with ``pending: false`` says it is done."""
+
+    KIND: ClassVar[str] = "avatar_progress"
+    avatar_id: str
+    received: int
+    total: int
+
+    def validate(self) -> None:
+        if not 0 <= self.received <= self.total:
+            raise DecodeError("event 'avatar_progress': received outside 0..total")
 
 
 @EVENTS.register
@@ -263,6 +280,7 @@ Event: TypeAlias = (
     | ChatReceived
     | ChatSent
     | PeerAvatar
+    | AvatarProgress
     | PeerEmotion
     | PeerBye
     | AvatarShown

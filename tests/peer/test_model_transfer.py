@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
-import struct
 from pathlib import Path
 
 import pytest
@@ -22,9 +20,10 @@ from avatars.model3d import ModelError
 from avatars.model_transfer import MODEL_FILE, find_model_ref, install_model_bytes
 from avatars.received import CALLS_DIR
 from netlab.attacks.hostile_peer import HostilePeer
+from netlab.vrm_kit import variant_vrm
 from peer.ctl_handler import load_local_avatar
 from protocol import ctl
-from protocol.events import Error
+from protocol.events import AvatarProgress, Error
 from protocol.signaling import new_room_code
 
 from .helpers import call_pair, relay_running
@@ -33,17 +32,9 @@ from .test_pack_limits import Victim, chunks
 NOVA = builtin3d_dir() / "nova.vrm"
 
 
-def variant_vrm(name: str) -> bytes:
-    """nova with another display name: a valid VRM whose hash no built-in has."""
-    data = NOVA.read_bytes()
-    jlen, jtype = struct.unpack_from("<II", data, 12)
-    doc = json.loads(data[20 : 20 + jlen])
-    doc.setdefault("asset", {})["generator"] = f"test {name}"
-    body = json.dumps(doc, separators=(",", ":")).encode()
-    body += b" " * (-len(body) % 4)
-    rest = data[20 + jlen :]
-    out = struct.pack("<II", len(body), jtype) + body + rest
-    return struct.pack("<III", 0x46546C67, 2, 12 + len(out)) + out
+def padded_vrm(name: str, pad: int) -> bytes:
+    """A valid VRM ``pad`` bytes larger than nova (random bytes, :mod:`netlab.vrm_kit`)."""
+    return variant_vrm(name, pad)
 
 
 def sha(data: bytes) -> str:
@@ -85,6 +76,54 @@ def test_a_received_vrm_is_verified_parsed_stored_and_found_again(tmp_path: Path
     assert load_model(got).meshes
     victim.handler.close()  # the call ends: the peer's model is gone with it
     assert not got.exists()
+
+
+def test_a_vrm_the_size_of_a_vroid_export_arrives_with_progress(tmp_path: Path) -> None:
+    """12 MB: past the 8 MiB pack cap and past the ctl flood guard's burst (768 chunks in a
+    row), which a transfer we asked for may exceed; progress is said along the way."""
+    data = padded_vrm("big", 12 * 1024 * 1024)
+    digest = sha(data)
+    assert len(data) > ctl.MAX_AVATAR_PACK_BYTES
+
+    async def scenario() -> Victim:
+        victim = Victim(tmp_path / "cache")
+        await victim.offer(0, digest, data)
+        return victim
+
+    victim = asyncio.run(scenario())
+    shown = victim.shown(0)
+    assert len(shown) == 1 and sha(Path(shown[0]).read_bytes()) == digest
+    assert victim.stats.bad_ctl == 0
+    progress = [e for e in victim.events if isinstance(e, AvatarProgress)]
+    assert progress and progress[-1].received == progress[-1].total == len(data)
+    assert all(e.avatar_id == "custom0" for e in progress)
+    # Only the chunks we asked for pass the flood guard: a ping flood is still cut off.
+    for seq in range(1000):
+        victim.handler.handle(ctl.Ping(seq=seq, t1_us=1).encode())
+    assert victim.stats.bad_ctl >= 300
+    victim.handler.close()
+
+
+def test_transfer_caps_follow_the_kind_of_avatar(tmp_path: Path) -> None:
+    """A model (GLB magic) may be 48 MiB, a pack zip 8 MiB; a claim past its cap is refused
+    at the first chunk, before a byte is kept."""
+    cases = [
+        (b"glTF" + b"\0" * 12, ctl.MAX_AVATAR_MODEL_BYTES + 1, True),
+        (b"glTF" + b"\0" * 12, ctl.MAX_AVATAR_PACK_BYTES + 1, False),
+        (b"PK\3\4" + b"\0" * 12, ctl.MAX_AVATAR_PACK_BYTES + 1, True),
+    ]
+    for i, (head, size, refused) in enumerate(cases):
+        victim = Victim(tmp_path / f"cache{i}")
+        digest = f"{i:02x}" * 32
+        victim.handler.handle(ctl.AvatarSwitch(avatar_id="big", avatar_hash=digest).encode())
+        total = -(-size // ctl.AVATAR_CHUNK_BYTES)
+        victim.handler.handle(
+            ctl.AvatarChunk(hash=digest, index=0, total=total, size=size, data=head).encode()
+        )
+        errors = [e.message for e in victim.events if isinstance(e, Error)]
+        assert bool(errors) == refused, (i, errors)
+        assert victim.handler.inbox.expects(digest) == (not refused)
+        victim.handler.close()
 
 
 def test_the_built_in_3d_avatar_is_never_transferred(tmp_path: Path) -> None:
@@ -145,8 +184,12 @@ def test_a_vrm_under_another_hash_is_not_installed(tmp_path: Path) -> None:
 @pytest.mark.asyncio
 @pytest.mark.timeout(120)
 async def test_alice_vrm_reaches_bob_through_a_real_call(tmp_path: Path) -> None:
+    """Alice's own VRM crosses a real call, paced behind the frames: they keep arriving in time
+    and the link never drops (full-speed chunks used to stall the association: 0 frames for
+    2.5 s, peer_lost and a reconnect). 1.4 MB keeps this test short; a VRoid-sized 12 MB one is
+    ``scripts/bench_transfer.py``'s (the caps and the flood guard: the handler tests above)."""
     mine = tmp_path / "alice.vrm"
-    mine.write_bytes(variant_vrm("alice"))
+    mine.write_bytes(padded_vrm("alice", 1024 * 1024))
     digest = sha(mine.read_bytes())
     cache = tmp_path / "cache"
     async with (
@@ -159,23 +202,34 @@ async def test_alice_vrm_reaches_bob_through_a_real_call(tmp_path: Path) -> None
         ) as (_alice, bob),
     ):
         hello = await bob.log.wait_for(lambda: bob.log.of("peer_hello"), 30, "alice's hello")
+        await bob.log.wait_for(lambda: bob.log.of("avatar_progress"), 30, "the transfer starts")
+        mark = bob.log.mark()
         drawn = await bob.log.wait_for(
             lambda: [e for e in bob.log.of("peer_avatar") if not e["pending"]],
-            30,
+            60,
             "bob has alice's model",
         )
+        during = bob.log.since(mark, "stats")
+        progress = bob.log.of("avatar_progress")
         ref = Path(drawn[-1]["ref"])
         received = ref.read_bytes()
         model = load_model(ref)
+        after = bob.log.mark()
         stats = await bob.log.wait_for(
-            lambda: (bob.stats().get("avatar_bytes_received") or 0) and bob.stats(),
-            15,
-            "bob's transfer stats",
+            lambda: bob.log.since(after, "stats") and bob.stats(), 15, "bob's stats after"
         )
+        states = [e["state"] for e in bob.log.of("status")]
     assert hello[0]["avatar_id"] == "alice" and hello[0]["avatar_hash"] == digest
     assert ref.name == MODEL_FILE and sha(received) == digest
     assert received == mine.read_bytes() and model.meshes
     assert stats["avatar_bytes_received"] == len(received)
+    assert progress[0]["total"] == len(received) and progress[-1]["received"] == len(received)
+    assert [e["received"] for e in progress] == sorted(e["received"] for e in progress)
+    # Frames kept coming every second of the transfer, and in time (the latency window of the
+    # first stats after it covers it; a generous bound: the machine is shared).
+    assert all(e["recv_hz"] > 0 for e in during), [e["recv_hz"] for e in during]
+    assert "peer_lost" not in states and "reconnecting" not in states, states
+    assert stats["e2e_ms"]["p99"] < 1500, stats["e2e_ms"]
     assert not ref.exists()  # bob's call is over: alice's model went with it
 
 
@@ -223,3 +277,22 @@ async def test_a_hostile_peer_serving_a_broken_vrm_leaves_the_call_up(tmp_path: 
     assert state == "connected"
     assert alice.session.peer is not None and alice.session.peer.restarts == 0
     assert list(cache.rglob(MODEL_FILE)) == []
+
+
+def test_front_ends_say_a_transfer_in_a_few_lines() -> None:
+    """``avatar_progress`` comes a few times a second; the TUI and the CLI say the start, each
+    quarter and the end, not every event."""
+    from call.progress import TransferNotice
+
+    notice = TransferNotice()
+    total = 12_000_000
+    lines = [
+        notice.line(AvatarProgress(avatar_id="mine\x1b[2J", received=r, total=total))
+        for r in range(0, total + 1, 100_000)
+    ]
+    said = [line for line in lines if line is not None]
+    assert len(said) == 5 and "12.0 of 12.0 MB" in said[-1] and "0.0 of 12.0" in said[0]
+    assert all("\x1b" not in line for line in said)  # the peer's id, made printable
+    # A new transfer starts over.
+    again = notice.line(AvatarProgress(avatar_id="other", received=0, total=5))
+    assert again is not None and "other" in again

@@ -43,6 +43,7 @@ from protocol.commands import (
 )
 from protocol.control import COMMANDS, EVENTS, MAX_CONTROL_LINE, UnknownMessage
 from protocol.events import (
+    AvatarProgress,
     AvatarShown,
     Bye,
     ChatReceived,
@@ -82,6 +83,8 @@ GOLDEN_EVENTS: list[tuple[Any, str]] = [
     (ChatSent(text="hi"), '{"event":"chat_sent","text":"hi"}'),
     (PeerAvatar(ref="aria", avatar_id="custom", pending=True),
      '{"event":"peer_avatar","ref":"aria","avatar_id":"custom","pending":true}'),
+    (AvatarProgress(avatar_id="mine", received=16384, total=12000000),
+     '{"event":"avatar_progress","avatar_id":"mine","received":16384,"total":12000000}'),
     (PeerEmotion(preset=1, weight=0.5), '{"event":"peer_emotion","preset":1,"weight":0.5}'),
     (PeerBye(reason="hangup"), '{"event":"peer_bye","reason":"hangup"}'),
     (AvatarShown(view="peer", avatar="fox", name="Fox", variant=None, renderer="layered2d"),

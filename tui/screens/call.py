@@ -40,8 +40,10 @@ from call import (
     RelayStarted,
 )
 from call.gestures import GESTURE_EMOJI, gesture_sentence
+from call.progress import TransferNotice
 from i18n import N_, _, current_language
 from protocol.events import (
+    AvatarProgress,
     ChatReceived,
     Error,
     GestureMade,
@@ -140,6 +142,7 @@ class CallScreen(CallView):
         super().__init__(request)
         self.settings = settings
         self.child_states: dict[str, str] = {}
+        self.transfer = TransferNotice()
         self._left = False
         self._factory = controller_factory
         self._stats_interval = stats_interval
@@ -227,6 +230,9 @@ class CallScreen(CallView):
             self._chat().add_notice(about_peer("here", self.peer_name, avatar=avatar))
         elif isinstance(event, PeerAvatar):
             self.peer_avatar = event.avatar_id or event.ref
+        elif isinstance(event, AvatarProgress):
+            if (line := self.transfer.line(event)) is not None:
+                self._notice(line)
         elif isinstance(event, PeerEmotion):
             self._peer_emotion(event)
         elif isinstance(event, PeerGesture):  # checked and rate-limited by the peer process
