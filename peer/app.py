@@ -2,7 +2,8 @@
 
 Negotiation (who offers, when, which answer counts, liveness and recovery) is the state machine
 in :mod:`peer.negotiation`; this module is its driver: it feeds it relay messages, link events
-and a 10 Hz tick, and performs the actions it returns (aiortc links, relay messages, status).
+and a 10 Hz tick; the actions it returns (aiortc links, relay messages, status) are performed
+by :class:`peer.links.LinkActions`, mixed in here.
 The relay going away does not touch a working link; the signaling client re-joins in the
 background.
 
@@ -28,7 +29,7 @@ import signal
 import sys
 import time
 from collections.abc import Coroutine
-from typing import Any, assert_never
+from typing import Any
 
 from aiortc import RTCIceServer
 
@@ -43,26 +44,12 @@ from protocol.ring import ShmRing
 
 from .clock import ClockSync
 from .commands import apply_command
-from .connection import PeerLink, build_configuration, turn_problem
+from .connection import PeerLink
 from .ctl_handler import CtlHandler, load_local_avatar
-from .errors import NegotiationError, PeerError, SignalingError
+from .errors import PeerError, SignalingError
 from .frames import FramePump
-from .negotiation import (
-    Action,
-    ApplyAnswer,
-    CheckTurn,
-    CreateAnswer,
-    CreateOffer,
-    DropLink,
-    Error,
-    LinkUp,
-    Negotiation,
-    NewLink,
-    Note,
-    SendAnswer,
-    SendOffer,
-    Status,
-)
+from .links import LinkActions
+from .negotiation import Negotiation
 from .options import PeerOptions
 from .report import STATS_INTERVAL_S, StatsReport
 from .signaling import RELAY_UNREACHABLE, SignalingClient
@@ -83,7 +70,7 @@ class _Finished(Exception):
     """Raised in the task group's body once the call is over: cancels the tasks still running."""
 
 
-class PeerApp:
+class PeerApp(LinkActions):
     """One networking process. ``await run()`` returns the exit code."""
 
     def __init__(self, opts: PeerOptions, channel: ChildChannel | None = None) -> None:
@@ -346,143 +333,6 @@ class PeerApp:
                 )
             ]
         return list(self._turn_servers)
-
-    # -- performing the negotiation's actions ------------------------------------------------
-    def _apply(self, actions: list[Action]) -> None:
-        """Perform what :class:`Negotiation` decided, in order; async work becomes owned tasks
-        that report their outcome back to it."""
-        for action in actions:
-            match action:
-                case NewLink(gen=gen):
-                    self._replace_link(self._new_link(gen))
-                case DropLink():
-                    self._replace_link(None)
-                case CreateOffer(gen=gen):
-                    self._start(self._create_offer(gen))
-                case CreateAnswer(gen=gen, sdp=sdp):
-                    self._start(self._create_answer(gen, sdp))
-                case ApplyAnswer(gen=gen, sdp=sdp):
-                    self._start(self._apply_answer(gen, sdp))
-                case SendOffer() | SendAnswer():
-                    self._send_description(action)
-                case LinkUp():
-                    self._link_up(action)
-                case CheckTurn(gen=gen):
-                    if (link := self._link_of(gen)) is not None and link.local_sdp:
-                        self._check_turn(link.local_sdp)
-                case Status(state=state, message=message):
-                    self.set_state(state, message)
-                case Note(message=message):
-                    self.emit(StatusEvent(state=self.state, message=message))
-                case Error(message=message):
-                    self.error(message)
-                case _:
-                    assert_never(action)
-
-    def _link_of(self, gen: int) -> PeerLink | None:
-        """The current link if it is generation ``gen`` (a task may outlive its link)."""
-        link = self.link
-        return link if link is not None and link.gen == gen else None
-
-    def _new_link(self, gen: int) -> PeerLink:
-        return PeerLink(
-            gen,
-            build_configuration(self._ice_servers(), turn_only=self.opts.turn_only),
-            on_params=self._on_params,
-            on_ctl=self.ctl.handle,
-            on_open=self._on_link_open,
-            on_failed=self._on_link_failed,
-            voice=self.voice.link_parts() if self.voice is not None else None,
-        )
-
-    def _replace_link(self, link: PeerLink | None) -> None:
-        old, self.link = self.link, link
-        if self.pump is not None:
-            self.pump.attach(None, lambda: 0)
-        if old is not None:
-            if self.voice is not None:
-                self.voice.drop_link(old.voice)
-            self._start(old.close())  # bounded by PeerLink.close's own timeout
-
-    async def _create_offer(self, gen: int) -> None:
-        if (link := self._link_of(gen)) is None:
-            return
-        try:
-            await link.create_offer()
-        except NegotiationError as e:
-            self._apply(self.neg.negotiation_failed(gen, str(e)))
-            return
-        self._apply(self.neg.offer_created(gen, time.monotonic()))
-
-    async def _create_answer(self, gen: int, offer_sdp: str) -> None:
-        if (link := self._link_of(gen)) is None:
-            return
-        try:
-            await link.accept_offer(offer_sdp)
-        except NegotiationError as e:
-            self._apply(self.neg.negotiation_failed(gen, str(e)))
-            return
-        self._apply(self.neg.answer_created(gen))
-
-    async def _apply_answer(self, gen: int, answer_sdp: str) -> None:
-        if (link := self._link_of(gen)) is None:
-            return
-        try:
-            await link.accept_answer(answer_sdp)
-        except NegotiationError as e:
-            self._apply(self.neg.negotiation_failed(gen, str(e)))
-
-    def _send_description(self, action: SendOffer | SendAnswer) -> None:
-        link = self._link_of(action.gen)
-        if link is None or link.local_sdp is None:
-            return
-        sdp = link.local_sdp
-        self._check_turn(sdp)
-        if isinstance(action, SendOffer):
-            self._start(self._relay_send(sig.Offer(sdp=sdp, gen=action.gen)))
-        else:
-            self._start(self._relay_send(sig.Answer(sdp=sdp, gen=action.gen)))
-
-    async def _relay_send(self, message: sig.Offer | sig.Answer) -> None:
-        if not await self.signaling.send(message):
-            log.info("%s %d not sent: relay not connected", message.TYPE, message.gen)
-
-    def _check_turn(self, sdp: str) -> None:
-        problem = turn_problem(self._ice_servers(), sdp, turn_only=self.opts.turn_only)
-        if problem is not None:
-            self.error(problem, once=True)
-
-    # -- link events -----------------------------------------------------------------------
-    def _on_link_open(self, link: PeerLink) -> None:
-        if link is self.link:
-            self._apply(self.neg.link_open(link.gen))
-
-    def _link_up(self, action: LinkUp) -> None:
-        link = self._link_of(action.gen)
-        if link is None:
-            return
-        if action.reconnect:
-            self.stats.reconnects += 1
-        self.clock.reset()
-        self.stats.reset_sequence()
-        assert self.pump is not None
-        params, ctl_channel = link.params, link.ctl
-        self.pump.attach(params.send, lambda: int(params.bufferedAmount))
-        self.pump.last_rx = time.monotonic()
-        self.ctl.attach(link.send_ctl, lambda: int(ctl_channel.bufferedAmount))
-        pair = link.candidate_pair()
-        self.set_state(
-            "connected",
-            f"connected ({pair['type'] if pair else 'unknown'} path), SAS {link.sas() or '?'}",
-        )
-
-    def _on_link_failed(self, link: PeerLink, reason: str) -> None:
-        if link is self.link and not self._quit.is_set():
-            self._apply(self.neg.link_failed(link.gen, reason, time.monotonic()))
-
-    def _on_params(self, data: bytes) -> None:
-        if self.pump is not None:
-            self.pump.on_params(data)
 
     async def _watch_loop(self) -> None:
         """The negotiation's tick: liveness of the open link, TURN hints, offers when due."""
