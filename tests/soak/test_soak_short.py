@@ -2,7 +2,9 @@
 network namespaces, one clean and one with loss and delay, through ``scripts/soak.py`` itself.
 
 The full run (20 x 5 minutes) is the lead's to launch; this keeps the machinery and the call
-honest on every commit. Bounds are generous: CI has 2 cores shared by two trackers.
+honest on every commit. Bounds are generous: CI has 2 cores shared by two trackers. Each call
+lasts 12 s after connecting (``--minutes 0.2``): enough frames (about 300 per direction) for the
+loss and latency bounds below; drift and growth over minutes are the full soak's to prove.
 """
 
 from __future__ import annotations
@@ -31,10 +33,14 @@ def _needs_netns() -> None:
         pytest.skip(reason)
 
 
-def _soak(tmp_path: Path, name: str, *extra: str) -> dict[str, Any]:
+def _soak(tmp_path: Path, name: str, *extra: str, report: bool = True) -> dict[str, Any]:
+    """One soak run; ``report``: also the Markdown and plots (matplotlib costs several
+    seconds, so only one of the two runs draws them)."""
     out = tmp_path / f"{name}.json"
+    if not report:
+        extra = (*extra, "--no-report")
     with subprocess.Popen(
-        [sys.executable, str(SOAK), "--calls", "1", "--minutes", "0.4", "--json", str(out),
+        [sys.executable, str(SOAK), "--calls", "1", "--minutes", "0.2", "--json", str(out),
          "--keep-logs", str(tmp_path / f"{name}-logs"), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
     ) as proc:  # fmt: skip
@@ -42,7 +48,8 @@ def _soak(tmp_path: Path, name: str, *extra: str) -> dict[str, Any]:
     assert out.exists(), stderr[-3000:]
     summary: dict[str, Any] = json.loads(out.read_text())
     for suffix in (".md", "-latency.png", "-cpu.png", "-rss.png"):
-        assert (tmp_path / f"{name}{suffix}").stat().st_size > 0
+        assert (tmp_path / f"{name}{suffix}").exists() is report
+        assert not report or (tmp_path / f"{name}{suffix}").stat().st_size > 0
     assert not netlab.list_namespaces(f"{netlab.PREFIX}{proc.pid}-"), "namespaces left behind"
     return summary
 
@@ -56,13 +63,13 @@ def _check_common(s: dict[str, Any], connect_limit_s: float = 5) -> dict[str, An
     assert call["connect_s"] <= connect_limit_s
     for d in call["directions"].values():
         assert d["max_gap_s"] <= 2
-        assert d["frames_delivered"] > 200  # ~24 s at 20-30 Hz
+        assert d["frames_delivered"] > 100  # ~12 s at 20-30 Hz (8+ Hz on a loaded box)
         assert d["bad_payloads"] == 0
     return call
 
 
 def test_short_soak_clean_and_impaired(tmp_path: Path) -> None:
-    clean = _soak(tmp_path, "clean")
+    clean = _soak(tmp_path, "clean", report=False)
     call = _check_common(clean)
     assert call["topology"] == "direct"
     assert clean["delivered_ratio_min"] >= 0.98
@@ -80,6 +87,6 @@ def test_short_soak_clean_and_impaired(tmp_path: Path) -> None:
     # 40 ms one way is on the path: the median cannot be below it (the shim really delays).
     assert 40 < impaired["e2e_ms_p50"] < 110
     assert impaired["e2e_ms_p99"] < 300
-    # 5% network loss per direction; generous for CI noise over ~600 frames.
+    # 5% network loss per direction; generous for CI noise over ~300 frames (sd ~1.3%).
     assert 0.85 <= impaired["delivered_ratio_min"] <= 0.995
     assert impaired["rss_growth_mb_max"] < 30
