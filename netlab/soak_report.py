@@ -67,7 +67,7 @@ def call_result(
     connect_limit_s: float,
     max_gap_s: float,
 ) -> dict[str, Any]:
-    """Everything measured in one call (``sides`` are soak.Side objects: a then b)."""
+    """Everything measured in one call (``sides``: :class:`netlab.soak_probes.Side`, a then b)."""
     a, b = sides
     duration = max(t_end - t0, 1e-6)
     bucket = min(60.0, duration / 2)
