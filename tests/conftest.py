@@ -5,12 +5,14 @@ from __future__ import annotations
 import ctypes.util
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.tracked_clips import ClipRun
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("AVATARCHAT_SHARED", REPO.parent / "shared"))
@@ -56,22 +58,24 @@ def xvfb_display() -> Iterator[str]:
 
 
 @pytest.fixture
-def relay_url() -> Iterator[str]:
-    """A real ``python -m relay`` on a free loopback port (read from its ``ready`` event) for
-    tests that start clients as separate processes; stopped with SIGTERM afterwards."""
-    from protocol.events import Ready, parse_event
+def relay_url() -> str:
+    """A real ``python -m relay`` on a free loopback port, for tests that start clients as
+    separate processes: the session's shared relay (tests/session_relay.py; each test's room
+    code is its own)."""
+    from tests import session_relay
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "relay", "--host", "127.0.0.1", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    return session_relay.url()
+
+
+@pytest.fixture(scope="session")
+def d10_run() -> ClipRun:
+    """The vendored d10 clip through the real tracker once per session (~3-5 s, MediaPipe):
+    the tracking tests read its raw and emitted values, the render-window tests play its
+    frames. Users must not mutate its frames (copy them:
+    ``ParamFrame.decode(frame.encode())``)."""
     try:
-        assert proc.stdout is not None
-        ready = parse_event(proc.stdout.readline())  # the relay's first line
-        assert isinstance(ready, Ready), ready
-        yield f"ws://127.0.0.1:{ready.info['port']}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
+        from tests.tracked_clips import track_clip
+        from tracking.sources import SAMPLE_CLIP
+    except ImportError as e:
+        pytest.skip(f"tracking unavailable: {e}")
+    return track_clip(SAMPLE_CLIP)

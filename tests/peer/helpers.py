@@ -12,6 +12,7 @@ from typing import Any
 from call import Call, CallConfig, CallEvent, ChildProcess, as_record, module_argv
 from protocol.frame import ParamFrame
 from protocol.ring import ShmRing
+from tests import session_relay
 
 Event = dict[str, Any]
 class EventLog:
@@ -93,8 +94,24 @@ async def start_relay(port: int = 0, *extra: str) -> Relay:
     return Relay(child, int(ready["port"]), log)
 
 
+@dataclass(frozen=True)
+class SharedRelay:
+    """The session's shared relay (tests/session_relay.py): an address only, not to be stopped."""
+
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+
 @contextlib.asynccontextmanager
-async def relay_running(*extra: str) -> AsyncIterator[Relay]:
+async def relay_running(*extra: str) -> AsyncIterator[Relay | SharedRelay]:
+    """A relay to call through: with no flags the session's shared one (each test's room code
+    is its own, so calls never meet); with flags a fresh process, stopped afterwards."""
+    if not extra:
+        yield SharedRelay(session_relay.port())
+        return
     relay = await start_relay(0, *extra)
     try:
         yield relay

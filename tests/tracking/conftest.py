@@ -1,22 +1,21 @@
-"""Fixtures for the tracking tests: one cached run of the vendored d10 clip through the tracker,
-a private config dir, and helpers to run ``python -m tracking`` as a real child process."""
+"""Fixtures for the tracking tests: a private config dir and helpers to run ``python -m tracking``
+as a real child process. The cached run of the vendored d10 clip (``d10_run``) is in
+tests/conftest.py, shared with the render-window tests; ``ClipRun``/``track_clip`` are
+re-exported from tests/tracked_clips.py."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from protocol.frame import ParamFrame
-from tracking.pipeline import Tracker
-from tracking.sources import SAMPLE_CLIP, ClipSource
+from tests.tracked_clips import ClipRun, track_clip
+
+__all__ = ["ClipRun", "track_clip"]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,58 +28,6 @@ def private_config_dir(
     path = tmp_path_factory.mktemp("config")
     monkeypatch.setenv("AVATARCHAT_CONFIG_DIR", str(path))
     return path
-
-
-@dataclass
-class ClipRun:
-    """A clip tracked frame by frame: what MediaPipe said (raw) and what we emitted."""
-
-    frames: list[ParamFrame]
-    raw_weights: np.ndarray  # (n, 52), NaN rows where no face
-    raw_rotation: np.ndarray  # (n, 3)
-    raw_translation: np.ndarray  # (n, 3)
-    total_ms: list[float]
-
-    @property
-    def weights(self) -> np.ndarray:
-        return np.array([f.weights() for f in self.frames])
-
-    @property
-    def rotation(self) -> np.ndarray:
-        return np.array([f.head_rotation for f in self.frames])
-
-    @property
-    def translation(self) -> np.ndarray:
-        return np.array([f.head_translation for f in self.frames])
-
-
-def track_clip(
-    path: Path, *, flip: bool = False, mirror: bool = False, limit: int | None = None
-) -> ClipRun:
-    """Run a clip once, unpaced, through a fresh tracker (no calibration, default smoothing)."""
-    source = ClipSource(path, loop=False, paced=False, flip=flip)
-    source.open()
-    stop = threading.Event()
-    frames, raw_w, raw_r, raw_t, total = [], [], [], [], []
-    with Tracker(mirror=mirror) as tracker:
-        while limit is None or len(frames) < limit:
-            captured = source.read(stop)
-            if captured is None:
-                break
-            frames.append(tracker.process_captured(captured))
-            raw = tracker.last_raw
-            raw_w.append(raw.weights if raw is not None else np.full(52, np.nan))
-            raw_r.append(raw.rotation if raw is not None else np.full(3, np.nan))
-            raw_t.append(raw.translation if raw is not None else np.full(3, np.nan))
-            total.append(tracker.times.total)
-    source.close()
-    return ClipRun(frames, np.array(raw_w), np.array(raw_r), np.array(raw_t), total)
-
-
-@pytest.fixture(scope="session")
-def d10_run() -> ClipRun:
-    """The vendored d10 clip through the tracker once per session (~3-5 s)."""
-    return track_clip(SAMPLE_CLIP)
 
 
 def child_env(home: Path) -> dict[str, str]:
