@@ -20,6 +20,7 @@ import pytest
 from avatars.pack import builtin_ids
 from protocol.frame import ParamFrame
 from protocol.ring import ShmRing
+from tests.tracked_clips import ClipRun
 
 from .harness import (
     Feeder,
@@ -49,7 +50,13 @@ POSES: dict[str, dict[str, Any]] = {
     "yaw": {"rotation": (0.0, 0.35, 0.0)},
 }
 #: Idle burst: 200 shots two frames apart (~6.7 s at 60 fps) covers the longest blink gap (6 s).
+#: Idle blinks come from the window's idle life, the same for every pack (each pack's own eye
+#: closure is proven per avatar by the blink poses), so only ``BLINK_AVATAR`` takes the long
+#: burst; the others take ``SHORT_IDLE_SHOTS`` (~1.3 s), enough to prove that idle motion goes
+#: on and the eyes are open at rest. The long burst is most of a session's time.
 IDLE_SHOTS, IDLE_EVERY = 200, 2
+SHORT_IDLE_SHOTS = 40
+BLINK_AVATAR = "aria"
 
 
 @dataclass
@@ -88,7 +95,7 @@ def session(
     request: pytest.FixtureRequest,
     xvfb_display: str,
     tmp_path_factory: pytest.TempPathFactory,
-    clip_frames: list[ParamFrame] | None,
+    clip_frames: list[ParamFrame],
 ) -> Session:
     avatar = request.param
     tmp = tmp_path_factory.mktemp(f"rw-{avatar}")
@@ -131,7 +138,8 @@ def session(
         feeder.pause()
         # The stream stopped: wait until the avatar has eased fully into idle.
         win.wait("stats", lambda e: e.get("idle", 0) >= 0.999)
-        out.idle = win.burst(IDLE_SHOTS, IDLE_EVERY)
+        shots = IDLE_SHOTS if avatar == BLINK_AVATAR else SHORT_IDLE_SHOTS
+        out.idle = win.burst(shots, IDLE_EVERY)
     finally:
         out.returncode = win.close()
         feeder.close()
@@ -142,32 +150,10 @@ def session(
 
 
 @pytest.fixture(scope="module")
-def clip_frames(request: pytest.FixtureRequest) -> list[ParamFrame] | None:
-    """The d10 clip through the real tracker (MediaPipe), one ParamFrame per video frame."""
-    try:
-        import cv2
-
-        from tracking.pipeline import Tracker
-        from tracking.sources import SAMPLE_CLIP
-    except ImportError as e:  # the tracking package is someone else's; degrade, do not fail
-        pytest.skip(f"tracking unavailable: {e}")
-    path = SAMPLE_CLIP
-    if not path.is_file():
-        faces = request.getfixturevalue("shared_faces")
-        path = faces / "d10.mp4"
-    cap = cv2.VideoCapture(str(path))
-    frames: list[ParamFrame] = []
-    with Tracker() as tracker:
-        i = 0
-        while True:
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            frames.append(tracker.process(rgb, 10**9 + i * 33_333_333, i * 33_333_333))
-            i += 1
-    cap.release()
-    return frames
+def clip_frames(d10_run: ClipRun) -> list[ParamFrame]:
+    """The d10 clip through the real tracker (MediaPipe), one ParamFrame per video frame: the
+    session's shared run (tests/conftest.py), copied because the feeder renumbers frames."""
+    return [ParamFrame.decode(f.encode()) for f in d10_run.frames]
 
 
 def _eyes(s: Session) -> tuple[np.ndarray, np.ndarray]:
@@ -265,7 +251,7 @@ def test_clip_blinks_close_the_avatars_eyes(session: Session) -> None:
 # -- idle life --------------------------------------------------------------------------------
 def test_idle_motion_continues(session: Session) -> None:
     images = [img for _, img in session.idle]
-    assert len(images) == IDLE_SHOTS
+    assert len(images) == (IDLE_SHOTS if session.avatar == BLINK_AVATAR else SHORT_IDLE_SHOTS)
     assert all(ev["idle_weight"] >= 0.999 for ev, _ in session.idle)
     small = [img[::2, ::2] for img in images]
     moving = sum(changed(a, b, 10).sum() > 0 for a, b in itertools.pairwise(small))
@@ -289,9 +275,13 @@ def _idle_closedness(s: Session) -> list[float]:
 
 
 def test_idle_avatar_blinks_on_its_own(session: Session) -> None:
+    """Every avatar's idle eyes are open most of the time; ``BLINK_AVATAR``'s long burst
+    (longer than the longest gap between idle blinks) also shows it blinking on its own."""
     scores = _idle_closedness(session)
-    assert max(scores) > 0.55, f"{session.avatar}: no idle blink in {len(scores)} frames"
     assert float(np.median(scores)) < 0.45, "idle eyes look closed most of the time"
+    if session.avatar != BLINK_AVATAR:
+        return
+    assert max(scores) > 0.55, f"{session.avatar}: no idle blink in {len(scores)} frames"
     blinks = sum(1 for a, b in itertools.pairwise(scores) if a <= 0.5 < b)
     assert 1 <= blinks <= 10, f"{blinks} blinks in ~{IDLE_SHOTS * IDLE_EVERY / 60:.0f} s"
 
