@@ -19,6 +19,8 @@ from numpy.typing import NDArray
 from avatars.model3d import Model
 from avatars.vrm import ARKIT_NAMES, BindState, apply_binds, effective_weights, presets_from_params
 
+from .arms3d import ArmRig
+
 F32 = NDArray[np.float32]
 
 #: Share of the head rotation the neck takes (the rest goes to the head bone): a real neck
@@ -119,6 +121,9 @@ class Poser:
             )
         self.perfect_sync = model.perfect_sync
         self.arkit = set(ARKIT_NAMES)
+        self.arms = ArmRig(model.humanoid, lambda k: rest[k][:3, 3].copy())
+        #: World turn of every node turned this frame (its children inherit it).
+        self._wd: dict[int, F32] = {}
 
     def world_matrices(self, rot: Mapping[int, F32]) -> list[F32]:
         """World matrix of every node, with ``rot`` replacing some nodes' local rotations."""
@@ -134,27 +139,56 @@ class Poser:
         return world
 
     def _turn(self, rot: dict[int, F32], bone: str, delta: F32) -> None:
-        """Turn ``bone`` by the world rotation ``delta`` (about its own pivot)."""
+        """Turn ``bone`` by the world rotation ``delta`` (about its own pivot), on top of the
+        turns of its ancestors (call parents first)."""
         k = self.m.humanoid.get(bone)
         if k is None:
             return
         p = self.parent[k]
         pr = self.rest_world_rot[p] if p >= 0 else np.eye(3, dtype=np.float32)
         rot[k] = (pr.T @ delta @ pr @ rot.get(k, self.rest_rot[k])).astype(np.float32)
+        self._wd[k] = (self._inherited(p) @ delta).astype(np.float32)
+
+    def _inherited(self, k: int) -> F32:
+        """The world turn node ``k`` has this frame (its own, or its nearest turned ancestor's)."""
+        while k >= 0 and k not in self._wd:
+            k = self.parent[k]
+        return self._wd[k] if k >= 0 else np.eye(3, dtype=np.float32)
+
+    def _pose_arms(self, rot: dict[int, F32], params: Mapping[str, float]) -> None:
+        """Arms and fingers (:mod:`render_window.arms3d`): each bone's world turn is given in
+        the chest's frame; the local turn is what remains after its parent's."""
+        hum = self.m.humanoid
+        for side in self.arms.deltas(params):
+            root = next((hum[b] for b, _ in side if b in hum), None)
+            if root is None:
+                continue
+            chest = self._inherited(self.parent[root])
+            for bone, turn in side:
+                k = hum.get(bone)
+                if k is None:
+                    continue
+                world = chest @ turn
+                self._turn(rot, bone, self._inherited(self.parent[k]).T @ world)
 
     def pose(self, params: Mapping[str, float]) -> Posed:
         g = params.get
         pitch, yaw, roll = g("headPitch", 0.0), g("headYaw", 0.0), g("headRoll", 0.0)
         rot: dict[int, F32] = {}
+        self._wd = {}
+        # Parents first: each turn is recorded on top of its ancestors' (arms3d needs the
+        # chest's whole turn).
+        self._turn(rot, "spine", euler_matrix(0.0, 0.0, g("torsoRoll", 0.0) * 0.5))
+        breath = g("breath", 0.0)
+        chest = "upperChest" if "upperChest" in self.m.humanoid else "chest"
+        self._turn(rot, chest, euler_matrix(-BREATH_ANGLE * breath, 0.0, 0.0))
         has_neck = "neck" in self.m.humanoid
         share = NECK_SHARE if has_neck else 0.0
         self._turn(rot, "neck", euler_matrix(pitch * share, yaw * share, roll * share))
         rest = 1.0 - share
         self._turn(rot, "head", euler_matrix(pitch * rest, yaw * rest, roll * rest))
-        breath = g("breath", 0.0)
-        chest = "upperChest" if "upperChest" in self.m.humanoid else "chest"
-        self._turn(rot, chest, euler_matrix(-BREATH_ANGLE * breath, 0.0, 0.0))
-        self._turn(rot, "spine", euler_matrix(0.0, 0.0, g("torsoRoll", 0.0) * 0.5))
+        if self.arms:
+            self._pose_arms(rot, params)
         if self.m.lookat_type == "bone":
             eye = euler_matrix(-g("gazeY", 0.0) * EYE_RANGE, g("gazeX", 0.0) * EYE_RANGE, 0.0)
             self._turn(rot, "leftEye", eye)
@@ -200,15 +234,36 @@ def _orthonormal(m: F32) -> F32:
     return r
 
 
+def _arm_nodes(poser: Poser) -> set[int]:
+    """Every node at or below a shoulder or upper arm: drawn where the arms are, which is not
+    where they rest (a T-pose), so the camera does not frame them."""
+    hum = poser.m.humanoid
+    stack = [hum[b] for b in ("leftShoulder", "rightShoulder", "leftUpperArm", "rightUpperArm")
+             if b in hum]  # fmt: skip
+    out: set[int] = set()
+    while stack:
+        k = stack.pop()
+        if k not in out:
+            out.add(k)
+            stack.extend(poser.m.nodes[k].children)
+    return out
+
+
 def frame_camera(poser: Poser, aspect: float) -> tuple[F32, F32]:
     """(view, projection) matrices that fit the model: head and shoulders for a skinned
     humanoid taller than a bust (a full-body VRM), else the whole model's bounding box."""
     pts: list[F32] = []
+    arms = _arm_nodes(poser)
     for k, nd in enumerate(poser.m.nodes):
-        if nd.mesh is None:
+        if nd.mesh is None or k in arms:
             continue
         w = poser.rest_world[k]
+        skin = poser.m.skins[nd.skin] if nd.skin is not None else None
         for prim in poser.m.meshes[nd.mesh].primitives:
+            if skin is not None and prim.joints is not None and arms:
+                used = {skin.joints[j] for j in np.unique(prim.joints) if j < len(skin.joints)}
+                if used <= arms:
+                    continue  # an arm in its T-pose rest would widen the frame for nothing
             lo, hi = prim.positions.min(axis=0), prim.positions.max(axis=0)
             corners = np.array(
                 [

@@ -7,7 +7,9 @@ scripts/nova_parts.py), so the avatar is ours to ship; this file turns them into
 The face mesh carries the 52 ARKit-named morph targets ("perfect sync": the renderer drives them
 straight from our blendshapes), stored as sparse accessors since each moves only a few
 vertices; VRM 1.0 expressions (happy, aa, blink, lookUp, ...) bind onto the same targets for
-players that drive presets. The humanoid is a bust: hips, spine, chest, neck, head and eyes.
+players that drive presets. The humanoid is a bust with arms: hips, spine, chest, neck, head and
+eyes, plus shoulders, arms, hands and fingers (scripts/avatar_art/nova_arms.py) in VRM 1.0's
+T-pose, one skinned mesh that the renderer hangs at rest and raises from the body parameters.
 Model space follows VRM 1.0: metres, +Y up, the avatar faces +Z, its left is +X.
 """
 
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from avatar_art.nova_arms import arm_bones, arm_nodes, build_arms
 from avatar_art.nova_parts import (
     EYE_X,
     EYE_Y,
@@ -80,7 +83,7 @@ class Writer:
         return len(self.views) - 1
 
     def accessor(self, arr: V, kind: str, minmax: bool = False, target: int | None = None) -> int:
-        comp = 5125 if arr.dtype == np.uint32 else 5126
+        comp = {np.dtype(np.uint32): 5125, np.dtype(np.uint16): 5123}.get(arr.dtype, 5126)
         a: dict[str, Any] = {
             "bufferView": self.view(arr.tobytes(), target),
             "componentType": comp,
@@ -191,6 +194,33 @@ def build() -> bytes:
         {"name": "RightEye", "translation": [-EYE_X, EYE_Y, 0.09]},
         {"name": "HairMesh", "mesh": 3},
     ]
+    arms, arm_joints = build_arms()
+    arm_json, arm_index, extra = arm_nodes(len(nodes))
+    nodes += arm_json
+    nodes[2]["children"] += extra["chest"]
+    prims = []
+    for p, joint in arms:
+        d = mesh_json(w, "Arms", [p], False)["primitives"][0]
+        j4 = np.zeros((len(joint), 4), np.uint16)
+        j4[:, 0] = joint
+        wt = np.zeros((len(joint), 4), np.float32)
+        wt[:, 0] = 1.0
+        d["attributes"]["JOINTS_0"] = w.accessor(j4, "VEC4", target=34962)
+        d["attributes"]["WEIGHTS_0"] = w.accessor(wt, "VEC4", target=34962)
+        prims.append(d)
+    meshes.append({"name": "Arms", "primitives": prims})
+    where = {name: pos for name, _, pos in arm_bones()}
+    ibm = np.zeros((len(arm_joints), 4, 4), np.float32)
+    for i, name in enumerate(arm_joints):  # column-major translate(-rest position)
+        ibm[i] = np.eye(4, dtype=np.float32)
+        ibm[i][3, :3] = -where[name]
+    skins = [
+        {
+            "joints": [arm_index[n] for n in arm_joints],
+            "inverseBindMatrices": w.accessor(ibm.reshape(len(arm_joints), 16), "MAT4"),
+        }
+    ]
+    nodes.append({"name": "ArmsMesh", "mesh": len(meshes) - 1, "skin": 0})
     mats = []
     for name, (base, shade, outline) in MATERIALS.items():
         mt: dict[str, Any] = {
@@ -212,6 +242,7 @@ def build() -> bytes:
             }
         )
     bones = {"hips": 0, "spine": 1, "chest": 2, "neck": 3, "head": 4, "leftEye": 5, "rightEye": 9}
+    bones.update(arm_index)
     doc: dict[str, Any] = {
         "asset": {"version": "2.0", "generator": "avatarchat scripts/make_avatar3d.py"},
         "extensionsUsed": ["VRMC_vrm", "VRMC_materials_mtoon"],
@@ -234,9 +265,10 @@ def build() -> bytes:
             }
         },
         "scene": 0,
-        "scenes": [{"nodes": [0]}],
+        "scenes": [{"nodes": [0, len(nodes) - 1]}],
         "nodes": nodes,
         "meshes": meshes,
+        "skins": skins,
         "materials": mats,
     }
     doc["bufferViews"] = w.views
