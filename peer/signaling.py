@@ -51,6 +51,7 @@ from protocol.signaling import (
     parse_signal,
     relay_address,
 )
+from protocol.text import log_text
 
 from .errors import SignalingError
 
@@ -176,7 +177,7 @@ class SignalingClient:
                     RELAY_UNREACHABLE,
                 )
             delay = backoff * (0.8 + 0.4 * random.random())
-            log.info("%s; retrying in %.1f s", reason, delay)
+            log.info("%s; retrying in %.1f s", log_text(reason, 300), delay)
             self._on_retry(reason, delay)
             await asyncio.sleep(delay)
             backoff = min(backoff * 2, BACKOFF_MAX_S)
@@ -193,7 +194,7 @@ class SignalingClient:
         try:
             message = parse_signal(frame)
         except SignalError as e:
-            log.warning("ignoring a bad frame from the relay: %s", e)
+            log.warning("ignoring a bad frame from the relay: %s", log_text(str(e)))
             return
         if isinstance(message, Joined):
             self.create = True
@@ -201,7 +202,9 @@ class SignalingClient:
             self._on_no_room(message.message)
             return
         if isinstance(message, Error):
-            log.warning("relay error %s: %s", message.code, message.message)
+            log.warning(
+                "relay error %s: %s", log_text(message.code, 32), log_text(message.message, 300)
+            )
             if message.code in FATAL_CODES:
                 raise SignalingError(
                     f"relay refused the join ({message.code}): {message.message}", message.code
