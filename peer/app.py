@@ -41,6 +41,7 @@ from protocol.events import Bye, Event, PeerBye, Ready, Stats
 from protocol.events import Error as ErrorEvent
 from protocol.events import Status as StatusEvent
 from protocol.ring import ShmRing
+from protocol.text import printable
 
 from .clock import ClockSync
 from .commands import apply_command
@@ -127,7 +128,7 @@ class PeerApp(LinkActions):
 
     def set_state(self, state: str, message: str) -> None:
         if state != self.state:
-            log.info("%s: %s", state, message)
+            log.info("%s: %s", state, printable(message))
         self.state = state
         self.emit(StatusEvent(state=state, message=message))
 
@@ -135,7 +136,7 @@ class PeerApp(LinkActions):
         if once and message in self._errors_said:
             return
         self._errors_said.add(message)
-        log.warning("%s", message)
+        log.warning("%s", printable(message))  # may quote the peer or the relay
         self.emit(ErrorEvent(message=message, fatal=fatal))
 
     def quit(self) -> None:
@@ -143,7 +144,7 @@ class PeerApp(LinkActions):
 
     def _note(self, message: str) -> None:
         """A line for the user that does not change the state (said once by its caller)."""
-        log.info("%s", message)
+        log.info("%s", printable(message))
         self.emit(StatusEvent(state=self.state or "starting", message=message))
 
     @property

@@ -33,7 +33,7 @@ from .commands import Command, Quit, parse_command
 from .control import MAX_TEXT, UnknownMessage
 from .errors import DecodeError, EncodeError
 from .events import Error, Event, Stats, Status, parse_event
-from .text import log_text
+from .text import log_text, printable
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ class ChildChannel:
         """Queue one event for the parent; never blocks the caller on a droppable event."""
         if self._output is None:
             if isinstance(event, Error | Status):
-                log.info("%s: %s", event.KIND, event.message)
+                log.info("%s: %s", event.KIND, printable(event.message))  # may quote a peer
             return
         if self.broken:
             return
