@@ -22,6 +22,7 @@ from tui.screens.home import HomeScreen
 from tui.screens.settings import SettingsScreen
 from tui.settings import Settings, load_settings
 from tui.widgets.chat import ChatPane
+from tui.widgets.picture import QrCode
 from tui.widgets.stats import StatsPanel
 
 from .conftest import ROOM
@@ -229,6 +230,10 @@ async def test_call_screen_follows_child_events(make_app: MakeApp) -> None:
         _post(call, event="relay_started", child="call", share_url="ws://192.0.2.7:4000", lan=True)
         await pilot.pause()
         assert "ws://192.0.2.7:4000" in _text(call.query_one("#invite-command", Static))
+        # The browser peer's join link on that relay, and the QR code of it (a phone opens it).
+        link = f"http://192.0.2.7:4000/#room={call.request.room}"
+        assert link in _text(call.query_one("#invite-web", Static))
+        assert call.query_one("#invite-qr", QrCode).data == link
         _post(
             call,
             event="status",

@@ -153,6 +153,24 @@ def test_settings(snap_compare: SnapCompare, make_app: MakeApp) -> None:
     )
 
 
+async def _waiting_with_invite(pilot: Any) -> None:
+    await _settle(pilot)
+    await pilot.press("ctrl+n")
+    await pilot.pause()
+    call = pilot.app.screen
+    _post(call, event="relay_started", child="call", share_url="ws://192.0.2.7:40000", lan=True)
+    _post(call, event="status", child="peer", state="waiting",
+          message="in the room (position 1); waiting")
+    await _settle(pilot)
+
+
+def test_call_invite_web_link_80x24(snap_compare: SnapCompare, make_app: MakeApp) -> None:
+    """The invite at 80x24: the terminal line, the browser link and its QR code."""
+    assert snap_compare(
+        make_app(AppOptions(name="Alice")), terminal_size=(80, 24), run_before=_waiting_with_invite
+    )
+
+
 def test_call_waiting_with_invite(snap_compare: SnapCompare, make_app: MakeApp) -> None:
     async def waiting(pilot: Any) -> None:
         await _settle(pilot)

@@ -20,6 +20,7 @@ from textual.widgets import Footer, Label, RichLog, Static
 
 from call import CallConfig
 from i18n import _
+from protocol.signaling import web_link
 from protocol.text import printable
 from tui.invite import join_command
 from tui.readable import EMOTION_LABELS, PROC_STATES, child_name, state_label
@@ -29,8 +30,12 @@ from tui.widgets.picture import QrCode
 from tui.widgets.stats import StatsPanel
 from tui.widgets.voice import VoiceBar
 
-#: Terminal rows needed to show the QR code and still see the stats and chat below it.
-QR_MIN_HEIGHT = 36
+#: Rows around the QR code: the call header (3), the invite box's border (2), the footer (1).
+#: The QR (of the browser link, ~17 rows) is shown whenever it fits with them, 80x24 included:
+#: while the invite is up nobody is in the call yet, so the stats and chat may shrink to a line.
+QR_CHROME_ROWS = 6
+#: Columns the invite's text keeps beside the QR code.
+QR_TEXT_COLUMNS = 36
 CONNECTED_STATES = frozenset({"connected"})
 PEER_LEFT_STATES = frozenset({"peer_left", "peer_lost"})
 
@@ -69,16 +74,20 @@ class CallView(Screen[None]):
             yield Static(id="call-state")
             yield Static(id="call-info")
             yield VoiceBar(id="voice")
-        with Vertical(id="invite", classes="box"):
-            yield Label(id="invite-code")
-            yield Label(
-                _(
-                    "Send this line to the other person, or let them scan the code "
-                    "(Ctrl+N hides this and shows it again):"
-                ),
-                classes="dim",
-            )
-            yield Static(id="invite-command")
+        # The QR code beside the text, not under it: so the invite fits at 80x24 too.
+        with Horizontal(id="invite", classes="box"):
+            with Vertical(id="invite-text"):
+                yield Label(id="invite-code")
+                yield Label(
+                    _(
+                        "Send the line (terminal) or the link (browser, nothing to install) to "
+                        "the other person, or let them scan the code (Ctrl+N hides this and "
+                        "shows it again):"
+                    ),
+                    classes="dim",
+                )
+                yield Static(id="invite-command")
+                yield Static(id="invite-web")
             yield QrCode(id="invite-qr")
         with Horizontal(id="call-body"):
             with Vertical(id="call-left"):
@@ -160,7 +169,14 @@ class CallView(Screen[None]):
         self.query_one("#invite-command", Static).update(
             Text(command or _("starting the relay..."), style="" if command else "dim")
         )
-        self.query_one("#invite-qr", QrCode).data = command
+        # The browser peer's page on the same relay (relay.static), the room in the fragment.
+        # The QR code holds this link: a phone's camera opens it straight in the browser.
+        link = web_link(self.share_url, code) if self.share_url else ""
+        self.query_one("#invite-web", Static).update(
+            Text.assemble((_("Browser:") + " ", "dim"), (link, "underline")) if link else ""
+        )
+        self.query_one("#invite-qr", QrCode).data = link
+        self._fit_qr()
 
     def _update_procs(self) -> None:
         line = Text()
@@ -215,8 +231,16 @@ class CallView(Screen[None]):
         self.query_one("#invite").display = show
 
     def on_resize(self) -> None:
-        # The QR code needs ~20 rows; on a short terminal it would push the call off screen.
-        self.query_one("#invite-qr").display = self.size.height >= QR_MIN_HEIGHT
+        self._fit_qr()
+
+    def _fit_qr(self) -> None:
+        """Show the QR code only where all of it fits (a cut QR code does not scan)."""
+        qr = self.query_one("#invite-qr", QrCode)
+        blocks = qr.blocks()
+        qr.display = blocks is not None and (
+            self.size.height >= blocks.height + QR_CHROME_ROWS
+            and self.size.width >= blocks.width + QR_TEXT_COLUMNS
+        )
 
     def watch_muted(self, muted: bool) -> None:
         if self.is_mounted:

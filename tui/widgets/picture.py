@@ -56,6 +56,10 @@ class QrCode(Widget):
         self._cached: tuple[str, HalfBlocks | None] | None = None
         self.set_reactive(QrCode.data, data)
 
+    def blocks(self) -> HalfBlocks | None:
+        """The drawn code (None without data); its width and height are in cells."""
+        return self._blocks()
+
     def _blocks(self) -> HalfBlocks | None:
         # Layout asks for width and height, then render: build the matrix once per data.
         if self._cached is None or self._cached[0] != self.data:
