@@ -156,11 +156,8 @@ class _Checker(LayerChecker):
             self.bad(f"{MANIFEST}: {len(arr)} variants, more than {MAX_VARIANTS}")
         out: dict[str, Variant] = {}
         for i, t in enumerate(arr):
-            vid = t.get("id")
-            where = f"{MANIFEST} variants[{i}]" + (f" {vid!r}" if isinstance(vid, str) else "")
-            self.unknown_keys(where, t, VARIANT_KEYS)
-            if not isinstance(vid, str) or not VARIANT_ID_RE.match(vid):
-                self.bad(f"{where}: id {vid!r} must match {VARIANT_ID_RE.pattern}")
+            where, vid = self.entry(f"variants[{i}]", t, VARIANT_KEYS, VARIANT_ID_RE)
+            if vid is None:
                 continue
             if vid in out:
                 self.bad(f"{where}: duplicate variant id {vid!r}")

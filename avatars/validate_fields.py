@@ -135,3 +135,17 @@ class FieldChecker:
         for key in table:
             if key not in known:
                 self.bad(f"{where}: unknown key {key!r}{suggest(key, known)}")
+
+    def entry(
+        self, name: str, table: dict[str, Any], known: set[str], id_re: re.Pattern[str]
+    ) -> tuple[str, str | None]:
+        """One ``[[layers]]``/``[[variants]]`` entry: where it is (named by its id when it has
+        one), its unknown keys reported, and its id -- None, reported, when it does not match
+        ``id_re``."""
+        tid = table.get("id")
+        where = f"{MANIFEST} {name}" + (f" {tid!r}" if isinstance(tid, str) else "")
+        self.unknown_keys(where, table, known)
+        if not isinstance(tid, str) or not id_re.match(tid):
+            self.bad(f"{where}: id {tid!r} must match {id_re.pattern}")
+            return where, None
+        return where, tid

@@ -46,11 +46,8 @@ class LayerChecker(FieldChecker):
         seen: dict[str, int] = {}
         built: list[Layer] = []
         for i, t in enumerate(arr):
-            lid = t.get("id")
-            where = f"{MANIFEST} layers[{i}]" + (f" {lid!r}" if isinstance(lid, str) else "")
-            self.unknown_keys(where, t, LAYER_KEYS)
-            if not isinstance(lid, str) or not LAYER_ID_RE.match(lid):
-                self.bad(f"{where}: id {lid!r} must match {LAYER_ID_RE.pattern}")
+            where, lid = self.entry(f"layers[{i}]", t, LAYER_KEYS, LAYER_ID_RE)
+            if lid is None:
                 lid = f"#{i}"
             elif lid in seen:
                 self.bad(f"{where}: duplicate layer id {lid!r} (first used by layers[{seen[lid]}])")
