@@ -148,6 +148,11 @@ async def test_rooms_meet_through_nginx_and_spread_over_both(
     status, _ = await http_get(nginx, "/healthz")
     assert status == 200
     assert (await http_get(nginx, "/metrics"))[0] == 404  # counters stay internal
+    # The browser peer's page and the built-in packs pass through (deploy/nginx serves them).
+    status, page = await http_get(nginx, "/")
+    assert status == 200 and '<script type="module" src="app.js">' in page
+    status, index = await http_get(nginx, "/packs/index.json")
+    assert status == 200 and '"id":"aria"' in index
 
     async def call(room: str) -> None:
         async with open_websocket_url(f"{base}?room={room}") as a, \

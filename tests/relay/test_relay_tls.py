@@ -58,3 +58,29 @@ async def test_wss_with_own_certificate(tmp_path: Path) -> None:
             except (trio.BrokenResourceError, ValueError, IndexError):
                 status = 0
         assert status != 200
+
+
+@pytest.mark.trio
+async def test_the_browser_page_over_https(tmp_path: Path) -> None:
+    """The relay's own TLS serves the browser peer's page as https:// (what gives the page the
+    camera and microphone), with its CSP, and the link for a wss:// relay says https://."""
+    from protocol.signaling import web_link
+
+    cert, key = _self_signed(tmp_path)
+    client_ctx = ssl.create_default_context(cafile=str(cert))
+    async with running_relay(tls_cert=str(cert), tls_key=str(key)) as server:
+        assert web_link(f"wss://localhost:{server.port}", "C") == (
+            f"https://localhost:{server.port}/#room=C")
+        tcp = await trio.open_tcp_stream("127.0.0.1", server.port)
+        # https_compatible: an HTTP server may close without a TLS close_notify.
+        stream = trio.SSLStream(tcp, client_ctx, server_hostname="localhost", https_compatible=True)
+        async with stream:
+            await stream.send_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            data = b""
+            with trio.fail_after(10):
+                while chunk := await stream.receive_some(65536):
+                    data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200")
+        assert b"content-security-policy: default-src 'self'" in head.lower()
+        assert b'src="app.js"' in body
