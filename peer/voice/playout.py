@@ -121,7 +121,11 @@ class OpusDecoder:
             return None
         if not frames:
             return None
-        pcm = np.concatenate([f.to_ndarray().reshape(-1) for f in frames]).astype(np.int16)
+        if len(frames) == 1:  # the usual case: one 20 ms frame, s16 already
+            raw = frames[0].to_ndarray().reshape(-1)
+        else:
+            raw = np.concatenate([f.to_ndarray().reshape(-1) for f in frames])
+        pcm: PCM = np.asarray(raw, dtype=np.int16)
         if len(pcm) != BLOCK:
             pcm = np.resize(pcm, BLOCK) if len(pcm) else silence()
         return pcm
