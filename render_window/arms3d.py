@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -50,6 +50,8 @@ VRM_FINGERS["pinky"] = "Little"
 #: thumbs and every other finger Proximal/Intermediate/Distal; whichever the model has, in order.
 FINGER_JOINTS = ("Metacarpal", "Proximal", "Intermediate", "Distal")
 SIDES = (("left", "Left", 1.0), ("right", "Right", -1.0))  # bone prefix, param suffix, x sign
+#: Fan of each finger at spread 1 (radians, toward the thumb), in FINGER_NAMES order.
+FANS = np.array([SPREAD_RAD.get(f, 0.0) for f in FINGER_NAMES], np.float32)
 
 
 def _unit(v: NDArray[np.floating]) -> F32:
@@ -88,10 +90,10 @@ def palm_from(hand: F32, facing: float, sign: float) -> F32:
     ``facing`` (the parameters carry only that): start from the relaxed palm (toward the body's
     midline for a hanging hand, down in a T-pose) and twist about the hand by the smaller angle
     that gives the asked forward component."""
-    n0 = _unit(sign * np.cross(hand, (0.0, 0.0, 1.0)))
+    n0 = _unit(sign * _cross(hand, (0.0, 0.0, 1.0)))
     if not n0.any():  # the hand points straight forward or back: palm down
         return np.array([0.0, -1.0, 0.0], np.float32)
-    w = np.cross(hand, n0)
+    w = _cross(hand, n0)
     if abs(float(w[2])) < 1e-6:
         return n0
     s = max(-1.0, min(1.0, facing / float(w[2])))
@@ -99,11 +101,36 @@ def palm_from(hand: F32, facing: float, sign: float) -> F32:
     return out
 
 
+def _cross(a: NDArray[np.floating], b: NDArray[np.floating] | tuple[float, ...]) -> F32:
+    """3-vector cross product (numpy's ``cross`` costs ~10 us a call, this ~1)."""
+    return np.array(
+        [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]],
+        np.float32,
+    )
+
+
+def _skew(axes: F32) -> F32:
+    """The cross-product matrices K of unit axes (n, 3) -> (n, 3, 3), for Rodrigues' formula."""
+    k = np.zeros((len(axes), 3, 3), np.float32)
+    k[:, 0, 1], k[:, 0, 2], k[:, 1, 2] = -axes[:, 2], axes[:, 1], -axes[:, 0]
+    k[:, 1, 0], k[:, 2, 0], k[:, 2, 1] = axes[:, 2], -axes[:, 1], axes[:, 0]
+    return k
+
+
+def _rodrigues(k: F32, k2: F32, angles: F32) -> F32:
+    """Rotations by ``angles`` (n,) about the axes whose K and K @ K are given: (n, 3, 3)."""
+    s, c = np.sin(angles)[:, None, None], np.cos(angles)[:, None, None]
+    out: F32 = (np.eye(3, dtype=np.float32) + s * k + (1.0 - c) * k2).astype(np.float32)
+    return out
+
+
 @dataclass
-class _Finger:
-    name: str
-    joints: list[str]  # VRM bone names, palm outward
-    axis: F32  # world bend axis at rest (bends toward the palm)
+class _Bone:
+    """One arm bone: its node, and what turns a world delta into its local rotation."""
+
+    node: int
+    pr_t: F32  # the parent's rest world rotation, transposed
+    rest_w: F32  # its own rest world rotation
 
 
 @dataclass
@@ -111,83 +138,155 @@ class _Side:
     prefix: str  # "left" / "right"
     suffix: str  # "Left" / "Right" (parameter names)
     sign: float  # +1 left (the avatar's left is +x), -1 right
-    rest: dict[str, F32]  # bone -> rest world direction
+    root: int  # the first arm bone's parent (the chest): the frame the directions are in
+    shoulder: _Bone | None
+    chain: list[_Bone]  # upper arm, lower arm, hand
+    rest: list[Vec3]  # their rest world directions
     rest_palm: F32
-    fingers: list[_Finger]
+    #: Finger joints (palm outward, finger by finger) as arrays for the batch: bones, which
+    #: finger (index into FINGER_NAMES), the joint's share of the curl (cumulative angle at
+    #: curl 1), the parent's position in the batch (-1 = the hand), bend axes' K and K @ K.
+    joints: list[_Bone]
+    finger: NDArray[np.intp]
+    bend: F32
+    parent: NDArray[np.intp]
+    k: F32
+    k2: F32
+    pr_t: F32 = field(init=False)  # the joints' _Bone fields stacked: (n, 3, 3)
+    rest_w: F32 = field(init=False)
+    palm_k: F32 = field(init=False)
+    palm_k2: F32 = field(init=False)
+
+    def __post_init__(self) -> None:
+        eye = np.eye(3, dtype=np.float32)[None]
+        self.pr_t = np.stack([b.pr_t for b in self.joints]) if self.joints else eye
+        self.rest_w = np.stack([b.rest_w for b in self.joints]) if self.joints else eye
+        self.palm_k = _skew(self.rest_palm[None, :])
+        self.palm_k2 = self.palm_k @ self.palm_k
 
 
 class ArmRig:
-    """Which arm and finger bones a model has and their rest directions, measured once."""
+    """Which arm and finger bones a model has and their rest directions, measured once; then,
+    each frame, their local rotations (:meth:`rotations`)."""
 
-    def __init__(self, humanoid: Mapping[str, int], rest_pos: Callable[[int], F32]) -> None:
+    def __init__(
+        self,
+        humanoid: Mapping[str, int],
+        parent: list[int],
+        rest_world_rot: list[F32],
+        rest_pos: Callable[[int], F32],
+    ) -> None:
         self.sides: list[_Side] = []
+
+        def bone(name: str) -> _Bone:
+            k = humanoid[name]
+            p = parent[k]
+            pr = rest_world_rot[p] if p >= 0 else np.eye(3, dtype=np.float32)
+            return _Bone(k, pr.T.copy(), rest_world_rot[k])
+
         for prefix, suffix, sign in SIDES:
-            chain = [f"{prefix}UpperArm", f"{prefix}LowerArm", f"{prefix}Hand"]
-            if any(b not in humanoid for b in chain):
+            names = [f"{prefix}UpperArm", f"{prefix}LowerArm", f"{prefix}Hand"]
+            if any(b not in humanoid for b in names):
                 continue
-            pos = {b: rest_pos(humanoid[b]) for b in chain}
-            upper = _unit(pos[chain[1]] - pos[chain[0]])
-            lower = _unit(pos[chain[2]] - pos[chain[1]])
-            rest = {chain[0]: upper, chain[1]: lower, chain[2]: lower}
-            middle = humanoid.get(f"{prefix}MiddleProximal")
-            if middle is not None:
-                hand_dir = _unit(rest_pos(middle) - pos[chain[2]])
-                if hand_dir.any():
-                    rest[chain[2]] = hand_dir
+            pos = [rest_pos(humanoid[b]) for b in names]
+            upper, lower = _unit(pos[1] - pos[0]), _unit(pos[2] - pos[1])
             if not (upper.any() and lower.any()):
                 continue  # a degenerate rig (joints on top of each other): leave the arm be
-            palm = _unit(sign * np.cross(rest[chain[2]], (0.0, 0.0, 1.0)))
+            hand_dir = lower
+            middle = humanoid.get(f"{prefix}MiddleProximal")
+            if middle is not None and _unit(rest_pos(middle) - pos[2]).any():
+                hand_dir = _unit(rest_pos(middle) - pos[2])
+            palm = _unit(sign * _cross(hand_dir, (0.0, 0.0, 1.0)))
             if not palm.any():
                 palm = np.array([0.0, -1.0, 0.0], np.float32)
-            fingers = []
-            for finger in FINGER_NAMES:
-                names = [f"{prefix}{VRM_FINGERS[finger]}{j}" for j in FINGER_JOINTS]
-                joints = [n for n in names if n in humanoid]
-                if not joints:
+            shoulder = bone(f"{prefix}Shoulder") if f"{prefix}Shoulder" in humanoid else None
+            first = shoulder.node if shoulder is not None else humanoid[names[0]]
+            joints: list[_Bone] = []
+            finger_of: list[int] = []
+            bend: list[float] = []
+            parents: list[int] = []
+            axes: list[F32] = []
+            for fi, finger in enumerate(FINGER_NAMES):
+                chain = [f"{prefix}{VRM_FINGERS[finger]}{j}" for j in FINGER_JOINTS]
+                chain = [n for n in chain if n in humanoid]
+                if not chain:
                     continue
-                base = rest_pos(humanoid[joints[0]])
-                tip = rest_pos(humanoid[joints[-1]]) if len(joints) > 1 else base
-                d = _unit(tip - base) if len(joints) > 1 else rest[chain[2]]
-                axis = _unit(np.cross(d if d.any() else rest[chain[2]], palm))
-                if axis.any():
-                    fingers.append(_Finger(finger, joints, axis))
-            self.sides.append(_Side(prefix, suffix, sign, rest, palm, fingers))
+                base, tip = rest_pos(humanoid[chain[0]]), rest_pos(humanoid[chain[-1]])
+                d = _unit(tip - base) if len(chain) > 1 else hand_dir
+                axis = _unit(_cross(d if d.any() else hand_dir, palm))
+                if not axis.any():
+                    continue
+                angles = THUMB_CURL_RAD if finger == "thumb" else CURL_RAD
+                total = 0.0
+                for i, name in enumerate(chain):
+                    total += angles[min(i, len(angles) - 1)]
+                    parents.append(len(joints) - 1 if i else -1)
+                    joints.append(bone(name))
+                    finger_of.append(fi)
+                    bend.append(total)
+                    axes.append(axis)
+            k = _skew(np.array(axes, np.float32).reshape(-1, 3))
+            self.sides.append(
+                _Side(
+                    prefix, suffix, sign, parent[first], shoulder,
+                    [bone(n) for n in names], [_vec(upper), _vec(lower), _vec(hand_dir)], palm,
+                    joints, np.array(finger_of, np.intp), np.array(bend, np.float32),
+                    np.array(parents, np.intp), k, k @ k,
+                )
+            )  # fmt: skip
 
     def __bool__(self) -> bool:
         return bool(self.sides)
 
-    def deltas(self, params: Mapping[str, float]) -> list[list[tuple[str, F32]]]:
-        """Per side: (bone, world turn in the chest's frame) for every arm bone, parents first
-        (shoulder, upper arm, forearm, hand, then each finger palm outward)."""
-        sides: list[list[tuple[str, F32]]] = []
+    def rotations(
+        self, params: Mapping[str, float], turned: Callable[[int], F32]
+    ) -> list[tuple[int, F32]]:
+        """(node, local rotation) of every arm bone for ``params``; ``turned(node)`` is the
+        world turn the chest already has this frame (breathing, a lean), which carries the
+        arms along. A bone's world turn D becomes its local rotation as
+        ``parent_rest^T @ D_parent^T @ D @ rest`` (the parent's turn taken off)."""
+        out: list[tuple[int, F32]] = []
         for s in self.sides:
-            out: list[tuple[str, F32]] = []
-            sides.append(out)
-            p, x = s.prefix, s.suffix
+            x = s.suffix
+            chest = turned(s.root)
             shrug = max(0.0, min(1.0, params.get(f"shoulderShrug{x}", 0.0)))
             # Raising a shoulder turns it about +z: the left (pointing +x) toward +y, the right
             # (pointing -x) the other way round.
-            lift = s.sign * shrug * MAX_SHRUG_RAD
-            out.append((f"{p}Shoulder", _mat(q_axis((0.0, 0.0, 1.0), lift))))
-            upper = segment(params, "upperArm", x)
-            fore = segment(params, "forearm", x)
+            d_parent = chest
+            if s.shoulder is not None:
+                lift = s.sign * shrug * MAX_SHRUG_RAD
+                d = chest @ _mat(q_axis((0.0, 0.0, 1.0), lift))
+                out.append((s.shoulder.node, _local(s.shoulder, d_parent, d)))
+                d_parent = d
             hand = segment(params, "hand", x)
             palm = palm_from(hand, params.get(f"palmFacing{x}", 0.0), s.sign)
-            out.append((f"{p}UpperArm", _mat(q_arc(_vec(s.rest[f"{p}UpperArm"]), _vec(upper)))))
-            out.append((f"{p}LowerArm", _mat(q_arc(_vec(s.rest[f"{p}LowerArm"]), _vec(fore)))))
-            rest_hand = _vec(s.rest[f"{p}Hand"])
-            hand_turn = _mat(q_frame(rest_hand, _vec(s.rest_palm), _vec(hand), _vec(palm)))
-            out.append((f"{p}Hand", hand_turn))
+            turns = (
+                q_arc(s.rest[0], _vec(segment(params, "upperArm", x))),
+                q_arc(s.rest[1], _vec(segment(params, "forearm", x))),
+                q_frame(s.rest[2], _vec(s.rest_palm), _vec(hand), _vec(palm)),
+            )
+            for b, q in zip(s.chain, turns, strict=True):
+                d = chest @ _mat(q)
+                out.append((b.node, _local(b, d_parent, d)))
+                d_parent = d
+            if not s.joints:
+                continue
+            # Every finger joint at once: bend about the finger's axis by its share of the
+            # curl, fan about the palm normal by the spread, then the hand's turn.
+            curls = np.array(
+                [max(0.0, min(1.0, params.get(f"{f}Curl{x}", 0.0))) for f in FINGER_NAMES],
+                np.float32,
+            )
             spread = max(0.0, min(1.0, params.get(f"fingerSpread{x}", 0.0)))
-            for f in s.fingers:
-                curl = max(0.0, min(1.0, params.get(f"{f.name}Curl{x}", 0.0)))
-                angles = THUMB_CURL_RAD if f.name == "thumb" else CURL_RAD
-                fan_angle = s.sign * SPREAD_RAD.get(f.name, 0.0) * spread
-                fan = _mat(q_axis(_vec(s.rest_palm), fan_angle))
-                bent = np.eye(3, dtype=np.float32)
-                axis = _vec(f.axis)
-                for i, joint in enumerate(f.joints):
-                    step = angles[min(i, len(angles) - 1)] * curl
-                    bent = (bent @ _mat(q_axis(axis, step))).astype(np.float32)
-                    out.append((joint, (hand_turn @ fan @ bent).astype(np.float32)))
-        return sides
+            fan = _rodrigues(s.palm_k, s.palm_k2, s.sign * FANS * spread)
+            bent = _rodrigues(s.k, s.k2, s.bend * curls[s.finger])
+            world = np.einsum("ij,njk,nkl->nil", d_parent, fan[s.finger], bent)
+            parents = np.where(s.parent[:, None, None] >= 0, world[s.parent], d_parent)
+            local = s.pr_t @ np.swapaxes(parents, 1, 2) @ world @ s.rest_w
+            out += [(b.node, local[i].astype(np.float32)) for i, b in enumerate(s.joints)]
+        return out
+
+
+def _local(b: _Bone, d_parent: F32, d: F32) -> F32:
+    out: F32 = (b.pr_t @ d_parent.T @ d @ b.rest_w).astype(np.float32)
+    return out

@@ -69,9 +69,10 @@ def euler_matrix(pitch: float, yaw: float, roll: float) -> F32:
 
 
 def _local(t: F32, r: F32, s: F32) -> F32:
-    m = np.eye(4, dtype=np.float32)
+    m = np.empty((4, 4), np.float32)
     m[:3, :3] = r * s[None, :]
     m[:3, 3] = t
+    m[3] = (0.0, 0.0, 0.0, 1.0)
     return m
 
 
@@ -101,6 +102,13 @@ class Poser:
             self.order.append(k)
             stack.extend(reversed(model.nodes[k].children))
         self.rest_rot = [quat_matrix(nd.rotation) for nd in model.nodes]
+        #: Each node's local matrix at rest: most nodes (the fingers of a resting hand, hair
+        #: and skirt bones) are not turned in a frame, and rebuilding theirs cost more than
+        #: the turns (a rig with arms has ~50 nodes, a VRoid model hundreds).
+        self.rest_local = [
+            nd.matrix if nd.matrix is not None else _local(nd.translation, r, nd.scale)
+            for nd, r in zip(model.nodes, self.rest_rot, strict=True)
+        ]
         self.root = np.eye(4, dtype=np.float32)
         if model.vrm_version == "0.x":  # VRM 0.x faces -Z: turn it to face the camera at +Z
             self.root[0, 0] = self.root[2, 2] = -1.0
@@ -121,7 +129,9 @@ class Poser:
             )
         self.perfect_sync = model.perfect_sync
         self.arkit = set(ARKIT_NAMES)
-        self.arms = ArmRig(model.humanoid, lambda k: rest[k][:3, 3].copy())
+        self.arms = ArmRig(
+            model.humanoid, self.parent, self.rest_world_rot, lambda k: rest[k][:3, 3].copy()
+        )
         #: World turn of every node turned this frame (its children inherit it).
         self._wd: dict[int, F32] = {}
 
@@ -129,11 +139,12 @@ class Poser:
         """World matrix of every node, with ``rot`` replacing some nodes' local rotations."""
         world: list[F32] = [np.eye(4, dtype=np.float32)] * len(self.m.nodes)
         for k in self.order:
-            nd = self.m.nodes[k]
-            if nd.matrix is not None and k not in rot:
-                local = nd.matrix
+            turn = rot.get(k)
+            if turn is None:
+                local = self.rest_local[k]
             else:
-                local = _local(nd.translation, rot.get(k, self.rest_rot[k]), nd.scale)
+                nd = self.m.nodes[k]
+                local = _local(nd.translation, turn, nd.scale)
             p = self.parent[k]
             world[k] = (world[p] if p >= 0 else self.root) @ local
         return world
@@ -156,20 +167,9 @@ class Poser:
         return self._wd[k] if k >= 0 else np.eye(3, dtype=np.float32)
 
     def _pose_arms(self, rot: dict[int, F32], params: Mapping[str, float]) -> None:
-        """Arms and fingers (:mod:`render_window.arms3d`): each bone's world turn is given in
-        the chest's frame; the local turn is what remains after its parent's."""
-        hum = self.m.humanoid
-        for side in self.arms.deltas(params):
-            root = next((hum[b] for b, _ in side if b in hum), None)
-            if root is None:
-                continue
-            chest = self._inherited(self.parent[root])
-            for bone, turn in side:
-                k = hum.get(bone)
-                if k is None:
-                    continue
-                world = chest @ turn
-                self._turn(rot, bone, self._inherited(self.parent[k]).T @ world)
+        """Arms and fingers (:mod:`render_window.arms3d`), carried by the chest's turn."""
+        for k, local in self.arms.rotations(params, self._inherited):
+            rot[k] = local
 
     def pose(self, params: Mapping[str, float]) -> Posed:
         g = params.get
