@@ -14,6 +14,7 @@ import { AvatarView } from "./avatar.js";
 import { builtinIndex, loadBuiltin } from "./pack.js";
 import { BLENDSHAPE_INDEX, NUM_BLENDSHAPES } from "./blendshapes.js";
 import { FLAGS, quantizeUnit } from "./frame.js";
+import { FaceSource } from "./tracking_camera.js";
 
 const SEND_HZ = 30;
 /** The built-in every client has: what a peer is drawn with until (or unless) its own pack is. */
@@ -212,6 +213,7 @@ async function join(name, room) {
   }, {
     onState: (state, detail) => {
       debug.state = state; debug.detail = detail;
+      if (state === "ended") debug.face?.stop(); // the camera goes off with the call
       if (state === "connected" && debug.setupMs === null) debug.setupMs = performance.now() - joinedAt;
       $("state").textContent = detail || state;
     },
@@ -244,17 +246,24 @@ async function join(name, room) {
   });
 
   let seq = 0;
-  const t0 = performance.now();
-  setInterval(() => {
-    const frame = syntheticFrame((performance.now() - t0) / 1000, seq);
-    const data = call.sendFrame(frame);
-    selfView.update(frame);
-    if (data) {
-      debug.sent[seq] = hex(data);
-      delete debug.sent[seq - 300];
-      seq += 1;
-    }
-  }, 1000 / SEND_HZ);
+  // The camera's tracked face (tracking_camera.js); the labelled synthetic animation until it
+  // runs, or for good without a camera.
+  const face = new FaceSource({
+    deviceId: choices.camera, sendHz: SEND_HZ, synthetic: (t) => syntheticFrame(t, seq),
+    onStatus: (text) => { $("placeholder-note").textContent = text; },
+    onFps: (fps) => { debug.trackingFps = fps; },
+    send: (content) => {
+      const frame = { ...content, seq };
+      const data = call.sendFrame(frame);
+      selfView.update(frame);
+      if (data) {
+        debug.sent[seq] = hex(data);
+        delete debug.sent[seq - 300];
+        seq += 1;
+      }
+    },
+  });
+  debug.face = face;
 
   let last = { rx: 0, tx: 0, render: 0, t: performance.now() };
   setInterval(() => {

@@ -33,8 +33,10 @@ export function eulerFromRotation(r) {
 
 /**
  * Pose from MediaPipe's 4x4 facial transformation matrix. The web API hands out the matrix's
- * 16 numbers in column-major order (MatrixData's default layout), so element (row, col) is
- * data[col * 4 + row]; the Python API gives the same matrix as a row-major numpy array.
+ * 16 numbers column by column (MatrixData's default layout: element (row, col) is
+ * data[col * 4 + row], the translation in 12, 13, 14); the Python API gives the same matrix as
+ * a row-major numpy array. tests/web/test_browser_tracking.py holds this to the Python tracker
+ * on the same image (read row by row, the angles come out negated and the translation zero).
  * @param {ArrayLike<number>} data 16 numbers, column-major
  * @returns {{rotation: number[], translation: number[]}}
  */

@@ -77,8 +77,8 @@ def _js_raw(r: RawParams) -> dict[str, list[float]]:
 @needs_node
 def test_tracking_maths_match_the_python_tracker() -> None:
     rng = random.Random(18)
-    # Poses: random rotations (away from gimbal lock) and their 4x4 matrices, sent to JS in
-    # the web API's column-major layout; Python reads the row-major numpy matrix.
+    # Poses: random rotations (away from gimbal lock) and their 4x4 matrices, column by column
+    # as the web API hands them out (the browser test checks that layout on a real result).
     poses = [((rng.uniform(-1.4, 1.4), rng.uniform(-3, 3), rng.uniform(-3, 3)),
               (rng.uniform(-20, 20), rng.uniform(-20, 20), rng.uniform(-90, -20)))
              for _ in range(40)]
