@@ -88,6 +88,11 @@ MAX_OUTSTANDING_PINGS = 8
 #: not CPU or memory). A request refused by this cap gets no answer (an answer per request would
 #: itself be the flood) and is counted.
 MAX_PACK_TRANSFERS_PER_MINUTE = 6
+#: Bytes of our own avatar we send in one call (the networking process; reconnects do not reset
+#: it): four whole transfers of the largest model. A peer keeps what it received for the call,
+#: so an honest one asks again only after a switch; a peer asking on and on would otherwise
+#: have a 48 MiB VRM uploaded six times a minute for as long as the call lasts.
+MAX_SERVED_BYTES_PER_CALL = 4 * ctl.MAX_AVATAR_MODEL_BYTES
 PACK_TRANSFER_WINDOW_S = 60.0
 
 
@@ -233,6 +238,7 @@ class CtlHandler:
         self._pack_queued: tuple[int, str] | None = None
         #: Monotonic times of the transfers accepted in the last PACK_TRANSFER_WINDOW_S.
         self._pack_accepted: deque[float] = deque()
+        self.bytes_served = 0  # our avatar's bytes sent in this call (MAX_SERVED_BYTES_PER_CALL)
 
     # -- binding ---------------------------------------------------------------------------
     def attach(self, send: Callable[[bytes], bool], buffered: Callable[[], int]) -> None:
@@ -455,6 +461,12 @@ class CtlHandler:
         if len(data) > ctl.transfer_cap(data):
             self.send(ctl.AvatarUnavailable(hash=avatar.hash, reason="avatar too large"))
             return
+        if self.bytes_served + len(data) > MAX_SERVED_BYTES_PER_CALL:
+            self.stats.avatar_requests_refused += 1
+            reason = "my avatar was already sent several times in this call"
+            self.send(ctl.AvatarUnavailable(hash=avatar.hash, reason=reason))
+            return
+        self.bytes_served += len(data)  # counted whole: a transfer cut short still cost
         total = max(1, math.ceil(len(data) / ctl.AVATAR_CHUNK_BYTES))
         pace = _Pace()
         for index in range(total):

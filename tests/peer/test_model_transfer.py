@@ -296,3 +296,33 @@ def test_front_ends_say_a_transfer_in_a_few_lines() -> None:
     # A new transfer starts over.
     again = notice.line(AvatarProgress(avatar_id="other", received=0, total=5))
     assert again is not None and "other" in again
+
+
+def test_our_model_is_sent_a_bounded_number_of_times_per_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A peer asking for our model again and again gets it until the call's serve budget is
+    spent, then a refusal (counted), never an endless upload."""
+    from peer import ctl_handler
+
+    data = variant_vrm("served")
+    monkeypatch.setattr(ctl_handler, "MAX_SERVED_BYTES_PER_CALL", 2 * len(data) + 10)
+    monkeypatch.setattr(ctl_handler, "PACK_RATE_START", 64 * 1024 * 1024)  # no pacing wait
+    path = tmp_path / "served.vrm"
+    path.write_bytes(data)
+    me = load_local_avatar(str(path))
+
+    async def scenario() -> Victim:
+        victim = Victim(tmp_path / "cache")
+        victim.handler.avatar = me
+        for _ in range(3):
+            victim.handler.handle(ctl.AvatarRequest(hash=me.hash).encode())
+            await asyncio.gather(*victim.tasks)
+        return victim
+
+    victim = asyncio.run(scenario())
+    chunks = [m for m in victim.sent if isinstance(m, ctl.AvatarChunk)]
+    refusals = [m for m in victim.sent if isinstance(m, ctl.AvatarUnavailable)]
+    assert sum(len(c.data) for c in chunks) == 2 * len(data)
+    assert len(refusals) == 1 and "several times" in refusals[0].reason
+    assert victim.stats.avatar_requests_refused == 1
