@@ -12,27 +12,18 @@ from textual.widgets import Switch
 from tui.app import AppOptions, AvatarChatApp
 from tui.screens.call import CallScreen
 from tui.screens.home import HomeScreen
-from tui.screens.settings import SettingsScreen
 from tui.settings import Settings, load_settings, save_settings
 from tui.widgets.chat import ChatPane
 
 from .events import post
+from .steps import open_call, open_settings, press_for, settle
 
 MakeApp = Callable[..., AvatarChatApp]
 SIZE = (80, 24)
 
 
-async def _settle(pilot: Any) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
 async def _call(pilot: Any) -> CallScreen:
-    await _settle(pilot)
-    await pilot.press("ctrl+n")
-    await _settle(pilot)
-    call = pilot.app.screen
-    assert isinstance(call, CallScreen)
+    call = await open_call(pilot)
     post(call, event="status", child="peer", state="connected", message="")
     post(call, event="peer_hello", child="peer", name="민수\x1b[2J", avatar_id="fox")
     await pilot.pause()
@@ -74,28 +65,18 @@ async def test_body_setting_is_on_by_default_and_off_reaches_the_next_call(
     save_settings(Settings(display_name="Ana"))
     app = make_app(settings=load_settings())
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
-        await pilot.press("ctrl+n")
-        await _settle(pilot)
-        assert isinstance(app.screen, CallScreen)
-        assert app.screen.request.body is None  # on: the tracker decides from the CPU
+        call = await open_call(pilot)
+        assert call.request.body is None  # on: the tracker decides from the CPU
     app = make_app(settings=load_settings())
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
-        await pilot.press("ctrl+s")
-        await _settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, SettingsScreen)
+        screen = await open_settings(pilot)
         switch = screen.query_one("#set-body", Switch)
         assert switch.value is True
         switch.value = False
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, HomeScreen)
-        await pilot.press("ctrl+n")
-        await _settle(pilot)
-        call = app.screen
-        assert isinstance(call, CallScreen)
+        call = await press_for(pilot, "ctrl+n", CallScreen)
         assert call.request.body is False
         assert "--body" in call.request.tracking_argv("r") and "off" in call.request.tracking_argv(
             "r"

@@ -26,11 +26,11 @@ from tui.screens.call import CallScreen
 from tui.screens.clip import ClipScreen
 from tui.screens.home import HomeScreen
 from tui.screens.name_prompt import NamePromptScreen
-from tui.screens.settings import SettingsScreen
 from tui.settings import Settings, load_settings, save_settings
 from tui.widgets.chat import ChatPane
 
 from .conftest import ROOM
+from .steps import open_settings, settle
 from .test_keys import FakeCall
 
 MakeApp = Callable[..., AvatarChatApp]
@@ -41,18 +41,13 @@ def _text(widget: Any) -> str:
     return str(widget.render())
 
 
-async def _settle(pilot: Any) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
 # -- the joiner's name ------------------------------------------------------------------------
 @pytest.mark.asyncio
 async def test_joining_with_no_name_asks_once_and_saves_it(make_app: MakeApp) -> None:
     options = AppOptions(relay="ws://r:1", join=ROOM, window=False)
     app = make_app(options, Settings())
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         prompt = app.screen
         assert isinstance(prompt, NamePromptScreen)
         await pilot.press("enter")  # nothing typed: refused with the reason, still asking
@@ -60,7 +55,7 @@ async def test_joining_with_no_name_asks_once_and_saves_it(make_app: MakeApp) ->
         # Hangul arrives from the input method as committed text, not as key presses.
         prompt.query_one("#prompt-name", Input).insert_text_at_cursor("김지민")
         await pilot.press("enter")
-        await _settle(pilot)
+        await settle(pilot)
         call = app.screen
         assert isinstance(call, CallScreen)
         assert call.request.name == "김지민" and call.request.room == ROOM
@@ -68,7 +63,7 @@ async def test_joining_with_no_name_asks_once_and_saves_it(make_app: MakeApp) ->
     # The next run has the saved name: straight into the call, no question.
     again = make_app(options, load_settings())
     async with again.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(again.screen, CallScreen)
         assert again.screen.request.name == "김지민"
 
@@ -77,10 +72,10 @@ async def test_joining_with_no_name_asks_once_and_saves_it(make_app: MakeApp) ->
 async def test_cancelling_the_name_prompt_stays_home_with_the_code(make_app: MakeApp) -> None:
     app = make_app(AppOptions(relay="ws://r:1", join=ROOM, window=False), Settings())
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, NamePromptScreen)
         await pilot.press("escape")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, HomeScreen)
         assert app.screen.query_one("#join-code", Input).value == ROOM
 
@@ -89,7 +84,7 @@ async def test_cancelling_the_name_prompt_stays_home_with_the_code(make_app: Mak
 async def test_a_name_given_or_saved_is_not_asked_for(make_app: MakeApp) -> None:
     app = make_app(AppOptions(relay="ws://r:1", join=ROOM, name="Jo"), Settings())
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, CallScreen) and app.screen.request.name == "Jo"
 
 
@@ -115,18 +110,18 @@ async def test_chat_labels_read_the_same_on_both_ends(make_app: MakeApp) -> None
     minsu = make_app(AppOptions(name="민수"), controller_factory=wired("민수", "Alice"))
     async with alice.run_test(size=SIZE) as a, minsu.run_test(size=SIZE) as b:
         for pilot, name in ((a, "Alice"), (b, "민수")):
-            await _settle(pilot)
+            await settle(pilot)
             await pilot.press("ctrl+n")
-            await _settle(pilot)
+            await settle(pilot)
             assert isinstance(pilot.app.screen, CallScreen)
             calls[name] = pilot.app.screen
         await a.press("h", "i", "enter")
-        await _settle(a)
-        await _settle(b)
+        await settle(a)
+        await settle(b)
         calls["민수"].query_one("#chat-input", Input).insert_text_at_cursor("안녕")
         await b.press("enter")
-        await _settle(b)
-        await _settle(a)
+        await settle(b)
+        await settle(a)
         mine_a = [x for x in calls["Alice"].query_one(ChatPane).lines() if not x.startswith("*")]
         mine_b = [x for x in calls["민수"].query_one(ChatPane).lines() if not x.startswith("*")]
         assert mine_a == ["you: hi", "민수: 안녕"]
@@ -154,7 +149,7 @@ async def test_cameras_are_listed_by_name(make_app: MakeApp, tmp_path: Path) -> 
     sources = list_sources(v4l, faces_dir=tmp_path / "none")
     app = make_app(AppOptions(window=False), sources=sources)
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         select = app.screen.query_one("#source", Select)
         labels = _labels(select)
         assert labels[:2] == [
@@ -170,7 +165,7 @@ async def test_no_camera_says_the_sample_clip_is_used(make_app: MakeApp, tmp_pat
     sources = list_sources(_fake_v4l(tmp_path / "v4l", {}), faces_dir=tmp_path / "none")
     app = make_app(AppOptions(window=False), sources=sources)
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         hint = _text(app.screen.query_one("#source-hint", Label))
         assert hint == "No camera found: using the sample clip."
         assert app.screen.query_one("#source", Select).value == "sample"
@@ -183,7 +178,7 @@ async def test_a_clip_file_is_chosen_on_the_home_screen(make_app: MakeApp, tmp_p
     (tmp_path / "notes.txt").write_text("x")
     app = make_app(AppOptions(window=False))
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         home = app.screen
         home.query_one("#choose-clip").scroll_visible(animate=False)
         await pilot.pause()
@@ -209,7 +204,7 @@ async def test_a_clip_file_is_chosen_on_the_home_screen(make_app: MakeApp, tmp_p
         assert select.value == str(clip)
         assert "Clip me.mp4" in _labels(select)
         await pilot.press("ctrl+n")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, CallScreen)
         assert app.screen.request.source == str(clip)
 
@@ -236,15 +231,11 @@ async def test_bad_settings_are_refused_with_the_reason(
     save_settings(OLD)
     app = make_app(settings=load_settings())
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
-        await pilot.press("ctrl+s")
-        await _settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, SettingsScreen)
+        screen = await open_settings(pilot)
         screen.query_one("#set-name", Input).value = "Changed"
         screen.query_one(field, Input).value = value
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert app.screen is screen  # still open: nothing saved
         assert reason in _text(screen.query_one("#settings-error", Label))
         assert screen.focused is screen.query_one(field)
@@ -262,24 +253,20 @@ async def test_an_avatar_that_is_not_installed_or_broken_is_refused(
     save_settings(old)
     app = make_app(settings=load_settings())
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
-        await pilot.press("ctrl+s")
-        await _settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, SettingsScreen)
+        screen = await open_settings(pilot)
         select = screen.query_one("#set-avatar", Select)
         assert select.value == "gone" and "gone (not installed)" in _labels(select)
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert "not installed" in _text(screen.query_one("#settings-error", Label))
         select.value = "bad"
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert "broken layer" in _text(screen.query_one("#settings-error", Label))
         assert load_settings() == old
         select.value = "aria"
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, HomeScreen)
         assert any(n.message == "Settings saved" for n in app._notifications)
     assert load_settings().default_avatar == "aria"
@@ -289,9 +276,9 @@ async def test_an_avatar_that_is_not_installed_or_broken_is_refused(
 async def test_the_avatar_setting_is_a_picker_not_free_text(make_app: MakeApp) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         avatar = app.screen.query_one("#set-avatar")
         assert isinstance(avatar, Select) and not isinstance(avatar, Input)
         assert len(avatar._options) >= 2  # the blank ("first in the list") and the packs

@@ -23,6 +23,8 @@ from tui.screens.home import HomeScreen
 from tui.screens.settings import SettingsScreen
 from tui.settings import Settings, load_settings
 
+from .steps import open_call, press_for, settle
+
 MakeApp = Callable[..., AvatarChatApp]
 #: Keys a terminal or multiplexer takes, or that are other keys in disguise (^m = Enter...).
 TAKEN = {"ctrl+c", "ctrl+q", "ctrl+s", "ctrl+z", "ctrl+b", "ctrl+h", "ctrl+i", "ctrl+j", "ctrl+m"}
@@ -66,17 +68,8 @@ def _events(screen: CallScreen) -> list[str]:
     return [line.text for line in screen.query_one("#events", RichLog).lines]
 
 
-async def _settle(pilot: Any) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
 async def _call(app: AvatarChatApp, pilot: Any) -> CallScreen:
-    await _settle(pilot)
-    await pilot.press("ctrl+n")
-    await _settle(pilot)
-    screen = app.screen
-    assert isinstance(screen, CallScreen)
+    screen = await open_call(pilot)
     assert isinstance(screen.focused, Input)  # the chat input: keys below arrive through it
     return screen
 
@@ -129,7 +122,7 @@ async def test_ctrl_keys_drive_the_call_while_typing(make_app: MakeApp) -> None:
         await pilot.pause()
         assert app.screen is call and call.emotion == "sad"
         await pilot.press("ctrl+t")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, AvatarSwitchScreen)
         await pilot.press("escape")
         await pilot.pause()
@@ -139,7 +132,7 @@ async def test_ctrl_keys_drive_the_call_while_typing(make_app: MakeApp) -> None:
         await pilot.press("h", "i")
         assert chat.value == "hi"
         await pilot.press("ctrl+g")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, HomeScreen) and fake.closed
 
 
@@ -171,17 +164,14 @@ async def test_settings_open_during_a_call_and_live_ones_apply(make_app: MakeApp
     )
     async with app.run_test(size=(80, 24)) as pilot:
         call = await _call(app, pilot)
-        await pilot.press("ctrl+o")
-        await _settle(pilot)
-        settings = app.screen
-        assert isinstance(settings, SettingsScreen)
+        settings = await press_for(pilot, "ctrl+o", SettingsScreen)
         note = str(settings.query_one("#settings-note").render())
         assert "apply now" in note and "next call" in note
         settings.query_one("#set-smoothing", Input).value = "0.2"
         settings.query_one("#set-mirror", Switch).value = True
         settings.query_one("#set-relay", Input).value = "ws://new.example:2"
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert app.screen is call
         assert ("smoothing", 0.2) in fake.calls and ("mirror", True) in fake.calls
         assert call.request.relay != "ws://new.example:2"  # the next call's
@@ -196,10 +186,10 @@ async def test_language_changed_during_a_call_relabels_its_footer(make_app: Make
     async with app.run_test(size=(80, 24)) as pilot:
         call = await _call(app, pilot)
         await pilot.press("ctrl+o")
-        await _settle(pilot)
+        await settle(pilot)
         app.screen.query_one("#set-language", Select).value = "ko"
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert app.screen is call
         descriptions = {b.description for _k, (_n, b, _e, _t) in call.active_bindings.items()}
         assert {"끊기", "설정"} <= descriptions

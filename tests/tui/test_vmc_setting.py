@@ -5,7 +5,6 @@ settings), and a saved address reaches the next call's configuration (the VMC se
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from textual.widgets import Input, Label
@@ -13,25 +12,12 @@ from textual.widgets import Input, Label
 from tui.app import AvatarChatApp
 from tui.screens.call import CallScreen
 from tui.screens.home import HomeScreen
-from tui.screens.settings import SettingsScreen
 from tui.settings import Settings, load_settings, save_settings
+
+from .steps import open_settings, press_for, settle
 
 MakeApp = Callable[..., AvatarChatApp]
 SIZE = (80, 24)
-
-
-async def _settle(pilot: Any) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-async def _open_settings(pilot: Any) -> SettingsScreen:
-    await _settle(pilot)
-    await pilot.press("ctrl+s")
-    await _settle(pilot)
-    screen = pilot.app.screen
-    assert isinstance(screen, SettingsScreen)
-    return screen
 
 
 def test_off_by_default() -> None:
@@ -45,12 +31,12 @@ async def test_a_bad_vmc_address_is_refused_with_the_reason(make_app: MakeApp, v
     save_settings(old)
     app = make_app(settings=load_settings())
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _open_settings(pilot)
+        screen = await open_settings(pilot)
         notes = " ".join(str(label.render()) for label in screen.query(Label))
         assert "VMC leaves the call's privacy" in notes and "not encrypted" in notes
         screen.query_one("#set-vmc", Input).value = value
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert app.screen is screen
         error = str(screen.query_one("#settings-error", Label).render())
         assert "must look like HOST:PORT" in error
@@ -63,14 +49,11 @@ async def test_a_saved_vmc_address_goes_to_the_next_call(make_app: MakeApp) -> N
     save_settings(Settings(display_name="Ana"))
     app = make_app(settings=load_settings())
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _open_settings(pilot)
+        screen = await open_settings(pilot)
         screen.query_one("#set-vmc", Input).value = " 127.0.0.1:39539 "
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, HomeScreen)
-        await pilot.press("ctrl+n")
-        await _settle(pilot)
-        call = app.screen
-        assert isinstance(call, CallScreen)
+        call = await press_for(pilot, "ctrl+n", CallScreen)
         assert call.request.vmc_to == "127.0.0.1:39539"
     assert load_settings().vmc_to == "127.0.0.1:39539"

@@ -17,12 +17,12 @@ import tui.screens.settings as settings_screen
 from call import AudioDevices, Call
 from tui.app import AppOptions, AvatarChatApp
 from tui.screens.call import CallScreen
-from tui.screens.settings import SettingsScreen
 from tui.settings import Settings, load_settings
 from tui.widgets.stats import StatsPanel
 from tui.widgets.voice import LevelMeter, VoiceBar
 
 from .events import post
+from .steps import open_call, open_settings, settle
 from .test_keys import FakeCall
 
 MakeApp = Callable[..., AvatarChatApp]
@@ -44,17 +44,8 @@ VOICE = {
 }
 
 
-async def _settle(pilot: Any) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
 async def _call(app: AvatarChatApp, pilot: Any) -> CallScreen:
-    await _settle(pilot)
-    await pilot.press("ctrl+n")
-    await _settle(pilot)
-    screen = app.screen
-    assert isinstance(screen, CallScreen)
+    screen = await open_call(pilot)
     assert isinstance(screen.focused, Input)  # typing in the chat: the keys must still work
     return screen
 
@@ -207,11 +198,7 @@ async def test_settings_list_sound_devices_and_save_the_voice_choices(
     monkeypatch.setattr(settings_screen, "list_audio_devices", lambda: devices)
     app = make_app(persist_settings=True)
     async with app.run_test(size=(100, 36)) as pilot:
-        await _settle(pilot)
-        await pilot.press("ctrl+s")
-        await _settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, SettingsScreen)
+        screen = await open_settings(pilot)
         mic: Select[str] = screen.query_one("#set-mic", Select)
         values = [value for _label, value in mic._options]
         assert values[-2:] == ["USB Headset Mic", "Mic [front]"]  # a bracket is no markup
@@ -221,7 +208,7 @@ async def test_settings_list_sound_devices_and_save_the_voice_choices(
         screen.query_one("#set-echo", Switch).value = False
         screen.query_one("#set-voice", Switch).value = False
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         saved = load_settings()
         assert (saved.mic, saved.speaker, saved.echo_cancel, saved.voice) == (
             "Mic [front]",
@@ -236,11 +223,7 @@ async def test_settings_say_plainly_when_this_host_has_no_sound(make_app: MakeAp
     """The real device list of this machine (no PortAudio, or no device): said, not hidden."""
     app = make_app(settings=Settings(mic="Gone Mic"))
     async with app.run_test(size=(100, 36)) as pilot:
-        await _settle(pilot)
-        await pilot.press("ctrl+s")
-        await _settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, SettingsScreen)
+        screen = await open_settings(pilot)
         assert screen.audio is not None
         if screen.audio.any:
             pytest.skip("this machine has sound devices")
