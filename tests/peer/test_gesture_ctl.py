@@ -7,33 +7,15 @@ from pathlib import Path
 
 import cbor2
 
-from peer.clock import ClockSync
-from peer.ctl_handler import GESTURE_BURST, CtlHandler, LocalAvatar
-from peer.stats import CallStats
+from peer.ctl_handler import GESTURE_BURST
 from protocol import ctl
 from protocol.events import PeerGesture
 
-
-def _handler(tmp_path: Path) -> tuple[CtlHandler, list[object], list[bytes], CallStats]:
-    events: list[object] = []
-    sent: list[bytes] = []
-    stats = CallStats()
-    handler = CtlHandler(
-        name="me",
-        avatar=LocalAvatar(ref="aria", id="aria"),
-        emit=events.append,
-        stats=stats,
-        clock=ClockSync(),
-        start=lambda coro: coro.close(),
-        cache_dir=tmp_path,
-    )
-    handler.attach(lambda d: sent.append(d) or True, lambda: 0)
-    sent.clear()  # the hello
-    return handler, events, sent, stats
+from .ctl_rig import ctl_handler
 
 
 def test_our_gesture_goes_out_as_ctl(tmp_path: Path) -> None:
-    handler, _events, sent, _stats = _handler(tmp_path)
+    handler, _events, sent, _stats = ctl_handler(tmp_path)
     assert handler.gesture("wave", 1)
     assert [ctl.parse_ctl(d) for d in sent] == [ctl.Gesture("wave", 1)]
     assert not handler.gesture("clap", 0)  # not a gesture we know: nothing sent
@@ -41,7 +23,7 @@ def test_our_gesture_goes_out_as_ctl(tmp_path: Path) -> None:
 
 
 def test_peer_gestures_are_checked_and_rate_limited(tmp_path: Path) -> None:
-    handler, events, _sent, stats = _handler(tmp_path)
+    handler, events, _sent, stats = ctl_handler(tmp_path)
     handler.handle(ctl.Gesture("thumbs_up", 0).encode())
     assert events == [PeerGesture(name="thumbs_up", side=0)]
     # unknown names and bad sides never reach the user; they count as bad ctl

@@ -129,23 +129,12 @@ def test_token_bucket_caps_a_burst() -> None:
 def test_avatar_transfer_refuses_oversize_and_unsolicited_chunks(tmp_path: object) -> None:
     from pathlib import Path
 
-    from peer.ctl_handler import CtlHandler, LocalAvatar
     from protocol import ctl
     from protocol.events import Error, PeerAvatar
 
-    events: list[object] = []
-    sent: list[bytes] = []
-    stats = CallStats()
-    handler = CtlHandler(
-        name="me",
-        avatar=LocalAvatar(ref="aria", id="aria"),
-        emit=events.append,
-        stats=stats,
-        clock=ClockSync(),
-        start=lambda coro: coro.close(),  # nothing here needs a background task
-        cache_dir=Path(str(tmp_path)),
-    )
-    handler.attach(lambda d: sent.append(d) or True, lambda: 0)
+    from .ctl_rig import ctl_handler
+
+    handler, events, sent, stats = ctl_handler(Path(str(tmp_path)))
     digest = "ab" * 32
     # Unsolicited chunk: counted, ignored.
     handler.handle(ctl.AvatarChunk(hash=digest, total=1, size=4, data=b"evil").encode())
