@@ -54,8 +54,12 @@ export class Tracking {
     this.pending = new Map();
     /** The last raw results (capture ms, weights, rotation; null weights: no face), for tests
      * and debugging: they compare with the Python tracker's on the same images. */
-    /** @type {{captureMs: number, weights: number[] | null, rotation: number[] | null}[]} */
+    /** @type {{captureMs: number, weights: number[] | null, rotation: number[] | null,
+     *   inferenceMs: number, latencyMs: number}[]} */
     this.history = [];
+    /** Images whose capture time came from the camera (rVFC captureTime), and the others
+     * (the callback's time stands in). */
+    this.captureTimes = { camera: 0, callback: 0 };
     /** Requests the worker refused because they would leave this origin. */
     /** @type {string[]} */
     this.refused = [];
@@ -69,7 +73,9 @@ export class Tracking {
     const v = /** @type {any} */ (this.video);
     if (typeof v.requestVideoFrameCallback === "function") {
       v.requestVideoFrameCallback((/** @type {number} */ now, /** @type {any} */ meta) => {
-        this.grab(typeof meta?.captureTime === "number" && meta.captureTime > 0 ? meta.captureTime : now);
+        const camera = typeof meta?.captureTime === "number" && meta.captureTime > 0;
+        this.captureTimes[camera ? "camera" : "callback"] += 1;
+        this.grab(camera ? meta.captureTime : now);
       });
     } else {
       requestAnimationFrame((now) => this.grab(now)); // no rVFC: poll at the display rate
@@ -113,6 +119,7 @@ export class Tracking {
     if (raw) this.faces += 1;
     this.history.push({
       captureMs: meta.captureMs, weights: raw ? Array.from(raw.weights) : null, rotation: raw?.rotation ?? null,
+      inferenceMs: this.inferenceMs, latencyMs: performance.now() - meta.captureMs,
     });
     if (this.history.length > 600) this.history.shift();
     // Page clock: nowUs() is performance.now() in µs, the clock captureTime is on.
