@@ -9,13 +9,20 @@ Keys (``null`` with a line in ``notes`` where this build cannot measure it for r
 - ``setup_s``: the page's Join click to both DataChannels open (relay join, offer/answer, ICE,
   DTLS, SCTP), measured in the page.
 - ``browser_render_fps``: the page's avatar canvas redraws per second (requestAnimationFrame).
-- ``e2e_browser_to_py_ms_p50/p99``: the browser's frame timestamp to the Python networking
-  process receiving it, on the Python side's clock (its ping/pong clock offset against the
-  page): the Python peer's own ``e2e_ms`` statistic, last window.
+- ``browser_tracking_fps``: images the page's face tracking (MediaPipe tasks-vision in a
+  worker, tracking_camera.js) finished per second, its camera a fake one playing the sample
+  clip's stills (netlab.fake_camera, 30 FPS). ``browser_tracking_inference_ms_p50/p99``: one
+  ``detectForVideo`` in the worker; ``browser_capture_to_params_ms_p50``: camera capture to the
+  frame's parameters ready on the page's main thread.
+- ``e2e_browser_to_py_ms_p50/p99``: while the page tracks, a frame's capture time to the Python
+  networking process receiving it, on the Python side's clock (its ping/pong clock offset
+  against the page): the Python peer's own ``e2e_ms`` statistic, last window. The capture time
+  is the camera frame's ``captureTime`` from requestVideoFrameCallback (Chromium stamps it when
+  the capture device delivers the frame, on performance.now()'s clock); where a browser gives
+  none, the callback's time stands in (``capture_time_source`` says which was used).
 - ``e2e_py_to_browser_ms_p50/p99``: the Python tracker's capture timestamp to the page's
   DataChannel receive, mapped with the page's own ping/pong offset (min-RTT sample).
 - ``bytes_per_frame``: the browser's frames as the Python peer received them.
-- ``browser_tracking_fps``: null: the page sends a synthetic animation, no face tracking yet.
 
 Both ends share this machine's CPUs: on a busy host the figures are worse than on a quiet one.
 """
@@ -30,15 +37,18 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from call import Call, CallConfig, CallEvent, as_record
+from netlab import fake_camera
 from protocol.signaling import new_room_code, web_link
 from protocol.stats import summarize
 
-CHROMIUM_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+#: (avatar frames drawn, images tracked) so far.
+TRACKED = "[window.avatarchat.view.frames, window.avatarchat.face.tracking?.frames ?? 0]"
 
 
 def start_relay() -> tuple[subprocess.Popen[str], int]:
@@ -60,6 +70,10 @@ async def measure(seconds: float) -> dict[str, Any]:
     chromium = shutil.which("chromium")
     if chromium is None:
         raise SystemExit("bench_browser: needs Debian's chromium (scripts/system-deps.sh)")
+    if (reason := fake_camera.unavailable_reason()) is not None:
+        raise SystemExit(f"bench_browser: {reason}")
+    camera_dir = Path(tempfile.mkdtemp(prefix="bench-browser-"))
+    y4m = fake_camera.make_y4m(camera_dir)
     relay, port = start_relay()
     room = new_room_code()
     stats: list[dict[str, Any]] = []
@@ -74,7 +88,8 @@ async def measure(seconds: float) -> dict[str, Any]:
     try:
         await session.start()
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            browser = await pw.chromium.launch(
+                executable_path=chromium, args=fake_camera.chromium_args(y4m))
             page = await browser.new_page()
             await page.goto(web_link(f"ws://127.0.0.1:{port}", room))
             await page.fill("#name", "bench")
@@ -84,18 +99,32 @@ async def measure(seconds: float) -> dict[str, Any]:
             await page.wait_for_function(
                 "() => window.avatarchat.call.e2eMs.length > 30", timeout=10_000)
             setup_ms = await page.evaluate("window.avatarchat.setupMs")
+            # Tracking warmed up (model loaded, first inferences done) or given up.
+            await page.wait_for_function(
+                "() => window.avatarchat.face.problem"
+                " || window.avatarchat.face.tracking?.frames > 10", timeout=120_000)
+            problem = await page.evaluate("window.avatarchat.face.problem")
             await page.evaluate("window.avatarchat.call.e2eMs.length = 0")
-            frames0 = await page.evaluate("window.avatarchat.view.frames")
+            frames0, tracked0 = await page.evaluate(TRACKED)
+            stats.clear()
             t0 = time.monotonic()
             await asyncio.sleep(seconds)  # the measurement window
-            frames1 = await page.evaluate("window.avatarchat.view.frames")
+            frames1, tracked1 = await page.evaluate(TRACKED)
             elapsed = time.monotonic() - t0
             page_e2e: list[float] = await page.evaluate("window.avatarchat.call.e2eMs")
+            tracking = await page.evaluate(
+                "(() => { const t = window.avatarchat.face.tracking;"
+                " return t && {history: t.history, sources: t.captureTimes}; })()")
             await browser.close()
     finally:
         await session.close(hangup=False)
         relay.terminate()
         relay.wait(10)
+        shutil.rmtree(camera_dir, ignore_errors=True)
+    recent = list((tracking or {}).get("history", []))[-max(1, tracked1 - tracked0):]
+    inference = summarize([h["inferenceMs"] for h in recent], (50, 99), 2) or {}
+    capture_to_params = summarize([h["latencyMs"] for h in recent], (50, 99), 2) or {}
+    sources = (tracking or {}).get("sources") or {}
     last = stats[-1] if stats else {}
     py_e2e = last.get("e2e_ms") or {}
     page_summary = summarize(page_e2e, (50, 99), 2) or {}
@@ -106,11 +135,22 @@ async def measure(seconds: float) -> dict[str, Any]:
         "e2e_browser_to_py_ms_p99": py_e2e.get("p99"),
         "e2e_py_to_browser_ms_p50": page_summary.get("p50"),
         "e2e_py_to_browser_ms_p99": page_summary.get("p99"),
-        "bytes_per_frame": last.get("bytes_per_frame"),
-        "browser_tracking_fps": None,
+        "bytes_per_frame": next((s["bytes_per_frame"] for s in reversed(stats)
+                                 if s.get("bytes_per_frame")), None),
+        "browser_tracking_fps": None if problem else round((tracked1 - tracked0) / elapsed, 1),
+        "browser_tracking_inference_ms_p50": inference.get("p50"),
+        "browser_tracking_inference_ms_p99": inference.get("p99"),
+        "browser_capture_to_params_ms_p50": capture_to_params.get("p50"),
+        "capture_time_source": (
+            "camera captureTime" if sources.get("camera") and not sources.get("callback")
+            else f"callback time for {sources.get('callback', 0)} of "
+                 f"{sources.get('camera', 0) + sources.get('callback', 0)} images"),
         "samples_py_to_browser": len(page_e2e),
         "notes": [
-            "browser_tracking_fps: no face tracking in the page yet (synthetic frames)",
+            *([f"no face tracking in the page: {problem} (synthetic frames)"] if problem else []),
+            *(["e2e_browser_to_py: the Python peer's window (its last 300 frames) also holds"
+               " synthetic frames from before tracking ran"] if tracked1 < 300 else []),
+            "the page's camera: Chromium's fake device playing netlab.fake_camera's y4m (30 FPS)",
             "both peers and the relay share this machine's CPUs",
         ],
         "host": platform.node(),
