@@ -203,10 +203,12 @@ async function join(name, room) {
   };
   let peerName = "peer";
   let bytesLast = 0;
-  // The relay's WebSocket beside the page (a proxy may serve both under a path prefix).
+  // The relay's WebSocket beside the page (a proxy may serve both under a path prefix), at
+  // /ws?room=CODE as a Python peer connects: deploy/nginx hashes the room onto one relay.
   const ws = new URL("ws", location.href);
   ws.protocol = location.protocol === "https:" ? "wss:" : "ws:";
   ws.hash = "";
+  ws.search = new URLSearchParams({ room }).toString();
   const call = new Call({
     wsUrl: ws.href, room, name, avatarId: own?.id ?? FALLBACK_AVATAR, avatarVersion: own?.version ?? "",
     avatarHash: own?.hash ?? "", voice: choices.voice, micId: choices.mic,

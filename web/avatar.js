@@ -46,7 +46,17 @@ export class AvatarView {
 
   stop() { this.running = false; }
 
+  /** The drawing buffer follows the canvas's size on the page (times the pixel ratio): no
+   * more pixels to fill than the screen shows, and sharp on a HiDPI screen. */
+  fit() {
+    const c = this.canvas;
+    const ratio = window.devicePixelRatio || 1;
+    const w = Math.round(c.clientWidth * ratio), h = Math.round(c.clientHeight * ratio);
+    if (w > 0 && h > 0 && (w !== c.width || h !== c.height)) { c.width = w; c.height = h; }
+  }
+
   draw() {
+    this.fit();
     const pose = this.motion.sample(performance.now() / 1000);
     this.pose = pose;
     this.renderer.draw((name) => pose[PARAM_INDEX[name]] ?? 0);

@@ -174,7 +174,9 @@ export class PackRenderer {
   /** @param {HTMLCanvasElement} canvas */
   constructor(canvas) {
     this.canvas = canvas;
-    const opts = { premultipliedAlpha: true, alpha: true, antialias: true, preserveDrawingBuffer: true };
+    // No MSAA: every edge is a texture's own alpha, filtered; multisampling would only cost fill
+    // (a software GL in headless browsers spent twice the time on it).
+    const opts = { premultipliedAlpha: true, alpha: true, antialias: false, preserveDrawingBuffer: true };
     const gl = /** @type {WebGLRenderingContext | null} */ (canvas.getContext("webgl2", opts) ?? canvas.getContext("webgl", opts));
     if (!gl) throw new Error("WebGL is not available in this browser");
     this.gl = gl;
