@@ -137,3 +137,23 @@ async def test_packs_route_absent_without_a_packs_folder(tmp_path: Path) -> None
     site.packs_root = None  # as when the avatars package is not installed
     assert site.lookup("/packs/index.json") is None
     assert site.lookup("/packs/aria/avatar.toml") is None
+
+
+async def test_face_tracking_files_are_served_from_their_packages() -> None:
+    """The page's MediaPipe runtime from web/vendor, its face model straight from the Python
+    tracker's package (one copy of the file, found without importing ``tracking``)."""
+    from tracking.model import DEFAULT_MODEL
+
+    async with running_relay() as server:
+        status, headers, body = await raw_request(server.port, get("/models/face_landmarker.task"))
+        assert status == 200 and body == DEFAULT_MODEL.read_bytes()
+        assert headers["content-security-policy"] == CSP
+        wasm = "/vendor/tasks-vision/vision_wasm_module_internal.wasm"
+        status, headers, body = await raw_request(server.port, get(wasm, "HEAD"))
+        assert status == 200 and headers["content-type"] == "application/wasm"
+        assert int(headers["content-length"]) > 1_000_000
+        for other in ("/models/hand_landmarker.task", "/models/", "/models/../models/x.task"):
+            status, _, _ = await raw_request(server.port, get(other))
+            assert status == 404, other
+    assert web.borrowed_file("/models/face_landmarker.task") == DEFAULT_MODEL
+    assert web.borrowed_file("/models/nope.task") is None
