@@ -21,14 +21,12 @@ from tui.screens.avatar_file import AvatarFileScreen
 from tui.screens.home import HomeScreen
 from tui.widgets.avatar_picker import AvatarPicker
 
+from .steps import open_call, settle
+
 pytestmark = pytest.mark.asyncio
+
 MakeApp = Callable[..., AvatarChatApp]
 SIZES = [(80, 24), (120, 40)]
-
-
-async def _settle(pilot: Any) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def _labels(options: OptionList) -> list[str]:
@@ -42,7 +40,7 @@ async def _open_file_dialog(app: AvatarChatApp, pilot: Any) -> AvatarFileScreen:
     button.scroll_visible(animate=False)
     await pilot.pause()
     button.press()
-    await _settle(pilot)
+    await settle(pilot)
     dialog = app.screen
     assert isinstance(dialog, AvatarFileScreen)
     assert dialog.query_one("#avatar-file-path", Input).has_focus
@@ -53,7 +51,7 @@ async def _submit(pilot: Any, dialog: AvatarFileScreen, path: str) -> str:
     field = dialog.query_one("#avatar-file-path", Input)
     field.value = path
     await pilot.press("enter")
-    await _settle(pilot)
+    await settle(pilot)
     if not dialog.is_attached:  # taken: the dialog closed
         return ""
     return str(dialog.query_one("#avatar-file-error", Label).render())
@@ -65,7 +63,7 @@ async def test_the_3d_built_in_is_listed_with_its_preview(
 ) -> None:
     app = make_app()
     async with app.run_test(size=size) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         home = app.screen
         assert isinstance(home, HomeScreen)
         options = home.query_one("#avatar-list", OptionList)
@@ -74,7 +72,7 @@ async def test_the_3d_built_in_is_listed_with_its_preview(
         assert "3D" in labels[nova] and all("3D" not in label for label in labels[:nova])
         options.focus()
         options.highlighted = nova
-        await _settle(pilot)
+        await settle(pilot)
         assert home._avatar == "nova"
         preview = home.query_one("#avatar-preview")
         image = preview.image  # type: ignore[attr-defined]
@@ -91,7 +89,7 @@ async def test_own_vrm_is_checked_then_chosen(
     broken.write_bytes(good.read_bytes()[:3000])
     app = make_app()
     async with app.run_test(size=size) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         dialog = await _open_file_dialog(app, pilot)
         assert "No such file" in await _submit(pilot, dialog, str(tmp_path / "nope.vrm"))
         why = await _submit(pilot, dialog, str(broken))
@@ -113,7 +111,7 @@ async def test_own_vrm_is_checked_then_chosen(
         assert picker.avatar == str(good)
         # The call would start with it: the request carries the path.
         await pilot.press("ctrl+n")
-        await _settle(pilot)
+        await settle(pilot)
         assert app.screen.request.avatar == str(good)  # type: ignore[attr-defined]
 
 
@@ -123,10 +121,10 @@ async def test_own_2d_pack_folder_is_taken_and_escape_cancels(
     pack = write_valid_pack(tmp_path / "mypack")
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         dialog = await _open_file_dialog(app, pilot)
         await pilot.press("escape")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, HomeScreen)
         dialog = await _open_file_dialog(app, pilot)
         assert await _submit(pilot, dialog, str(pack)) == ""
@@ -146,7 +144,6 @@ async def test_the_windows_3d_fallback_reason_is_shown_in_korean(
 
     import i18n
     from render_window.view import fell_back_3d  # the window's own sentence, not a copy
-    from tui.screens.call import CallScreen
 
     from .events import post
 
@@ -154,13 +151,9 @@ async def test_the_windows_3d_fallback_reason_is_shown_in_korean(
     message = fell_back_3d("me[bold]", "gltf3d: warm-up 41.0 ms/frame is over the 20 ms budget")
     app = make_app()
     async with app.run_test(size=size) as pilot:
-        await _settle(pilot)
-        await pilot.press("ctrl+n")
-        await _settle(pilot)
-        call = app.screen
-        assert isinstance(call, CallScreen)
+        call = await open_call(pilot)
         post(call, child="render", event="error", message=message, fatal=False)
-        await _settle(pilot)
+        await settle(pilot)
         lines = [line.text for line in call.query_one("#events", RichLog).lines]
     text = "".join("".join(lines).split())  # wrapped lines, spaces aside
     assert "3D아바타'me[bold]'" in text and "2D아바타를표시합니다" in text

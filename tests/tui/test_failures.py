@@ -26,6 +26,7 @@ from tui.screens.home import HomeScreen
 from tui.settings import Settings
 
 from .conftest import ROOM, SOURCES
+from .steps import settle
 from .test_call_real import wait_until
 
 pytestmark = pytest.mark.asyncio
@@ -36,11 +37,6 @@ START_TIMEOUT_S = 60.0
 
 def _home_error(app: AvatarChatApp) -> str:
     return str(app.screen.query_one("#home-error", Label).render())
-
-
-async def _settle(pilot: Any) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def _alive(pid: int) -> bool:
@@ -82,7 +78,7 @@ async def test_what_cannot_work_is_refused_on_the_home_screen(
                Source("Unplugged (/dev/video97)", "/dev/video97", "camera")]  # fmt: skip
     app = make_app(sources=sources)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         home = app.screen
         assert isinstance(home, HomeScreen)
         if field == "relay":
@@ -90,30 +86,30 @@ async def test_what_cannot_work_is_refused_on_the_home_screen(
         else:
             home.query_one("#source", Select).value = value
         await pilot.press("ctrl+n")
-        await _settle(pilot)
+        await settle(pilot)
         assert app.screen is home  # no call screen, no room, no process
         assert "Cannot start the call" in _home_error(app) and expected in _home_error(app)
         if field == "relay":  # joining checks it too
             home.query_one("#join-code", Input).value = ROOM
             home.query_one("#join-code", Input).focus()
             await pilot.press("enter")
-            await _settle(pilot)
+            await settle(pilot)
             assert app.screen is home and expected in _home_error(app)
 
 
 async def test_a_refusal_is_cleared_by_the_next_call(make_app: MakeApp) -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         home = app.screen
         assert isinstance(home, HomeScreen)
         home.query_one("#relay", Input).value = "relay.example"
         await pilot.press("ctrl+n")
-        await _settle(pilot)
+        await settle(pilot)
         assert _home_error(app)
         home.query_one("#relay", Input).value = ""
         await pilot.press("ctrl+n")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, CallScreen) and not _home_error(home)  # type: ignore[arg-type]
 
 
