@@ -47,7 +47,10 @@ plays packets in RTP timestamp order from a cursor and adapts its depth to measu
 Concealment: the last decoded block repeated with a 0.5 gain per repeat (after three in a row,
 silence), faded in and out over 2.5 ms to avoid clicks. Cheap and good enough for isolated 20
 ms losses at 5%, where speech stays intelligible; Opus' own PLC would need the raw libopus API,
-which PyAV does not expose.
+which PyAV does not expose. For the same reason the sender does not turn on Opus in-band FEC:
+recovering a lost frame from the next packet's redundancy needs libopus' decode with
+``decode_fec=1``, which neither PyAV nor aiortc offer, so the FEC bits would be sent for
+nothing.
 """
 
 from __future__ import annotations
