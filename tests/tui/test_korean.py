@@ -28,14 +28,10 @@ from tui.settings import Settings, load_settings
 from tui.widgets.chat import ChatPane
 
 from .events import post
+from .steps import open_call, settle
 
 MakeApp = Callable[..., AvatarChatApp]
 SIZE = (120, 40)
-
-
-async def _settle(pilot: Any) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def _text(widget: Static | Label | Button) -> str:
@@ -68,7 +64,7 @@ def _screen_text(screen: Screen[Any]) -> str:
 async def test_english_by_default(make_app: MakeApp) -> None:
     app = make_app(AppOptions(window=False))
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         home = app.screen
         assert isinstance(home, HomeScreen)
         assert i18n.current_language() == "en"
@@ -81,7 +77,7 @@ async def test_english_by_default(make_app: MakeApp) -> None:
 async def test_home_in_korean(make_app: MakeApp) -> None:
     app = make_app(AppOptions(window=False), Settings(language="ko"))
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         home = app.screen
         assert isinstance(home, HomeScreen)
         text = _screen_text(home)
@@ -100,11 +96,7 @@ async def test_home_in_korean(make_app: MakeApp) -> None:
 async def test_call_screen_in_korean(make_app: MakeApp) -> None:
     app = make_app(AppOptions(name="지민"), Settings(language="ko"))
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
-        await pilot.press("ctrl+n")
-        await pilot.pause()
-        call = app.screen
-        assert isinstance(call, CallScreen)
+        call = await open_call(pilot)
         post(call, event="relay_started", child="call", share_url="ws://192.0.2.7:4000", lan=True)
         post(call, event="status", child="peer", state="waiting", message="")
         await pilot.pause()
@@ -132,7 +124,7 @@ async def test_call_screen_in_korean(make_app: MakeApp) -> None:
 async def test_settings_choose_korean_and_the_home_screen_follows(make_app: MakeApp) -> None:
     app = make_app(AppOptions(window=False))
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         home = app.screen
         assert isinstance(home, HomeScreen)
         home.query_one("#name", Input).value = "김지민"
@@ -146,7 +138,7 @@ async def test_settings_choose_korean_and_the_home_screen_follows(make_app: Make
         assert "English" in _select_labels(language) and "한국어" in _select_labels(language)
         language.value = "ko"
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert load_settings().language == "ko"
         home = app.screen
         assert isinstance(home, HomeScreen)
@@ -165,7 +157,7 @@ async def test_settings_choose_korean_and_the_home_screen_follows(make_app: Make
         assert {"취소", "저장"} <= _footer_descriptions(settings)
         settings.query_one("#set-language", Select).value = "en"
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert _text(app.screen.query_one("#create", Button)) == "Create room"
 
 
@@ -180,7 +172,7 @@ async def test_the_environment_overrides_the_setting_at_start(
     monkeypatch.setenv(i18n.LANG_ENV, "ko")
     app = make_app(AppOptions(window=False), Settings(language="en"))
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         assert _text(app.screen.query_one("#create", Button)) == "방 만들기"
 
 
@@ -191,7 +183,7 @@ async def test_locale_picks_korean_when_the_setting_is_auto(
     monkeypatch.setenv("LANG", "ko_KR.UTF-8")
     app = make_app(AppOptions(window=False))
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         assert _text(app.screen.query_one("#create", Button)) == "방 만들기"
 
 
@@ -199,7 +191,7 @@ async def test_locale_picks_korean_when_the_setting_is_auto(
 async def test_hangul_typed_into_name_and_chat_round_trips(make_app: MakeApp) -> None:
     app = make_app(AppOptions(window=False), Settings(language="ko"))
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         home = app.screen
         assert isinstance(home, HomeScreen)
         name = home.query_one("#name", Input)
@@ -226,11 +218,11 @@ async def test_hangul_typed_into_name_and_chat_round_trips(make_app: MakeApp) ->
 async def test_avatar_switcher_in_korean(make_app: MakeApp) -> None:
     app = make_app(AppOptions(name="A"), Settings(language="ko"))
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press("ctrl+n")
         await pilot.pause()
         await pilot.press("f9")
-        await _settle(pilot)
+        await settle(pilot)
         switch = app.screen
         assert isinstance(switch, AvatarSwitchScreen)
         assert _text(switch.query_one("#use", Button)) == "이 아바타 사용"
@@ -273,11 +265,7 @@ async def test_a_peer_without_a_name_is_called_sang_dae(make_app: MakeApp) -> No
     """Korean uses a different sentence, not the English fallback name with "님"."""
     app = make_app(AppOptions(name="지민"), Settings(language="ko"))
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
-        await pilot.press("ctrl+n")
-        await pilot.pause()
-        call = app.screen
-        assert isinstance(call, CallScreen)
+        call = await open_call(pilot)
         post(call, event="peer_hello", child="peer", name="", avatar_id="fox")
         post(call, event="peer_bye", child="peer", reason="hangup")
         await pilot.pause()
