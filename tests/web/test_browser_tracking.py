@@ -6,7 +6,10 @@ images; everything the page loads (bundle, WASM, face model) comes from the rela
 with the CSP the page needs and no more.
 
 One browser, relay and Python call for the whole module (each test reads what it needs from
-them): starting Chromium and loading the model take most of the time."""
+them): starting Chromium and loading the model take most of the time. The shared setup is the
+slow part (a real call, Chromium, the 13 MB WASM and the model, 20 tracked images, and the Python
+tracker on the two stills); on this project's busy 2-core machine (load 13-25) it took 45-80 s,
+which is why its wait allows 90 s; the three tests themselves take about a second."""
 
 from __future__ import annotations
 
@@ -64,6 +67,7 @@ async def tracked(
     y4m: Path, python_raw: list[tuple[float, float] | None]
 ) -> AsyncIterator[Tracked]:
     """The call; after the Python tracker ran (it blocks this loop for seconds)."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
     from playwright.async_api import async_playwright
 
     room = new_room_code()
@@ -94,9 +98,15 @@ async def tracked(
                 await page.click("#join")
                 # The model loads in the worker, then the camera's frames are tracked: about
                 # 2 s on a quiet machine; the limit allows for a heavily loaded one.
-                await page.wait_for_function(
-                    f"() => window.avatarchat.face?.tracking?.history.length >= {SAMPLES}",
-                    timeout=60_000, polling=250)
+                try:
+                    await page.wait_for_function(
+                        f"() => window.avatarchat.face?.tracking?.history.length >= {SAMPLES}",
+                        timeout=90_000, polling=250)
+                except PlaywrightTimeout as e:
+                    state = await page.evaluate(
+                        "() => ({state: window.avatarchat.state, problem: window.avatarchat.face"
+                        "?.problem, tracked: window.avatarchat.face?.tracking?.frames})")
+                    raise AssertionError(f"the page did not track {SAMPLES} images: {state}") from e
                 yield Tracked(origin, session, log, tap, page,
                               response.headers["content-security-policy"], requests, types)
                 # Leaving: the face source stops the camera and MediaPipe with the call.
