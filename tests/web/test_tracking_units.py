@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import web
+from protocol.blendshapes import BLENDSHAPE_NAMES
 from protocol.frame import FrameFlags, ParamFrame
 from tracking.params import RawParams
 from tracking.pipeline import Tracker
@@ -28,7 +29,7 @@ needs_node = pytest.mark.skipif(NODE is None, reason="needs node to run the page
 REPO = Path(__file__).resolve().parents[2]
 
 SCRIPT = """
-import { poseFromMatrix, mirrorParams, FacePipeline } from "./tracking.js";
+import { poseFromMatrix, mirrorParams, rawFromResult, FacePipeline } from "./tracking.js";
 import { encodeFrame } from "./frame.js";
 import { readFileSync } from "node:fs";
 const input = JSON.parse(readFileSync(0, "utf8"));
@@ -45,6 +46,18 @@ input.steps.forEach((s, i) => {
   const raw = s.raw && params(s.raw);
   out.frames.push(hex(encodeFrame({ seq: i + 1, ...pipeline.process(raw, s.us, s.t) })));
 });
+// A result as tasks-vision gives it, in order, reversed (mapped by name), and faceless.
+const cats = input.raws[0].weights.map((score, i) => ({ score, categoryName: input.names[i] }));
+const result = (categories, face = true) => ({
+  faceBlendshapes: face ? [{ categories }] : [],
+  facialTransformationMatrixes: face ? [{ data: input.matrices[0] }] : [],
+});
+out.fromResult = [
+  rawFromResult(result(cats)),
+  rawFromResult(result([...cats].reverse())),
+  rawFromResult(result(cats, false)),
+  rawFromResult(result(cats.slice(1))),
+].map((r) => r && { ...r, weights: Array.from(r.weights) });
 console.log(JSON.stringify(out));
 """
 
@@ -95,6 +108,7 @@ def test_tracking_maths_match_the_python_tracker() -> None:
     out = run_node({
         "matrices": [m.T.reshape(-1).tolist() for m in matrices],
         "raws": [_js_raw(r) for r in raws],
+        "names": list(BLENDSHAPE_NAMES),
         # Python's clocks are integer ns: the page gets the same instants.
         "steps": [{"t": round(t * 1e9) / 1e9, "us": round(t * 1e9) // 1000,
                    "raw": None if r is None else _js_raw(r)} for t, r in steps],
@@ -111,6 +125,16 @@ def test_tracking_maths_match_the_python_tracker() -> None:
         assert js["weights"] == m.weights.tolist()
         assert js["rotation"] == pytest.approx(m.rotation.tolist(), abs=0)
         assert js["translation"] == pytest.approx(m.translation.tolist(), abs=0)
+    # A FaceLandmarkerResult: the first face's weights (by name if reordered) and pose; None
+    # without a face or with a category missing (as tracking.params.RawParams.from_result).
+    in_order, by_name, faceless, short = out["fromResult"]
+    py_rot, py_tr = pose_from_matrix(matrices[0])
+    for got in (in_order, by_name):
+        assert isinstance(got, dict)
+        assert got["weights"] == raws[0].weights.tolist()
+        assert got["rotation"] == pytest.approx(py_rot, abs=1e-9)
+        assert got["translation"] == pytest.approx(py_tr, abs=1e-9)
+    assert faceless is None and short is None
     # The whole per-frame path: the page's bytes are the Python tracker's bytes.
     tracker = Tracker(load_model=False)
     flags = []
