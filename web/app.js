@@ -163,7 +163,13 @@ async function join(name, room) {
   const selfView = new AvatarView(/** @type {HTMLCanvasElement} */ ($("self")));
   debug.view = view; debug.selfView = selfView;
   view.start(); selfView.start();
-  const note = (/** @type {string} */ text) => { debug.avatarNote = text; $("avatar-note").textContent = text; };
+  // Without WebGL the call goes on undrawn, and the note says so whatever else it said.
+  const noGl = view.error ? `Avatars cannot be drawn here (${view.error}); the call works without them.` : "";
+  const note = (/** @type {string} */ text) => {
+    debug.avatarNote = text || noGl;
+    $("avatar-note").textContent = debug.avatarNote;
+  };
+  note("");
   // Our own avatar: its content hash goes in the hello, as a Python peer's does.
   /** @type {import("./pack.js").Pack | null} */
   let own = null;

@@ -11,7 +11,13 @@ export class AvatarView {
   /** @param {HTMLCanvasElement} canvas */
   constructor(canvas) {
     this.canvas = canvas;
-    this.renderer = new PackRenderer(canvas);
+    /** Why nothing can be drawn (no WebGL in this browser), or "": the call goes on without. */
+    this.error = "";
+    /** @type {PackRenderer | null} */
+    this.renderer = null;
+    try { this.renderer = new PackRenderer(canvas); } catch (e) {
+      this.error = e instanceof Error ? e.message : String(e);
+    }
     this.motion = new Motion();
     this.frames = 0;
     this.running = false;
@@ -23,7 +29,7 @@ export class AvatarView {
   /** Draw `pack` from now on (motion carries over: an avatar switch keeps the pose).
    * @param {import("./pack.js").Pack} pack */
   async setPack(pack) {
-    await this.renderer.setPack(pack);
+    await this.renderer?.setPack(pack);
     this.pack = pack;
   }
 
@@ -59,7 +65,7 @@ export class AvatarView {
     this.fit();
     const pose = this.motion.sample(performance.now() / 1000);
     this.pose = pose;
-    this.renderer.draw((name) => pose[PARAM_INDEX[name]] ?? 0);
+    this.renderer?.draw((name) => pose[PARAM_INDEX[name]] ?? 0);
     this.frames += 1;
   }
 }

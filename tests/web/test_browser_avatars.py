@@ -212,6 +212,21 @@ async def test_page_draws_packs_as_the_python_compositor_and_checks_received_one
         not_zip = base64.b64encode(b"PK\x03\x04 not really a zip" * 10).decode()
         junk = await page.evaluate(RECEIVE, ["myfox", "cd" * 32, not_zip, ""])
         assert junk["ok"] is False and "zip" in junk["message"]
+        # A browser without WebGL (headless Firefox has none): the view says why and draws
+        # nothing, and nothing throws, so the call goes on without avatars.
+        no_gl = await page.evaluate("""async () => {
+          const { AvatarView } = await import("./avatar.js");
+          const canvas = document.createElement("canvas");
+          canvas.getContext = () => null;
+          const view = new AvatarView(canvas);
+          view.update({ seq: 0, timestampUs: 1, flags: 1, rotation: [0, 0, 0],
+                        translation: [0, 0, 60], blendshapes: new Uint8Array(52), emotion: null });
+          view.draw();
+          await view.setPack(await window.testPacks.aria);
+          view.draw();
+          return [view.error, view.frames];
+        }""")
+        assert no_gl == ["WebGL is not available in this browser", 2]
         assert errors == []
         await browser.close()
 
