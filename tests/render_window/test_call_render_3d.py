@@ -4,9 +4,10 @@ sender's tracker on the sample clip (issue 19).
 Real relay, real tracking (alice tracks the bundled sample clip), real networking processes
 (aiortc), alice's own VRM (nova with another generator string, so no built-in has its hash and
 it really travels: requested, chunked, hashed, parsed, stored per call), and the receiver's real
-render window on Xvfb reading bob's incoming ring with the model bob received, exactly as
-``avatarchat call`` wires it. Checked on pixels: the iris pixels go when a received frame
-blinks, the mouth's dark pixels grow when a received frame opens the jaw.
+render window on Xvfb reading bob's incoming ring, started with the stand-in and switched to the
+model bob received (the ``peer_avatar`` command), exactly as ``avatarchat call`` wires it.
+Checked on pixels: the iris pixels go when a received frame blinks, the mouth's dark pixels grow
+when a received frame opens the jaw. The window's start-up overlaps the model's transfer.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from netlab.vrm_kit import variant_vrm
 from protocol.blendshapes import BLENDSHAPE_INDEX
 from protocol.frame import ParamFrame
 from protocol.signaling import new_room_code
 from tests.peer.helpers import RingTap, call_pair, connected, relay_running
-from tests.peer.test_model_transfer import variant_vrm
 
 from .harness import Image_, Window
 
@@ -59,7 +60,7 @@ def blinks(payload: bytes) -> bool:
     return min(weight(payload, "eyeBlinkLeft"), weight(payload, "eyeBlinkRight")) > 0.6
 
 
-def next_blink(got: RingTap, after: int, timeout: float = 30.0) -> None:
+def next_blink(got: RingTap, after: int, timeout: float = 60.0) -> None:
     """Return as soon as a frame after seq ``after`` blinks. Polls the tap's dict every 5 ms:
     the event log only wakes on the 1 Hz stats, and a blink is over in ~200 ms."""
     deadline = time.monotonic() + timeout
@@ -88,24 +89,31 @@ async def test_the_receiver_draws_the_senders_vrm_moving_with_the_senders_face(
         ) as (a, b),
     ):
         assert b.session.remote is not None
-        drawn = await b.log.wait_for(
-            lambda: [e for e in b.log.of("peer_avatar") if not e["pending"]],
-            60,
-            "bob received alice's model",
-        )
-        ref = drawn[-1]["ref"]
-        assert (
-            hashlib.sha256(Path(ref).read_bytes()).digest()
-            == hashlib.sha256(mine.read_bytes()).digest()
-        )
+        # The window starts at once with the stand-in, as `avatarchat call` starts it, and
+        # switches to alice's model when it has arrived: its start-up overlaps the transfer.
         win = Window(
             xvfb_display,
-            ["--remote-ring", b.session.remote.name, "--avatar", ref, *WINDOW_ARGS],
+            ["--remote-ring", b.session.remote.name, "--avatar", "aria", *WINDOW_ARGS],
             tmp_path,
         )
-        got = RingTap(b.session.remote.name)
+        got: RingTap | None = None
         try:
-            ready = await asyncio.to_thread(win.wait, "ready")
+            drawn = await b.log.wait_for(
+                lambda: [e for e in b.log.of("peer_avatar") if not e["pending"]],
+                60,
+                "bob received alice's model",
+            )
+            ref = drawn[-1]["ref"]
+            assert (
+                hashlib.sha256(Path(ref).read_bytes()).digest()
+                == hashlib.sha256(mine.read_bytes()).digest()
+            )
+            got = RingTap(b.session.remote.name)
+            await asyncio.to_thread(win.wait, "ready")
+            win.cmd("peer_avatar", ref=ref)
+            ready = await asyncio.to_thread(
+                win.wait, "avatar_shown", lambda e: e["view"] == "peer" and e["avatar"] != "aria"
+            )
             await connected(a, b, timeout=90)
             await b.log.wait_for(lambda: len(got.frames) >= 30, 60, "30 of alice's frames")
             shots = []
@@ -117,7 +125,8 @@ async def test_the_receiver_draws_the_senders_vrm_moving_with_the_senders_face(
                 await asyncio.to_thread(next_blink, got, max(got.frames))
                 shots += await asyncio.to_thread(win.burst, 8, 2)  # the next ~270 ms
         finally:
-            got.close()
+            if got is not None:
+                got.close()
             win.close()
     assert ready["renderer"] == "gltf3d"
     samples = []
