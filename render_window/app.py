@@ -47,17 +47,16 @@ from protocol.events import (
     Error,
     OverlayShown,
     Ready,
-    ScreenshotSaved,
     Stats,
 )
 from protocol.frame import FrameFlags
 from protocol.ring import RingReader
 
-from .capture import read_pixels, save_png_async
+from .capture import read_pixels
 from .gesture import GestureBursts
-from .motion import seq_after
 from .overlay import CallOverlay, banner_font, window_title
 from .pacing import ARRIVAL, FramePacer, FrameStats
+from .screenshots import ScreenshotQueue
 from .view import AvatarLoadError, AvatarView
 
 log = logging.getLogger(__name__)
@@ -135,7 +134,7 @@ class RenderApp:
         #: The peer's gestures: over their avatar, under our inset and the banner (beside the
         #: veil, which only covers a peer who left and so sends no gestures).
         self.gestures = GestureBursts(self.batch, self.banner_font, order=2)
-        self._screenshots: list[dict[str, Any]] = []
+        self.screenshots = ScreenshotQueue(channel, opts.screenshot_dir)
         self.stats = FrameStats()
         self.pacer = FramePacer(opts.fps)
         self._last_stats = time.monotonic()
@@ -150,7 +149,7 @@ class RenderApp:
             minor_version=3,
             forward_compatible=True,
             double_buffer=True,
-            # The 3D renderer (gl3d) depth-tests; the 2D one ignores it (a ~0.3 ms clear).
+            # The 3D renderer (gl3d) depth-tests, and clears depth in its own viewport only.
             depth_size=24,
         )
         try:
@@ -297,7 +296,7 @@ class RenderApp:
             elif isinstance(cmd, ShowPeerName):
                 self.window.set_caption(window_title(cmd.name))
             elif isinstance(cmd, TakeScreenshot):
-                self._screenshots.append(cmd.fields())
+                self.screenshots.add(cmd.fields())
             elif isinstance(cmd, ResetStats):
                 self.stats.reset_run()
             elif isinstance(cmd, SetPeerDelay):
@@ -393,7 +392,7 @@ class RenderApp:
             # ~8 ms on llvmpipe, more under load), not for the moment we start drawing it.
             sample = self.update(now + self.stats.work_p50(pacer.period))
             self.on_draw()
-            shots = self._due_screenshots(sample)
+            shots = self.screenshots.due(sample)
             pixels = read_pixels(*self.window.get_framebuffer_size()) if shots else None
             self.window.flip()
             present_ns = time.monotonic_ns()
@@ -403,9 +402,10 @@ class RenderApp:
             lips = self.peer.motion.lipsync
             if sample.shown_seq >= 0 and (sample.idle_weight < 1.0 or lips.mouth_w > 0.0):
                 self.stats.lip(present_ns, lips.shown_ns)
+                lips.presented(present_ns)
             if pixels is not None:
                 for shot in shots:
-                    self._save(shot, pixels, sample, present_ns)
+                    self.screenshots.save(shot, pixels, sample, present_ns)
             if now - self._last_stats >= STATS_PERIOD_S:
                 self._last_stats = now
                 self._emit_stats()
@@ -422,60 +422,10 @@ class RenderApp:
 
     def on_draw(self) -> None:
         gl.glClearColor(*BACKGROUND)
-        self.window.clear()
+        # Colour only: clearing the whole depth buffer too cost llvmpipe 1.5-2.5 ms a frame at
+        # 1280x720, and only the 3D renderer reads depth - it clears it within its viewport.
+        gl.glClear(gl.GL_COLOR_BUFFER_BIT)
         self.batch.draw()
-
-    def _due_screenshots(self, sample: Any) -> list[dict[str, Any]]:
-        due, wait = [], []
-        for shot in self._screenshots:
-            if shot.get("_skip", 0) > 0:
-                shot["_skip"] -= 1
-                wait.append(shot)
-                continue
-            min_seq = shot.get("min_seq")
-            if min_seq is None or (
-                sample.shown_seq >= 0
-                and not seq_after(int(min_seq), sample.shown_seq)
-                and (sample.settled or not shot.get("settled", True))
-            ):
-                due.append(shot)
-            else:
-                wait.append(shot)
-        self._screenshots = wait
-        for shot in due:
-            # A burst: {"count": N, "every": k} takes N screenshots k frames apart.
-            left = int(shot.get("count", 1)) - 1
-            if left > 0:
-                nxt = dict(shot, count=left, _skip=max(0, int(shot.get("every", 1)) - 1))
-                nxt["_index"] = shot.get("_index", 0) + 1
-                nxt.pop("min_seq", None)
-                self._screenshots.append(nxt)
-        return due
-
-    def _save(self, shot: dict[str, Any], pixels: Any, sample: Any, present_ns: int) -> None:
-        path = Path(str(shot.get("path") or ""))
-        if "_index" in shot or int(shot.get("count", 1)) > 1:
-            path = path.with_name(f"{path.stem}-{shot.get('_index', 0):03d}{path.suffix}")
-        if not str(path) or str(path) == ".":
-            base = self.opts.screenshot_dir or Path(".")
-            path = base / f"frame-{present_ns}.png"
-        elif not path.is_absolute() and self.opts.screenshot_dir is not None:
-            path = self.opts.screenshot_dir / path
-        fields = {
-            "seq": sample.shown_seq,
-            "present_ns": present_ns,
-            "idle_weight": round(sample.idle_weight, 4),
-            "tag": shot.get("tag"),
-            "index": shot.get("_index", 0),
-        }
-
-        def done(p: Path, error: str | None) -> None:
-            if error:
-                self.channel.emit(Error(message=error))
-            else:
-                self.channel.emit(ScreenshotSaved(path=str(p), **fields))
-
-        save_png_async(pixels, path, done)
 
     def _emit_stats(self) -> None:
         m = self.peer.motion
@@ -492,9 +442,13 @@ class RenderApp:
             "peer_delay_ms": round(m.lipsync.applied * 1000.0, 1),
             "peer_delay_target_ms": round(m.lipsync.target * 1000.0, 1),
             "voice_mouth": round(m.lipsync.mouth_w, 3),
+            "peer_video_path_ms": m.lipsync.path_ms(),
             "presented_early": self.pacer.early,
         }
         self.channel.emit(Stats(t=round(time.monotonic(), 6), values=values))
+        path = m.lipsync.report()  # lip sync: call/ may hold the voice back by the difference
+        if path is not None:
+            self.channel.emit(path)
 
     def close(self) -> None:
         self.gestures.close()
