@@ -19,7 +19,6 @@ import ctypes
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -28,8 +27,10 @@ from numpy.typing import NDArray
 from pyglet import gl
 from pyglet.graphics.shader import Shader, ShaderProgram
 
-from avatars.model3d import Model, Primitive
+from avatars.model3d import Model
 
+from .material3d import ALPHA_MODES, MaterialUniforms
+from .mesh3d import Draw, upload_primitive, upload_texture
 from .pose3d import Posed, Poser, frame_camera
 from .renderer import Renderer, RendererError
 from .shaders3d import FRAGMENT, STUB_FRAGMENT, STUB_VERTEX, VERTEX
@@ -42,11 +43,9 @@ WARMUP_LIMIT_MS = 40.0
 WARMUP_FRAMES = 4
 #: View-space direction toward the key light: above, a little to the left, from the front.
 LIGHT = np.array([-0.35, 0.55, 0.75], np.float32) / np.linalg.norm([-0.35, 0.55, 0.75])
-ALPHA_MODES = {"OPAQUE": 0, "MASK": 1, "BLEND": 2}
 INT_UNIFORMS = frozenset(
     {
         "u_skinned",
-        "u_has_tex",
         "u_alpha_mode",
         "u_shade_tex",
         "u_outline_pass",
@@ -62,28 +61,13 @@ _UNIFORM_F: dict[int, Any] = {
 }
 UNIFORMS = (
     "u_model u_view u_proj u_skinned u_joint_tex u_outline u_uvx u_uvanim u_time u_uvrot u_tex "
-    "u_has_tex u_color u_shade u_shade_tex u_rim u_emission u_shift u_toony u_alpha_mode "
+    "u_color u_shade u_shade_tex u_rim u_emission u_shift u_toony u_alpha_mode "
     "u_cutoff u_outline_pass u_outline_color u_light"
 )
 
 
 def _fptr(a: NDArray[Any]) -> Any:
     return a.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
-
-
-@dataclass
-class _Draw:
-    """One primitive of one node: its GL objects and the CPU copies morphing needs."""
-
-    node: int
-    prim: Primitive
-    vao: int
-    vbos: list[int]
-    count: int
-    material: int
-    morph_w: NDArray[np.float32] | None = None  # weights last uploaded
-    targets: NDArray[np.float32] | None = None  # (T, N, 6) position+normal deltas
-    base: NDArray[np.float32] | None = None  # (N, 6) positions+normals at rest
 
 
 class _Group(pyglet.graphics.Group):
@@ -121,18 +105,17 @@ class Gltf3DRenderer(Renderer):
             self.batch = pyglet.graphics.Batch()
         self.model: Model | None = None
         self.poser: Poser | None = None
-        self.program: ShaderProgram | None = None
-        #: The same shaders with the alpha-mask ``discard``: a shader that may discard turns
-        #: off llvmpipe's early depth test, so only MASK materials pay for it.
-        self.mask_program: ShaderProgram | None = None
+        #: The shaders compiled per (alpha mask, textured) material kind (:meth:`_variant`).
+        self.programs: dict[tuple[bool, bool], ShaderProgram] = {}
         self._pid = 0  # the program in use
         self.stub: ShaderProgram | None = None  # made in load(): no GL before a context
         self._stub_list: Any = None
         self.viewport = (0, 0, 1, 1)
-        self.draws: list[_Draw] = []
+        self.draws: list[Draw] = []
         self.textures: list[int] = []
         self.joint_tex: dict[int, int] = {}
         self.posed: Posed | None = None
+        self.uniforms = MaterialUniforms([])
         self.t = 0.0
         self._locs: dict[int, dict[str, int]] = {}
         self._ucaches: dict[int, dict[str, tuple[float, ...]]] = {}
@@ -159,27 +142,19 @@ class Gltf3DRenderer(Renderer):
         self._free()
         self.model = pack
         self._cam = None
-        try:
-            self.program = ShaderProgram(Shader(VERTEX, "vertex"), Shader(FRAGMENT, "fragment"))
-            masked = FRAGMENT.replace("#version 330 core", "#version 330 core\n#define ALPHA_MASK")
-            self.mask_program = ShaderProgram(Shader(VERTEX, "vertex"), Shader(masked, "fragment"))
-        except Exception as e:  # GLSL compile/link errors come as pyglet's own types
-            raise RendererError(f"3D shaders do not compile here: {e}") from e
         self.stub = ShaderProgram(Shader(STUB_VERTEX, "vertex"), Shader(STUB_FRAGMENT, "fragment"))
-        for prog in (self.program, self.mask_program):
-            pid = prog.id
-            self._ucaches[pid] = {}
-            self._locs[pid] = {
-                n: gl.glGetUniformLocation(pid, n.encode()) for n in UNIFORMS.split()
-            }
         self.poser = Poser(pack)
-        self.textures = [self._texture(img) for img in pack.images]
+        self.uniforms = MaterialUniforms(pack.materials)
+        self.textures = [upload_texture(img) for img in pack.images]
         for k, nd in enumerate(pack.nodes):
             if nd.mesh is None:
                 continue
             for prim in pack.meshes[nd.mesh].primitives:
                 if prim.indices.size:
-                    self.draws.append(self._upload(k, prim))
+                    self.draws.append(upload_primitive(k, prim))
+        # (False, False) always: it also draws the outlines.
+        for key in sorted({(False, False), *(self._variant(d) for d in self.draws)}):
+            self._compile(*key)
         for si, skin in enumerate(pack.skins):
             tex = gl.GLuint(0)
             gl.glGenTextures(1, ctypes.byref(tex))
@@ -198,6 +173,34 @@ class Gltf3DRenderer(Renderer):
         )  # fmt: skip
         self.load_ms = (time.perf_counter() - t0) * 1000
         self._warm_up()
+
+    def _compile(self, mask: bool, textured: bool) -> None:
+        """The shaders for one kind of material. Kinds get their own program, not a branch on
+        a uniform: llvmpipe runs both sides of a uniform branch for every pixel, and a shader
+        that may ``discard`` turns off its early depth test - so untextured materials skip the
+        texture fetch and only MASK materials pay for the discard."""
+        defines = "".join(
+            f"#define {name}\n" for name, on in (("ALPHA_MASK", mask), ("TEXTURED", textured)) if on
+        )
+        fragment = FRAGMENT.replace("#version 330 core\n", "#version 330 core\n" + defines, 1)
+        try:
+            prog = ShaderProgram(Shader(VERTEX, "vertex"), Shader(fragment, "fragment"))
+        except Exception as e:  # GLSL compile/link errors come as pyglet's own types
+            raise RendererError(f"3D shaders do not compile here: {e}") from e
+        self.programs[(mask, textured)] = prog
+        self._ucaches[prog.id] = {}
+        self._locs[prog.id] = {
+            n: gl.glGetUniformLocation(prog.id, n.encode()) for n in UNIFORMS.split()
+        }
+
+    def _variant(self, d: Draw) -> tuple[bool, bool]:
+        """(alpha mask, textured): which of :attr:`programs` draws ``d``."""
+        mats = self.model.materials if self.model else []
+        mat = mats[d.material] if 0 <= d.material < len(mats) else None
+        if mat is None:
+            return (False, False)
+        textured = mat.texture is not None and mat.texture < len(self.textures)
+        return (mat.alpha_mode == "MASK", textured)
 
     def _warm_up(self) -> None:
         """Render a few frames now and refuse the model when they are too slow.
@@ -226,75 +229,6 @@ class Gltf3DRenderer(Renderer):
                 f"(limit {self.warmup_limit_ms:.0f})"
             )
 
-    def _texture(self, img: NDArray[np.uint8]) -> int:
-        tex = gl.GLuint(0)
-        gl.glGenTextures(1, ctypes.byref(tex))
-        gl.glBindTexture(gl.GL_TEXTURE_2D, tex.value)
-        h, w = img.shape[:2]
-        data = np.ascontiguousarray(img)
-        gl.glPixelStorei(gl.GL_UNPACK_ALIGNMENT, 1)
-        gl.glTexImage2D(
-            gl.GL_TEXTURE_2D, 0, gl.GL_RGBA8, w, h, 0, gl.GL_RGBA, gl.GL_UNSIGNED_BYTE,
-            data.ctypes.data_as(ctypes.POINTER(ctypes.c_ubyte)),
-        )  # fmt: skip
-        gl.glGenerateMipmap(gl.GL_TEXTURE_2D)
-        gl.glTexParameteri(gl.GL_TEXTURE_2D, gl.GL_TEXTURE_MIN_FILTER, gl.GL_LINEAR_MIPMAP_LINEAR)
-        gl.glTexParameteri(gl.GL_TEXTURE_2D, gl.GL_TEXTURE_MAG_FILTER, gl.GL_LINEAR)
-        for p in (gl.GL_TEXTURE_WRAP_S, gl.GL_TEXTURE_WRAP_T):
-            gl.glTexParameteri(gl.GL_TEXTURE_2D, p, gl.GL_REPEAT)
-        return tex.value
-
-    def _buffer(self, target: int, data: NDArray[Any], dynamic: bool = False) -> int:
-        buf = gl.GLuint(0)
-        gl.glGenBuffers(1, ctypes.byref(buf))
-        gl.glBindBuffer(target, buf.value)
-        usage = gl.GL_DYNAMIC_DRAW if dynamic else gl.GL_STATIC_DRAW
-        gl.glBufferData(target, data.nbytes, data.ctypes.data_as(ctypes.c_void_p), usage)
-        return buf.value
-
-    def _upload(self, node: int, prim: Primitive) -> _Draw:
-        vao = gl.GLuint(0)
-        gl.glGenVertexArrays(1, ctypes.byref(vao))
-        gl.glBindVertexArray(vao.value)
-        n = prim.positions.shape[0]
-        morph = bool(prim.targets)
-        posnorm = np.ascontiguousarray(np.hstack([prim.positions, prim.normals]), np.float32)
-        vbos = [self._buffer(gl.GL_ARRAY_BUFFER, posnorm, dynamic=morph)]
-        gl.glVertexAttribPointer(0, 3, gl.GL_FLOAT, gl.GL_FALSE, 24, 0)
-        gl.glVertexAttribPointer(1, 3, gl.GL_FLOAT, gl.GL_FALSE, 24, 12)
-        gl.glEnableVertexAttribArray(0)
-        gl.glEnableVertexAttribArray(1)
-        vbos.append(self._buffer(gl.GL_ARRAY_BUFFER, np.ascontiguousarray(prim.uv, np.float32)))
-        gl.glVertexAttribPointer(2, 2, gl.GL_FLOAT, gl.GL_FALSE, 0, 0)
-        gl.glEnableVertexAttribArray(2)
-        if prim.joints is not None and prim.weights is not None:
-            skin = np.hstack([prim.joints.astype(np.float32), prim.weights]).astype(np.float32)
-            vbos.append(self._buffer(gl.GL_ARRAY_BUFFER, np.ascontiguousarray(skin)))
-            gl.glVertexAttribPointer(3, 4, gl.GL_FLOAT, gl.GL_FALSE, 32, 0)
-            gl.glVertexAttribPointer(4, 4, gl.GL_FLOAT, gl.GL_FALSE, 32, 16)
-            gl.glEnableVertexAttribArray(3)
-            gl.glEnableVertexAttribArray(4)
-        vbos.append(
-            self._buffer(gl.GL_ELEMENT_ARRAY_BUFFER, np.ascontiguousarray(prim.indices, np.uint32))
-        )
-        gl.glBindVertexArray(0)
-        d = _Draw(
-            node,
-            prim,
-            vao.value,
-            vbos,
-            int(prim.indices.size),
-            -1 if prim.material is None else int(prim.material),
-        )
-        if morph:
-            d.base = posnorm
-            d.targets = np.stack([np.hstack([dp, dn]) for dp, dn in prim.targets]).astype(
-                np.float32
-            )
-            d.morph_w = np.zeros(len(prim.targets), np.float32)
-        del n
-        return d
-
     # -- per frame -----------------------------------------------------------------------
     def set_viewport(self, x: int, y: int, width: int, height: int) -> None:
         self.viewport = (x, y, width, height)
@@ -311,9 +245,14 @@ class Gltf3DRenderer(Renderer):
             w = w[: d.targets.shape[0]]
             if np.array_equal(w, d.morph_w):
                 continue
+            # One matrix-vector product; over all targets when most have a weight (gathering
+            # their rows first would copy most of the matrix), else over those that do.
+            w = w.astype(np.float32)
             nz = np.flatnonzero(w)
-            data = d.base + np.tensordot(w[nz], d.targets[nz], axes=1) if nz.size else d.base
-            data = np.ascontiguousarray(data, np.float32)
+            if 2 * nz.size > w.size:
+                data = d.base.ravel() + w @ d.targets
+            else:
+                data = d.base.ravel() + w[nz] @ d.targets[nz] if nz.size else d.base
             gl.glBindBuffer(gl.GL_ARRAY_BUFFER, d.vbos[0])
             gl.glBufferSubData(
                 gl.GL_ARRAY_BUFFER, 0, data.nbytes, data.ctypes.data_as(ctypes.c_void_p)
@@ -332,7 +271,7 @@ class Gltf3DRenderer(Renderer):
 
     def render(self) -> None:
         """Draw the posed model into the viewport (called from the batch's group)."""
-        if self.program is None or self.posed is None or self.model is None or self.poser is None:
+        if not self.programs or self.posed is None or self.model is None or self.poser is None:
             return
         x, y, w, h = self.viewport
         if w <= 1 or h <= 1:
@@ -347,22 +286,22 @@ class Gltf3DRenderer(Renderer):
         gl.glDepthFunc(gl.GL_LEQUAL)
         if self._cam is None or self._cam[0] != (w, h):
             self._cam = ((w, h), *frame_camera(self.poser, w / h))
-        self._use(self.program)
-        blend = [d for d in self.draws if self._mat_alpha(d) == 2]
-        solid = sorted((d for d in self.draws if self._mat_alpha(d) == 0), key=self._sided)
-        mask = sorted((d for d in self.draws if self._mat_alpha(d) == 1), key=self._sided)
+        self._pid = 0
+        blend = [d for d in self.draws if self._mat_alpha(d) == 2]  # in file order
+        key = self._sort_key
+        solid = sorted((d for d in self.draws if self._mat_alpha(d) == 0), key=key)
+        mask = sorted((d for d in self.draws if self._mat_alpha(d) == 1), key=key)
+        outlined = [d for d in solid + mask if self._outlined(d)]
         self._cull = -1
         gl.glDisable(gl.GL_CULL_FACE)
         gl.glDisable(gl.GL_BLEND)
         for d in solid:
             self._draw_one(d, outline=False)
-        for d in solid + mask:
-            self._draw_one(d, outline=True)
-        if mask:
-            self._use(self.mask_program)
-            for d in mask:
-                self._draw_one(d, outline=False)
-            self._use(self.program)
+        # The outline is one colour: the plain program draws it for every material.
+        for d in outlined:
+            self._draw_one(d, outline=True, variant=(False, False))
+        for d in mask:
+            self._draw_one(d, outline=False)
         gl.glEnable(gl.GL_BLEND)
         gl.glBlendFunc(gl.GL_SRC_ALPHA, gl.GL_ONE_MINUS_SRC_ALPHA)
         gl.glDepthMask(gl.GL_FALSE)
@@ -373,11 +312,11 @@ class Gltf3DRenderer(Renderer):
         gl.glDisable(gl.GL_DEPTH_TEST)
         gl.glDisable(gl.GL_CULL_FACE)
         gl.glViewport(*self._saved_viewport)
-        self.program.stop()
+        gl.glUseProgram(0)
 
-    def _use(self, prog: ShaderProgram | None) -> None:
+    def _use(self, prog: ShaderProgram) -> None:
         """Make ``prog`` current and give it this frame's camera, light and time."""
-        assert prog is not None and self._cam is not None
+        assert self._cam is not None
         prog.use()
         self._pid = prog.id
         _, view, proj = self._cam
@@ -389,74 +328,45 @@ class Gltf3DRenderer(Renderer):
         self._u("u_tex", 0)
         self._u("u_joint_tex", 1)
 
-    def _sided(self, d: _Draw) -> bool:
-        """Sort key: single-sided draws together (fewer cull state changes)."""
+    def _sort_key(self, d: Draw) -> tuple[tuple[bool, bool], bool]:
+        """Draws of one program together, then single-sided ones together (fewer program and
+        cull state changes: llvmpipe re-validates its pipeline on each)."""
         mats = self.model.materials if self.model else []
-        return bool(0 <= d.material < len(mats) and mats[d.material].double_sided)
+        sided = bool(0 <= d.material < len(mats) and mats[d.material].double_sided)
+        return (self._variant(d), sided)
 
-    def _mat_alpha(self, d: _Draw) -> int:
+    def _outlined(self, d: Draw) -> bool:
+        mats = self.model.materials if self.model else []
+        return 0 <= d.material < len(mats) and mats[d.material].outline_width > 0
+
+    def _mat_alpha(self, d: Draw) -> int:
         if self.model is None or not 0 <= d.material < len(self.model.materials):
             return 0
         return ALPHA_MODES.get(self.model.materials[d.material].alpha_mode, 0)
 
-    def _draw_one(self, d: _Draw, outline: bool) -> None:
+    def _draw_one(self, d: Draw, outline: bool, variant: tuple[bool, bool] | None = None) -> None:
         assert self.model is not None and self.posed is not None
+        prog = self.programs[variant or self._variant(d)]
+        if prog.id != self._pid:
+            self._use(prog)
         loc = self._locs[self._pid]
         mats = self.model.materials
         mat = mats[d.material] if 0 <= d.material < len(mats) else None
-        if outline and (mat is None or mat.outline_width <= 0):
-            return
-        binds = self.posed.binds
-        mi = d.material
         node = self.model.nodes[d.node]
         skinned = node.skin is not None and d.prim.joints is not None
-        self._u("u_skinned", int(skinned))
+        self._set("u_skinned", (int(skinned),))
         if skinned:
             gl.glActiveTexture(gl.GL_TEXTURE1)
             gl.glBindTexture(gl.GL_TEXTURE_2D, self.joint_tex[int(node.skin or 0)])
             gl.glActiveTexture(gl.GL_TEXTURE0)
         model_m = np.ascontiguousarray(self.posed.world[d.node])
         gl.glUniformMatrix4fv(loc["u_model"], 1, gl.GL_TRUE, _fptr(model_m))
-        if mat is None:
-            color, shade = (1.0, 1.0, 1.0, 1.0), (0.6, 0.6, 0.6)
-            self._u("u_has_tex", 0)
-            self._u("u_uvx", 1.0, 1.0, 0.0, 0.0)
-            self._u("u_uvanim", 0.0, 0.0, 0.0)
-            self._u("u_uvrot", 0.0)
-            self._u("u_alpha_mode", 0)
-            rim = emission = outline_c = (0.0, 0.0, 0.0)
-            shift, toony, shade_tex = 0.0, 0.9, 0
-        else:
-            color = self._color(mi, "color", tuple(mat.base_color))
-            shade = self._color(mi, "shadeColor", (*mat.shade_color, 1.0))[:3]
-            rim = self._color(mi, "rimColor", (*mat.rim_color, 1.0))[:3]
-            emission = self._color(mi, "emissionColor", (*mat.emission, 1.0))[:3]
-            outline_c = self._color(mi, "outlineColor", (*mat.outline_color, 1.0))[:3]
-            ds = binds.tex_scale.get(mi, (0.0, 0.0))
-            do = binds.tex_offset.get(mi, (0.0, 0.0))
-            self._u(
-                "u_uvx", float(mat.tex_scale[0] + ds[0]), float(mat.tex_scale[1] + ds[1]),
-                float(mat.tex_offset[0] + do[0]), float(mat.tex_offset[1] + do[1]),
-            )  # fmt: skip
-            self._u("u_uvanim", *mat.uv_scroll, mat.uv_rotation_speed)
-            self._u("u_uvrot", mat.tex_rotation)
-            has_tex = mat.texture is not None and mat.texture < len(self.textures)
-            self._u("u_has_tex", int(has_tex))
-            if has_tex:
-                gl.glBindTexture(gl.GL_TEXTURE_2D, self.textures[int(mat.texture or 0)])
-            self._u("u_alpha_mode", ALPHA_MODES.get(mat.alpha_mode, 0))
-            self._u("u_cutoff", mat.alpha_cutoff)
-            shift, toony, shade_tex = mat.shading_shift, mat.shading_toony, int(mat.shade_textured)
-        self._u("u_color", *(float(c) for c in color))
-        self._u("u_shade", *(float(c) for c in shade))
-        self._u("u_shade_tex", shade_tex)
-        self._u("u_rim", *(float(c) for c in rim))
-        self._u("u_emission", *(float(c) for c in emission))
-        self._u("u_outline_color", *(float(c) for c in outline_c))
-        self._u("u_shift", float(shift))
-        self._u("u_toony", float(toony))
-        self._u("u_outline_pass", int(outline))
-        self._u("u_outline", float(mat.outline_width) if outline and mat else 0.0)
+        if mat is not None and mat.texture is not None and mat.texture < len(self.textures):
+            gl.glBindTexture(gl.GL_TEXTURE_2D, self.textures[int(mat.texture)])
+        for name, values in self.uniforms.pairs(d.material, self.posed.binds):
+            self._set(name, values)
+        self._set("u_outline_pass", (int(outline),))
+        self._set("u_outline", (float(mat.outline_width) if outline and mat else 0.0,))
         # Inverted hull: the outline pass shows only the extruded back faces.
         cull = gl.GL_FRONT if outline else (gl.GL_BACK if mat and not mat.double_sided else 0)
         if cull != self._cull:  # llvmpipe re-validates its pipeline on every state change
@@ -470,6 +380,9 @@ class Gltf3DRenderer(Renderer):
         gl.glDrawElements(gl.GL_TRIANGLES, d.count, gl.GL_UNSIGNED_INT, 0)
 
     def _u(self, name: str, *values: float) -> None:
+        self._set(name, values)
+
+    def _set(self, name: str, values: tuple[float, ...]) -> None:
         """Set a uniform of our program unless it already holds ``values`` (uniforms keep
         their values between frames): about half the GL calls of a frame are skipped."""
         cache = self._ucaches[self._pid]
@@ -481,16 +394,6 @@ class Gltf3DRenderer(Renderer):
             gl.glUniform1i(loc, int(values[0]))
         else:
             _UNIFORM_F[len(values)](loc, *(float(v) for v in values))
-
-    def _color(
-        self, mi: int, kind: str, base: tuple[float, ...]
-    ) -> tuple[float, float, float, float]:
-        assert self.posed is not None
-        delta = self.posed.binds.colors.get((mi, kind))
-        if delta is None:
-            return (float(base[0]), float(base[1]), float(base[2]), float(base[3]))
-        c = [min(max(float(b) + float(dv), 0.0), 1.0) for b, dv in zip(base, delta, strict=True)]
-        return (c[0], c[1], c[2], c[3])
 
     # -- teardown ------------------------------------------------------------------------
     def _free(self) -> None:
@@ -504,10 +407,9 @@ class Gltf3DRenderer(Renderer):
         if self._stub_list is not None:
             self._stub_list.delete()
             self._stub_list = None
-        for prog in (self.program, self.mask_program):
-            if prog is not None:
-                prog.delete()
-        self.program = self.mask_program = None
+        for prog in self.programs.values():
+            prog.delete()
+        self.programs = {}
         self._locs, self._ucaches = {}, {}
         if self.stub is not None:
             self.stub.delete()

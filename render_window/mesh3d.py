@@ -1,0 +1,105 @@
+"""The 3D renderer's GPU copies of a model: one vertex array per primitive (position+normal,
+texture coordinates, joints+weights, indices) and the material textures. A primitive with morph
+targets keeps its rest vertices and targets on the CPU, laid out for one matrix-vector product
+a frame (``Gltf3DRenderer.draw``), and gets a dynamic buffer to upload the blend into."""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from pyglet import gl
+
+from avatars.model3d import Primitive
+
+
+@dataclass
+class Draw:
+    """One primitive of one node: its GL objects and the CPU copies morphing needs."""
+
+    node: int
+    prim: Primitive
+    vao: int
+    vbos: list[int]
+    count: int
+    material: int
+    morph_w: NDArray[np.float32] | None = None  # weights last uploaded
+    targets: NDArray[np.float32] | None = None  # (T, N*6) position+normal deltas
+    base: NDArray[np.float32] | None = None  # (N, 6) positions+normals at rest
+
+
+def upload_texture(img: NDArray[np.uint8]) -> int:
+    """An RGBA image as a mipmapped, repeating texture; returns its name."""
+    tex = gl.GLuint(0)
+    gl.glGenTextures(1, ctypes.byref(tex))
+    gl.glBindTexture(gl.GL_TEXTURE_2D, tex.value)
+    h, w = img.shape[:2]
+    data = np.ascontiguousarray(img)
+    gl.glPixelStorei(gl.GL_UNPACK_ALIGNMENT, 1)
+    gl.glTexImage2D(
+        gl.GL_TEXTURE_2D, 0, gl.GL_RGBA8, w, h, 0, gl.GL_RGBA, gl.GL_UNSIGNED_BYTE,
+        data.ctypes.data_as(ctypes.POINTER(ctypes.c_ubyte)),
+    )  # fmt: skip
+    gl.glGenerateMipmap(gl.GL_TEXTURE_2D)
+    gl.glTexParameteri(gl.GL_TEXTURE_2D, gl.GL_TEXTURE_MIN_FILTER, gl.GL_LINEAR_MIPMAP_LINEAR)
+    gl.glTexParameteri(gl.GL_TEXTURE_2D, gl.GL_TEXTURE_MAG_FILTER, gl.GL_LINEAR)
+    for p in (gl.GL_TEXTURE_WRAP_S, gl.GL_TEXTURE_WRAP_T):
+        gl.glTexParameteri(gl.GL_TEXTURE_2D, p, gl.GL_REPEAT)
+    return tex.value
+
+
+def _buffer(target: int, data: NDArray[Any], dynamic: bool = False) -> int:
+    buf = gl.GLuint(0)
+    gl.glGenBuffers(1, ctypes.byref(buf))
+    gl.glBindBuffer(target, buf.value)
+    usage = gl.GL_DYNAMIC_DRAW if dynamic else gl.GL_STATIC_DRAW
+    gl.glBufferData(target, data.nbytes, data.ctypes.data_as(ctypes.c_void_p), usage)
+    return buf.value
+
+
+def upload_primitive(node: int, prim: Primitive) -> Draw:
+    """A primitive's vertex array and buffers; a morphing one keeps its rest vertices and
+    targets on the CPU and a dynamic position+normal buffer to re-blend into."""
+    vao = gl.GLuint(0)
+    gl.glGenVertexArrays(1, ctypes.byref(vao))
+    gl.glBindVertexArray(vao.value)
+    n = prim.positions.shape[0]
+    morph = bool(prim.targets)
+    posnorm = np.ascontiguousarray(np.hstack([prim.positions, prim.normals]), np.float32)
+    vbos = [_buffer(gl.GL_ARRAY_BUFFER, posnorm, dynamic=morph)]
+    gl.glVertexAttribPointer(0, 3, gl.GL_FLOAT, gl.GL_FALSE, 24, 0)
+    gl.glVertexAttribPointer(1, 3, gl.GL_FLOAT, gl.GL_FALSE, 24, 12)
+    gl.glEnableVertexAttribArray(0)
+    gl.glEnableVertexAttribArray(1)
+    vbos.append(_buffer(gl.GL_ARRAY_BUFFER, np.ascontiguousarray(prim.uv, np.float32)))
+    gl.glVertexAttribPointer(2, 2, gl.GL_FLOAT, gl.GL_FALSE, 0, 0)
+    gl.glEnableVertexAttribArray(2)
+    if prim.joints is not None and prim.weights is not None:
+        skin = np.hstack([prim.joints.astype(np.float32), prim.weights]).astype(np.float32)
+        vbos.append(_buffer(gl.GL_ARRAY_BUFFER, np.ascontiguousarray(skin)))
+        gl.glVertexAttribPointer(3, 4, gl.GL_FLOAT, gl.GL_FALSE, 32, 0)
+        gl.glVertexAttribPointer(4, 4, gl.GL_FLOAT, gl.GL_FALSE, 32, 16)
+        gl.glEnableVertexAttribArray(3)
+        gl.glEnableVertexAttribArray(4)
+    vbos.append(_buffer(gl.GL_ELEMENT_ARRAY_BUFFER, np.ascontiguousarray(prim.indices, np.uint32)))
+    gl.glBindVertexArray(0)
+    d = Draw(
+        node,
+        prim,
+        vao.value,
+        vbos,
+        int(prim.indices.size),
+        -1 if prim.material is None else int(prim.material),
+    )
+    if morph:
+        d.base = posnorm
+        # (T, N*6): one matrix-vector product blends them all (see draw()).
+        d.targets = np.stack([np.hstack([dp, dn]).ravel() for dp, dn in prim.targets]).astype(
+            np.float32
+        )
+        d.morph_w = np.zeros(len(prim.targets), np.float32)
+    del n
+    return d
