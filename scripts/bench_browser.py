@@ -8,7 +8,10 @@ Keys (``null`` with a line in ``notes`` where this build cannot measure it for r
 
 - ``setup_s``: the page's Join click to both DataChannels open (relay join, offer/answer, ICE,
   DTLS, SCTP), measured in the page.
-- ``browser_render_fps``: the page's avatar canvas redraws per second (requestAnimationFrame).
+- ``browser_render_fps``: the page's avatar canvas redraws per second (requestAnimationFrame):
+  the WebGL pack renderer (web/render.js) drawing the Python peer's built-in on a canvas of
+  ``browser_render_canvas`` pixels (the self-view draws beside it); headless Chromium's WebGL
+  is SwiftShader, a software GL on these CPUs.
 - ``browser_tracking_fps``: images the page's face tracking (MediaPipe tasks-vision in a
   worker, tracking_camera.js) finished per second, its camera a fake one playing the sample
   clip's stills (netlab.fake_camera, 30 FPS). ``browser_tracking_inference_ms_p50/p99``: one
@@ -111,6 +114,9 @@ async def measure(seconds: float) -> dict[str, Any]:
             await asyncio.sleep(seconds)  # the measurement window
             frames1, tracked1 = await page.evaluate(TRACKED)
             elapsed = time.monotonic() - t0
+            canvas = await page.evaluate(
+                "(() => { const c = document.getElementById('peer');"
+                " return [c.width, c.height]; })()")
             page_e2e: list[float] = await page.evaluate("window.avatarchat.call.e2eMs")
             tracking = await page.evaluate(
                 "(() => { const t = window.avatarchat.face.tracking;"
@@ -131,6 +137,7 @@ async def measure(seconds: float) -> dict[str, Any]:
     return {
         "setup_s": round(setup_ms / 1000, 3) if setup_ms is not None else None,
         "browser_render_fps": round((frames1 - frames0) / elapsed, 1),
+        "browser_render_canvas": canvas,
         "e2e_browser_to_py_ms_p50": py_e2e.get("p50"),
         "e2e_browser_to_py_ms_p99": py_e2e.get("p99"),
         "e2e_py_to_browser_ms_p50": page_summary.get("p50"),

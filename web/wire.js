@@ -60,8 +60,9 @@ export function sdpProblem(sdp, audio) {
 export class Call {
   /**
    * @param {{wsUrl: string, room: string, name: string, avatarId: string, avatarVersion?: string,
-   *   avatarHash?: string, voice?: boolean, micId?: string}} opts  voice: offer and answer
-   *   audio with the microphone (`micId`: a deviceId from enumerateDevices)
+   *   avatarHash?: string, voice?: boolean, micId?: string, helloAfter?: Promise<unknown>}} opts
+   *   voice: offer and answer audio with the microphone (`micId`: a deviceId from
+   *   enumerateDevices); helloAfter: the hello waits for it (our pack's hash being computed)
    * @param {CallEvents} events
    */
   constructor(opts, events) {
@@ -312,6 +313,13 @@ export class Call {
     this.pings.clear();
     this.setState("connected", "connected");
     this.updateSas().catch(() => {});
+    const link = this.pc;
+    (this.opts.helloAfter ?? Promise.resolve()).finally(() => {
+      if (link === this.pc) this.sendHello();
+    });
+  }
+
+  sendHello() {
     this.sendCtl("hello", {
       name: this.opts.name.slice(0, MAX_NAME_CHARS), avatar_id: this.opts.avatarId,
       avatar_version: this.opts.avatarVersion ?? "", avatar_hash: this.opts.avatarHash ?? "",
