@@ -49,6 +49,7 @@ from protocol.commands import (
     SetEmotion,
     SetMute,
     SetPeerDelay,
+    SetSyncHold,
     ShowGesture,
     ShowOverlay,
     ShowPeerAvatar,
@@ -67,12 +68,14 @@ from protocol.events import (
     Ready,
     Stats,
     Status,
+    VideoPathDelay,
 )
 from protocol.ring import ShmRing, sweep_stale_segments
 
 from .child import ChildProcess
 from .config import CallConfig
 from .events import CALL, CallClosed, CallEvent, ChildExited, EventCallback, RelayStarted
+from .lipsync import SyncController
 from .local_relay import LocalRelay, SharedRelay
 from .netinfo import ALL_ADDRESSES, LOOPBACK
 from .replay import (
@@ -131,6 +134,8 @@ class Call:
         #: The last lip-sync delay sent to the window (ms); None = not yet / window restarted.
         self._peer_delay_sent: float | None = None
         self._peer_delays: collections.deque[float] = collections.deque(maxlen=PEER_DELAY_MEDIAN_OF)
+        #: The other half of lip sync: the voice held back for a slower avatar (call.lipsync).
+        self.sync = SyncController()
         #: The relay URL to give the other person (the LAN address of an embedded relay).
         self.share_url = config.relay
         #: The peer said bye and has not come back yet.
@@ -277,10 +282,15 @@ class Call:
                 self.send(source, command)
             if source == "render":
                 self._peer_delay_sent = None  # a (re)started window starts at 0: say it again
+            elif source == "peer":
+                self.sync.sent = None  # a (re)started networking process holds nothing
         elif isinstance(event, Stats):
             self.stats[source] = event
             if source == "peer":
                 self._route_peer_delay(event)
+                self._route_sync_hold(event)
+        elif isinstance(event, VideoPathDelay) and source == "render":
+            self.sync.video(event.delay_ms, time.monotonic())
         elif isinstance(event, Status) and source == "peer":
             self._route_peer_state(event)
         elif isinstance(event, Status) and source == "tracking":
@@ -331,6 +341,12 @@ class Call:
         moved = last is None or abs(delay - last) >= PEER_DELAY_STEP_MS or (delay == 0.0 < last)
         if moved and self.send("render", SetPeerDelay(delay_ms=round(delay, 1))):
             self._peer_delay_sent = delay
+
+    def _route_sync_hold(self, event: Stats) -> None:
+        """Lip sync when the avatar is the slower stream: hold the voice back (call.lipsync)."""
+        hold = self.sync.decide(event.values.get("voice"), time.monotonic())
+        if hold is not None and self.send("peer", SetSyncHold(hold_ms=hold)):
+            self.sync.sent = hold
 
     def _route_peer_state(self, event: Status) -> None:
         """The networking process's state, as the window's banner."""

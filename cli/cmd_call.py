@@ -211,8 +211,9 @@ def _num(value: Any, unit: str, decimals: int = 0) -> str:
 
 
 def format_voice(voice: dict[str, Any]) -> str:
-    """The voice part of the status line: ``voice delay 48 ms buf 40 ms loss 1.5%`` and the
-    mute/deafen state, or why there is no voice."""
+    """The voice part of the status line: ``voice delay 48 ms buf 40 ms loss 1.5%`` (with
+    ``lip-sync hold 60 ms`` after ``buf`` while the voice waits for a slower avatar; part of
+    the delay) and the mute/deafen state, or why there is no voice."""
     if voice.get("on") is False:
         return "voice off"
     # Before any of the peer's voice arrived, delay and loss are reported as 0: not a perfect
@@ -223,6 +224,11 @@ def format_voice(voice: dict[str, Any]) -> str:
         "voice",
         f"delay {_num(voice.get('audio_delay_ms') if heard else None, ' ms')}",
         f"buf {_num(voice.get('jitter_buffer_ms'), ' ms')}",
+    ]
+    hold = voice.get("lipsync_hold_ms")
+    if isinstance(hold, int | float) and hold > 0:  # part of the delay: waiting for the avatar
+        parts.append(f"lip-sync hold {_num(hold, ' ms')}")
+    parts += [
         f"loss {_num(voice.get('loss_pct') if heard else None, '%', 1)}",
         f"in {_num(voice.get('in_level'), '', 2)}",
     ]

@@ -15,6 +15,9 @@
   ``set_peer_delay``): ``av_skew_ms_p50/p95`` (absolute). As a check on that reported delay,
   the mouth-to-ear delay actually measured in B's recording is given beside it
   (``av_audio_measured_ms_p50``) with the window's video delay (``av_video_delay_ms_p50``).
+  When the avatar's own path is the slower one, B's voice is held back for it (call.lipsync):
+  the hold (``av_lipsync_hold_ms``, part of the audio delay) and the path the window reported
+  (``av_video_path_ms``) are given too.
 """
 
 from __future__ import annotations
@@ -225,6 +228,15 @@ async def _av_call(clip: str, workdir: Path, seconds: float, env: dict[str, str]
             if time.monotonic() > deadline:
                 raise RuntimeError("the window's lip-sync delay did not settle within 30 s")
             await asyncio.sleep(0.2)
+        # Two-sided lip sync (call.lipsync): when the avatar's path is the slower one, the
+        # voice's hold grows in steps of at most 40 ms a second; measure once it has stopped
+        # moving (three equal reports), as a call does after its first seconds.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            holds = [(ev.get("voice") or {}).get("lipsync_hold_ms") for ev in b.peer[-3:]]
+            if len(holds) == 3 and len(set(holds)) == 1:
+                break
+            await asyncio.sleep(0.2)
         calls[1].send("render", ResetStats())
         await asyncio.sleep(seconds)
         await asyncio.sleep(1.2)
@@ -244,6 +256,10 @@ async def _av_call(clip: str, workdir: Path, seconds: float, env: dict[str, str]
         "av_skew_ms_p95": skew.get("p95"),
         "av_skew_signed_ms": signed,
         "av_audio_delay_reported_ms": voice_b.get("audio_delay_ms"),
+        # Of that delay, how long the voice waited for the slower avatar, and the avatar's own
+        # path the window reported (capture -> present without any hold, running median).
+        "av_lipsync_hold_ms": voice_b.get("lipsync_hold_ms"),
+        "av_video_path_ms": render.get("peer_video_path_ms"),
         "av_window_fps": render.get("fps"),
         "av_clip": clip,
     }

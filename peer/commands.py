@@ -1,8 +1,9 @@
 """Commands from the parent (:mod:`protocol.commands`), carried out on the networking process.
 
 ``quit`` (also: EOF on stdin), ``hangup`` (say bye to the peer, then quit), ``chat``,
-``emotion``, ``avatar``, ``set_mute``, ``set_deafen``, ``send_gesture``. They arrive through
-:class:`protocol.channel.ChildChannel`, whose reader thread hands each one to the event loop.
+``emotion``, ``avatar``, ``set_mute``, ``set_deafen``, ``set_sync_hold``, ``send_gesture``.
+They arrive through :class:`protocol.channel.ChildChannel`, whose reader thread hands each one
+to the event loop.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from protocol.commands import (
     SetDeafen,
     SetEmotion,
     SetMute,
+    SetSyncHold,
 )
 from protocol.events import ChatSent
 
@@ -55,12 +57,14 @@ async def apply_command(app: PeerApp, cmd: Command) -> None:
     elif isinstance(cmd, SetAvatar):
         avatar = await asyncio.to_thread(load_local_avatar, cmd.ref)
         app.ctl.switch_avatar(avatar)
-    elif isinstance(cmd, SetMute | SetDeafen):
+    elif isinstance(cmd, SetMute | SetDeafen | SetSyncHold):
         if app.voice is None:
             log.info("ignoring %s: voice is off", cmd.KIND)
         elif isinstance(cmd, SetMute):
             app.voice.set_muted(cmd.muted)
-        else:
+        elif isinstance(cmd, SetDeafen):
             app.voice.set_deafened(cmd.deafened)
+        else:
+            app.voice.set_sync_hold(cmd.hold_ms)
     else:
         log.warning("ignoring %s: not a networking command", cmd.KIND)

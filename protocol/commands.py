@@ -6,7 +6,8 @@ ends by itself). The rest are addressed to one child:
 - tracking: :class:`Pause`, :class:`Recalibrate`, :class:`Mirror`, :class:`SetEmotion`,
   :class:`Smoothing`
 - peer (networking): :class:`Hangup`, :class:`SendChat`, :class:`SetEmotion`,
-  :class:`SetAvatar`, :class:`SetMute`, :class:`SetDeafen`, :class:`SendGesture`
+  :class:`SetAvatar`, :class:`SetMute`, :class:`SetDeafen`, :class:`SendGesture`,
+  :class:`SetSyncHold`
 - render: :class:`ShowPeerAvatar`, :class:`ShowSelfAvatar`, :class:`SelfView`,
   :class:`ShowOverlay`, :class:`ShowPeerName`, :class:`TakeScreenshot`, :class:`ResetStats`,
   :class:`Resize`, :class:`Fullscreen`, :class:`SetPeerDelay`, :class:`ShowGesture`
@@ -55,6 +56,10 @@ MAX_WINDOW_SIDE = 8192
 #: The most the window will hold the peer's avatar back for lip sync: an audio path slower
 #: than this is broken, and a conversation with a face this late is worse than unsynced lips.
 MAX_PEER_DELAY_MS = 1000.0
+#: The most extra delay the voice's playout buffer accepts for lip sync (ms; its own jitter
+#: target stops at 300 ms): call/ asks for far less (call.lipsync.HOLD_CAP_MS), this only bounds
+#: what one line can make the networking process do.
+MAX_SYNC_HOLD_MS = 300.0
 
 
 def _fail(kind: str, what: str) -> DecodeError:
@@ -338,6 +343,22 @@ class SetPeerDelay(ControlMessage):
             raise _fail(self.KIND, f"delay_ms {self.delay_ms} not in 0..{MAX_PEER_DELAY_MS:g}")
 
 
+@COMMANDS.register
+@dataclass(frozen=True, slots=True)
+class SetSyncHold(ControlMessage):
+    """Networking: hold the peer's voice ``hold_ms`` longer than its jitter buffer needs, so
+    it plays no earlier than the window can show the avatar captured at the same instant (lip
+    sync when the face's path is the slower one). The playout buffer grows and sheds that
+    depth in pauses of speech, never with a jump; 0 = the voice's own low-latency path."""
+
+    KIND: ClassVar[str] = "set_sync_hold"
+    hold_ms: float = 0.0
+
+    def validate(self) -> None:
+        if not 0.0 <= self.hold_ms <= MAX_SYNC_HOLD_MS:
+            raise _fail(self.KIND, f"hold_ms {self.hold_ms} not in 0..{MAX_SYNC_HOLD_MS:g}")
+
+
 def _check_gesture(kind: str, name: str, side: int) -> None:
     if name not in GESTURES:
         raise _fail(kind, f"unknown gesture {name!r:.20}, expected one of {GESTURES}")
@@ -395,6 +416,7 @@ Command: TypeAlias = (
     | TakeScreenshot
     | ResetStats
     | SetPeerDelay
+    | SetSyncHold
     | Resize
     | Fullscreen
     | SendGesture

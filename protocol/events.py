@@ -6,7 +6,7 @@ networking child adds what it hears from the remote peer (``peer_hello``, ``chat
 ``peer_avatar``, ``avatar_progress``, ``peer_emotion``, ``peer_gesture``, ``peer_bye``),
 ``chat_sent`` and ``voice_level`` (about 10 Hz while voice is on); tracking adds ``gesture`` (a
 hand gesture the user made, once per gesture); the render window adds ``avatar_shown``,
-``overlay`` and ``screenshot``.
+``overlay``, ``screenshot`` and ``video_path_delay`` (lip sync, about once a second).
 
 ``ready.info`` and ``stats.values`` are the only free-form maps: what a child reports there
 differs per child and grows with features, so the envelope is typed and the contents are
@@ -229,6 +229,33 @@ class VoiceLevel(ControlMessage):
             raise DecodeError(f"event 'voice_level': in_level {self.in_level} not in 0..1")
 
 
+#: The largest own-path delay a window reports (ms): past this its figure is a stall, not a path.
+MAX_VIDEO_PATH_MS = 10_000.0
+
+
+@EVENTS.register
+@dataclass(frozen=True, slots=True)
+class VideoPathDelay(ControlMessage):
+    """Render: how late the window can show the peer's frames at the earliest, capture ->
+    present on this host's clock (ms): the running median over the last ``frames`` presented
+    frames of the peer's *own* path (tracking, network, the motion's playout delay, drawing),
+    without any lip-sync hold. About once a second while peer frames are shown; call/ weighs it
+    against the voice's delay to decide which stream waits for the other (call.lipsync)."""
+
+    KIND: ClassVar[str] = "video_path_delay"
+    delay_ms: float
+    frames: int = 0
+
+    def validate(self) -> None:
+        if not 0.0 <= self.delay_ms <= MAX_VIDEO_PATH_MS:
+            raise DecodeError(
+                f"event 'video_path_delay': delay_ms {self.delay_ms} not in "
+                f"0..{MAX_VIDEO_PATH_MS:g}"
+            )
+        if self.frames < 0:
+            raise DecodeError(f"event 'video_path_delay': frames {self.frames} < 0")
+
+
 def _check_gesture(kind: str, name: str, side: int) -> None:
     if name not in GESTURES:
         raise DecodeError(f"event {kind!r}: unknown gesture {name!r:.20}")
@@ -287,6 +314,7 @@ Event: TypeAlias = (
     | OverlayShown
     | ScreenshotSaved
     | VoiceLevel
+    | VideoPathDelay
     | GestureMade
     | PeerGesture
 )

@@ -15,6 +15,15 @@ a floor, "and no more" than the audio's), and a new delay is approached slowly
 notices, where a jump would skip or freeze the face). Delay 0 (no voice, no audio flowing)
 is exactly the low-latency path: the sample time is the motion's own.
 
+**The other way round.** When the avatar's own path is the slower one (tracking on a busy
+machine, a slow window), no hold here helps: a frame cannot be shown before it arrives. So the
+window measures that path -- capture -> present of the motion's own sample time, without any
+hold, per presented frame -- and reports its running median (:data:`PATH_WINDOW` frames)
+about once a second as :class:`protocol.events.VideoPathDelay`; call/ (``call.lipsync``) then
+holds the *voice* back by the difference (the playout buffer's lip-sync hold), the way
+WebRTC's stream synchronisation delays whichever stream is ahead. A median, not a mean: one
+stalled frame must not move the voice.
+
 **Voice mouth.** A frame without ``FACE_PRESENT`` idles the face (eyes, head, brows come
 from :class:`~render_window.idle.IdleLife`); with ``VOICE_MOUTH`` its mouth channels are real
 (the sender estimated them from its microphone), so they are drawn from the stream, with a
@@ -23,9 +32,13 @@ spring like the idle one so the mouth eases in and out when voice frames start a
 
 from __future__ import annotations
 
+import collections
+import statistics
+
 import numpy as np
 
 from avatars.params import PARAM_NAMES
+from protocol.events import MAX_VIDEO_PATH_MS, VideoPathDelay
 from protocol.frame import FrameFlags
 
 from .params import PARAM_INDEX, Vector
@@ -35,6 +48,11 @@ SLEW = 0.10
 #: Changes smaller than this (ms) are not followed: the audio delay estimate wanders by a few
 #: ms from second to second and chasing it would make the face speed up and slow down.
 DEADBAND_MS = 4.0
+#: Presented frames in the own-path median (1 s at 60 fps; longer when the window is slow).
+PATH_WINDOW = 60
+#: New frames needed before the own path is reported again (fewer: the peer is not on screen,
+#: and a stale figure must not keep the voice held).
+PATH_MIN_NEW = 5
 #: Spring for the voice mouth's weight (rad/s): eases in/out in ~0.2 s.
 MOUTH_OMEGA = 20.0
 #: The channels a VOICE_MOUTH frame drives: every jaw and mouth blendshape and the derived
@@ -58,7 +76,12 @@ class LipSync:
         self._mouth_v = 0.0
         #: The capture instant the last sample shows, on our clock (ns; 0 = unknown).
         self.shown_ns = 0
+        #: The capture instant the motion's own clock shows, without a hold (ns; 0 = unknown).
+        self.own_ns = 0
         self._moving = False
+        #: Own-path delays of recently presented frames (ms), and how many since the last report.
+        self._paths: collections.deque[float] = collections.deque(maxlen=PATH_WINDOW)
+        self._new_paths = 0
 
     def set_target(self, delay_ms: float) -> None:
         self.target = max(0.0, delay_ms) / 1000.0
@@ -85,8 +108,31 @@ class LipSync:
         s = own
         if self.applied > 0.0:
             s = min(own, now - self.applied - (offset if self._mapping is None else self._mapping))
-        self.shown_ns = 0 if self._mapping is None else round((s + self._mapping) * 1e9)
+        mapping = self._mapping
+        self.shown_ns = 0 if mapping is None else round((s + mapping) * 1e9)
+        self.own_ns = 0 if mapping is None else round((own + mapping) * 1e9)
         return s
+
+    def presented(self, present_ns: int) -> None:
+        """The frame last sampled reached the screen at ``present_ns``: one own-path delay."""
+        if self.own_ns:
+            path = (present_ns - self.own_ns) / 1e6
+            if 0.0 <= path <= MAX_VIDEO_PATH_MS:
+                self._paths.append(path)
+                self._new_paths += 1
+
+    def path_ms(self) -> float | None:
+        """The own path's running median (ms), None before any frame."""
+        return round(statistics.median(self._paths), 1) if self._paths else None
+
+    def report(self) -> VideoPathDelay | None:
+        """The event to send now (the window calls this about once a second), or None when
+        fewer than :data:`PATH_MIN_NEW` frames were presented since the last one."""
+        path = self.path_ms()
+        if path is None or self._new_paths < PATH_MIN_NEW:
+            return None
+        self._new_paths = 0
+        return VideoPathDelay(delay_ms=path, frames=len(self._paths))
 
     def draw_mouth(self, pose: Vector, tracked: Vector, voice: bool, dt: float) -> None:
         """Blend the stream's mouth over ``pose`` (in place) by the voice mouth's weight,

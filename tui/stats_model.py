@@ -104,6 +104,8 @@ _ROWS = (
      N_("peer's camera to your screen, median of recent frames")),
     ("audio_delay", N_("Audio delay"), "ms", 0, "peer.voice.audio_delay_ms", "peer voice",
      N_("peer's microphone to your speaker (the avatar waits as long)")),
+    ("lipsync_hold", N_("Sync hold"), "ms", 0, "peer.voice.lipsync_hold_ms", "peer voice",
+     N_("lip-sync hold: the part of the audio delay the voice waits for the avatar")),
     ("jitter_buffer", N_("Jitter buf."), "ms", 0, "peer.voice.jitter_buffer_ms", "peer voice",
      N_("how long received voice waits to smooth out network jitter")),
     ("audio_loss", N_("Audio loss"), "%", 1, "peer.voice.loss_pct", "peer voice",
@@ -125,6 +127,9 @@ METRIC_KEYS = tuple(m.key for m in METRICS)
 VOICE_KEYS = tuple(m.key for m in METRICS if m.needs_voice)
 #: Voice figures about what we receive: unknown (not 0) until a packet has arrived.
 RECEIVED_AUDIO_KEYS = frozenset({"audio_delay", "audio_loss"})
+#: Shown only while the voice is held for the avatar (call.lipsync): at 0 the audio delay is
+#: the voice's own path and a row reading "0 ms" would only take the chat's line.
+HOLD_KEY = "lipsync_hold"
 
 
 def _number(value: Any, part: str | None) -> float | None:

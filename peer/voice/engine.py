@@ -90,6 +90,8 @@ class Voice:
         self._blocks = 0
         self.capture_ns_last = 0
         self._silent_note = ""
+        #: Lip-sync hold asked for by call/ (SetSyncHold), kept across links (ms).
+        self.sync_hold_ms = 0.0
 
     async def start(self) -> None:
         """Open the source and sink; a missing sound system is said once, never fatal. A bad
@@ -112,6 +114,7 @@ class Voice:
         if self.current is not None:
             self.current.track.stop()
         self.current = LinkVoice(MicTrack(), PlayoutBuffer())
+        self.current.playout.set_hold(self.sync_hold_ms)
         return self.current
 
     def drop_link(self, parts: LinkVoice | None) -> None:
@@ -124,6 +127,12 @@ class Voice:
 
     def set_deafened(self, deafened: bool) -> None:
         self.deafened = deafened
+
+    def set_sync_hold(self, hold_ms: float) -> None:
+        """Lip sync: hold the peer's voice this much longer than jitter needs (ms)."""
+        self.sync_hold_ms = hold_ms
+        if self.current is not None:
+            self.current.playout.set_hold(hold_ms)
 
     # -- loops ------------------------------------------------------------------------------
     async def capture_loop(self) -> None:
@@ -198,12 +207,16 @@ class Voice:
             "speaking": self.speaking,
             "peer_speaking": self.peer_speaking,
             # capture -> playout of a block's first sample: 20 ms of packetisation, the one-way
-            # network delay (half the rtt the clock sync measures), its wait in our buffer.
+            # network delay (half the rtt the clock sync measures), its wait in our buffer
+            # (the lip-sync hold included: it is what the listener hears).
             # None (not 0) until audio arrives: a front-end shows "unknown", not "no delay".
             "audio_delay_ms": round(BLOCK_MS + one_way + playout.wait_ms, 1)
             if receiving and playout is not None
             else None,
-            "jitter_buffer_ms": round(playout.target_ms, 1) if playout else None,
+            # The jitter part of the buffer's target, and the lip-sync hold on top of it.
+            "jitter_buffer_ms": round(playout.jitter_target_ms, 1) if playout else None,
+            "lipsync_hold_ms": round(playout.hold_ms, 1) if playout else self.sync_hold_ms,
+            "stretched": playout.stretched if playout else 0,
             "loss_pct": round(playout.loss_pct(), 2) if heard and playout else None,
             "concealed_pct": round(playout.concealed_pct(), 2) if heard and playout else None,
             "packets_received": playout.received if playout else 0,

@@ -44,6 +44,20 @@ plays packets in RTP timestamp order from a cursor and adapts its depth to measu
   without pauses, one packet is skipped once the lowest level over the last
   :data:`SHRINK_WINDOW` ticks (200 ms) exceeds the target by a frame.
 
+Lip-sync hold
+-------------
+When the peer's avatar reaches our screen later than their voice reaches our speaker, call/
+asks for a *hold* (:meth:`PlayoutBuffer.set_hold`, from :class:`protocol.commands.SetSyncHold`;
+the decision is :mod:`call.lipsync`): extra delay on top of the jitter target, as WebRTC's
+NetEq takes a minimum delay from its stream synchronisation. ``target_ms`` is then the jitter
+target plus the hold (``jitter_target_ms`` stays the jitter part alone, for the stats). A
+larger target is *grown* into gently: while the buffer has been a frame short of it over
+:data:`SHRINK_WINDOW` pulls, a 20 ms block of silence is inserted in a pause (the last block
+played was quiet; inaudible), and in speech without pauses, after :data:`GROW_SPEECH_PULLS`,
+one concealment block (the same repeat an underrun plays). A smaller one is shed by the rules
+above (pauses first). Without a hold nothing here changes: the natural path grows only on
+underruns, as before.
+
 Concealment: the last decoded block repeated with a 0.5 gain per repeat (after three in a row,
 silence), faded in and out over 2.5 ms to avoid clicks. Cheap and good enough for isolated 20
 ms losses at 5%, where speech stays intelligible; Opus' own PLC would need the raw libopus API,
@@ -91,6 +105,9 @@ QUIET_WINDOW = 3
 QUIET_DBFS = -45.0
 #: More buffered than this is not jitter but a stall (or a sender clock jump): restart.
 RESET_MS = 1000.0
+#: Lip-sync hold: pulls a short buffer waits for a pause before a concealment block grows it
+#: in speech (1 s: speech has a pause between most words, this is the exception).
+GROW_SPEECH_PULLS = 50
 #: Repeats of the last block before concealment becomes silence.
 MAX_CONCEAL = 3
 _FADE = SAMPLE_RATE // 400  # 2.5 ms
@@ -147,7 +164,12 @@ class PlayoutBuffer:
         self._levels: collections.deque[float] = collections.deque(maxlen=SHRINK_WINDOW)
         self._last: PCM = silence()
         self._concealed_run = 0
+        #: The jitter target alone (ms) and the lip-sync hold on top of it (ms);
+        #: ``target_ms`` is their sum, the depth the buffer keeps.
+        self.jitter_target_ms = START_TARGET_MS
+        self.hold_ms = 0.0
         self.target_ms = START_TARGET_MS
+        self._short_pulls = 0
         self._pulls = 0
         #: The jitter estimate: the lowest relative transit of the window (ms; None until the
         #: first estimate) and how much later than that the 95th percentile arrives.
@@ -161,6 +183,7 @@ class PlayoutBuffer:
         self.lost = 0
         self.skipped = 0
         self.underruns = 0
+        self.stretched = 0  # blocks inserted to grow into a lip-sync hold
         #: Time packets spent here, arrival to playout (ms), smoothed.
         self.wait_ms = 0.0
 
@@ -197,7 +220,14 @@ class PlayoutBuffer:
         spread = float(np.partition(values, k)[k]) - self._base_transit
         self._spread = spread
         floor = MIN_TARGET_MS if len(values) >= JITTER_WINDOW // 2 else START_TARGET_MS
-        self.target_ms = min(MAX_TARGET_MS, max(floor, BLOCK_MS + spread + MARGIN_MS))
+        self.jitter_target_ms = min(MAX_TARGET_MS, max(floor, BLOCK_MS + spread + MARGIN_MS))
+        self.target_ms = self.jitter_target_ms + self.hold_ms
+
+    def set_hold(self, hold_ms: float) -> None:
+        """Keep ``hold_ms`` more voice buffered than jitter needs (lip sync; see the module
+        docstring). Takes effect on the target at once; the depth follows in pauses."""
+        self.hold_ms = max(0.0, min(MAX_TARGET_MS, hold_ms))
+        self.target_ms = self.jitter_target_ms + self.hold_ms
 
     def level_ms(self) -> float:
         """Voice buffered from the cursor to the newest packet (ms, 0 if none)."""
@@ -226,6 +256,8 @@ class PlayoutBuffer:
             self.cursor = min(self.packets)
             level = self.level_ms()
         self._levels.append(level)
+        if self._grow():
+            return self._stretch()
         if (
             len(self._levels) == SHRINK_WINDOW
             and min(self._levels) > self.target_ms + BLOCK_MS
@@ -260,6 +292,31 @@ class PlayoutBuffer:
             self.cursor += BLOCK
         else:
             self.underruns += 1  # late: wait for it, 20 ms more delay from now on
+        return self._conceal()
+
+    def _grow(self) -> bool:
+        """A lip-sync hold the buffer is short of: a frame below its target over the whole
+        :data:`SHRINK_WINDOW`, and either the last block played was a pause or the shortfall
+        has lasted :data:`GROW_SPEECH_PULLS`. Never without a hold (see the module docstring)."""
+        if self.hold_ms <= 0.0 or len(self._levels) < SHRINK_WINDOW:
+            self._short_pulls = 0
+            return False
+        if max(self._levels) >= self.target_ms - BLOCK_MS:
+            self._short_pulls = 0
+            return False
+        self._short_pulls += 1
+        return self.played > 0 and (
+            dbfs(self._last) < QUIET_DBFS or self._short_pulls >= GROW_SPEECH_PULLS
+        )
+
+    def _stretch(self) -> PCM:
+        """Play one block without advancing the cursor: 20 ms more delay. In a pause that is
+        silence (the pause just lasts 20 ms longer); in speech, a concealment block."""
+        self.stretched += 1
+        self._levels.clear()
+        self._short_pulls = 0
+        if dbfs(self._last) < QUIET_DBFS:
+            return silence()
         return self._conceal()
 
     def _overdue(self, now_ns: int) -> bool:

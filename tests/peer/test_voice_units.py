@@ -15,7 +15,7 @@ import pytest
 
 from peer.connection import check_sdp
 from peer.errors import NegotiationError
-from peer.voice.playout import MIN_TARGET_MS, PlayoutBuffer
+from peer.voice.playout import MAX_TARGET_MS, MIN_TARGET_MS, PlayoutBuffer
 from peer.voice.sinks import Sink, WavSink, open_sink
 from peer.voice.sources import (
     BLOCK,
@@ -384,3 +384,61 @@ def test_blocks_dropped_before_sending_leave_a_timestamp_gap() -> None:
         return stamps
 
     assert asyncio.run(run()) == [0] + [i * BLOCK for i in range(3, MAX_QUEUED + 3)]
+
+
+def _hold_run(
+    pcm: np.ndarray, holds: dict[int, float]
+) -> tuple[PlayoutBuffer, list[tuple[int, float, float]]]:
+    """A clean 1 ms path; ``holds``: pull index -> lip-sync hold set then (ms). Returns the
+    buffer and (pull, level, target) after each pull."""
+    packets = _opus_packets(pcm)
+    buf = PlayoutBuffer()
+    levels: list[tuple[int, float, float]] = []
+    for n in range(len(packets)):
+        t = n * 20 * MS + 7 * MS
+        buf.push(1000 + n * BLOCK, packets[n], n * 20 * MS + MS)
+        if n in holds:
+            buf.set_hold(holds[n])
+        buf.pull(t)
+        levels.append((n, buf.level_ms(), buf.target_ms))
+    return buf, levels
+
+
+def test_a_lip_sync_hold_is_grown_into_in_pauses_and_shed_when_lifted() -> None:
+    """Speech with pauses (200 ms on, 200 ms off) on a clean path: a 100 ms hold set at 2 s
+    is reached by silence inserted in the pauses (not by concealment in the words) within
+    2 s; lifted at 6 s, the depth is shed again in pauses."""
+    tone = _tone(10.0)
+    gate = (np.arange(len(tone)) // (SAMPLE_RATE // 5)) % 2 == 0
+    buf, levels = _hold_run(np.where(gate, tone, 0).astype(np.int16), {100: 100.0, 300: 0.0})
+    assert buf.jitter_target_ms <= MIN_TARGET_MS + 10  # the jitter part alone stays small
+    held = [lv - tg for n, lv, tg in levels if 200 <= n < 300]
+    assert max(held) <= 20 and min(held) >= -40, (min(held), max(held))
+    assert 4 <= buf.stretched <= 7, buf.stretched  # 100 ms in 20 ms steps, one per pause
+    assert buf.underruns == 0 and buf.lost == 0
+    lifted = [lv for n, lv, _ in levels if n >= 400]
+    assert max(lifted) <= MIN_TARGET_MS + 50, max(lifted)
+
+
+def test_a_lip_sync_hold_in_speech_without_pauses_grows_a_frame_a_second() -> None:
+    """A tone without pauses: nothing quiet to stretch, so one concealment block per
+    second (GROW_SPEECH_PULLS) until the hold is reached; no hold, no growth at all."""
+    t = np.arange(8 * SAMPLE_RATE) / SAMPLE_RATE
+    steady = (np.sin(2 * np.pi * 220 * t) * 6000).astype(np.int16)
+    buf, levels = _hold_run(steady, {50: 60.0})
+    # 60 ms in 20 ms steps a second apart, until within a frame of the target.
+    assert buf.stretched in (2, 3), buf.stretched
+    assert buf.concealed == buf.stretched and buf.underruns == 0
+    # Within a frame of the target (read after the pull took its block: one frame less).
+    assert levels[-1][1] >= levels[-1][2] - 40
+    assert next(n for n, lv, _ in levels if lv > 0) < 10  # no pause: the start is unchanged
+    plain, _ = _hold_run(steady, {})
+    assert plain.stretched == 0 and plain.hold_ms == 0.0
+
+
+def test_a_hold_is_bounded() -> None:
+    buf = PlayoutBuffer()
+    buf.set_hold(1e6)
+    assert buf.hold_ms == MAX_TARGET_MS
+    buf.set_hold(-5)
+    assert buf.hold_ms == 0.0 and buf.target_ms == buf.jitter_target_ms

@@ -31,6 +31,7 @@ from protocol.commands import (
     SetEmotion,
     SetMute,
     SetPeerDelay,
+    SetSyncHold,
     ShowGesture,
     ShowOverlay,
     ShowPeerAvatar,
@@ -60,6 +61,7 @@ from protocol.events import (
     ScreenshotSaved,
     Stats,
     Status,
+    VideoPathDelay,
     VoiceLevel,
     parse_event,
 )
@@ -97,6 +99,8 @@ GOLDEN_EVENTS: list[tuple[Any, str]] = [
      '"tag":null,"index":0}'),
     (VoiceLevel(in_level=0.5, speaking=True, peer_speaking=False),
      '{"event":"voice_level","in_level":0.5,"speaking":true,"peer_speaking":false}'),
+    (VideoPathDelay(delay_ms=187.5, frames=60),
+     '{"event":"video_path_delay","delay_ms":187.5,"frames":60}'),
     (GestureMade("wave", 0), '{"event":"gesture","name":"wave","side":0}'),
     (PeerGesture("peace", 1), '{"event":"peer_gesture","name":"peace","side":1}'),
 ]
@@ -131,6 +135,7 @@ GOLDEN_COMMANDS: list[tuple[Any, str]] = [
     (SetMute(muted=True), '{"cmd":"set_mute","muted":true}'),
     (SetDeafen(deafened=False), '{"cmd":"set_deafen","deafened":false}'),
     (SetPeerDelay(delay_ms=82.5), '{"cmd":"set_peer_delay","delay_ms":82.5}'),
+    (SetSyncHold(hold_ms=40.0), '{"cmd":"set_sync_hold","hold_ms":40.0}'),
     (SendGesture("thumbs_up", 1), '{"cmd":"send_gesture","name":"thumbs_up","side":1}'),
     (ShowGesture("wave", 0), '{"cmd":"show_gesture","name":"wave","side":0}'),
 ]
@@ -169,6 +174,8 @@ def test_command_golden_lines_round_trip_exactly(message: Any, line: str) -> Non
         ('{"cmd":"recalibrate","seconds":1e9}', "not in 0.1..30"),
         ('{"cmd":"chat","text":"   "}', "empty text"),
         ('{"cmd":"set_peer_delay","delay_ms":-1}', "delay_ms -1.0 not in 0..1000"),
+        ('{"cmd":"set_sync_hold","hold_ms":301}', "hold_ms 301.0 not in 0..300"),
+        ('{"cmd":"set_sync_hold","hold_ms":"40"}', "expected a number"),
         ('{"cmd":"screenshot","count":100000}', "count 100000 not in 1..1000"),
         ('{"cmd":"smoothing","groups":{"eyes":{"beta":"x"}}}', "eyes.beta must be a number"),
         ("[1,2]", "must be a JSON object, got list"),
@@ -189,6 +196,10 @@ def test_bad_events_raise_precise_errors() -> None:
         parse_event('{"event":"stats","values":{}}')
     with pytest.raises(DecodeError, match="view 'side' not one of"):
         parse_event('{"event":"avatar_shown","view":"side","avatar":"x"}')
+    with pytest.raises(DecodeError, match=r"delay_ms -5.0 not in 0..10000"):
+        parse_event('{"event":"video_path_delay","delay_ms":-5}')
+    with pytest.raises(DecodeError, match="frames -1 < 0"):
+        parse_event('{"event":"video_path_delay","delay_ms":5,"frames":-1}')
     with pytest.raises(DecodeError, match="nested deeper than 4"):
         parse_event('{"event":"ready","info":{"a":{"b":{"c":{"d":{"e":{"f":1}}}}}}}')
     with pytest.raises(DecodeError, match="exceeds 65536"):

@@ -41,6 +41,7 @@ def run(
     start: float = 0.0,
     flags: FrameFlags = FrameFlags.FACE_PRESENT,
     jaw: Callable[[float], float] = lambda t: 0.0,
+    after: Callable[[float], None] = lambda now: None,
 ) -> list[tuple[float, float, float]]:
     """Frames captured at 30 Hz on our clock (capture_ns known) arrive TRANSIT later; the
     window samples at 60 Hz. Returns (now, capture instant shown, jawOpen) per sample."""
@@ -53,6 +54,7 @@ def run(
             m.push(make(round(t * HZ), t, flags, jaw=jaw(t)), t + TRANSIT, round(t * 1e9))
             i += 1
         p = m.sample(now).params
+        after(now)
         out.append((now, float(p[YAW]), float(p[JAW])))
     return out
 
@@ -129,3 +131,33 @@ def test_voice_mouth_eases_out_when_the_face_returns() -> None:
     run(m, 1.0, start=1.0, flags=FrameFlags.FACE_PRESENT, jaw=lambda t: 0.3)
     assert m.lipsync.mouth_w == 0.0
     assert abs(float(m.sample(2.0).params[JAW]) - 0.3) < 0.02
+
+
+def test_the_own_path_is_reported_without_the_hold() -> None:
+    """What the window tells call/ (VideoPathDelay): capture -> present of the motion's own
+    sample time, a running median, the same with or without a lip-sync hold (a hold is the
+    window's own doing, not the path's), and nothing without new frames on screen."""
+    draw = 0.004  # present 4 ms after the instant the frame was posed for
+
+    def own_paths(m: Motion) -> list[float]:
+        out: list[float] = []
+
+        def present(now: float) -> None:
+            m.lipsync.presented(round((now + draw) * 1e9))
+            out.append(m.lipsync.path_ms() or 0.0)
+
+        run(m, 4.0, after=present)
+        return out
+
+    plain = Motion(IdleLife(seed=1), breathe=False)
+    paths = own_paths(plain)
+    expected = (TRANSIT + plain.delay + draw) * 1000.0
+    assert abs(paths[-1] - expected) < 1.0, (paths[-1], expected)
+    held = Motion(IdleLife(seed=1), breathe=False)
+    held.lipsync.set_target(250.0)
+    held_paths = own_paths(held)
+    assert held.lipsync.applied > 0.2  # the avatar is held back...
+    assert abs(held_paths[-1] - paths[-1]) < 1.0  # ...and its path is not
+    event = held.lipsync.report()
+    assert event is not None and event.delay_ms == held_paths[-1] and event.frames == 60
+    assert held.lipsync.report() is None  # no new frames presented: no new report

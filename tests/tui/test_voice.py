@@ -145,6 +145,41 @@ async def test_voice_figures_read_dash_until_known(make_app: MakeApp) -> None:
 
 
 @pytest.mark.asyncio
+async def test_the_lip_sync_hold_shows_only_while_the_voice_waits(make_app: MakeApp) -> None:
+    """The voice held back for a slower avatar (call.lipsync): its own row, part of the audio
+    delay (which stays the whole mouth-to-ear figure); no row while there is no hold."""
+    app = make_app(AppOptions(name="Alice"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        call = await _call(app, pilot)
+        panel = call.query_one(StatsPanel)
+        _connect(call)
+        post(call, event="stats", child="peer", send_hz=30.0, voice=VOICE)
+        await pilot.pause()
+        call.tick()
+        assert call.query_one("#row-audio_delay").display
+        assert not call.query_one("#row-lipsync_hold").display
+        held = {**VOICE, "audio_delay_ms": 128.4, "lipsync_hold_ms": 80.0}
+        post(call, event="stats", child="peer", send_hz=30.0, voice=held)
+        await pilot.pause()
+        call.tick()
+        assert call.query_one("#row-lipsync_hold").display
+        values = {
+            k: str(panel.query_one(f"#value-{k}", Label).render())
+            for k in ("audio_delay", "lipsync_hold", "jitter_buffer")
+        }
+        assert values == {
+            "audio_delay": "128 ms",
+            "lipsync_hold": "80 ms",
+            "jitter_buffer": "40 ms",
+        }
+        released = {**VOICE, "lipsync_hold_ms": 0}
+        post(call, event="stats", child="peer", send_hz=30.0, voice=released)
+        await pilot.pause()
+        call.tick()
+        assert not call.query_one("#row-lipsync_hold").display
+
+
+@pytest.mark.asyncio
 async def test_no_sound_device_is_said_on_the_voice_line(make_app: MakeApp) -> None:
     app = make_app(AppOptions(name="Alice"))
     async with app.run_test(size=(120, 40)) as pilot:

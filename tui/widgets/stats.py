@@ -3,7 +3,9 @@ panel is wide enough, one line saying what the figure measures (always in the ro
 
 The voice rows (audio delay, jitter buffer, loss) are there only while they can mean something:
 in a call with voice, connected to the peer (:attr:`StatsPanel.show_voice`). Otherwise they could
-only read "-", and at 80x24 with the invitation open their three rows are the chat's."""
+only read "-", and at 80x24 with the invitation open their three rows are the chat's. The
+lip-sync hold (the part of the audio delay the voice waits for a slower avatar) shows only while
+there is one."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from textual.reactive import reactive
 from textual.widgets import Label, Sparkline
 
 from i18n import _
-from tui.stats_model import METRICS, VOICE_KEYS, StatsModel
+from tui.stats_model import HOLD_KEY, METRICS, VOICE_KEYS, StatsModel
 
 #: How many samples each sparkline shows (the widget squeezes them into its width).
 SPARK_SAMPLES = 60
@@ -47,7 +49,8 @@ class StatsPanel(Vertical):
 
     def watch_show_voice(self, show: bool) -> None:
         for key in VOICE_KEYS:
-            self.query_one(f"#row-{key}").display = show
+            if key != HOLD_KEY:
+                self.query_one(f"#row-{key}").display = show
 
     def on_resize(self) -> None:
         wide = self.size.width >= EXPLAIN_MIN_WIDTH
@@ -55,6 +58,9 @@ class StatsPanel(Vertical):
             label.display = wide
 
     def refresh_from(self, model: StatsModel) -> None:
+        self.query_one(f"#row-{HOLD_KEY}").display = self.show_voice and bool(
+            model.value(HOLD_KEY)
+        )
         for metric in METRICS:
             self.query_one(f"#value-{metric.key}", Label).update(model.text(metric.key))
             history = list(model.history[metric.key])[-SPARK_SAMPLES:]
