@@ -152,3 +152,12 @@ def test_no_voice_is_said_on_both_sides(relay_url: str, tmp_path: Path) -> None:
     assert "voice off" in carol and "  voice delay" not in carol
     connected = [line for line in dave.splitlines() if line.startswith("[connected]")]
     assert connected and "(the peer has voice off)" in connected[-1], dave[-2000:]
+
+
+def test_the_status_line_names_a_lip_sync_hold_only_while_there_is_one() -> None:
+    from cli.cmd_call import format_voice
+
+    voice = {"on": True, "audio_delay_ms": 128.0, "jitter_buffer_ms": 40.0, "loss_pct": 0.5}
+    assert "hold" not in format_voice({**voice, "lipsync_hold_ms": 0.0})
+    line = format_voice({**voice, "lipsync_hold_ms": 80.0})
+    assert "delay 128 ms buf 40 ms lip-sync hold 80 ms loss 0.5%" in line
