@@ -179,7 +179,7 @@ class Voice:
             parts = self.current
             # Catching up (a starved process), blocks are pulled back to back, like a sound card
             # that underran: what has arrived is played, the rest concealed (and waited for).
-            pcm = parts.playout.pull(time.monotonic_ns()) if parts is not None else None
+            pcm = parts.playout.pull(time.monotonic_ns(), due) if parts is not None else None
             if pcm is None:
                 pcm = silence()
             self.peer_speaking = self._peer_vad.update(pcm)

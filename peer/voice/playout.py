@@ -237,8 +237,12 @@ class PlayoutBuffer:
         return max(0.0, (newest + BLOCK - self.cursor) * 1000 / SAMPLE_RATE)
 
     # -- output (from the playout loop, once per 20 ms tick) -------------------------------
-    def pull(self, now_ns: int) -> PCM | None:
-        """The block to play now; None before the first packet's turn (play silence)."""
+    def pull(self, now_ns: int, play_ns: int | None = None) -> PCM | None:
+        """The block to play now; None before the first packet's turn (play silence).
+        ``play_ns``: when the block is heard, on the sink's clock (the playout loop's slot);
+        a starved loop pulls late and catches up, and the time a packet waited is to the
+        moment it is heard, not to the late pull (that overstated the audio delay under load
+        by the loop's lag). Decisions (loss, underrun) stay on ``now_ns``: what has arrived."""
         self._update_target()
         if self.cursor is None:
             if not self.packets:
@@ -277,7 +281,8 @@ class PlayoutBuffer:
                 if nxt is not None:
                     packet, pcm = nxt, self.decoder.decode(nxt.payload)
                     self.cursor += BLOCK
-            self.wait_ms += 0.1 * ((now_ns - packet.arrival_ns) / 1e6 - self.wait_ms)
+            heard = now_ns if play_ns is None else play_ns
+            self.wait_ms += 0.1 * ((heard - packet.arrival_ns) / 1e6 - self.wait_ms)
             if pcm is None:
                 self.lost += 1
                 return self._conceal()

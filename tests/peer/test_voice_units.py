@@ -442,3 +442,19 @@ def test_a_hold_is_bounded() -> None:
     assert buf.hold_ms == MAX_TARGET_MS
     buf.set_hold(-5)
     assert buf.hold_ms == 0.0 and buf.target_ms == buf.jitter_target_ms
+
+
+def test_the_wait_is_counted_to_when_the_block_is_heard() -> None:
+    """A starved playout loop pulls 100 ms late and catches up; its blocks are still heard at
+    their slots (play_ns), so the audio delay it reports does not grow by the loop's lag."""
+    packets = _opus_packets(_tone(2.0))
+    late, on_time = PlayoutBuffer(), PlayoutBuffer()
+    for n in range(len(packets)):
+        arrival = n * 20 * MS + MS
+        for buf in (late, on_time):
+            buf.push(n * BLOCK, packets[n], arrival)
+        slot = n * 20 * MS + 7 * MS
+        on_time.pull(slot)
+        late.pull(slot + 100 * MS, slot)
+    assert abs(late.wait_ms - on_time.wait_ms) < 25.0, (late.wait_ms, on_time.wait_ms)
+    assert on_time.wait_ms < 30
