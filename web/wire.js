@@ -91,6 +91,7 @@ export class Call {
     /** @type {ReturnType<typeof setTimeout> | null} */ this.offerTimer = null;
     /** @type {ReturnType<typeof setInterval> | null} */ this.tickTimer = null;
     /** @type {MediaStream | null} */ this.mic = null;
+    /** @type {Promise<MediaStream> | null} */ this.micRequest = null;
     this.muted = false;
     /** True once both descriptions of the current link carry audio we send. */
     this.audioAgreed = false;
@@ -122,6 +123,7 @@ export class Call {
       if (!this.ended && this.state !== "connected") this.setState("signaling", "relay closed");
     };
     this.tickTimer = setInterval(() => this.tick(), 1000);
+    if (this.opts.voice) this.microphone().catch(() => {});
   }
 
   /** @param {Record<string, unknown>} msg */
@@ -281,7 +283,10 @@ export class Call {
     if (!navigator.mediaDevices?.getUserMedia) return null;
     try {
       const audio = this.opts.micId ? { deviceId: { exact: this.opts.micId } } : true;
-      this.mic ??= await navigator.mediaDevices.getUserMedia({ audio, video: false });
+      // One request, shared: asked for at start so an offer never waits on it (a slow
+      // permission would let the peer's own offer come first, without our audio).
+      this.micRequest ??= navigator.mediaDevices.getUserMedia({ audio, video: false });
+      this.mic = await this.micRequest;
       const track = this.mic.getAudioTracks()[0] ?? null;
       if (track) track.enabled = !this.muted;
       return track;

@@ -88,6 +88,17 @@ async def test_browser_and_python_peer_call(tmp_path: Path) -> None:
                 # Hello both ways; SAS equal; clock sync runs (the page answers pings).
                 hello = await log.wait_for(lambda: log.of("peer_hello"), 10, "browser hello")
                 assert hello[-1]["name"] == BROWSER_NAME and hello[-1]["avatar_id"] == "aria"
+                # The page joined second, so it offered (the Python side offers too if none came
+                # in 3 s: a loaded machine), with m=audio since its voice is on by default; the
+                # Python peer, voice off, answered that section inactive (peer/connection.py).
+                kind, local, remote = await page.evaluate(
+                    "[window.avatarchat.call.pc.localDescription.type,"
+                    " window.avatarchat.call.pc.localDescription.sdp,"
+                    " window.avatarchat.call.pc.remoteDescription.sdp]")
+                assert "m=video" not in local + remote
+                if kind == "offer":
+                    assert "m=audio" in local and "m=audio" in remote and "a=inactive" in remote
+                assert await page.evaluate("window.avatarchat.call.audioAgreed") is False
                 await page.wait_for_function(
                     "() => window.avatarchat.peerHello && window.avatarchat.rttMs !== null "
                     "&& window.avatarchat.sas", timeout=10_000)
