@@ -278,6 +278,13 @@ async def test_call_draws_the_python_peers_own_pack_moving_with_its_face(tmp_pat
                 lambda: (v := (log.last_stats() or {}).get("voice") or {})
                 and v.get("agreed") and (v.get("packets_received") or 0) > 20,
                 20, "the page's voice at the Python peer")
+            # Mute: the microphone's track stops sending sound, the button says so.
+            await page.click("#mute")
+            assert await page.evaluate(
+                "window.avatarchat.call.mic.getAudioTracks()[0].enabled") is False
+            assert await page.inner_text("#mute") == "Unmute"
+            # The self-view draws our own choice.
+            assert await page.evaluate("window.avatarchat.selfView.pack.id") == "mochi"
 
             # The drawn mouth and eyes follow the Python side's synthetic face.
             samples: list[dict[str, Any]] = []
