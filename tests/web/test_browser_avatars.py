@@ -123,7 +123,7 @@ def _over_black(rgba: np.ndarray) -> np.ndarray:
 
 def _layer_rgb(pack: str, layer: str) -> list[int]:
     """The mean colour of a layer's opaque pixels (what to look for on the screen)."""
-    a = np.asarray(Image.open(f"avatars/builtin/{pack}/layers/{layer}.png").convert("RGBA"))
+    a = np.asarray(Image.open(load_pack(pack).root / "layers" / f"{layer}.png").convert("RGBA"))
     opaque = a[a[..., 3] > 200][:, :3]
     return [int(v) for v in opaque.mean(axis=0).round()]
 
@@ -140,7 +140,7 @@ POSES: list[dict[str, float]] = [
 def _custom_pack(tmp_path: Path) -> Path:
     """A pack no client has built in: fox's art under another id (so another content hash)."""
     dest = tmp_path / "myfox"
-    shutil.copytree(Path("avatars/builtin/fox"), dest)
+    shutil.copytree(load_pack("fox").root, dest)
     toml = dest / "avatar.toml"
     toml.write_text(
         toml.read_text(encoding="utf-8").replace('id = "fox"', 'id = "myfox"', 1), encoding="utf-8"
