@@ -105,7 +105,7 @@ _ROWS = (
     ("audio_delay", N_("Audio delay"), "ms", 0, "peer.voice.audio_delay_ms", "peer voice",
      N_("peer's microphone to your speaker (the avatar waits as long)")),
     ("lipsync_hold", N_("Sync hold"), "ms", 0, "peer.voice.lipsync_hold_ms", "peer voice",
-     N_("lip-sync hold: the part of the audio delay the voice waits for the avatar")),
+     N_("lip sync: of the audio delay, the wait for the avatar")),
     ("jitter_buffer", N_("Jitter buf."), "ms", 0, "peer.voice.jitter_buffer_ms", "peer voice",
      N_("how long received voice waits to smooth out network jitter")),
     ("audio_loss", N_("Audio loss"), "%", 1, "peer.voice.loss_pct", "peer voice",
