@@ -112,6 +112,10 @@ class Gltf3DRenderer(Renderer):
         self._stub_list: Any = None
         self.viewport = (0, 0, 1, 1)
         self.draws: list[Draw] = []
+        self._solid: list[Draw] = []
+        self._mask: list[Draw] = []
+        self._outlined: list[Draw] = []
+        self._blend: list[Draw] = []
         self.textures: list[int] = []
         self.joint_tex: dict[int, int] = {}
         self.posed: Posed | None = None
@@ -155,6 +159,14 @@ class Gltf3DRenderer(Renderer):
         # (False, False) always: it also draws the outlines.
         for key in sorted({(False, False), *(self._variant(d) for d in self.draws)}):
             self._compile(*key)
+        for d in self.draws:
+            d.variant = self._variant(d)
+        # The passes' draw lists, in drawing order: materials do not change after loading.
+        order = self._sort_key
+        self._solid = sorted((d for d in self.draws if self._mat_alpha(d) == 0), key=order)
+        self._mask = sorted((d for d in self.draws if self._mat_alpha(d) == 1), key=order)
+        self._outlined = [d for d in self._solid + self._mask if self._has_outline(d)]
+        self._blend = [d for d in self.draws if self._mat_alpha(d) == 2]  # in file order
         for si, skin in enumerate(pack.skins):
             tex = gl.GLuint(0)
             gl.glGenTextures(1, ctypes.byref(tex))
@@ -287,11 +299,7 @@ class Gltf3DRenderer(Renderer):
         if self._cam is None or self._cam[0] != (w, h):
             self._cam = ((w, h), *frame_camera(self.poser, w / h))
         self._pid = 0
-        blend = [d for d in self.draws if self._mat_alpha(d) == 2]  # in file order
-        key = self._sort_key
-        solid = sorted((d for d in self.draws if self._mat_alpha(d) == 0), key=key)
-        mask = sorted((d for d in self.draws if self._mat_alpha(d) == 1), key=key)
-        outlined = [d for d in solid + mask if self._outlined(d)]
+        solid, mask, outlined, blend = self._solid, self._mask, self._outlined, self._blend
         self._cull = -1
         gl.glDisable(gl.GL_CULL_FACE)
         gl.glDisable(gl.GL_BLEND)
@@ -335,7 +343,7 @@ class Gltf3DRenderer(Renderer):
         sided = bool(0 <= d.material < len(mats) and mats[d.material].double_sided)
         return (self._variant(d), sided)
 
-    def _outlined(self, d: Draw) -> bool:
+    def _has_outline(self, d: Draw) -> bool:
         mats = self.model.materials if self.model else []
         return 0 <= d.material < len(mats) and mats[d.material].outline_width > 0
 
@@ -346,7 +354,7 @@ class Gltf3DRenderer(Renderer):
 
     def _draw_one(self, d: Draw, outline: bool, variant: tuple[bool, bool] | None = None) -> None:
         assert self.model is not None and self.posed is not None
-        prog = self.programs[variant or self._variant(d)]
+        prog = self.programs[variant or d.variant]
         if prog.id != self._pid:
             self._use(prog)
         loc = self._locs[self._pid]
@@ -404,6 +412,7 @@ class Gltf3DRenderer(Renderer):
         for t in [*self.textures, *self.joint_tex.values()]:
             gl.glDeleteTextures(1, ctypes.byref(gl.GLuint(t)))
         self.draws, self.textures, self.joint_tex = [], [], {}
+        self._solid, self._mask, self._outlined, self._blend = [], [], [], []
         if self._stub_list is not None:
             self._stub_list.delete()
             self._stub_list = None

@@ -29,6 +29,8 @@ class Draw:
     morph_w: NDArray[np.float32] | None = None  # weights last uploaded
     targets: NDArray[np.float32] | None = None  # (T, N*6) position+normal deltas
     base: NDArray[np.float32] | None = None  # (N, 6) positions+normals at rest
+    #: (alpha mask, textured): which of the renderer's shader programs draws it.
+    variant: tuple[bool, bool] = (False, False)
 
 
 def upload_texture(img: NDArray[np.uint8]) -> int:
