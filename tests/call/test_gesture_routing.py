@@ -5,24 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from call import Call, CallConfig
-from protocol.commands import Command, SendGesture, ShowGesture
+from call import CallConfig
+from protocol.commands import SendGesture, ShowGesture
 from protocol.events import GestureMade, PeerGesture
 
-Routed = tuple[Call, list[tuple[str, Command]]]
-
-
-@pytest.fixture
-def call(monkeypatch: pytest.MonkeyPatch) -> Routed:
-    sent: list[tuple[str, Command]] = []
-    c = Call(CallConfig(room="gestureRoom0123456789", relay="ws://127.0.0.1:1", window=True))
-
-    def send(child: str, command: Command) -> bool:
-        sent.append((child, command))
-        return True
-
-    monkeypatch.setattr(c, "send", send)
-    return c, sent
+from .routed import Routed
 
 
 def test_our_gesture_goes_to_the_peer_theirs_to_the_window(call: Routed) -> None:

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from call import Call, CallConfig
 from call.lipsync import DEADBAND_MS, HOLD_CAP_MS, STEP_MS, VIDEO_STALE_S, next_hold
 from protocol.commands import Command, SetSyncHold
 from protocol.events import Ready, Stats, VideoPathDelay
+
+from .routed import Routed
 
 # (hold now, video own path, audio delay with the hold, next hold, why)
 CASES = [
@@ -53,22 +54,6 @@ def test_the_loop_settles_when_the_buffer_follows() -> None:
         holds.append(hold)
     assert abs(holds[-1] - (video - natural)) <= 20.0, holds
     assert max(holds) <= video - natural + 25.0, holds
-
-
-Routed = tuple[Call, list[tuple[str, Command]]]
-
-
-@pytest.fixture
-def call(monkeypatch: pytest.MonkeyPatch) -> Routed:
-    sent: list[tuple[str, Command]] = []
-    c = Call(CallConfig(room="lipsyncRoom0123456789", relay="ws://127.0.0.1:1", window=True))
-
-    def send(child: str, command: Command) -> bool:
-        sent.append((child, command))
-        return True
-
-    monkeypatch.setattr(c, "send", send)
-    return c, sent
 
 
 def voice(audio_ms: float | None, **more: Any) -> Stats:

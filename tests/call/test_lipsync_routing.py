@@ -10,24 +10,10 @@ from typing import Any
 
 import pytest
 
-from call import Call, CallConfig
 from protocol.commands import Command, SetPeerDelay
 from protocol.events import Ready, Stats
 
-Routed = tuple[Call, list[tuple[str, Command]]]
-
-
-@pytest.fixture
-def call(monkeypatch: pytest.MonkeyPatch) -> Routed:
-    sent: list[tuple[str, Command]] = []
-    c = Call(CallConfig(room="lipsyncRoom0123456789", relay="ws://127.0.0.1:1", window=True))
-
-    def send(child: str, command: Command) -> bool:
-        sent.append((child, command))
-        return True
-
-    monkeypatch.setattr(c, "send", send)
-    return c, sent
+from .routed import Routed
 
 
 def stats(voice: dict[str, Any] | None) -> Stats:

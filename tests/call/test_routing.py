@@ -3,28 +3,13 @@ becomes the command the window needs (and what a restarted window gets replayed)
 
 from __future__ import annotations
 
-import pytest
-
-from call import Call, CallConfig
 from call.events import ChildExited
 from protocol.commands import Command, Pause, Recalibrate, ShowOverlay, ShowPeerName
 from protocol.events import Error, PeerBye, PeerHello, Status
 
-Routed = tuple[Call, list[tuple[str, Command]]]
+from .routed import Routed
+
 FULL = "relay refused the join (room_full): this room already has two people in it"
-
-
-@pytest.fixture
-def call(monkeypatch: pytest.MonkeyPatch) -> Routed:
-    sent: list[tuple[str, Command]] = []
-    c = Call(CallConfig(room="routingRoom0123456789", relay="ws://127.0.0.1:1", window=True))
-
-    def send(child: str, command: Command) -> bool:
-        sent.append((child, command))
-        return True
-
-    monkeypatch.setattr(c, "send", send)
-    return c, sent
 
 
 def to_render(sent: list[tuple[str, Command]]) -> list[Command]:
