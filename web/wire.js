@@ -53,7 +53,7 @@ export function sdpProblem(sdp, audio) {
   const allowed = audio ? ["application", "audio"] : ["application"];
   if (kinds.some((k) => !allowed.includes(k)) || kinds.filter((k) => k === "application").length !== 1
       || kinds.filter((k) => k === "audio").length > 1) {
-    return `refusing a description with ${kinds.join(", ") || "no media"}`;
+    return t("refusing a description with {kinds}", { kinds: kinds.join(", ") || "-" });
   }
   return "";
 }

@@ -128,5 +128,6 @@ async def test_korean_page_join_form_and_call_view() -> None:
         assert await page.inner_text("#join") == "Join"
         assert "Your name" in await page.inner_text("#join-form")
         assert not [u for u in requests if "/i18n/" in u]
+        await page.screenshot(path=str(SHOTS / "K_en_join.png"))
         await browser.close()
         assert errors == []
