@@ -44,6 +44,8 @@ OVERFLOW = """() => {
 }"""
 
 
+# Over 5 s (about 6-8 s quiet, 16 s on a loaded 2-core box): one Chromium start, three pages,
+# a real room join and the call view's first stats tick (1 s); one test so they are paid once.
 @pytest.mark.timeout(60)
 async def test_korean_page_join_form_and_call_view() -> None:
     from playwright.async_api import async_playwright
@@ -71,6 +73,16 @@ async def test_korean_page_join_form_and_call_view() -> None:
         assert await page.input_value("#lang") == "ko"
         assert await page.evaluate(OVERFLOW) == []
         await page.screenshot(path=str(SHOTS / "K_ko_join.png"))
+        # The no-WebGL notice (a canvas that already has a 2D context gives no WebGL one).
+        no_gl = await page.evaluate("""async () => {
+          const { AvatarView } = await import("./avatar.js");
+          const canvas = document.createElement("canvas");
+          canvas.getContext("2d");
+          return new AvatarView(canvas).error;
+        }""")
+        assert no_gl == "이 브라우저에서는 WebGL을 쓸 수 없습니다"
+        # The switch names itself in both languages (found by someone who reads no Korean).
+        assert await page.get_attribute("#lang", "aria-label") == "언어 (Language)"
 
         # The call view, waiting in the room (the relay is real; nobody else joins).
         await page.fill("#name", "김민지")
