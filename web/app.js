@@ -222,7 +222,7 @@ async function join(name, room) {
       debug.state = state; debug.detail = detail;
       if (state === "ended") debug.face?.stop(); // the camera goes off with the call
       if (state === "connected" && debug.setupMs === null) debug.setupMs = performance.now() - joinedAt;
-      $("state").textContent = detail || state;
+      showState();
     },
     onFrame: (frame, bytes) => {
       view.update(frame);
@@ -243,6 +243,12 @@ async function join(name, room) {
     onPackRefused: (message) => note(t("{reason} (drawn with a built-in)", { reason: message })),
   });
   debug.call = call;
+  // The state line again in the new language when the switch changes it.
+  const showState = () => {
+    const { msgid, params } = call.stateDetail;
+    $("state").textContent = msgid ? t(msgid, params) : call.state;
+  };
+  live(() => { if (call.state !== "idle") showState(); });
   call.start();
   const mute = $("mute");
   mute.hidden = !choices.voice;

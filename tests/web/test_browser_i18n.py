@@ -119,6 +119,7 @@ async def test_korean_page_join_form_and_call_view() -> None:
         await page.wait_for_function(
             "() => document.getElementById('hangup').textContent === 'Hang up'")
         assert await page.inner_text("#mute") == "Mute"
+        assert await page.inner_text("#state") == "in the room; waiting for the peer"
         assert await page.inner_text("#chat-form button") == "Send"
         again = await ko.new_page()
         await again.goto(link)
