@@ -11,6 +11,10 @@ setting ("auto", "en", "ko"), else the locale (``LANGUAGE``, ``LC_ALL``, ``LC_ME
 child processes get it through the environment (:func:`child_env`), so the avatar window speaks
 the language the TUI speaks.
 
+The browser page (``web/``) shares this catalog: its strings are looked up here first and the
+rest live in the ``web`` domain (``web.po``); ``python -m i18n compile`` writes the merged table
+``web/i18n/ko.json`` for the page, which has no build step (see :mod:`i18n.web`).
+
 Why lookups happen at call time: the language can change while the app runs (the settings
 screen), so module-level tables hold :func:`N_`-marked English texts and are passed through
 :func:`_` where they are shown.

@@ -32,6 +32,8 @@ class Message:
     strings: list[str] = field(default_factory=list)
     refs: list[str] = field(default_factory=list)
     fuzzy: bool = False
+    #: gettext's msgctxt (only the page's catalog uses it: a word the TUI means otherwise)
+    context: str = ""
 
     @property
     def translated(self) -> bool:
@@ -124,6 +126,7 @@ def read_po(path: Path) -> list[Message]:
     target: tuple[str, int] = ("", 0)  # which string continuation lines extend
     flags: list[str] = []
     refs: list[str] = []
+    context = ""
 
     def finish() -> None:
         nonlocal current
@@ -144,10 +147,15 @@ def read_po(path: Path) -> list[Message]:
                 refs += line[2:].split()
             continue
         keyword, _, rest = line.partition(" ")
+        if keyword == "msgctxt":
+            finish()
+            context = _unquote(rest, where)
+            continue
         if keyword == "msgid":
             finish()
-            current = Message(_unquote(rest, where), refs=refs, fuzzy="fuzzy" in flags)
-            flags, refs, target = [], [], ("msgid", 0)
+            current = Message(_unquote(rest, where), refs=refs, fuzzy="fuzzy" in flags,
+                              context=context)
+            context, flags, refs, target = "", [], [], ("msgid", 0)
         elif current is None:
             raise ValueError(f"{where}: {keyword} before msgid")
         elif keyword == "msgid_plural":
@@ -188,6 +196,8 @@ def write_po(path: Path, messages: list[Message]) -> None:
         lines = [f"#: {' '.join(m.refs)}"] if m.refs else []
         if m.fuzzy:
             lines.append("#, fuzzy")
+        if m.context:
+            lines.append(f"msgctxt {_quote(m.context)}")
         lines.append(f"msgid {_quote(m.msgid)}")
         if m.plural:
             lines.append(f"msgid_plural {_quote(m.plural)}")
@@ -220,7 +230,8 @@ def mo_bytes(messages: list[Message]) -> bytes:
     for m in messages:
         if m.msgid and not m.translated:
             continue
-        msgid = m.msgid + ("\0" + m.plural if m.plural else "")
+        msgid = (m.context + "\x04" if m.context else "") + m.msgid
+        msgid += "\0" + m.plural if m.plural else ""
         pairs[msgid.encode()] = "\0".join(m.strings).encode()
     keys = sorted(pairs)
     count = len(keys)

@@ -61,8 +61,12 @@ CONTENT_TYPES = {
     ".wasm": "application/wasm",
     ".task": "application/octet-stream",
     ".toml": "text/plain; charset=utf-8",
+    ".json": "application/json",  # only under JSON_FOLDERS
 }
 _NEVER = frozenset({"node_modules", "__pycache__"})
+#: The only folders whose .json is served: the page's texts (web/i18n/ko.json); package.json,
+#: package-lock.json and the vendored packages' manifests stay private.
+JSON_FOLDERS = frozenset({"i18n"})
 #: Longest request path looked up (anything longer is not one of our files).
 MAX_PATH_CHARS = 256
 
@@ -149,7 +153,8 @@ class StaticSite:
         ):
             return None
         content_type = CONTENT_TYPES.get(PurePosixPath(rel).suffix.lower())
-        if content_type is None:
+        if content_type is None or (content_type == "application/json" and (
+                len(parts) != 2 or parts[0] not in JSON_FOLDERS)):
             return None
         try:
             candidate = (root / rel).resolve()

@@ -15,6 +15,7 @@ import { builtinIndex, loadBuiltin } from "./pack.js";
 import { BLENDSHAPE_INDEX, NUM_BLENDSHAPES } from "./blendshapes.js";
 import { FLAGS, quantizeUnit } from "./frame.js";
 import { FaceSource } from "./tracking_camera.js";
+import { bindSwitch, live, startLanguage, t } from "./i18n.js";
 
 const SEND_HZ = 30;
 /** The built-in every client has: what a peer is drawn with until (or unless) its own pack is. */
@@ -90,7 +91,7 @@ async function fillAvatars() {
   const box = $("avatars");
   const saved = localStorage.getItem("avatarchat.avatar") ?? FALLBACK_AVATAR;
   const packs = await packIndex;
-  if (!packs.length) { $("avatars-error").textContent = "The relay serves no avatars."; return; }
+  if (!packs.length) { live(() => { $("avatars-error").textContent = t("The relay serves no avatars."); }); return; }
   for (const p of packs) {
     const label = document.createElement("label");
     const input = document.createElement("input");
@@ -109,13 +110,14 @@ async function fillAvatars() {
 async function fillDevices() {
   if (!navigator.mediaDevices?.enumerateDevices) return;
   const devices = await navigator.mediaDevices.enumerateDevices().catch(() => []);
-  for (const [kind, id, word] of [["videoinput", "camera", "camera"], ["audioinput", "mic", "microphone"]]) {
+  const numbered = { camera: (/** @type {number} */ n) => t("camera {n}", { n }), mic: (/** @type {number} */ n) => t("microphone {n}", { n }) };
+  for (const [kind, id] of /** @type {const} */ ([["videoinput", "camera"], ["audioinput", "mic"]])) {
     const select = /** @type {HTMLSelectElement} */ ($(id));
     const saved = localStorage.getItem(`avatarchat.${id}`) ?? "";
     devices.filter((d) => d.kind === kind && d.deviceId && d.deviceId !== "default").forEach((d, i) => {
       const option = document.createElement("option");
       option.value = d.deviceId;
-      option.textContent = d.label || `${word} ${i + 1}`;
+      option.textContent = d.label || numbered[id](i + 1);
       option.selected = d.deviceId === saved;
       select.append(option);
     });
@@ -138,7 +140,7 @@ function main() {
     e.preventDefault();
     const room = roomFrom(roomInput.value);
     if (!validRoom(room)) {
-      $("join-error").textContent = "That is not a room code (22-64 letters, digits, - or _).";
+      $("join-error").textContent = t("That is not a room code (22-64 letters, digits, - or _).");
       return;
     }
     localStorage.setItem("avatarchat.name", nameInput.value);
@@ -149,7 +151,7 @@ function main() {
     choices.voice = /** @type {HTMLInputElement} */ ($("voice")).checked;
     for (const key of /** @type {const} */ (["avatar", "camera", "mic"])) localStorage.setItem(`avatarchat.${key}`, choices[key]);
     join(nameInput.value.trim() || "guest", room).catch((err) => {
-      $("state").textContent = `error: ${err instanceof Error ? err.message : err}`;
+      $("state").textContent = t("error: {error}", { error: err instanceof Error ? err.message : err });
     });
   });
 }
@@ -164,9 +166,9 @@ async function join(name, room) {
   debug.view = view; debug.selfView = selfView;
   view.start(); selfView.start();
   // Without WebGL the call goes on undrawn, and the note says so whatever else it said.
-  const noGl = view.error ? `Avatars cannot be drawn here (${view.error}); the call works without them.` : "";
+  const noGl = () => (view.error ? t("Avatars cannot be drawn here ({error}); the call works without them.", { error: view.error }) : "");
   const note = (/** @type {string} */ text) => {
-    debug.avatarNote = text || noGl;
+    debug.avatarNote = text || noGl();
     $("avatar-note").textContent = debug.avatarNote;
   };
   note("");
@@ -175,7 +177,7 @@ async function join(name, room) {
   const ownLoaded = builtin(choices.avatar).then(async (own) => {
     Object.assign(call.opts, { avatarId: own.id, avatarVersion: own.version, avatarHash: own.hash });
     await selfView.setPack(own);
-  }).catch((e) => note(`Your avatar could not be loaded: ${e instanceof Error ? e.message : e}`));
+  }).catch((e) => note(t("Your avatar could not be loaded: {error}", { error: e instanceof Error ? e.message : e })));
   // The peer is drawn with the fallback until its hello names its avatar.
   builtin(FALLBACK_AVATAR).then((p) => { if (!debug.peerAvatar) view.setPack(p); }).catch(() => {});
   /** The peer's avatar (hello or switch): the built-in of that id when its hash matches (or
@@ -192,7 +194,7 @@ async function join(name, room) {
     }
     debug.peerAvatar = { id: shown.id, hash: shown.hash, source: "fallback" };
     await view.setPack(shown);
-    note(`Receiving the peer's avatar ${id}…`);
+    note(t("Receiving the peer's avatar {id}…", { id }));
     call.inbox.request(id, hash);
   };
   const log = $("chat-log");
@@ -204,7 +206,7 @@ async function join(name, room) {
     log.scrollTop = log.scrollHeight;
     debug.chats.push({ text, from: mine ? "me" : "peer" });
   };
-  let peerName = "peer";
+  let peerName = t("peer");
   let bytesLast = 0;
   // The relay's WebSocket beside the page (a proxy may serve both under a path prefix), at
   // /ws?room=CODE as a Python peer connects: deploy/nginx hashes the room onto one relay.
@@ -220,7 +222,7 @@ async function join(name, room) {
       debug.state = state; debug.detail = detail;
       if (state === "ended") debug.face?.stop(); // the camera goes off with the call
       if (state === "connected" && debug.setupMs === null) debug.setupMs = performance.now() - joinedAt;
-      $("state").textContent = detail || state;
+      showState();
     },
     onFrame: (frame, bytes) => {
       view.update(frame);
@@ -229,25 +231,31 @@ async function join(name, room) {
     },
     onChat: (text) => addChat(text, peerName, false),
     onSas: (sas) => { debug.sas = sas; $("sas").textContent = sas; },
-    onHello: (hello) => { debug.peerHello = hello; peerName = String(hello.name || "peer"); },
+    onHello: (hello) => { debug.peerHello = hello; peerName = String(hello.name || t("peer")); },
     onBye: (reason) => { debug.peerBye = reason; },
     onPeerAvatar: (id, hash) => { peerAvatar(id, hash).catch((e) => note(String(e))); },
     onPeerPack: (pack) => {
       view.setPack(pack).then(() => {
         debug.peerAvatar = { id: pack.id, hash: pack.hash, source: "received" };
         note("");
-      }).catch((e) => note(`The peer's avatar could not be drawn: ${e instanceof Error ? e.message : e}`));
+      }).catch((e) => note(t("The peer's avatar could not be drawn: {error}", { error: e instanceof Error ? e.message : e })));
     },
-    onPackRefused: (message) => note(`${message} (drawn with a built-in)`),
+    onPackRefused: (message) => note(t("{reason} (drawn with a built-in)", { reason: message })),
   });
   debug.call = call;
+  // The state line again in the new language when the switch changes it.
+  const showState = () => {
+    const { msgid, params } = call.stateDetail;
+    $("state").textContent = msgid ? t(msgid, params) : call.state;
+  };
+  live(() => { if (call.state !== "idle") showState(); });
   call.start();
   const mute = $("mute");
   mute.hidden = !choices.voice;
   mute.addEventListener("click", () => {
     call.setMuted(!call.muted);
     mute.setAttribute("aria-pressed", String(call.muted));
-    mute.textContent = call.muted ? "Unmute" : "Mute";
+    live(() => { mute.textContent = call.muted ? t("Unmute") : t("Mute"); });
   });
 
   let seq = 0;
@@ -284,7 +292,7 @@ async function join(name, room) {
     debug.e2eP50Ms = p50;
     $("stat-latency").textContent = p50 === null ? "–" : `${p50.toFixed(1)} ms`;
     $("stat-tracking").textContent = debug.trackingFps === null ? "–" : `${debug.trackingFps.toFixed(0)} fps`;
-    $("stat-voice").textContent = !call.audioAgreed ? "off" : call.muted ? "muted" : "on";
+    $("stat-voice").textContent = !call.audioAgreed ? t("off") : call.muted ? t("muted") : t("on");
     debug.rttMs = call.rttMs; debug.renderFrames = view.frames;
     last = { rx: s.framesReceived, tx: s.framesSent, render: view.frames, t: now };
   }, 1000);
@@ -307,4 +315,8 @@ async function join(name, room) {
   });
 }
 
-main();
+// English stays on screen if the Korean texts cannot be fetched: the page still works.
+startLanguage().catch(() => {}).finally(() => {
+  bindSwitch(/** @type {HTMLSelectElement} */ ($("lang")));
+  main();
+});

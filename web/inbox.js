@@ -10,6 +10,7 @@
 // a built-in while the call goes on.
 
 import { unzipPack, packFromFiles, contentHash } from "./pack.js";
+import { t } from "./i18n.js";
 
 export const AVATAR_CHUNK_BYTES = 16 * 1024;
 export const MAX_AVATAR_PACK_BYTES = 8 * 1024 * 1024;
@@ -41,13 +42,13 @@ export class PackInbox {
   /** Ask for the pack with this content hash. @param {string} avatarId @param {string} digest */
   request(avatarId, digest) {
     digest = digest.toLowerCase();
-    if (!DIGEST_RE.test(digest)) { this.refuse(`the peer's avatar ${avatarId} has no content hash`); return; }
+    if (!DIGEST_RE.test(digest)) { this.refuse(t("the peer's avatar {id} has no content hash", { id: avatarId })); return; }
     if (this.incoming?.digest === digest) return;
     if (!this.requested.has(digest) && this.requested.size >= MAX_RECEIVED_PACKS_PER_CALL) {
-      this.refuse(`${MAX_RECEIVED_PACKS_PER_CALL} different packs already received in this call`);
+      this.refuse(t("{n} different packs already received in this call", { n: MAX_RECEIVED_PACKS_PER_CALL }));
       return;
     }
-    if (this.bytesReceived >= MAX_RECEIVED_BYTES_PER_CALL) { this.refuse("32 MiB already received"); return; }
+    if (this.bytesReceived >= MAX_RECEIVED_BYTES_PER_CALL) { this.refuse(t("32 MiB already received")); return; }
     this.requested.add(digest);
     this.incoming = { digest, avatarId, chunks: [], size: 0, total: 0 };
     this.ev.send("avatar_request", { hash: digest });
@@ -59,7 +60,7 @@ export class PackInbox {
   /** @param {Record<string, unknown>} msg avatar_unavailable */
   unavailable(msg) {
     if (this.incoming && this.incoming.digest === msg.hash) {
-      this.refuse(`the peer cannot send its avatar: ${String(msg.reason ?? "")}`.slice(0, 300));
+      this.refuse(t("the peer cannot send its avatar: {reason}", { reason: String(msg.reason ?? "").slice(0, 300) }));
     }
   }
 
@@ -71,11 +72,11 @@ export class PackInbox {
     const expected = size ? Math.ceil(size / AVATAR_CHUNK_BYTES) : 0;
     if (size > MAX_AVATAR_PACK_BYTES || total !== expected || index !== inc.chunks.length
         || (inc.total && (total !== inc.total || size !== inc.size)) || msg.data.length > AVATAR_CHUNK_BYTES) {
-      this.refuse("the peer's avatar transfer was malformed or too large; keeping the built-in");
+      this.refuse(t("the peer's avatar transfer was malformed or too large; keeping the built-in"));
       return false;
     }
     if (!inc.chunks.length && this.bytesReceived + size > MAX_RECEIVED_BYTES_PER_CALL) {
-      this.refuse("the 32 MiB a call may receive would be exceeded");
+      this.refuse(t("the 32 MiB a call may receive would be exceeded"));
       return true;
     }
     this.bytesReceived += msg.data.length;
@@ -86,10 +87,10 @@ export class PackInbox {
     const data = new Uint8Array(size);
     let at = 0;
     for (const c of inc.chunks) {
-      if (at + c.length > size) { this.refuse("the peer's avatar was longer than announced"); return false; }
+      if (at + c.length > size) { this.refuse(t("the peer's avatar was longer than announced")); return false; }
       data.set(c, at); at += c.length;
     }
-    if (at !== size) { this.refuse("the peer's avatar was shorter than announced"); return false; }
+    if (at !== size) { this.refuse(t("the peer's avatar was shorter than announced")); return false; }
     this.install(data, inc.digest, inc.avatarId).catch(() => {});
     return true;
   }
@@ -104,7 +105,7 @@ export class PackInbox {
       }
       this.ev.onPack(await packFromFiles(files));
     } catch (e) {
-      this.refuse(`the peer's avatar ${avatarId} was refused: ${e instanceof Error ? e.message : e}`);
+      this.refuse(t("the peer's avatar {id} was refused: {error}", { id: avatarId, error: e instanceof Error ? e.message : e }));
     }
   }
 }

@@ -10,6 +10,7 @@
 
 import { BONE_DRIVERS } from "./params.js";
 import { WARP_TARGETS } from "./pack.js";
+import { t } from "./i18n.js";
 
 /** @typedef {[number, number, number, number, number, number]} Mat a, b, tx, c, d, ty */
 /** @type {Mat} */
@@ -178,7 +179,7 @@ export class PackRenderer {
     // (a software GL in headless browsers spent twice the time on it).
     const opts = { premultipliedAlpha: true, alpha: true, antialias: false, preserveDrawingBuffer: true };
     const gl = /** @type {WebGLRenderingContext | null} */ (canvas.getContext("webgl2", opts) ?? canvas.getContext("webgl", opts));
-    if (!gl) throw new Error("WebGL is not available in this browser");
+    if (!gl) throw new Error(t("WebGL is not available in this browser"));
     this.gl = gl;
     const prog = /** @type {WebGLProgram} */ (gl.createProgram());
     gl.attachShader(prog, shader(gl, gl.VERTEX_SHADER, VERTEX));

@@ -13,6 +13,7 @@
 
 import { nowUs } from "./wire.js";
 import { FacePipeline, rawFromResult } from "./tracking.js";
+import { t } from "./i18n.js";
 
 /**
  * The cameras the page may use (labels only once the user has allowed one).
@@ -152,7 +153,7 @@ export class Tracking {
  * @returns {Promise<Tracking>}
  */
 export async function startTracking(video, options) {
-  if (!navigator.mediaDevices?.getUserMedia) throw new Error("this page cannot use a camera here (needs https or localhost)");
+  if (!navigator.mediaDevices?.getUserMedia) throw new Error(t("this page cannot use a camera here (needs https or localhost)"));
   const stream = await navigator.mediaDevices.getUserMedia({
     video: {
       ...(options.deviceId ? { deviceId: { exact: options.deviceId } } : {}),
@@ -215,7 +216,7 @@ export class FaceSource {
     };
     const status = (/** @type {string} */ text, /** @type {boolean} */ on) => options.onStatus?.(text, on);
     synthetic();
-    status("Your side sends a synthetic animation while the camera starts.", false);
+    status(t("Your side sends a synthetic animation while the camera starts."), false);
     let last = { frames: 0, t: performance.now() };
     this.fpsTimer = setInterval(() => {
       const now = performance.now();
@@ -227,7 +228,7 @@ export class FaceSource {
       this.problem = e instanceof Error ? e.message : String(e);
       this.tracking = null;
       synthetic();
-      status(`No face tracking (${this.problem}): your side sends a synthetic animation.`, false);
+      status(t("No face tracking ({problem}): your side sends a synthetic animation.", { problem: this.problem }), false);
     };
     this.ready = startTracking(this.video, {
       deviceId: options.deviceId, onFrame: options.send, onError: giveUp,

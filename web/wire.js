@@ -12,6 +12,7 @@ import { encodeCtl, decodeCtl, MAX_CHAT_CHARS, MAX_NAME_CHARS, CTL_VERSION } fro
 import { encodeFrame, decodeFrame } from "./frame.js";
 import { certificateFingerprints, sdpFingerprint, shortAuthString } from "./sas.js";
 import { PackInbox } from "./inbox.js";
+import { N_, t } from "./i18n.js";
 
 export const SIGNAL_VERSION = 1;
 export const CLIENT_NAME = "avatarchat-web/0.1";
@@ -52,7 +53,7 @@ export function sdpProblem(sdp, audio) {
   const allowed = audio ? ["application", "audio"] : ["application"];
   if (kinds.some((k) => !allowed.includes(k)) || kinds.filter((k) => k === "application").length !== 1
       || kinds.filter((k) => k === "audio").length > 1) {
-    return `refusing a description with ${kinds.join(", ") || "no media"}`;
+    return t("refusing a description with {kinds}", { kinds: kinds.join(", ") || "-" });
   }
   return "";
 }
@@ -74,6 +75,8 @@ export class Call {
     /** @type {RTCDataChannel | null} */ this.ctl = null;
     this.gen = 0; this.linkGen = 0; this.position = 0;
     this.state = "idle";
+    /** what the state line says, untranslated (setState) */
+    this.stateDetail = { msgid: "", params: /** @type {Record<string, unknown> | undefined} */ (undefined) };
     this.sas = "";
     this.ended = false;
     this.lastRx = 0;
@@ -103,13 +106,19 @@ export class Call {
     });
   }
 
-  /** @param {string} state @param {string} detail */
-  setState(state, detail = "") { this.state = state; this.ev.onState(state, detail); }
+  /** `detail` is an N_-marked text (or one shown as it is), so the UI can show it again in
+   * another language: `stateDetail` keeps it with its parameters.
+   * @param {string} state @param {string} detail @param {Record<string, unknown>} [params] */
+  setState(state, detail = "", params = undefined) {
+    this.state = state;
+    this.stateDetail = { msgid: detail, params };
+    this.ev.onState(state, t(detail, params));
+  }
 
   start() {
     const ws = new WebSocket(this.opts.wsUrl);
     this.ws = ws;
-    this.setState("signaling", "connecting to the relay");
+    this.setState("signaling", N_("connecting to the relay"));
     ws.onopen = () => this.signal({
       type: "join", room: this.opts.room, client: CLIENT_NAME, create: true,
     });
@@ -120,7 +129,7 @@ export class Call {
       if (msg && msg.v === SIGNAL_VERSION) this.onSignal(msg).catch((err) => this.fail(err));
     };
     ws.onclose = () => {
-      if (!this.ended && this.state !== "connected") this.setState("signaling", "relay closed");
+      if (!this.ended && this.state !== "connected") this.setState("signaling", N_("relay closed"));
     };
     this.tickTimer = setInterval(() => this.tick(), 1000);
     if (this.opts.voice) this.microphone().catch(() => {});
@@ -145,16 +154,16 @@ export class Call {
           this.iceServers = [{ urls: msg.turn.urls, username: msg.turn.username,
             credential: msg.turn.credential }];
         }
-        if (msg.peer_present) { this.setState("connecting", "peer is here; sending an offer"); await this.offer(); }
-        else this.setState("waiting", "in the room; waiting for the peer");
+        if (msg.peer_present) { this.setState("connecting", N_("peer is here; sending an offer")); await this.offer(); }
+        else this.setState("waiting", N_("in the room; waiting for the peer"));
         break;
       case "peer_joined":
-        this.setState("connecting", "peer joined; negotiating");
+        this.setState("connecting", N_("peer joined; negotiating"));
         this.scheduleOffer(SECOND_OFFER_DELAY_MS);
         break;
       case "peer_left":
         if (this.state !== "connected" && this.state !== "ended") {
-          this.setState("waiting", "peer left the relay");
+          this.setState("waiting", N_("peer left the relay"));
         }
         break;
       case "offer":
@@ -177,7 +186,7 @@ export class Call {
         }
         break;
       case "error":
-        this.setState("error", `relay: ${msg.code}: ${msg.message}`);
+        this.setState("error", N_("relay: {code}: {message}"), { code: msg.code, message: msg.message });
         break;
       default:
         break;
@@ -217,7 +226,7 @@ export class Call {
     };
     pc.onconnectionstatechange = () => {
       if (pc === this.pc && (pc.connectionState === "failed") && !this.ended) {
-        this.setState("peer_lost", "connection failed; renegotiating");
+        this.setState("peer_lost", N_("connection failed; renegotiating"));
         this.scheduleOffer(this.position === 1 ? 0 : SECOND_OFFER_DELAY_MS);
       }
     };
@@ -316,7 +325,7 @@ export class Call {
     if (this.offerTimer) { clearTimeout(this.offerTimer); this.offerTimer = null; }
     this.lastRx = performance.now();
     this.pings.clear();
-    this.setState("connected", "connected");
+    this.setState("connected", N_("connected"));
     this.updateSas().catch(() => {});
     const link = this.pc;
     (this.opts.helloAfter ?? Promise.resolve()).finally(() => {
@@ -409,7 +418,7 @@ export class Call {
         this.sendCtl("avatar_unavailable", { hash: msg.hash, reason: "the browser peer sends no packs" });
         break;
       case "bye":
-        this.setState("ended", `peer hung up (${String(msg.reason || "bye")})`);
+        this.setState("ended", N_("peer hung up ({reason})"), { reason: String(msg.reason || "bye") });
         this.ev.onBye(String(msg.reason || "bye"));
         this.closeLink();
         break;
@@ -421,7 +430,7 @@ export class Call {
     if (this.state !== "connected") return;
     if (!this.sas) this.updateSas().catch(() => {}); // the certificate stats can lag the open
     if (performance.now() - this.lastRx > LOST_AFTER_MS) {
-      this.setState("peer_lost", "no frames or messages from the peer");
+      this.setState("peer_lost", N_("no frames or messages from the peer"));
       this.closeLink();
       this.scheduleOffer(this.position === 1 ? 0 : SECOND_OFFER_DELAY_MS);
       return;
@@ -465,6 +474,6 @@ export class Call {
     // Let the bye leave before the channels close.
     setTimeout(() => { this.closeLink(); this.ws?.close(); }, 200);
     this.mic?.getTracks().forEach((t) => t.stop());
-    this.setState("ended", "you hung up");
+    this.setState("ended", N_("you hung up"));
   }
 }

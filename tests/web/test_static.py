@@ -60,7 +60,7 @@ async def test_page_and_modules_are_served_with_the_csp() -> None:
         "/../pyproject.toml", "/%2e%2e/pyproject.toml", "/vendor/../../relay/server.py",
         "/__init__.py", "/node_modules/cbor-x/package.json", "/package.json",
         "/package-lock.json", "/.gitignore", "/refresh-vendor.sh", "/nope.js", "/vendor",
-        "/%00.js", "/" + "a" * 300 + ".js",
+        "/%00.js", "/" + "a" * 300 + ".js", "/vendor/cbor-x/package.json", "/i18n/../package.json",
     ],
 )
 async def test_nothing_else_is_served(path: str) -> None:
@@ -157,3 +157,13 @@ async def test_face_tracking_files_are_served_from_their_packages() -> None:
             assert status == 404, other
     assert web.borrowed_file("/models/face_landmarker.task") == DEFAULT_MODEL
     assert web.borrowed_file("/models/nope.task") is None
+
+
+async def test_page_texts_are_the_only_json_served() -> None:
+    """web/i18n/ko.json (the page's Korean) is served; no other .json (package manifests)."""
+    site = StaticSite()
+    found = site.lookup("/i18n/ko.json")
+    assert found is not None and found.content_type == "application/json"
+    assert "참여" in found.body.decode()  # "Join", from the TUI's catalog
+    assert site.lookup("/package.json") is None
+    assert site.lookup("/vendor/cbor-x/package.json") is None
