@@ -3,12 +3,8 @@
 // parameters) -> a frame for the wire. The raw image never leaves this page (only parameters
 // do), just as it never leaves the Python tracking process.
 //
-// One image is in the worker at a time: frames that arrive while the worker is busy are not
-// queued, so a slow machine tracks at a lower rate instead of building a queue (and lag). The
-// newest of them is remembered, though, and goes to the worker the moment its result comes
-// back: an inference (~40 ms in WASM on a quiet 2-core machine) is longer than a camera frame
-// (33 ms), so a new frame is almost always waiting then, and waiting for the *next* one instead
-// left the worker idle ~half a frame per image (measured: ~17 instead of ~23 images/s, issue 18).
+// One image is in the worker at a time: a frame that arrives while the worker is busy is
+// skipped, so a slow machine tracks at a lower rate instead of building a queue (and lag).
 //
 // Capture time: Chromium gives a camera frame's capture time (`captureTime` in
 // requestVideoFrameCallback's metadata, on performance.now()'s clock); where it is missing the
@@ -54,9 +50,6 @@ export class Tracking {
     this.stopped = false;
     this.busy = false;
     this.nextId = 0;
-    /** The newest camera frame not yet sent to the worker (its capture ms), or null. */
-    /** @type {number | null} */
-    this.waiting = null;
     /** @type {Map<number, {captureMs: number}>} */
     this.pending = new Map();
     /** The last raw results (capture ms, weights, rotation; null weights: no face), for tests
@@ -89,21 +82,12 @@ export class Tracking {
     }
   }
 
-  /** A new camera frame: to the worker now, or (busy) remembered for when it is free.
-   * @param {number} captureMs */
-  grab(captureMs) {
+  /** @param {number} captureMs */
+  async grab(captureMs) {
     if (this.stopped) return;
-    this.schedule();
-    if (this.video.readyState < 2) return;
-    if (this.busy) { this.waiting = captureMs; return; }
-    this.send(captureMs);
-  }
-
-  /** The video's current image to the worker (the frame captured at `captureMs`).
-   * @param {number} captureMs */
-  async send(captureMs) {
+    if (this.busy || this.video.readyState < 2) { this.schedule(); return; }
     this.busy = true;
-    this.waiting = null;
+    this.schedule();
     try {
       const image = await createImageBitmap(this.video);
       if (this.stopped) { image.close(); return; }
@@ -128,11 +112,7 @@ export class Tracking {
     this.busy = false;
     const meta = this.pending.get(msg.id);
     this.pending.delete(msg.id);
-    if (this.stopped) return;
-    // The frame that came in meanwhile goes out before this result is processed, so the
-    // worker starts on it while the main thread does the rest.
-    if (this.waiting !== null && this.video.readyState >= 2) this.send(this.waiting);
-    if (!meta) return;
+    if (!meta || this.stopped) return;
     this.inferenceMs = msg.result.inferenceMs;
     const raw = rawFromResult(msg.result);
     this.frames += 1;
