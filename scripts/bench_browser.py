@@ -26,6 +26,8 @@ Keys (``null`` with a line in ``notes`` where this build cannot measure it for r
 - ``e2e_py_to_browser_ms_p50/p99``: the Python tracker's capture timestamp to the page's
   DataChannel receive, mapped with the page's own ping/pong offset (min-RTT sample).
 - ``bytes_per_frame``: the browser's frames as the Python peer received them.
+- ``load_avg_1m``: the host's 1-minute load average as the window starts and ends: the figures
+  depend on it (web/README.md, "Where the tracking time goes").
 
 Both ends share this machine's CPUs: on a busy host the figures are worse than on a quiet one.
 """
@@ -111,8 +113,10 @@ async def measure(seconds: float) -> dict[str, Any]:
             frames0, tracked0 = await page.evaluate(TRACKED)
             stats.clear()
             t0 = time.monotonic()
+            load0 = os.getloadavg()[0]
             await asyncio.sleep(seconds)  # the measurement window
             frames1, tracked1 = await page.evaluate(TRACKED)
+            load1 = os.getloadavg()[0]
             elapsed = time.monotonic() - t0
             canvas = await page.evaluate(
                 "(() => { const c = document.getElementById('peer');"
@@ -160,6 +164,7 @@ async def measure(seconds: float) -> dict[str, Any]:
             "the page's camera: Chromium's fake device playing netlab.fake_camera's y4m (30 FPS)",
             "both peers and the relay share this machine's CPUs",
         ],
+        "load_avg_1m": [round(load0, 2), round(load1, 2)],
         "host": platform.node(),
         "cpus": os.cpu_count(),
     }
