@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
+
+from call import Call, CallConfig
+
+from ..peer.helpers import EventLog
 
 CHROMIUM = shutil.which("chromium")
 try:
@@ -27,3 +35,23 @@ CHROMIUM_ARGS = [
     "--use-fake-device-for-media-stream=device-count=0",
     "--autoplay-policy=no-user-gesture-required",
 ]
+
+
+@asynccontextmanager
+async def python_peer(
+    relay_url: str, room: str, **config: Any
+) -> AsyncIterator[tuple[Call, EventLog]]:
+    """The headless Python side of a browser test: a real ``Call`` (synthetic face, no voice,
+    named 파이썬 unless ``config`` overrides :class:`CallConfig` fields) in ``room``, started,
+    and closed without a hang-up when the block ends (the tests check the page's own)."""
+    settings: dict[str, Any] = {
+        "source": "synthetic", "name": "파이썬", "voice": False, "env": dict(os.environ)
+    }
+    settings.update(config)
+    log = EventLog()
+    session = Call(CallConfig(relay=relay_url, room=room, **settings), log)
+    try:
+        await session.start()
+        yield session, log
+    finally:
+        await session.close(hangup=False)

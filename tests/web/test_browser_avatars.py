@@ -28,11 +28,10 @@ from PIL import Image
 from avatars.compose import compose
 from avatars.pack import load_pack
 from avatars.transfer import pack_bytes
-from call import Call, CallConfig
 from protocol.signaling import new_room_code, web_link
 
-from ..peer.helpers import EventLog, relay_running
-from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from ..peer.helpers import relay_running
+from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium, python_peer
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio, needs_chromium]
 
@@ -240,17 +239,14 @@ async def test_call_draws_the_python_peers_own_pack_moving_with_its_face(tmp_pat
     custom = load_pack(str(_custom_pack(tmp_path)))
     mouth_rgb, white = _layer_rgb("fox", "mouth_inner"), _layer_rgb("fox", "eye_left")
     room = new_room_code()
-    async with relay_running() as relay, async_playwright() as pw:
-        log = EventLog()
-        # The Python peer waits in the room first, so the page (joining second) offers, with
-        # m=audio since its voice is on by default.
-        session = Call(
-            CallConfig(relay=relay.url, room=room, source="synthetic", name="파이썬",
-                       avatar=str(custom.root), voice=True, mic="silence", speaker="none",
-                       echo_cancel=False, env=dict(os.environ)),
-            log,
-        )
-        await session.start()
+    # The Python peer waits in the room first, so the page (joining second) offers, with
+    # m=audio since its voice is on by default.
+    async with (
+        relay_running() as relay,
+        async_playwright() as pw,
+        python_peer(relay.url, room, avatar=str(custom.root), voice=True, mic="silence",
+                    speaker="none", echo_cancel=False) as (_, log),
+    ):
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page(viewport={"width": 600, "height": 1000})
@@ -305,4 +301,3 @@ async def test_call_draws_the_python_peers_own_pack_moving_with_its_face(tmp_pat
             assert math.isfinite(await page.evaluate("window.avatarchat.renderFrames"))
         finally:
             await browser.close()
-            await session.close(hangup=False)

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from call import Call, CallConfig
 from protocol.frame import ParamFrame
 from protocol.signaling import new_room_code, web_link
 
-from ..peer.helpers import EventLog, RingTap, relay_running
-from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from ..peer.helpers import RingTap, relay_running
+from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium, python_peer
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio, needs_chromium]
 
@@ -28,14 +27,7 @@ async def test_browser_and_python_peer_call(tmp_path: Path) -> None:
     from playwright.async_api import async_playwright
 
     room = new_room_code()
-    async with relay_running() as relay:
-        log = EventLog()
-        session = Call(
-            CallConfig(relay=relay.url, room=room, source="synthetic", name="파이썬",
-                       voice=False, env=dict(os.environ)),
-            log,
-        )
-        await session.start()
+    async with relay_running() as relay, python_peer(relay.url, room) as (session, log):
         tap: RingTap | None = None
         try:
             assert session.remote is not None
@@ -166,4 +158,3 @@ async def test_browser_and_python_peer_call(tmp_path: Path) -> None:
         finally:
             if tap is not None:
                 tap.close()
-            await session.close(hangup=False)

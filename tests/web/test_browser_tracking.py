@@ -13,7 +13,6 @@ which is why its wait allows 90 s; the three tests themselves take about a secon
 
 from __future__ import annotations
 
-import os
 import urllib.parse
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -24,14 +23,14 @@ import numpy as np
 import pytest
 import pytest_asyncio
 
-from call import Call, CallConfig
+from call import Call
 from netlab import fake_camera
 from protocol.blendshapes import BLENDSHAPE_INDEX
 from protocol.frame import FrameFlags, ParamFrame
 from protocol.signaling import new_room_code, web_link
 
 from ..peer.helpers import EventLog, RingTap, relay_running
-from .browser import CHROMIUM, needs_chromium
+from .browser import CHROMIUM, needs_chromium, python_peer
 
 pytestmark = [
     pytest.mark.slow, needs_chromium,
@@ -71,14 +70,7 @@ async def tracked(
     from playwright.async_api import async_playwright
 
     room = new_room_code()
-    async with relay_running() as relay:
-        log = EventLog()
-        session = Call(
-            CallConfig(relay=relay.url, room=room, source="synthetic", name="파이썬",
-                       voice=False, env=dict(os.environ)),
-            log,
-        )
-        await session.start()
+    async with relay_running() as relay, python_peer(relay.url, room) as (session, log):
         assert session.remote is not None
         tap = RingTap(session.remote.name)
         try:
@@ -118,7 +110,6 @@ async def tracked(
                 await browser.close()
         finally:
             tap.close()
-            await session.close(hangup=False)
 
 
 @pytest.fixture(scope="module")

@@ -4,16 +4,14 @@ an Opus track, and Opus flows both ways between Chromium's WebRTC and aiortc. Ne
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 
-from call import Call, CallConfig
 from protocol.signaling import new_room_code, web_link
 
-from ..peer.helpers import EventLog, relay_running
-from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from ..peer.helpers import relay_running
+from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium, python_peer
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio, needs_chromium]
 
@@ -40,29 +38,23 @@ async def test_python_offers_voice_and_the_page_answers_with_its_microphone() ->
         await page.fill("#name", "web")
         await page.click("#join")
         await page.wait_for_function("() => window.avatarchat.state === 'waiting'")
-        log = EventLog()
-        session = Call(
-            CallConfig(relay=relay.url, room=room, source="synthetic", name="py", voice=True,
-                       mic="silence", speaker="none", echo_cancel=False, env=dict(os.environ)),
-            log,
-        )
         try:
-            await session.start()
-            await page.wait_for_function(
-                "() => window.avatarchat.state === 'connected'", timeout=30_000)
-            remote = await page.evaluate("window.avatarchat.call.pc.remoteDescription.sdp")
-            local = await page.evaluate("window.avatarchat.call.pc.localDescription.sdp")
-            assert sorted(re.findall(r"(?m)^m=(\w+)", remote)) == ["application", "audio"]
-            assert "m=video" not in local and "opus/48000" in local
-            # The Python peer hears the page's microphone, and the page receives Opus.
-            voice = await log.wait_for(
-                lambda: (v := (log.last_stats() or {}).get("voice") or {})
-                and v.get("agreed") and (v.get("packets_received") or 0) > 50 and v,
-                20, "Opus packets from the page at the Python peer",
-            )
-            assert voice["agreed"] is True
-            await page.wait_for_function(INBOUND_AUDIO_PACKETS, timeout=10_000)
-            assert await page.evaluate(INBOUND_AUDIO_PACKETS) > 0
+            async with python_peer(relay.url, room, name="py", voice=True, mic="silence",
+                                   speaker="none", echo_cancel=False) as (_, log):
+                await page.wait_for_function(
+                    "() => window.avatarchat.state === 'connected'", timeout=30_000)
+                remote = await page.evaluate("window.avatarchat.call.pc.remoteDescription.sdp")
+                local = await page.evaluate("window.avatarchat.call.pc.localDescription.sdp")
+                assert sorted(re.findall(r"(?m)^m=(\w+)", remote)) == ["application", "audio"]
+                assert "m=video" not in local and "opus/48000" in local
+                # The Python peer hears the page's microphone, and the page receives Opus.
+                voice = await log.wait_for(
+                    lambda: (v := (log.last_stats() or {}).get("voice") or {})
+                    and v.get("agreed") and (v.get("packets_received") or 0) > 50 and v,
+                    20, "Opus packets from the page at the Python peer",
+                )
+                assert voice["agreed"] is True
+                await page.wait_for_function(INBOUND_AUDIO_PACKETS, timeout=10_000)
+                assert await page.evaluate(INBOUND_AUDIO_PACKETS) > 0
         finally:
-            await session.close(hangup=False)
             await browser.close()
