@@ -66,6 +66,18 @@ def next_hold(hold_ms: float, video_ms: float | None, audio_ms: float | None) ->
     return round(max(0.0, min(HOLD_CAP_MS, hold_ms + step)), 1)
 
 
+def heard_audio_delay_ms(voice: Any) -> float | None:
+    """The voice's current delay (ms) as the user hears it, from the networking process's
+    ``voice`` stats: None when voice is off, deafened (nobody hears it) or the figure is not a
+    finite number (no audio flowing yet). Both directions of lip sync read it here."""
+    if not (isinstance(voice, dict) and voice.get("on") and not voice.get("deafened")):
+        return None
+    raw = voice.get("audio_delay_ms")
+    if isinstance(raw, int | float) and not isinstance(raw, bool) and math.isfinite(raw):
+        return float(raw)
+    return None
+
+
 @dataclass(slots=True)
 class SyncController:
     """The state between decisions: the hold sent, the newest window report and when."""
@@ -84,11 +96,7 @@ class SyncController:
         """With the networking process's ``voice`` stats at ``now``: the hold to send, or None
         when nothing needs sending. No voice, deafened (nobody hears it) or no audio flowing:
         no hold."""
-        audio: float | None = None
-        if isinstance(voice, dict) and voice.get("on") and not voice.get("deafened"):
-            raw = voice.get("audio_delay_ms")
-            if isinstance(raw, int | float) and not isinstance(raw, bool):
-                audio = float(raw)
+        audio = heard_audio_delay_ms(voice)
         video = self.video_ms if now - self.video_at <= VIDEO_STALE_S else None
         self.hold_ms = next_hold(self.hold_ms, video, audio)
         if self.hold_ms == (self.sent if self.sent is not None else 0.0):

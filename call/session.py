@@ -22,7 +22,6 @@ import asyncio
 import collections
 import contextlib
 import logging
-import math
 import os
 import signal
 import statistics
@@ -75,7 +74,7 @@ from protocol.ring import ShmRing, sweep_stale_segments
 from .child import ChildProcess
 from .config import CallConfig
 from .events import CALL, CallClosed, CallEvent, ChildExited, EventCallback, RelayStarted
-from .lipsync import SyncController
+from .lipsync import SyncController, heard_audio_delay_ms
 from .local_relay import LocalRelay, SharedRelay
 from .netinfo import ALL_ADDRESSES, LOOPBACK
 from .replay import (
@@ -326,12 +325,8 @@ class Call:
         No voice, no audio flowing (0) or deafened (nobody hears it): 0 at once, the window's
         low-latency path. Otherwise the median of the last :data:`PEER_DELAY_MEDIAN_OF`
         reports, sent when it moves by :data:`PEER_DELAY_STEP_MS` or more."""
-        voice = event.values.get("voice")
-        delay = 0.0
-        if isinstance(voice, dict) and voice.get("on") and not voice.get("deafened"):
-            raw = voice.get("audio_delay_ms")
-            if isinstance(raw, int | float) and math.isfinite(raw):
-                delay = min(MAX_PEER_DELAY_MS, max(0.0, float(raw)))
+        heard = heard_audio_delay_ms(event.values.get("voice"))
+        delay = 0.0 if heard is None else min(MAX_PEER_DELAY_MS, max(0.0, heard))
         if delay > 0.0:
             self._peer_delays.append(delay)
             delay = statistics.median_low(self._peer_delays)
