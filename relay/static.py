@@ -15,7 +15,7 @@ The face model is served from the tracker's package (:data:`web.BORROWED`): one 
 the one the Python tracker verifies; the relay locates it without importing ``tracking``.
 
 The built-in avatar packs are served under ``/packs/<id>/...`` straight from the installed
-``avatars`` package's ``builtin/`` folder (found with :func:`importlib.util.find_spec`, which
+``avatars`` package's ``builtin/`` folder (found with :func:`web.package_dir`, which
 locates a package without importing it: the relay runs none of the avatar code), and
 ``/packs/index.json`` lists each built-in's files so the page can fetch them and compute the
 pack's content hash (avatars/FORMAT.md, "Identity") itself, as it does for a received pack.
@@ -23,7 +23,6 @@ pack's content hash (avatars/FORMAT.md, "Identity") itself, as it does for a rec
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 from dataclasses import dataclass
@@ -83,13 +82,10 @@ PACKS_PREFIX = "/packs/"
 
 def builtin_packs_root() -> Path | None:
     """``avatars/builtin`` of the installed package, located without importing ``avatars``."""
-    try:
-        spec = importlib.util.find_spec("avatars")
-    except (ImportError, ValueError):
+    package = web.package_dir("avatars")
+    if package is None:
         return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    root = Path(next(iter(spec.submodule_search_locations))) / "builtin"
+    root = package / "builtin"
     return root if root.is_dir() else None
 
 

@@ -31,11 +31,21 @@ def borrowed_file(url_path: str) -> Path | None:
     if entry is None:
         return None
     package, rel = entry
+    folder = package_dir(package)
+    if folder is None:
+        return None
+    path = folder / rel
+    return path if path.is_file() else None
+
+
+def package_dir(package: str) -> Path | None:
+    """The folder of an installed package, *located* with :func:`importlib.util.find_spec` and
+    never imported (the relay serves files of ``tracking`` and ``avatars`` without running
+    them: import-linter contracts, pyproject.toml); None when it is not installed."""
     try:
         spec = importlib.util.find_spec(package)
     except (ImportError, ValueError):
         return None
     if spec is None or not spec.submodule_search_locations:
         return None
-    path = Path(next(iter(spec.submodule_search_locations))) / rel
-    return path if path.is_file() else None
+    return Path(next(iter(spec.submodule_search_locations)))
