@@ -2,7 +2,8 @@
 # Create .venv and install avatarchat into it, saying what it does (a first install downloads a
 # few hundred MB -- MediaPipe, OpenCV, aiortc -- and a silent terminal for minutes looks hung).
 #   setup.sh run   what running needs (scripts/run.sh)
-#   setup.sh test  that plus the test tools: pytest, mypy, ruff, ... (scripts/test.sh)
+#   setup.sh test  that plus the test tools: pytest, mypy, ruff, ... (scripts/test.sh), and
+#                  puppeteer-core in web/node_modules for the Firefox test
 # Re-installs only when pyproject.toml changed or more is needed than was installed (a stamp
 # file holds the hash and what was installed), so repeated runs are instant.
 set -euo pipefail
@@ -14,6 +15,34 @@ case "$mode" in
   *) echo "usage: scripts/setup.sh [run|test]" >&2; exit 2 ;;
 esac
 say() { echo "avatarchat setup: $*" >&2; }
+
+# The Firefox test's Node modules (web/package.json's devDependencies: puppeteer-core, which
+# drives firefox-esr). Only the tests need them: the page itself needs no npm (web/vendor/ is
+# committed), so only `setup.sh test` installs them, into web/node_modules, and only where
+# firefox-esr is (system-deps.sh installs it as root) and the lockfile changed since.
+web_test_modules() {
+  command -v firefox-esr >/dev/null || return 0
+  local want stamp=web/node_modules/.avatarchat-lock
+  want=$(sha256sum web/package-lock.json | cut -d' ' -f1)
+  [ "$(cat "$stamp" 2>/dev/null || true)" = "$want" ] && return 0
+  if ! command -v npm >/dev/null; then
+    say "no npm: web/node_modules not installed (the Firefox test skips)"
+    return 0
+  fi
+  say "installing the Firefox test's driver (puppeteer-core, npm) into web/node_modules"
+  # Not `npm ci`: it refuses this lockfile, which lacks cbor-x's optional native add-ons
+  # (@cbor-extract/*, not served by the registry it was made with). `install --no-save` takes
+  # the lockfile's versions and writes nothing back; no install scripts (the page uses the
+  # vendored cbor-x; puppeteer-core downloads no browser, PUPPETEER_SKIP_DOWNLOAD says so too).
+  if (cd web && PUPPETEER_SKIP_DOWNLOAD=1 npm install --no-save --ignore-scripts --no-audit \
+      --no-fund --loglevel=error >/dev/null); then
+    echo "$want" > "$stamp"
+  else
+    say "npm install in web/ failed (see above): the Firefox test skips"
+  fi
+}
+if [ "$mode" = test ]; then web_test_modules; fi
+
 PY=${PYTHON:-python3}
 stamp=.venv/.avatarchat-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)

@@ -39,6 +39,9 @@ PACKAGES=(
   # browser peer tests (tests/web) and scripts/bench_browser.py: Playwright drives Debian's
   # Chromium (executable_path; Playwright's own browser download is never used).
   chromium
+  # the same page in Firefox (tests/web/test_firefox_call.py): puppeteer-core drives Debian's
+  # firefox-esr over WebDriver BiDi (scripts/firefox_driver.mjs; setup.sh test installs it).
+  firefox-esr
 )
 # setup.sh makes .venv with "python3 -m venv", which on Debian needs python3-venv (ensurepip).
 if [ ! -x .venv/bin/python ] && ! "${PYTHON:-python3}" -c 'import ensurepip' 2>/dev/null; then
