@@ -1,30 +1,23 @@
-// Two Firefox pages call each other through a running relay, driven over WebDriver BiDi by
-// puppeteer-core (Playwright cannot drive Debian's stock firefox-esr). A manual check, not a
-// test: it needs firefox-esr (apt) and puppeteer-core (npm), which the test set-up does not
-// install. Usage (web/README.md, "Firefox"):
+// Two Firefox pages call each other through a running relay (browser to browser: no Python
+// peer), each drawing the other's avatar. A manual check beside the suite's
+// tests/web/test_firefox_call.py (one headless Firefox and a Python peer): under Xvfb Firefox
+// has WebGL (Mesa), so the avatars are drawn and the page's MediaPipe tracking runs on
+// Firefox's fake camera, which the headless test has not. Needs firefox-esr and
+// web/node_modules (`scripts/setup.sh test` installs puppeteer-core). Usage (web/README.md,
+// "Firefox"):
 //
-//   apt-get install -y firefox-esr && (cd /tmp/ff && npm install puppeteer-core@24)
 //   python -m relay --port 18767 &
-//   NODE_PATH=/tmp/ff/node_modules xvfb-run -a node scripts/firefox_call.mjs 18767 OUT_DIR
+//   xvfb-run -a node scripts/firefox_call.mjs 18767 OUT_DIR
 //
-// Headless Firefox has no WebGL (the page then says so and the call goes on undrawn); under
-// Xvfb it draws with Mesa. Exit 0 when both pages are connected with equal SAS, each drawing
-// the other's built-in (hash checked) and receiving frames; screenshots go to OUT_DIR.
-import { createRequire } from "node:module";
+// Exit 0 when both pages are connected with equal SAS, each drawing the other's built-in (hash
+// checked) and receiving frames; screenshots go to OUT_DIR.
 import { randomBytes } from "node:crypto";
+import { launchFirefox } from "./firefox_driver.mjs";
 
-const require = createRequire(`${process.env.NODE_PATH ?? "."}/`);
-const puppeteer = require("puppeteer-core");
 const [port, out = "."] = process.argv.slice(2);
 const room = randomBytes(18).toString("base64url");
 // One browser per side: a background tab's timers run at 1 Hz, so two tabs would not both send.
-const launch = () => puppeteer.launch({
-  browser: "firefox", executablePath: "/usr/bin/firefox-esr", headless: !process.env.DISPLAY,
-  extraPrefsFirefox: {
-    "media.navigator.streams.fake": true, "media.navigator.permission.disabled": true,
-    "webgl.force-enabled": true,
-  },
-});
+const launch = () => launchFirefox();
 const browsers = [await launch(), await launch()];
 const pages = [];
 for (const [i, avatar] of ["fox", "bolt"].entries()) {
@@ -44,7 +37,8 @@ for (let k = 0; k < 60; k++) {
   states = await Promise.all(pages.map((p) => p.evaluate(() => {
     const a = window.avatarchat;
     return { state: a.state, sas: a.sas, peer: a.peerAvatar, frames: a.framesReceived,
-      render: a.renderFrames, note: a.avatarNote };
+      render: a.renderFrames, note: a.avatarNote, trackingFps: a.trackingFps,
+      tracked: a.face?.tracking?.frames ?? null, problem: a.face?.problem ?? "" };
   })));
   if (states.every((s) => s.state === "connected" && s.sas && s.peer?.source === "builtin" && s.frames > 20)) break;
   await new Promise((r) => setTimeout(r, 1000));

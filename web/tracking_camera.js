@@ -144,6 +144,14 @@ export class Tracking {
   }
 }
 
+/** Whether this browser gives a WebGL context (the tracker needs one; see startTracking). */
+function hasWebGL() {
+  const canvas = document.createElement("canvas");
+  const gl = /** @type {WebGLRenderingContext | null} */ (canvas.getContext("webgl2") ?? canvas.getContext("webgl"));
+  gl?.getExtension("WEBGL_lose_context")?.loseContext(); // give the context back at once
+  return gl !== null;
+}
+
 /**
  * Open the camera into `video` and track the face in it; resolves once the first image was
  * tracked (the model is loaded and running), rejects with a readable Error when there is no
@@ -154,6 +162,11 @@ export class Tracking {
  */
 export async function startTracking(video, options) {
   if (!navigator.mediaDevices?.getUserMedia) throw new Error(t("this page cannot use a camera here (needs https or localhost)"));
+  // tasks-vision puts every image through WebGL even on its CPU delegate. Without WebGL
+  // (headless Firefox; Firefox with WebGL blocked; Chromium falls back to SwiftShader) it would
+  // load 13 MB of WASM and the model and open the camera, then fail on the first image with
+  // "GLctx is undefined": say the real reason before any of that.
+  if (!hasWebGL()) throw new Error(t("WebGL is not available in this browser"));
   const stream = await navigator.mediaDevices.getUserMedia({
     video: {
       ...(options.deviceId ? { deviceId: { exact: options.deviceId } } : {}),

@@ -5,9 +5,9 @@ seen by the other side, and nothing requested outside the page's origin. Chromiu
 this call is test_browser_call.py; this one is the second WebRTC stack nobody here wrote.
 
 One Firefox, relay and Python call for the module (starting Firefox is most of the time); the
-tests read what they need from it, in file order, the hang-up last. Firefox's fake camera shows
-no face and headless Firefox has no WebGL (web/README.md, "Firefox"): the page then runs without
-drawing avatars, which is what it should do."""
+tests read what they need from it, in file order, the hang-up last. Headless Firefox has no WebGL
+(web/README.md, "Firefox"): the page then draws no avatars and does not track its camera, says
+so, and the call goes on with its synthetic face, which is what it should do there."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ async def ff(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[FirefoxC
         assert session.remote is not None
         tap = RingTap(session.remote.name)
         try:
-            async with firefox_page(camera=False) as page:
+            async with firefox_page() as page:
                 await page.viewport(600, 900)
                 origin = f"http://127.0.0.1:{relay.port}"
                 response = await page.goto(web_link(relay.url, room))
@@ -119,6 +119,25 @@ async def test_frames_flow_both_ways_and_decode(ff: FirefoxCall) -> None:
     last = await page.evaluate("window.avatarchat.lastFrame")
     assert len(last["blendshapes"]) == 52 and len(last["rotation"]) == 3
     await page.wait_for(f"window.avatarchat.framesReceived > {before + 10}", timeout=10)
+
+
+async def test_without_webgl_the_page_says_so_and_sends_its_synthetic_face(
+    ff: FirefoxCall,
+) -> None:
+    # Headless Firefox has no WebGL: no avatars drawn, and no face tracking (tasks-vision needs
+    # WebGL even on its CPU delegate); the page says why, before opening the camera, and the
+    # call goes on with its labelled synthetic face, whose mouth moves.
+    page = ff.page
+    if not await page.evaluate("window.avatarchat.avatarNote"):
+        pytest.skip("this Firefox has WebGL when headless: the page tracks its fake camera")
+    assert "WebGL" in await page.evaluate("window.avatarchat.avatarNote")
+    problem = await page.wait_for("window.avatarchat.face.problem", timeout=10)
+    assert problem == "WebGL is not available in this browser"
+    assert await page.evaluate("window.avatarchat.face.tracking") is None
+    note = await page.evaluate("document.querySelector('#placeholder-note').textContent")
+    assert "WebGL" in note and "synthetic" in note
+    jaw = {ParamFrame.decode(f).weight("jawOpen") for f in list(ff.tap.frames.values())[-30:]}
+    assert max(jaw) - min(jaw) > 0.2
 
 
 async def test_chat_both_ways_in_korean(ff: FirefoxCall) -> None:
