@@ -67,8 +67,10 @@ async function waitFor(page, expr, timeoutMs, intervalMs = 100) {
 
 /** The JSON-lines server: one browser, one page, the operations the Python tests use. */
 async function serve() {
-  const browser = await launchFirefox({ camera: !process.argv.includes("--no-camera") });
-  const page = await browser.newPage();
+  // Always headless: a DISPLAY left in the environment (by an Xvfb test) may be gone.
+  const browser = await launchFirefox({ headless: true, camera: !process.argv.includes("--no-camera") });
+  // The tab Firefox opened with (a second one would cost a content process more).
+  const page = (await browser.pages())[0] ?? await browser.newPage();
   /** every request the page made (its own origin only, the tests check) */
   const requests = [];
   /** uncaught errors and CSP reports, as Firefox logs them */
