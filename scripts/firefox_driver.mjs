@@ -45,8 +45,8 @@ export async function launchFirefox(options = {}) {
       "media.autoplay.default": 0,
       // Firefox names its host candidates with mDNS (….local) unless the page captures a
       // camera or microphone the user allowed; its fake devices with no prompt do not count,
-      // and aiortc's mDNS lookup gets no answer here (no multicast), so a call to a Python peer
-      // would never connect. A person who allowed the camera or microphone gets plain host
+      // and aioice's mDNS lookup of such a name gets no answer here, so a call to a Python
+      // peer would never connect. A person who allowed the camera or microphone gets plain host
       // addresses, as this sets (web/README.md, "Firefox").
       "media.peerconnection.ice.obfuscate_host_addresses": false,
     },
