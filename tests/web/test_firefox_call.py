@@ -1,7 +1,7 @@
 """A real Firefox (Debian's firefox-esr, headless) calls a real headless Python peer through the
 real relay, which serves the page: the same SAS on both sides, frames both ways (the page's
-decoded by protocol.frame and byte-equal to what it sent), chat both ways in Korean, hang-up
-seen by the other side, and nothing requested outside the page's origin. Chromium's version of
+decoded by protocol.frame and byte-equal to what it sent), Opus voice both ways, chat both ways
+in Korean, hang-up seen by the other side, and nothing requested outside the page's origin. Chromium's version of
 this call is test_browser_call.py; this one is the second WebRTC stack nobody here wrote.
 
 One Firefox, relay and Python call for the module (starting Firefox is most of the time); the
@@ -47,7 +47,10 @@ class FirefoxCall:
 async def ff(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[FirefoxCall]:
     """Both sides connected, the page receiving frames and the Python peer too."""
     room = new_room_code()
-    async with relay_running() as relay, python_peer(relay.url, room) as (session, log):
+    # Voice on at the Python side (a silent microphone, no speaker): Opus both ways between
+    # Firefox's WebRTC and aiortc, the page's microphone being Firefox's fake tone.
+    voice = {"voice": True, "mic": "silence", "speaker": "none", "echo_cancel": False}
+    async with relay_running() as relay, python_peer(relay.url, room, **voice) as (session, log):
         assert session.remote is not None
         tap = RingTap(session.remote.name)
         try:
@@ -138,6 +141,31 @@ async def test_without_webgl_the_page_says_so_and_sends_its_synthetic_face(
     assert "WebGL" in note and "synthetic" in note
     jaw = {ParamFrame.decode(f).weight("jawOpen") for f in list(ff.tap.frames.values())[-30:]}
     assert max(jaw) - min(jaw) > 0.2
+
+
+INBOUND_AUDIO_PACKETS = """(async () => {
+  let n = 0;
+  (await window.avatarchat.call.pc.getStats()).forEach((s) => {
+    if (s.type === "inbound-rtp" && s.kind === "audio") n += s.packetsReceived;
+  });
+  return n;
+})()"""
+
+
+async def test_voice_flows_both_ways(ff: FirefoxCall) -> None:
+    page, log = ff.page, ff.log
+    # The page offered (it joined second) m=audio with its microphone; the Python side, voice
+    # on, answered with its own: Opus from Firefox decoded by aiortc, and back.
+    local = await page.evaluate("window.avatarchat.call.pc.localDescription.sdp")
+    remote = await page.evaluate("window.avatarchat.call.pc.remoteDescription.sdp")
+    assert "opus/48000" in local and "m=video" not in local + remote
+    assert await page.evaluate("window.avatarchat.call.audioAgreed") is True
+    voice = await log.wait_for(
+        lambda: (v := (log.last_stats() or {}).get("voice") or {})
+        and v.get("agreed") and (v.get("packets_received") or 0) > 50 and v,
+        20, "Opus packets from Firefox at the Python peer")
+    assert voice["agreed"] is True
+    assert await page.wait_for(INBOUND_AUDIO_PACKETS, timeout=10) > 0
 
 
 async def test_chat_both_ways_in_korean(ff: FirefoxCall) -> None:
