@@ -1,8 +1,9 @@
 """A real Firefox (Debian's firefox-esr, headless) calls a real headless Python peer through the
 real relay, which serves the page: the same SAS on both sides, frames both ways (the page's
 decoded by protocol.frame and byte-equal to what it sent), Opus voice both ways, chat both ways
-in Korean, hang-up seen by the other side, and nothing requested outside the page's origin. Chromium's version of
-this call is test_browser_call.py; this one is the second WebRTC stack nobody here wrote.
+in Korean, an emotion key, hang-up seen by the other side, and nothing requested outside the
+page's origin. Chromium's version of this call is test_browser_call.py; Firefox's is the second
+WebRTC stack nobody here wrote.
 
 One Firefox, relay and Python call for the module (starting Firefox is most of the time); the
 tests read what they need from it, in file order, the hang-up last. Headless Firefox has no WebGL
