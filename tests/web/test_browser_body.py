@@ -1,0 +1,171 @@
+"""A Python peer's raised arm reaches the page's picture, and goes back to hanging when the arm
+leaves the sender's picture.
+
+Real relay, a real ``python -m peer`` networking process (aiortc) and Debian's Chromium. The
+test is the Python side's tracker: it writes parameter frames with a body (protocol/body.py,
+keys 8-12) into the peer's local ring, as ``python -m tracking --body on`` does, so the pose is
+known exactly: first a face with no body (arms at their idle rest), then the user's left arm
+raised (the hand beside the head), then frames with the torso only (the arm left the picture).
+Checked on the page's pixels: the region where the raised hand is drawn differs from the rest
+picture while the arm is up and matches it again once the arm has eased back, the other arm
+stays where it was; and on the drawn parameters (the raised angle is the frame's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from protocol.body import ArmPose, BodyPose, HandShape, normalized
+from protocol.frame import FrameFlags, ParamFrame
+from protocol.ring import ShmRing
+from protocol.signaling import ROOM_ENV, new_room_code, web_link
+
+from ..peer.helpers import relay_running
+from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+
+pytestmark = [pytest.mark.slow, pytest.mark.asyncio, needs_chromium]
+
+#: The user's left arm up and out, forearm up, palm to the camera.
+RAISED = ArmPose(normalized((0.9, 0.4, 0.2)), normalized((0.3, 0.9, 0.3)), (0.0, 1.0, 0.0),
+                 (0.0, 0.0, 1.0))
+UP_ANGLE = math.atan2(RAISED.upper_arm[0], -RAISED.upper_arm[1])  # segment_angle, ~2 rad
+
+#: Draw the peer view and copy its canvas in the same task (WebGL keeps no drawing buffer past
+#: it): keep it as `name`, or return the share of a canvas box's pixels that differ from copy
+#: `name` by more than 60 in some channel, least over shifts of up to 6 px (idle life sways a
+#: resting arm and breathes by a few pixels; a raised hand is a different picture).
+PIXELS = """([op, name, box]) => {
+  const v = window.avatarchat.view;
+  v.draw();
+  const c = document.createElement("canvas");
+  c.width = v.canvas.width; c.height = v.canvas.height;
+  const g = c.getContext("2d");
+  g.drawImage(v.canvas, 0, 0);
+  window.shots ??= {};
+  if (op === "keep") { window.shots[name] = g.getImageData(0, 0, c.width, c.height); return 0; }
+  const ref = window.shots[name].data, now = g.getImageData(0, 0, c.width, c.height).data;
+  const S = 6, W = c.width;
+  const x0 = Math.max(S, Math.floor(box.x)), y0 = Math.max(S, Math.floor(box.y));
+  const x1 = Math.min(W - S, Math.ceil(box.x + box.w));
+  const y1 = Math.min(c.height - S, Math.ceil(box.y + box.h));
+  const all = Math.max(1, (x1 - x0) * (y1 - y0));
+  let best = all;
+  for (let dy = -S; dy <= S; dy += 2) for (let dx = -S; dx <= S; dx += 2) {
+    let n = 0;
+    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) {
+      const i = 4 * (y * W + x), j = 4 * ((y + dy) * W + x + dx);
+      if (Math.abs(now[i] - ref[j]) > 60 || Math.abs(now[i + 1] - ref[j + 1]) > 60
+          || Math.abs(now[i + 2] - ref[j + 2]) > 60) n++;
+    }
+    best = Math.min(best, n);
+  }
+  return best / all;
+}"""
+STATE = """() => {
+  const v = window.avatarchat.view;
+  return { weights: v.motion.bodyWeights, up: v.param("upperArmAngleLeft"),
+           right: v.param("upperArmAngleRight"), frames: v.motion.framesReceived,
+           hand: v.renderer.layerBox("hand_left"), rightArm: v.renderer.layerBox("forearm_right") };
+}"""
+
+
+class Sender:
+    """The Python side's tracker: 30 frames a second into the ring, with ``body`` as set."""
+
+    def __init__(self, ring: ShmRing) -> None:
+        self.writer = ring.writer()
+        self.body: BodyPose | None = None
+        self.seq = 0
+
+    async def run(self) -> None:
+        while True:
+            now = time.monotonic_ns()
+            frame = ParamFrame(seq=self.seq, timestamp_us=now // 1000,
+                               flags=FrameFlags.FACE_PRESENT, head_translation=(0.0, 0.0, -50.0),
+                               blendshapes=bytes(52), body=self.body)
+            self.writer.write(frame.encode(), now)
+            self.seq += 1
+            await asyncio.sleep(1 / 30)
+
+
+@pytest.mark.timeout(90)
+async def test_python_peers_raised_arm_is_drawn_in_the_page_and_eases_back(
+    tmp_path: Path,
+) -> None:
+    from playwright.async_api import async_playwright
+
+    room = new_room_code()
+    local, remote = ShmRing.create("test"), ShmRing.create("test")
+    sender = Sender(local)
+    feeding = asyncio.create_task(sender.run())
+    async with relay_running() as relay, async_playwright() as pw:
+        with (tmp_path / "peer.out").open("wb") as out:
+            peer = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "peer", "--relay", relay.url, "--local-ring", local.name,
+                "--remote-ring", remote.name, "--avatar", "aria", "--no-voice", "--name", "파이썬",
+                stdin=asyncio.subprocess.PIPE, stdout=out, stderr=out,
+                env={**os.environ, ROOM_ENV: room},
+            )
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 600, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            await page.goto(web_link(relay.url, room))
+            await page.fill("#name", "브라우저")
+            await page.uncheck("#voice")
+            await page.click("#join")
+            await page.wait_for_function(
+                "() => window.avatarchat.state === 'connected'"
+                " && window.avatarchat.peerAvatar?.id === 'aria'"
+                " && window.avatarchat.view.motion.framesReceived > 20", timeout=30_000)
+            # A tracked face, no body: the arms hang at rest. Keep that picture.
+            await page.wait_for_function(
+                "() => window.avatarchat.view.motion.idleW === 0", timeout=10_000)
+            rest = await page.evaluate(STATE)
+            assert rest["weights"]["armLeft"] == 1.0 and abs(rest["up"]) < 0.2, rest
+            await page.evaluate(PIXELS, ["keep", "rest", None])
+
+            sender.body = BodyPose(arms=(RAISED, None),
+                                   hands=(HandShape((0.1, 0.0, 0.0, 0.0, 0.0), 0.3), None))
+            await page.wait_for_function(
+                "() => window.avatarchat.view.motion.bodyWeights.armLeft < 0.002", timeout=10_000)
+            up = await page.evaluate(STATE)
+            assert up["up"] == pytest.approx(UP_ANGLE, abs=0.05), up
+            assert up["weights"]["armRight"] == 1.0  # never seen: still at rest
+            hand, other = up["hand"], up["rightArm"]
+            assert hand["y"] < rest["hand"]["y"] - 50, (hand, rest["hand"])  # raised on screen
+            raised_changed = await page.evaluate(PIXELS, ["diff", "rest", hand])
+            other_changed = await page.evaluate(PIXELS, ["diff", "rest", other])
+            # The hand now covers hair and shoulder where it was not drawn at rest; the arm
+            # that was not raised only breathes and sways a pixel or two.
+            assert raised_changed > 0.25, raised_changed
+            assert other_changed < 0.1, other_changed
+
+            # The arm leaves the sender's picture (the torso is still seen): after the 150 ms
+            # grace it eases back to hanging, and the picture is the rest picture again.
+            sender.body = BodyPose(shoulder_shrug=(0.0, 0.0))
+            await page.wait_for_function(
+                "() => window.avatarchat.view.motion.bodyWeights.armLeft === 1", timeout=10_000)
+            back = await page.evaluate(STATE)
+            assert abs(back["up"]) < 0.2 and back["weights"]["torso"] == 0.0, back
+            assert await page.evaluate(PIXELS, ["diff", "rest", hand]) < 0.1
+            assert errors == []
+        finally:
+            await browser.close()
+            feeding.cancel()
+            assert peer.stdin is not None
+            peer.stdin.close()  # EOF = quit
+            try:
+                await asyncio.wait_for(peer.wait(), 15)
+            except TimeoutError:
+                peer.kill()
+            local.close()
+            remote.close()
