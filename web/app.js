@@ -15,7 +15,7 @@ import { builtinIndex, loadBuiltin } from "./pack.js";
 import { BLENDSHAPE_INDEX, NUM_BLENDSHAPES } from "./blendshapes.js";
 import { FLAGS, quantizeUnit } from "./frame.js";
 import { FaceSource } from "./tracking_camera.js";
-import { bindSwitch, live, startLanguage, t } from "./i18n.js";
+import { bindSwitch, live, liveText, startLanguage, t } from "./i18n.js";
 
 const SEND_HZ = 30;
 /** The built-in every client has: what a peer is drawn with until (or unless) its own pack is. */
@@ -140,7 +140,7 @@ function main() {
     e.preventDefault();
     const room = roomFrom(roomInput.value);
     if (!validRoom(room)) {
-      $("join-error").textContent = t("That is not a room code (22-64 letters, digits, - or _).");
+      liveText($("join-error"), t("That is not a room code (22-64 letters, digits, - or _)."));
       return;
     }
     localStorage.setItem("avatarchat.name", nameInput.value);
@@ -151,7 +151,7 @@ function main() {
     choices.voice = /** @type {HTMLInputElement} */ ($("voice")).checked;
     for (const key of /** @type {const} */ (["avatar", "camera", "mic"])) localStorage.setItem(`avatarchat.${key}`, choices[key]);
     join(nameInput.value.trim() || "guest", room).catch((err) => {
-      $("state").textContent = t("error: {error}", { error: err instanceof Error ? err.message : err });
+      liveText($("state"), t("error: {error}", { error: err instanceof Error ? err.message : err }));
     });
   });
 }
@@ -169,7 +169,7 @@ async function join(name, room) {
   const noGl = () => (view.error ? t("Avatars cannot be drawn here ({error}); the call works without them.", { error: view.error }) : "");
   const note = (/** @type {string} */ text) => {
     debug.avatarNote = text || noGl();
-    $("avatar-note").textContent = debug.avatarNote;
+    liveText($("avatar-note"), debug.avatarNote);
   };
   note("");
   // Our own avatar: its content hash goes in the hello, as a Python peer's does. It loads
@@ -255,7 +255,7 @@ async function join(name, room) {
   mute.addEventListener("click", () => {
     call.setMuted(!call.muted);
     mute.setAttribute("aria-pressed", String(call.muted));
-    live(() => { mute.textContent = call.muted ? t("Unmute") : t("Mute"); });
+    liveText(mute, call.muted ? t("Unmute") : t("Mute"));
   });
 
   let seq = 0;
@@ -263,7 +263,7 @@ async function join(name, room) {
   // runs, or for good without a camera.
   const face = new FaceSource({
     deviceId: choices.camera, sendHz: SEND_HZ, synthetic: (t) => syntheticFrame(t, seq),
-    onStatus: (text) => { $("placeholder-note").textContent = text; },
+    onStatus: (text) => { liveText($("placeholder-note"), text); },
     onFps: (fps) => { debug.trackingFps = fps; },
     send: (content) => {
       const frame = { ...content, seq };
