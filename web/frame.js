@@ -10,7 +10,7 @@
 // decoder's checks, so a Python peer's raised arm is drawn; the page never encodes them: it
 // tracks the face only (web/README.md).
 
-import { Decoder } from "./vendor/cbor-x/decode.js";
+import { Decoder } from "./vendor/cbor-x@1.6.9/decode.js";
 import { NUM_BLENDSHAPES } from "./blendshapes.js";
 
 export const FRAME_VERSION = 1;

@@ -9,8 +9,8 @@
 // parents, known parameters and targets, PNG images); any problem is a PackError whose message
 // the page shows while it draws the peer with a built-in.
 
-import { parse as parseToml } from "./vendor/smol-toml/index.js";
-import { unzipSync } from "./vendor/fflate/browser.js";
+import { parse as parseToml } from "./vendor/smol-toml@1.9.1/index.js";
+import { unzipSync } from "./vendor/fflate@0.8.3/browser.js";
 import { sha256 } from "./sas.js";
 import { PARAM_INDEX, BONE_DRIVERS } from "./params.js";
 
