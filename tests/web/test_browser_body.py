@@ -155,7 +155,7 @@ async def test_python_peers_raised_arm_is_drawn_in_the_page_and_eases_back(
             await page.wait_for_function(
                 "() => window.avatarchat.view.motion.bodyWeights.armLeft === 1", timeout=10_000)
             back = await page.evaluate(STATE)
-            assert abs(back["up"]) < 0.2 and back["weights"]["torso"] == 0.0, back
+            assert abs(back["up"]) < 0.2, back
             assert await page.evaluate(PIXELS, ["diff", "rest", hand]) < 0.1
             assert errors == []
         finally:
