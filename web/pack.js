@@ -114,6 +114,13 @@ export function unzipPack(data) {
   return files;
 }
 
+/**
+ * A pack a user brings as a zip (the join form's own pack): the received-zip rules (caps,
+ * paths, one top folder), then every check of the format, as for a pack a peer sends.
+ * @param {Uint8Array} data @returns {Promise<Pack>}
+ */
+export async function packFromZip(data) { return packFromFiles(unzipPack(data)); }
+
 /** Width and height from a PNG's IHDR (after checking the signature). @param {Uint8Array} b @param {string} path */
 function pngSize(b, path) {
   if (b.length < 24 || PNG_SIGNATURE.some((x, i) => b[i] !== x)) throw new PackError(`${path} is not a PNG`);
