@@ -140,6 +140,8 @@ async function choosePack(input) {
   if (!file) { liveText($("pack-note"), ""); return; }
   try {
     choices.custom = await packFromZip(new Uint8Array(await file.arrayBuffer()));
+    // The pack replaces the built-in: no radio stays checked as if it were the choice.
+    for (const radio of document.querySelectorAll("input[name=avatar]")) /** @type {HTMLInputElement} */ (radio).checked = false;
     liveText($("pack-note"), t("Your pack {id} is checked; the peer gets it in the call.", { id: choices.custom.id }));
   } catch (e) {
     input.value = "";

@@ -80,6 +80,8 @@ async def test_page_sends_its_own_pack_to_the_python_peer(tmp_path: Path) -> Non
             await page.set_input_files("#pack-file", files=[_payload("myfox.zip", good)])
             await page.wait_for_function(
                 "() => document.getElementById('pack-note').textContent.includes('myfox')")
+            checked = "document.querySelectorAll('input[name=avatar]:checked').length"
+            assert await page.evaluate(checked) == 0  # the pack, not a built-in, is the choice
 
             await page.fill("#name", "브라우저")
             await page.uncheck("#voice")
