@@ -1,5 +1,6 @@
-"""A Python peer's raised arm reaches the page's picture, and goes back to hanging when the arm
-leaves the sender's picture.
+"""One real call carries both directions of what a Python peer and the page add to the face:
+a Python peer's raised arm reaches the page's picture (and goes back to hanging when the arm
+leaves the sender's picture), and the page's own 2D pack reaches the Python peer.
 
 Real relay, a real ``python -m peer`` networking process (aiortc) and Debian's Chromium. The
 test is the Python side's tracker: it writes parameter frames with a body (protocol/body.py,
@@ -9,19 +10,35 @@ raised (the hand beside the head), then frames with the torso only (the arm left
 Checked on the page's pixels: the region where the raised hand is drawn differs from the rest
 picture while the arm is up and matches it again once the arm has eased back, the other arm
 stays where it was; and on the drawn parameters (the raised angle is the frame's).
+
+The page brings its own pack: a .zip picked on the join form is checked with pack.js's rules (a
+broken one is refused with the reason, a good one named), drawn in the self-view, announced in
+the hello with its content hash and sent over ctl when the Python peer asks (outbox.js: 16 KiB
+chunks, paced, as peer/ctl_handler.py sends one). The Python peer checks the hash, installs it
+and tells its window to draw it: what it installed is the pack the user zipped (same content
+hash) and avatars.compose draws it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import math
 import os
+import shutil
 import sys
 import time
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pytest
 
+from avatars.compose import compose
+from avatars.pack import load_pack
 from protocol.body import ArmPose, BodyPose, HandShape, normalized
 from protocol.frame import FrameFlags, ParamFrame
 from protocol.ring import ShmRing
@@ -29,6 +46,9 @@ from protocol.signaling import ROOM_ENV, new_room_code, web_link
 
 from ..peer.helpers import relay_running
 from .browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+
+if TYPE_CHECKING:  # playwright is a test extra: the module must import without it
+    from playwright.async_api import FilePayload
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio, needs_chromium]
 
@@ -104,30 +124,102 @@ class Sender:
             await asyncio.sleep(1 / 30)
 
 
-@pytest.mark.timeout(90)
-async def test_python_peers_raised_arm_is_drawn_in_the_page_and_eases_back(
+class PeerEvents:
+    """The networking process's JSON event lines (its stdout), as they come."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.changed = asyncio.Event()
+
+    async def read(self, stream: asyncio.StreamReader) -> None:
+        async for line in stream:
+            try:
+                self.events.append(json.loads(line))
+            except ValueError:
+                continue
+            self.changed.set()
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("event") == kind]
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+        try:
+            async with asyncio.timeout(timeout):
+                while not (found := predicate()):
+                    self.changed.clear()
+                    await self.changed.wait()
+        except TimeoutError:
+            raise AssertionError(f"no {what} within {timeout} s") from None
+        return found
+
+
+def _user_zip(folder: Path) -> bytes:
+    """A pack as a person zips it: one top folder, the file manager's own order and times."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*"), reverse=True):
+            zf.write(path, f"{folder.name}/{path.relative_to(folder).as_posix()}")
+    return buf.getvalue()
+
+
+def _payload(name: str, data: bytes) -> FilePayload:
+    return {"name": name, "mimeType": "application/zip", "buffer": data}
+
+
+def _own_pack(tmp_path: Path) -> tuple[str, bytes, bytes]:
+    """(content hash, zip, a broken zip) of fox's art under the id myfox."""
+    mine = tmp_path / "myfox"
+    shutil.copytree(load_pack("fox").root, mine)
+    toml = mine / "avatar.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('id = "fox"', 'id = "myfox"', 1),
+                    encoding="utf-8")
+    digest, good = load_pack(str(mine)).content_hash, _user_zip(mine)
+    toml.write_text(toml.read_text(encoding="utf-8").replace(
+        'param = "jawOpen"', 'param = "jawOpenWide"', 1), encoding="utf-8")
+    return digest, good, _user_zip(mine)
+
+
+@pytest.mark.timeout(120)
+async def test_python_peers_raised_arm_is_drawn_in_the_page_and_the_pages_pack_reaches_it(
     tmp_path: Path,
 ) -> None:
     from playwright.async_api import async_playwright
 
+    digest, good, bad = _own_pack(tmp_path)
     room = new_room_code()
     local, remote = ShmRing.create("test"), ShmRing.create("test")
     sender = Sender(local)
     feeding = asyncio.create_task(sender.run())
+    events = PeerEvents()
     async with relay_running() as relay, async_playwright() as pw:
-        with (tmp_path / "peer.out").open("wb") as out:
+        with (tmp_path / "peer.err").open("wb") as err:
             peer = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "peer", "--relay", relay.url, "--local-ring", local.name,
                 "--remote-ring", remote.name, "--avatar", "aria", "--no-voice", "--name", "파이썬",
-                stdin=asyncio.subprocess.PIPE, stdout=out, stderr=out,
-                env={**os.environ, ROOM_ENV: room},
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=err,
+                # Its own cache: nothing received in an earlier run spares the transfer.
+                env={**os.environ, ROOM_ENV: room, "XDG_CACHE_HOME": str(tmp_path / "cache")},
             )
+        assert peer.stdout is not None
+        reading = asyncio.create_task(events.read(peer.stdout))
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page(viewport={"width": 600, "height": 900})
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             await page.goto(web_link(relay.url, room))
+            # The page's own pack: a broken one is refused on the form with the reason ...
+            await page.set_input_files("#pack-file", files=[_payload("bad.zip", bad)])
+            await page.wait_for_function(
+                "() => document.getElementById('pack-note').textContent.includes('cannot')")
+            note = await page.inner_text("#pack-note")
+            assert 'unknown parameter "jawOpenWide"' in note, note
+            # ... a good one is named, and it is the choice (no built-in radio stays checked).
+            await page.set_input_files("#pack-file", files=[_payload("myfox.zip", good)])
+            await page.wait_for_function(
+                "() => document.getElementById('pack-note').textContent.includes('myfox')")
+            checked = "document.querySelectorAll('input[name=avatar]:checked').length"
+            assert await page.evaluate(checked) == 0
             await page.fill("#name", "브라우저")
             await page.uncheck("#voice")
             await page.click("#join")
@@ -135,6 +227,23 @@ async def test_python_peers_raised_arm_is_drawn_in_the_page_and_eases_back(
                 "() => window.avatarchat.state === 'connected'"
                 " && window.avatarchat.peerAvatar?.id === 'aria'"
                 " && window.avatarchat.view.motion.framesReceived > 20", timeout=30_000)
+            # The Python peer asked for the page's pack, received it in chunks, checked and
+            # installed it, and named it to its window as the peer's avatar.
+            shown = await events.wait_for(
+                lambda: [e for e in events.of("peer_avatar")
+                         if e.get("avatar_id") == "myfox" and not e.get("pending")],
+                40, "the page's pack installed at the Python peer")
+            hello = events.of("peer_hello")[-1]
+            assert (hello["avatar_id"], hello["avatar_hash"]) == ("myfox", digest)
+            installed = load_pack(shown[-1]["ref"])
+            assert installed.id == "myfox" and installed.content_hash == digest
+            picture = np.asarray(compose(installed, {}))
+            assert (picture[..., 3] > 0).mean() > 0.1  # drawn as the window draws it
+            sent = await page.evaluate(
+                "({ sent: window.avatarchat.call.outbox.sent,"
+                "   self: window.avatarchat.selfView.pack.id })")
+            assert sent == {"sent": 1, "self": "myfox"}
+
             # A tracked face, no body: the arms hang at rest. Keep that picture.
             await page.wait_for_function(
                 "() => window.avatarchat.view.motion.idleW === 0", timeout=10_000)
@@ -177,6 +286,7 @@ async def test_python_peers_raised_arm_is_drawn_in_the_page_and_eases_back(
         finally:
             await browser.close()
             feeding.cancel()
+            reading.cancel()
             assert peer.stdin is not None
             peer.stdin.close()  # EOF = quit
             try:

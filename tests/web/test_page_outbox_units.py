@@ -2,7 +2,7 @@
 zip it makes of a pack is read by avatars.source.read_zip_bytes to the same files and content
 hash; chunks go out in order, 16 KiB each, with the sizes protocol/ctl.py checks; a request for
 another hash is answered avatar_unavailable; a seventh transfer within a minute is ignored, as
-peer/ctl_handler.py does. Fast and browser-free; test_browser_pack.py sends one to a real peer."""
+peer/ctl_handler.py does. Fast and browser-free; test_browser_body.py sends one to a real peer."""
 
 from __future__ import annotations
 
