@@ -37,7 +37,7 @@ from .metrics import (
     REASON_NOT_FOUND,
     Metrics,
 )
-from .static import SECURITY_HEADERS, StaticFile, StaticSite
+from .static import StaticFile, StaticSite, page_response
 
 log = logging.getLogger(__name__)
 
@@ -197,15 +197,15 @@ class _Handler:
             await self._send(stream, 200, render_metrics(hub).rstrip("\n"),
                              "text/plain; version=0.0.4; charset=utf-8")
         elif self.site is not None and (page := self.site.lookup(request.path)) is not None:
-            await self._send_page(stream, page, head=request.method == "HEAD")
+            await self._send_page(stream, page, request.headers.get("if-none-match"),
+                                  head=request.method == "HEAD")
         else:
             hub.metrics.reject(REASON_NOT_FOUND)
             await self._send(stream, 404, "not found")
 
-    async def _send_page(self, stream: trio.abc.Stream, page: StaticFile, *, head: bool) -> None:
-        data = response(200, page.body, page.content_type, SECURITY_HEADERS)
-        if head:
-            data = data[: len(data) - len(page.body)]
+    async def _send_page(self, stream: trio.abc.Stream, page: StaticFile,
+                         if_none_match: str | None, *, head: bool) -> None:
+        data = page_response(page, if_none_match, head=head)  # 304 when the browser has it
         with trio.move_on_after(self.config.handshake_timeout * 4):
             try:
                 await stream.send_all(data)

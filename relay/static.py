@@ -9,7 +9,17 @@ the URL fragment, which browsers do not send).
 
 Only an allow-list of extensions under :data:`web.ROOT` is served, never a dotfile, never
 ``node_modules`` or Python files, never a path that resolves outside the folder. Files are
-read once and kept (the page is a few hundred KB).
+read once and kept (the page is a few hundred KB; the vendored face tracking and its model
+make a first load about 17 MB).
+
+Caching, so that a second load costs no 17 MB: every file carries a strong ``ETag`` (a hash of
+its bytes) and a conditional GET whose ``If-None-Match`` names it is answered ``304`` with no
+body. Files under a versioned folder (``/vendor/NAME@VERSION/``, as web/refresh-vendor.sh
+names them) never change under their URL (a new version is a new path), so they are
+``Cache-Control: max-age=31536000, immutable`` and a browser does not even ask again; everything
+else (the page, its modules, the packs, the face model, whose URLs stay the same when the files
+change) is ``no-cache``: kept, but checked with the ETag on every use, so an updated relay is
+seen at once.
 
 The face model is served from the tracker's package (:data:`web.BORROWED`): one copy of the file,
 the one the Python tracker verifies; the relay locates it without importing ``tracking``.
@@ -23,8 +33,10 @@ pack's content hash (avatars/FORMAT.md, "Identity") itself, as it does for a rec
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
@@ -68,12 +80,61 @@ _NEVER = frozenset({"node_modules", "__pycache__"})
 JSON_FOLDERS = frozenset({"i18n"})
 #: Longest request path looked up (anything longer is not one of our files).
 MAX_PATH_CHARS = 256
+#: A vendored package's folder with its version in the name: its files never change under
+#: their URL (web/refresh-vendor.sh puts a new version under a new folder).
+VERSIONED_PATH = re.compile(r"/vendor/[A-Za-z0-9._-]+@\d+\.\d+\.\d+[A-Za-z0-9.+-]*/[^?#]+")
+CACHE_IMMUTABLE = "max-age=31536000, immutable"
+#: Keep it, but ask (with the ETag) before every use: the URL stays when the file changes.
+CACHE_REVALIDATE = "no-cache"
 
 
 @dataclass(frozen=True, slots=True)
 class StaticFile:
     body: bytes
     content_type: str
+    #: Strong validator: a hash of ``body`` (quoted, as the header carries it).
+    etag: str = ""
+    cache_control: str = CACHE_REVALIDATE
+
+    @classmethod
+    def of(cls, body: bytes, content_type: str, path: str) -> StaticFile:
+        """``body`` served at ``path``, with its ETag and the caching its path allows."""
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        immutable = VERSIONED_PATH.fullmatch(path) is not None
+        return cls(body, content_type, etag, CACHE_IMMUTABLE if immutable else CACHE_REVALIDATE)
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """Whether an ``If-None-Match`` header names ``etag`` (``*``, or a list of tags compared
+    weakly as RFC 9110 says for this header: ``W/"x"`` matches ``"x"``)."""
+    for tag in if_none_match.split(","):
+        tag = tag.strip()
+        if tag == "*" or tag.removeprefix("W/") == etag:
+            return True
+    return False
+
+
+def page_response(page: StaticFile, if_none_match: str | None, *, head: bool) -> bytes:
+    """The complete ``Connection: close`` response for ``page``: ``304 Not Modified`` (no body,
+    no Content-Length or Content-Type, which a 304 must not restate differently) when the
+    request's ``If-None-Match`` names its ETag, else ``200`` with the body (none for HEAD).
+    Both carry the ETag, the Cache-Control and the security headers."""
+    common = [
+        f"ETag: {page.etag}",
+        f"Cache-Control: {page.cache_control}",
+        *(f"{k}: {v}" for k, v in SECURITY_HEADERS),
+        "Connection: close",
+    ]
+    if if_none_match is not None and etag_matches(if_none_match, page.etag):
+        return ("\r\n".join(["HTTP/1.1 304 Not Modified", *common]) + "\r\n\r\n").encode("latin-1")
+    lines = [
+        "HTTP/1.1 200 OK",
+        f"Content-Type: {page.content_type}",
+        f"Content-Length: {len(page.body)}",
+        *common,
+    ]
+    head_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return head_bytes if head else head_bytes + page.body
 
 
 #: URL prefix of the built-in packs.
@@ -131,14 +192,14 @@ class StaticSite:
         return found
 
     def _load(self, path: str) -> StaticFile | None:
-        root = self.root
+        url, root = path, self.root
         if path.startswith(PACKS_PREFIX):
             if self.packs_root is None:
                 return None
             root, path = self.packs_root, path[len(PACKS_PREFIX) - 1 :]
             if path == "/index.json":
                 try:
-                    return StaticFile(packs_index(root), "application/json")
+                    return StaticFile.of(packs_index(root), "application/json", url)
                 except OSError as e:
                     log.warning("cannot list the built-in packs: %s", e)
                     return None
@@ -160,7 +221,7 @@ class StaticSite:
         except (OSError, ValueError) as e:
             log.warning("cannot serve %r: %s", rel[:80], e)
             return None
-        return StaticFile(body, content_type)
+        return StaticFile.of(body, content_type, url)
 
 
 def _borrowed(path: str) -> StaticFile | None:
@@ -174,4 +235,4 @@ def _borrowed(path: str) -> StaticFile | None:
     except OSError as e:
         log.warning("cannot serve %s: %s", path, e)
         return None
-    return StaticFile(body, CONTENT_TYPES[found.suffix.lower()])
+    return StaticFile.of(body, CONTENT_TYPES[found.suffix.lower()], path)

@@ -5,17 +5,18 @@
 // sway, blinks, talking mouth): the UI says so. Peer text is only ever set as textContent.
 //
 // Avatars are the real packs drawn with WebGL: ours (picked on the join form from the
-// built-ins' previews) in the small self-view, driven by the frames we send; the peer's large,
+// built-ins' previews, or a pack .zip the user brings, sent to the peer by outbox.js) in the
+// small self-view, driven by the frames we send; the peer's large,
 // the built-in its hello names, or its own pack received over ctl (a bad one is refused with a
 // message and the peer stays drawn with a built-in).
 
 import { Call, nowUs, validRoom } from "./wire.js";
 import { AvatarView } from "./avatar.js";
-import { builtinIndex, loadBuiltin } from "./pack.js";
+import { builtinIndex, loadBuiltin, packFromZip } from "./pack.js";
 import { BLENDSHAPE_INDEX, NUM_BLENDSHAPES } from "./blendshapes.js";
 import { FLAGS, quantizeUnit } from "./frame.js";
 import { FaceSource } from "./tracking_camera.js";
-import { bindSwitch, live, startLanguage, t } from "./i18n.js";
+import { bindSwitch, live, liveText, startLanguage, t } from "./i18n.js";
 
 const SEND_HZ = 30;
 /** The built-in every client has: what a peer is drawn with until (or unless) its own pack is. */
@@ -124,8 +125,29 @@ async function fillDevices() {
   }
 }
 
-/** The devices and avatar chosen on the form (the tracker reads `camera`). */
-export const choices = { avatar: FALLBACK_AVATAR, camera: "", mic: "", voice: true };
+/** The devices and avatar chosen on the form (the tracker reads `camera`); `custom`: a pack
+ * the user brought as a .zip, checked, drawn and sent to the peer instead of a built-in. */
+export const choices = {
+  avatar: FALLBACK_AVATAR, camera: "", mic: "", voice: true,
+  custom: /** @type {import("./pack.js").Pack | null} */ (null),
+};
+
+/** The join form's own pack: read, checked with pack.js's rules, or refused with why.
+ * @param {HTMLInputElement} input */
+async function choosePack(input) {
+  const file = input.files?.[0];
+  choices.custom = null;
+  if (!file) { liveText($("pack-note"), ""); return; }
+  try {
+    choices.custom = await packFromZip(new Uint8Array(await file.arrayBuffer()));
+    // The pack replaces the built-in: no radio stays checked as if it were the choice.
+    for (const radio of document.querySelectorAll("input[name=avatar]")) /** @type {HTMLInputElement} */ (radio).checked = false;
+    liveText($("pack-note"), t("Your pack {id} is checked; the peer gets it in the call.", { id: choices.custom.id }));
+  } catch (e) {
+    input.value = "";
+    liveText($("pack-note"), t("That pack cannot be used: {error}", { error: e instanceof Error ? e.message : e }));
+  }
+}
 
 function main() {
   const form = /** @type {HTMLFormElement} */ ($("join-form"));
@@ -136,11 +158,17 @@ function main() {
   const fragmentRoom = new URLSearchParams(location.hash.slice(1)).get("room");
   if (fragmentRoom) roomInput.value = fragmentRoom;
   nameInput.value = localStorage.getItem("avatarchat.name") ?? "";
+  const packFile = /** @type {HTMLInputElement} */ ($("pack-file"));
+  packFile.addEventListener("change", () => { choosePack(packFile).catch(() => {}); });
+  // Picking a built-in afterwards puts the own pack aside.
+  $("avatars").addEventListener("change", () => {
+    choices.custom = null; packFile.value = ""; liveText($("pack-note"), "");
+  });
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const room = roomFrom(roomInput.value);
     if (!validRoom(room)) {
-      $("join-error").textContent = t("That is not a room code (22-64 letters, digits, - or _).");
+      liveText($("join-error"), t("That is not a room code (22-64 letters, digits, - or _)."));
       return;
     }
     localStorage.setItem("avatarchat.name", nameInput.value);
@@ -151,7 +179,7 @@ function main() {
     choices.voice = /** @type {HTMLInputElement} */ ($("voice")).checked;
     for (const key of /** @type {const} */ (["avatar", "camera", "mic"])) localStorage.setItem(`avatarchat.${key}`, choices[key]);
     join(nameInput.value.trim() || "guest", room).catch((err) => {
-      $("state").textContent = t("error: {error}", { error: err instanceof Error ? err.message : err });
+      liveText($("state"), t("error: {error}", { error: err instanceof Error ? err.message : err }));
     });
   });
 }
@@ -169,13 +197,14 @@ async function join(name, room) {
   const noGl = () => (view.error ? t("Avatars cannot be drawn here ({error}); the call works without them.", { error: view.error }) : "");
   const note = (/** @type {string} */ text) => {
     debug.avatarNote = text || noGl();
-    $("avatar-note").textContent = debug.avatarNote;
+    liveText($("avatar-note"), debug.avatarNote);
   };
   note("");
   // Our own avatar: its content hash goes in the hello, as a Python peer's does. It loads
   // while the call connects (the hello waits for it), so it adds nothing to the set-up time.
-  const ownLoaded = builtin(choices.avatar).then(async (own) => {
+  const ownLoaded = (choices.custom ? Promise.resolve(choices.custom) : builtin(choices.avatar)).then(async (own) => {
     Object.assign(call.opts, { avatarId: own.id, avatarVersion: own.version, avatarHash: own.hash });
+    call.outbox.offer(choices.custom); // a custom pack is sent to a peer that asks for it
     await selfView.setPack(own);
   }).catch((e) => note(t("Your avatar could not be loaded: {error}", { error: e instanceof Error ? e.message : e })));
   // The peer is drawn with the fallback until its hello names its avatar.
@@ -255,7 +284,7 @@ async function join(name, room) {
   mute.addEventListener("click", () => {
     call.setMuted(!call.muted);
     mute.setAttribute("aria-pressed", String(call.muted));
-    live(() => { mute.textContent = call.muted ? t("Unmute") : t("Mute"); });
+    liveText(mute, call.muted ? t("Unmute") : t("Mute"));
   });
 
   let seq = 0;
@@ -263,7 +292,7 @@ async function join(name, room) {
   // runs, or for good without a camera.
   const face = new FaceSource({
     deviceId: choices.camera, sendHz: SEND_HZ, synthetic: (t) => syntheticFrame(t, seq),
-    onStatus: (text) => { $("placeholder-note").textContent = text; },
+    onStatus: (text) => { liveText($("placeholder-note"), text); },
     onFps: (fps) => { debug.trackingFps = fps; },
     send: (content) => {
       const frame = { ...content, seq };

@@ -3,8 +3,8 @@
 // with records, tags and string-keyed objects all off, so the Python strict decoder accepts
 // every byte; 64-bit clock values travel as BigInt (uint64), never as floats.
 
-import { Encoder } from "./vendor/cbor-x/encode.js";
-import { Decoder } from "./vendor/cbor-x/decode.js";
+import { Encoder } from "./vendor/cbor-x@1.6.9/encode.js";
+import { Decoder } from "./vendor/cbor-x@1.6.9/decode.js";
 
 export const CTL_VERSION = 1;
 export const MAX_CTL_BYTES = 16 * 1024 + 1024;

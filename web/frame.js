@@ -5,8 +5,12 @@
 // Python decoder accepts but which makes frames ~20 bytes bigger and not byte-identical. The
 // frame's layout is fixed, so writing it directly is short, and tests/web checks the bytes
 // against protocol.frame.ParamFrame.encode for the same values. Decoding uses cbor-x.
+//
+// The body keys (8-12: torso, arms, hands; protocol/body.py) are decoded, with the Python
+// decoder's checks, so a Python peer's raised arm is drawn; the page never encodes them: it
+// tracks the face only (web/README.md).
 
-import { Decoder } from "./vendor/cbor-x/decode.js";
+import { Decoder } from "./vendor/cbor-x@1.6.9/decode.js";
 import { NUM_BLENDSHAPES } from "./blendshapes.js";
 
 export const FRAME_VERSION = 1;
@@ -26,6 +30,24 @@ export const FLAGS = Object.freeze({
  * @property {number[]} translation  [x, y, z] centimetres
  * @property {Uint8Array} blendshapes  52 bytes, round(w * 255)
  * @property {[number, number] | null} emotion  [preset, weight byte] or null
+ * @property {BodyPose | null} [body]  keys 8-12 (protocol/body.py); null when the sender
+ *   tracks no body (the page itself never sends one: it tracks the face only)
+ */
+
+/**
+ * One arm as unit directions in the user's body frame (+x the user's own left, +y up, +z
+ * forward); hanging at rest is upperArm = forearm = hand = [0, -1, 0].
+ * @typedef {{upperArm: number[], forearm: number[], hand: number[], palmNormal: number[]}} ArmPose
+ */
+/** @typedef {{curls: number[], spread: number}} HandShape  curls thumb..pinky and spread, 0..1 */
+/**
+ * protocol.body.BodyPose: arms[0]/hands[0] are the user's anatomical left; null = not seen in
+ * this frame (the receiver eases that side back to rest).
+ * @typedef {Object} BodyPose
+ * @property {[number, number]} shrug  left, right: 0 rest .. 1 raised
+ * @property {number} torsoRoll  radians, + toward the user's left
+ * @property {[ArmPose | null, ArmPose | null]} arms
+ * @property {[HandShape | null, HandShape | null]} hands
  */
 
 /** @param {number} v */
@@ -134,6 +156,62 @@ function vec3(v, limit) {
   });
 }
 
+/** Torso roll is carried to +-90 degrees (protocol.body.MAX_TORSO_ROLL_RAD). */
+export const MAX_TORSO_ROLL_RAD = Math.PI / 2;
+const K_TORSO = 8, K_ARMS = [9, 10], K_HANDS = [11, 12];
+/** A decoded int8 vector shorter than this (1/127 units) is no quantised unit vector. */
+const MIN_VEC_NORM = 100.0;
+
+/** @param {unknown} v @param {string} name @param {number} length @returns {Uint8Array} */
+function byteString(v, name, length) {
+  if (!(v instanceof Uint8Array)) throw new TypeError(`${name} must be a byte string`);
+  if (v.length !== length) throw new TypeError(`${name}: expected ${length} bytes, got ${v.length}`);
+  return v;
+}
+
+const int8 = (/** @type {number} */ b) => (b > 127 ? b - 256 : b);
+
+/** Three int8 bytes -> a unit vector (protocol.body._vec_from). @param {Uint8Array} b @param {number} at */
+function unitVec(b, at) {
+  const x = int8(b[at]), y = int8(b[at + 1]), z = int8(b[at + 2]);
+  const n = Math.sqrt(x * x + y * y + z * z);
+  if (n < MIN_VEC_NORM) throw new TypeError(`direction (${x}, ${y}, ${z}) is not a unit vector`);
+  return [x / n, y / n, z / n];
+}
+
+/**
+ * The body a decoded frame map carries (protocol.body.BodyPose.from_wire_map, same checks),
+ * or null when it carries none (no key 8).
+ * @param {Map<unknown, unknown>} raw @returns {BodyPose | null}
+ */
+function decodeBody(raw) {
+  if (!raw.has(K_TORSO)) {
+    if ([...K_ARMS, ...K_HANDS].some((k) => raw.has(k))) {
+      throw new TypeError("arm or hand keys without the torso key 8");
+    }
+    return null;
+  }
+  const torso = byteString(raw.get(K_TORSO), "torso", 3);
+  const sides = ["left", "right"];
+  const arms = K_ARMS.map((key, i) => {
+    if (!raw.has(key)) return null;
+    const b = byteString(raw.get(key), `${sides[i]} arm`, 12);
+    const [upperArm, forearm, hand, palmNormal] = [0, 3, 6, 9].map((at) => unitVec(b, at));
+    return { upperArm, forearm, hand, palmNormal };
+  });
+  const hands = K_HANDS.map((key, i) => {
+    if (!raw.has(key)) return null;
+    const b = byteString(raw.get(key), `${sides[i]} hand`, 6);
+    return { curls: Array.from(b.subarray(0, 5), (c) => c / 255), spread: b[5] / 255 };
+  });
+  return {
+    shrug: [torso[0] / 255, torso[1] / 255],
+    torsoRoll: (int8(torso[2]) / 127) * MAX_TORSO_ROLL_RAD,
+    arms: [arms[0], arms[1]],
+    hands: [hands[0], hands[1]],
+  };
+}
+
 /**
  * Decode and validate a frame (the checks of ParamFrame.decode); throws on bad input.
  * @param {Uint8Array} data
@@ -165,5 +243,6 @@ export function decodeFrame(data) {
     translation: vec3(raw.get(5), MAX_TRANSLATION_CM),
     blendshapes: Uint8Array.from(blend),
     emotion,
+    body: decodeBody(raw),
   };
 }

@@ -33,12 +33,50 @@ export function pickLanguage(saved, browser) {
   return "en";
 }
 
+/** What t() made lately: its text -> [msgid, params], so a notice showing that text can be
+ * said again in another language (liveText) whichever module translated it. */
+/** @type {Map<string, [string, Record<string, unknown> | undefined]>} */
+const made = new Map();
+const MADE_MAX = 256;
+
 /** The current language's text for `msgid`, `{key}`s replaced from `params`.
  * @param {string} msgid @param {Record<string, unknown>} [params] */
 export function t(msgid, params) {
-  const text = table[msgid] ?? msgid;
-  if (!params) return text;
-  return text.replace(/\{(\w+)\}/g, (whole, key) => (key in params ? String(params[key]) : whole));
+  const template = table[msgid] ?? msgid;
+  const text = params
+    ? template.replace(/\{(\w+)\}/g, (whole, key) => (key in params ? String(params[key]) : whole))
+    : template;
+  made.delete(text);
+  made.set(text, [msgid, params]);
+  if (made.size > MADE_MAX) made.delete(/** @type {string} */ (made.keys().next().value));
+  return text;
+}
+
+/** `text` again in the current language if t() made it (its parameters too, when they were
+ * t()'s texts themselves), else as it is (a peer's words, a browser's error message).
+ * @param {string} text @returns {string} */
+function again(text) {
+  const origin = made.get(text);
+  if (!origin) return text;
+  const [msgid, params] = origin;
+  if (!params) return t(msgid);
+  return t(msgid, Object.fromEntries(Object.entries(params).map(
+    ([k, v]) => [k, typeof v === "string" ? again(v) : v])));
+}
+
+/** Elements whose text the page sets (notices, the mute button): -> the text shown. */
+/** @type {Map<Element, string>} */
+const liveEls = new Map();
+
+/**
+ * Show `text` (usually a t() result) in `el` and keep it in the language the page shows: a
+ * language switch says it again (translatePage leaves such an element to this). Text not made
+ * by t() (peer text) is shown as given and stays so.
+ * @param {Element} el @param {string} text
+ */
+export function liveText(el, text) {
+  el.textContent = text;
+  liveEls.set(el, text);
 }
 
 /** `msgid` as meant in `context` (gettext's msgctxt: "Send" a chat message, not "sent" fps).
@@ -66,6 +104,10 @@ export async function setLanguage(lang) {
   if (typeof document !== "undefined") {
     document.documentElement.lang = wanted;
     translatePage(document);
+    for (const [el, text] of liveEls) {
+      if (!el.isConnected) { liveEls.delete(el); continue; }
+      liveText(el, again(text));
+    }
     for (const fn of listeners) fn();
   }
   return wanted;
@@ -92,7 +134,8 @@ export function translatePage(root) {
       }
       english.set(el, orig);
     }
-    if (orig.text) el.textContent = orig.context ? pt(orig.context, orig.text) : t(orig.text);
+    // An element the page has set text in since (liveText) keeps that text, said again.
+    if (orig.text && !liveEls.has(el)) el.textContent = orig.context ? pt(orig.context, orig.text) : t(orig.text);
     for (const [name, msgid] of Object.entries(orig.attrs)) el.setAttribute(name, t(msgid));
   }
 }

@@ -8,10 +8,15 @@
 // interpolated; past the newest it is extrapolated for at most 100 ms, and the error is blended
 // away when the late frame comes. When frames stop (0.5 s), the face is lost or tracking is
 // paused, a critically damped spring carries the pose into idle life (blinks at a human rate,
-// breathing, a slight sway, wandering gaze). The page's frames carry no body yet, so the arms
-// always take the idle rest pose (as the Python window does for a peer without a body).
+// breathing, a slight sway, wandering gaze). The upper body eases on its own, group by group
+// (torso, each arm, each hand), as motion.py's: a group missing from the frames for more than
+// 150 ms (the arm left the picture, a sender without a body, the page's own face-only frames)
+// goes back to hanging at rest on the same spring, while the face stays tracked; an unseen
+// side holds its last pose in the stream, so interpolation never snaps a raised arm down.
 
-import { NUM_PARAMS, PARAM_INDEX, UNIT, BODY_INDEX, FINGERS } from "./params.js";
+import {
+  NUM_PARAMS, PARAM_INDEX, UNIT, FINGERS, GROUP_NAMES, GROUP_INDEX, bodyPresence,
+} from "./params.js";
 import { FLAGS } from "./frame.js";
 
 export const JITTER_K = 3.0;
@@ -23,6 +28,9 @@ export const CORRECTION_TAU_S = 0.05;
 const OFFSET_CREEP = 0.002;
 const OFFSET_RESET_S = 1.0;
 const HISTORY = 128;
+/** A body group missing for less than this keeps its pose (a hand model that runs every other
+ * frame, one missed detection); longer, it eases to rest (motion.py's BODY_GRACE_S). */
+export const BODY_GRACE_S = 0.15;
 
 const BLINK_INTERVAL_S = [2.0, 6.0];
 const BLINK_CLOSE_S = 0.06, BLINK_HOLD_S = 0.03, BLINK_OPEN_S = 0.08;
@@ -159,6 +167,10 @@ export class Motion {
     /** @type {number | null} */ this.lastS = null;
     this.lastExtrapolating = false;
     this.framesReceived = 0;
+    // One idle spring per body group (GROUP_NAMES): 1 = at rest, 0 = tracked.
+    this.groupW = new Float64Array(GROUP_NAMES.length).fill(1);
+    this.groupV = new Float64Array(GROUP_NAMES.length);
+    this.groupSeen = new Float64Array(GROUP_NAMES.length).fill(-Infinity); // our clock
   }
 
   /** Current playout delay, seconds. */
@@ -192,6 +204,13 @@ export class Motion {
       this.jitter += (Math.abs(d) - this.jitter) / 16; // RFC 3550, section 6.4.1
       const gap = capture - prev.capture;
       if (gap > 0.004 && gap < 0.25) this.interval += (gap - this.interval) / 8;
+    }
+    const present = bodyPresence(frame);
+    present.forEach((seen, g) => { if (seen) this.groupSeen[g] = arrival; });
+    if (frames.length) {
+      // A side not seen holds its last pose in the stream (its spring eases it to rest).
+      const held = frames[frames.length - 1].vec;
+      present.forEach((seen, g) => { if (!seen) for (const i of GROUP_INDEX[g]) vec[i] = held[i]; });
     }
     frames.push({ capture, arrival, seq: frame.seq, vec, flags: frame.flags });
     if (frames.length > HISTORY) frames.shift();
@@ -266,14 +285,43 @@ export class Motion {
       if ((w - target) * (this.idleW - target) < 0 || Math.abs(w - target) < 1e-4) { w = target; v = 0; }
     }
     this.idleW = Math.min(1, Math.max(0, w)); this.idleV = v;
+    this.stepGroups(now, dt);
+    const weights = new Float64Array(NUM_PARAMS).fill(this.idleW);
+    GROUP_INDEX.forEach((idx, g) => { for (const i of idx) weights[i] = this.groupW[g]; });
     const idle = this.idle.pose(now);
     const pose = new Float64Array(NUM_PARAMS);
     for (let i = 0; i < NUM_PARAMS; i++) {
       const p = tracked[i] + this.correction[i];
-      pose[i] = p + (idle[i] - p) * this.idleW;
+      pose[i] = p + (idle[i] - p) * weights[i];
     }
-    for (const i of BODY_INDEX) pose[i] = idle[i]; // no body on the page's wire yet: at rest
     pose[PARAM_INDEX.breath] = IdleLife.breath(now);
     return pose;
+  }
+
+  /**
+   * The body groups' springs (motion.py's _step_groups): toward rest when the group is not in
+   * the newest frames (or the stream stopped or paused), toward tracking when it is;
+   * independent of the face (hands can be seen while the face is not).
+   * @param {number} now @param {number} dt
+   */
+  stepGroups(now, dt) {
+    const frames = this.frames;
+    const stopped = !frames.length || now - this.lastArrival > STALE_AFTER_S
+      || Boolean(frames[frames.length - 1].flags & FLAGS.PAUSED);
+    if (dt <= 0) return;
+    for (let g = 0; g < GROUP_NAMES.length; g++) {
+      const target = stopped || now - this.groupSeen[g] > BODY_GRACE_S ? 1 : 0;
+      const w = this.groupW[g], v = this.groupV[g];
+      const acc = -2 * IDLE_OMEGA * v - IDLE_OMEGA * IDLE_OMEGA * (w - target);
+      let nv = v + acc * dt;
+      let nw = w + nv * dt;
+      if ((nw - target) * (w - target) < 0 || Math.abs(nw - target) < 1e-4) { nw = target; nv = 0; }
+      this.groupW[g] = Math.min(1, Math.max(0, nw)); this.groupV[g] = nv;
+    }
+  }
+
+  /** Each body group's idle weight (1 = at rest, 0 = tracked), for tests and stats. */
+  get bodyWeights() {
+    return Object.fromEntries(GROUP_NAMES.map((g, i) => [g, this.groupW[i]]));
   }
 }

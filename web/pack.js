@@ -9,8 +9,8 @@
 // parents, known parameters and targets, PNG images); any problem is a PackError whose message
 // the page shows while it draws the peer with a built-in.
 
-import { parse as parseToml } from "./vendor/smol-toml/index.js";
-import { unzipSync } from "./vendor/fflate/browser.js";
+import { parse as parseToml } from "./vendor/smol-toml@1.9.1/index.js";
+import { unzipSync } from "./vendor/fflate@0.8.3/browser.js";
 import { sha256 } from "./sas.js";
 import { PARAM_INDEX, BONE_DRIVERS } from "./params.js";
 
@@ -113,6 +113,13 @@ export function unzipPack(data) {
   }
   return files;
 }
+
+/**
+ * A pack a user brings as a zip (the join form's own pack): the received-zip rules (caps,
+ * paths, one top folder), then every check of the format, as for a pack a peer sends.
+ * @param {Uint8Array} data @returns {Promise<Pack>}
+ */
+export async function packFromZip(data) { return packFromFiles(unzipPack(data)); }
 
 /** Width and height from a PNG's IHDR (after checking the signature). @param {Uint8Array} b @param {string} path */
 function pngSize(b, path) {

@@ -6,10 +6,11 @@
 // stall the avatar's drawing and the DataChannel every frame.
 //
 // Everything it loads comes from the page's own origin: the bundle and the WASM runtime from
-// vendor/tasks-vision/ (the ES-module SIMD build, named here, so the library's own file picking
-// never runs) and the face model from /models/face_landmarker.task (the Python tracker's own
-// file, served by the relay). tasks-vision 1.1.0 also carries a usage logger that POSTs to a
-// Google endpoint every 60 s and on close; the page's CSP (connect-src 'self') would block it,
+// vendor/tasks-vision@1.1.0/ (the ES-module SIMD build, named here, so the library's own file
+// picking never runs; the version in the path lets the relay serve it as immutable) and the
+// face model from /models/face_landmarker.task (the Python tracker's own file, served by the
+// relay). tasks-vision 1.1.0 also carries a usage logger that POSTs to a Google endpoint every
+// 60 s and on close; the page's CSP (connect-src 'self') would block it,
 // and this worker's fetch refuses any other origin before a request is even attempted, so the
 // logger gives up after its first try and nothing leaves the machine.
 
@@ -27,9 +28,9 @@ self.fetch = (input, init) => {
   return realFetch(input, init);
 };
 
-const { FaceLandmarker } = await import("./vendor/tasks-vision/vision_bundle.mjs");
+const { FaceLandmarker } = await import("./vendor/tasks-vision@1.1.0/vision_bundle.mjs");
 
-const base = new URL("./vendor/tasks-vision/", import.meta.url).href;
+const base = new URL("./vendor/tasks-vision@1.1.0/", import.meta.url).href;
 /** @type {any} */
 let landmarker = null;
 let lastTsMs = -1;

@@ -12,6 +12,7 @@ import { encodeCtl, decodeCtl, MAX_CHAT_CHARS, MAX_NAME_CHARS, CTL_VERSION } fro
 import { encodeFrame, decodeFrame } from "./frame.js";
 import { certificateFingerprints, sdpFingerprint, shortAuthString } from "./sas.js";
 import { PackInbox } from "./inbox.js";
+import { PackOutbox } from "./outbox.js";
 import { N_, t } from "./i18n.js";
 
 export const SIGNAL_VERSION = 1;
@@ -103,6 +104,12 @@ export class Call {
       send: (kind, values) => this.sendCtl(kind, values),
       onPack: (pack) => this.ev.onPeerPack(pack),
       onRefused: (message) => this.ev.onPackRefused(message),
+    });
+    /** The sending half: our own pack, when the page brought one (outbox.js). */
+    this.outbox = new PackOutbox({
+      send: (kind, values) => this.sendCtl(kind, values),
+      buffered: () => this.ctl?.bufferedAmount ?? 0,
+      link: () => this.pc,
     });
   }
 
@@ -414,8 +421,8 @@ export class Call {
       case "chat":
         if (typeof msg.text === "string") this.ev.onChat(msg.text, "peer");
         break;
-      case "avatar_request": // the page draws built-ins only: every peer has them
-        this.sendCtl("avatar_unavailable", { hash: msg.hash, reason: "the browser peer sends no packs" });
+      case "avatar_request": // our custom pack if we brought one (a built-in every peer has)
+        this.outbox.request(msg);
         break;
       case "bye":
         this.setState("ended", N_("peer hung up ({reason})"), { reason: String(msg.reason || "bye") });

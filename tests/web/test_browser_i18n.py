@@ -1,7 +1,8 @@
 """The page in Korean, in a real Chromium started with ``--lang=ko`` and a ko-KR context: the
 join form and the call view (waiting in a room on the real relay) speak Korean, the text fits at
-1280x720 and in a 400-px-wide window, the language switch takes effect at once and is
-remembered, and an English browser gets the English page without fetching the Korean texts.
+1280x720 and in a 400-px-wide window, the language switch takes effect at once (the notices
+and buttons the page set itself included, both ways) and is remembered, and an English browser
+gets the English page without fetching the Korean texts.
 Screenshots for a person to look at: /tmp/K_ko.png (call view), /tmp/K_ko_join.png,
 /tmp/K_ko_400.png (narrow call view)."""
 
@@ -114,21 +115,49 @@ async def test_korean_page_join_form_and_call_view() -> None:
         assert await page.evaluate(OVERFLOW) == []
         await page.screenshot(path=str(SHOTS / "K_ko_400.png"), full_page=True)
 
-        # The switch: English at once, remembered for the next visit.
+        # Muted: the button says so in Korean.
+        await page.click("#mute")
+        muted_ko = await page.inner_text("#mute")
+        assert muted_ko not in ("음소거", "Unmute", "Mute"), muted_ko
+        note_ko = await page.inner_text("#placeholder-note")
+
+        # The switch: English at once, remembered for the next visit. The texts the page set
+        # itself (the tracking notice with the browser's reason in it, the mute button) are
+        # said again in English too, not left in Korean until they next change.
         await page.select_option("#lang", "en")
         await page.wait_for_function(
             "() => document.getElementById('hangup').textContent === 'Hang up'")
-        assert await page.inner_text("#mute") == "Mute"
+        assert await page.inner_text("#mute") == "Unmute"
         assert await page.inner_text("#state") == "in the room; waiting for the peer"
         assert await page.inner_text("#chat-form button") == "Send"
+        note_en = await page.inner_text("#placeholder-note")
+        head, tail = "No face tracking (", "): your side sends a synthetic animation."
+        assert note_en.startswith(head) and note_en.endswith(tail), note_en
+        reason = note_en[len(head) : -len(tail)]
+        assert reason and reason in note_ko  # the browser's own words, as they were
+        await page.select_option("#lang", "ko")
+        await page.wait_for_function(
+            "() => document.getElementById('hangup').textContent === '끊기'")
+        assert await page.inner_text("#placeholder-note") == note_ko
+        assert await page.inner_text("#mute") == muted_ko
+        await page.select_option("#lang", "en")
+        await page.wait_for_function(
+            "() => document.getElementById('hangup').textContent === 'Hang up'")
         again = await ko.new_page()
         await again.goto(link)
         await again.wait_for_function(
             "() => window.avatarchat && document.getElementById('lang').value === 'en'")
         assert await again.inner_text("#join") == "Join"
+        # A join error shown in English is said again in Korean on the switch.
+        await again.fill("#name", "Kim")
+        await again.fill("#room", "not a room")
+        await again.click("#join")
+        assert (await again.inner_text("#join-error")).startswith("That is not a room code")
         await again.select_option("#lang", "ko")
         await again.wait_for_function(
             "() => document.getElementById('join').textContent === '참여'")
+        error_ko = await again.inner_text("#join-error")
+        assert error_ko and "room code" not in error_ko and "22-64" in error_ko, error_ko
         await ko.close()
 
         # An English browser: the English page, the Korean texts never fetched.

@@ -206,8 +206,8 @@ async def test_everything_comes_from_the_origin_under_the_csp(tracked: Tracked) 
     paths = {urllib.parse.urlsplit(u).path for u in tracked.requests}
     hosts = {urllib.parse.urlsplit(u).netloc for u in tracked.requests}
     assert hosts == {urllib.parse.urlsplit(tracked.origin).netloc}, tracked.requests
-    wasm = "/vendor/tasks-vision/vision_wasm_module_internal.wasm"
-    assert {"/tracking_worker.js", "/vendor/tasks-vision/vision_bundle.mjs", wasm,
+    wasm = "/vendor/tasks-vision@1.1.0/vision_wasm_module_internal.wasm"
+    assert {"/tracking_worker.js", "/vendor/tasks-vision@1.1.0/vision_bundle.mjs", wasm,
             "/models/face_landmarker.task"} <= paths
     assert tracked.content_types[wasm] == "application/wasm"
     # The model is the Python tracker's own file, byte for byte.

@@ -45,7 +45,8 @@ async def test_page_and_modules_are_served_with_the_csp() -> None:
         assert "default-src 'self'" in CSP and "connect-src 'self';" in CSP
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["referrer-policy"] == "no-referrer"
-        status, headers, body = await raw_request(server.port, get("/vendor/cbor-x/decode.js"))
+        cbor = "/vendor/cbor-x@1.6.9/decode.js"
+        status, headers, body = await raw_request(server.port, get(cbor))
         assert status == 200 and headers["content-type"].startswith("text/javascript")
         assert int(headers["content-length"]) == len(body) > 1000
         # HEAD: the headers (with the real length), no body.
@@ -60,7 +61,8 @@ async def test_page_and_modules_are_served_with_the_csp() -> None:
         "/../pyproject.toml", "/%2e%2e/pyproject.toml", "/vendor/../../relay/server.py",
         "/__init__.py", "/node_modules/cbor-x/package.json", "/package.json",
         "/package-lock.json", "/.gitignore", "/refresh-vendor.sh", "/nope.js", "/vendor",
-        "/%00.js", "/" + "a" * 300 + ".js", "/vendor/cbor-x/package.json", "/i18n/../package.json",
+        "/%00.js", "/" + "a" * 300 + ".js", "/vendor/cbor-x@1.6.9/package.json",
+        "/i18n/../package.json", "/vendor/cbor-x/decode.js",
     ],
 )
 async def test_nothing_else_is_served(path: str) -> None:
@@ -148,7 +150,7 @@ async def test_face_tracking_files_are_served_from_their_packages() -> None:
         status, headers, body = await raw_request(server.port, get("/models/face_landmarker.task"))
         assert status == 200 and body == DEFAULT_MODEL.read_bytes()
         assert headers["content-security-policy"] == CSP
-        wasm = "/vendor/tasks-vision/vision_wasm_module_internal.wasm"
+        wasm = "/vendor/tasks-vision@1.1.0/vision_wasm_module_internal.wasm"
         status, headers, body = await raw_request(server.port, get(wasm, "HEAD"))
         assert status == 200 and headers["content-type"] == "application/wasm"
         assert int(headers["content-length"]) > 1_000_000
@@ -166,4 +168,4 @@ async def test_page_texts_are_the_only_json_served() -> None:
     assert found is not None and found.content_type == "application/json"
     assert "참여" in found.body.decode()  # "Join", from the TUI's catalog
     assert site.lookup("/package.json") is None
-    assert site.lookup("/vendor/cbor-x/package.json") is None
+    assert site.lookup("/vendor/cbor-x@1.6.9/package.json") is None
