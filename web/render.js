@@ -246,6 +246,8 @@ export class PackRenderer {
     this.indexType = gl.UNSIGNED_SHORT;
     /** Fraction of the canvas the pack fills (1: the pack's canvas maps onto ours exactly). */
     this.fill = FILL;
+    /** The largest atlas page side (the GL's own limit if lower; tests make it small). */
+    this.atlasMax = 4096;
   }
 
   /** Upload a pack's images (each once, into an atlas) and meshes; replaces the one drawn.
@@ -259,7 +261,7 @@ export class PackRenderer {
     }));
     let atlas;
     try {
-      atlas = packAtlas(bitmaps, Math.min(4096, gl.getParameter(gl.MAX_TEXTURE_SIZE)));
+      atlas = packAtlas(bitmaps, Math.min(this.atlasMax, gl.getParameter(gl.MAX_TEXTURE_SIZE)));
     } catch (e) {
       for (const [, bmp] of bitmaps) bmp.close();
       throw e;
