@@ -5,8 +5,8 @@
 // them: bindings summed per target, scale then rotate about the pivot then offset then the
 // parent's transform, bones turned relative to the nearest ancestor bone and stretched by
 // foreshortening (their children attached to the stretched point), warps displacing the mesh in
-// image space. Textures are uploaded once (premultiplied alpha); per frame only a few uniforms
-// change, so a pack of 60 layers draws at the display rate even on a software GL.
+// image space (in pose(), on the CPU, as the Python window's vertex shader does it). Textures
+// are uploaded once (premultiplied alpha, one atlas); a frame is one buffer upload and one draw.
 
 import { BONE_DRIVERS } from "./params.js";
 import { WARP_TARGETS } from "./pack.js";
@@ -24,9 +24,8 @@ const WARP_MIN_COLS = 16, WARP_MIN_ROWS = 2;
 // few pages if it does not fit) and every vertex is posed on the CPU (draw(): the same warp
 // and transform arithmetic the per-layer vertex shader used to do), so a frame is one buffer
 // upload and one drawElements instead of ~40 draws with their uniform updates. On a software
-// GL (headless Chromium's SwiftShader) each draw call cost ~0.15 ms of CPU whatever its size:
-// about as much as the whole small self-view's pixels (web/README.md, "Where the drawing time
-// goes").
+// GL (headless Chromium's SwiftShader) that took ~2 ms of CPU off every frame of each view,
+// about half of what the small self-view cost (web/README.md, "Where the drawing time goes").
 const VERTEX = `
 attribute vec2 a_pos;    // clip space, posed in draw()
 attribute vec2 a_uv;     // 0..1 over the layer's image
