@@ -8,10 +8,17 @@ Keys (``null`` with a line in ``notes`` where this build cannot measure it for r
 
 - ``setup_s``: the page's Join click to both DataChannels open (relay join, offer/answer, ICE,
   DTLS, SCTP), measured in the page.
-- ``browser_render_fps``: the page's avatar canvas redraws per second (requestAnimationFrame):
-  the WebGL pack renderer (web/render.js) drawing the Python peer's built-in on a canvas of
-  ``browser_render_canvas`` pixels (the self-view draws beside it); headless Chromium's WebGL
-  is SwiftShader, a software GL on these CPUs.
+- ``browser_render_fps``: display frames per second (requestAnimationFrame) at which the page's
+  large avatar canvas showed the current pose: the WebGL pack renderer (web/render.js) drawing
+  the Python peer's built-in on a canvas of ``browser_render_canvas`` pixels, or leaving it as
+  it was because no layer moved a quarter of a pixel (``browser_render_draws_per_s`` counts
+  the real draws; with the Python peer's moving face they are nearly all). The self-view draws
+  beside it, at most 30 times a second. Headless Chromium's WebGL is SwiftShader, a software GL
+  on these CPUs.
+- ``browser_cpu_ms_per_s``: CPU milliseconds per second of each Chromium process type over the
+  window (``gpu-process`` is the software GL drawing both canvases, compositing, and the
+  tracker's image upload; ``renderer`` the page's JS, its tracking worker and DataChannels):
+  where the page's CPU goes, less dependent on the host's load than the rates.
 - ``browser_tracking_fps``: images the page's face tracking (MediaPipe tasks-vision in a
   worker, tracking_camera.js) finished per second, its camera a fake one playing the sample
   clip's stills (netlab.fake_camera, 30 FPS). ``browser_tracking_inference_ms_p50/p99``: one
@@ -47,13 +54,35 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from call import Call, CallConfig, CallEvent, as_record
 from netlab import fake_camera
 from protocol.signaling import new_room_code, web_link
 from protocol.stats import summarize
 
-#: (avatar frames drawn, images tracked) so far.
-TRACKED = "[window.avatarchat.view.frames, window.avatarchat.face.tracking?.frames ?? 0]"
+#: (display frames the peer view was up to date, its draws, images tracked) so far.
+TRACKED = ("[window.avatarchat.view.shown ?? window.avatarchat.view.frames,"
+           " window.avatarchat.view.frames, window.avatarchat.face.tracking?.frames ?? 0]")
+
+
+def chromium_cpu_s() -> dict[str, float]:
+    """CPU seconds so far of this process's Chromium descendants, by ``--type``."""
+    out: dict[str, float] = {}
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            cmd = proc.cmdline()
+            if not cmd or "chrom" not in Path(cmd[0]).name:
+                continue
+            kind = next((a.split("=", 1)[1] for a in cmd if a.startswith("--type=")), "browser")
+            if kind == "utility":
+                kind = next((a.split("=", 1)[1].rsplit(".", 1)[-1] for a in cmd
+                             if a.startswith("--utility-sub-type=")), kind)
+            times = proc.cpu_times()
+            out[kind] = out.get(kind, 0.0) + times.user + times.system
+        except psutil.Error:
+            continue
+    return out
 
 
 def start_relay() -> tuple[subprocess.Popen[str], int]:
@@ -110,12 +139,14 @@ async def measure(seconds: float) -> dict[str, Any]:
                 " || window.avatarchat.face.tracking?.frames > 10", timeout=120_000)
             problem = await page.evaluate("window.avatarchat.face.problem")
             await page.evaluate("window.avatarchat.call.e2eMs.length = 0")
-            frames0, tracked0 = await page.evaluate(TRACKED)
+            shown0, frames0, tracked0 = await page.evaluate(TRACKED)
             stats.clear()
             t0 = time.monotonic()
+            cpu0 = chromium_cpu_s()
             load0 = os.getloadavg()[0]
             await asyncio.sleep(seconds)  # the measurement window
-            frames1, tracked1 = await page.evaluate(TRACKED)
+            shown1, frames1, tracked1 = await page.evaluate(TRACKED)
+            cpu1 = chromium_cpu_s()
             load1 = os.getloadavg()[0]
             elapsed = time.monotonic() - t0
             canvas = await page.evaluate(
@@ -140,7 +171,8 @@ async def measure(seconds: float) -> dict[str, Any]:
     page_summary = summarize(page_e2e, (50, 99), 2) or {}
     return {
         "setup_s": round(setup_ms / 1000, 3) if setup_ms is not None else None,
-        "browser_render_fps": round((frames1 - frames0) / elapsed, 1),
+        "browser_render_fps": round((shown1 - shown0) / elapsed, 1),
+        "browser_render_draws_per_s": round((frames1 - frames0) / elapsed, 1),
         "browser_render_canvas": canvas,
         "e2e_browser_to_py_ms_p50": py_e2e.get("p50"),
         "e2e_browser_to_py_ms_p99": py_e2e.get("p99"),
@@ -164,6 +196,8 @@ async def measure(seconds: float) -> dict[str, Any]:
             "the page's camera: Chromium's fake device playing netlab.fake_camera's y4m (30 FPS)",
             "both peers and the relay share this machine's CPUs",
         ],
+        "browser_cpu_ms_per_s": {k: round((cpu1[k] - cpu0.get(k, 0.0)) / elapsed * 1000, 1)
+                                 for k in sorted(cpu1) if cpu1[k] - cpu0.get(k, 0.0) > 0},
         "load_avg_1m": [round(load0, 2), round(load1, 2)],
         "host": platform.node(),
         "cpus": os.cpu_count(),

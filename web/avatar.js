@@ -8,9 +8,14 @@ import { PackRenderer } from "./render.js";
 import { frameToVector, PARAM_INDEX } from "./params.js";
 
 export class AvatarView {
-  /** @param {HTMLCanvasElement} canvas */
-  constructor(canvas) {
+  /** @param {HTMLCanvasElement} canvas
+   * @param {{maxFps?: number}} [options]  draw at most this often (the small self-view: our
+   *   own frames come at most 30 times a second, and on a software GL every frame drawn is CPU
+   *   the face tracker does not get) */
+  constructor(canvas, { maxFps = 0 } = {}) {
     this.canvas = canvas;
+    this.minIntervalMs = maxFps > 0 ? 1000 / maxFps : 0;
+    this.lastDrawMs = -Infinity;
     /** Why nothing can be drawn (no WebGL in this browser), or "": the call goes on without. */
     this.error = "";
     /** @type {PackRenderer | null} */
@@ -19,7 +24,10 @@ export class AvatarView {
       this.error = e instanceof Error ? e.message : String(e);
     }
     this.motion = new Motion();
+    /** Frames drawn, and display frames (requestAnimationFrame) at which the canvas showed the
+     * current pose: drawn, or unchanged because nothing moved by a quarter pixel. */
     this.frames = 0;
+    this.shown = 0;
     this.running = false;
     /** The last pose drawn (Float64Array in PARAM_NAMES order), for tests and stats. */
     this.pose = this.motion.sample(performance.now() / 1000);
@@ -42,30 +50,43 @@ export class AvatarView {
   start() {
     if (this.running) return;
     this.running = true;
-    const loop = () => {
+    const loop = (/** @type {number} */ now) => {
       if (!this.running) return;
-      this.draw();
       requestAnimationFrame(loop);
+      // A 60 Hz display's ticks jitter by a millisecond or two: a 30 FPS cap keeps every other.
+      if (now - this.lastDrawMs >= this.minIntervalMs - 4) {
+        this.lastDrawMs = now;
+        this.tick();
+      }
     };
     requestAnimationFrame(loop);
   }
 
   stop() { this.running = false; }
 
-  /** The drawing buffer follows the canvas's size on the page (times the pixel ratio): no
-   * more pixels to fill than the screen shows, and sharp on a HiDPI screen. */
+  /** The drawing buffer follows the canvas's size on the page (times the pixel ratio, at most
+   * 2): no more pixels to fill than the screen shows, sharp on a HiDPI screen, and a phone's 3x
+   * screen does not cost 2.25 times the pixels of 2x for a soft-edged drawing. */
   fit() {
     const c = this.canvas;
-    const ratio = window.devicePixelRatio || 1;
+    const ratio = Math.min(2, window.devicePixelRatio || 1);
     const w = Math.round(c.clientWidth * ratio), h = Math.round(c.clientHeight * ratio);
     if (w > 0 && h > 0 && (w !== c.width || h !== c.height)) { c.width = w; c.height = h; }
   }
 
-  draw() {
+  /** Draw the current pose. */
+  draw() { this.render(false); }
+
+  /** One display frame: draw the current pose unless it looks like the one on the canvas. */
+  tick() { this.render(true); }
+
+  /** @param {boolean} ifMoved */
+  render(ifMoved) {
     this.fit();
     const pose = this.motion.sample(performance.now() / 1000);
     this.pose = pose;
-    this.renderer?.draw((name) => pose[PARAM_INDEX[name]] ?? 0);
-    this.frames += 1;
+    const drawn = this.renderer?.draw((name) => pose[PARAM_INDEX[name]] ?? 0, { ifMoved }) ?? true;
+    if (drawn) this.frames += 1;
+    this.shown += 1;
   }
 }

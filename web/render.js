@@ -5,8 +5,8 @@
 // them: bindings summed per target, scale then rotate about the pivot then offset then the
 // parent's transform, bones turned relative to the nearest ancestor bone and stretched by
 // foreshortening (their children attached to the stretched point), warps displacing the mesh in
-// image space. Textures are uploaded once (premultiplied alpha); per frame only a few uniforms
-// change, so a pack of 60 layers draws at the display rate even on a software GL.
+// image space (in pose(), on the CPU, as the Python window's vertex shader does it). Textures
+// are uploaded once (premultiplied alpha, one atlas); a frame is one buffer upload and one draw.
 
 import { BONE_DRIVERS } from "./params.js";
 import { WARP_TARGETS } from "./pack.js";
@@ -20,32 +20,44 @@ const MIN_STRETCH = 0.2;
 export const FILL = 0.96;
 const WARP_MIN_COLS = 16, WARP_MIN_ROWS = 2;
 
+// One draw call per frame for the whole pack: every layer's image sits in one atlas texture (a
+// few pages if it does not fit) and every vertex is posed on the CPU (draw(): the same warp
+// and transform arithmetic the per-layer vertex shader used to do), so a frame is one buffer
+// upload and one drawElements instead of ~40 draws with their uniform updates. On a software
+// GL (headless Chromium's SwiftShader) that took ~2 ms of CPU off every frame of each view,
+// about half of what the small self-view cost (web/README.md, "Where the drawing time goes").
 const VERTEX = `
-attribute vec2 a_uv;
-uniform vec3 u_m0;    // canvas.x = a*x + b*y + tx (the layer's position folded in)
-uniform vec3 u_m1;    // canvas.y = c*x + d*y + ty
-uniform vec4 u_geo;   // (width, height, warp_open, warp_smile) in image pixels
-uniform float u_squash;
-uniform vec4 u_view;  // canvas px -> clip space: ndc = canvas * xy + zw
+attribute vec2 a_pos;    // clip space, posed in draw()
+attribute vec2 a_uv;     // 0..1 over the layer's image
+attribute vec4 a_box;    // that image's slot in the atlas: origin and size in texels
+attribute vec4 a_color;  // premultiplied tint * opacity
 varying vec2 v_uv;
+varying vec4 v_box;
+varying vec4 v_color;
 void main() {
-  float y = a_uv.y * u_geo.y;
-  float k = max(0.02, 1.0 - u_squash);
-  float dy = (y - 0.5 * u_geo.y) * (k - 1.0);
-  dy += u_geo.z * sin(3.14159265 * a_uv.x) * clamp(2.0 * a_uv.y - 1.0, 0.0, 1.0);
-  float e = 2.0 * a_uv.x - 1.0;
-  dy -= u_geo.w * e * e;
-  vec2 p = vec2(a_uv.x * u_geo.x, y + dy);
-  vec2 c = vec2(dot(u_m0.xy, p) + u_m0.z, dot(u_m1.xy, p) + u_m1.z);
-  gl_Position = vec4(c * u_view.xy + u_view.zw, 0.0, 1.0);
-  v_uv = a_uv;
+  gl_Position = vec4(a_pos, 0.0, 1.0);
+  v_uv = a_uv; v_box = a_box; v_color = a_color;
 }`;
 const FRAGMENT = `
+#ifdef GL_FRAGMENT_PRECISION_HIGH
+precision highp float;
+#else
 precision mediump float;
+#endif
 uniform sampler2D u_tex;
-uniform vec4 u_color;  // premultiplied tint * opacity
+uniform vec2 u_texel;  // 1 / the atlas page's size
 varying vec2 v_uv;
-void main() { gl_FragColor = texture2D(u_tex, v_uv) * u_color; }`;
+varying vec4 v_box;
+varying vec4 v_color;
+void main() {
+  // CLAMP_TO_EDGE inside the image's own slot: bilinear filtering never reads a neighbour.
+  vec2 p = clamp(v_uv * v_box.zw, vec2(0.5), v_box.zw - 0.5);
+  gl_FragColor = texture2D(u_tex, (v_box.xy + p) * u_texel) * v_color;
+}`;
+/** Floats per vertex: pos 2, uv 2, box 4, color 4. */
+const STRIDE = 12;
+/** A vertex moved less than this (canvas pixels) and no colour changed: the frame is the last. */
+const STILL_PX = 0.25;
 
 /**
  * A binding's amount: clamp the parameter, then (v + offset) * gain (avatars.model.binding_value).
@@ -171,6 +183,28 @@ function meshOf(layer) {
   return { uv: new Float32Array(uv), idx: new Uint16Array(idx) };
 }
 
+/** Shelf-pack images into pages of at most `max` texels a side.
+ * @param {[string, {width: number, height: number}][]} sizes @param {number} max
+ * @returns {{slots: Map<string, {page: number, x: number, y: number, w: number, h: number}>, pages: [number, number][]}} */
+export function packAtlas(sizes, max) {
+  const sorted = [...sizes].sort((a, b) => b[1].height - a[1].height || b[1].width - a[1].width);
+  const widest = Math.max(1, ...sorted.map(([, s]) => s.width));
+  const area = sorted.reduce((n, [, s]) => n + (s.width + 1) * (s.height + 1), 0);
+  const W = Math.min(max, Math.max(widest, 2 ** Math.ceil(Math.log2(Math.sqrt(area) || 1))));
+  /** @type {Map<string, {page: number, x: number, y: number, w: number, h: number}>} */ const slots = new Map();
+  /** @type {[number, number][]} */ const pages = [];
+  let page = 0, x = 0, y = 0, shelf = 0, used = 0;
+  for (const [path, { width: w, height: h }] of sorted) {
+    if (w > max || h > max) throw new Error(`image ${path} is larger than this GL's ${max} px textures`);
+    if (x + w > W) { x = 0; y += shelf + 1; shelf = 0; }
+    if (y + h > max) { pages.push([W, used]); page += 1; x = 0; y = 0; shelf = 0; used = 0; }
+    slots.set(path, { page, x, y, w, h });
+    x += w + 1; shelf = Math.max(shelf, h); used = Math.max(used, y + h);
+  }
+  pages.push([W, Math.max(1, used)]);
+  return { slots, pages };
+}
+
 export class PackRenderer {
   /** @param {HTMLCanvasElement} canvas */
   constructor(canvas) {
@@ -187,22 +221,36 @@ export class PackRenderer {
     gl.linkProgram(prog);
     if (!gl.getProgramParameter(prog, gl.LINK_STATUS)) throw new Error(`program: ${gl.getProgramInfoLog(prog)}`);
     this.prog = prog;
-    /** @type {Record<string, WebGLUniformLocation | null>} */
-    this.u = Object.fromEntries(["u_m0", "u_m1", "u_geo", "u_squash", "u_view", "u_tex", "u_color"]
-      .map((n) => [n, gl.getUniformLocation(prog, n)]));
-    this.aUv = gl.getAttribLocation(prog, "a_uv");
+    this.uTex = gl.getUniformLocation(prog, "u_tex");
+    this.uTexel = gl.getUniformLocation(prog, "u_texel");
+    /** @type {Record<string, number>} */
+    this.a = Object.fromEntries(["a_pos", "a_uv", "a_box", "a_color"].map((n) => [n, gl.getAttribLocation(prog, n)]));
+    this.vbo = /** @type {WebGLBuffer} */ (gl.createBuffer());
+    this.ibo = /** @type {WebGLBuffer} */ (gl.createBuffer());
+    this.uint32 = "drawBuffers" in gl || gl.getExtension("OES_element_index_uint") !== null;
     /** @type {import("./pack.js").Pack | null} */ this.pack = null;
     /** The last draw's canvas placement and layer transforms (layerBox reads them). */
     /** @type {{x0: number, y0: number, scale: number, posed: ReturnType<typeof poseLayers>} | null} */
     this.view = null;
-    /** @type {Map<string, WebGLTexture>} */ this.textures = new Map();
-    /** @type {{vbo: WebGLBuffer, ibo: WebGLBuffer, count: number}[]} */ this.meshes = [];
+    /** Atlas pages (textures and sizes) and where each image is in them. */
+    /** @type {{tex: WebGLTexture, w: number, h: number}[]} */ this.pages = [];
+    /** @type {Map<string, {page: number, x: number, y: number, w: number, h: number}>} */ this.slots = new Map();
+    /** Per layer (pack order): its uv grid and its vertices' and indices' place in the buffers. */
+    /** @type {{uv: Float32Array, first: number, start: number, count: number}[]} */ this.meshes = [];
     /** @type {number[]} */ this.order = [];
+    /** The vertex data drawn last (compared to skip a frame that would look the same). */
+    this.verts = new Float32Array(0);
+    this.drawn = new Float32Array(0);
+    this.drawnSize = [0, 0];
+    this.indexType = gl.UNSIGNED_SHORT;
     /** Fraction of the canvas the pack fills (1: the pack's canvas maps onto ours exactly). */
     this.fill = FILL;
+    /** The largest atlas page side (the GL's own limit if lower; tests make it small). */
+    this.atlasMax = 4096;
   }
 
-  /** Upload a pack's images (each once) and meshes; replaces the one drawn. @param {import("./pack.js").Pack} pack */
+  /** Upload a pack's images (each once, into an atlas) and meshes; replaces the one drawn.
+   * @param {import("./pack.js").Pack} pack */
   async setPack(pack) {
     const gl = this.gl;
     const paths = new Set(pack.layers.flatMap((l) => [pack.textures[l.id] ?? l.image, ...l.bindings.flatMap((b) => b.sprites.map((s) => s[1]))]));
@@ -210,31 +258,61 @@ export class PackRenderer {
       const blob = new Blob([/** @type {Uint8Array} */ (pack.files.get(path))], { type: "image/png" });
       return /** @type {[string, ImageBitmap]} */ ([path, await createImageBitmap(blob, { premultiplyAlpha: "premultiply", colorSpaceConversion: "none" })]);
     }));
+    let atlas;
+    try {
+      atlas = packAtlas(bitmaps, Math.min(this.atlasMax, gl.getParameter(gl.MAX_TEXTURE_SIZE)));
+    } catch (e) {
+      for (const [, bmp] of bitmaps) bmp.close();
+      throw e;
+    }
     this.dispose();
-    for (const [path, bmp] of bitmaps) {
+    this.pages = atlas.pages.map(([w, h]) => {
       const tex = /** @type {WebGLTexture} */ (gl.createTexture());
       gl.bindTexture(gl.TEXTURE_2D, tex);
-      // An ImageBitmap ignores the UNPACK_* flags: it was premultiplied when decoded.
-      gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, bmp);
+      gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, w, h, 0, gl.RGBA, gl.UNSIGNED_BYTE, null);
       gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.LINEAR);
       gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
       gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
       gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
-      bmp.close();
-      this.textures.set(path, tex);
-    }
-    this.meshes = pack.layers.map((layer) => {
-      const { uv, idx } = meshOf(layer);
-      const vbo = /** @type {WebGLBuffer} */ (gl.createBuffer());
-      gl.bindBuffer(gl.ARRAY_BUFFER, vbo);
-      gl.bufferData(gl.ARRAY_BUFFER, uv, gl.STATIC_DRAW);
-      const ibo = /** @type {WebGLBuffer} */ (gl.createBuffer());
-      gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, ibo);
-      gl.bufferData(gl.ELEMENT_ARRAY_BUFFER, idx, gl.STATIC_DRAW);
-      return { vbo, ibo, count: idx.length };
+      return { tex, w, h };
     });
+    for (const [path, bmp] of bitmaps) {
+      const slot = /** @type {{page: number, x: number, y: number}} */ (atlas.slots.get(path));
+      gl.bindTexture(gl.TEXTURE_2D, this.pages[slot.page].tex);
+      // An ImageBitmap ignores the UNPACK_* flags: it was premultiplied when decoded.
+      gl.texSubImage2D(gl.TEXTURE_2D, 0, slot.x, slot.y, gl.RGBA, gl.UNSIGNED_BYTE, bmp);
+      bmp.close();
+    }
+    this.slots = atlas.slots;
     // Draw order by z; equal z keeps pack order (a stable sort, as the Python renderer).
     this.order = pack.layers.map((_, i) => i).sort((a, b) => pack.layers[a].z - pack.layers[b].z || a - b);
+    const grids = pack.layers.map(meshOf);
+    let first = 0;
+    /** @type {number[]} */ const idx = [];
+    /** @type {{uv: Float32Array, first: number, start: number, count: number}[]} */ const meshes = new Array(grids.length);
+    for (const i of this.order) {
+      const g = grids[i];
+      meshes[i] = { uv: g.uv, first, start: idx.length, count: g.idx.length };
+      for (const k of g.idx) idx.push(first + k);
+      first += g.uv.length / 2;
+    }
+    this.meshes = meshes;
+    this.indexType = first > 65535 && this.uint32 ? gl.UNSIGNED_INT : gl.UNSIGNED_SHORT;
+    if (first > 65535 && !this.uint32) throw new Error(`pack ${pack.id} has too many mesh vertices (${first}) for this GL`);
+    gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, this.ibo);
+    gl.bufferData(gl.ELEMENT_ARRAY_BUFFER, this.indexType === gl.UNSIGNED_INT ? new Uint32Array(idx) : new Uint16Array(idx), gl.STATIC_DRAW);
+    this.verts = new Float32Array(first * STRIDE);
+    this.drawn = new Float32Array(first * STRIDE);
+    for (let i = 0; i < grids.length; i++) { // the uv column never changes
+      const { uv, first: f } = meshes[i];
+      for (let v = 0; v < uv.length / 2; v++) {
+        this.verts[(f + v) * STRIDE + 2] = uv[2 * v];
+        this.verts[(f + v) * STRIDE + 3] = uv[2 * v + 1];
+      }
+    }
+    gl.bindBuffer(gl.ARRAY_BUFFER, this.vbo);
+    gl.bufferData(gl.ARRAY_BUFFER, this.verts.byteLength, gl.DYNAMIC_DRAW);
+    this.drawnSize = [0, 0];
     this.pack = pack;
   }
 
@@ -254,54 +332,126 @@ export class PackRenderer {
 
   dispose() {
     const gl = this.gl;
-    for (const t of this.textures.values()) gl.deleteTexture(t);
-    for (const m of this.meshes) { gl.deleteBuffer(m.vbo); gl.deleteBuffer(m.ibo); }
-    this.textures.clear(); this.meshes = []; this.pack = null;
+    for (const page of this.pages) gl.deleteTexture(page.tex);
+    this.pages = []; this.slots = new Map(); this.meshes = []; this.pack = null;
   }
 
-  /** Draw the pack at `params` (a name -> value lookup). @param {(name: string) => number} p */
-  draw(p) {
+  /**
+   * Pose every layer's vertices for `params` into this.verts (clip space, as the old per-layer
+   * vertex shader did: warps in image space, then the layer's transform, then the view).
+   * @param {(name: string) => number} p
+   */
+  pose(p) {
+    const { canvas, pack } = this;
+    if (!pack) return;
+    const W = canvas.width, H = canvas.height;
+    const [cw, ch] = pack.canvas;
+    const scale = this.fill * Math.min(W / cw, H / ch);
+    const x0 = (W - cw * scale) / 2, y0 = (H - ch * scale) / 2;
+    // canvas px -> clip: x' = (x0 + x*scale) / W * 2 - 1; y flips (canvas y grows down).
+    const sx = 2 * scale / W, sy = -2 * scale / H, tx = 2 * x0 / W - 1, ty = 1 - 2 * y0 / H;
+    const posed = poseLayers(pack.layers, p);
+    this.view = { x0, y0, scale, posed };
+    const out = this.verts;
+    for (let i = 0; i < pack.layers.length; i++) {
+      const layer = pack.layers[i];
+      const [m, st] = posed[i];
+      const { uv, first } = this.meshes[i];
+      const tint = pack.tint[layer.id] ?? [1, 1, 1, 1];
+      const a = tint[3] * st.opacity;
+      const slot = this.slots.get(st.sprite ?? pack.textures[layer.id] ?? layer.image);
+      const n = uv.length / 2;
+      if (a <= 0 || !slot) { // not drawn: zero-area triangles, no pixel touched
+        for (let v = 0; v < n; v++) { const o = (first + v) * STRIDE; out[o] = 0; out[o + 1] = 0; out[o + 11] = 0; }
+        continue;
+      }
+      const [px, py] = layer.position, [gw, gh] = layer.size;
+      // Fold the layer's position into its transform: canvas = m * (position + p).
+      const m0 = m[0], m1 = m[1], m2 = m[0] * px + m[1] * py + m[2];
+      const m3 = m[3], m4 = m[4], m5 = m[3] * px + m[4] * py + m[5];
+      const k = Math.max(0.02, 1 - st.warpSquash);
+      const r = tint[0] * a, g = tint[1] * a, b = tint[2] * a;
+      for (let v = 0; v < n; v++) {
+        const u = uv[2 * v], w = uv[2 * v + 1];
+        const y = w * gh;
+        let dy = (y - 0.5 * gh) * (k - 1);
+        dy += st.warpOpen * Math.sin(Math.PI * u) * Math.min(1, Math.max(0, 2 * w - 1));
+        const e = 2 * u - 1;
+        dy -= st.warpSmile * e * e;
+        const qx = u * gw, qy = y + dy;
+        const o = (first + v) * STRIDE;
+        out[o] = (m0 * qx + m1 * qy + m2) * sx + tx;
+        out[o + 1] = (m3 * qx + m4 * qy + m5) * sy + ty;
+        out[o + 4] = slot.x; out[o + 5] = slot.y; out[o + 6] = slot.w; out[o + 7] = slot.h;
+        out[o + 8] = r; out[o + 9] = g; out[o + 10] = b; out[o + 11] = a;
+      }
+    }
+  }
+
+  /** Whether this.verts would look like the frame drawn last (no vertex moved STILL_PX, no
+   * colour or image changed, same canvas size). */
+  still() {
+    const W = this.canvas.width, H = this.canvas.height;
+    if (W !== this.drawnSize[0] || H !== this.drawnSize[1]) return false;
+    const a = this.verts, b = this.drawn;
+    const dx = 2 * STILL_PX / W, dy = 2 * STILL_PX / H;
+    for (let o = 0; o < a.length; o += STRIDE) {
+      if (Math.abs(a[o] - b[o]) > dx || Math.abs(a[o + 1] - b[o + 1]) > dy) return false;
+      for (let j = 4; j < STRIDE; j++) if (Math.abs(a[o + j] - b[o + j]) > 1 / 512) return false;
+    }
+    return true;
+  }
+
+  /** Draw the pack at `params` (a name -> value lookup). With `ifMoved`, a frame that would
+   * look the same as the last one drawn (idle life moves a fraction of a pixel per frame) is
+   * not drawn again. Returns whether it drew.
+   * @param {(name: string) => number} p @param {{ifMoved?: boolean}} [options] */
+  draw(p, { ifMoved = false } = {}) {
     const { gl, canvas, pack } = this;
+    this.pose(p);
+    if (ifMoved && pack && this.still()) return false;
     const W = canvas.width, H = canvas.height;
     gl.viewport(0, 0, W, H);
     gl.clearColor(0, 0, 0, 0);
     gl.clear(gl.COLOR_BUFFER_BIT);
-    if (!pack) return;
-    const [cw, ch] = pack.canvas;
-    const scale = this.fill * Math.min(W / cw, H / ch);
-    const x0 = (W - cw * scale) / 2, y0 = (H - ch * scale) / 2;
+    this.drawnSize = [W, H];
+    if (!pack) return true;
+    this.drawn.set(this.verts);
     gl.useProgram(this.prog);
     gl.enable(gl.BLEND);
     gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA);
-    // canvas px -> clip: x' = (x0 + x*scale) / W * 2 - 1; y flips (canvas y grows down).
-    gl.uniform4f(this.u.u_view, 2 * scale / W, -2 * scale / H, 2 * x0 / W - 1, 1 - 2 * y0 / H);
-    gl.uniform1i(this.u.u_tex, 0);
+    gl.uniform1i(this.uTex, 0);
     gl.activeTexture(gl.TEXTURE0);
-    const posed = poseLayers(pack.layers, p);
-    this.view = { x0, y0, scale, posed };
+    gl.bindBuffer(gl.ARRAY_BUFFER, this.vbo);
+    gl.bufferSubData(gl.ARRAY_BUFFER, 0, this.verts);
+    for (const [name, size, offset] of /** @type {const} */ ([["a_pos", 2, 0], ["a_uv", 2, 2], ["a_box", 4, 4], ["a_color", 4, 8]])) {
+      gl.enableVertexAttribArray(this.a[name]);
+      gl.vertexAttribPointer(this.a[name], size, gl.FLOAT, false, STRIDE * 4, offset * 4);
+    }
+    gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, this.ibo);
+    const bytes = this.indexType === gl.UNSIGNED_INT ? 4 : 2;
+    // One drawElements per run of layers (in z order) whose images share an atlas page: one in
+    // all for a pack that fits in one page.
+    let runPage = -1, runStart = 0, runCount = 0;
+    const flush = () => {
+      if (runCount === 0) return;
+      const page = this.pages[runPage];
+      gl.bindTexture(gl.TEXTURE_2D, page.tex);
+      gl.uniform2f(this.uTexel, 1 / page.w, 1 / page.h);
+      gl.drawElements(gl.TRIANGLES, runCount, this.indexType, runStart * bytes);
+    };
+    const posed = this.view ? this.view.posed : [];
     for (const i of this.order) {
       const layer = pack.layers[i];
-      const [m, st] = posed[i];
-      const tint = pack.tint[layer.id] ?? [1, 1, 1, 1];
-      const a = tint[3] * st.opacity;
-      if (a <= 0) continue;
-      const path = st.sprite ?? pack.textures[layer.id] ?? layer.image;
-      const tex = this.textures.get(path);
-      if (!tex) continue;
-      const [px, py] = layer.position;
-      // Fold the layer's position into its transform: canvas = m * (position + p).
-      gl.uniform3f(this.u.u_m0, m[0], m[1], m[0] * px + m[1] * py + m[2]);
-      gl.uniform3f(this.u.u_m1, m[3], m[4], m[3] * px + m[4] * py + m[5]);
-      gl.uniform4f(this.u.u_geo, layer.size[0], layer.size[1], st.warpOpen, st.warpSmile);
-      gl.uniform1f(this.u.u_squash, st.warpSquash);
-      gl.uniform4f(this.u.u_color, tint[0] * a, tint[1] * a, tint[2] * a, a);
-      gl.bindTexture(gl.TEXTURE_2D, tex);
+      const slot = posed[i] && this.slots.get(posed[i][1].sprite ?? pack.textures[layer.id] ?? layer.image);
+      const page = slot ? slot.page : runPage; // an undrawn layer's triangles are empty anyway
       const mesh = this.meshes[i];
-      gl.bindBuffer(gl.ARRAY_BUFFER, mesh.vbo);
-      gl.enableVertexAttribArray(this.aUv);
-      gl.vertexAttribPointer(this.aUv, 2, gl.FLOAT, false, 0, 0);
-      gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, mesh.ibo);
-      gl.drawElements(gl.TRIANGLES, mesh.count, gl.UNSIGNED_SHORT, 0);
+      if (page !== runPage && runCount > 0) { flush(); runStart = mesh.start; runCount = 0; }
+      if (runCount === 0) runStart = mesh.start;
+      runPage = page === -1 ? 0 : page;
+      runCount += mesh.count;
     }
+    flush();
+    return true;
   }
 }

@@ -2,7 +2,8 @@
 
 * The page's WebGL drawing of a built-in matches ``avatars.compose`` (the software reference
   the Python window is held to) pose for pose: rest, mouth open and eyes shut, head turned
-  and an arm raised and foreshortened.
+  and an arm raised and foreshortened; drawn from several atlas pages it is the same picture,
+  and an unchanged pose is not drawn again.
 * A received pack: the page's pack inbox takes a real deterministic zip (``pack_bytes``) in
   16 KiB chunks, checks its content hash and draws it; a zip under the wrong hash, a pack that
   breaks the format and a malformed transfer are refused with a clear message.
@@ -53,6 +54,28 @@ DRAW = """async ([id, params]) => {
   const url = canvas.toDataURL("image/png");
   canvas.remove();
   return [url, pack.hash];
+}"""
+
+#: The same pose drawn with the pack's images in one atlas page and spread over several (a GL
+#: with small textures), and whether draw(..., {ifMoved}) skips an unchanged pose and draws a
+#: moved one.
+PAGES = """async ([id, params]) => {
+  const { PackRenderer } = await import("./render.js");
+  const pack = await window.testPacks[id];
+  const shot = async (max) => {
+    const canvas = document.createElement("canvas");
+    [canvas.width, canvas.height] = pack.canvas;
+    const r = new PackRenderer(canvas);
+    r.fill = 1; r.atlasMax = max;
+    await r.setPack(pack);
+    r.draw((name) => params[name] ?? 0);
+    return [canvas.toDataURL("image/png"), r.pages.length, r];
+  };
+  const [one, onePages] = await shot(4096);
+  const [many, manyPages, r] = await shot(512);
+  const same = r.draw((name) => params[name] ?? 0, { ifMoved: true });
+  const moved = r.draw((name) => (name === "headYaw" ? 0.2 : params[name] ?? 0), { ifMoved: true });
+  return { one, many, onePages, manyPages, same, moved };
 }"""
 
 #: Feed a zip to a fresh PackInbox in 16 KiB chunks, as ctl avatar_chunk messages would.
@@ -176,6 +199,13 @@ async def test_page_draws_packs_as_the_python_compositor_and_checks_received_one
             # more than 96); a wrong transform, binding or alpha moves or tints whole parts.
             assert diff.mean() < 1.5, (pack_id, pose, diff.mean())
             assert (diff > 96).mean() < 0.002, (pack_id, pose, (diff > 96).mean())
+
+        # One draw call over an atlas: the images spread over several pages draw the same
+        # picture; an unchanged pose is not drawn again, a turned head is.
+        pages = await page.evaluate(PAGES, ["aria", POSES[1]])
+        assert pages["onePages"] == 1 and pages["manyPages"] > 2, pages["manyPages"]
+        assert np.abs(_png(pages["one"]) - _png(pages["many"])).max() <= 1
+        assert (pages["same"], pages["moved"]) == (False, True)
 
         # A rest pose and an open mouth differ where the mouth is (the check above can fail).
         assert (np.abs(drawn[0] - drawn[1]).max(axis=2) > 96).sum() > 500
