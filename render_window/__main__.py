@@ -29,6 +29,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--demo", action="store_true", help="drive the avatar(s) with synthetic motion")
     p.add_argument("--renderer", help="preferred renderer plug-in (falls back automatically)")
     p.add_argument("--fps", type=float, default=60.0, help="target frame rate (default 60)")
+    p.add_argument(
+        "--fixed-rate",
+        action="store_true",
+        help="keep --fps even when the machine is saturated (default: fewer idle frames then, "
+        "render_window.pacing.AdaptiveRate)",
+    )
     p.add_argument("--vsync", action="store_true", help="also sync to vblank (off: Xvfb)")
     p.add_argument("--seed", type=int, help="seed for idle life (reproducible blinks)")
     p.add_argument(
@@ -161,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         breathe=not args.no_breath,
         low_latency=args.low_latency,
+        adaptive_rate=not args.fixed_rate,
     )
     apps: list[RenderApp] = []
     install_signal_handlers(apps)
