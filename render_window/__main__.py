@@ -8,6 +8,10 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .app import RenderApp
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -101,6 +105,18 @@ def _software_gl_threads() -> None:
         os.environ.setdefault("LP_NUM_THREADS", "0")
 
 
+def install_signal_handlers(app_ref: list[RenderApp]) -> None:
+    """SIGTERM/SIGINT end the loop cleanly (rings closed, ``bye`` sent)."""
+    import signal
+
+    def stop(signum: int, _frame: Any) -> None:
+        for app in app_ref:
+            app.running = False
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(
@@ -146,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     # calls a frame, and that check cost ~6 ms of them on llvmpipe. -v keeps it on.
     pyglet.options["debug_gl"] = args.verbose
 
-    from .app import Options, RenderApp, StartupError, install_signal_handlers
+    from .app import Options, RenderApp, StartupError
 
     opts = Options(
         remote_ring=args.remote_ring,

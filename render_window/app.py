@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -425,7 +424,7 @@ class RenderApp:
         """Once a stats period: the tick rate for the machine's load (AdaptiveRate)."""
         fps = (self.stats.frames - self._rate_frames) / elapsed
         self._rate_frames = self.stats.frames
-        if self.rate.update(fps):
+        if self.rate.update(fps):  # its own CPU and the machine's, measured there
             log.info(
                 "%s rate: CPUs %.0f%% busy",
                 "economy" if self.rate.economy else "full",
@@ -493,14 +492,3 @@ def _display_errors() -> tuple[type[BaseException], ...]:
     except ImportError:  # not on X11
         pass
     return tuple(errors)
-
-
-def install_signal_handlers(app_ref: list[RenderApp]) -> None:
-    """SIGTERM/SIGINT end the loop cleanly (rings closed, ``bye`` sent)."""
-
-    def stop(signum: int, _frame: Any) -> None:
-        for app in app_ref:
-            app.running = False
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)

@@ -61,9 +61,13 @@ ECONOMY_SYNC_FPS = 30.0
 #: less) does not flip it back at once.
 SATURATED = 0.90
 RELAXED = 0.75
-#: Periods in a row needed to economise, and to go back to full rate.
+#: Periods in a row needed to economise, and (at first) to go back to full rate; the latter
+#: doubles up to the maximum while the machine keeps saturating again soon after, and is reset
+#: once the full rate has held this many periods.
 ENTER_PERIODS = 2
 LEAVE_PERIODS = 3
+MAX_LEAVE_PERIODS = 60
+RESET_LEAVE_AFTER = 30
 #: The window cannot make its rate when it presented less than this share of it in a period.
 SHORT_OF_RATE = 0.8
 
@@ -141,19 +145,31 @@ class FramePacer:
 
 class AdaptiveRate:
     """The tick rate for the machine's load (see the module docstring): full, or economy when
-    the CPUs have been nearly all busy (or the window's frames late) for
-    :data:`ENTER_PERIODS` stats periods, and full again after :data:`LEAVE_PERIODS` with room.
+    the CPUs have been nearly all busy (or the window short of its rate) for
+    :data:`ENTER_PERIODS` stats periods. Back to full when the load *with the full rate's
+    frames added back* (the window's own CPU per frame times the frames it skips) stays under
+    :data:`RELAXED` for a while: judged on the load alone, the window's own saving would send it
+    straight back into saturation, and out again, every few seconds. That while starts at
+    :data:`LEAVE_PERIODS` and doubles (up to :data:`MAX_LEAVE_PERIODS`) each time the machine
+    saturates again soon after, as when two windows on one machine both return at once.
     ``enabled=False`` keeps the full rate (``--fixed-rate``: benchmarks of the renderer)."""
 
-    def __init__(self, fps: float, *, enabled: bool = True) -> None:
+    def __init__(self, fps: float, *, enabled: bool = True, cpus: int | None = None) -> None:
         self.full = fps
         self.enabled = enabled
         self.economy = False
+        self.cpus = cpus or psutil.cpu_count() or 1
         #: Mode changes so far (stats, tests).
         self.switches = 0
         #: The CPUs' busy share over the last period (0..1), None before the first.
         self.busy: float | None = None
+        #: In economy: the load expected at the full rate (0..1), as last judged.
+        self.projected: float | None = None
+        self.leave_periods = LEAVE_PERIODS
         self._run = 0
+        #: Periods at full rate since the last economy (none yet: as if it had always held).
+        self._full_for = RESET_LEAVE_AFTER + 1
+        self._cpu = CpuMeter()
         psutil.cpu_percent()  # the first call only starts the interval
 
     def fps(self, synced: bool) -> float:
@@ -163,28 +179,39 @@ class AdaptiveRate:
             return self.full
         return min(self.full, ECONOMY_SYNC_FPS if synced else ECONOMY_FPS)
 
-    def update(self, fps: float, busy: float | None = None) -> bool:
-        """Once a stats period: ``fps`` the frames the window presented per second in it,
-        ``busy`` the CPUs' busy share since the last call (default: measured here). True when
-        the mode changed."""
+    def update(
+        self, fps: float, *, cpu_pct: float | None = None, busy: float | None = None
+    ) -> bool:
+        """Once a stats period: ``fps`` the frames the window presented per second in it;
+        ``cpu_pct`` this process's CPU (% of one core) and ``busy`` the CPUs' busy share since
+        the last call (default: both measured here). True when the mode changed."""
+        own = self._cpu.sample()
+        cpu_pct = own if cpu_pct is None else cpu_pct
         self.busy = psutil.cpu_percent() / 100.0 if busy is None else busy
         if not self.enabled:
             return False
-        late = fps < SHORT_OF_RATE * self.full
         if not self.economy:
-            pressed = self.busy >= SATURATED or late
+            self._full_for += 1
+            if self._full_for > RESET_LEAVE_AFTER:
+                self.leave_periods = LEAVE_PERIODS  # it held: the load has really gone
+            pressed = self.busy >= SATURATED or fps < SHORT_OF_RATE * self.full
             self._run = self._run + 1 if pressed else 0
-            if self._run >= ENTER_PERIODS:
-                self.economy, self._run = True, 0
-                self.switches += 1
-                return True
+            if self._run < ENTER_PERIODS:
+                return False
+            if self._full_for <= self._run + RESET_LEAVE_AFTER // 2:
+                # Saturated again soon after going back: wait longer next time.
+                self.leave_periods = min(MAX_LEAVE_PERIODS, self.leave_periods * 2)
+            self.economy, self._run = True, 0
         else:
-            self._run = self._run + 1 if self.busy < RELAXED else 0
-            if self._run >= LEAVE_PERIODS:
-                self.economy, self._run = False, 0
-                self.switches += 1
-                return True
-        return False
+            per_frame = cpu_pct / 100.0 / fps if fps > 0 else 0.0
+            extra = per_frame * max(0.0, self.full - fps) / self.cpus
+            self.projected = self.busy + extra
+            self._run = self._run + 1 if self.projected < RELAXED else 0
+            if self._run < self.leave_periods:
+                return False
+            self.economy, self._run, self._full_for = False, 0, 0
+        self.switches += 1
+        return True
 
 
 class FrameStats:

@@ -10,43 +10,70 @@ from render_window.pacing import (
     DUE,
     ECONOMY_FPS,
     ECONOMY_SYNC_FPS,
+    LEAVE_PERIODS,
     TICK,
     AdaptiveRate,
     FramePacer,
 )
 
 
-def run(rate: AdaptiveRate, periods: list[tuple[float, float]]) -> list[bool]:
-    """Feed (presented fps, CPUs' busy share) periods; which ones changed the mode."""
-    return [rate.update(fps, busy) for fps, busy in periods]
+def run(rate: AdaptiveRate, periods: list[tuple[float, float]], cpu: float = 10.0) -> list[bool]:
+    """Feed (presented fps, CPUs' busy share) periods, the window using ``cpu`` % of a core;
+    which ones changed the mode."""
+    return [rate.update(fps, cpu_pct=cpu, busy=busy) for fps, busy in periods]
 
 
-def test_two_saturated_periods_economise_and_three_with_room_restore_the_full_rate() -> None:
-    rate = AdaptiveRate(60.0)
+def test_two_saturated_periods_economise_and_room_for_the_full_rate_restores_it() -> None:
+    rate = AdaptiveRate(60.0, cpus=2)
     assert rate.fps(synced=False) == 60.0
     # One busy second is a spike, not saturation.
     assert run(rate, [(60, 0.95), (60, 0.5), (60, 0.95)]) == [False, False, False]
     assert run(rate, [(60, 0.97)]) == [True] and rate.economy
     assert rate.fps(synced=False) == ECONOMY_FPS
     assert rate.fps(synced=True) == ECONOMY_SYNC_FPS  # lip sync: the ticks carry the peer
-    # The window's own saving lowers the load; between the two bounds it stays put.
-    assert not any(run(rate, [(20, 0.85), (20, 0.8), (20, 0.6), (20, 0.6), (20, 0.8)]))
-    assert run(rate, [(20, 0.5), (20, 0.5), (20, 0.5)]) == [False, False, True]
+    # 10 % of a core at 20 fps: the 40 frames skipped each second would add 0.2 core, a tenth
+    # of the two CPUs; with that on top the load must stay under RELAXED for 3 periods.
+    assert not any(run(rate, [(20, 0.8), (20, 0.7), (20, 0.6), (20, 0.6), (20, 0.7)]))
+    assert rate.projected is not None and abs(rate.projected - 0.8) < 1e-9
+    assert run(rate, [(20, 0.5), (20, 0.6), (20, 0.6)]) == [False, False, True]
     assert not rate.economy and rate.fps(synced=False) == 60.0 and rate.switches == 2
+
+
+def test_a_window_whose_full_rate_would_saturate_the_machine_again_stays_economical() -> None:
+    """40 % of a core at 20 fps: the full rate would add 0.8 core, so 50 % busy is no room."""
+    rate = AdaptiveRate(60.0, cpus=2)
+    run(rate, [(60, 1.0), (60, 1.0)])
+    assert rate.economy
+    assert not any(run(rate, [(20, 0.5)] * 10, cpu=40.0))
+    assert rate.economy and rate.projected is not None and rate.projected > 0.85
+
+
+def test_saturating_again_soon_after_going_back_doubles_the_wait() -> None:
+    """Two windows on one machine both going back at once: each time it saturates again, the
+    next return waits twice as long (no flapping every few seconds)."""
+    rate = AdaptiveRate(60.0, cpus=2)
+    run(rate, [(60, 1.0), (60, 1.0)] + [(20, 0.5)] * 3)
+    assert not rate.economy and rate.leave_periods == LEAVE_PERIODS
+    run(rate, [(60, 1.0), (60, 1.0)])  # right back
+    assert rate.economy and rate.leave_periods == 2 * LEAVE_PERIODS
+    assert run(rate, [(20, 0.5)] * (2 * LEAVE_PERIODS))[-1] and not rate.economy
+    # Once the full rate holds for a while the wait is short again.
+    run(rate, [(60, 0.5)] * 40 + [(60, 1.0), (60, 1.0)])
+    assert rate.economy and rate.leave_periods == LEAVE_PERIODS
 
 
 def test_a_window_short_of_its_rate_economises_on_an_otherwise_idle_machine() -> None:
     """E.g. a large window on a slow GPU: drawing back to back helps nobody."""
-    rate = AdaptiveRate(60.0)
+    rate = AdaptiveRate(60.0, cpus=2)
     assert run(rate, [(40, 0.3), (41, 0.3)]) == [False, True]
     # A rate the full one never exceeds: economy does not raise it.
-    slow = AdaptiveRate(10.0)
+    slow = AdaptiveRate(10.0, cpus=2)
     run(slow, [(10, 1.0), (10, 1.0)])
     assert slow.economy and slow.fps(synced=False) == 10.0
 
 
 def test_a_fixed_rate_never_changes_but_still_reports_the_load() -> None:
-    rate = AdaptiveRate(60.0, enabled=False)
+    rate = AdaptiveRate(60.0, enabled=False, cpus=2)
     assert not any(run(rate, [(30, 1.0)] * 5))
     assert rate.fps(synced=False) == 60.0 and rate.busy == 1.0
 
