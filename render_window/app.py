@@ -424,7 +424,8 @@ class RenderApp:
         """Once a stats period: the tick rate for the machine's load (AdaptiveRate)."""
         fps = (self.stats.frames - self._rate_frames) / elapsed
         self._rate_frames = self.stats.frames
-        if self.rate.update(fps):  # its own CPU and the machine's, measured there
+        work = self.stats.work_p50(1.0) * 1000.0  # CPU, its own and the machine's: measured there
+        if self.rate.update(fps, work_ms=work or None):
             log.info(
                 "%s rate: CPUs %.0f%% busy",
                 "economy" if self.rate.economy else "full",

@@ -180,11 +180,18 @@ class AdaptiveRate:
         return min(self.full, ECONOMY_SYNC_FPS if synced else ECONOMY_FPS)
 
     def update(
-        self, fps: float, *, cpu_pct: float | None = None, busy: float | None = None
+        self,
+        fps: float,
+        *,
+        work_ms: float | None = None,
+        cpu_pct: float | None = None,
+        busy: float | None = None,
     ) -> bool:
-        """Once a stats period: ``fps`` the frames the window presented per second in it;
-        ``cpu_pct`` this process's CPU (% of one core) and ``busy`` the CPUs' busy share since
-        the last call (default: both measured here). True when the mode changed."""
+        """Once a stats period: ``fps`` the frames the window presented per second in it,
+        ``work_ms`` its median frame work (a frame that takes longer than the full rate's
+        period cannot go back to it, whatever the CPUs say: a slow GPU); ``cpu_pct`` this
+        process's CPU (% of one core) and ``busy`` the CPUs' busy share since the last call
+        (default: both measured here). True when the mode changed."""
         own = self._cpu.sample()
         cpu_pct = own if cpu_pct is None else cpu_pct
         self.busy = psutil.cpu_percent() / 100.0 if busy is None else busy
@@ -206,7 +213,8 @@ class AdaptiveRate:
             per_frame = cpu_pct / 100.0 / fps if fps > 0 else 0.0
             extra = per_frame * max(0.0, self.full - fps) / self.cpus
             self.projected = self.busy + extra
-            self._run = self._run + 1 if self.projected < RELAXED else 0
+            fits = work_ms is None or work_ms < 1000.0 / self.full
+            self._run = self._run + 1 if self.projected < RELAXED and fits else 0
             if self._run < self.leave_periods:
                 return False
             self.economy, self._run, self._full_for = False, 0, 0
