@@ -28,8 +28,9 @@ independently of the product's own stats (both are reported):
   playout clock lets the frame show) and ``present_lag`` (that moment -> present: waiting for
   the window's next frame, drawing and the swap);
 - ``per_client``: what each process did meanwhile (the load behind those waits): the tracker's
-  fps, face inference and body-model ms (p50), busy share and whether the body is still on
-  (``--body auto`` turns it off below 30 fps), the window's fps, tick rate and economy mode,
+  fps, face inference ms (p50) and body-model ms (mean per frame), busy share and whether the
+  body is still on (``--body auto`` turns it off below 30 fps), the window's fps, tick rate and
+  economy mode,
   frame work and swap ms, and each child's CPU (% of one core) over the measured period;
 - ``load``: the 1-minute load average before and after, and the machine's CPU busy share over
   the run (other work on the machine shows here: compare runs only at similar load).
@@ -137,7 +138,7 @@ def _per_client(
         "tracking": {
             "fps": track.get("fps"),
             "inference_ms_p50": stage.get("inference"),
-            "body_ms_p50": track.get("body_ms"),
+            "body_ms_mean": track.get("body_ms"),
             "busy": track.get("busy"),
             "body": track.get("body"),
             "body_off": track.get("body_off"),
