@@ -431,7 +431,7 @@ class RenderApp:
                 "economy" if self.rate.economy else "full",
                 (self.rate.busy or 0.0) * 100,
             )
-        pacer.set_fps(self.rate.fps(synced=self._arrival_wake() is None))
+        pacer.set_fps(self.rate.fps(ticks_only=self._arrival_wake() is None))
 
     def update(self, now: float) -> Any:
         """Advance motion and renderer state to ``now`` (no drawing)."""

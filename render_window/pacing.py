@@ -52,8 +52,8 @@ WINDOW = 120
 MIN_GAP = 0.5
 #: Tick rate on a saturated machine: idle life (breath, blinks, sway) reads as smooth at 20 Hz,
 #: and the peer's frames (up to the tracker's 30 Hz) are presented when due besides. With the
-#: voice's lip sync (a fixed clock, no presents on arrival) the rate is :data:`ECONOMY_SYNC_FPS`
-#: so a 30 Hz peer is not shown at 20.
+#: voice's lip sync (a fixed clock, no presents on arrival) or no peer ring the rate is
+#: :data:`ECONOMY_SYNC_FPS`, so a 30 Hz peer is not shown at 20.
 ECONOMY_FPS = 20.0
 ECONOMY_SYNC_FPS = 30.0
 #: Share of all CPUs busy (one stats period, about 1 s) at or above which the machine counts as
@@ -172,12 +172,12 @@ class AdaptiveRate:
         self._cpu = CpuMeter()
         psutil.cpu_percent()  # the first call only starts the interval
 
-    def fps(self, synced: bool) -> float:
-        """The tick rate now; ``synced``: the voice's lip sync holds the peer (no presents on
-        arrival, so the ticks alone show the peer's frames)."""
+    def fps(self, ticks_only: bool) -> float:
+        """The tick rate now; ``ticks_only``: nothing is presented on arrival (the voice's lip
+        sync holds the peer, or no peer ring), so the ticks alone show the peer's frames."""
         if not self.economy:
             return self.full
-        return min(self.full, ECONOMY_SYNC_FPS if synced else ECONOMY_FPS)
+        return min(self.full, ECONOMY_SYNC_FPS if ticks_only else ECONOMY_FPS)
 
     def update(
         self,

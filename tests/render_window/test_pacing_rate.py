@@ -5,6 +5,7 @@ once there is room; the pacer keeps presenting peer frames when due in between."
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from render_window.pacing import (
     DUE,
@@ -16,6 +17,8 @@ from render_window.pacing import (
     FramePacer,
 )
 
+from .harness import Window
+
 
 def run(rate: AdaptiveRate, periods: list[tuple[float, float]], cpu: float = 10.0) -> list[bool]:
     """Feed (presented fps, CPUs' busy share) periods, the window using ``cpu`` % of a core;
@@ -25,18 +28,18 @@ def run(rate: AdaptiveRate, periods: list[tuple[float, float]], cpu: float = 10.
 
 def test_two_saturated_periods_economise_and_room_for_the_full_rate_restores_it() -> None:
     rate = AdaptiveRate(60.0, cpus=2)
-    assert rate.fps(synced=False) == 60.0
+    assert rate.fps(ticks_only=False) == 60.0
     # One busy second is a spike, not saturation.
     assert run(rate, [(60, 0.95), (60, 0.5), (60, 0.95)]) == [False, False, False]
     assert run(rate, [(60, 0.97)]) == [True] and rate.economy
-    assert rate.fps(synced=False) == ECONOMY_FPS
-    assert rate.fps(synced=True) == ECONOMY_SYNC_FPS  # lip sync: the ticks carry the peer
+    assert rate.fps(ticks_only=False) == ECONOMY_FPS
+    assert rate.fps(ticks_only=True) == ECONOMY_SYNC_FPS  # lip sync: the ticks carry the peer
     # 10 % of a core at 20 fps: the 40 frames skipped each second would add 0.2 core, a tenth
     # of the two CPUs; with that on top the load must stay under RELAXED for 3 periods.
     assert not any(run(rate, [(20, 0.8), (20, 0.7), (20, 0.6), (20, 0.6), (20, 0.7)]))
     assert rate.projected is not None and abs(rate.projected - 0.8) < 1e-9
     assert run(rate, [(20, 0.5), (20, 0.6), (20, 0.6)]) == [False, False, True]
-    assert not rate.economy and rate.fps(synced=False) == 60.0 and rate.switches == 2
+    assert not rate.economy and rate.fps(ticks_only=False) == 60.0 and rate.switches == 2
 
 
 def test_a_window_whose_full_rate_would_saturate_the_machine_again_stays_economical() -> None:
@@ -74,13 +77,13 @@ def test_a_window_short_of_its_rate_economises_on_an_otherwise_idle_machine() ->
     # A rate the full one never exceeds: economy does not raise it.
     slow = AdaptiveRate(10.0, cpus=2)
     run(slow, [(10, 1.0), (10, 1.0)])
-    assert slow.economy and slow.fps(synced=False) == 10.0
+    assert slow.economy and slow.fps(ticks_only=False) == 10.0
 
 
 def test_a_fixed_rate_never_changes_but_still_reports_the_load() -> None:
     rate = AdaptiveRate(60.0, enabled=False, cpus=2)
     assert not any(run(rate, [(30, 1.0)] * 5))
-    assert rate.fps(synced=False) == 60.0 and rate.busy == 1.0
+    assert rate.fps(ticks_only=False) == 60.0 and rate.busy == 1.0
 
 
 def test_the_measured_load_is_the_cpus_busy_share() -> None:
@@ -101,3 +104,24 @@ def test_a_slower_tick_keeps_the_full_rates_gap_for_a_due_peer_frame() -> None:
     waited = time.perf_counter() - started
     assert 0.1 <= waited < 0.5, waited  # min gap 0.125 s (half of 1/4 s), not a whole second
     assert pacer.time_left() > 0.8  # re-anchored one (slow) period after the peer's frame
+
+
+def test_a_real_window_that_cannot_make_its_rate_slows_its_ticks(
+    xvfb_display: str, tmp_path: Path
+) -> None:
+    """A real window asked for 1000 fps (no machine draws that) is short of its rate: after
+    two stats periods its ticks drop to the economy rate (the lip-sync one: with no peer ring
+    nothing is presented on arrival, the ticks alone move the avatar), and its stats say so."""
+    args = ["--demo", "--no-self-view", "--width", "160", "--height", "90", "--fps", "1000"]
+    win = Window(xvfb_display, args, tmp_path)
+    try:
+        win.wait("ready")
+        first = win.wait("stats")
+        assert first["economy"] is False and first["rate_fps"] == 1000.0
+        slow = win.wait("stats", lambda e: e.get("economy") is True, timeout=30)
+        assert slow["rate_fps"] == ECONOMY_SYNC_FPS
+        assert slow["system_cpu"] is not None and 0.0 <= slow["system_cpu"] <= 100.0
+        settled = win.wait("stats")  # a whole period at the economy rate
+        assert settled["fps"] <= 1.5 * ECONOMY_SYNC_FPS, settled
+    finally:
+        win.close()
