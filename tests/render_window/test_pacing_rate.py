@@ -5,6 +5,7 @@ once there is room; the pacer keeps presenting peer frames when due in between."
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from render_window.pacing import (
@@ -20,7 +21,9 @@ from render_window.pacing import (
 from .harness import Window
 
 
-def run(rate: AdaptiveRate, periods: list[tuple[float, float]], cpu: float = 10.0) -> list[bool]:
+def run(
+    rate: AdaptiveRate, periods: Sequence[tuple[float, float]], cpu: float = 10.0
+) -> list[bool]:
     """Feed (presented fps, CPUs' busy share) periods, the window using ``cpu`` % of a core;
     which ones changed the mode."""
     return [rate.update(fps, cpu_pct=cpu, busy=busy) for fps, busy in periods]
