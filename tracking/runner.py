@@ -244,7 +244,8 @@ class TrackingLoop:
         tracker.track_pending_body()
         b1 = time.perf_counter()
         body_ms = (b1 - b0) * 1000 if tracker.body_tracker is not None else None
-        self.stats.record(times, frame.face_present, busy_s=b1 - started, body_ms=body_ms)
+        busy_s = b1 - started + captured.decode_ms / 1000  # the source's decode is ours too
+        self.stats.record(times, frame.face_present, busy_s=busy_s, body_ms=body_ms)
         self.last_frame = frame
         for gesture in tracker.take_gestures():
             self.channel.emit(GestureMade(name=gesture.name, side=int(gesture.side)))
