@@ -8,6 +8,10 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .app import RenderApp
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -29,6 +33,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--demo", action="store_true", help="drive the avatar(s) with synthetic motion")
     p.add_argument("--renderer", help="preferred renderer plug-in (falls back automatically)")
     p.add_argument("--fps", type=float, default=60.0, help="target frame rate (default 60)")
+    p.add_argument(
+        "--fixed-rate",
+        action="store_true",
+        help="keep --fps even when the machine is saturated (default: fewer idle frames then, "
+        "render_window.pacing.AdaptiveRate)",
+    )
     p.add_argument("--vsync", action="store_true", help="also sync to vblank (off: Xvfb)")
     p.add_argument("--seed", type=int, help="seed for idle life (reproducible blinks)")
     p.add_argument(
@@ -95,6 +105,18 @@ def _software_gl_threads() -> None:
         os.environ.setdefault("LP_NUM_THREADS", "0")
 
 
+def install_signal_handlers(app_ref: list[RenderApp]) -> None:
+    """SIGTERM/SIGINT end the loop cleanly (rings closed, ``bye`` sent)."""
+    import signal
+
+    def stop(signum: int, _frame: Any) -> None:
+        for app in app_ref:
+            app.running = False
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(
@@ -140,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     # calls a frame, and that check cost ~6 ms of them on llvmpipe. -v keeps it on.
     pyglet.options["debug_gl"] = args.verbose
 
-    from .app import Options, RenderApp, StartupError, install_signal_handlers
+    from .app import Options, RenderApp, StartupError
 
     opts = Options(
         remote_ring=args.remote_ring,
@@ -161,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         breathe=not args.no_breath,
         low_latency=args.low_latency,
+        adaptive_rate=not args.fixed_rate,
     )
     apps: list[RenderApp] = []
     install_signal_handlers(apps)

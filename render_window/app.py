@@ -7,14 +7,15 @@ the peer's frames that just reached the screen (reported in ``stats``; the captu
 from the ring slot, already on this host's clock), then wait for the next 1/60 s deadline
 (:class:`FramePacer`) - or, without a lip-sync delay, sooner: from the moment the peer's next
 frame first shows (its arrival, read at once on the remote ring's wake-up socket, or a moment
-later when the playout clock reaches it), so it is not held to the next tick.
+later when the playout clock reaches it), so it is not held to the next tick. On a saturated
+machine the ticks slow down (:class:`AdaptiveRate`) so the window stops drawing idle frames
+back to back with the CPU the tracker needs; the peer's frames are still presented when due.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +56,7 @@ from protocol.ring import RingReader
 from .capture import read_pixels
 from .gesture import GestureBursts
 from .overlay import CallOverlay, banner_font, window_title
-from .pacing import ARRIVAL, FramePacer, FrameStats
+from .pacing import ARRIVAL, AdaptiveRate, FramePacer, FrameStats
 from .screenshots import ScreenshotQueue
 from .view import AvatarLoadError, AvatarView
 
@@ -90,6 +91,8 @@ class Options:
     seed: int | None = None
     breathe: bool = True
     low_latency: bool = False
+    #: Fewer idle frames when the machine is saturated (False: ``--fixed-rate``).
+    adaptive_rate: bool = True
 
 
 class StartupError(Exception):
@@ -137,6 +140,8 @@ class RenderApp:
         self.screenshots = ScreenshotQueue(channel, opts.screenshot_dir)
         self.stats = FrameStats()
         self.pacer = FramePacer(opts.fps)
+        self.rate = AdaptiveRate(opts.fps, enabled=opts.adaptive_rate)
+        self._rate_frames = 0
         self._last_stats = time.monotonic()
         self.window.push_handlers(
             on_resize=self._on_resize, on_close=self._on_close, on_key_press=self._on_key
@@ -394,9 +399,12 @@ class RenderApp:
             self.on_draw()
             shots = self.screenshots.due(sample)
             pixels = read_pixels(*self.window.get_framebuffer_size()) if shots else None
+            t_flip = time.perf_counter()
             self.window.flip()
             present_ns = time.monotonic_ns()
-            self.stats.presented(time.perf_counter(), time.perf_counter() - t0)
+            t1 = time.perf_counter()
+            self.stats.presented(t1, t1 - t0)
+            self.stats.flipped(t1 - t_flip)
             for shown in sample.newly_shown:
                 self.stats.shown(shown, present_ns)
             lips = self.peer.motion.lipsync
@@ -407,9 +415,23 @@ class RenderApp:
                 for shot in shots:
                     self.screenshots.save(shot, pixels, sample, present_ns)
             if now - self._last_stats >= STATS_PERIOD_S:
+                self._adapt_rate(pacer, now - self._last_stats)
                 self._last_stats = now
                 self._emit_stats()
             self._wait(pacer)
+
+    def _adapt_rate(self, pacer: FramePacer, elapsed: float) -> None:
+        """Once a stats period: the tick rate for the machine's load (AdaptiveRate)."""
+        fps = (self.stats.frames - self._rate_frames) / elapsed
+        self._rate_frames = self.stats.frames
+        work = self.stats.work_p50(1.0) * 1000.0  # CPU, its own and the machine's: measured there
+        if self.rate.update(fps, work_ms=work or None):
+            log.info(
+                "%s rate: CPUs %.0f%% busy",
+                "economy" if self.rate.economy else "full",
+                (self.rate.busy or 0.0) * 100,
+            )
+        pacer.set_fps(self.rate.fps(ticks_only=self._arrival_wake() is None))
 
     def update(self, now: float) -> Any:
         """Advance motion and renderer state to ``now`` (no drawing)."""
@@ -444,6 +466,9 @@ class RenderApp:
             "voice_mouth": round(m.lipsync.mouth_w, 3),
             "peer_video_path_ms": m.lipsync.path_ms(),
             "presented_early": self.pacer.early,
+            "rate_fps": round(1.0 / self.pacer.period, 1),
+            "economy": self.rate.economy,
+            "system_cpu": None if self.rate.busy is None else round(self.rate.busy * 100, 1),
         }
         self.channel.emit(Stats(t=round(time.monotonic(), 6), values=values))
         path = m.lipsync.report()  # lip sync: call/ may hold the voice back by the difference
@@ -468,14 +493,3 @@ def _display_errors() -> tuple[type[BaseException], ...]:
     except ImportError:  # not on X11
         pass
     return tuple(errors)
-
-
-def install_signal_handlers(app_ref: list[RenderApp]) -> None:
-    """SIGTERM/SIGINT end the loop cleanly (rings closed, ``bye`` sent)."""
-
-    def stop(signum: int, _frame: Any) -> None:
-        for app in app_ref:
-            app.running = False
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)

@@ -86,6 +86,10 @@ class Shown(NamedTuple):
     seq: int
     capture_ns: int
     arrival: float  # when it reached us (the ring write), our monotonic s
+    #: When the playout clock let it show (our monotonic s; its arrival when it came late for
+    #: that clock): ``due - arrival`` is the playout hold, ``present - due`` the window's wait
+    #: and drawing. 0 when unknown (a lip-sync delay sets the moment instead).
+    due: float = 0.0
 
 
 @dataclass(slots=True)
@@ -281,9 +285,12 @@ class Motion:
             # Newest first from the upper frame back to the last one reported (the history is
             # long enough for a lip-sync delay; walking all of it every frame would not be).
             k = hi
+            hold = self._offset + self.delay
             while k >= 0 and (reported is None or seq_after(self._frames[k].seq, reported)):
                 e = self._frames[k]
-                out.newly_shown.append(Shown(e.seq, e.capture_ns, e.arrival))
+                due = max(e.arrival, self._frames[k - 1].capture + hold) if k > 0 else e.arrival
+                held = self.lipsync.applied > 0.0
+                out.newly_shown.append(Shown(e.seq, e.capture_ns, e.arrival, 0.0 if held else due))
                 k -= 1
             out.newly_shown.reverse()
             if out.newly_shown:

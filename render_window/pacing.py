@@ -17,12 +17,22 @@ comes before the next tick, no sooner than ``MIN_GAP`` of a period after the pre
 started (a stream of frames cannot run the window at more than twice the display rate), then
 re-anchors the clock one period after that frame: the ticks that show interpolated motion
 between frames follow the frames' phase.
+
+A saturated machine (:class:`AdaptiveRate`): a window that cannot make 60 fps used to draw back
+to back (every frame later than a whole period re-anchors and starts the next at once), taking
+every cycle the scheduler gave it from the tracker and the networking process, whose late and
+irregular frames then cost the peer's window playout delay (three times the jitter). When the
+machine's CPUs are nearly all busy, or the window's own frames come late, the ticks slow to
+:data:`ECONOMY_FPS` (idle life and the voice's mouth still move) while a peer frame is still
+presented when it is due; back at full rate once the machine has room again.
 """
 
 from __future__ import annotations
 
 import time
 from typing import Any, Protocol
+
+import psutil
 
 from protocol.stats import CpuMeter, Series, latency_ms, rounded
 
@@ -40,6 +50,26 @@ WINDOW = 120
 #: fraction of the period. Half a period: a frame waits at most ~8 ms for the window (not 16.7), and
 #: two presents are never closer than that (llvmpipe drawing is ~5-10 ms a frame here anyway).
 MIN_GAP = 0.5
+#: Tick rate on a saturated machine: idle life (breath, blinks, sway) reads as smooth at 20 Hz,
+#: and the peer's frames (up to the tracker's 30 Hz) are presented when due besides. With the
+#: voice's lip sync (a fixed clock, no presents on arrival) or no peer ring the rate is
+#: :data:`ECONOMY_SYNC_FPS`, so a 30 Hz peer is not shown at 20.
+ECONOMY_FPS = 20.0
+ECONOMY_SYNC_FPS = 30.0
+#: Share of all CPUs busy (one stats period, about 1 s) at or above which the machine counts as
+#: saturated, and under which it has room again; apart so the window's own saving (it then uses
+#: less) does not flip it back at once.
+SATURATED = 0.90
+RELAXED = 0.75
+#: Periods in a row needed to economise, and (at first) to go back to full rate; the latter
+#: doubles up to the maximum while the machine keeps saturating again soon after, and is reset
+#: once the full rate has held this many periods.
+ENTER_PERIODS = 2
+LEAVE_PERIODS = 3
+MAX_LEAVE_PERIODS = 60
+RESET_LEAVE_AFTER = 30
+#: The window cannot make its rate when it presented less than this share of it in a period.
+SHORT_OF_RATE = 0.8
 
 
 class Wakeable(Protocol):
@@ -57,6 +87,7 @@ class FramePacer:
 
     def __init__(self, fps: float = 60.0) -> None:
         self.period = 1.0 / fps
+        #: From the full rate, whatever the tick rate becomes (:meth:`set_fps`).
         self.min_gap = self.period * MIN_GAP
         now = time.perf_counter()
         self._next = now + self.period
@@ -91,6 +122,14 @@ class FramePacer:
         self._next += self.period
         return TICK
 
+    def set_fps(self, fps: float) -> None:
+        """Tick at ``fps`` from the next deadline on (:class:`AdaptiveRate`); the gap allowed
+        between a frame and a peer frame due after it stays the full rate's."""
+        period = 1.0 / fps
+        if period != self.period:
+            self._next = self._started + period
+            self.period = period
+
     @staticmethod
     def _sleep_until(deadline: float) -> None:
         remaining = deadline - time.perf_counter()
@@ -102,6 +141,85 @@ class FramePacer:
     def time_left(self) -> float:
         """Seconds until the next deadline (negative when late)."""
         return self._next - time.perf_counter()
+
+
+class AdaptiveRate:
+    """The tick rate for the machine's load (see the module docstring): full, or economy when
+    the CPUs have been nearly all busy (or the window short of its rate) for
+    :data:`ENTER_PERIODS` stats periods. Back to full when the load *with the full rate's
+    frames added back* (the window's own CPU per frame times the frames it skips) stays under
+    :data:`RELAXED` for a while: judged on the load alone, the window's own saving would send it
+    straight back into saturation, and out again, every few seconds. That while starts at
+    :data:`LEAVE_PERIODS` and doubles (up to :data:`MAX_LEAVE_PERIODS`) each time the machine
+    saturates again soon after, as when two windows on one machine both return at once.
+    ``enabled=False`` keeps the full rate (``--fixed-rate``: benchmarks of the renderer)."""
+
+    def __init__(self, fps: float, *, enabled: bool = True, cpus: int | None = None) -> None:
+        self.full = fps
+        self.enabled = enabled
+        self.economy = False
+        self.cpus = cpus or psutil.cpu_count() or 1
+        #: Mode changes so far (stats, tests).
+        self.switches = 0
+        #: The CPUs' busy share over the last period (0..1), None before the first.
+        self.busy: float | None = None
+        #: In economy: the load expected at the full rate (0..1), as last judged.
+        self.projected: float | None = None
+        self.leave_periods = LEAVE_PERIODS
+        self._run = 0
+        #: Periods at full rate since the last economy (none yet: as if it had always held).
+        self._full_for = RESET_LEAVE_AFTER + 1
+        self._cpu = CpuMeter()
+        psutil.cpu_percent()  # the first call only starts the interval
+
+    def fps(self, ticks_only: bool) -> float:
+        """The tick rate now; ``ticks_only``: nothing is presented on arrival (the voice's lip
+        sync holds the peer, or no peer ring), so the ticks alone show the peer's frames."""
+        if not self.economy:
+            return self.full
+        return min(self.full, ECONOMY_SYNC_FPS if ticks_only else ECONOMY_FPS)
+
+    def update(
+        self,
+        fps: float,
+        *,
+        work_ms: float | None = None,
+        cpu_pct: float | None = None,
+        busy: float | None = None,
+    ) -> bool:
+        """Once a stats period: ``fps`` the frames the window presented per second in it,
+        ``work_ms`` its median frame work (a frame that takes longer than the full rate's
+        period cannot go back to it, whatever the CPUs say: a slow GPU); ``cpu_pct`` this
+        process's CPU (% of one core) and ``busy`` the CPUs' busy share since the last call
+        (default: both measured here). True when the mode changed."""
+        own = self._cpu.sample()
+        cpu_pct = own if cpu_pct is None else cpu_pct
+        self.busy = psutil.cpu_percent() / 100.0 if busy is None else busy
+        if not self.enabled:
+            return False
+        if not self.economy:
+            self._full_for += 1
+            if self._full_for > RESET_LEAVE_AFTER:
+                self.leave_periods = LEAVE_PERIODS  # it held: the load has really gone
+            pressed = self.busy >= SATURATED or fps < SHORT_OF_RATE * self.full
+            self._run = self._run + 1 if pressed else 0
+            if self._run < ENTER_PERIODS:
+                return False
+            if self._full_for <= self._run + RESET_LEAVE_AFTER // 2:
+                # Saturated again soon after going back: wait longer next time.
+                self.leave_periods = min(MAX_LEAVE_PERIODS, self.leave_periods * 2)
+            self.economy, self._run = True, 0
+        else:
+            per_frame = cpu_pct / 100.0 / fps if fps > 0 else 0.0
+            extra = per_frame * max(0.0, self.full - fps) / self.cpus
+            self.projected = self.busy + extra
+            fits = work_ms is None or work_ms < 1000.0 / self.full
+            self._run = self._run + 1 if self.projected < RELAXED and fits else 0
+            if self._run < self.leave_periods:
+                return False
+            self.economy, self._run, self._full_for = False, 0, 0
+        self.switches += 1
+        return True
 
 
 class FrameStats:
@@ -125,7 +243,11 @@ class FrameStats:
         self._intervals = Series(window=WINDOW)
         self._work = Series(window=WINDOW, long=0)
         self._e2e_present = Series()
-        self._ring_to_present = Series(long=0)
+        # Its parts, whole-run too (the benchmark's breakdown of capture -> present).
+        self._ring_to_present = Series()
+        self._playout_hold = Series()
+        self._present_lag = Series()
+        self._flip = Series(window=WINDOW, long=0)
         self._av_skew = Series()
         self._av_skew_signed = Series()
         self._video_delay = Series()
@@ -144,6 +266,8 @@ class FrameStats:
         self._av_skew.clear_long()
         self._av_skew_signed.clear_long()
         self._video_delay.clear_long()
+        for part in (self._ring_to_present, self._playout_hold, self._present_lag):
+            part.clear_long()
 
     def run_percentile(self, q: float) -> float | None:
         """The ``q``-th percentile (0..100) of all frame intervals since the last reset, ms."""
@@ -169,6 +293,14 @@ class FrameStats:
             return
         self._e2e_present.add(e2e)
         self._ring_to_present.add(max(0.0, present_ns / 1e6 - frame.arrival * 1000.0))
+        if frame.due:
+            # ring -> present = the playout clock's hold + the window's wait, draw and flip.
+            self._playout_hold.add(max(0.0, (frame.due - frame.arrival) * 1000.0))
+            self._present_lag.add(max(0.0, present_ns / 1e6 - frame.due * 1000.0))
+
+    def flipped(self, flip_s: float) -> None:
+        """The swap's own time this frame (part of the work; llvmpipe copies the frame to X)."""
+        self._flip.add(flip_s * 1000.0)
 
     def lip(self, present_ns: int, shown_ns: int) -> None:
         """A presented frame showed the peer as captured at ``shown_ns`` (see above)."""
@@ -205,6 +337,16 @@ class FrameStats:
         out["e2e_present_ms"] = self._e2e_present.summary()
         out["run_e2e_present_ms"] = self._e2e_present.summary(whole=True)
         out["ring_to_present_ms"] = self._ring_to_present.summary(digits=3)
+        out["playout_hold_ms"] = self._playout_hold.summary(digits=3)
+        out["present_lag_ms"] = self._present_lag.summary(digits=3)
+        for key, part in (
+            ("ring_to_present", self._ring_to_present),
+            ("playout_hold", self._playout_hold),
+            ("present_lag", self._present_lag),
+        ):
+            out[f"run_{key}_ms"] = part.summary(whole=True, digits=3)
+        if self._flip.count():
+            out["flip_ms_p50"] = rounded(self._flip.p(50), 3)
         out["av_skew_ms"] = self._av_skew.summary(qs=(50, 95, 99))
         out["run_av_skew_ms"] = self._av_skew.summary(whole=True, qs=(50, 95, 99))
         out["run_av_skew_signed_ms"] = self._av_skew_signed.summary(whole=True, qs=(5, 50, 95))

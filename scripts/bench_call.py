@@ -21,9 +21,19 @@ independently of the product's own stats (both are reported):
   pooled: ``tracking`` (capture -> the sender's local ring: inference, body models, encode),
   ``network`` (local ring -> the receiver's remote ring, the same frame by seq: both networking
   processes and the relay), ``window`` (remote ring -> present, the window's own
-  ``ring_to_present_ms``, worst client) and ``presented_early`` (per client: frames the window
+  ``run_ring_to_present_ms``, worst client) and ``presented_early`` (per client: frames the window
   started before its tick because a peer frame was due on screen), ``playout_delay`` and
-  ``jitter`` (per client, the window's last figures: the playout clock's share of ``window``).
+  ``jitter`` (per client, the window's last figures: the playout clock's share of ``window``);
+  ``window`` split in two (whole run, worst client): ``playout_hold`` (ring -> the moment the
+  playout clock lets the frame show) and ``present_lag`` (that moment -> present: waiting for
+  the window's next frame, drawing and the swap);
+- ``per_client``: what each process did meanwhile (the load behind those waits): the tracker's
+  fps, face inference ms (p50) and body-model ms (mean per frame), busy share and whether the
+  body is still on (``--body auto`` turns it off below 30 fps), the window's fps, tick rate and
+  economy mode,
+  frame work and swap ms, and each child's CPU (% of one core) over the measured period;
+- ``load``: the 1-minute load average before and after, and the machine's CPU busy share over
+  the run (other work on the machine shows here: compare runs only at similar load).
 
 Voice is off unless ``--voice on``: issue 14's capture -> present target is for calls without
 voice (with voice the window delays the avatar to the voice's playout on purpose).
@@ -103,17 +113,52 @@ class Tap:
         self.ring.close()
 
 
-def _client_cpu_seconds(session: Call) -> float:
-    total = 0.0
-    for child in session.children.values():
+def _child_cpu_seconds(session: Call) -> dict[str, float]:
+    """CPU seconds so far of each of one client's child processes, by child name."""
+    out: dict[str, float] = {}
+    for name, child in session.children.items():
         if child.pid is None:
             continue
         try:
             t = psutil.Process(child.pid).cpu_times()
-            total += t.user + t.system
+            out[name] = t.user + t.system
         except psutil.NoSuchProcess:
             pass
-    return total
+    return out
+
+
+def _per_client(
+    session: Call, cpu0: dict[str, float], cpu1: dict[str, float], wall: float
+) -> dict[str, Any]:
+    """One client's processes over the measured period (see the module docstring)."""
+    track = session.stats["tracking"].values if "tracking" in session.stats else {}
+    render = session.stats["render"].values if "render" in session.stats else {}
+    stage = track.get("stage_ms") or {}
+    return {
+        "tracking": {
+            "fps": track.get("fps"),
+            "inference_ms_p50": stage.get("inference"),
+            "body_ms_mean": track.get("body_ms"),
+            "busy": track.get("busy"),
+            "body": track.get("body"),
+            "body_off": track.get("body_off"),
+        },
+        "window": {
+            k: render.get(k)
+            for k in (
+                "fps",
+                "rate_fps",
+                "economy",
+                "work_ms_p50",
+                "flip_ms_p50",
+                "presented_early",
+                "system_cpu",
+            )
+        },
+        "cpu_pct": {
+            name: round((cpu1[name] - cpu0.get(name, 0.0)) / wall * 100, 1) for name in cpu1
+        },
+    }
 
 
 def _start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
@@ -128,6 +173,7 @@ def _start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
+    load0 = os.getloadavg()[0]
     env = dict(os.environ)
     xvfb = None
     if args.window and args.xvfb:
@@ -150,7 +196,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 window=args.window,
                 env=env,
                 stats_json=str(stats_dir / f"{name}.json"),
-                tracking_args=["--no-calibration"],
+                tracking_args=["--no-calibration", *(["--body", args.body] if args.body else [])],
+                render_args=["--fixed-rate"] if args.fixed_rate else [],
                 voice=args.voice == "on",
                 log_dir=args.log_dir,
             )
@@ -173,11 +220,16 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             tap.clear()
         for session in sessions:
             session.send("render", ResetStats())  # the window's run figures from here on
-        cpu0 = [_client_cpu_seconds(s) for s in sessions]
+        cpu0 = [_child_cpu_seconds(s) for s in sessions]
+        psutil.cpu_percent()
         m0 = time.monotonic()
         await asyncio.sleep(args.seconds)
         wall = time.monotonic() - m0
-        cpu1 = [_client_cpu_seconds(s) for s in sessions]
+        machine_busy = psutil.cpu_percent()
+        cpu1 = [_child_cpu_seconds(s) for s in sessions]
+        per_client = [
+            _per_client(s, a, b, wall) for s, a, b in zip(sessions, cpu0, cpu1, strict=True)
+        ]
         counts = [t.count for t in taps]
         lat = [v for t in taps for v in t.latencies_ms]
         tracking = [v for t in local_taps for v in t.latencies_ms]
@@ -207,7 +259,11 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "recv_hz": round(sum(counts) / len(counts) / wall, 2),
         "bytes_per_frame": round(sum(sizes) / len(sizes), 1) if sizes else None,
         "cpu_pct_per_client": round(
-            sum(b - a for a, b in zip(cpu0, cpu1, strict=True)) / len(sessions) / wall * 100, 1
+            sum(sum(b.values()) - sum(a.values()) for a, b in zip(cpu0, cpu1, strict=True))
+            / len(sessions)
+            / wall
+            * 100,
+            1,
         ),
         "product_stats": [
             {k: p["latest"].get(k) for k in ("rtt_ms", "clock_offset_ms", "candidate_pair")}
@@ -221,13 +277,21 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "breakdown_ms": {
             "tracking": _p50_p99(tracking),
             "network": _p50_p99(network),
-            "window": _worst([r.get("ring_to_present_ms") for r in render]),
+            # (run_ring_to_present_ms: whole run; older windows report the last ~300 frames)
+            "window": _worst(
+                [r.get("run_ring_to_present_ms") or r.get("ring_to_present_ms") for r in render]
+            ),
+            "playout_hold": _worst([r.get("run_playout_hold_ms") for r in render]),
+            "present_lag": _worst([r.get("run_present_lag_ms") for r in render]),
             "presented_early": [r.get("presented_early") for r in render],
             # Part of "window": a frame first shows when the playout clock reaches it (one
             # frame interval + 3x jitter after its predecessor, render_window.motion).
             "playout_delay": [r.get("playout_delay_ms") for r in render],
             "jitter": [r.get("jitter_ms") for r in render],
         },
+        "per_client": per_client,
+        "load": {"loadavg_1m_before": load0, "loadavg_1m_after": os.getloadavg()[0]}
+        | {"machine_cpu_pct": machine_busy},
         "voice": args.voice == "on",
         "host": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }
@@ -257,6 +321,16 @@ def main() -> int:
     p.add_argument("--window", action="store_true", help="run both render windows too")
     p.add_argument("--xvfb", action="store_true", help="start a private Xvfb for --window")
     p.add_argument("--setup-timeout", type=float, default=60.0)
+    p.add_argument(
+        "--body",
+        choices=("on", "off", "auto"),
+        help="the trackers' --body (default: theirs, auto)",
+    )
+    p.add_argument(
+        "--fixed-rate",
+        action="store_true",
+        help="windows keep 60 fps on a saturated machine (A/B against the adaptive rate)",
+    )
     p.add_argument("--log-dir", help="keep each child's stderr in DIR/<child>.log")
     p.add_argument(
         "--voice",

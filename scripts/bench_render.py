@@ -126,6 +126,7 @@ def main() -> int:
         str(args.width),
         "--height",
         str(args.height),
+        "--fixed-rate",  # the renderer's own speed: no economy ticks on a busy machine
     ]
     if args.no_self_view:
         cmd.append("--no-self-view")

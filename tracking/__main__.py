@@ -20,6 +20,8 @@ from .model import MODEL_SHA256, keep_unused_libraries_out, quiet_native_logs
 if TYPE_CHECKING:
     from protocol.ring import ShmRing
 
+    from .body_policy import BodyGovernor
+
 log = logging.getLogger("tracking")
 
 EXIT_USAGE = 2
@@ -93,7 +95,7 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         choices=("on", "off", "auto"),
         default="auto",
         help="track hands and upper body beside the face (auto: on when the machine has at "
-        "least 2 CPU cores)",
+        "least 2 CPU cores, and off again if tracking then stays below 30 fps)",
     )
     p.add_argument("--list-cameras", action="store_true", help="list cameras and exit")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
@@ -104,12 +106,22 @@ def body_enabled(choice: str) -> bool:
     """``--body``: on, off, or auto = on when the CPU allows it. The hand and pose models add
     about 5 ms per frame on average (they take turns, see tracking.body), which one core of a
     2-core machine absorbs within the budget; a single core shared with the render window and
-    the call would not."""
+    the call would not. Whether the budget really holds is measured while running: see
+    :func:`body_governor`."""
     if choice == "auto":
         import os
 
         return (os.cpu_count() or 1) >= 2
     return choice == "on"
+
+
+def body_governor(choice: str, source_fps: float | None) -> BodyGovernor | None:
+    """``--body auto`` keeps measuring (:mod:`tracking.body_policy`): tracking at 30 fps is a
+    product target, the body is not, so the body goes off if tracking stays below it. ``on``
+    and ``off`` are the user's word and are kept."""
+    from .body_policy import BodyGovernor
+
+    return BodyGovernor(source_fps=source_fps) if choice == "auto" else None
 
 
 def last_seq(ring: ShmRing) -> int:
@@ -234,6 +246,7 @@ def run(args: argparse.Namespace) -> int:
             max_frames=args.max_frames,
             duration_s=args.duration,
             stop=stop,
+            body_governor=body_governor(args.body, source.fps),
         )
         code = loop.run()
         log.info("tracked %d frames", loop.stats.frames)

@@ -156,6 +156,16 @@ class Tracker:
         if self.body_tracker is not None:
             self.body_tracker.close()
 
+    def disable_body(self) -> None:
+        """Face only from now on (``--body auto`` when tracking is too slow, see
+        :mod:`tracking.body_policy`): the hand and pose models are closed, and frames carry no
+        body, so the peer's arms ease to rest."""
+        if self.body_tracker is not None:
+            self.body_tracker.close()
+            self.body_tracker = None
+        self._body = self._pending_body = None
+        self.body_ms = 0.0
+
     def take_gestures(self) -> list[GestureEvent]:
         """Gestures recognised since the last call, sides in the user's own left/right."""
         if self.body_tracker is None:

@@ -8,6 +8,11 @@ second; ``gesture`` once per hand gesture recognised (body tracking on); ``error
 Commands (:mod:`protocol.commands`): ``quit`` (EOF on stdin and SIGTERM do the same), ``pause``,
 ``recalibrate``, ``mirror``, ``emotion``, ``smoothing``.
 
+``--body auto`` (a :class:`tracking.body_policy.BodyGovernor` given as ``body_governor``): each
+stats report also goes to the governor; when it says tracking stays below 30 fps because of the
+work, the hand and pose models are closed, a ``status`` with state ``body_off`` says why (in the
+user's language) and the stats carry ``body: false`` with ``body_off: "slow"``.
+
 Only parameter frames (into the ring) and these small JSON lines leave the process: images stay
 in this process's memory and are never written anywhere.
 """
@@ -35,6 +40,7 @@ from protocol.events import Error, GestureMade, Stats, Status
 from protocol.frame import Emotion, ParamFrame
 from protocol.ring import RingWriter
 
+from .body_policy import BodyGovernor
 from .calibration import Calibration
 from .errors import CalibrationError, CameraError
 from .pipeline import Tracker
@@ -79,6 +85,7 @@ class TrackingLoop:
         stop: threading.Event | None = None,
         on_frame: Callable[[ParamFrame], None] | None = None,
         backoff_s: tuple[float, float] = (BACKOFF_START_S, BACKOFF_MAX_S),
+        body_governor: BodyGovernor | None = None,
     ) -> None:
         self.source = source
         self.tracker = tracker
@@ -97,6 +104,11 @@ class TrackingLoop:
         self.state = ""
         self.last_frame: ParamFrame | None = None
         self._next_stats = 0.0
+        self._started = time.monotonic()
+        #: ``--body auto``: turns the body off when tracking is too slow (None: never).
+        self.body_governor = body_governor
+        #: Why the body went off during the run ("slow"), or None.
+        self.body_off: str | None = None
 
     # -- helpers ------------------------------------------------------------------------------
     def _status(self, state: str, message: str) -> None:
@@ -160,7 +172,7 @@ class TrackingLoop:
 
     # -- main loop ----------------------------------------------------------------------------
     def run(self) -> int:
-        start = time.monotonic()
+        start = self._started = time.monotonic()
         self._next_stats = start + STATS_INTERVAL_S
         backoff = self.backoff_start_s
         while not self.stop.is_set() and not self.channel.broken:
@@ -181,7 +193,8 @@ class TrackingLoop:
             if captured is None:
                 break  # a clip played once, or stop was set
             backoff = self.backoff_start_s
-            self._one_frame(captured)
+            t0 = time.perf_counter()
+            self._one_frame(captured, t0)
             if self.max_frames is not None and self.stats.frames >= self.max_frames:
                 break
         self._emit_stats()
@@ -204,7 +217,7 @@ class TrackingLoop:
             self.stop.wait(min(left, 0.1))
             self._tick()
 
-    def _one_frame(self, captured: Any) -> None:
+    def _one_frame(self, captured: Any, started: float) -> None:
         tracker = self.tracker
         if self.paused:
             frame = tracker.paused_frame(captured.capture_ns)
@@ -227,8 +240,12 @@ class TrackingLoop:
             except (BrokenPipeError, OSError):
                 self.stop.set()
         # The face frame is out: now this image's hand or pose model (Tracker.defer_body).
+        b0 = time.perf_counter()
         tracker.track_pending_body()
-        self.stats.record(times, frame.face_present)
+        b1 = time.perf_counter()
+        body_ms = (b1 - b0) * 1000 if tracker.body_tracker is not None else None
+        busy_s = b1 - started + captured.decode_ms / 1000  # the source's decode is ours too
+        self.stats.record(times, frame.face_present, busy_s=busy_s, body_ms=body_ms)
         self.last_frame = frame
         for gesture in tracker.take_gestures():
             self.channel.emit(GestureMade(name=gesture.name, side=int(gesture.side)))
@@ -242,8 +259,30 @@ class TrackingLoop:
             elif not frame.flags & frame.flags.HELD:
                 self._status("no_face", _("no face in view"))
 
+    def _govern_body(self, report: dict[str, Any]) -> None:
+        """Give the report to the body governor; turn the body off when it says so."""
+        governor = self.body_governor
+        if governor is None or self.tracker.body_tracker is None:
+            return
+        fps, busy = float(report["fps"]), float(report["busy"])
+        if not governor.observe(time.monotonic() - self._started, fps, busy, self.paused):
+            return
+        self.tracker.disable_body()
+        self.body_off = "slow"
+        message = _(
+            "hand and body tracking turned off: tracking ran at {fps} fps, below {target}; "
+            "the face keeps tracking"
+        ).format(fps=f"{governor.measured_fps:.0f}", target=f"{governor.target_fps:.0f}")
+        log.warning("%s (--body on keeps them on)", message)
+        # Said once, as its own state; the loop's state stays what it was, so the next real
+        # change (no face, paused...) is reported as before.
+        state = self.state
+        self.channel.emit(Status(state="body_off", message=message))
+        self.state = state
+
     def _emit_stats(self) -> None:
         report = self.stats.report()
+        self._govern_body(report)
         face = self.last_frame.face_present if self.last_frame is not None else False
         values = {
             **report,
@@ -251,6 +290,7 @@ class TrackingLoop:
             "paused": self.paused,
             "mirror": self.tracker.mirror,
             "body": self.tracker.body_tracker is not None,
+            "body_off": self.body_off,
             "calibrated": self.tracker.calibration is not None,
             "source": self.source.description,
             **self.source.stats(),
