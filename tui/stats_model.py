@@ -12,7 +12,9 @@ a flat line instead of a frozen one.
 
 What a figure shows must still be true: a child that has not reported for :data:`STALE_S` shows
 "-" (not its last value), the peer's figures (receive rate, frame size, RTT, latency) show "-"
-while no peer is connected, and while our tracking is paused "Send" is 0 and says why.
+while no peer is connected, and while our tracking is paused "Send" is 0 and says why. While the
+render window saves CPU on a saturated machine (its ``economy`` flag, render_window.pacing's
+AdaptiveRate: idle frames at 20 Hz) "Render" says so, so a figure of 20 does not read as a fault.
 
 Voice (issue 14): the networking process's ``stats`` carry a ``voice`` map (audio delay, jitter
 buffer, loss, mute state, who is speaking). Its figures follow the same rules, and show "-" too
@@ -160,6 +162,8 @@ class StatsModel:
         self._known: dict[Source, float | None] = {}
         #: The networking process's last ``voice`` map (issue 14); empty = no voice reported.
         self.voice: dict[str, Any] = {}
+        #: The render window's last report said it draws fewer idle frames to save CPU.
+        self.render_economy = False
 
     def ingest(self, child: str, values: Mapping[str, Any]) -> None:
         """Take one child's ``stats`` values. A field the child left out or sent as null is
@@ -168,6 +172,8 @@ class StatsModel:
         if child == "peer":
             voice = values.get("voice")
             self.voice = dict(voice) if isinstance(voice, Mapping) else {}
+        if child == "render":
+            self.render_economy = values.get("economy") is True
         for metric in METRICS:
             if any(s.child == child for s in metric.sources):
                 for source in metric.sources:
@@ -230,6 +236,8 @@ class StatsModel:
             del self._known[source]
         if child == "peer":
             self.voice = {}
+        if child == "render":
+            self.render_economy = False
         for metric in METRICS:
             if any(s.child == child for s in metric.sources):
                 self._resolve(metric)
@@ -247,4 +255,8 @@ class StatsModel:
             return "-"
         if key == "send_hz" and self.paused:
             return _("0 (paused)")
-        return f"{value:.{metric.decimals}f} {metric.unit}"
+        shown = f"{value:.{metric.decimals}f} {metric.unit}"
+        if key == "render_fps" and self.render_economy:
+            # The machine is saturated: the window draws fewer idle frames on purpose.
+            return _("{fps} (saving CPU)").format(fps=shown)
+        return shown

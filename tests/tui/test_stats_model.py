@@ -145,6 +145,20 @@ def test_figures_that_no_longer_apply_show_a_dash() -> None:
     assert model.text("track_fps") != "-" and model.text("rtt") == "-"
 
 
+def test_a_render_window_saving_cpu_says_so_beside_its_rate() -> None:
+    """On a saturated machine the window draws idle frames at 20 Hz on purpose (AdaptiveRate):
+    the figure says why instead of reading as a fault, and stops saying it once back."""
+    model = StatsModel()
+    values = render_values()
+    model.ingest("render", {**values, "economy": True})
+    assert model.text("render_fps").endswith("fps (saving CPU)"), model.text("render_fps")
+    model.ingest("render", {**values, "economy": False})
+    assert "saving" not in model.text("render_fps") and model.text("render_fps") != "-"
+    model.ingest("render", {**values, "economy": True})
+    model.forget("render")
+    assert model.text("render_fps") == "-" and not model.render_economy
+
+
 def test_every_figure_says_what_it_measures() -> None:
     from tui.stats_model import METRICS
 
