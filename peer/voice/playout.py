@@ -141,7 +141,12 @@ class OpusDecoder:
             return None
         if not frames:
             return None
-        if len(frames) == 1:  # the usual case: one 20 ms frame, s16 already
+        if len(frames) == 1 and _packed_s16_mono(frames[0]):  # the usual case: one 20 ms frame
+            # The samples straight from the frame's buffer, copied once (the decoder reuses
+            # its buffers): what to_ndarray gives, without its format lookups and vstack.
+            frame = frames[0]
+            raw = np.frombuffer(frame.planes[0], dtype=np.int16, count=frame.samples).copy()
+        elif len(frames) == 1:
             raw = frames[0].to_ndarray().reshape(-1)
         else:
             raw = np.concatenate([f.to_ndarray().reshape(-1) for f in frames])
@@ -149,6 +154,10 @@ class OpusDecoder:
         if len(pcm) != BLOCK:
             pcm = np.resize(pcm, BLOCK) if len(pcm) else silence()
         return pcm
+
+
+def _packed_s16_mono(frame: Any) -> bool:
+    return bool(frame.format.name == "s16" and frame.layout.nb_channels == 1)
 
 
 class PlayoutBuffer:
