@@ -111,6 +111,9 @@ GROW_SPEECH_PULLS = 50
 #: Repeats of the last block before concealment becomes silence.
 MAX_CONCEAL = 3
 _FADE = SAMPLE_RATE // 400  # 2.5 ms
+#: The fade-in after concealment and the fade-out of the last repeat (made once, not per block).
+_RAMP_IN = np.linspace(0.0, 1.0, _FADE, dtype=np.float32)
+_RAMP_OUT = _RAMP_IN[::-1].copy()
 _ATTR = "_RTCRtpReceiver__jitter_buffer"
 
 
@@ -370,9 +373,8 @@ class PlayoutBuffer:
 
     def _play(self, pcm: PCM) -> PCM:
         if self._concealed_run:  # fade in after concealment
-            ramp = np.linspace(0.0, 1.0, _FADE, dtype=np.float32)
             pcm = pcm.copy()
-            pcm[:_FADE] = (pcm[:_FADE].astype(np.float32) * ramp).astype(np.int16)
+            pcm[:_FADE] = (pcm[:_FADE].astype(np.float32) * _RAMP_IN).astype(np.int16)
         self._concealed_run = 0
         self._last = pcm
         self.played += 1
@@ -385,7 +387,7 @@ class PlayoutBuffer:
             return silence()
         out = self._last.astype(np.float32) * 0.5**self._concealed_run
         if self._concealed_run == MAX_CONCEAL:  # the last repeat fades out
-            out[-_FADE:] *= np.linspace(1.0, 0.0, _FADE, dtype=np.float32)
+            out[-_FADE:] *= _RAMP_OUT
         return out.astype(np.int16)
 
     # -- stats ----------------------------------------------------------------------------
