@@ -67,7 +67,12 @@ class EchoCanceller:
         self.unavailable = ""
         self._lock = threading.Lock()
         self._apm: Any = None
-        self._frame_cls: Any = None
+        #: One reusable 10 ms frame per direction, and a numpy view of its samples: see
+        #: :meth:`_run`.
+        self._far_frame: Any = None
+        self._near_frame: Any = None
+        self._far_view = np.zeros(0, dtype=np.int16)
+        self._near_view = np.zeros(0, dtype=np.int16)
         self._far_rest = np.zeros(0, dtype=np.int16)
         self._near_rest = np.zeros(0, dtype=np.int16)
         self._out = np.zeros(0, dtype=np.int16)
@@ -83,7 +88,8 @@ class EchoCanceller:
                     high_pass_filter=True,
                     auto_gain_control=auto_gain,
                 )
-                self._frame_cls = rtc.AudioFrame
+                self._far_frame, self._far_view = _frame(rtc, sample_rate, self.chunk)
+                self._near_frame, self._near_view = _frame(rtc, sample_rate, self.chunk)
             except Exception as e:  # ImportError, or the FFI library failing to load
                 self.unavailable = f"echo cancellation unavailable ({type(e).__name__}: {e})"
                 log.warning("%s; the microphone is sent unprocessed", self.unavailable)
@@ -110,8 +116,8 @@ class EchoCanceller:
             n = self.chunk
             whole = buf.size - buf.size % n
             for i in range(0, whole, n):
-                frame = self._frame_cls(buf[i : i + n].tobytes(), self.sample_rate, 1, n)
-                self._apm.process_reverse_stream(frame)
+                self._far_view[:] = buf[i : i + n]
+                self._apm.process_reverse_stream(self._far_frame)
                 self.far_frames += 1
             self._far_rest = buf[whole:].copy()
 
@@ -131,9 +137,9 @@ class EchoCanceller:
             whole = buf.size - buf.size % n
             done = np.empty(whole, dtype=np.int16)
             for i in range(0, whole, n):
-                frame = self._frame_cls(buf[i : i + n].tobytes(), self.sample_rate, 1, n)
-                self._apm.process_stream(frame)  # in place
-                done[i : i + n] = np.frombuffer(frame.data, dtype=np.int16)
+                self._near_view[:] = buf[i : i + n]
+                self._apm.process_stream(self._near_frame)  # in place
+                done[i : i + n] = self._near_view
                 self.near_frames += 1
             self._near_rest = buf[whole:].copy()
             ready = np.concatenate((self._out, done)) if self._out.size else done
@@ -141,6 +147,17 @@ class EchoCanceller:
                 ready = np.concatenate((np.zeros(pcm.size - ready.size, np.int16), ready))
             out, self._out = ready[: pcm.size], ready[pcm.size :].copy()
         return out
+
+
+def _frame(rtc: Any, sample_rate: int, n: int) -> tuple[Any, Pcm]:
+    """A 10 ms ``rtc.AudioFrame`` over a bytearray the APM processes in place, and a writable
+    int16 view of it. Reused for every frame of one direction (issue 14's CPU budget): a fresh
+    frame per 10 ms cost a ``tobytes`` copy, the frame's checks, and in the APM call a second
+    copy (it converts immutable ``bytes`` to a ``bytearray`` before handing over the address).
+    The APM reads and writes the samples during the call only, so one buffer serves them all."""
+    frame = rtc.AudioFrame(bytearray(2 * n), sample_rate, 1, n)
+    view: Pcm = np.frombuffer(frame._data, dtype=np.int16)
+    return frame, view
 
 
 def _as_pcm(block: npt.ArrayLike) -> Pcm:

@@ -111,6 +111,9 @@ GROW_SPEECH_PULLS = 50
 #: Repeats of the last block before concealment becomes silence.
 MAX_CONCEAL = 3
 _FADE = SAMPLE_RATE // 400  # 2.5 ms
+#: The fade-in after concealment and the fade-out of the last repeat (made once, not per block).
+_RAMP_IN = np.linspace(0.0, 1.0, _FADE, dtype=np.float32)
+_RAMP_OUT = _RAMP_IN[::-1].copy()
 _ATTR = "_RTCRtpReceiver__jitter_buffer"
 
 
@@ -141,7 +144,12 @@ class OpusDecoder:
             return None
         if not frames:
             return None
-        if len(frames) == 1:  # the usual case: one 20 ms frame, s16 already
+        if len(frames) == 1 and _packed_s16_mono(frames[0]):  # the usual case: one 20 ms frame
+            # The samples straight from the frame's buffer, copied once (the decoder reuses
+            # its buffers): what to_ndarray gives, without its format lookups and vstack.
+            frame = frames[0]
+            raw = np.frombuffer(frame.planes[0], dtype=np.int16, count=frame.samples).copy()
+        elif len(frames) == 1:
             raw = frames[0].to_ndarray().reshape(-1)
         else:
             raw = np.concatenate([f.to_ndarray().reshape(-1) for f in frames])
@@ -149,6 +157,10 @@ class OpusDecoder:
         if len(pcm) != BLOCK:
             pcm = np.resize(pcm, BLOCK) if len(pcm) else silence()
         return pcm
+
+
+def _packed_s16_mono(frame: Any) -> bool:
+    return bool(frame.format.name == "s16" and frame.layout.nb_channels == 1)
 
 
 class PlayoutBuffer:
@@ -361,9 +373,8 @@ class PlayoutBuffer:
 
     def _play(self, pcm: PCM) -> PCM:
         if self._concealed_run:  # fade in after concealment
-            ramp = np.linspace(0.0, 1.0, _FADE, dtype=np.float32)
             pcm = pcm.copy()
-            pcm[:_FADE] = (pcm[:_FADE].astype(np.float32) * ramp).astype(np.int16)
+            pcm[:_FADE] = (pcm[:_FADE].astype(np.float32) * _RAMP_IN).astype(np.int16)
         self._concealed_run = 0
         self._last = pcm
         self.played += 1
@@ -376,7 +387,7 @@ class PlayoutBuffer:
             return silence()
         out = self._last.astype(np.float32) * 0.5**self._concealed_run
         if self._concealed_run == MAX_CONCEAL:  # the last repeat fades out
-            out[-_FADE:] *= np.linspace(1.0, 0.0, _FADE, dtype=np.float32)
+            out[-_FADE:] *= _RAMP_OUT
         return out.astype(np.int16)
 
     # -- stats ----------------------------------------------------------------------------

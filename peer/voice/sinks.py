@@ -64,7 +64,9 @@ class WavSink(Sink):
             return
         if self.start_ns is None:
             self.start_ns = playout_ns
-        self._wav.writeframesraw(pcm.astype("<i2").tobytes())
+        # Our blocks are int16 in native order already; a copy only where that is not "<i2".
+        raw = pcm if pcm.dtype == np.dtype("<i2") else pcm.astype("<i2")
+        self._wav.writeframesraw(raw.tobytes())
 
     def close(self) -> None:
         if not self._closed:
