@@ -15,6 +15,8 @@ from pyglet import gl
 
 from avatars.model3d import Primitive
 
+F32 = NDArray[np.float32]
+
 
 @dataclass
 class Draw:
@@ -29,8 +31,13 @@ class Draw:
     morph_w: NDArray[np.float32] | None = None  # weights last uploaded
     targets: NDArray[np.float32] | None = None  # (T, N*6) position+normal deltas
     base: NDArray[np.float32] | None = None  # (N, 6) positions+normals at rest
-    #: (alpha mask, textured): which of the renderer's shader programs draws it.
-    variant: tuple[bool, bool] = (False, False)
+    #: (alpha mask, textured, skinned): which of the renderer's shader programs draws it.
+    variant: tuple[bool, bool, bool] = (False, False, False)
+    #: A skinned primitive's bounds for culling (:func:`joint_spheres`): the skin's joint
+    #: indices it uses, a sphere (centre, radius) per joint around the vertices it moves.
+    bound_joints: NDArray[np.intp] | None = None
+    bound_c: NDArray[np.float32] | None = None
+    bound_r: NDArray[np.float32] | None = None
 
 
 def upload_texture(img: NDArray[np.uint8]) -> int:
@@ -96,6 +103,8 @@ def upload_primitive(node: int, prim: Primitive) -> Draw:
         int(prim.indices.size),
         -1 if prim.material is None else int(prim.material),
     )
+    if prim.joints is not None and prim.weights is not None and not morph:
+        d.bound_joints, d.bound_c, d.bound_r = joint_spheres(prim)
     if morph:
         d.base = posnorm
         # (T, N*6): one matrix-vector product blends them all (see draw()).
@@ -105,3 +114,27 @@ def upload_primitive(node: int, prim: Primitive) -> Draw:
         d.morph_w = np.zeros(len(prim.targets), np.float32)
     del n
     return d
+
+
+def joint_spheres(
+    prim: Primitive,
+) -> tuple[NDArray[np.intp], NDArray[np.float32], NDArray[np.float32]]:
+    """For each joint that moves a vertex of ``prim``: a sphere (bind space) around those
+    vertices. A skinned vertex is a weighted mean of its joints' rigid moves, so it lies in the
+    hull of the moved spheres: when every sphere is outside one side of the view, the whole
+    primitive is, and need not be drawn (nova's arms hang below the picture most of the time)."""
+    assert prim.joints is not None and prim.weights is not None
+    joints = prim.joints.astype(np.intp)
+    weighted = prim.weights > 0
+    used = np.unique(joints[weighted])
+    centres, radii = [], []
+    for j in used:
+        pts = prim.positions[((joints == j) & weighted).any(axis=1)]
+        c = (pts.min(axis=0) + pts.max(axis=0)) / 2
+        centres.append(c)
+        radii.append(float(np.linalg.norm(pts - c, axis=1).max()))
+    return (
+        used,
+        np.array(centres, np.float32).reshape(-1, 3),
+        np.array(radii, np.float32),
+    )
