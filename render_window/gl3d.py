@@ -30,7 +30,7 @@ from pyglet.graphics.shader import Shader, ShaderProgram
 from avatars.model3d import Model
 
 from .material3d import ALPHA_MODES, SLOTS, MaterialUniforms, Values
-from .mesh3d import Draw, upload_primitive, upload_texture
+from .mesh3d import Draw, PictureCopy, upload_primitive, upload_texture
 from .pose3d import Posed, Poser, frame_camera
 from .renderer import Renderer, RendererError
 from .shaders3d import FRAGMENT, STUB_FRAGMENT, STUB_VERTEX, VERTEX
@@ -41,6 +41,12 @@ log = logging.getLogger(__name__)
 #: frame has 16.7 ms, and the window needs some of them for itself.
 WARMUP_LIMIT_MS = 40.0
 WARMUP_FRAMES = 4
+#: A viewport of at most this many pixels is an inset (the self-view, 216x216 at 1280x720):
+#: it is posed and drawn at most every :data:`INSET_PERIOD_S` and its last picture copied back
+#: in between. Its input, our own tracking, moves at 30 Hz, and at inset size the posing and
+#: vertex work (the same as the large view's) cost as much as the large view's.
+INSET_MAX_PIXELS = 400 * 400
+INSET_PERIOD_S = 1 / 30 - 1 / 240
 #: View-space direction toward the key light: above, a little to the left, from the front.
 LIGHT = np.array([-0.35, 0.55, 0.75], np.float32) / np.linalg.norm([-0.35, 0.55, 0.75])
 INT_UNIFORMS = frozenset(
@@ -140,6 +146,9 @@ class Gltf3DRenderer(Renderer):
         self._cam: tuple[tuple[int, int], NDArray[np.float32], NDArray[np.float32]] | None = None
         self._planes = np.zeros((4, 4), np.float32)  # the camera's side planes (culling)
         self._skin_mats: list[NDArray[np.float32]] = []  # this frame's joint matrices
+        self._copy = PictureCopy()  # an inset's last picture
+        self._drawn_t: float | None = None  # when it was drawn
+        self._reuse = False  # this frame copies the last picture back instead of drawing
 
     def can_render(self, pack: Any) -> bool:
         return isinstance(pack, Model)
@@ -271,6 +280,16 @@ class Gltf3DRenderer(Renderer):
     def draw(self, params: Mapping[str, float], t: float) -> None:
         if self.poser is None:
             return
+        _, _, vw, vh = self.viewport
+        self._reuse = (
+            vw * vh <= INSET_MAX_PIXELS
+            and self._copy.size == (vw, vh)
+            and self._drawn_t is not None
+            and 0.0 <= t - self._drawn_t < INSET_PERIOD_S
+        )
+        if self._reuse:
+            return
+        self._drawn_t = t
         self.t = t
         self.posed = self.poser.pose(params)
         for d in self.draws:
@@ -313,6 +332,9 @@ class Gltf3DRenderer(Renderer):
         x, y, w, h = self.viewport
         if w <= 1 or h <= 1:
             return
+        if self._reuse:  # an inset between its redraws: its last picture
+            self._copy.restore(x, y)
+            return
         gl.glGetIntegerv(gl.GL_VIEWPORT, self._saved_viewport)
         gl.glViewport(x, y, w, h)
         gl.glEnable(gl.GL_SCISSOR_TEST)
@@ -354,6 +376,8 @@ class Gltf3DRenderer(Renderer):
         gl.glDisable(gl.GL_CULL_FACE)
         gl.glViewport(*self._saved_viewport)
         gl.glUseProgram(0)
+        if w * h <= INSET_MAX_PIXELS:  # keep the picture (with what is under it) for reuse
+            self._copy.save(x, y, w, h)
 
     def _visible(self, d: Draw) -> bool:
         """False for a skinned primitive wholly outside the picture (its joint spheres all
@@ -464,6 +488,8 @@ class Gltf3DRenderer(Renderer):
 
     # -- teardown ------------------------------------------------------------------------
     def _free(self) -> None:
+        self._copy.free()
+        self._drawn_t = None
         for d in self.draws:
             gl.glDeleteVertexArrays(1, ctypes.byref(gl.GLuint(d.vao)))
             for b in d.vbos:
