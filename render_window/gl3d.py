@@ -29,8 +29,8 @@ from pyglet.graphics.shader import Shader, ShaderProgram
 
 from avatars.model3d import Model
 
-from .material3d import ALPHA_MODES, MaterialUniforms
-from .mesh3d import Draw, upload_primitive, upload_texture
+from .material3d import ALPHA_MODES, SLOTS, MaterialUniforms, Values
+from .mesh3d import Draw, PictureCopy, upload_primitive, upload_texture
 from .pose3d import Posed, Poser, frame_camera
 from .renderer import Renderer, RendererError
 from .shaders3d import FRAGMENT, STUB_FRAGMENT, STUB_VERTEX, VERTEX
@@ -41,11 +41,16 @@ log = logging.getLogger(__name__)
 #: frame has 16.7 ms, and the window needs some of them for itself.
 WARMUP_LIMIT_MS = 40.0
 WARMUP_FRAMES = 4
+#: A viewport of at most this many pixels is an inset (the self-view, 216x216 at 1280x720):
+#: it is posed and drawn at most every :data:`INSET_PERIOD_S` and its last picture copied back
+#: in between. Its input, our own tracking, moves at 30 Hz, and at inset size the posing and
+#: vertex work (the same as the large view's) cost as much as the large view's.
+INSET_MAX_PIXELS = 400 * 400
+INSET_PERIOD_S = 1 / 30 - 1 / 240
 #: View-space direction toward the key light: above, a little to the left, from the front.
 LIGHT = np.array([-0.35, 0.55, 0.75], np.float32) / np.linalg.norm([-0.35, 0.55, 0.75])
 INT_UNIFORMS = frozenset(
     {
-        "u_skinned",
         "u_alpha_mode",
         "u_shade_tex",
         "u_outline_pass",
@@ -59,11 +64,18 @@ _UNIFORM_F: dict[int, Any] = {
     3: gl.glUniform3f,
     4: gl.glUniform4f,
 }
+#: Components of each float material uniform (its glUniform*f setter).
+_SIZES = {"u_uvanim": 3, "u_uvrot": 1, "u_cutoff": 1, "u_shift": 1, "u_toony": 1, "u_color": 4}
+_SIZES |= {"u_shade": 3, "u_rim": 3, "u_emission": 3, "u_outline_color": 3, "u_uvx": 4}
 UNIFORMS = (
-    "u_model u_view u_proj u_skinned u_joint_tex u_outline u_uvx u_uvanim u_time u_uvrot u_tex "
+    "u_model u_view u_proj u_joint_tex u_outline u_uvx u_uvanim u_time u_uvrot u_tex "
     "u_color u_shade u_shade_tex u_rim u_emission u_shift u_toony u_alpha_mode "
     "u_cutoff u_outline_pass u_outline_color u_light"
 )
+
+
+#: (alpha mask, textured, skinned): the kinds of draw that get their own shader program.
+Variant = tuple[bool, bool, bool]
 
 
 def _fptr(a: NDArray[Any]) -> Any:
@@ -105,8 +117,8 @@ class Gltf3DRenderer(Renderer):
             self.batch = pyglet.graphics.Batch()
         self.model: Model | None = None
         self.poser: Poser | None = None
-        #: The shaders compiled per (alpha mask, textured) material kind (:meth:`_variant`).
-        self.programs: dict[tuple[bool, bool], ShaderProgram] = {}
+        #: The shaders compiled per (alpha mask, textured, skinned) kind (:meth:`_variant`).
+        self.programs: dict[Variant, ShaderProgram] = {}
         self._pid = 0  # the program in use
         self.stub: ShaderProgram | None = None  # made in load(): no GL before a context
         self._stub_list: Any = None
@@ -123,11 +135,20 @@ class Gltf3DRenderer(Renderer):
         self.t = 0.0
         self._locs: dict[int, dict[str, int]] = {}
         self._ucaches: dict[int, dict[str, tuple[float, ...]]] = {}
+        #: Per program: the material uniforms' setters and current values (SLOTS order).
+        self._setters: dict[int, list[tuple[Any, int]]] = {}
+        self._slots: dict[int, list[tuple[float, ...] | None]] = {}
         self._cull = -1
         self._saved_viewport = (gl.GLint * 4)()
         self.load_ms = 0.0
         self.warmup_ms = 0.0
+        self._joints: list[NDArray[np.intp]] = []  # each skin's joint nodes
         self._cam: tuple[tuple[int, int], NDArray[np.float32], NDArray[np.float32]] | None = None
+        self._planes = np.zeros((4, 4), np.float32)  # the camera's side planes (culling)
+        self._skin_mats: list[NDArray[np.float32]] = []  # this frame's joint matrices
+        self._copy = PictureCopy()  # an inset's last picture
+        self._drawn_t: float | None = None  # when it was drawn
+        self._reuse = False  # this frame copies the last picture back instead of drawing
 
     def can_render(self, pack: Any) -> bool:
         return isinstance(pack, Model)
@@ -156,8 +177,9 @@ class Gltf3DRenderer(Renderer):
             for prim in pack.meshes[nd.mesh].primitives:
                 if prim.indices.size:
                     self.draws.append(upload_primitive(k, prim))
-        # (False, False) always: it also draws the outlines.
-        for key in sorted({(False, False), *(self._variant(d) for d in self.draws)}):
+        # The plain kinds always: they also draw the outlines.
+        kinds = {(False, False, s) for s in (False, True)} | {self._variant(d) for d in self.draws}
+        for key in sorted(kinds):
             self._compile(*key)
         for d in self.draws:
             d.variant = self._variant(d)
@@ -167,6 +189,7 @@ class Gltf3DRenderer(Renderer):
         self._mask = sorted((d for d in self.draws if self._mat_alpha(d) == 1), key=order)
         self._outlined = [d for d in self._solid + self._mask if self._has_outline(d)]
         self._blend = [d for d in self.draws if self._mat_alpha(d) == 2]  # in file order
+        self._joints = [np.array(skin.joints, np.intp) for skin in pack.skins]
         for si, skin in enumerate(pack.skins):
             tex = gl.GLuint(0)
             gl.glGenTextures(1, ctypes.byref(tex))
@@ -186,33 +209,42 @@ class Gltf3DRenderer(Renderer):
         self.load_ms = (time.perf_counter() - t0) * 1000
         self._warm_up()
 
-    def _compile(self, mask: bool, textured: bool) -> None:
+    def _compile(self, mask: bool, textured: bool, skinned: bool) -> None:
         """The shaders for one kind of material. Kinds get their own program, not a branch on
-        a uniform: llvmpipe runs both sides of a uniform branch for every pixel, and a shader
-        that may ``discard`` turns off its early depth test - so untextured materials skip the
-        texture fetch and only MASK materials pay for the discard."""
-        defines = "".join(
+        a uniform: llvmpipe runs both sides of a uniform branch for every pixel (and vertex),
+        and a shader that may ``discard`` turns off its early depth test - so untextured
+        materials skip the texture fetch, only MASK materials pay for the discard, and only
+        skinned primitives for the joint fetches (16 texel reads a vertex)."""
+        head = "#version 330 core\n"
+        frag = "".join(
             f"#define {name}\n" for name, on in (("ALPHA_MASK", mask), ("TEXTURED", textured)) if on
         )
-        fragment = FRAGMENT.replace("#version 330 core\n", "#version 330 core\n" + defines, 1)
+        fragment = FRAGMENT.replace(head, head + frag, 1)
+        vertex = VERTEX.replace(head, head + "#define SKINNED\n", 1) if skinned else VERTEX
         try:
-            prog = ShaderProgram(Shader(VERTEX, "vertex"), Shader(fragment, "fragment"))
+            prog = ShaderProgram(Shader(vertex, "vertex"), Shader(fragment, "fragment"))
         except Exception as e:  # GLSL compile/link errors come as pyglet's own types
             raise RendererError(f"3D shaders do not compile here: {e}") from e
-        self.programs[(mask, textured)] = prog
+        self.programs[(mask, textured, skinned)] = prog
         self._ucaches[prog.id] = {}
-        self._locs[prog.id] = {
+        self._locs[prog.id] = loc = {
             n: gl.glGetUniformLocation(prog.id, n.encode()) for n in UNIFORMS.split()
         }
+        self._setters[prog.id] = [
+            (gl.glUniform1i if n in INT_UNIFORMS else _UNIFORM_F[_SIZES[n]], loc[n]) for n in SLOTS
+        ]
+        self._slots[prog.id] = [None] * len(SLOTS)
 
-    def _variant(self, d: Draw) -> tuple[bool, bool]:
-        """(alpha mask, textured): which of :attr:`programs` draws ``d``."""
-        mats = self.model.materials if self.model else []
+    def _variant(self, d: Draw) -> Variant:
+        """(alpha mask, textured, skinned): which of :attr:`programs` draws ``d``."""
+        m = self.model
+        skinned = bool(m and m.nodes[d.node].skin is not None and d.prim.joints is not None)
+        mats = m.materials if m else []
         mat = mats[d.material] if 0 <= d.material < len(mats) else None
         if mat is None:
-            return (False, False)
+            return (False, False, skinned)
         textured = mat.texture is not None and mat.texture < len(self.textures)
-        return (mat.alpha_mode == "MASK", textured)
+        return (mat.alpha_mode == "MASK", textured, skinned)
 
     def _warm_up(self) -> None:
         """Render a few frames now and refuse the model when they are too slow.
@@ -248,6 +280,16 @@ class Gltf3DRenderer(Renderer):
     def draw(self, params: Mapping[str, float], t: float) -> None:
         if self.poser is None:
             return
+        _, _, vw, vh = self.viewport
+        self._reuse = (
+            vw * vh <= INSET_MAX_PIXELS
+            and self._copy.size == (vw, vh)
+            and self._drawn_t is not None
+            and 0.0 <= t - self._drawn_t < INSET_PERIOD_S
+        )
+        if self._reuse:
+            return
+        self._drawn_t = t
         self.t = t
         self.posed = self.poser.pose(params)
         for d in self.draws:
@@ -271,8 +313,10 @@ class Gltf3DRenderer(Renderer):
             )
             d.morph_w = w.copy()
         if self.model is not None:
+            self._skin_mats = []
             for si, skin in enumerate(self.model.skins):
-                mats = np.stack([self.posed.world[j] for j in skin.joints]) @ skin.inverse_bind
+                mats = self.posed.world[self._joints[si]] @ skin.inverse_bind
+                self._skin_mats.append(mats)
                 # Column-major texels: row j holds the joint matrix's 4 columns.
                 data = np.ascontiguousarray(mats.transpose(0, 2, 1), np.float32)
                 gl.glBindTexture(gl.GL_TEXTURE_2D, self.joint_tex[si])
@@ -288,6 +332,9 @@ class Gltf3DRenderer(Renderer):
         x, y, w, h = self.viewport
         if w <= 1 or h <= 1:
             return
+        if self._reuse:  # an inset between its redraws: its last picture
+            self._copy.restore(x, y)
+            return
         gl.glGetIntegerv(gl.GL_VIEWPORT, self._saved_viewport)
         gl.glViewport(x, y, w, h)
         gl.glEnable(gl.GL_SCISSOR_TEST)
@@ -298,29 +345,57 @@ class Gltf3DRenderer(Renderer):
         gl.glDepthFunc(gl.GL_LEQUAL)
         if self._cam is None or self._cam[0] != (w, h):
             self._cam = ((w, h), *frame_camera(self.poser, w / h))
+            clip = self._cam[2] @ self._cam[1]
+            planes = np.stack([clip[3] + clip[0], clip[3] - clip[0], clip[3] + clip[1],
+                               clip[3] - clip[1]])  # fmt: skip
+            self._planes = planes / np.linalg.norm(planes[:, :3], axis=1)[:, None]
         self._pid = 0
         solid, mask, outlined, blend = self._solid, self._mask, self._outlined, self._blend
         self._cull = -1
         gl.glDisable(gl.GL_CULL_FACE)
         gl.glDisable(gl.GL_BLEND)
         for d in solid:
-            self._draw_one(d, outline=False)
+            if self._visible(d):
+                self._draw_one(d, outline=False)
         # The outline is one colour: the plain program draws it for every material.
         for d in outlined:
-            self._draw_one(d, outline=True, variant=(False, False))
+            if self._visible(d):
+                self._draw_one(d, outline=True, variant=(False, False, d.variant[2]))
         for d in mask:
-            self._draw_one(d, outline=False)
+            if self._visible(d):
+                self._draw_one(d, outline=False)
         gl.glEnable(gl.GL_BLEND)
         gl.glBlendFunc(gl.GL_SRC_ALPHA, gl.GL_ONE_MINUS_SRC_ALPHA)
         gl.glDepthMask(gl.GL_FALSE)
         for d in blend:
-            self._draw_one(d, outline=False)
+            if self._visible(d):
+                self._draw_one(d, outline=False)
         gl.glDepthMask(gl.GL_TRUE)
         gl.glBindVertexArray(0)
         gl.glDisable(gl.GL_DEPTH_TEST)
         gl.glDisable(gl.GL_CULL_FACE)
         gl.glViewport(*self._saved_viewport)
         gl.glUseProgram(0)
+        if w * h <= INSET_MAX_PIXELS:  # keep the picture (with what is under it) for reuse
+            self._copy.save(x, y, w, h)
+
+    def _visible(self, d: Draw) -> bool:
+        """False for a skinned primitive wholly outside the picture (its joint spheres all
+        beyond one side of the view): llvmpipe would shade every vertex of it (16 texel reads
+        each) only to clip them. Unskinned ones are always drawn."""
+        if d.bound_joints is None or d.bound_c is None or d.bound_r is None:
+            return True
+        if self.model is None or not self._skin_mats:
+            return True
+        skin = self.model.nodes[d.node].skin
+        if skin is None or skin >= len(self._skin_mats):
+            return True
+        m = self._skin_mats[skin][d.bound_joints]
+        centres = np.einsum("kij,kj->ki", m[:, :3, :3], d.bound_c) + m[:, :3, 3]
+        # A joint matrix may scale: grow the spheres by its largest axis.
+        r = d.bound_r * np.linalg.norm(m[:, :3, :3], axis=1).max(axis=1)
+        dist = centres @ self._planes[:, :3].T + self._planes[:, 3]
+        return not bool((dist < -r[:, None]).all(axis=0).any())
 
     def _use(self, prog: ShaderProgram) -> None:
         """Make ``prog`` current and give it this frame's camera, light and time."""
@@ -336,7 +411,7 @@ class Gltf3DRenderer(Renderer):
         self._u("u_tex", 0)
         self._u("u_joint_tex", 1)
 
-    def _sort_key(self, d: Draw) -> tuple[tuple[bool, bool], bool]:
+    def _sort_key(self, d: Draw) -> tuple[Variant, bool]:
         """Draws of one program together, then single-sided ones together (fewer program and
         cull state changes: llvmpipe re-validates its pipeline on each)."""
         mats = self.model.materials if self.model else []
@@ -352,7 +427,7 @@ class Gltf3DRenderer(Renderer):
             return 0
         return ALPHA_MODES.get(self.model.materials[d.material].alpha_mode, 0)
 
-    def _draw_one(self, d: Draw, outline: bool, variant: tuple[bool, bool] | None = None) -> None:
+    def _draw_one(self, d: Draw, outline: bool, variant: Variant | None = None) -> None:
         assert self.model is not None and self.posed is not None
         prog = self.programs[variant or d.variant]
         if prog.id != self._pid:
@@ -361,18 +436,16 @@ class Gltf3DRenderer(Renderer):
         mats = self.model.materials
         mat = mats[d.material] if 0 <= d.material < len(mats) else None
         node = self.model.nodes[d.node]
-        skinned = node.skin is not None and d.prim.joints is not None
-        self._set("u_skinned", (int(skinned),))
-        if skinned:
+        if d.variant[2]:  # skinned
             gl.glActiveTexture(gl.GL_TEXTURE1)
             gl.glBindTexture(gl.GL_TEXTURE_2D, self.joint_tex[int(node.skin or 0)])
             gl.glActiveTexture(gl.GL_TEXTURE0)
-        model_m = np.ascontiguousarray(self.posed.world[d.node])
-        gl.glUniformMatrix4fv(loc["u_model"], 1, gl.GL_TRUE, _fptr(model_m))
+        else:  # a skinned vertex takes its matrix from the joints
+            model_m = np.ascontiguousarray(self.posed.world[d.node])
+            gl.glUniformMatrix4fv(loc["u_model"], 1, gl.GL_TRUE, _fptr(model_m))
         if mat is not None and mat.texture is not None and mat.texture < len(self.textures):
             gl.glBindTexture(gl.GL_TEXTURE_2D, self.textures[int(mat.texture)])
-        for name, values in self.uniforms.pairs(d.material, self.posed.binds):
-            self._set(name, values)
+        self._material(self.uniforms.values(d.material, self.posed.binds))
         self._set("u_outline_pass", (int(outline),))
         self._set("u_outline", (float(mat.outline_width) if outline and mat else 0.0,))
         # Inverted hull: the outline pass shows only the extruded back faces.
@@ -386,6 +459,16 @@ class Gltf3DRenderer(Renderer):
                 gl.glDisable(gl.GL_CULL_FACE)
         gl.glBindVertexArray(d.vao)
         gl.glDrawElements(gl.GL_TRIANGLES, d.count, gl.GL_UNSIGNED_INT, 0)
+
+    def _material(self, values: Values) -> None:
+        """Set the material uniforms of the program in use that differ from ``values``
+        (consecutive draws mostly share all but their colours: a dict-cached set per uniform
+        cost the frame ~0.5 ms a view in Python)."""
+        cur = self._slots[self._pid]
+        for i, (setter, v) in enumerate(zip(self._setters[self._pid], values, strict=True)):
+            if cur[i] != v:
+                cur[i] = v
+                setter[0](setter[1], *v)
 
     def _u(self, name: str, *values: float) -> None:
         self._set(name, values)
@@ -405,6 +488,8 @@ class Gltf3DRenderer(Renderer):
 
     # -- teardown ------------------------------------------------------------------------
     def _free(self) -> None:
+        self._copy.free()
+        self._drawn_t = None
         for d in self.draws:
             gl.glDeleteVertexArrays(1, ctypes.byref(gl.GLuint(d.vao)))
             for b in d.vbos:
@@ -419,7 +504,7 @@ class Gltf3DRenderer(Renderer):
         for prog in self.programs.values():
             prog.delete()
         self.programs = {}
-        self._locs, self._ucaches = {}, {}
+        self._locs, self._ucaches, self._setters, self._slots = {}, {}, {}, {}
         if self.stub is not None:
             self.stub.delete()
             self.stub = None

@@ -24,6 +24,13 @@ COLOR_BINDS = (
     ("outlineColor", "u_outline_color", 3),
 )
 ALPHA_MODES = {"OPAQUE": 0, "MASK": 1, "BLEND": 2}
+#: Every material uniform, in the order :meth:`MaterialUniforms.values` gives them: the
+#: renderer keeps each program's current values in this order and sets only those that differ.
+SLOTS = (
+    *("u_uvanim", "u_uvrot", "u_alpha_mode", "u_cutoff", "u_shade_tex", "u_shift", "u_toony"),
+    *("u_color", "u_shade", "u_rim", "u_emission", "u_outline_color", "u_uvx"),
+)
+Values = tuple[tuple[float, ...], ...]
 
 #: A primitive without a material: white, plainly shaded.
 DEFAULT: Pairs = [
@@ -31,6 +38,7 @@ DEFAULT: Pairs = [
     ("u_uvanim", (0.0, 0.0, 0.0)),
     ("u_uvrot", (0.0,)),
     ("u_alpha_mode", (0,)),
+    ("u_cutoff", (0.5,)),
     ("u_color", (1.0, 1.0, 1.0, 1.0)),
     ("u_shade", (0.6, 0.6, 0.6)),
     ("u_shade_tex", (0,)),
@@ -79,18 +87,32 @@ class MaterialUniforms:
             ox, oy = mat.tex_offset
             self._uv.append((float(sx), float(sy), float(ox), float(oy)))
         self._rest: list[Pairs] = [self._bound(mi, None) for mi in range(len(materials))]
+        self._rest_values = [_ordered(p) for p in self._rest]
+        self._default_values = _ordered(DEFAULT)
+
+    def values(self, mi: int, binds: Any) -> Values:
+        """:meth:`pairs` as values in :data:`SLOTS` order; the very same tuple every frame
+        for a material no bind touches, so the renderer can skip it by identity."""
+        if not 0 <= mi < len(self._static):
+            return self._default_values
+        if self._touched(mi, binds):
+            return _ordered(self._bound(mi, binds))
+        return self._rest_values[mi]
 
     def pairs(self, mi: int, binds: Any) -> Pairs:
         """The uniforms of material ``mi`` (-1 or out of range: none) under this frame's
         expression ``binds`` (``avatars.vrm`` colour and texture-transform binds)."""
         if not 0 <= mi < len(self._static):
             return DEFAULT
-        touched = (
+        return self._bound(mi, binds) if self._touched(mi, binds) else self._rest[mi]
+
+    @staticmethod
+    def _touched(mi: int, binds: Any) -> bool:
+        return bool(
             mi in binds.tex_scale
             or mi in binds.tex_offset
             or any((mi, kind) in binds.colors for kind, _, _ in COLOR_BINDS)
         )
-        return self._bound(mi, binds) if touched else self._rest[mi]
 
     def _bound(self, mi: int, binds: Any) -> Pairs:
         out = list(self._static[mi])
@@ -109,3 +131,8 @@ class MaterialUniforms:
             sx, sy, ox, oy = sx + float(dsx), sy + float(dsy), ox + float(dox), oy + float(doy)
         out.append(("u_uvx", (sx, sy, ox, oy)))
         return out
+
+
+def _ordered(pairs: Pairs) -> Values:
+    d = dict(pairs)
+    return tuple(d[name] for name in SLOTS)

@@ -15,6 +15,8 @@ from pyglet import gl
 
 from avatars.model3d import Primitive
 
+F32 = NDArray[np.float32]
+
 
 @dataclass
 class Draw:
@@ -29,8 +31,13 @@ class Draw:
     morph_w: NDArray[np.float32] | None = None  # weights last uploaded
     targets: NDArray[np.float32] | None = None  # (T, N*6) position+normal deltas
     base: NDArray[np.float32] | None = None  # (N, 6) positions+normals at rest
-    #: (alpha mask, textured): which of the renderer's shader programs draws it.
-    variant: tuple[bool, bool] = (False, False)
+    #: (alpha mask, textured, skinned): which of the renderer's shader programs draws it.
+    variant: tuple[bool, bool, bool] = (False, False, False)
+    #: A skinned primitive's bounds for culling (:func:`joint_spheres`): the skin's joint
+    #: indices it uses, a sphere (centre, radius) per joint around the vertices it moves.
+    bound_joints: NDArray[np.intp] | None = None
+    bound_c: NDArray[np.float32] | None = None
+    bound_r: NDArray[np.float32] | None = None
 
 
 def upload_texture(img: NDArray[np.uint8]) -> int:
@@ -96,6 +103,8 @@ def upload_primitive(node: int, prim: Primitive) -> Draw:
         int(prim.indices.size),
         -1 if prim.material is None else int(prim.material),
     )
+    if prim.joints is not None and prim.weights is not None and not morph:
+        d.bound_joints, d.bound_c, d.bound_r = joint_spheres(prim)
     if morph:
         d.base = posnorm
         # (T, N*6): one matrix-vector product blends them all (see draw()).
@@ -105,3 +114,84 @@ def upload_primitive(node: int, prim: Primitive) -> Draw:
         d.morph_w = np.zeros(len(prim.targets), np.float32)
     del n
     return d
+
+
+def joint_spheres(
+    prim: Primitive,
+) -> tuple[NDArray[np.intp], NDArray[np.float32], NDArray[np.float32]]:
+    """For each joint that moves a vertex of ``prim``: a sphere (bind space) around those
+    vertices. A skinned vertex is a weighted mean of its joints' rigid moves, so it lies in the
+    hull of the moved spheres: when every sphere is outside one side of the view, the whole
+    primitive is, and need not be drawn (nova's arms hang below the picture most of the time)."""
+    assert prim.joints is not None and prim.weights is not None
+    joints = prim.joints.astype(np.intp)
+    weighted = prim.weights > 0
+    used = np.unique(joints[weighted])
+    centres, radii = [], []
+    for j in used:
+        pts = prim.positions[((joints == j) & weighted).any(axis=1)]
+        c = (pts.min(axis=0) + pts.max(axis=0)) / 2
+        centres.append(c)
+        radii.append(float(np.linalg.norm(pts - c, axis=1).max()))
+    return (
+        used,
+        np.array(centres, np.float32).reshape(-1, 3),
+        np.array(radii, np.float32),
+    )
+
+
+class PictureCopy:
+    """A copy of part of the window's picture in a texture, to put back on a later frame
+    (an inset drawn at a lower rate, :data:`render_window.gl3d.INSET_PERIOD_S`). Both ways are a
+    framebuffer blit: no shader, no blending, a few hundred microseconds on llvmpipe."""
+
+    def __init__(self) -> None:
+        self.fbo = self.tex = 0
+        self.size = (0, 0)
+
+    def save(self, x: int, y: int, w: int, h: int) -> None:
+        """Copy the window's (x, y, w, h) into the texture."""
+        if self.size != (w, h) or not self.fbo:
+            self._make(w, h)
+        _blit(0, (x, y), self.fbo, (0, 0), (w, h))
+
+    def restore(self, x: int, y: int) -> None:
+        """Put the saved picture back at (x, y)."""
+        if self.fbo:
+            _blit(self.fbo, (0, 0), 0, (x, y), self.size)
+
+    def _make(self, w: int, h: int) -> None:
+        self.free()
+        tex, fbo = gl.GLuint(0), gl.GLuint(0)
+        gl.glGenTextures(1, ctypes.byref(tex))
+        gl.glBindTexture(gl.GL_TEXTURE_2D, tex.value)
+        gl.glTexImage2D(
+            gl.GL_TEXTURE_2D, 0, gl.GL_RGBA8, w, h, 0, gl.GL_RGBA, gl.GL_UNSIGNED_BYTE, None
+        )
+        gl.glGenFramebuffers(1, ctypes.byref(fbo))
+        gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, fbo.value)
+        gl.glFramebufferTexture2D(
+            gl.GL_FRAMEBUFFER, gl.GL_COLOR_ATTACHMENT0, gl.GL_TEXTURE_2D, tex.value, 0
+        )
+        gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, 0)
+        self.tex, self.fbo, self.size = tex.value, fbo.value, (w, h)
+
+    def free(self) -> None:
+        if self.fbo:
+            gl.glDeleteFramebuffers(1, ctypes.byref(gl.GLuint(self.fbo)))
+            gl.glDeleteTextures(1, ctypes.byref(gl.GLuint(self.tex)))
+        self.fbo = self.tex = 0
+        self.size = (0, 0)
+
+
+def _blit(
+    src: int, a: tuple[int, int], dst: int, b: tuple[int, int], size: tuple[int, int]
+) -> None:
+    w, h = size
+    gl.glBindFramebuffer(gl.GL_READ_FRAMEBUFFER, src)
+    gl.glBindFramebuffer(gl.GL_DRAW_FRAMEBUFFER, dst)
+    gl.glBlitFramebuffer(
+        a[0], a[1], a[0] + w, a[1] + h, b[0], b[1], b[0] + w, b[1] + h,
+        gl.GL_COLOR_BUFFER_BIT, gl.GL_NEAREST,
+    )  # fmt: skip
+    gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, 0)

@@ -24,8 +24,9 @@ layout(location = 4) in vec4 a_weights;
 uniform mat4 u_model;
 uniform mat4 u_view;
 uniform mat4 u_proj;
-uniform int u_skinned;
+#ifdef SKINNED
 uniform sampler2D u_joint_tex;
+#endif
 uniform float u_outline;     // outline extrusion (model units); 0 for the lit pass
 uniform vec4 u_uvx;          // texture transform: scale.xy, offset.zw
 uniform vec3 u_uvanim;       // MToon: scroll.xy (uv/s) and rotation (rad/s) ...
@@ -40,17 +41,20 @@ out float v_nl;              // dot(normal, toward the light), for the shade ste
 out float v_ndv;             // dot(normal, toward the eye), for the rim
 out vec2 v_uv;
 
+#ifdef SKINNED
 mat4 joint(int j) {
     return mat4(texelFetch(u_joint_tex, ivec2(0, j), 0), texelFetch(u_joint_tex, ivec2(1, j), 0),
                 texelFetch(u_joint_tex, ivec2(2, j), 0), texelFetch(u_joint_tex, ivec2(3, j), 0));
 }
+#endif
 
 void main() {
+#ifdef SKINNED
+    mat4 m = a_weights.x * joint(int(a_joints.x)) + a_weights.y * joint(int(a_joints.y))
+           + a_weights.z * joint(int(a_joints.z)) + a_weights.w * joint(int(a_joints.w));
+#else
     mat4 m = u_model;
-    if (u_skinned == 1) {
-        m = a_weights.x * joint(int(a_joints.x)) + a_weights.y * joint(int(a_joints.y))
-          + a_weights.z * joint(int(a_joints.z)) + a_weights.w * joint(int(a_joints.w));
-    }
+#endif
     vec4 wp = m * vec4(a_pos, 1.0);
     vec3 wn = normalize(mat3(m) * a_normal);
     wp.xyz += wn * u_outline;

@@ -238,10 +238,11 @@ def test_window_falls_back_to_2d_with_the_reason(xvfb_display: str, tmp_path: Pa
 
 def test_window_draws_the_builtin_3d_avatar(xvfb_display: str, tmp_path: Path) -> None:
     """--avatar nova in the window: the 3D renderer draws it (or, on a machine too slow for
-    it, the 2D fallback says so: the warm-up is measured, not assumed)."""
+    it, the 2D fallback says so: the warm-up is measured, not assumed), and the self-view
+    inset shows it on every frame."""
     from .harness import Window
 
-    win = Window(xvfb_display, ["--avatar", "nova", "--no-self-view", "--seed", "1"], tmp_path)
+    win = Window(xvfb_display, ["--avatar", "nova", "--demo", "--seed", "1"], tmp_path)
     try:
         ready = win.wait("ready")
         if ready["renderer"] != "gltf3d":
@@ -249,8 +250,13 @@ def test_window_draws_the_builtin_3d_avatar(xvfb_display: str, tmp_path: Path) -
             assert any("too slow" in m for m in errors), errors
             pytest.skip(f"this machine is too busy for the 3D avatar now: {errors}")
         assert ready["avatar"] == "nova"
-        img = win.shot()
-        assert iris(img).sum() > 40  # eyes drawn
+        frames = [img for _, img in win.burst(4, 1)]  # four frames in a row
+        h, w = frames[0].shape[:2]
+        side = int(min(w, h) * 0.3)  # render_window.app's INSET_FRACTION, 16 px margins
+        for img in frames:
+            assert iris(img).sum() > 40  # the peer's eyes drawn (the inset is in the lower half)
+            inset = img[h - 16 - side : h - 16, w - 16 - side : w - 16]
+            assert iris(inset).sum() > 10  # and the inset's, on every frame
     finally:
         assert win.close() == 0
 
@@ -347,3 +353,49 @@ def test_skinning_moves_the_vertices_bound_to_the_head(xvfb_display: str, tmp_pa
     bottom_shift = centre_x(reddish(rolled)[bottom]) - centre_x(reddish(rest)[bottom])
     assert top_shift < -40  # a positive roll turns the head toward our left
     assert abs(bottom_shift) < abs(top_shift) / 3
+
+
+INSET_SCRIPT = """
+import ctypes, json, pyglet
+from pyglet import gl
+from avatars.avatar3d import load_avatar
+from render_window.gl3d import Gltf3DRenderer
+
+cfg = gl.Config(major_version=3, minor_version=3, forward_compatible=True, depth_size=24)
+win = pyglet.window.Window(320, 240, config=cfg)
+Gltf3DRenderer.warmup_limit_ms = 1e9  # a busy machine must not refuse the model here
+r = Gltf3DRenderer()
+r.load(load_avatar("nova"))
+r.set_viewport(8, 8, 216, 216)
+
+def frame(t, params):
+    gl.glClearColor(0.1, 0.1, 0.1, 1.0)
+    gl.glClear(gl.GL_COLOR_BUFFER_BIT)
+    r.draw(params, t)
+    r.render()
+    buf = (ctypes.c_ubyte * (216 * 216 * 4))()
+    gl.glReadPixels(8, 8, 216, 216, gl.GL_RGBA, gl.GL_UNSIGNED_BYTE, buf)
+    win.flip()
+    return bytes(buf)
+
+turned = {"headYaw": 0.6, "jawOpen": 1.0}
+a = frame(10.0, {})
+b = frame(10.01, turned)  # within the inset's 1/30 s: its last picture
+c = frame(10.05, turned)  # after it: drawn anew
+print(json.dumps({"kept": a == b, "redrawn": a != c, "blank": len(set(a)) < 8}))
+"""
+
+
+def test_the_inset_is_redrawn_at_30_hz_and_its_picture_kept_between(xvfb_display: str) -> None:
+    """A small viewport (the self-view) shows its last picture until 1/30 s has passed, then
+    the new pose: the copy back must show the avatar, not the cleared background."""
+    import json
+
+    env = dict(os.environ, DISPLAY=xvfb_display)
+    r = subprocess.run(
+        [sys.executable, "-c", INSET_SCRIPT], env=env, cwd=REPO, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert got == {"kept": True, "redrawn": True, "blank": False}
