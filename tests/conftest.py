@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes.util
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,13 +70,37 @@ def relay_url() -> str:
 
 @pytest.fixture(scope="session")
 def d10_run() -> ClipRun:
-    """The vendored d10 clip through the real tracker once per session (~3-5 s, MediaPipe):
-    the tracking tests read its raw and emitted values, the render-window tests play its
-    frames. Users must not mutate its frames (copy them:
-    ``ParamFrame.decode(frame.encode())``)."""
+    """The vendored d10 clip through the real tracker once per session (~3-5 s, MediaPipe,
+    in the background from the start: ``pytest_collection_finish``): the tracking tests read
+    its raw and emitted values, the render-window tests play its frames. Users must not mutate
+    its frames (copy them: ``ParamFrame.decode(frame.encode())``)."""
     try:
-        from tests.tracked_clips import track_clip
+        from tests.tracked_clips import BACKGROUND
         from tracking.sources import SAMPLE_CLIP
     except ImportError as e:
         pytest.skip(f"tracking unavailable: {e}")
-    return track_clip(SAMPLE_CLIP)
+    return BACKGROUND.results([SAMPLE_CLIP])[0]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start tracking the clips the selected tests will read, in the background at idle
+    priority (tests/tracked_clips.BackgroundClips): by the time those tests run, late in the
+    session, the runs are usually done on CPU time the tests before them left idle."""
+    needed = {name for item in session.items for name in getattr(item, "fixturenames", ())}
+    wanted = {"d10_run", "shared_runs"} & needed
+    if not wanted or session.config.option.collectonly:
+        return
+    try:
+        from tests.tracked_clips import BACKGROUND, shared_clip_paths
+        from tracking.sources import SAMPLE_CLIP
+    except ImportError:
+        return  # the fixtures skip, as they say
+    if "d10_run" in wanted:
+        BACKGROUND.start([SAMPLE_CLIP])  # needed first (tests/render_window), on its own
+    if "shared_runs" in wanted and FACES.is_dir():
+        BACKGROUND.start(shared_clip_paths(FACES))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if "tests.tracked_clips" in sys.modules:
+        sys.modules["tests.tracked_clips"].BACKGROUND.close()

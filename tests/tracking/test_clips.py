@@ -12,8 +12,6 @@ p95 <= 0.06 rad (3.4 degrees) and <= 0.8 cm.
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -22,6 +20,7 @@ import pytest
 
 from protocol.blendshapes import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES
 from protocol.frame import Emotion, FrameFlags, ParamFrame
+from tests.tracked_clips import BACKGROUND, SHARED_CLIPS_BY_LENGTH, shared_clip_paths
 from tracking.params import RawParams
 from tracking.pipeline import Tracker
 from tracking.smoothing import SmoothingConfig
@@ -87,16 +86,12 @@ def test_d10_frames_are_small_and_seed_view_is_consistent(d10_run: ClipRun) -> N
 
 @pytest.fixture(scope="module")
 def shared_runs(shared_faces: Path) -> dict[str, ClipRun]:
-    """Every shared clip tracked once, two at a time in spawned processes (2,600 frames: tens of
-    seconds of MediaPipe, whose VIDEO mode keeps about one core busy). Longest first, so the two
-    workers finish together; spawned, not forked, since this process may hold MediaPipe's
-    threads already."""
-    by_length = ("d6", "d9", "d3", "d18", "d12", "d20", "d0")
-    assert sorted(by_length) == sorted(SHARED_CLIPS)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
-        runs = pool.map(track_clip, [shared_faces / f"{clip}.mp4" for clip in by_length])
-        return dict(zip(by_length, runs, strict=True))
+    """Every shared clip tracked once (2,600 frames: tens of seconds of MediaPipe, whose VIDEO
+    mode keeps about one core busy), two at a time in spawned processes, started in the
+    background when the session began (tests/conftest.py, tests/tracked_clips.py)."""
+    assert sorted(SHARED_CLIPS_BY_LENGTH) == sorted(SHARED_CLIPS)
+    runs = BACKGROUND.results(shared_clip_paths(shared_faces))
+    return dict(zip(SHARED_CLIPS_BY_LENGTH, runs, strict=True))
 
 
 @pytest.mark.slow

@@ -5,7 +5,8 @@ the app starts a relay and shows the one-line join command. Bob runs that very l
 Alice's screen with ``capture-pane``). Both screens must show "Connected" and non-zero stats,
 chat must cross in both directions (Korean included), Alice hangs up and Bob's screen says she
 left. Then Bob quits with Ctrl+C and Alice's terminal is closed (SIGHUP); no process and no
-``/dev/shm`` segment of theirs may remain. Windows render on Xvfb; cameras are the bundled clip.
+``/dev/shm`` segment of theirs may remain. Windows render on Xvfb; Alice's camera is the bundled
+clip (the real tracker), Bob's the synthetic source.
 
 A private tmux server (``-L``) keeps the test away from anyone's own tmux sessions.
 """
@@ -180,10 +181,12 @@ def test_two_tuis_call_chat_hang_up_and_clean_up(
     relay, room = match.groups()
     assert f"Room code: {room}" in screen
 
-    # Bob runs the line Alice sent him.
+    # Bob runs the line Alice sent him. His camera is the synthetic source: one MediaPipe
+    # tracker (Alice's, on the clip) proves the real tracker in the app; a second one kept
+    # most of a 2-core machine busy for the whole test.
     tmux.start(
         "bob",
-        f"{tui} --relay {relay} --join {room} --name 민수 --source sample",
+        f"{tui} --relay {relay} --join {room} --name 민수 --source synthetic",
         app_env(tmp_path, "bob", xvfb_display),
     )
     a_screen = tmux.wait_for("alice", connected_with_stats, CONNECT_TIMEOUT_S, "connected + stats")
