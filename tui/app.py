@@ -264,7 +264,15 @@ class AvatarChatApp(App[int]):
         self.exit(0)
 
     async def on_unmount(self) -> None:
-        """However the app ends (a test's ``run_test`` too): the local relay goes with it."""
+        """However the app ends (an exception, a test's ``run_test`` too): every call still open
+        stops its children and unlinks its rings, then the local relay goes. Without this an app
+        that ends without ``quit`` left its tracker, peer and relay processes running for as
+        long as the Python that hosted it (a failed test: the rest of the suite)."""
+        for controller in self.controllers():
+            try:
+                await controller.close(hangup=True)
+            except Exception:
+                log.exception("ending the call failed")
         await self._stop_relay()
 
     async def _stop_relay(self) -> None:

@@ -134,6 +134,39 @@ async def test_real_processes_restart_and_clean_up() -> None:
     assert not [p for p in rings if os.path.exists(p)]
 
 
+async def test_an_app_that_ends_without_hanging_up_leaves_no_process_behind() -> None:
+    """An app torn down mid-call (an exception, a test failing inside ``run_test``) still stops
+    its call's children and unlinks its rings: before, they ran on for as long as the hosting
+    Python did."""
+    app = AvatarChatApp(
+        AppOptions(create=True, window=False, source="synthetic", name="Tester"),
+        Settings(),
+        sources=SOURCES,
+        persist_settings=False,
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, CallScreen), 10, "the call screen")
+        call = app.screen
+        assert isinstance(call, CallScreen)
+        await wait_until(pilot, lambda: call.controller is not None, 10, "the controller")
+        ctrl = call.controller
+        assert ctrl is not None
+        await wait_until(
+            pilot,
+            lambda: bool(ctrl.local and ctrl.tracking and ctrl.tracking.ready),
+            START_TIMEOUT_S,
+            "tracking to start",
+        )
+        pids = ctrl.pids()
+        assert len(pids) >= 3 and all(_alive(pid) for pid in pids)
+        assert ctrl.local is not None
+        ring = f"/dev/shm/{ctrl.local.name}"
+        assert os.path.exists(ring)
+        # Leave run_test without F10 or quit: the app unmounts with the call still up.
+    assert not [pid for pid in pids if _alive(pid)]
+    assert not os.path.exists(ring)
+
+
 async def test_joining_a_code_nobody_is_behind_asks_and_can_wait(relay_url: str) -> None:
     """Issue 16: a wrong or expired code is said at once (not an empty room that waits forever);
     "Wait for them" opens the room, and "Back" (tested with the fake controller in
