@@ -17,6 +17,7 @@ from typing import Any
 import psutil
 import pytest
 
+from call import Call
 from tui.app import AppOptions, AvatarChatApp
 from tui.screens.call import CallScreen
 from tui.screens.home import HomeScreen
@@ -48,6 +49,22 @@ def _alive(pid: int) -> bool:
         return False
 
 
+async def started_call(app: AvatarChatApp, pilot: Any) -> tuple[CallScreen, Call]:
+    """The call screen of an app created with ``create=True``, once its tracker is ready."""
+    await wait_until(pilot, lambda: isinstance(app.screen, CallScreen), 10, "the call screen")
+    call = app.screen
+    assert isinstance(call, CallScreen)
+    await wait_until(pilot, lambda: call.controller is not None, 10, "the controller")
+    ctrl = call.controller
+    assert ctrl is not None
+
+    def session_ready() -> bool:
+        return bool(ctrl.local and ctrl.tracking and ctrl.tracking.ready)
+
+    await wait_until(pilot, session_ready, START_TIMEOUT_S, "tracking to start")
+    return call, ctrl
+
+
 async def test_real_processes_restart_and_clean_up() -> None:
     app = AvatarChatApp(
         AppOptions(create=True, window=False, source="sample", name="Tester"),
@@ -56,17 +73,7 @@ async def test_real_processes_restart_and_clean_up() -> None:
         persist_settings=False,
     )
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, CallScreen), 10, "the call screen")
-        call = app.screen
-        assert isinstance(call, CallScreen)
-        await wait_until(pilot, lambda: call.controller is not None, 10, "the controller")
-        ctrl = call.controller
-        assert ctrl is not None
-
-        def session_ready() -> bool:
-            return bool(ctrl.local and ctrl.tracking and ctrl.tracking.ready)
-
-        await wait_until(pilot, session_ready, START_TIMEOUT_S, "tracking to start")
+        call, ctrl = await started_call(app, pilot)
         session = ctrl
         assert session.local is not None and session.remote is not None
         assert session.peer is not None  # no avatar picked: the peer still announces one
@@ -145,18 +152,7 @@ async def test_an_app_that_ends_without_hanging_up_leaves_no_process_behind() ->
         persist_settings=False,
     )
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, CallScreen), 10, "the call screen")
-        call = app.screen
-        assert isinstance(call, CallScreen)
-        await wait_until(pilot, lambda: call.controller is not None, 10, "the controller")
-        ctrl = call.controller
-        assert ctrl is not None
-        await wait_until(
-            pilot,
-            lambda: bool(ctrl.local and ctrl.tracking and ctrl.tracking.ready),
-            START_TIMEOUT_S,
-            "tracking to start",
-        )
+        _call, ctrl = await started_call(app, pilot)
         pids = ctrl.pids()
         assert len(pids) >= 3 and all(_alive(pid) for pid in pids)
         assert ctrl.local is not None

@@ -6,24 +6,21 @@ browser-free; the pixels are compared in tests/web/test_browser_avatars.py."""
 
 from __future__ import annotations
 
-import json
 import math
 import random
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-import web
 from avatars.compose import pose_layers
 from avatars.pack import load_pack
 from avatars.params import PARAM_NAMES
 from protocol.frame import Emotion, FrameFlags, ParamFrame
 from render_window.params import frame_to_vector
 
-NODE = shutil.which("node")
-pytestmark = pytest.mark.skipif(NODE is None, reason="needs node to run the page's modules")
+from .node_module import needs_node, run_module
+
+pytestmark = needs_node
 
 SCRIPT = """
 import { readFileSync } from "node:fs";
@@ -61,13 +58,7 @@ console.log(JSON.stringify(out));
 
 
 def _run(payload: dict[str, object]) -> dict[str, object]:
-    assert NODE is not None
-    done = subprocess.run(
-        [NODE, "--input-type=module", "-e", SCRIPT], input=json.dumps(payload),
-        cwd=web.ROOT, capture_output=True, text=True, timeout=60, check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, object] = json.loads(done.stdout)
+    result: dict[str, object] = run_module(SCRIPT, payload)
     return result
 
 

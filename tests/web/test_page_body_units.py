@@ -8,16 +8,12 @@ Chromium call in test_browser_body.py shows the arm drawn."""
 
 from __future__ import annotations
 
-import json
 import math
 import random
-import shutil
-import subprocess
 from typing import Any
 
 import pytest
 
-import web
 from avatars.params import PARAM_NAMES
 from protocol.body import ArmPose, BodyPose, HandShape, normalized
 from protocol.errors import DecodeError
@@ -28,9 +24,9 @@ from render_window.params import frame_to_vector
 
 from ..protocol.test_frame import wire_with
 from ..protocol.test_frame_body import GOLDEN_BODY, body_frame
+from .node_module import needs_node, run_module
 
-NODE = shutil.which("node")
-pytestmark = pytest.mark.skipif(NODE is None, reason="needs node to run the page's modules")
+pytestmark = needs_node
 
 SCRIPT = """
 import { readFileSync } from "node:fs";
@@ -64,13 +60,7 @@ console.log(JSON.stringify(out));
 
 
 def _run(payload: dict[str, object]) -> dict[str, Any]:
-    assert NODE is not None
-    done = subprocess.run(
-        [NODE, "--input-type=module", "-e", SCRIPT], input=json.dumps(payload),
-        cwd=web.ROOT, capture_output=True, text=True, timeout=60, check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout)
+    result: dict[str, Any] = run_module(SCRIPT, payload)
     return result
 
 

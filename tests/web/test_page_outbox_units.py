@@ -7,22 +7,17 @@ peer/ctl_handler.py does. Fast and browser-free; test_browser_body.py sends one 
 from __future__ import annotations
 
 import base64
-import json
 import math
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-import web
 from avatars.pack import load_pack
 from avatars.source import content_hash, read_dir, read_zip_bytes
 from protocol import ctl
 
-NODE = shutil.which("node")
-pytestmark = pytest.mark.skipif(NODE is None, reason="needs node to run the page's modules")
+from .node_module import needs_node, run_module
+
+pytestmark = needs_node
 
 SCRIPT = """
 import { readFileSync } from "node:fs";
@@ -56,15 +51,9 @@ console.log(JSON.stringify({
 
 
 def _run(root: Path) -> dict[str, Any]:
-    assert NODE is not None
     files = [(p.relative_to(root).as_posix(), base64.b64encode(p.read_bytes()).decode())
              for p in sorted(root.rglob("*")) if p.is_file()]
-    done = subprocess.run(
-        [NODE, "--input-type=module", "-e", SCRIPT], input=json.dumps({"files": files}),
-        cwd=web.ROOT, capture_output=True, text=True, timeout=60, check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout)
+    result: dict[str, Any] = run_module(SCRIPT, {"files": files})
     return result
 
 

@@ -7,11 +7,8 @@ protocol/blendshapes.py. Fast and browser-free; test_browser_tracking.py runs Me
 from __future__ import annotations
 
 import importlib.util
-import json
 import math
 import random
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +21,8 @@ from tracking.params import RawParams
 from tracking.pipeline import Tracker
 from tracking.pose import matrix_from_pose, pose_from_matrix
 
-NODE = shutil.which("node")
-needs_node = pytest.mark.skipif(NODE is None, reason="needs node to run the page's modules")
+from .node_module import needs_node, run_module
+
 REPO = Path(__file__).resolve().parents[2]
 
 SCRIPT = """
@@ -63,13 +60,7 @@ console.log(JSON.stringify(out));
 
 
 def run_node(payload: dict[str, object]) -> dict[str, list[object]]:
-    assert NODE is not None
-    done = subprocess.run(
-        [NODE, "--input-type=module", "-e", SCRIPT], input=json.dumps(payload),
-        cwd=web.ROOT, capture_output=True, text=True, timeout=30, check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, list[object]] = json.loads(done.stdout)
+    result: dict[str, list[object]] = run_module(SCRIPT, payload)
     return result
 
 
