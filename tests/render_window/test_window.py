@@ -136,8 +136,10 @@ def session(
                 for k in peaks:
                     out.clip.append(("closed", win.shot(min_seq=first + k - start, settled=False)))
         feeder.pause()
-        # The stream stopped: wait until the avatar has eased fully into idle.
-        win.wait("stats", lambda e: e.get("idle", 0) >= 0.999)
+        # The stream stopped: wait until the avatar has eased fully into idle. The stats round
+        # the weight to 3 places (0.9985 reads 0.999) and the shots to 4, so 1.0 here (>= 0.9995)
+        # is what makes every shot after it read >= 0.999 (the spring only rises from there).
+        win.wait("stats", lambda e: e.get("idle", 0) >= 1.0)
         shots = IDLE_SHOTS if avatar == BLINK_AVATAR else SHORT_IDLE_SHOTS
         out.idle = win.burst(shots, IDLE_EVERY)
     finally:
