@@ -49,6 +49,16 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def room_app(source: str) -> AvatarChatApp:
+    """A TUI that creates a room at once, no window, with ``source`` as its camera."""
+    return AvatarChatApp(
+        AppOptions(create=True, window=False, source=source, name="Tester"),
+        Settings(),
+        sources=SOURCES,
+        persist_settings=False,
+    )
+
+
 async def started_call(app: AvatarChatApp, pilot: Any) -> tuple[CallScreen, Call]:
     """The call screen of an app created with ``create=True``, once its tracker is ready."""
     await wait_until(pilot, lambda: isinstance(app.screen, CallScreen), 10, "the call screen")
@@ -66,12 +76,7 @@ async def started_call(app: AvatarChatApp, pilot: Any) -> tuple[CallScreen, Call
 
 
 async def test_real_processes_restart_and_clean_up() -> None:
-    app = AvatarChatApp(
-        AppOptions(create=True, window=False, source="sample", name="Tester"),
-        Settings(),
-        sources=SOURCES,
-        persist_settings=False,
-    )
+    app = room_app("sample")
     async with app.run_test(size=(120, 40)) as pilot:
         call, ctrl = await started_call(app, pilot)
         session = ctrl
@@ -145,12 +150,7 @@ async def test_an_app_that_ends_without_hanging_up_leaves_no_process_behind() ->
     """An app torn down mid-call (an exception, a test failing inside ``run_test``) still stops
     its call's children and unlinks its rings: before, they ran on for as long as the hosting
     Python did."""
-    app = AvatarChatApp(
-        AppOptions(create=True, window=False, source="synthetic", name="Tester"),
-        Settings(),
-        sources=SOURCES,
-        persist_settings=False,
-    )
+    app = room_app("synthetic")
     async with app.run_test(size=(80, 24)) as pilot:
         _call, ctrl = await started_call(app, pilot)
         pids = ctrl.pids()
