@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import random
-from pathlib import Path
 
 import pytest
 
@@ -18,19 +17,16 @@ from avatars.params import PARAM_NAMES
 from protocol.frame import Emotion, FrameFlags, ParamFrame
 from render_window.params import frame_to_vector
 
-from .node_module import needs_node, run_module
+from .node_module import READ_PACK_FILES, needs_node, pack_files, run_module
 
 pytestmark = needs_node
 
 SCRIPT = """
-import { readFileSync } from "node:fs";
 import { PARAM_NAMES, frameToVector } from "./params.js";
 import { packFromFiles, contentHash } from "./pack.js";
 import { poseLayers } from "./render.js";
 import { IdleLife } from "./motion.js";
-const input = JSON.parse(readFileSync(0, "utf8"));
-const bytes = (b64) => new Uint8Array(Buffer.from(b64, "base64"));
-const files = new Map(input.files.map(([p, b64]) => [p, bytes(b64)]));
+""" + READ_PACK_FILES + """
 const pack = await packFromFiles(files);
 const out = { names: PARAM_NAMES, hash: await contentHash(files), vectors: [], poses: [] };
 for (const f of input.frames) {
@@ -62,15 +58,6 @@ def _run(payload: dict[str, object]) -> dict[str, object]:
     return result
 
 
-def _files(root: Path) -> list[tuple[str, str]]:
-    import base64
-
-    return [
-        (p.relative_to(root).as_posix(), base64.b64encode(p.read_bytes()).decode())
-        for p in sorted(root.rglob("*")) if p.is_file()
-    ]
-
-
 def test_page_avatar_modules_match_the_python_ones() -> None:
     rng = random.Random(3)
     frames = []
@@ -94,7 +81,7 @@ def test_page_avatar_modules_match_the_python_ones() -> None:
     ]
     pack = load_pack("fox")
     out = _run({
-        "files": _files(pack.root),
+        "files": pack_files(pack.root),
         "frames": [
             {"seq": f.seq, "timestampUs": f.timestamp_us, "flags": int(f.flags),
              "rotation": list(f.head_rotation), "translation": list(f.head_translation),

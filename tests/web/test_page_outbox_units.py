@@ -15,17 +15,14 @@ from avatars.pack import load_pack
 from avatars.source import content_hash, read_dir, read_zip_bytes
 from protocol import ctl
 
-from .node_module import needs_node, run_module
+from .node_module import READ_PACK_FILES, needs_node, pack_files, run_module
 
 pytestmark = needs_node
 
 SCRIPT = """
-import { readFileSync } from "node:fs";
 import { packFromFiles } from "./pack.js";
 import { PackOutbox, zipPack } from "./outbox.js";
-const input = JSON.parse(readFileSync(0, "utf8"));
-const bytes = (b64) => new Uint8Array(Buffer.from(b64, "base64"));
-const files = new Map(input.files.map(([p, b64]) => [p, bytes(b64)]));
+""" + READ_PACK_FILES + """
 const pack = await packFromFiles(files);
 const sent = [];
 const outbox = new PackOutbox({
@@ -51,9 +48,7 @@ console.log(JSON.stringify({
 
 
 def _run(root: Path) -> dict[str, Any]:
-    files = [(p.relative_to(root).as_posix(), base64.b64encode(p.read_bytes()).decode())
-             for p in sorted(root.rglob("*")) if p.is_file()]
-    result: dict[str, Any] = run_module(SCRIPT, {"files": files})
+    result: dict[str, Any] = run_module(SCRIPT, {"files": pack_files(root)})
     return result
 
 
