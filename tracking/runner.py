@@ -274,11 +274,9 @@ class TrackingLoop:
             "the face keeps tracking"
         ).format(fps=f"{governor.measured_fps:.0f}", target=f"{governor.target_fps:.0f}")
         log.warning("%s (--body on keeps them on)", message)
-        # Said once, as its own state; the loop's state stays what it was, so the next real
-        # change (no face, paused...) is reported as before.
-        state = self.state
+        # Said once, as its own state, emitted directly rather than through _status: the loop's
+        # state stays what it was, so the next real change (no face, paused...) is reported.
         self.channel.emit(Status(state="body_off", message=message))
-        self.state = state
 
     def _emit_stats(self) -> None:
         report = self.stats.report()
