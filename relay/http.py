@@ -24,6 +24,7 @@ _READ_CHUNK = 4096
 
 STATUS_TEXT = {
     200: "OK",
+    304: "Not Modified",
     400: "Bad Request",
     403: "Forbidden",
     404: "Not Found",
@@ -130,17 +131,16 @@ def client_ip(peer_ip: str, headers: dict[str, str], trusted: tuple[str, ...]) -
 
 
 def response(status: int, body: bytes = b"", content_type: str = "text/plain; charset=utf-8",
-             extra: tuple[tuple[str, str], ...] = ()) -> bytes:
-    """A complete ``Connection: close`` response."""
-    lines = [
-        f"HTTP/1.1 {status} {STATUS_TEXT.get(status, 'Error')}",
-        f"Content-Type: {content_type}",
-        f"Content-Length: {len(body)}",
-        "Cache-Control: no-store",
-        "Connection: close",
-        *(f"{k}: {v}" for k, v in extra),
-    ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+             extra: tuple[tuple[str, str], ...] = (), *,
+             cache_control: str = "no-store") -> bytes:
+    """A complete ``Connection: close`` response. A ``304 Not Modified`` has no body, and no
+    Content-Type or Content-Length (it must not restate the cached answer's differently)."""
+    lines = [f"HTTP/1.1 {status} {STATUS_TEXT.get(status, 'Error')}"]
+    if status != 304:
+        lines += [f"Content-Type: {content_type}", f"Content-Length: {len(body)}"]
+    lines += [f"Cache-Control: {cache_control}", "Connection: close",
+              *(f"{k}: {v}" for k, v in extra)]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (b"" if status == 304 else body)
 
 
 class PrefixedStream(trio.abc.Stream):

@@ -43,6 +43,8 @@ from urllib.parse import unquote
 
 import web
 
+from .http import response
+
 log = logging.getLogger(__name__)
 
 #: The page may load its own files and talk to its own origin (the relay's WebSocket); nothing
@@ -115,26 +117,14 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
 
 
 def page_response(page: StaticFile, if_none_match: str | None, *, head: bool) -> bytes:
-    """The complete ``Connection: close`` response for ``page``: ``304 Not Modified`` (no body,
-    no Content-Length or Content-Type, which a 304 must not restate differently) when the
-    request's ``If-None-Match`` names its ETag, else ``200`` with the body (none for HEAD).
-    Both carry the ETag, the Cache-Control and the security headers."""
-    common = [
-        f"ETag: {page.etag}",
-        f"Cache-Control: {page.cache_control}",
-        *(f"{k}: {v}" for k, v in SECURITY_HEADERS),
-        "Connection: close",
-    ]
+    """The complete response for ``page`` (:func:`relay.http.response`): ``304 Not Modified``
+    when the request's ``If-None-Match`` names its ETag, else ``200`` with the body (none for
+    HEAD). Both carry the ETag, the Cache-Control and the security headers."""
+    headers = (("ETag", page.etag), *SECURITY_HEADERS)
     if if_none_match is not None and etag_matches(if_none_match, page.etag):
-        return ("\r\n".join(["HTTP/1.1 304 Not Modified", *common]) + "\r\n\r\n").encode("latin-1")
-    lines = [
-        "HTTP/1.1 200 OK",
-        f"Content-Type: {page.content_type}",
-        f"Content-Length: {len(page.body)}",
-        *common,
-    ]
-    head_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    return head_bytes if head else head_bytes + page.body
+        return response(304, extra=headers, cache_control=page.cache_control)
+    data = response(200, page.body, page.content_type, headers, cache_control=page.cache_control)
+    return data[: len(data) - len(page.body)] if head else data
 
 
 #: URL prefix of the built-in packs.
