@@ -179,11 +179,15 @@ class MouthEstimator:
         shapes: list[MouthShape] = []
         hop, win = self._hop, self._win
         while self._buf.size >= win:
-            left = (self._buf.size - win) / RATE  # audio after this window's end
-            at_ns = self._end_ns - round((left + WINDOW_S / 2) * 1e9)
+            at_ns = self._window_ns(self._buf.size - win)
             shapes.append(self._analyse(self._buf[:win], at_ns))
             self._buf = self._buf[hop:]
         return shapes
+
+    def _window_ns(self, after: int) -> int:
+        """The capture time of a window's middle, given the decimated samples buffered
+        ``after`` its end (the block's last sample was captured at ``_end_ns``)."""
+        return self._end_ns - round((after / RATE + WINDOW_S / 2) * 1e9)
 
     def _decimate(self, x: Floats) -> Floats:
         """To 16 kHz: the mean of each group of ``rate / 16000`` samples (a box filter: its
@@ -217,8 +221,7 @@ class MouthEstimator:
         self._formants_of = None
         shapes: list[MouthShape] = []
         for j, e in enumerate(energy):
-            left = (buf.size - win - j * hop) / RATE
-            at_ns = self._end_ns - round((left + WINDOW_S / 2) * 1e9)
+            at_ns = self._window_ns(buf.size - win - j * hop)
             level, gate = self._gate(math.sqrt(max(e, 0.0) / win))
             self.hops += 1
             self._smooth(_shape(gate, 0.0, self._vowel, False))
