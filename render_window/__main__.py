@@ -14,6 +14,35 @@ if TYPE_CHECKING:
     from .app import RenderApp
 
 
+MAX_SIDE_PX = 8192
+"""Largest window side accepted: above any GL_MAX_TEXTURE_SIZE llvmpipe offers for the
+offscreen buffers, so a typo gets a clear refusal instead of a GL error deep in the window."""
+
+
+def _window_side(text: str) -> int:
+    """``--width``/``--height``: 1..MAX_SIDE_PX pixels (0 would divide by zero in the view)."""
+    try:
+        side = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of pixels, got {text!r}"
+        ) from None
+    if not 1 <= side <= MAX_SIDE_PX:
+        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_SIDE_PX} pixels, got {side}")
+    return side
+
+
+def _frame_rate(text: str) -> float:
+    """``--fps``: a finite rate above zero (the pacer's period is its inverse)."""
+    try:
+        fps = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected frames a second, got {text!r}") from None
+    if not 0.0 < fps <= 1_000_000.0:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"expected a rate above 0 and at most 1e6, got {text}")
+    return fps
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m render_window",
@@ -26,13 +55,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--self-avatar", help="self-view avatar (default: --avatar)")
     p.add_argument("--self-variant", help="variant of --self-avatar")
     p.add_argument("--no-self-view", action="store_true", help="hide the self-view inset")
-    p.add_argument("--width", type=int, default=1280)
-    p.add_argument("--height", type=int, default=720)
+    p.add_argument("--width", type=_window_side, default=1280)
+    p.add_argument("--height", type=_window_side, default=720)
     p.add_argument("--fullscreen", action="store_true")
     p.add_argument("--screenshot-dir", type=Path, help="where relative screenshot paths go")
     p.add_argument("--demo", action="store_true", help="drive the avatar(s) with synthetic motion")
     p.add_argument("--renderer", help="preferred renderer plug-in (falls back automatically)")
-    p.add_argument("--fps", type=float, default=60.0, help="target frame rate (default 60)")
+    p.add_argument("--fps", type=_frame_rate, default=60.0, help="target frame rate (default 60)")
     p.add_argument(
         "--fixed-rate",
         action="store_true",

@@ -152,6 +152,24 @@ def test_no_display_is_a_one_line_error() -> None:
     assert "cannot open a window on display :987" in proc.stderr  # names the display
 
 
+@pytest.mark.parametrize(
+    ("flag", "value", "reason"),
+    [
+        ("--width", "0", "expected 1 to 8192 pixels, got 0"),
+        ("--height", "big", "expected a whole number of pixels, got 'big'"),
+        ("--fps", "0", "expected a rate above 0"),
+        ("--fps", "nan", "expected a rate above 0"),
+    ],
+)
+def test_a_size_or_rate_no_window_can_have_is_refused_with_the_reason(
+    flag: str, value: str, reason: str
+) -> None:
+    """These used to end in a ZeroDivisionError traceback from the pacer or the view."""
+    proc = _run_window(["--demo", flag, value], dict(os.environ))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert reason in proc.stderr and flag in proc.stderr
+
+
 def test_a_person_at_a_terminal_gets_words_not_protocol_lines() -> None:
     """Run by hand (stdout a terminal), the window prints why it stops, once, in words; the
     JSON control lines are for a parent process and stay off the terminal."""
