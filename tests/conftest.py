@@ -8,7 +8,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -104,3 +104,31 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if "tests.tracked_clips" in sys.modules:
         sys.modules["tests.tracked_clips"].BACKGROUND.close()
+
+
+#: scripts/test.sh runs the tests marked ``beside`` in a second pytest at nice 19, beside the
+#: rest: they start none of the project's processes (nor a browser, Xvfb or tmux) and time
+#: nothing, so they can use the CPU the process-bound tests leave idle without disturbing them.
+#: In that lane starting such a process is an error, so a test marked ``beside`` that starts
+#: one fails instead of quietly loading the machine (tools such as ldconfig stay allowed).
+LANE_ENV = "AVATARCHAT_TEST_LANE"
+HEAVY_PROGRAMS = ("python", "Xvfb", "xvfb-run", "tmux", "chromium", "firefox", "node", "espeak")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get(LANE_ENV) == "beside":
+        import subprocess
+
+        execute_child = subprocess.Popen._execute_child  # type: ignore[attr-defined]
+
+        def refuse_heavy(self: subprocess.Popen[bytes], args: Any, *rest: Any) -> Any:
+            argv = [args] if isinstance(args, str | bytes | os.PathLike) else list(args)
+            program = os.path.basename(os.fsdecode(argv[0])) if argv else ""
+            if program.startswith(HEAVY_PROGRAMS) or argv[:1] == [sys.executable]:
+                raise RuntimeError(
+                    f"a test marked 'beside' started {program!r}: drop the mark "
+                    "(tests/conftest.py LANE_ENV)"
+                )
+            return execute_child(self, args, *rest)
+
+        subprocess.Popen._execute_child = refuse_heavy  # type: ignore[attr-defined]

@@ -17,6 +17,8 @@ from avatars.compose import compose, pose_layers
 from avatars.model import AvatarPack
 from tests.avatars.packkit import solid, write_pack
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 Edit = Callable[[Path, str, str], None]
 
 #: A one-arm pack: the subject's left arm (drawn on the viewer's right) hanging from x = 300.

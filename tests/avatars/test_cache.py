@@ -18,6 +18,8 @@ from avatars import install_pack_bytes, load_pack, pack_bytes
 from avatars.cache import entries, evict, make_room, sweep_leftovers
 from avatars.pack import find_pack, find_pack_ref
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 
 def _distinct_packs(valid_pack: Path, n: int) -> list[tuple[bytes, str]]:
     """``n`` valid packs that differ only in their display name: (zip bytes, content hash)."""

@@ -6,11 +6,14 @@ import functools
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from avatars import PackError, install_pack_bytes, load_pack, pack_bytes
 from tests.avatars.packkit import write_valid_pack
+
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
 
 
 @functools.cache

@@ -22,6 +22,8 @@ from avatars.vrm import (
     presets_from_params,
 )
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 VRM_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "vrm"
 IS_BINARY = VRM_DIR / "VRMC_vrm_expressions_isBinary_Overridden.vrm"
 UV_ANIM = VRM_DIR / "VRMC_materials_mtoon_UV_Animation_Test.vrm"

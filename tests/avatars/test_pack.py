@@ -30,6 +30,8 @@ from avatars.model import Binding
 from avatars.params import PARAM_SET
 from avatars.source import MAX_PACK_BYTES, content_hash, read_dir
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 
 def zip_dir(src: Path, dest: Path, top: str = "") -> Path:
     with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zf:

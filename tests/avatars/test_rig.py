@@ -15,6 +15,8 @@ from avatars import builtin_ids, load_pack
 from avatars.compose import compose, world_matrices
 from avatars.model import AvatarPack
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 SIZE = 256
 SCALE = SIZE / 512
 

@@ -12,6 +12,8 @@ from PIL import Image
 
 from avatars import PackValidationError, load_pack, validate_pack
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 Edit = Callable[[Path, str, str], None]
 
 

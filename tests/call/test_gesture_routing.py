@@ -11,6 +11,8 @@ from protocol.events import GestureMade, PeerGesture
 
 from .routed import Routed
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 
 def test_our_gesture_goes_to_the_peer_theirs_to_the_window(call: Routed) -> None:
     c, sent = call

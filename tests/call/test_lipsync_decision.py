@@ -16,6 +16,8 @@ from protocol.events import Ready, Stats, VideoPathDelay
 
 from .routed import Routed
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 # (hold now, video own path, audio delay with the hold, next hold, why)
 CASES = [
     (0.0, 100.0, 95.0, 0.0, "within the dead band: nothing moves"),

@@ -15,6 +15,8 @@ from protocol.events import Ready, Stats
 
 from .routed import Routed
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 
 def stats(voice: dict[str, Any] | None) -> Stats:
     values: dict[str, Any] = {"state": "connected"}

@@ -3,11 +3,15 @@ becomes the command the window needs (and what a restarted window gets replayed)
 
 from __future__ import annotations
 
+import pytest
+
 from call.events import ChildExited
 from protocol.commands import Command, Pause, Recalibrate, ShowOverlay, ShowPeerName
 from protocol.events import Error, PeerBye, PeerHello, Status
 
 from .routed import Routed
+
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
 
 FULL = "relay refused the join (room_full): this room already has two people in it"
 

@@ -14,6 +14,8 @@ import i18n
 from i18n.__main__ import main as i18n_main
 from i18n.catalog import Extracted, Message, extract, extract_file, mo_bytes, read_po, write_po
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 KO_PO = i18n.LOCALE_DIR / "ko" / "LC_MESSAGES" / "avatarchat.po"
 PLACEHOLDER = re.compile(r"\{[a-z_]*\}")
 

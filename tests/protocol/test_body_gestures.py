@@ -12,6 +12,8 @@ from protocol.ctl import CTL_TYPES, Gesture, parse_ctl
 from protocol.errors import DecodeError, EncodeError
 from protocol.events import GestureMade, PeerGesture, parse_event
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 # a3 = map(3); 00 0b type 11; 01 64 "wave"; 02 01 side right.
 GOLDEN_GESTURE = bytes.fromhex("a3000b0164776176650201")
 

@@ -66,6 +66,8 @@ from protocol.events import (
     parse_event,
 )
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 GOLDEN_EVENTS: list[tuple[Any, str]] = [
     (Ready(info={"port": 8765, "host": "127.0.0.1"}),
      '{"event":"ready","info":{"port":8765,"host":"127.0.0.1"}}'),

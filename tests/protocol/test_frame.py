@@ -24,6 +24,8 @@ from protocol import (
 )
 from protocol.blendshapes import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 # A full frame: every blendshape non-zero, pose, flags and an emotion. Hand-checked layout:
 # a8 = map(8); 00 01 version; 01 07 seq; 02 1a.. timestamp; 03 03 flags; 04 83 f9.. rotation;
 # 05 83 f9.. translation; 06 58 34 .. 52 blendshape bytes; 07 82 04 18 ff emotion.

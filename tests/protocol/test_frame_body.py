@@ -28,6 +28,8 @@ from protocol.body import (
 
 from .test_frame import GOLDEN_FULL, full_frame, wire_with
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 REPO = Path(__file__).resolve().parents[2]
 
 BODY = BodyPose(

@@ -9,12 +9,16 @@ from __future__ import annotations
 import random
 import time
 
+import pytest
+
 from netlab.attacks.fuzz import mutate
 from protocol import DecodeError, ParamFrame
 from protocol.ctl import Chat, Hello, Ping, parse_ctl
 from protocol.signaling import SignalError, parse_signal
 
 from .test_frame import GOLDEN_EMPTY, GOLDEN_FULL
+
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
 
 SEEDS = [
     GOLDEN_FULL,

@@ -34,6 +34,8 @@ from protocol.signaling import (
     parse_signal,
 )
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 GOLDEN_CTL = {
     "hello": (
         Hello(
@@ -167,4 +169,3 @@ def test_version_must_be_the_integer_one(version: str) -> None:
         parse_signal(f'{{"v":{version},"type":"ping","t":1}}')
     assert info.value.code is ErrorCode.BAD_MESSAGE
     assert parse_signal('{"v":1,"type":"ping","t":1}').to_json() == '{"v":1,"type":"ping","t":1}'
-

@@ -11,6 +11,8 @@ import pytest
 from protocol.channel import ChildChannel
 from protocol.events import Error, Status
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 HOSTILE = "peer says \x1b[2J\nfake line \u202eevil 안녕"
 
 

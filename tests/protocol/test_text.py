@@ -6,6 +6,8 @@ import pytest
 
 from protocol.text import printable
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 R = "\ufffd"
 
 

@@ -34,6 +34,8 @@ from protocol.vmc import (
 from protocol.vmc_in import VmcState
 from tracking.pose import rotation_from_euler
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 DEG = math.pi / 180
 
 

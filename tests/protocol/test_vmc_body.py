@@ -15,6 +15,8 @@ from protocol.frame import FrameFlags, ParamFrame
 from protocol.vmc import ADDR_BONE, BundleEncoder, frame_messages, packet_messages
 from protocol.vmc_body import body_bones, bone_names, q_mul, q_rotate, unity
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 #: The HumanBodyBones members a VMC body sender uses (Unity's enum, by name).
 HUMAN_BODY_BONES = {"UpperChest"} | {
     f"{side}{part}"

@@ -23,7 +23,7 @@ from tui.widgets.avatar_picker import AvatarPicker
 
 from .steps import open_call, settle
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.beside]
 
 MakeApp = Callable[..., AvatarChatApp]
 SIZES = [(80, 24), (120, 40)]

@@ -18,6 +18,8 @@ from tui.widgets.chat import ChatPane
 from .events import post
 from .steps import open_call, open_settings, press_for, settle
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 MakeApp = Callable[..., AvatarChatApp]
 SIZE = (80, 24)
 

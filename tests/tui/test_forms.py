@@ -33,6 +33,8 @@ from .conftest import ROOM
 from .steps import open_settings, settle
 from .test_keys import FakeCall
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 MakeApp = Callable[..., AvatarChatApp]
 SIZE = (80, 24)
 

@@ -25,6 +25,8 @@ from tui.settings import Settings, load_settings
 
 from .steps import open_call, press_for, settle
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 MakeApp = Callable[..., AvatarChatApp]
 #: Keys a terminal or multiplexer takes, or that are other keys in disguise (^m = Enter...).
 TAKEN = {"ctrl+c", "ctrl+q", "ctrl+s", "ctrl+z", "ctrl+b", "ctrl+h", "ctrl+i", "ctrl+j", "ctrl+m"}

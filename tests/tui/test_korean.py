@@ -30,6 +30,8 @@ from tui.widgets.chat import ChatPane
 from .events import post
 from .steps import open_call, settle
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 MakeApp = Callable[..., AvatarChatApp]
 SIZE = (120, 40)
 

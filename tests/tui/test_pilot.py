@@ -28,7 +28,7 @@ from tui.widgets.stats import StatsPanel
 from .conftest import ROOM
 from .events import post
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.beside]
 MakeApp = Callable[..., AvatarChatApp]
 SIZE = (120, 40)
 

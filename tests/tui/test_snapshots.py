@@ -24,6 +24,8 @@ from tui.settings import Settings
 
 from .events import post
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 MakeApp = Callable[..., AvatarChatApp]
 SnapCompare = Callable[..., bool]
 PINNED = [

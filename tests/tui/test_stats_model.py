@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any, cast
 
+import pytest
+
 from peer.clock import ClockSync
 from peer.connection import PeerLink
 from peer.report import StatsReport
@@ -20,6 +22,8 @@ from render_window.pacing import FrameStats as RenderStats
 from tracking.pipeline import StageTimes
 from tracking.stats import FrameStats as TrackingStats
 from tui.stats_model import METRIC_KEYS, VOICE_KEYS, StatsModel
+
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
 
 
 class _Link:

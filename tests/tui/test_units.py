@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from protocol.signaling import new_room_code
@@ -16,6 +17,8 @@ from tui.readable import readable_error, state_label
 from tui.settings import Settings, load_settings, save_settings, settings_path
 
 from .conftest import ROOM
+
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
 
 
 def test_settings_round_trip_in_config_dir(config_dir: Path) -> None:

@@ -16,6 +16,8 @@ from tui.settings import Settings, load_settings, save_settings
 
 from .steps import open_settings, press_for, settle
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 MakeApp = Callable[..., AvatarChatApp]
 SIZE = (80, 24)
 

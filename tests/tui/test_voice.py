@@ -25,6 +25,8 @@ from .events import post
 from .steps import open_call, open_settings, settle
 from .test_keys import FakeCall
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 MakeApp = Callable[..., AvatarChatApp]
 SIZES = [(80, 24), (120, 40)]
 #: The ``voice`` map the networking process reports (the contract of issue 14).

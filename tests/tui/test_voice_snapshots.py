@@ -23,6 +23,8 @@ from .events import post
 from .test_snapshots import _connected_call, _settle, pinned_avatars  # noqa: F401 - fixture
 from .test_voice import VOICE
 
+pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
+
 MakeApp = Callable[..., AvatarChatApp]
 SnapCompare = Callable[..., bool]
 SIZES = [(80, 24), (120, 40)]
