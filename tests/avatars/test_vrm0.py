@@ -8,6 +8,7 @@ it round - the same bone positions in any pose.
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -130,6 +131,18 @@ def test_posed_it_puts_every_bone_where_nova_does(models: tuple[Model, Model]) -
             )
             p0, p1 = w0[v0.humanoid[name0]][:3, 3], w1[k][:3, 3]
             assert np.allclose(p0, p1, atol=1e-5), (bone, p0, p1)
+
+
+def test_eye_bones_look_where_nova_s_do(models: tuple[Model, Model]) -> None:
+    """lookAt by bone (0.x ``lookAtTypeName: Bone``): an eye's forward is -Z in the 0.x file,
+    +Z in 1.0; posed, both look the same way."""
+    v0, v1 = (dataclasses.replace(m, lookat_type="bone") for m in models)
+    for params in ({"gazeX": 0.6}, {"gazeX": -0.4, "gazeY": -0.3, "headYaw": 0.3}):
+        w0, w1 = Poser(v0).pose(params).world, Poser(v1).pose(params).world
+        for eye in ("leftEye", "rightEye"):
+            look0 = w0[v0.humanoid[eye]][:3, :3] @ np.array([0.0, 0.0, -1.0])
+            look1 = w1[v1.humanoid[eye]][:3, :3] @ np.array([0.0, 0.0, 1.0])
+            assert look1[2] < 0.99 and np.allclose(look0, look1, atol=1e-5), (params, eye)
 
 
 def test_the_committed_copy_is_what_the_script_makes(tmp_path: Path) -> None:
