@@ -139,12 +139,12 @@ class Gltf3DRenderer(Renderer):
             for prim in pack.meshes[nd.mesh].primitives:
                 if prim.indices.size:
                     self.draws.append(upload_primitive(k, prim))
-        # The plain kinds always: they also draw the outlines.
-        kinds = {(False, False, s) for s in (False, True)} | {self._variant(d) for d in self.draws}
-        for key in sorted(kinds):
-            self.programs.compile(*key)
         for d in self.draws:
             d.variant = self._variant(d)
+        kinds = {d.variant for d in self.draws}
+        kinds |= {self._outline_kind(d) for d in self.draws if self._has_outline(d)}
+        for kind in sorted(kinds):
+            self.programs.compile(kind)
         # The passes' draw lists, in drawing order: materials do not change after loading.
         order = self._sort_key
         self._solid = sorted((d for d in self.draws if self._mat_alpha(d) == 0), key=order)
@@ -172,15 +172,26 @@ class Gltf3DRenderer(Renderer):
         self._warm_up()
 
     def _variant(self, d: Draw) -> Variant:
-        """(alpha mask, textured, skinned): which of :attr:`programs` draws ``d``."""
+        """Which of :attr:`programs` draws ``d`` (its lit pass)."""
         m = self.model
         skinned = bool(m and m.nodes[d.node].skin is not None and d.prim.joints is not None)
         mats = m.materials if m else []
         mat = mats[d.material] if 0 <= d.material < len(mats) else None
         if mat is None:
-            return (False, False, skinned)
+            return Variant(False, False, skinned)
         textured = mat.texture is not None and mat.texture < len(self.textures)
-        return (mat.alpha_mode == "MASK", textured, skinned)
+        return Variant(
+            mask=mat.alpha_mode == "MASK",
+            textured=textured,
+            skinned=skinned,
+            blend=mat.alpha_mode == "BLEND",
+            shade_tex=textured and mat.shade_textured,
+        )
+
+    @staticmethod
+    def _outline_kind(d: Draw) -> Variant:
+        """The outline pass's program: one colour, whatever the material."""
+        return Variant(False, False, d.variant.skinned, outline=True)
 
     def _warm_up(self) -> None:
         """Render a few frames now and refuse the model when they are too slow.
@@ -296,7 +307,7 @@ class Gltf3DRenderer(Renderer):
         # The outline is one colour: the plain program draws it for every material.
         for d in outlined:
             if self._visible(d):
-                self._draw_one(d, outline=True, variant=(False, False, d.variant[2]))
+                self._draw_one(d, outline=True, variant=self._outline_kind(d))
         for d in mask:
             if self._visible(d):
                 self._draw_one(d, outline=False)
@@ -333,12 +344,12 @@ class Gltf3DRenderer(Renderer):
         dist = centres @ self._planes[:, :3].T + self._planes[:, 3]
         return not bool((dist < -r[:, None]).all(axis=0).any())
 
-    def _sort_key(self, d: Draw) -> tuple[Variant, bool]:
+    def _sort_key(self, d: Draw) -> tuple[tuple[bool, ...], bool]:
         """Draws of one program together, then single-sided ones together (fewer program and
         cull state changes: llvmpipe re-validates its pipeline on each)."""
         mats = self.model.materials if self.model else []
         sided = bool(0 <= d.material < len(mats) and mats[d.material].double_sided)
-        return (self._variant(d), sided)
+        return (self._variant(d)[:3], sided)
 
     def _has_outline(self, d: Draw) -> bool:
         mats = self.model.materials if self.model else []
@@ -356,7 +367,7 @@ class Gltf3DRenderer(Renderer):
         mats = self.model.materials
         mat = mats[d.material] if 0 <= d.material < len(mats) else None
         node = self.model.nodes[d.node]
-        if d.variant[2]:  # skinned
+        if d.variant.skinned:
             gl.glActiveTexture(gl.GL_TEXTURE1)
             gl.glBindTexture(gl.GL_TEXTURE_2D, self.joint_tex[int(node.skin or 0)])
             gl.glActiveTexture(gl.GL_TEXTURE0)

@@ -11,7 +11,7 @@ draw with it.
 from __future__ import annotations
 
 import ctypes
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,8 +22,20 @@ from .material3d import SLOTS, Values
 from .renderer import RendererError
 from .shaders3d import FRAGMENT, VERTEX
 
-#: (alpha mask, textured, skinned): the kinds of draw that get their own shader program.
-Variant = tuple[bool, bool, bool]
+
+class Variant(NamedTuple):
+    """A kind of draw that gets its own shader program: what the material (or pass) needs,
+    compiled in, so that no pixel runs a branch on a uniform. llvmpipe runs both sides of such
+    a branch for every pixel; the outline pass's early ``return`` alone cost nova's frame about
+    a fifth of its fragment work (thread CPU time, 1280x720)."""
+
+    mask: bool  # alpha MASK: may ``discard`` (which turns off the early depth test)
+    textured: bool  # a base colour texture to fetch
+    skinned: bool  # joint matrices from the joint texture (16 texel reads a vertex)
+    blend: bool = False  # alpha BLEND: the base colour's alpha is written
+    shade_tex: bool = False  # the shade colour is multiplied by the texture
+    outline: bool = False  # the inverted-hull outline pass: one colour
+
 
 #: View-space direction toward the key light: above, a little to the left, from the front.
 LIGHT = np.array([-0.35, 0.55, 0.75], np.float32) / np.linalg.norm([-0.35, 0.55, 0.75])
@@ -67,23 +79,28 @@ class Programs:
     def __bool__(self) -> bool:
         return bool(self.by_kind)
 
-    def compile(self, mask: bool, textured: bool, skinned: bool) -> None:
-        """The shaders for one kind of material. Kinds get their own program, not a branch on
-        a uniform: llvmpipe runs both sides of a uniform branch for every pixel (and vertex),
-        and a shader that may ``discard`` turns off its early depth test - so untextured
-        materials skip the texture fetch, only MASK materials pay for the discard, and only
-        skinned primitives for the joint fetches (16 texel reads a vertex)."""
+    def compile(self, kind: Variant) -> None:
+        """The shaders for one kind of draw. Kinds get their own program, not a branch on a
+        uniform: llvmpipe runs both sides of a uniform branch for every pixel (and vertex), and
+        a shader that may ``discard`` turns off its early depth test - so untextured materials
+        skip the texture fetch, only MASK materials pay for the discard, only skinned
+        primitives for the joint fetches, and only the outline pass for its colour."""
         head = "#version 330 core\n"
-        frag = "".join(
-            f"#define {name}\n" for name, on in (("ALPHA_MASK", mask), ("TEXTURED", textured)) if on
+        defines = (
+            ("ALPHA_MASK", kind.mask),
+            ("TEXTURED", kind.textured),
+            ("ALPHA_BLEND", kind.blend),
+            ("SHADE_TEXTURE", kind.shade_tex),
+            ("OUTLINE_PASS", kind.outline),
         )
+        frag = "".join(f"#define {name}\n" for name, on in defines if on)
         fragment = FRAGMENT.replace(head, head + frag, 1)
-        vertex = VERTEX.replace(head, head + "#define SKINNED\n", 1) if skinned else VERTEX
+        vertex = VERTEX.replace(head, head + "#define SKINNED\n", 1) if kind.skinned else VERTEX
         try:
             prog = ShaderProgram(Shader(vertex, "vertex"), Shader(fragment, "fragment"))
         except Exception as e:  # GLSL compile/link errors come as pyglet's own types
             raise RendererError(f"3D shaders do not compile here: {e}") from e
-        self.by_kind[(mask, textured, skinned)] = prog
+        self.by_kind[kind] = prog
         self._ucaches[prog.id] = {}
         self._locs[prog.id] = loc = {
             n: gl.glGetUniformLocation(prog.id, n.encode()) for n in UNIFORMS.split()
