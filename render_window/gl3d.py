@@ -23,8 +23,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pyglet
+import pyglet.gl as gl  # the module: ``from pyglet import gl`` is a proxy (a lookup per call)
 from numpy.typing import NDArray
-from pyglet import gl
 from pyglet.graphics.shader import Shader, ShaderProgram
 
 from avatars.model3d import Model
@@ -178,7 +178,7 @@ class Gltf3DRenderer(Renderer):
         mats = m.materials if m else []
         mat = mats[d.material] if 0 <= d.material < len(mats) else None
         if mat is None:
-            return Variant(False, False, skinned)
+            return Variant(False, False, skinned)  # drawn double-sided
         textured = mat.texture is not None and mat.texture < len(self.textures)
         return Variant(
             mask=mat.alpha_mode == "MASK",
@@ -186,12 +186,13 @@ class Gltf3DRenderer(Renderer):
             skinned=skinned,
             blend=mat.alpha_mode == "BLEND",
             shade_tex=textured and mat.shade_textured,
+            double_sided=mat.double_sided,
         )
 
     @staticmethod
     def _outline_kind(d: Draw) -> Variant:
         """The outline pass's program: one colour, whatever the material."""
-        return Variant(False, False, d.variant.skinned, outline=True)
+        return Variant(False, False, d.variant.skinned, outline=True, double_sided=False)
 
     def _warm_up(self) -> None:
         """Render a few frames now and refuse the model when they are too slow.
@@ -372,7 +373,7 @@ class Gltf3DRenderer(Renderer):
             gl.glBindTexture(gl.GL_TEXTURE_2D, self.joint_tex[int(node.skin or 0)])
             gl.glActiveTexture(gl.GL_TEXTURE0)
         else:  # a skinned vertex takes its matrix from the joints
-            progs.model_matrix(self.posed.world[d.node])
+            progs.model_matrix(d.node, self.posed.world[d.node])
         if mat is not None and mat.texture is not None and mat.texture < len(self.textures):
             gl.glBindTexture(gl.GL_TEXTURE_2D, self.textures[int(mat.texture)])
         progs.material(self.uniforms.values(d.material, self.posed.binds))

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyglet.gl as gl  # the module: ``from pyglet import gl`` is a proxy (a lookup per call)
 from numpy.typing import NDArray
-from pyglet import gl
 
 from avatars.model3d import Primitive
 

@@ -14,8 +14,8 @@ import ctypes
 from typing import Any, NamedTuple
 
 import numpy as np
+import pyglet.gl as gl  # the module: ``from pyglet import gl`` is a proxy (a lookup per call)
 from numpy.typing import NDArray
-from pyglet import gl
 from pyglet.graphics.shader import Shader, ShaderProgram
 
 from .material3d import SLOTS, Values
@@ -35,6 +35,8 @@ class Variant(NamedTuple):
     blend: bool = False  # alpha BLEND: the base colour's alpha is written
     shade_tex: bool = False  # the shade colour is multiplied by the texture
     outline: bool = False  # the inverted-hull outline pass: one colour
+    #: Back faces drawn (not culled), lit as seen from the back; else every face is a front one.
+    double_sided: bool = True
 
 
 #: View-space direction toward the key light: above, a little to the left, from the front.
@@ -72,6 +74,9 @@ class Programs:
         #: Per program: the material uniforms' setters and current values (SLOTS order).
         self._setters: dict[int, list[tuple[Any, int]]] = {}
         self._slots: dict[int, list[tuple[float, ...] | None]] = {}
+        #: Per program: (picture, node) whose matrix its u_model holds (:meth:`model_matrix`).
+        self._model_of: dict[int, tuple[int, int]] = {}
+        self._picture = 0
         self._view: NDArray[np.float32] = np.eye(4, dtype=np.float32)
         self._proj: NDArray[np.float32] = np.eye(4, dtype=np.float32)
         self._t = 0.0
@@ -92,6 +97,7 @@ class Programs:
             ("ALPHA_BLEND", kind.blend),
             ("SHADE_TEXTURE", kind.shade_tex),
             ("OUTLINE_PASS", kind.outline),
+            ("DOUBLE_SIDED", kind.double_sided),
         )
         frag = "".join(f"#define {name}\n" for name, on in defines if on)
         fragment = FRAGMENT.replace(head, head + frag, 1)
@@ -113,6 +119,7 @@ class Programs:
     def begin(self, view: NDArray[np.float32], proj: NDArray[np.float32], t: float) -> None:
         """A new picture: each program gets this camera and time when it is first used."""
         self.pid = 0
+        self._picture += 1
         self._view = np.ascontiguousarray(view)
         self._proj = np.ascontiguousarray(proj)
         self._t = t
@@ -132,8 +139,13 @@ class Programs:
         self.set("u_tex", (0,))
         self.set("u_joint_tex", (1,))
 
-    def model_matrix(self, m: NDArray[np.float32]) -> None:
-        """The current program's ``u_model`` (an unskinned primitive's node matrix)."""
+    def model_matrix(self, node: int, m: NDArray[np.float32]) -> None:
+        """The current program's ``u_model``: ``node``'s matrix ``m`` this picture (nova's
+        face is 9 primitives of one node: the matrix is sent once)."""
+        key = (self._picture, node)
+        if self._model_of.get(self.pid) == key:
+            return
+        self._model_of[self.pid] = key
         loc = self._locs[self.pid]["u_model"]
         gl.glUniformMatrix4fv(loc, 1, gl.GL_TRUE, fptr(np.ascontiguousarray(m)))
 
@@ -166,3 +178,4 @@ class Programs:
         self.by_kind = {}
         self.pid = 0
         self._locs, self._ucaches, self._setters, self._slots = {}, {}, {}, {}
+        self._model_of = {}

@@ -91,7 +91,7 @@ uniform vec3 u_outline_color;
 out vec4 o_color;
 
 // Each kind of draw is compiled with its own #defines (render_window/programs3d.py): ALPHA_MASK,
-// TEXTURED, ALPHA_BLEND, SHADE_TEXTURE, OUTLINE_PASS.
+// TEXTURED, ALPHA_BLEND, SHADE_TEXTURE, OUTLINE_PASS, DOUBLE_SIDED.
 void main() {
 #ifdef OUTLINE_PASS
     o_color = vec4(u_outline_color, 1.0);  // outlines are drawn for OPAQUE and MASK only
@@ -110,8 +110,12 @@ void main() {
 #else
     float alpha = 1.0;
 #endif
+#ifdef DOUBLE_SIDED
     // A back face (double-sided materials) is lit as seen: its normal turned toward us.
     float side = gl_FrontFacing ? 1.0 : -1.0;
+#else
+    const float side = 1.0;  // back faces are culled
+#endif
     // MToon: a hard-ish step from shade to lit, moved by shadingShift, sharpened by toony.
     float k = side * v_nl + u_shift;
     float lo = -1.0 + u_toony, hi = 1.0 - u_toony;
