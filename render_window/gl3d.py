@@ -32,7 +32,7 @@ from avatars.model3d import Model
 from .material3d import ALPHA_MODES, MaterialUniforms
 from .mesh3d import Draw, PictureCopy, upload_primitive, upload_texture
 from .pose3d import Posed, Poser, frame_camera
-from .programs3d import Programs, Variant, fptr
+from .programs3d import Programs, Variant, fptr, vptr
 from .renderer import Renderer, RendererError
 from .shaders3d import STUB_FRAGMENT, STUB_VERTEX
 
@@ -256,9 +256,7 @@ class Gltf3DRenderer(Renderer):
             else:
                 data = d.base.ravel() + w[nz] @ d.targets[nz] if nz.size else d.base
             gl.glBindBuffer(gl.GL_ARRAY_BUFFER, d.vbos[0])
-            gl.glBufferSubData(
-                gl.GL_ARRAY_BUFFER, 0, data.nbytes, data.ctypes.data_as(ctypes.c_void_p)
-            )
+            gl.glBufferSubData(gl.GL_ARRAY_BUFFER, 0, data.nbytes, vptr(data))
             d.morph_w = w.copy()
         if self.model is not None:
             self._skin_mats = []

@@ -63,6 +63,22 @@ def fptr(a: NDArray[Any]) -> Any:
     return a.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
 
 
+def vptr(a: NDArray[Any]) -> ctypes.c_void_p:
+    """``a``'s data as a ``void*`` (``a`` contiguous): without numpy's ``ctypes`` helper
+    object, which costs several microseconds a call."""
+    return ctypes.c_void_p(a.__array_interface__["data"][0])
+
+
+class Mat4:
+    """A 4x4 float32 matrix in memory of ctypes' own, so a glUniformMatrix4fv takes it as it is:
+    the ``ctypes.data_as`` of a numpy array (the cost of ``fptr``) was the largest Python cost
+    of a draw, for the three matrices sent per program and node."""
+
+    def __init__(self) -> None:
+        self.c = (ctypes.c_float * 16)()
+        self.np: NDArray[np.float32] = np.frombuffer(memoryview(self.c), np.float32).reshape(4, 4)
+
+
 class Programs:
     """The compiled kinds, the one in use, and the uniform values each program holds."""
 
@@ -77,8 +93,7 @@ class Programs:
         #: Per program: (picture, node) whose matrix its u_model holds (:meth:`model_matrix`).
         self._model_of: dict[int, tuple[int, int]] = {}
         self._picture = 0
-        self._view: NDArray[np.float32] = np.eye(4, dtype=np.float32)
-        self._proj: NDArray[np.float32] = np.eye(4, dtype=np.float32)
+        self._view, self._proj, self._model = Mat4(), Mat4(), Mat4()
         self._t = 0.0
 
     def __bool__(self) -> bool:
@@ -120,8 +135,8 @@ class Programs:
         """A new picture: each program gets this camera and time when it is first used."""
         self.pid = 0
         self._picture += 1
-        self._view = np.ascontiguousarray(view)
-        self._proj = np.ascontiguousarray(proj)
+        self._view.np[...] = view
+        self._proj.np[...] = proj
         self._t = t
 
     def select(self, kind: Variant) -> None:
@@ -132,8 +147,8 @@ class Programs:
         prog.use()
         self.pid = prog.id
         loc = self._locs[self.pid]
-        gl.glUniformMatrix4fv(loc["u_view"], 1, gl.GL_TRUE, fptr(self._view))
-        gl.glUniformMatrix4fv(loc["u_proj"], 1, gl.GL_TRUE, fptr(self._proj))
+        gl.glUniformMatrix4fv(loc["u_view"], 1, gl.GL_TRUE, self._view.c)
+        gl.glUniformMatrix4fv(loc["u_proj"], 1, gl.GL_TRUE, self._proj.c)
         self.set("u_light", tuple(float(v) for v in LIGHT))
         self.set("u_time", (float(self._t),))
         self.set("u_tex", (0,))
@@ -146,8 +161,8 @@ class Programs:
         if self._model_of.get(self.pid) == key:
             return
         self._model_of[self.pid] = key
-        loc = self._locs[self.pid]["u_model"]
-        gl.glUniformMatrix4fv(loc, 1, gl.GL_TRUE, fptr(np.ascontiguousarray(m)))
+        self._model.np[...] = m
+        gl.glUniformMatrix4fv(self._locs[self.pid]["u_model"], 1, gl.GL_TRUE, self._model.c)
 
     def material(self, values: Values) -> None:
         """Set the material uniforms of the program in use that differ from ``values``
