@@ -375,7 +375,6 @@ class Gltf3DRenderer(Renderer):
         if mat is not None and mat.texture is not None and mat.texture < len(self.textures):
             gl.glBindTexture(gl.GL_TEXTURE_2D, self.textures[int(mat.texture)])
         progs.material(self.uniforms.values(d.material, self.posed.binds))
-        progs.set("u_outline_pass", (int(outline),))
         progs.set("u_outline", (float(mat.outline_width) if outline and mat else 0.0,))
         # Inverted hull: the outline pass shows only the extruded back faces.
         cull = gl.GL_FRONT if outline else (gl.GL_BACK if mat and not mat.double_sided else 0)

@@ -41,7 +41,7 @@ class Variant(NamedTuple):
 
 #: View-space direction toward the key light: above, a little to the left, from the front.
 LIGHT = np.array([-0.35, 0.55, 0.75], np.float32) / np.linalg.norm([-0.35, 0.55, 0.75])
-INT_UNIFORMS = frozenset({"u_alpha_mode", "u_shade_tex", "u_outline_pass", "u_tex", "u_joint_tex"})
+INT_UNIFORMS = frozenset({"u_tex", "u_joint_tex"})
 _UNIFORM_F: dict[int, Any] = {
     1: gl.glUniform1f,
     2: gl.glUniform2f,
@@ -53,8 +53,7 @@ _SIZES = {"u_uvanim": 3, "u_uvrot": 1, "u_cutoff": 1, "u_shift": 1, "u_toony": 1
 _SIZES |= {"u_shade": 3, "u_rim": 3, "u_emission": 3, "u_outline_color": 3, "u_uvx": 4}
 UNIFORMS = (
     "u_model u_view u_proj u_joint_tex u_outline u_uvx u_uvanim u_time u_uvrot u_tex "
-    "u_color u_shade u_shade_tex u_rim u_emission u_shift u_toony u_alpha_mode "
-    "u_cutoff u_outline_pass u_outline_color u_light"
+    "u_color u_shade u_rim u_emission u_shift u_toony u_cutoff u_outline_color u_light"
 )
 
 
