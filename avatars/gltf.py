@@ -33,6 +33,7 @@ from avatars.glb import (
 )
 from avatars.model3d import F32, Material, Mesh, Model, ModelError, Node, Primitive, Skin
 from avatars.vrm import parse_expressions
+from avatars.vrm0 import mtoon_v1
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +210,10 @@ class _Loader:
         tt = ((bct or {}).get("extensions") or {}).get("KHR_texture_transform") or {}
         ext = m.get("extensions") or {}
         mt = ext.get("VRMC_materials_mtoon") or {}
+        if not mt:  # VRM 0.x keeps MToon beside the material (avatars/vrm0.py)
+            mt, v0_base = mtoon_v1(self._v0_material(i, m))
+            if v0_base is not None:
+                base = np.array(v0_base, np.float32).reshape(4)
         plain_shade = (base[:3] * 0.6).tolist()  # no MToon: a darker base colour
         shade = np.array(mt.get("shadeColorFactor", plain_shade), np.float32).reshape(3)
         mat = Material(
@@ -238,6 +243,18 @@ class _Loader:
             )
             mat.uv_rotation_speed = float(mt.get("uvAnimationRotationSpeedFactor", 0.0))
         return mat
+
+    def _v0_material(self, i: int, m: dict[str, Any]) -> Any:
+        """The VRM 0.x ``materialProperties`` entry of material ``i``: the one at its index
+        (UniVRM writes them in material order), else the one with its name."""
+        vrm0 = (self.doc.get("extensions") or {}).get("VRM")
+        props = vrm0.get("materialProperties") if isinstance(vrm0, dict) else None
+        if not isinstance(props, list):
+            return None
+        name = m.get("name")
+        if i < len(props) and isinstance(props[i], dict) and props[i].get("name") in (None, name):
+            return props[i]
+        return next((p for p in props if isinstance(p, dict) and p.get("name") == name), None)
 
     # -- meshes, nodes, skins ------------------------------------------------------------
     def _mesh(self, i: int) -> Mesh:

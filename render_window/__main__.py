@@ -87,11 +87,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="OUT.png",
         help="render one posed frame of --avatar to OUT.png and exit (no rings needed)",
     )
-    p.add_argument("--pose", metavar="JSON", help='with --screenshot: {"headYaw": 0.3, ...}')
+    p.add_argument(
+        "--pose",
+        metavar="JSON",
+        help='with --screenshot: {"headYaw": 0.3, ...} (ranges: avatars/FORMAT.md; weights are '
+        "clamped to 0..1, head turns must be within +-pi/2 radians)",
+    )
     p.add_argument("--emotion", metavar="NAME[:WEIGHT]", help="with --screenshot: happy:0.8")
     p.add_argument("--time", type=float, default=0.0, help="with --screenshot: animation time (s)")
     p.add_argument("-v", "--verbose", action="store_true")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.screenshot is None:
+        # The window takes its pose from the rings: a --pose there would be silently ignored.
+        given = [
+            f for f, v in (("--pose", args.pose), ("--emotion", args.emotion)) if v is not None
+        ]
+        if given:
+            verb = "applies" if len(given) == 1 else "apply"
+            p.error(f"{' and '.join(given)} only {verb} with --screenshot OUT.png")
+    return args
 
 
 def _screenshot(args: argparse.Namespace) -> int:

@@ -23,17 +23,18 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pyglet
+import pyglet.gl as gl  # the module: ``from pyglet import gl`` is a proxy (a lookup per call)
 from numpy.typing import NDArray
-from pyglet import gl
 from pyglet.graphics.shader import Shader, ShaderProgram
 
 from avatars.model3d import Model
 
-from .material3d import ALPHA_MODES, SLOTS, MaterialUniforms, Values
+from .material3d import ALPHA_MODES, MaterialUniforms
 from .mesh3d import Draw, PictureCopy, upload_primitive, upload_texture
 from .pose3d import Posed, Poser, frame_camera
+from .programs3d import Programs, Variant, fptr, vptr
 from .renderer import Renderer, RendererError
-from .shaders3d import FRAGMENT, STUB_FRAGMENT, STUB_VERTEX, VERTEX
+from .shaders3d import STUB_FRAGMENT, STUB_VERTEX
 
 log = logging.getLogger(__name__)
 
@@ -47,39 +48,6 @@ WARMUP_FRAMES = 4
 #: vertex work (the same as the large view's) cost as much as the large view's.
 INSET_MAX_PIXELS = 400 * 400
 INSET_PERIOD_S = 1 / 30 - 1 / 240
-#: View-space direction toward the key light: above, a little to the left, from the front.
-LIGHT = np.array([-0.35, 0.55, 0.75], np.float32) / np.linalg.norm([-0.35, 0.55, 0.75])
-INT_UNIFORMS = frozenset(
-    {
-        "u_alpha_mode",
-        "u_shade_tex",
-        "u_outline_pass",
-        "u_tex",
-        "u_joint_tex",
-    }
-)
-_UNIFORM_F: dict[int, Any] = {
-    1: gl.glUniform1f,
-    2: gl.glUniform2f,
-    3: gl.glUniform3f,
-    4: gl.glUniform4f,
-}
-#: Components of each float material uniform (its glUniform*f setter).
-_SIZES = {"u_uvanim": 3, "u_uvrot": 1, "u_cutoff": 1, "u_shift": 1, "u_toony": 1, "u_color": 4}
-_SIZES |= {"u_shade": 3, "u_rim": 3, "u_emission": 3, "u_outline_color": 3, "u_uvx": 4}
-UNIFORMS = (
-    "u_model u_view u_proj u_joint_tex u_outline u_uvx u_uvanim u_time u_uvrot u_tex "
-    "u_color u_shade u_shade_tex u_rim u_emission u_shift u_toony u_alpha_mode "
-    "u_cutoff u_outline_pass u_outline_color u_light"
-)
-
-
-#: (alpha mask, textured, skinned): the kinds of draw that get their own shader program.
-Variant = tuple[bool, bool, bool]
-
-
-def _fptr(a: NDArray[Any]) -> Any:
-    return a.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
 
 
 class _Group(pyglet.graphics.Group):
@@ -118,8 +86,7 @@ class Gltf3DRenderer(Renderer):
         self.model: Model | None = None
         self.poser: Poser | None = None
         #: The shaders compiled per (alpha mask, textured, skinned) kind (:meth:`_variant`).
-        self.programs: dict[Variant, ShaderProgram] = {}
-        self._pid = 0  # the program in use
+        self.programs = Programs()
         self.stub: ShaderProgram | None = None  # made in load(): no GL before a context
         self._stub_list: Any = None
         self.viewport = (0, 0, 1, 1)
@@ -133,11 +100,6 @@ class Gltf3DRenderer(Renderer):
         self.posed: Posed | None = None
         self.uniforms = MaterialUniforms([])
         self.t = 0.0
-        self._locs: dict[int, dict[str, int]] = {}
-        self._ucaches: dict[int, dict[str, tuple[float, ...]]] = {}
-        #: Per program: the material uniforms' setters and current values (SLOTS order).
-        self._setters: dict[int, list[tuple[Any, int]]] = {}
-        self._slots: dict[int, list[tuple[float, ...] | None]] = {}
         self._cull = -1
         self._saved_viewport = (gl.GLint * 4)()
         self.load_ms = 0.0
@@ -177,12 +139,12 @@ class Gltf3DRenderer(Renderer):
             for prim in pack.meshes[nd.mesh].primitives:
                 if prim.indices.size:
                     self.draws.append(upload_primitive(k, prim))
-        # The plain kinds always: they also draw the outlines.
-        kinds = {(False, False, s) for s in (False, True)} | {self._variant(d) for d in self.draws}
-        for key in sorted(kinds):
-            self._compile(*key)
         for d in self.draws:
             d.variant = self._variant(d)
+        kinds = {d.variant for d in self.draws}
+        kinds |= {self._outline_kind(d) for d in self.draws if self._has_outline(d)}
+        for kind in sorted(kinds):
+            self.programs.compile(kind)
         # The passes' draw lists, in drawing order: materials do not change after loading.
         order = self._sort_key
         self._solid = sorted((d for d in self.draws if self._mat_alpha(d) == 0), key=order)
@@ -209,42 +171,28 @@ class Gltf3DRenderer(Renderer):
         self.load_ms = (time.perf_counter() - t0) * 1000
         self._warm_up()
 
-    def _compile(self, mask: bool, textured: bool, skinned: bool) -> None:
-        """The shaders for one kind of material. Kinds get their own program, not a branch on
-        a uniform: llvmpipe runs both sides of a uniform branch for every pixel (and vertex),
-        and a shader that may ``discard`` turns off its early depth test - so untextured
-        materials skip the texture fetch, only MASK materials pay for the discard, and only
-        skinned primitives for the joint fetches (16 texel reads a vertex)."""
-        head = "#version 330 core\n"
-        frag = "".join(
-            f"#define {name}\n" for name, on in (("ALPHA_MASK", mask), ("TEXTURED", textured)) if on
-        )
-        fragment = FRAGMENT.replace(head, head + frag, 1)
-        vertex = VERTEX.replace(head, head + "#define SKINNED\n", 1) if skinned else VERTEX
-        try:
-            prog = ShaderProgram(Shader(vertex, "vertex"), Shader(fragment, "fragment"))
-        except Exception as e:  # GLSL compile/link errors come as pyglet's own types
-            raise RendererError(f"3D shaders do not compile here: {e}") from e
-        self.programs[(mask, textured, skinned)] = prog
-        self._ucaches[prog.id] = {}
-        self._locs[prog.id] = loc = {
-            n: gl.glGetUniformLocation(prog.id, n.encode()) for n in UNIFORMS.split()
-        }
-        self._setters[prog.id] = [
-            (gl.glUniform1i if n in INT_UNIFORMS else _UNIFORM_F[_SIZES[n]], loc[n]) for n in SLOTS
-        ]
-        self._slots[prog.id] = [None] * len(SLOTS)
-
     def _variant(self, d: Draw) -> Variant:
-        """(alpha mask, textured, skinned): which of :attr:`programs` draws ``d``."""
+        """Which of :attr:`programs` draws ``d`` (its lit pass)."""
         m = self.model
         skinned = bool(m and m.nodes[d.node].skin is not None and d.prim.joints is not None)
         mats = m.materials if m else []
         mat = mats[d.material] if 0 <= d.material < len(mats) else None
         if mat is None:
-            return (False, False, skinned)
+            return Variant(False, False, skinned)  # drawn double-sided
         textured = mat.texture is not None and mat.texture < len(self.textures)
-        return (mat.alpha_mode == "MASK", textured, skinned)
+        return Variant(
+            mask=mat.alpha_mode == "MASK",
+            textured=textured,
+            skinned=skinned,
+            blend=mat.alpha_mode == "BLEND",
+            shade_tex=textured and mat.shade_textured,
+            double_sided=mat.double_sided,
+        )
+
+    @staticmethod
+    def _outline_kind(d: Draw) -> Variant:
+        """The outline pass's program: one colour, whatever the material."""
+        return Variant(False, False, d.variant.skinned, outline=True, double_sided=False)
 
     def _warm_up(self) -> None:
         """Render a few frames now and refuse the model when they are too slow.
@@ -308,9 +256,7 @@ class Gltf3DRenderer(Renderer):
             else:
                 data = d.base.ravel() + w[nz] @ d.targets[nz] if nz.size else d.base
             gl.glBindBuffer(gl.GL_ARRAY_BUFFER, d.vbos[0])
-            gl.glBufferSubData(
-                gl.GL_ARRAY_BUFFER, 0, data.nbytes, data.ctypes.data_as(ctypes.c_void_p)
-            )
+            gl.glBufferSubData(gl.GL_ARRAY_BUFFER, 0, data.nbytes, vptr(data))
             d.morph_w = w.copy()
         if self.model is not None:
             self._skin_mats = []
@@ -322,7 +268,7 @@ class Gltf3DRenderer(Renderer):
                 gl.glBindTexture(gl.GL_TEXTURE_2D, self.joint_tex[si])
                 gl.glTexSubImage2D(
                     gl.GL_TEXTURE_2D, 0, 0, 0, 4, len(skin.joints), gl.GL_RGBA, gl.GL_FLOAT,
-                    _fptr(data),
+                    fptr(data),
                 )  # fmt: skip
 
     def render(self) -> None:
@@ -349,7 +295,7 @@ class Gltf3DRenderer(Renderer):
             planes = np.stack([clip[3] + clip[0], clip[3] - clip[0], clip[3] + clip[1],
                                clip[3] - clip[1]])  # fmt: skip
             self._planes = planes / np.linalg.norm(planes[:, :3], axis=1)[:, None]
-        self._pid = 0
+        self.programs.begin(self._cam[1], self._cam[2], self.t)
         solid, mask, outlined, blend = self._solid, self._mask, self._outlined, self._blend
         self._cull = -1
         gl.glDisable(gl.GL_CULL_FACE)
@@ -360,7 +306,7 @@ class Gltf3DRenderer(Renderer):
         # The outline is one colour: the plain program draws it for every material.
         for d in outlined:
             if self._visible(d):
-                self._draw_one(d, outline=True, variant=(False, False, d.variant[2]))
+                self._draw_one(d, outline=True, variant=self._outline_kind(d))
         for d in mask:
             if self._visible(d):
                 self._draw_one(d, outline=False)
@@ -397,26 +343,12 @@ class Gltf3DRenderer(Renderer):
         dist = centres @ self._planes[:, :3].T + self._planes[:, 3]
         return not bool((dist < -r[:, None]).all(axis=0).any())
 
-    def _use(self, prog: ShaderProgram) -> None:
-        """Make ``prog`` current and give it this frame's camera, light and time."""
-        assert self._cam is not None
-        prog.use()
-        self._pid = prog.id
-        _, view, proj = self._cam
-        loc = self._locs[self._pid]
-        gl.glUniformMatrix4fv(loc["u_view"], 1, gl.GL_TRUE, _fptr(np.ascontiguousarray(view)))
-        gl.glUniformMatrix4fv(loc["u_proj"], 1, gl.GL_TRUE, _fptr(np.ascontiguousarray(proj)))
-        self._u("u_light", *(float(v) for v in LIGHT))
-        self._u("u_time", float(self.t))
-        self._u("u_tex", 0)
-        self._u("u_joint_tex", 1)
-
-    def _sort_key(self, d: Draw) -> tuple[Variant, bool]:
+    def _sort_key(self, d: Draw) -> tuple[tuple[bool, ...], bool]:
         """Draws of one program together, then single-sided ones together (fewer program and
         cull state changes: llvmpipe re-validates its pipeline on each)."""
         mats = self.model.materials if self.model else []
         sided = bool(0 <= d.material < len(mats) and mats[d.material].double_sided)
-        return (self._variant(d), sided)
+        return (self._variant(d)[:3], sided)
 
     def _has_outline(self, d: Draw) -> bool:
         mats = self.model.materials if self.model else []
@@ -429,25 +361,21 @@ class Gltf3DRenderer(Renderer):
 
     def _draw_one(self, d: Draw, outline: bool, variant: Variant | None = None) -> None:
         assert self.model is not None and self.posed is not None
-        prog = self.programs[variant or d.variant]
-        if prog.id != self._pid:
-            self._use(prog)
-        loc = self._locs[self._pid]
+        progs = self.programs
+        progs.select(variant or d.variant)
         mats = self.model.materials
         mat = mats[d.material] if 0 <= d.material < len(mats) else None
         node = self.model.nodes[d.node]
-        if d.variant[2]:  # skinned
+        if d.variant.skinned:
             gl.glActiveTexture(gl.GL_TEXTURE1)
             gl.glBindTexture(gl.GL_TEXTURE_2D, self.joint_tex[int(node.skin or 0)])
             gl.glActiveTexture(gl.GL_TEXTURE0)
         else:  # a skinned vertex takes its matrix from the joints
-            model_m = np.ascontiguousarray(self.posed.world[d.node])
-            gl.glUniformMatrix4fv(loc["u_model"], 1, gl.GL_TRUE, _fptr(model_m))
+            progs.model_matrix(d.node, self.posed.world[d.node])
         if mat is not None and mat.texture is not None and mat.texture < len(self.textures):
             gl.glBindTexture(gl.GL_TEXTURE_2D, self.textures[int(mat.texture)])
-        self._material(self.uniforms.values(d.material, self.posed.binds))
-        self._set("u_outline_pass", (int(outline),))
-        self._set("u_outline", (float(mat.outline_width) if outline and mat else 0.0,))
+        progs.material(self.uniforms.values(d.material, self.posed.binds))
+        progs.set("u_outline", (float(mat.outline_width) if outline and mat else 0.0,))
         # Inverted hull: the outline pass shows only the extruded back faces.
         cull = gl.GL_FRONT if outline else (gl.GL_BACK if mat and not mat.double_sided else 0)
         if cull != self._cull:  # llvmpipe re-validates its pipeline on every state change
@@ -459,32 +387,6 @@ class Gltf3DRenderer(Renderer):
                 gl.glDisable(gl.GL_CULL_FACE)
         gl.glBindVertexArray(d.vao)
         gl.glDrawElements(gl.GL_TRIANGLES, d.count, gl.GL_UNSIGNED_INT, 0)
-
-    def _material(self, values: Values) -> None:
-        """Set the material uniforms of the program in use that differ from ``values``
-        (consecutive draws mostly share all but their colours: a dict-cached set per uniform
-        cost the frame ~0.5 ms a view in Python)."""
-        cur = self._slots[self._pid]
-        for i, (setter, v) in enumerate(zip(self._setters[self._pid], values, strict=True)):
-            if cur[i] != v:
-                cur[i] = v
-                setter[0](setter[1], *v)
-
-    def _u(self, name: str, *values: float) -> None:
-        self._set(name, values)
-
-    def _set(self, name: str, values: tuple[float, ...]) -> None:
-        """Set a uniform of our program unless it already holds ``values`` (uniforms keep
-        their values between frames): about half the GL calls of a frame are skipped."""
-        cache = self._ucaches[self._pid]
-        if cache.get(name) == values:
-            return
-        cache[name] = values
-        loc = self._locs[self._pid][name]
-        if name in INT_UNIFORMS:
-            gl.glUniform1i(loc, int(values[0]))
-        else:
-            _UNIFORM_F[len(values)](loc, *(float(v) for v in values))
 
     # -- teardown ------------------------------------------------------------------------
     def _free(self) -> None:
@@ -501,10 +403,7 @@ class Gltf3DRenderer(Renderer):
         if self._stub_list is not None:
             self._stub_list.delete()
             self._stub_list = None
-        for prog in self.programs.values():
-            prog.delete()
-        self.programs = {}
-        self._locs, self._ucaches, self._setters, self._slots = {}, {}, {}, {}
+        self.programs.free()
         if self.stub is not None:
             self.stub.delete()
             self.stub = None

@@ -27,7 +27,7 @@ ALPHA_MODES = {"OPAQUE": 0, "MASK": 1, "BLEND": 2}
 #: Every material uniform, in the order :meth:`MaterialUniforms.values` gives them: the
 #: renderer keeps each program's current values in this order and sets only those that differ.
 SLOTS = (
-    *("u_uvanim", "u_uvrot", "u_alpha_mode", "u_cutoff", "u_shade_tex", "u_shift", "u_toony"),
+    *("u_uvanim", "u_uvrot", "u_cutoff", "u_shift", "u_toony"),
     *("u_color", "u_shade", "u_rim", "u_emission", "u_outline_color", "u_uvx"),
 )
 Values = tuple[tuple[float, ...], ...]
@@ -37,11 +37,9 @@ DEFAULT: Pairs = [
     ("u_uvx", (1.0, 1.0, 0.0, 0.0)),
     ("u_uvanim", (0.0, 0.0, 0.0)),
     ("u_uvrot", (0.0,)),
-    ("u_alpha_mode", (0,)),
     ("u_cutoff", (0.5,)),
     ("u_color", (1.0, 1.0, 1.0, 1.0)),
     ("u_shade", (0.6, 0.6, 0.6)),
-    ("u_shade_tex", (0,)),
     ("u_rim", (0.0, 0.0, 0.0)),
     ("u_emission", (0.0, 0.0, 0.0)),
     ("u_outline_color", (0.0, 0.0, 0.0)),
@@ -67,9 +65,7 @@ class MaterialUniforms:
                 [
                     ("u_uvanim", _floats((*mat.uv_scroll, mat.uv_rotation_speed))),
                     ("u_uvrot", (float(mat.tex_rotation),)),
-                    ("u_alpha_mode", (ALPHA_MODES.get(mat.alpha_mode, 0),)),
                     ("u_cutoff", (float(mat.alpha_cutoff),)),
-                    ("u_shade_tex", (int(mat.shade_textured),)),
                     ("u_shift", (float(mat.shading_shift),)),
                     ("u_toony", (float(mat.shading_toony),)),
                 ]

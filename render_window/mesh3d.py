@@ -10,10 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyglet.gl as gl  # the module: ``from pyglet import gl`` is a proxy (a lookup per call)
 from numpy.typing import NDArray
-from pyglet import gl
 
 from avatars.model3d import Primitive
+
+from .programs3d import Variant
+
+PLAIN = Variant(False, False, False)
 
 F32 = NDArray[np.float32]
 
@@ -31,8 +35,8 @@ class Draw:
     morph_w: NDArray[np.float32] | None = None  # weights last uploaded
     targets: NDArray[np.float32] | None = None  # (T, N*6) position+normal deltas
     base: NDArray[np.float32] | None = None  # (N, 6) positions+normals at rest
-    #: (alpha mask, textured, skinned): which of the renderer's shader programs draws it.
-    variant: tuple[bool, bool, bool] = (False, False, False)
+    #: Which of the renderer's shader programs draws it (programs3d.Variant).
+    variant: Variant = PLAIN
     #: A skinned primitive's bounds for culling (:func:`joint_spheres`): the skin's joint
     #: indices it uses, a sphere (centre, radius) per joint around the vertices it moves.
     bound_joints: NDArray[np.intp] | None = None

@@ -81,19 +81,21 @@ in vec2 v_uv;
 uniform sampler2D u_tex;
 uniform vec4 u_color;
 uniform vec3 u_shade;
-uniform int u_shade_tex;
 uniform vec3 u_rim;
 uniform vec3 u_emission;
 uniform float u_shift;
 uniform float u_toony;
-uniform int u_alpha_mode;    // 0 opaque, 1 mask, 2 blend
 uniform float u_cutoff;
-uniform int u_outline_pass;
 uniform vec3 u_outline_color;
 
 out vec4 o_color;
 
+// Each kind of draw is compiled with its own #defines (render_window/programs3d.py): ALPHA_MASK,
+// TEXTURED, ALPHA_BLEND, SHADE_TEXTURE, OUTLINE_PASS, DOUBLE_SIDED.
 void main() {
+#ifdef OUTLINE_PASS
+    o_color = vec4(u_outline_color, 1.0);  // outlines are drawn for OPAQUE and MASK only
+#else
 #ifdef TEXTURED
     vec4 tex = texture(u_tex, v_uv);
 #else
@@ -101,26 +103,35 @@ void main() {
 #endif
     vec4 base = u_color * tex;
 #ifdef ALPHA_MASK
-    if (u_alpha_mode == 1 && base.a < u_cutoff) discard;
+    if (base.a < u_cutoff) discard;
 #endif
-    float alpha = u_alpha_mode == 2 ? base.a : 1.0;
-    if (u_outline_pass == 1) {
-        o_color = vec4(u_outline_color, alpha);
-        return;
-    }
+#ifdef ALPHA_BLEND
+    float alpha = base.a;
+#else
+    float alpha = 1.0;
+#endif
+#ifdef DOUBLE_SIDED
     // A back face (double-sided materials) is lit as seen: its normal turned toward us.
     float side = gl_FrontFacing ? 1.0 : -1.0;
+#else
+    const float side = 1.0;  // back faces are culled
+#endif
     // MToon: a hard-ish step from shade to lit, moved by shadingShift, sharpened by toony.
     float k = side * v_nl + u_shift;
     float lo = -1.0 + u_toony, hi = 1.0 - u_toony;
     float lit = clamp((k - lo) / max(hi - lo, 1e-4), 0.0, 1.0);
-    vec3 shade = u_shade * (u_shade_tex == 1 ? tex.rgb : vec3(1.0));
+#ifdef SHADE_TEXTURE
+    vec3 shade = u_shade * tex.rgb;
+#else
+    vec3 shade = u_shade;
+#endif
     vec3 col = mix(shade, base.rgb, lit);
     float r = clamp(1.0 - side * v_ndv, 0.0, 1.0);
     float r2 = r * r;
     col += u_rim * (r2 * r2 * r);  // pow(r, 5): llvmpipe's pow is an exp2/log2 pair per pixel
     col += u_emission;
     o_color = vec4(col, alpha);
+#endif
 }
 """
 
