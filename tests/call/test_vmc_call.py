@@ -16,8 +16,6 @@ from pythonosc.osc_server import BlockingOSCUDPServer
 
 from call import Call, CallConfig, CallConfigError
 
-pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
-
 ROOM = "v" * 22
 
 

@@ -16,8 +16,6 @@ from protocol.stats import (
     summarize,
 )
 
-pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
-
 
 def test_percentile_is_nearest_rank() -> None:
     assert percentile([], 50) is None
