@@ -19,12 +19,14 @@ from peer.voice.playout import MAX_TARGET_MS, MIN_TARGET_MS, PlayoutBuffer
 from peer.voice.sinks import Sink, WavSink, open_sink
 from peer.voice.sources import (
     BLOCK,
+    PCM,
     SAMPLE_RATE,
     PacedSource,
     VoiceSourceError,
     open_source,
     read_clip_audio,
     read_wav,
+    silence,
 )
 from peer.voice.stats import Vad, level
 
@@ -339,6 +341,59 @@ def test_mono_encoder_round_trips_through_the_playout_decoder() -> None:
     assert len(payloads) >= 20 and np.mean([len(p) for p in payloads]) < 250  # 64 kbit/s: 160 B
     decoded = [buf.decoder.decode(p) for p in payloads]
     assert all(d is not None and len(d) == BLOCK for d in decoded)
+
+
+def _speech_with_pauses() -> list[PCM]:
+    """Blocks of a 300 Hz-ish voiced sound (harmonics, changing) cut by digital silence."""
+    rng = np.random.default_rng(7)
+    t = np.arange(BLOCK * 30) / SAMPLE_RATE
+    blocks: list[PCM] = []
+    for k in range(6):
+        f0 = 120.0 + 30.0 * k
+        voiced = sum(np.sin(2 * np.pi * f0 * h * t) / h for h in range(1, 8))
+        pcm = (6000 * voiced * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))).astype(np.int16)
+        blocks += [pcm[i : i + BLOCK] for i in range(0, len(pcm), BLOCK)]
+        blocks += [silence()] * int(rng.integers(3, 30))
+    return blocks
+
+
+def _pcm(block: PCM | None) -> PCM:
+    assert block is not None
+    return block
+
+
+def test_digital_silence_reuses_the_encoders_silence_frame_and_skips_decoding() -> None:
+    """A muted (or absent) microphone: after the encoder settled on its silence frame, zero
+    blocks are answered with those bytes without the encoder, and the receiver answers them
+    without the decoder; still one packet per block, and what is heard is the same sound."""
+    from peer.voice.playout import OpusDecoder
+    from peer.voice.track import MonoOpusEncoder
+
+    blocks = _speech_with_pauses()
+    enc, plain = MonoOpusEncoder(), MonoOpusEncoder()
+    plain.SILENCE_SETTLE = 10**9  # never takes the shortcut: the reference
+    ours = [[bytes(p) for p in enc.packets(b, i)] for i, b in enumerate(blocks)]
+    ref = [[bytes(p) for p in plain.packets(b, i)] for i, b in enumerate(blocks)]
+    assert all(len(p) == 1 for p in ours)  # one packet per block, gaps or not
+    assert enc.silence_reused > 20 and plain.silence_reused == 0  # pauses of 3..29 blocks
+    assert enc.encoded + enc.silence_reused == len(blocks)
+    settled = {p[0] for p, b in zip(ours, blocks, strict=True) if not b.any() and len(p[0]) < 8}
+    assert len(settled) == 1  # the one silence frame, reused
+
+    dec, every = OpusDecoder(), OpusDecoder()
+    played = [_pcm(dec.decode(p[0])) for p in ours]
+    assert dec.silence_reused > 0
+    # Skipping the decoder changes nothing: bit-identical to decoding every packet.
+    full = [_pcm(every._decode(p[0])) for p in ours]
+    assert all(np.array_equal(a, b) for a, b in zip(played, full, strict=True))
+    # The skipped encodes give a different but equally faithful stream.
+    original = np.concatenate(blocks).astype(np.float64)
+    reference = OpusDecoder()
+    for stream in (played, [_pcm(reference._decode(p[0])) for p in ref]):
+        got = np.concatenate(stream).astype(np.float64)[120:]  # CELT's 2.5 ms delay
+        want = original[: len(got)]
+        corr = float(np.dot(got, want) / np.sqrt(np.dot(got, got) * np.dot(want, want)))
+        assert corr > 0.99, corr
 
 
 def test_excess_delay_is_shed_in_pauses() -> None:
