@@ -21,6 +21,8 @@ from peer.voice.sources import (
     BLOCK,
     PCM,
     SAMPLE_RATE,
+    Block,
+    MicSource,
     PacedSource,
     VoiceSourceError,
     open_source,
@@ -29,6 +31,7 @@ from peer.voice.sources import (
     silence,
 )
 from peer.voice.stats import Vad, level
+from protocol.events import VoiceLevel
 
 from .voice_helpers import best_match, heard
 
@@ -281,6 +284,52 @@ def test_wav_sink_writes_48k_mono(tmp_path: Path) -> None:
     with wave.open(str(tmp_path / "out.wav")) as w:
         assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (SAMPLE_RATE, 1, 2)
         assert w.getnframes() == 2 * BLOCK
+
+
+class _Blocks(MicSource):
+    """A microphone that has these blocks ready at once, then nothing more (a test source:
+    the capture loop under test is the real one)."""
+
+    def __init__(self, blocks: list[PCM]) -> None:
+        self.blocks = list(blocks)
+        self.done = asyncio.Event()
+
+    async def next_block(self) -> Block:
+        if not self.blocks:
+            self.done.set()
+            await asyncio.Event().wait()
+        return Block(self.blocks.pop(0), 0)
+
+
+def test_the_level_meter_repeats_itself_only_twice_a_second() -> None:
+    """A changing level goes out every 5 blocks (10 Hz); the same level, speaking flags
+    included, only every 25 (0.5 s: a front-end takes a second without one as silence)."""
+    from peer.options import PeerOptions
+    from peer.voice import Voice
+    from peer.voice.engine import LEVEL_EVERY, LEVEL_REPEAT_EVERY
+
+    tone = (8000 * np.sin(np.arange(BLOCK) * 2 * np.pi * 200 / SAMPLE_RATE)).astype(np.int16)
+    ramp = [(tone * (0.1 + 0.9 * k / 50)).astype(np.int16) for k in range(50)]  # level rising
+    blocks = ramp + [silence()] * 200
+    opts = PeerOptions(relay="ws://x", room="r", local_ring="a", remote_ring="b")
+    sent: list[tuple[int, VoiceLevel]] = []
+    voice = Voice(opts, emit=lambda e: sent.append((voice._blocks, e)), say=lambda _s: None)
+    source = voice.source = _Blocks(blocks)
+
+    async def run() -> None:
+        task = asyncio.create_task(voice.capture_loop())
+        await source.done.wait()
+        task.cancel()
+
+    asyncio.run(run())
+    at = [n for n, _ in sent]
+    rising = [n for n in at if n <= 50]
+    assert rising == list(range(LEVEL_EVERY, 51, LEVEL_EVERY))  # every level differs: 10 Hz
+    gaps = np.diff(at)
+    assert gaps.max() == LEVEL_REPEAT_EVERY  # repeats, never longer apart
+    assert len(sent) < 50 // LEVEL_EVERY + 200 // LEVEL_REPEAT_EVERY + 4  # not 50 events
+    quiet = [e for n, e in sent if n > 120]  # after the VAD's hangover: all the same
+    assert quiet and all(e == VoiceLevel() for e in quiet)
 
 
 def test_vad_has_a_hangover() -> None:
