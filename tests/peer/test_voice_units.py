@@ -490,6 +490,23 @@ def test_blocks_dropped_before_sending_leave_a_timestamp_gap() -> None:
     assert asyncio.run(run()) == [0] + [i * BLOCK for i in range(3, MAX_QUEUED + 3)]
 
 
+def test_the_sender_waiting_for_a_block_gets_it_when_it_is_fed() -> None:
+    from peer.voice.track import MicTrack, OpusPacker
+
+    async def run() -> list[int]:
+        track, packer = MicTrack(), OpusPacker()
+        waiting = asyncio.ensure_future(track.recv())  # aiortc's sender, ahead of capture
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        track.feed(np.zeros(BLOCK, np.int16))
+        first = packer.pack(await waiting)[1]
+        nxt = asyncio.ensure_future(track.recv())
+        track.feed(np.zeros(BLOCK, np.int16))
+        return [first, packer.pack(await nxt)[1]]
+
+    assert asyncio.run(run()) == [0, BLOCK]
+
+
 def _hold_run(
     pcm: np.ndarray, holds: dict[int, float]
 ) -> tuple[PlayoutBuffer, list[tuple[int, float, float]]]:
