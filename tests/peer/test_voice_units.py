@@ -19,6 +19,7 @@ from peer.voice.playout import MAX_TARGET_MS, MIN_TARGET_MS, PlayoutBuffer
 from peer.voice.sinks import Sink, WavSink, open_sink
 from peer.voice.sources import (
     BLOCK,
+    BLOCK_MS,
     PCM,
     SAMPLE_RATE,
     Block,
@@ -330,6 +331,29 @@ def test_the_level_meter_repeats_itself_only_twice_a_second() -> None:
     assert len(sent) < 50 // LEVEL_EVERY + 200 // LEVEL_REPEAT_EVERY + 4  # not 50 events
     quiet = [e for n, e in sent if n > 120]  # after the VAD's hangover: all the same
     assert quiet and all(e == VoiceLevel() for e in quiet)
+
+
+def test_playout_ticks_fall_on_the_paced_microphones_instants() -> None:
+    """One wake-up per 20 ms for both loops: the playout clock shares the capture clock's
+    phase (the epoch here is deliberately 7 ms off the start)."""
+    from peer.options import PeerOptions
+    from peer.voice import Voice
+
+    opts = PeerOptions(relay="ws://x", room="r", local_ring="a", remote_ring="b")
+    voice = Voice(opts, emit=lambda _e: None, say=lambda _s: None)
+    epoch = time.monotonic_ns() - 7_000_000
+    voice.source = PacedSource(silence(BLOCK * 50), loop=True, epoch_ns=epoch, description="t")
+    ticks: list[int] = []
+    voice.hooks.on_far_audio.append(lambda _pcm, due: ticks.append(due))
+
+    async def run() -> None:
+        task = asyncio.create_task(voice.playout_loop())
+        while len(ticks) < 3:
+            await asyncio.sleep(0.02)
+        task.cancel()
+
+    asyncio.run(run())
+    assert [(t - epoch) % (BLOCK_MS * 1_000_000) for t in ticks] == [0] * len(ticks)
 
 
 def test_vad_has_a_hangover() -> None:
