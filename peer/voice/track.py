@@ -7,7 +7,8 @@ track through :meth:`MicTrack.feed`. aiortc's sender pulls :meth:`recv`, which e
 
 While muted the engine feeds silence, so the peer's playout keeps its timing and no
 renegotiation is needed (the "send silence" choice: Opus codes digital silence in a few bytes
-per packet, and unmuting is instant).
+per packet, which :class:`MonoOpusEncoder` repeats without running the encoder once it has
+settled, and unmuting is instant).
 """
 
 from __future__ import annotations
