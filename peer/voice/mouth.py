@@ -155,6 +155,9 @@ class MouthEstimator:
         self._floor_db = -60.0
         self._speech_db = -20.0
         self._smoothed = dict.fromkeys(MOUTH_CHANNELS, 0.0)
+        #: Every smoothed weight is exactly 0 (a closed mouth at rest): a closed target then
+        #: changes nothing, so :meth:`_levels_only` skips building and smoothing it.
+        self._at_rest = True
         self._vowel: str | None = None
         self._end_ns = 0
         self.hops = 0
@@ -224,7 +227,8 @@ class MouthEstimator:
             at_ns = self._window_ns(buf.size - win - j * hop)
             level, gate = self._gate(math.sqrt(max(e, 0.0) / win))
             self.hops += 1
-            self._smooth(_shape(gate, 0.0, self._vowel, False))
+            if gate > 0.0 or not self._at_rest:  # silence at rest stays at rest: skip it
+                self._smooth(_shape(gate, 0.0, self._vowel, False))
             shapes.append(MouthShape(dict(self._smoothed), at_ns, level, gate))
         return shapes
 
@@ -271,6 +275,7 @@ class MouthEstimator:
             v = self._smoothed[k]
             v += (t - v) * (up if t > v else down)
             self._smoothed[k] = v if v >= 1e-4 else 0.0  # a closed mouth is exactly closed
+        self._at_rest = not any(self._smoothed.values())
 
     def rest(self) -> dict[str, float]:
         """The current smoothed weights (what a frame built now should carry)."""

@@ -69,6 +69,36 @@ def test_block_size_does_not_change_the_result() -> None:
     assert [s.at_ns for s in a[:n]] == [s.at_ns for s in b[:n]]
 
 
+class _NeverAtRest(MouthEstimator):
+    """The estimator without its at-rest shortcut: every hop is smoothed."""
+
+    @property
+    def _at_rest(self) -> bool:
+        return False
+
+    @_at_rest.setter
+    def _at_rest(self, value: bool) -> None:
+        pass
+
+
+def test_levels_only_skips_silence_at_rest_without_changing_a_shape() -> None:
+    """The face tracked (levels only): a pause with the mouth already shut is not smoothed
+    again (nothing would change), and every shape is what smoothing every hop gives."""
+    speech = speak("Hello. Are you there?").resampled(RATE)
+    gap = np.zeros(RATE // 2, np.int16)
+    pcm = np.concatenate((gap, speech, gap, speech))
+    fast, full = MouthEstimator(RATE), _NeverAtRest(RATE)
+    fast.formants = full.formants = False
+    got: list[MouthShape] = []
+    want: list[MouthShape] = []
+    for i in range(0, pcm.size - 960 + 1, 960):
+        got += fast.feed(pcm[i : i + 960], i)
+        want += full.feed(pcm[i : i + 960], i)
+    assert got == want
+    assert sum(s.gate == 0.0 and s.weights["jawOpen"] == 0.0 for s in got) > 50  # rests seen
+    assert max(s.weights["jawOpen"] for s in got) > 0.3  # and speech
+
+
 def test_shapes_are_stamped_with_the_audio_they_describe() -> None:
     est = MouthEstimator(RATE)
     shapes = est.feed(np.zeros(960, np.int16), capture_ns=5_000_000_000)
