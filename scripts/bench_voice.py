@@ -22,7 +22,10 @@ shape.
   +- 10 ms one-way delay: ``mouth_to_ear_impaired_ms_p50/p95``,
   ``speech_correlation_impaired``.
 - ``cpu``: ``cpu_pct_voice``: the networking process's CPU (its own ``cpu`` stat, % of one
-  core) with voice minus without, on loopback, averaged over the two clients.
+  core) with voice minus without, on loopback, averaged over the two clients. Per side too:
+  ``cpu_pct_voice_talker`` (A: says the speech, hears B's silent microphone) and
+  ``cpu_pct_voice_listener`` (B: a silent microphone, as when muted or without one, hears the
+  speech); a silent microphone is cheaper to send (see ``peer.voice.track``).
 - ``lipsync`` (no call): ``lipsync_open_acc``, ``lipsync_vowel_acc``: the voice-driven mouth
   scored against espeak-ng's phoneme timings; ``aec`` (no call): ``aec_erle_db`` through
   synthetic echo paths; ``av_skew`` (a call with a window, Xvfb if no display):
@@ -112,6 +115,8 @@ def cpu(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     off = (without.cpu_a + without.cpu_b) / 2
     return {
         "cpu_pct_voice": _round(on - off),
+        "cpu_pct_voice_talker": _round(with_voice.cpu_a - without.cpu_a),
+        "cpu_pct_voice_listener": _round(with_voice.cpu_b - without.cpu_b),
         "cpu_pct_peer_with_voice": _round(on),
         "cpu_pct_peer_without_voice": _round(off),
     }

@@ -39,8 +39,14 @@ from .track import MicTrack
 
 log = logging.getLogger(__name__)
 
-#: VoiceLevel events are sent every this many blocks (5 x 20 ms = 10 Hz).
+#: VoiceLevel events are sent every this many blocks (5 x 20 ms = 10 Hz)...
 LEVEL_EVERY = 5
+#: ...except one equal to the last sent, which is repeated only every this many blocks (0.5
+#: s): a silent or muted microphone with a silent peer says the same thing ten times a
+#: second, and each event is a hand-over to the writer thread, a pipe write and a parse in
+#: the front-end (issue 14's CPU budget). Front-ends treat a second without one as silence
+#: (the TUI's meter), so the repeat stays well inside that.
+LEVEL_REPEAT_EVERY = 25
 #: The playout clock re-anchors after falling this far behind (a stalled process), instead of
 #: pulling a burst of blocks (not for a WAV sink, whose timeline must stay exact).
 MAX_BEHIND_NS = 200_000_000
@@ -88,6 +94,8 @@ class Voice:
         self.speaking = False
         self.peer_speaking = False
         self._blocks = 0
+        self._level_sent: VoiceLevel | None = None
+        self._level_sent_block = 0
         self.capture_ns_last = 0
         self._silent_note = ""
         #: Lip-sync hold asked for by call/ (SetSyncHold), kept across links (ms).
@@ -154,17 +162,30 @@ class Voice:
                 self.current.track.feed(silence() if self.muted else pcm)
             self._blocks += 1
             if self._blocks % LEVEL_EVERY == 0:
-                self._emit(
-                    VoiceLevel(
-                        in_level=self.in_level,
-                        speaking=self.speaking,
-                        peer_speaking=self.peer_speaking,
-                    )
-                )
+                self._level_due()
+
+    def _level_due(self) -> None:
+        """Every :data:`LEVEL_EVERY` blocks: the meter's event, unless it repeats the last
+        one sent less than :data:`LEVEL_REPEAT_EVERY` blocks ago."""
+        level = VoiceLevel(
+            in_level=self.in_level, speaking=self.speaking, peer_speaking=self.peer_speaking
+        )
+        if level == self._level_sent and self._blocks - self._level_sent_block < LEVEL_REPEAT_EVERY:
+            return
+        self._level_sent, self._level_sent_block = level, self._blocks
+        self._emit(level)
 
     async def playout_loop(self) -> None:
-        """A sound card's clock on monotonic time: one block every 20 ms from the start."""
+        """A sound card's clock on monotonic time: one block every 20 ms from the start.
+
+        With a paced microphone (a file, the clip, silence) the ticks fall on the capture
+        clock's instants, so the process wakes once per 20 ms for both loops instead of
+        twice (issue 14's CPU budget: a wake-up is an epoll round and a cold event-loop
+        iteration). Any phase is as good as another for playout: the peer's packets arrive
+        on their own clock."""
         start = time.monotonic_ns()
+        if isinstance(self.source, PacedSource):
+            start += (self.source.epoch_ns - start) % BLOCK_NS
         k = 0
         while True:
             due = start + k * BLOCK_NS

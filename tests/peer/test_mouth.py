@@ -69,6 +69,53 @@ def test_block_size_does_not_change_the_result() -> None:
     assert [s.at_ns for s in a[:n]] == [s.at_ns for s in b[:n]]
 
 
+class _NoShortcuts(MouthEstimator):
+    """The estimator without its silence shortcuts: every block decimated and summed, every
+    hop smoothed."""
+
+    @property
+    def _at_rest(self) -> bool:
+        return False
+
+    @_at_rest.setter
+    def _at_rest(self, value: bool) -> None:
+        pass
+
+    def _silence_continues(self, arr: np.ndarray) -> bool:
+        return False
+
+
+class _Counting(MouthEstimator):
+    silent_blocks = 0
+
+    def _silent_block(self, size: int, capture_ns: int) -> list[MouthShape]:
+        self.silent_blocks += 1
+        return super()._silent_block(size, capture_ns)
+
+
+def test_levels_only_shortcuts_for_silence_change_no_shape() -> None:
+    """The face tracked (levels only): digital silence after silence is not decimated and
+    summed (its energy is 0), a pause with the mouth already shut is not smoothed again
+    (nothing would change); every shape and the buffered audio are what the full work
+    gives, whatever the block size."""
+    speech = speak("Hello. Are you there?").resampled(RATE)
+    gap = np.zeros(RATE // 2, np.int16)
+    pcm = np.concatenate((gap, speech, gap, gap[:480], speech, gap))
+    for block in (960, 480, 500):
+        fast, full = _Counting(RATE), _NoShortcuts(RATE)
+        fast.formants = full.formants = False
+        got: list[MouthShape] = []
+        want: list[MouthShape] = []
+        for i in range(0, pcm.size - block + 1, block):
+            got += fast.feed(pcm[i : i + block], i)
+            want += full.feed(pcm[i : i + block], i)
+            assert np.array_equal(fast._buf, full._buf)
+        assert got == want
+        assert sum(s.gate == 0.0 and s.weights["jawOpen"] == 0.0 for s in got) > 50  # rests
+        assert max(s.weights["jawOpen"] for s in got) > 0.3  # and speech
+        assert (fast.silent_blocks > 20) == (block % 3 == 0)  # 48 -> 16 kHz: whole groups
+
+
 def test_shapes_are_stamped_with_the_audio_they_describe() -> None:
     est = MouthEstimator(RATE)
     shapes = est.feed(np.zeros(960, np.int16), capture_ns=5_000_000_000)

@@ -17,7 +17,7 @@ from peer.frames import FramePump
 from peer.options import PeerOptions
 from peer.stats import CallStats
 from peer.voice import Voice
-from peer.voice.mouth_frames import BLEND_S, VoiceMouth
+from peer.voice.mouth_frames import BLEND_S, VoiceMouth, peek_header
 from protocol.blendshapes import BLENDSHAPE_INDEX, NUM_BLENDSHAPES
 from protocol.frame import FrameFlags, ParamFrame
 from protocol.ring import ShmRing
@@ -138,6 +138,22 @@ def test_no_audio_yet_leaves_frames_alone() -> None:
     assert mouth.own_frame() is None
     assert mouth.outgoing(b"\xff garbage") == b"\xff garbage"
     assert np.isfinite(mouth.weight)
+
+
+def test_the_header_peek_reads_what_the_decoder_reads_or_nothing() -> None:
+    """The shortcut for tracked frames (:func:`peek_header`) must agree with the full decoder
+    on every frame our encoder writes, every integer width included, and give up (None: the
+    caller decodes in full) on anything else."""
+    widths = [0, 23, 24, 255, 256, 65_535, 65_536, 2**32 - 1]
+    stamps = [0, 23, 24, 2**16, 2**32, 2**40, 2**63 - 1]
+    for i, (seq, ts) in enumerate((s, t) for s in widths for t in stamps):
+        flags = FrameFlags(i % 64)
+        frame = ParamFrame.from_weights(seq, ts, [0.5] * NUM_BLENDSHAPES, flags=flags)
+        wire = frame.encode()
+        back = ParamFrame.decode(wire)
+        assert peek_header(wire) == (back.seq, back.timestamp_us, int(back.flags))
+    for junk in (b"", b"\xff garbage", bytes(20), b"\xa7\x00\x02" + bytes(20), wire[:5]):
+        assert peek_header(junk) is None
 
 
 def test_formants_are_analysed_only_while_someone_needs_the_voice_mouth() -> None:

@@ -19,14 +19,20 @@ from peer.voice.playout import MAX_TARGET_MS, MIN_TARGET_MS, PlayoutBuffer
 from peer.voice.sinks import Sink, WavSink, open_sink
 from peer.voice.sources import (
     BLOCK,
+    BLOCK_MS,
+    PCM,
     SAMPLE_RATE,
+    Block,
+    MicSource,
     PacedSource,
     VoiceSourceError,
     open_source,
     read_clip_audio,
     read_wav,
+    silence,
 )
 from peer.voice.stats import Vad, level
+from protocol.events import VoiceLevel
 
 from .voice_helpers import best_match, heard
 
@@ -281,6 +287,75 @@ def test_wav_sink_writes_48k_mono(tmp_path: Path) -> None:
         assert w.getnframes() == 2 * BLOCK
 
 
+class _Blocks(MicSource):
+    """A microphone that has these blocks ready at once, then nothing more (a test source:
+    the capture loop under test is the real one)."""
+
+    def __init__(self, blocks: list[PCM]) -> None:
+        self.blocks = list(blocks)
+        self.done = asyncio.Event()
+
+    async def next_block(self) -> Block:
+        if not self.blocks:
+            self.done.set()
+            await asyncio.Event().wait()
+        return Block(self.blocks.pop(0), 0)
+
+
+def test_the_level_meter_repeats_itself_only_twice_a_second() -> None:
+    """A changing level goes out every 5 blocks (10 Hz); the same level, speaking flags
+    included, only every 25 (0.5 s: a front-end takes a second without one as silence)."""
+    from peer.options import PeerOptions
+    from peer.voice import Voice
+    from peer.voice.engine import LEVEL_EVERY, LEVEL_REPEAT_EVERY
+
+    tone = (8000 * np.sin(np.arange(BLOCK) * 2 * np.pi * 200 / SAMPLE_RATE)).astype(np.int16)
+    ramp = [(tone * (0.1 + 0.9 * k / 50)).astype(np.int16) for k in range(50)]  # level rising
+    blocks = ramp + [silence()] * 200
+    opts = PeerOptions(relay="ws://x", room="r", local_ring="a", remote_ring="b")
+    sent: list[tuple[int, VoiceLevel]] = []
+    voice = Voice(opts, emit=lambda e: sent.append((voice._blocks, e)), say=lambda _s: None)
+    source = voice.source = _Blocks(blocks)
+
+    async def run() -> None:
+        task = asyncio.create_task(voice.capture_loop())
+        await source.done.wait()
+        task.cancel()
+
+    asyncio.run(run())
+    at = [n for n, _ in sent]
+    rising = [n for n in at if n <= 50]
+    assert rising == list(range(LEVEL_EVERY, 51, LEVEL_EVERY))  # every level differs: 10 Hz
+    gaps = np.diff(at)
+    assert gaps.max() == LEVEL_REPEAT_EVERY  # repeats, never longer apart
+    assert len(sent) < 50 // LEVEL_EVERY + 200 // LEVEL_REPEAT_EVERY + 4  # not 50 events
+    quiet = [e for n, e in sent if n > 120]  # after the VAD's hangover: all the same
+    assert quiet and all(e == VoiceLevel() for e in quiet)
+
+
+def test_playout_ticks_fall_on_the_paced_microphones_instants() -> None:
+    """One wake-up per 20 ms for both loops: the playout clock shares the capture clock's
+    phase (the epoch here is deliberately 7 ms off the start)."""
+    from peer.options import PeerOptions
+    from peer.voice import Voice
+
+    opts = PeerOptions(relay="ws://x", room="r", local_ring="a", remote_ring="b")
+    voice = Voice(opts, emit=lambda _e: None, say=lambda _s: None)
+    epoch = time.monotonic_ns() - 7_000_000
+    voice.source = PacedSource(silence(BLOCK * 50), loop=True, epoch_ns=epoch, description="t")
+    ticks: list[int] = []
+    voice.hooks.on_far_audio.append(lambda _pcm, due: ticks.append(due))
+
+    async def run() -> None:
+        task = asyncio.create_task(voice.playout_loop())
+        while len(ticks) < 3:
+            await asyncio.sleep(0.02)
+        task.cancel()
+
+    asyncio.run(run())
+    assert [(t - epoch) % (BLOCK_MS * 1_000_000) for t in ticks] == [0] * len(ticks)
+
+
 def test_vad_has_a_hangover() -> None:
     vad = Vad()
     loud = (np.sin(np.arange(BLOCK) / 5) * 5000).astype(np.int16)
@@ -341,6 +416,59 @@ def test_mono_encoder_round_trips_through_the_playout_decoder() -> None:
     assert all(d is not None and len(d) == BLOCK for d in decoded)
 
 
+def _speech_with_pauses() -> list[PCM]:
+    """Blocks of a 300 Hz-ish voiced sound (harmonics, changing) cut by digital silence."""
+    rng = np.random.default_rng(7)
+    t = np.arange(BLOCK * 30) / SAMPLE_RATE
+    blocks: list[PCM] = []
+    for k in range(6):
+        f0 = 120.0 + 30.0 * k
+        voiced = sum(np.sin(2 * np.pi * f0 * h * t) / h for h in range(1, 8))
+        pcm = (6000 * voiced * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))).astype(np.int16)
+        blocks += [pcm[i : i + BLOCK] for i in range(0, len(pcm), BLOCK)]
+        blocks += [silence()] * int(rng.integers(3, 30))
+    return blocks
+
+
+def _pcm(block: PCM | None) -> PCM:
+    assert block is not None
+    return block
+
+
+def test_digital_silence_reuses_the_encoders_silence_frame_and_skips_decoding() -> None:
+    """A muted (or absent) microphone: after the encoder settled on its silence frame, zero
+    blocks are answered with those bytes without the encoder, and the receiver answers them
+    without the decoder; still one packet per block, and what is heard is the same sound."""
+    from peer.voice.playout import OpusDecoder
+    from peer.voice.track import MonoOpusEncoder
+
+    blocks = _speech_with_pauses()
+    enc, plain = MonoOpusEncoder(), MonoOpusEncoder()
+    plain.SILENCE_SETTLE = 10**9  # never takes the shortcut: the reference
+    ours = [[bytes(p) for p in enc.packets(b, i)] for i, b in enumerate(blocks)]
+    ref = [[bytes(p) for p in plain.packets(b, i)] for i, b in enumerate(blocks)]
+    assert all(len(p) == 1 for p in ours)  # one packet per block, gaps or not
+    assert enc.silence_reused > 20 and plain.silence_reused == 0  # pauses of 3..29 blocks
+    assert enc.encoded + enc.silence_reused == len(blocks)
+    settled = {p[0] for p, b in zip(ours, blocks, strict=True) if not b.any() and len(p[0]) < 8}
+    assert len(settled) == 1  # the one silence frame, reused
+
+    dec, every = OpusDecoder(), OpusDecoder()
+    played = [_pcm(dec.decode(p[0])) for p in ours]
+    assert dec.silence_reused > 0
+    # Skipping the decoder changes nothing: bit-identical to decoding every packet.
+    full = [_pcm(every._decode(p[0])) for p in ours]
+    assert all(np.array_equal(a, b) for a, b in zip(played, full, strict=True))
+    # The skipped encodes give a different but equally faithful stream.
+    original = np.concatenate(blocks).astype(np.float64)
+    reference = OpusDecoder()
+    for stream in (played, [_pcm(reference._decode(p[0])) for p in ref]):
+        got = np.concatenate(stream).astype(np.float64)[120:]  # CELT's 2.5 ms delay
+        want = original[: len(got)]
+        corr = float(np.dot(got, want) / np.sqrt(np.dot(got, got) * np.dot(want, want)))
+        assert corr > 0.99, corr
+
+
 def test_excess_delay_is_shed_in_pauses() -> None:
     """Speech with pauses (200 ms on, 200 ms off) after the path's delay fell by 150 ms: the
     pauses are cut (not the words) and the buffer is back near its target within 3 s: the 2 s
@@ -384,6 +512,23 @@ def test_blocks_dropped_before_sending_leave_a_timestamp_gap() -> None:
         return stamps
 
     assert asyncio.run(run()) == [0] + [i * BLOCK for i in range(3, MAX_QUEUED + 3)]
+
+
+def test_the_sender_waiting_for_a_block_gets_it_when_it_is_fed() -> None:
+    from peer.voice.track import MicTrack, OpusPacker
+
+    async def run() -> list[int]:
+        track, packer = MicTrack(), OpusPacker()
+        waiting = asyncio.ensure_future(track.recv())  # aiortc's sender, ahead of capture
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        track.feed(np.zeros(BLOCK, np.int16))
+        first = packer.pack(await waiting)[1]
+        nxt = asyncio.ensure_future(track.recv())
+        track.feed(np.zeros(BLOCK, np.int16))
+        return [first, packer.pack(await nxt)[1]]
+
+    assert asyncio.run(run()) == [0, BLOCK]
 
 
 def _hold_run(
