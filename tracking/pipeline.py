@@ -41,6 +41,7 @@ Privacy: pausing stops inference entirely; paused frames carry only the PAUSED f
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,11 @@ Array = NDArray[np.float64]
 #: Hold the last pose this long after the face is lost: covers a missed detection or two
 #: (a hand passing, a fast turn) without freezing a face that has really left.
 DEFAULT_GRACE_S = 0.5
+
+
+#: How long :meth:`Tracker.close` waits for body models still closing on their thread
+#: (:meth:`Tracker.disable_body`) before the process goes on exiting without them.
+BODY_CLOSE_JOIN_S = 10.0
 
 
 @dataclass(slots=True)
@@ -140,6 +146,8 @@ class Tracker:
         #: Run the body models after the frame is out (see the module docstring).
         self.defer_body = defer_body
         self._pending_body: tuple[Any, int, int, bool] | None = None
+        #: The thread closing the body models after :meth:`disable_body` (joined by close()).
+        self._closing_body: threading.Thread | None = None
 
     # -- model --------------------------------------------------------------------------------
     def _ensure_model(self) -> Any:
@@ -155,13 +163,24 @@ class Tracker:
             self._landmarker = None
         if self.body_tracker is not None:
             self.body_tracker.close()
+        if self._closing_body is not None:
+            self._closing_body.join(BODY_CLOSE_JOIN_S)
 
     def disable_body(self) -> None:
         """Face only from now on (``--body auto`` when tracking is too slow, see
         :mod:`tracking.body_policy`): the hand and pose models are closed, and frames carry no
         body, so the peer's arms ease to rest."""
         if self.body_tracker is not None:
-            self.body_tracker.close()
+            # MediaPipe's close() can block for seconds: 5.1 s measured for the hand and pose
+            # landmarkers in the soak's impaired call (a network namespace, two trackers on two
+            # busy cores), and the face loop stalled with it, so the peer saw no frames for 5 s
+            # right when the body went off to save time. The loop no longer touches these
+            # models, so they close on a thread of their own while the face keeps going.
+            closing = threading.Thread(
+                target=self.body_tracker.close, name="close-body-models", daemon=True
+            )
+            closing.start()
+            self._closing_body = closing
             self.body_tracker = None
         self._body = self._pending_body = None
         self.body_ms = 0.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 
 import i18n
 from protocol.channel import ChildChannel
@@ -95,3 +96,24 @@ def test_the_loop_turns_the_body_off_says_why_in_korean_and_keeps_tracking_the_f
     assert len(frames) > 100
     states = [e["state"] for e in events if e["event"] == "status"]
     assert states == ["running", "body_off"]
+
+
+def test_models_that_take_long_to_close_do_not_hold_up_the_face() -> None:
+    """MediaPipe's close() blocked for 5.1 s in the soak's impaired call, and the face loop
+    with it. Here the body models' close blocks until the test lets it go: ``disable_body``
+    must return first (the face goes on), and ``close`` waits for it before the process ends."""
+    tracker = Tracker(load_model=False, body=True)
+    body = tracker.body_tracker
+    assert body is not None
+    release, closed = threading.Event(), threading.Event()
+
+    def slow_close() -> None:
+        release.wait(10)
+        closed.set()
+
+    body.close = slow_close  # type: ignore[method-assign]
+    tracker.disable_body()
+    assert tracker.body_tracker is None and not closed.is_set()  # returned while still closing
+    release.set()
+    tracker.close()
+    assert closed.is_set()
