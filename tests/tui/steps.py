@@ -6,6 +6,8 @@ the call screen came up); one copy keeps what "settled" means the same in every 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from textual.screen import Screen
@@ -21,6 +23,16 @@ async def settle(pilot: Any) -> None:
     handled: what a person sees once the app stops moving."""
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+
+
+async def wait_until(pilot: Any, condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll a condition the app reaches on its own time (a process, a ring, a screen pushed
+    after the first refresh) while letting the app run; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await pilot.pause(0.1)
 
 
 async def press_for(pilot: Any, key: str, kind: type[S]) -> S:

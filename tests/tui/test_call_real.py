@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
 from typing import Any
 
 import psutil
@@ -24,6 +23,7 @@ from tui.screens.home import HomeScreen
 from tui.settings import Settings
 
 from .conftest import SOURCES
+from .steps import wait_until
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 
@@ -31,15 +31,6 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 START_TIMEOUT_S = 60.0
 #: The issue: "frames resume within a few seconds" after a crash (backoff 0.25 s + start-up).
 RESUME_TIMEOUT_S = 20.0
-
-
-async def wait_until(pilot: Any, condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll an external condition (a process, a ring) while letting the app run."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        await pilot.pause(0.1)
 
 
 def _alive(pid: int) -> bool:

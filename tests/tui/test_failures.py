@@ -26,8 +26,7 @@ from tui.screens.home import HomeScreen
 from tui.settings import Settings
 
 from .conftest import ROOM, SOURCES
-from .steps import settle
-from .test_call_real import wait_until
+from .steps import settle, wait_until
 
 pytestmark = pytest.mark.asyncio
 MakeApp = Callable[..., AvatarChatApp]

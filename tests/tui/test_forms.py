@@ -30,7 +30,7 @@ from tui.settings import Settings, load_settings, save_settings
 from tui.widgets.chat import ChatPane
 
 from .conftest import ROOM
-from .steps import open_settings, settle
+from .steps import open_settings, settle, wait_until
 from .test_keys import FakeCall
 
 pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
@@ -49,7 +49,7 @@ async def test_joining_with_no_name_asks_once_and_saves_it(make_app: MakeApp) ->
     options = AppOptions(relay="ws://r:1", join=ROOM, window=False)
     app = make_app(options, Settings())
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await wait_until(pilot, lambda: isinstance(app.screen, NamePromptScreen), 30, "asking")
         prompt = app.screen
         assert isinstance(prompt, NamePromptScreen)
         await pilot.press("enter")  # nothing typed: refused with the reason, still asking
@@ -65,7 +65,7 @@ async def test_joining_with_no_name_asks_once_and_saves_it(make_app: MakeApp) ->
     # The next run has the saved name: straight into the call, no question.
     again = make_app(options, load_settings())
     async with again.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await wait_until(pilot, lambda: isinstance(again.screen, CallScreen), 30, "the call")
         assert isinstance(again.screen, CallScreen)
         assert again.screen.request.name == "김지민"
 
@@ -74,8 +74,7 @@ async def test_joining_with_no_name_asks_once_and_saves_it(make_app: MakeApp) ->
 async def test_cancelling_the_name_prompt_stays_home_with_the_code(make_app: MakeApp) -> None:
     app = make_app(AppOptions(relay="ws://r:1", join=ROOM, window=False), Settings())
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        assert isinstance(app.screen, NamePromptScreen)
+        await wait_until(pilot, lambda: isinstance(app.screen, NamePromptScreen), 30, "asking")
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, HomeScreen)
@@ -86,7 +85,7 @@ async def test_cancelling_the_name_prompt_stays_home_with_the_code(make_app: Mak
 async def test_a_name_given_or_saved_is_not_asked_for(make_app: MakeApp) -> None:
     app = make_app(AppOptions(relay="ws://r:1", join=ROOM, name="Jo"), Settings())
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await wait_until(pilot, lambda: isinstance(app.screen, CallScreen), 30, "the call")
         assert isinstance(app.screen, CallScreen) and app.screen.request.name == "Jo"
 
 

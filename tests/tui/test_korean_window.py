@@ -25,7 +25,8 @@ from tui.screens.home import HomeScreen
 from tui.settings import Settings
 
 from .conftest import SOURCES
-from .test_call_real import START_TIMEOUT_S, wait_until
+from .steps import wait_until
+from .test_call_real import START_TIMEOUT_S
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow, pytest.mark.timeout(180)]
 

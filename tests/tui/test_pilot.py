@@ -27,6 +27,7 @@ from tui.widgets.stats import StatsPanel
 
 from .conftest import ROOM
 from .events import post
+from .steps import wait_until
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.beside]
 MakeApp = Callable[..., AvatarChatApp]
@@ -142,8 +143,7 @@ async def test_join_validates_and_accepts_a_pasted_command(make_app: MakeApp) ->
 async def test_command_line_join_goes_straight_to_the_call(make_app: MakeApp) -> None:
     app = make_app(AppOptions(relay="ws://r:1", join=ROOM, name="민수", avatar="x"))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.pause()
+        await wait_until(pilot, lambda: isinstance(app.screen, CallScreen), 30, "the call")
         assert isinstance(app.screen, CallScreen)
         assert app.screen.request.name == "민수"
         await pilot.press("f10")
@@ -211,6 +211,7 @@ async def test_a_joined_room_with_nobody_in_it_asks_and_back_goes_home(
 
     app = make_app(AppOptions(window=False, join=ROOM, relay="ws://127.0.0.1:9", name="Jo"))
     async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, CallScreen), 30, "the call")
         await _settle(pilot)
         call = app.screen
         assert isinstance(call, CallScreen) and call.request.join_existing

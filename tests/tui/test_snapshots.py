@@ -20,9 +20,11 @@ from call import AudioDevices
 from tui.app import AppOptions, AvatarChatApp
 from tui.avatar_catalog import AvatarChoice
 from tui.screens.call import CallScreen
+from tui.screens.name_prompt import NamePromptScreen
 from tui.settings import Settings
 
 from .events import post
+from .steps import wait_until
 
 pytestmark = pytest.mark.beside  # no process, no timing: tests/conftest.py LANE_ENV
 
@@ -263,7 +265,13 @@ def test_call_settings_and_emotion_menu(
 
 def test_name_prompt(snap_compare: SnapCompare, make_app: MakeApp) -> None:
     app = make_app(AppOptions(join="TestRoomCode_0123456789", relay="ws://r:1"), Settings())
-    assert snap_compare(app, terminal_size=(80, 24), run_before=_settle)
+
+    async def asking(pilot: Any) -> None:
+        prompt_shown = lambda: isinstance(pilot.app.screen, NamePromptScreen)  # noqa: E731
+        await wait_until(pilot, prompt_shown, 30, "the name prompt")
+        await _settle(pilot)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=asking)
 
 
 # -- Korean: Hangul is two cells wide, so labels must still fit at both sizes ------------------

@@ -22,7 +22,8 @@ from tui.settings import Settings
 from tui.widgets.voice import LevelMeter, VoiceBar
 
 from .conftest import SOURCES
-from .test_call_real import START_TIMEOUT_S, wait_until
+from .steps import wait_until
+from .test_call_real import START_TIMEOUT_S
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 
