@@ -55,26 +55,37 @@ def weight(payload: bytes, name: str) -> float:
     return ParamFrame.decode(payload).weights()[BLENDSHAPE_INDEX[name]]
 
 
+def _blink(payload: bytes) -> float:
+    return min(weight(payload, "eyeBlinkLeft"), weight(payload, "eyeBlinkRight"))
+
+
 def blinks(payload: bytes) -> bool:
-    if not payload:
-        return False
-    return min(weight(payload, "eyeBlinkLeft"), weight(payload, "eyeBlinkRight")) > 0.6
+    return bool(payload) and _blink(payload) > 0.6
+
+
+#: Frames either side of a shot's frame whose blink counts for "eyes clearly open": the window
+#: eases between frames, so a shot of a frame next to a blink can show half-closed lids.
+BLINK_NEIGHBOURS = 3
 
 
 def samples_of(
     shots: list[tuple[dict[str, Any], Image_]], got: RingTap
-) -> list[tuple[float, float, int, int]]:
-    """(blink, jaw, iris pixels, mouth pixels) of every shot whose frame bob received."""
+) -> list[tuple[float, float, int, int, float]]:
+    """(blink, jaw, iris pixels, mouth pixels, the most any received frame within
+    BLINK_NEIGHBOURS of it blinks) of every shot whose frame bob received."""
     samples = []
     for event, img in shots:
-        payload = got.frames.get(event["seq"])
+        seq = event["seq"]
+        payload = got.frames.get(seq)
         if payload is not None:
-            blink = min(weight(payload, "eyeBlinkLeft"), weight(payload, "eyeBlinkRight"))
-            samples.append((blink, weight(payload, "jawOpen"), iris_px(img), mouth_px(img)))
+            near = [got.frames.get(seq + k) for k in range(-BLINK_NEIGHBOURS, BLINK_NEIGHBOURS + 1)]
+            blink_near = max(_blink(p) for p in near if p is not None)
+            jaw = weight(payload, "jawOpen")
+            samples.append((_blink(payload), jaw, iris_px(img), mouth_px(img), blink_near))
     return samples
 
 
-def jaw_covered(samples: list[tuple[float, float, int, int]]) -> bool:
+def jaw_covered(samples: list[tuple[float, float, int, int, float]]) -> bool:
     """Enough shots for the mouth assertions below: the fixed four bursts (~10 s) were only
     there to make this likely. Five of each, not the three asserted, so that the medians
     compared below are not those of a handful (most calls have that after two or three)."""
@@ -157,7 +168,9 @@ async def test_the_receiver_draws_the_senders_vrm_moving_with_the_senders_face(
     samples = samples_of(shots, got)
     assert len(samples) >= 20, f"only {len(samples)} shots matched a received frame"
     table = "\n".join(f"blink {s[0]:.2f} jaw {s[1]:.2f} iris {s[2]} mouth {s[3]}" for s in samples)
-    open_eyes = [s[2] for s in samples if s[0] < 0.2]
+    # Eyes clearly open: no frame around it blinks (a shot next to a blink can catch the lids
+    # easing; once that read 97 iris pixels at blink 0.08, a frame before a 0.62 blink).
+    open_eyes = [s[2] for s in samples if s[4] < 0.2]
     assert open_eyes and min(open_eyes) > 100, table  # the irises are drawn
     # The mouth follows the received jaw: shots of open-jaw frames show more mouth than shots
     # of closed-jaw ones (the window eases between frames: compare clear cases).
