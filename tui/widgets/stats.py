@@ -40,7 +40,7 @@ class StatsPanel(Vertical):
     def compose(self) -> ComposeResult:
         for metric in METRICS:
             with Horizontal(classes="metric", id=f"row-{metric.key}") as row:
-                row.display = not metric.needs_voice
+                row.display = self.show_voice or not metric.needs_voice
                 row.tooltip = _(metric.explain)
                 yield Label(_(metric.label), classes="metric-label")
                 yield Label("-", classes="metric-value", id=f"value-{metric.key}")
@@ -48,9 +48,12 @@ class StatsPanel(Vertical):
                 yield Label(_(metric.explain), classes="metric-explain")
 
     def watch_show_voice(self, show: bool) -> None:
+        # query, not query_one: the call screen's state can be read (and this watcher run)
+        # before this panel has composed its rows; compose then applies show_voice itself.
         for key in VOICE_KEYS:
             if key != HOLD_KEY:
-                self.query_one(f"#row-{key}").display = show
+                for row in self.query(f"#row-{key}"):
+                    row.display = show
 
     def on_resize(self) -> None:
         wide = self.size.width >= EXPLAIN_MIN_WIDTH
