@@ -69,6 +69,10 @@ class CallView(Screen[None]):
         self.set_reactive(CallView.deafened, request.deafened)
 
     # -- layout -------------------------------------------------------------------------------
+    #: Set by _draw() on mount: watchers that run earlier (a reactive read before the screen
+    #: has composed runs its watcher) leave the widgets alone, and _draw() draws the state.
+    _drawn = False
+
     def compose(self) -> ComposeResult:
         with Vertical(id="call-header"):
             yield Static(id="call-state")
@@ -101,6 +105,7 @@ class CallView(Screen[None]):
     def _draw(self) -> None:
         """Draw everything once from the state the screen starts with (the call screen's mount
         calls this before it starts the call, so the first frame already shows the room)."""
+        self._drawn = True
         self.query_one("#invite").border_title = _("Invite")
         self.query_one("#stats").border_title = _("Live stats")
         self.query_one("#events", RichLog).can_focus = False
@@ -108,6 +113,7 @@ class CallView(Screen[None]):
         self._update_invite()
         self._update_procs()
         self.watch_show_invite(self.show_invite)
+        self.query_one(StatsPanel).show_voice = self.request.voice and self.stats.peer_connected
         voice = self.query_one(VoiceBar)
         voice.enabled = self.request.voice
         voice.muted, voice.deafened = self.muted, self.deafened
@@ -121,6 +127,8 @@ class CallView(Screen[None]):
         return self.query_one(ChatPane)
 
     def _update_header(self) -> None:
+        if not self._drawn:
+            return  # _draw() calls this again once the widgets exist
         state = self.state
         colour = (
             "green"
@@ -196,6 +204,8 @@ class CallView(Screen[None]):
 
     def watch_state(self, state: str) -> None:
         self.stats.peer_connected = state in CONNECTED_STATES
+        if not self._drawn:
+            return  # read before the screen was drawn (a reactive's first read runs this)
         self.query_one(StatsPanel).show_voice = self.request.voice and self.stats.peer_connected
         self._update_header()
 
